@@ -1,0 +1,42 @@
+# Two commands for a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# Debian packages the tests talk to (real peers) and the benchmarks compare against.
+TEST_DEBS  := nginx-light tinyproxy-bin
+BENCH_DEBS := monitoring-plugins-basic prometheus-blackbox-exporter apache2-utils
+
+.PHONY: run test bench install install-test debs-test debs-bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(VENV)/bin/netkit check --file examples/localhost.toml; \
+	  status=$$?; echo "(exit status $$status: the worst status of the checks above)"
+
+debs-test:
+	@./.ci/apt-ensure $(TEST_DEBS)
+
+debs-bench:
+	@./.ci/apt-ensure $(BENCH_DEBS) $(TEST_DEBS)
+
+test: debs-test install-test
+	$(PY) -m pytest -q
+
+bench: debs-bench install-test
+	$(PY) benchmarks/bench_start.py
+	$(PY) benchmarks/bench_sweep.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

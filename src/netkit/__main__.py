@@ -1,0 +1,5 @@
+"""``python -m netkit`` is the ``netkit`` command."""
+
+from netkit.cli.main import main
+
+raise SystemExit(main())

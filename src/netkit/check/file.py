@@ -1,0 +1,124 @@
+"""Checks files: TOML with optional ``[defaults]`` and a list of ``[[check]]`` tables.
+
+::
+
+    [defaults]              # options for every check (those a scheme does not take are skipped)
+    timeout = 5
+
+    [[check]]
+    name = "web"
+    url = "https://example.com/"
+    status = "200,301"
+    cert-warn = 30
+
+Keys are the long option names of ``netkit check`` (``cert-warn``, ``expect``...); a
+repeatable option takes a string or a list of strings.
+"""
+
+from netkit.check.options import BY_NAME
+from netkit.check.spec import make_spec, parse_check_target
+from netkit.core.errors import UsageError
+
+__all__ = ["load_checks", "parse_value"]
+
+_TOP_KEYS = ("defaults", "check")
+
+
+def _suggest(key, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def parse_value(option, value, spell):
+    """Parse a TOML value for ``option``; UsageError in the file's own words."""
+    try:
+        if option.kind == "many":
+            items = value if isinstance(value, list) else [value]
+            return tuple(option.parse(v) for v in items)
+        if option.kind == "flag":
+            return option.parse(value)
+        return option.parse(value)
+    except ValueError as exc:
+        example = f"; e.g. {spell(option.name)} = {_toml_example(option)}"
+        raise UsageError(f"{spell(option.name)} {exc} (got {value!r}){example}") from None
+
+
+def _toml_example(option) -> str:
+    if option.kind == "flag":
+        return "true"
+    ex = (option.example or "").strip("'")
+    if option.name in ("timeout", "max-redirects", "cert-warn", "cert-crit", "maxbytes"):
+        return ex
+    return '"' + ex.replace("\\", "\\\\") + '"'
+
+
+def _table(path, where, table, *, required_url, prompt, cli_opts):
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: {where} must be a table of options")
+    opts = {}
+    url = None
+    for key, value in table.items():
+        if key == "url" and required_url:
+            url = value
+            continue
+        option = BY_NAME.get(key) or BY_NAME.get(key.replace("_", "-"))
+        if option is None:
+            raise UsageError(f"{path}: {where}: unknown option {key!r}"
+                             f"{_suggest(key, [*BY_NAME, 'url'] if required_url else BY_NAME)}")
+
+        def spell(name):
+            return f"{path}: {where}: {name}"
+
+        opts[option.name] = parse_value(option, value, spell)
+    return url, opts
+
+
+def load_checks(path, *, cli_opts=None, prompt=None, env=None) -> list:
+    """Read a checks file into specs. Precedence: check keys > ``cli_opts`` > [defaults]."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError as exc:
+        raise UsageError(f"cannot read checks file {path!r}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    for key in doc:
+        if key not in _TOP_KEYS:
+            raise UsageError(f"{path}: unknown top-level key {key!r}{_suggest(key, _TOP_KEYS)}; "
+                             f"a checks file has [defaults] and [[check]] tables")
+    _, defaults = _table(path, "[defaults]", doc.get("defaults", {}), required_url=False, prompt=prompt,
+                         cli_opts=None)
+    checks = doc.get("check", [])
+    if not isinstance(checks, list) or not checks:
+        raise UsageError(f"{path}: no checks; add [[check]] tables with a url, e.g. "
+                         f"[[check]] url = \"tcp://127.0.0.1:22\"")
+    specs = []
+    for n, table in enumerate(checks, 1):
+        label = f"check {n}"
+        if isinstance(table, dict) and isinstance(table.get("name"), str):
+            label += f" ({table['name']})"
+        url, own = _table(path, label, table, required_url=True, prompt=prompt, cli_opts=cli_opts)
+        if url is None:
+            raise UsageError(f"{path}: {label} has no url; e.g. url = \"https://example.com/\"")
+        if not isinstance(url, str):
+            raise UsageError(f"{path}: {label}: url must be a string like \"tcp://host:port\"")
+        try:
+            target = parse_check_target(url)
+        except UsageError as exc:
+            raise UsageError(f"{path}: {label}: {exc}") from None
+        merged = {k: v for k, v in defaults.items() if target.scheme in BY_NAME[k].schemes}
+        merged.update({k: v for k, v in (cli_opts or {}).items() if target.scheme in BY_NAME[k].schemes})
+        merged.update(own)
+        if target.scheme == "tcp" and not merged.get("tls"):
+            for k in ("insecure", "cacert", "sni", "cert-warn", "cert-crit"):
+                if k not in own:
+                    merged.pop(k, None)
+        try:
+            specs.append(make_spec(target, merged, spell=lambda name: name, env=env, prompt=prompt))
+        except UsageError as exc:
+            raise UsageError(f"{path}: {label}: {exc}") from None
+    return specs

@@ -1,0 +1,81 @@
+"""The result of a check, as a plain typed object; renderers live in netkit.cli."""
+
+from netkit.core.perfdata import Metric
+from netkit.core.status import CRITICAL, OK, UNKNOWN, WARNING, worst
+
+__all__ = ["CheckResult", "time_status", "time_metric"]
+
+
+class CheckResult:
+    """One check's verdict.
+
+    ``summary`` is the human text of the Nagios line; ``metrics`` its perfdata; ``details``
+    protocol facts (HTTP status, TLS certificate...) for ``--json``; ``dialogue`` the
+    transcript lines when asked for.
+    """
+
+    __slots__ = ("name", "label", "target", "status", "summary", "metrics", "timings", "error", "details",
+                 "dialogue")
+
+    def __init__(self, *, name, label, target, status, summary, metrics=(), timings=None, error=None,
+                 details=None, dialogue=None):
+        self.name = name
+        self.label = label
+        self.target = target
+        self.status = status
+        self.summary = summary
+        self.metrics = list(metrics)
+        self.timings = timings or {}
+        self.error = error
+        self.details = details or {}
+        self.dialogue = dialogue
+
+    @property
+    def service(self) -> str:
+        return self.name or self.label
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "target": self.target,
+            "status": self.status.label,
+            "code": int(self.status),
+            "summary": self.summary,
+            "metrics": {m.label: m.value for m in self.metrics},
+            "timings": {k: (None if v is None else round(v, 6)) for k, v in self.timings.items()},
+            "error": self.error,
+            "details": self.details,
+            **({"dialogue": self.dialogue} if self.dialogue is not None else {}),
+        }
+
+    def __repr__(self):
+        return f"CheckResult({self.service} {self.status.label}: {self.summary!r})"
+
+
+def time_status(spec, seconds: float):
+    """The status the -w/-c response-time ranges give ``seconds``."""
+    crit = spec.opts.get("critical")
+    if crit is not None and crit.alerts(seconds):
+        return CRITICAL
+    warn = spec.opts.get("warning")
+    if warn is not None and warn.alerts(seconds):
+        return WARNING
+    return OK
+
+
+def time_metric(spec, seconds: float, label="time") -> Metric:
+    return Metric(label, round(seconds, 6), "s", spec.opts.get("warning"), spec.opts.get("critical"), 0,
+                  spec.get("timeout"))
+
+
+def phase_metrics(timings) -> list:
+    """Perfdata for the phases that happened (time_dns, time_connect, time_tls, time_firstbyte)."""
+    out = []
+    for phase in ("dns", "connect", "tls", "firstbyte"):
+        value = getattr(timings, phase)
+        if value is not None:
+            out.append(Metric(f"time_{phase}", round(value, 6), "s", None, None, 0))
+    return out
+
+
+__all__ += ["phase_metrics", "worst", "UNKNOWN"]

@@ -1,0 +1,86 @@
+"""Running checks: one on blocking sockets, many at once on asyncio.
+
+Each scheme's module gives ``plan(spec)`` (the dialogue) and ``judge(spec, exchange,
+now)`` (the verdict); both drivers run the same plan.
+"""
+
+import time
+
+__all__ = ["run_one", "run_one_async", "run_many", "DEFAULT_CONCURRENCY"]
+
+# Checks in flight at once in a sweep: enough to hide network latency, few enough that
+# one machine's descriptors and the peers' accept queues are not swamped.
+DEFAULT_CONCURRENCY = 100
+
+_MODULES = {"tcp": "line", "udp": "line", "tls": "tls", "http": "http", "https": "http"}
+
+
+def _module(scheme):
+    import importlib
+
+    return importlib.import_module(f"netkit.check.{_MODULES[scheme]}")
+
+
+def _finish(spec, module, exchange, verbose):
+    result = module.judge(spec, exchange, time.time())
+    if verbose and exchange.transcript is not None:
+        result.dialogue = list(exchange.transcript.lines())
+    return result
+
+
+def run_one(spec, verbose: bool = False):
+    """Run one check on blocking sockets (no event loop): the fast path of the CLI."""
+    from netkit.drivers.blocking import run
+
+    module = _module(spec.target.scheme)
+    exchange = run(module.plan(spec), spec.get("timeout"), verbose)
+    return _finish(spec, module, exchange, verbose)
+
+
+async def run_one_async(spec, verbose: bool = False, resolver=None):
+    from netkit.drivers.aio import run
+
+    module = _module(spec.target.scheme)
+    exchange = await run(module.plan(spec), spec.get("timeout"), verbose, resolver)
+    return _finish(spec, module, exchange, verbose)
+
+
+def _install_uvloop():
+    try:
+        import uvloop
+    except ImportError:  # optional: asyncio's own loop works, only slower
+        return None
+    return uvloop.new_event_loop
+
+
+def run_many(specs, *, concurrency: int = DEFAULT_CONCURRENCY, verbose: bool = False, on_result=None):
+    """Run ``specs`` concurrently; results come back in the order of ``specs``.
+
+    ``on_result(index, result)`` is called as each check finishes (in any order).
+    """
+    import asyncio
+
+    from netkit.drivers.aio import Resolver
+
+    specs = list(specs)
+    results = [None] * len(specs)
+    resolver = Resolver()
+
+    async def main():
+        queue = iter(enumerate(specs))
+
+        async def worker():
+            for index, spec in queue:
+                result = await run_one_async(spec, verbose, resolver)
+                results[index] = result
+                if on_result is not None:
+                    on_result(index, result)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(concurrency, len(specs)))):
+                group.create_task(worker())
+
+    factory = _install_uvloop()
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())
+    return results

@@ -1,0 +1,76 @@
+"""A small argument parser driven by option tables (see netkit.check.options).
+
+Not argparse or click: those cost 10 ms and 40 ms of imports, and ``netkit check`` has
+a start-up budget of a few tens of milliseconds in all. It supports what users type:
+``--name value``, ``--name=value``, ``-x value``, ``-xvalue``, grouped short flags
+(``-kL``), and ``--`` to end options.
+"""
+
+from netkit.core.errors import UsageError
+
+__all__ = ["parse_argv", "suggest"]
+
+
+def suggest(word: str, choices) -> str:
+    import difflib  # only on the error path
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def parse_argv(argv, flags: dict, command: str):
+    """Split ``argv`` into ({option name: [raw values] or count}, [positional arguments]).
+
+    ``flags`` maps ``--long``/``-s`` spellings to options having ``name`` and ``kind``
+    (``flag``, ``one`` or ``many``).
+    """
+    values = {}
+    positional = []
+    i = 0
+    n = len(argv)
+    while i < n:
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            positional.extend(argv[i:])
+            break
+        if arg.startswith("--"):
+            flag, eq, inline = arg.partition("=")
+            option = flags.get(flag)
+            if option is None:
+                raise UsageError(f"{command}: unknown option {flag}{suggest(flag, [f for f in flags if f.startswith('--')])}"
+                                 f" (see {command} --help)")
+            if option.kind == "flag":
+                if eq:
+                    raise UsageError(f"{command}: {flag} takes no value; write just {flag}")
+                values[option.name] = values.get(option.name, 0) + 1
+                continue
+            if not eq:
+                if i >= n:
+                    raise UsageError(f"{command}: {flag} needs a value, e.g. {flag} {option.example or 'VALUE'}")
+                inline = argv[i]
+                i += 1
+            values.setdefault(option.name, []).append(inline)
+        elif arg.startswith("-") and len(arg) > 1:
+            j = 1
+            while j < len(arg):
+                flag = "-" + arg[j]
+                option = flags.get(flag)
+                if option is None:
+                    raise UsageError(f"{command}: unknown option {flag} in {arg!r} (see {command} --help)")
+                j += 1
+                if option.kind == "flag":
+                    values[option.name] = values.get(option.name, 0) + 1
+                    continue
+                if j < len(arg):
+                    value = arg[j:]
+                elif i < n:
+                    value = argv[i]
+                    i += 1
+                else:
+                    raise UsageError(f"{command}: {flag} needs a value, e.g. {flag} {option.example or 'VALUE'}")
+                values.setdefault(option.name, []).append(value)
+                break
+        else:
+            positional.append(arg)
+    return values, positional

@@ -1,0 +1,192 @@
+"""``netkit check``: run checks, print Nagios lines (or JSON), exit with the worst status."""
+
+import sys
+
+from netkit.check.options import BY_FLAG, OPTIONS, Option
+from netkit.cli.args import parse_argv
+from netkit.cli.render import nagios_line, unknown_line
+from netkit.core.errors import UsageError
+from netkit.core.status import UNKNOWN, worst
+
+__all__ = ["main"]
+
+COMMAND = "netkit check"
+
+
+def _concurrency(value):
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError("expects a whole number of checks, 1 or more") from None
+    if n < 1:
+        raise ValueError("expects a whole number of checks, 1 or more")
+    return n
+
+
+def _same(value):
+    return value
+
+
+# Options of the command itself (not of each check).
+RUN_OPTIONS = (
+    Option("file", "many", _same, None, "read checks from a TOML file (repeatable)", short="f", metavar="FILE",
+           example="checks.toml"),
+    Option("json", "flag", _same, None, "print one JSON object per check instead of Nagios lines"),
+    Option("verbose", "flag", _same, None, "print the dialogue (what was sent and received)", short="v"),
+    Option("concurrency", "one", _concurrency, None, "checks run at once with --file or several URLs",
+           metavar="N", example="100"),
+    Option("help", "flag", _same, None, "show this help", short="h"),
+)
+FLAGS = dict(BY_FLAG)
+FLAGS.update({f"--{o.name}": o for o in RUN_OPTIONS})
+FLAGS.update({f"-{o.short}": o for o in RUN_OPTIONS if o.short})
+
+_SECTIONS = (
+    ("every check", "ALL"),
+    ("tcp:// and udp://", "LINE"),
+    ("TLS (tls://, https://, tcp:// with --tls)", "TLS_USING"),
+    ("http:// and https://", "HTTP"),
+)
+
+
+def help_text() -> str:
+    from netkit.check import options as o
+
+    def row(opt):
+        flag = (f"-{opt.short}, " if opt.short else "    ") + f"--{opt.name}"
+        if opt.kind != "flag":
+            flag += f" {opt.metavar}"
+        default = ""
+        if opt.default not in (None, False, ()) and opt.kind != "flag":
+            default = f" (default {opt.default:g})" if isinstance(opt.default, float) else f" (default {opt.default})"
+        return f"  {flag:<30} {opt.help}{default}\n"
+
+    out = [
+        "usage: netkit check [OPTIONS] URL...\n"
+        "       netkit check [OPTIONS] --file checks.toml\n\n"
+        "Check services and report as a Nagios plugin: one line 'SERVICE STATUS - text|perfdata'\n"
+        "per check, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the worst of all checks).\n\n"
+        "URLs: tcp://host:port  udp://host:port  tls://host[:port]  http://host[:port]/path\n"
+        "      https://host[:port]/path   (IPv6 as [::1]; http credentials as user:pass@host)\n"
+        "Ranges (-w, -c): N, N:, ~:N, N:M, @N:M in seconds, as the Nagios guidelines define.\n\n"
+        "run options:\n"
+    ]
+    out += [row(opt) for opt in RUN_OPTIONS]
+    for title, group in _SECTIONS:
+        schemes = getattr(o, group)
+        out.append(f"\n{title}:\n")
+        out += [row(opt) for opt in OPTIONS if opt.schemes == schemes]
+    out.append("\nExamples:\n"
+               "  netkit check tcp://127.0.0.1:22 --expect SSH-2.0\n"
+               "  netkit check https://example.com/ --status 200 --body Welcome --cert-warn 30\n"
+               "  netkit check udp://127.0.0.1:53 --send '\\x00' --expect '' -t 2\n"
+               "  netkit check --file examples/localhost.toml --json\n")
+    return "".join(out)
+
+
+def _prompt():
+    if not sys.stdin.isatty():
+        return None
+    import getpass
+
+    return getpass.getpass
+
+
+def parse(argv, env=None):
+    """(specs, run settings) from the command line; UsageError on bad input."""
+    from netkit.check.spec import make_spec, parse_check_target
+
+    raw, targets = parse_argv(argv, FLAGS, COMMAND)
+    run = {o.name: raw.pop(o.name, None) for o in RUN_OPTIONS}
+    if run["help"]:
+        return None, {"help": True}
+    try:
+        concurrency = _concurrency(run["concurrency"][-1]) if run["concurrency"] else None
+    except ValueError as exc:
+        raise UsageError(f"--concurrency {exc} (got {run['concurrency'][-1]!r}), e.g. --concurrency 100") from None
+    opts = {}
+    for name, given in raw.items():
+        option = FLAGS[f"--{name}"]
+        if option.kind == "flag":
+            opts[name] = True
+            continue
+        try:
+            parsed = [option.parse(v) for v in given]
+        except ValueError as exc:
+            bad = given[len(opts.get(name, ())) if option.kind == "many" else -1]
+            raise UsageError(f"--{name} {exc} (got {bad!r}); e.g. --{name} {option.example}") from None
+        opts[name] = tuple(parsed) if option.kind == "many" else parsed[-1]
+    prompt = _prompt()
+    specs = [make_spec(parse_check_target(url), opts, env=env, prompt=prompt) for url in targets]
+    for path in run["file"] or ():
+        from netkit.check.file import load_checks
+
+        specs.extend(load_checks(path, cli_opts=opts, prompt=prompt, env=env))
+    if not specs:
+        raise UsageError("no checks given: name URLs (netkit check tcp://host:port) or a file "
+                         "(netkit check --file checks.toml); see netkit check --help")
+    return specs, {"json": bool(run["json"]), "verbose": bool(run["verbose"]), "concurrency": concurrency}
+
+
+def _emit(result, settings, out):
+    if settings["json"]:
+        from netkit.cli.render import json_line
+
+        out.write(json_line(result) + "\n")
+        return
+    out.write(nagios_line(result) + "\n")
+    if result.dialogue:
+        out.write("".join(f"  {line}\n" for line in result.dialogue))
+
+
+def main(argv, out=None) -> int:
+    out = out or sys.stdout
+    as_json = "--json" in argv
+    try:
+        try:
+            specs, settings = parse(argv)
+        except UsageError as exc:
+            out.write(unknown_line(str(exc), as_json) + "\n")
+            return int(UNKNOWN)
+        if settings.get("help"):
+            out.write(help_text())
+            return 0
+        if len(specs) == 1:
+            from netkit.check.run import run_one
+
+            result = run_one(specs[0], settings["verbose"])
+            _emit(result, settings, out)
+            return int(result.status)
+        return _sweep(specs, settings, out)
+    except KeyboardInterrupt:
+        out.write(unknown_line("interrupted", as_json) + "\n")
+        return 130
+    except BrokenPipeError:
+        return int(UNKNOWN)
+    except Exception as exc:  # a bug: still one line and UNKNOWN, never a traceback
+        import os
+
+        if os.environ.get("NETKIT_DEBUG"):
+            raise
+        out.write(unknown_line(f"internal error: {type(exc).__name__}: {exc} (NETKIT_DEBUG=1 shows where)",
+                               as_json) + "\n")
+        return int(UNKNOWN)
+
+
+def _sweep(specs, settings, out) -> int:
+    from netkit.check.run import DEFAULT_CONCURRENCY, run_many
+
+    done = {}
+    next_index = 0
+
+    def on_result(index, result):
+        nonlocal next_index
+        done[index] = result
+        while next_index in done:  # print in the order given, as soon as possible
+            _emit(done.pop(next_index), settings, out)
+            next_index += 1
+
+    results = run_many(specs, concurrency=settings["concurrency"] or DEFAULT_CONCURRENCY,
+                       verbose=settings["verbose"], on_result=on_result)
+    out.flush()
+    return int(worst(r.status for r in results))

@@ -1,0 +1,41 @@
+"""``netkit COMMAND ...``: dispatch to a subcommand, loading only that one."""
+
+import sys
+
+from netkit import __version__
+
+__all__ = ["main"]
+
+COMMANDS = {
+    "check": ("netkit.cli.check", "check services the way Nagios plugins do (tcp, udp, tls, http, https)"),
+}
+
+USAGE = f"""\
+usage: netkit COMMAND [OPTIONS] ...
+
+netkit {__version__}: the system administrator's network toolkit.
+
+commands:
+""" + "".join(f"  {name:<10} {help}\n" for name, (_, help) in COMMANDS.items()) + """
+Run 'netkit COMMAND --help' for a command's options.
+"""
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        print(f"netkit {__version__}")
+        return 0
+    entry = COMMANDS.get(argv[0])
+    if entry is None:
+        from netkit.cli.args import suggest
+
+        sys.stderr.write(f"netkit: unknown command {argv[0]!r}{suggest(argv[0], COMMANDS)}; "
+                         f"commands: {', '.join(COMMANDS)} (see netkit --help)\n")
+        return 2
+    import importlib
+
+    return importlib.import_module(entry[0]).main(argv[1:])

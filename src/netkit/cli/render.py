@@ -1,0 +1,34 @@
+"""Results as text: the Nagios plugin line, JSON, and the -v dialogue."""
+
+from netkit.core.perfdata import format_perfdata
+
+__all__ = ["nagios_line", "json_line", "unknown_line"]
+
+
+def _clean(text: str) -> str:
+    # '|' starts perfdata and a newline starts long output: neither may be in the text.
+    return text.replace("|", "/").replace("\r", " ").replace("\n", " ")
+
+
+def nagios_line(result) -> str:
+    """``SERVICE STATUS - text|perfdata``."""
+    line = f"{_clean(result.service)} {result.status.label} - {_clean(result.summary)}"
+    if result.metrics:
+        line += "|" + format_perfdata(result.metrics)
+    return line
+
+
+def json_line(result) -> str:
+    import json
+
+    return json.dumps(result.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def unknown_line(message: str, as_json: bool = False, service: str = "NETKIT") -> str:
+    if as_json:
+        import json
+
+        return json.dumps({"name": None, "target": None, "status": "UNKNOWN", "code": 3,
+                           "summary": message, "metrics": {}, "timings": {}, "error": message,
+                           "details": {}}, ensure_ascii=False)
+    return f"{service} UNKNOWN - {_clean(message)}"

@@ -1,0 +1,89 @@
+"""Small text helpers for user input: escapes, sizes, durations, previews."""
+
+__all__ = ["unescape", "parse_size", "parse_seconds", "preview", "format_size"]
+
+_SIMPLE = {"r": "\r", "n": "\n", "t": "\t", "\\": "\\", "0": "\0", "e": "\x1b", "a": "\a"}
+ESCAPES_HELP = r"\r, \n, \t, \0, \\ and \xHH"
+
+
+def unescape(text: str) -> bytes:
+    r"""Turn ``\r\n``-style escapes into bytes (UTF-8 for the rest)."""
+    if "\\" not in text:
+        return text.encode("utf-8")
+    out = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c != "\\":
+            out.append(c)
+            i += 1
+            continue
+        nxt = text[i + 1 : i + 2]
+        if nxt in _SIMPLE and nxt:
+            out.append(_SIMPLE[nxt])
+            i += 2
+        elif nxt == "x" and len(text) >= i + 4 and all(h in "0123456789abcdefABCDEF" for h in text[i + 2 : i + 4]):
+            out.append(chr(int(text[i + 2 : i + 4], 16)))
+            i += 4
+        else:
+            bad = "\\" + nxt if nxt else "a trailing \\"
+            raise ValueError(f"has an unknown escape {bad!r}; use {ESCAPES_HELP}")
+    # \xHH means the byte HH, so code points < 256 map to single bytes.
+    joined = "".join(out)
+    return b"".join(ch.encode("latin-1") if ord(ch) < 256 else ch.encode("utf-8") for ch in joined)
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
+               "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3}
+
+
+def parse_size(value) -> int:
+    """``1024``, ``64k``, ``10M``, ``1G`` (binary units) -> bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expects a size")
+    if isinstance(value, int):
+        number, unit = value, ""
+    else:
+        text = str(value).strip().lower()
+        j = len(text)
+        while j and text[j - 1].isalpha():
+            j -= 1
+        number, unit = text[:j].strip(), text[j:]
+        try:
+            number = float(number) if "." in number else int(number)
+        except ValueError:
+            raise ValueError("expects a size like 65536, 64k, 10M or 1G") from None
+    if unit not in _SIZE_UNITS:
+        raise ValueError("expects a size like 65536, 64k, 10M or 1G")
+    size = int(number * _SIZE_UNITS[unit])
+    if size < 0:
+        raise ValueError("expects a size of 0 or more")
+    return size
+
+
+def parse_seconds(value, *, allow_zero=False) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expects seconds")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("expects a number of seconds") from None
+    if seconds != seconds or seconds in (float("inf"),) or seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValueError("expects a number of seconds greater than 0")
+    return seconds
+
+
+def preview(data: bytes, limit: int = 60) -> str:
+    """The first line of ``data``, printable, cut to ``limit`` characters."""
+    text = data.decode("utf-8", "replace")
+    line = text.strip().split("\n", 1)[0].strip()
+    line = "".join(c if c.isprintable() else "." for c in line)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def format_size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

@@ -1,0 +1,179 @@
+"""What both drivers share: timings, the transcript, the exchange record, error mapping."""
+
+from netkit.core.errors import (
+    CertificateError,
+    ConnectError,
+    NetError,
+    RefusedError,
+    ResolveError,
+    Timeout,
+    TLSError,
+)
+from netkit.core.target import bracket
+from netkit.proto.actions import Connect, Recv, Send, StartTLS
+
+__all__ = ["Timings", "Transcript", "Exchange", "map_error", "doing", "TRANSCRIPT_LIMIT"]
+
+# Bytes of each direction kept for ``-v``: enough to read a dialogue, bounded for a
+# peer that sends megabytes.
+TRANSCRIPT_LIMIT = 16384
+# Bytes of the reply kept on every run, so a failure can show what the peer did say.
+HEAD_BYTES = 512
+
+
+class Timings:
+    """Phase durations in seconds (None when the phase did not happen).
+
+    ``dns``, ``connect`` and ``tls`` belong to the last connection made; ``firstbyte`` is
+    the wait from the last thing sent (or from the connection being ready) to the first
+    byte of the answer; ``total`` covers the whole exchange, redirects included.
+    """
+
+    __slots__ = ("dns", "connect", "tls", "firstbyte", "total", "_wait_from", "_pending")
+
+    def __init__(self):
+        self.dns = self.connect = self.tls = self.firstbyte = self.total = None
+        self._wait_from = None
+        self._pending = False
+
+    def ready(self, now):
+        self._wait_from = now
+        self._pending = True
+
+    def data(self, now):
+        if self._pending:
+            self.firstbyte = now - self._wait_from
+            self._pending = False
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("dns", "connect", "tls", "firstbyte", "total")}
+
+
+class Transcript:
+    """The dialogue as ``-v`` shows it: ``*`` notes, ``>`` sent, ``<`` received."""
+
+    __slots__ = ("entries", "_budget")
+
+    def __init__(self):
+        self.entries = []
+        self._budget = {">": TRANSCRIPT_LIMIT, "<": TRANSCRIPT_LIMIT}
+
+    def note(self, text: str):
+        self.entries.append(("*", text))
+
+    def data(self, direction: str, data: bytes):
+        left = self._budget[direction]
+        if left <= 0:
+            return
+        if len(data) > left:
+            self.entries.append((direction, data[:left]))
+            self.entries.append(("*", f"(more {'sent' if direction == '>' else 'received'}, not shown)"))
+        else:
+            self.entries.append((direction, data))
+        self._budget[direction] = left - len(data)
+
+    def lines(self):
+        """Printable lines, one per line of data, prefixed like curl -v."""
+        for kind, payload in self.entries:
+            if kind == "*":
+                yield f"* {payload}"
+                continue
+            text = payload.decode("utf-8", "replace")
+            parts = text.split("\n")
+            if parts and parts[-1] == "":
+                parts.pop()
+            for part in parts:
+                part = part.rstrip("\r")
+                yield f"{kind} " + "".join(c if c.isprintable() or c == "\t" else "." for c in part)
+
+
+class Exchange:
+    """What running a dialogue gave: its return value or the error that ended it."""
+
+    __slots__ = ("outcome", "error", "timings", "transcript", "peer", "head")
+
+    def __init__(self, outcome, error, timings, transcript, peer, head=b""):
+        self.outcome = outcome
+        self.error = error
+        self.timings = timings
+        self.transcript = transcript
+        self.peer = peer
+        self.head = head  # the first HEAD_BYTES received, to show what came before a failure
+
+
+def where(host, port) -> str:
+    return f"{bracket(host)}:{port}"
+
+
+def doing(action, peer: str) -> str:
+    """The phase an action stands for, for error messages ('while connecting to ...')."""
+    if isinstance(action, Connect):
+        return f"connecting to {where(action.host, action.port)}"
+    if isinstance(action, StartTLS):
+        return f"in the TLS handshake with {peer}"
+    if isinstance(action, Send):
+        return f"sending to {peer}"
+    if isinstance(action, Recv):
+        return f"waiting for data from {peer}"
+    return f"talking to {peer}"
+
+
+def map_error(exc: BaseException, phase: str, peer: str, timeout: float) -> NetError:
+    """Map an OS/TLS exception to netkit's tree, once, with where it happened."""
+    if isinstance(exc, NetError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return Timeout(f"timeout after {timeout:g} s {phase}")
+    ssl = _ssl_module()
+    if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
+        return CertificateError(f"certificate of {peer} did not verify: {exc.verify_message}")
+    if ssl is not None and isinstance(exc, ssl.SSLError):
+        reason = exc.reason or str(exc)
+        return TLSError(f"TLS failed with {peer}: {reason.replace('_', ' ').lower()}")
+    if isinstance(exc, ConnectionRefusedError):
+        return RefusedError(f"connection refused by {peer}")
+    if isinstance(exc, ConnectionResetError):
+        return ConnectError(f"connection reset by {peer}")
+    if isinstance(exc, (BrokenPipeError, ConnectionAbortedError)):
+        return ConnectError(f"connection closed by {peer} {phase}")
+    if isinstance(exc, OSError):
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return ConnectError(f"{reason} {phase}")
+    return ConnectError(f"{type(exc).__name__}: {exc} {phase}")
+
+
+def numeric_addrinfo(host: str, port: int, family: int, socktype: int):
+    """getaddrinfo's answer for an IP literal, without calling it (it costs milliseconds
+    on its first call in a process, even with AI_NUMERICHOST)."""
+    import _socket
+
+    v6 = ":" in host
+    fam = _socket.AF_INET6 if v6 else _socket.AF_INET
+    if family not in (_socket.AF_UNSPEC, fam):
+        asked = "IPv4" if family == _socket.AF_INET else "IPv6"
+        raise ResolveError(f"{host!r} is not an {asked} address")
+    addr, _, zone = host.partition("%")
+    try:
+        _socket.inet_pton(fam, addr)
+    except OSError:
+        raise ResolveError(f"{host!r} is not a valid IP address") from None
+    if v6:
+        scope = 0
+        if zone:
+            scope = int(zone) if zone.isdigit() else _socket.if_nametoindex(zone)
+        sockaddr = (addr, port, 0, scope)
+    else:
+        sockaddr = (addr, port)
+    proto = _socket.IPPROTO_TCP if socktype == _socket.SOCK_STREAM else _socket.IPPROTO_UDP
+    return [(fam, socktype, proto, "", sockaddr)]
+
+
+def resolve_error(host: str, exc: BaseException) -> ResolveError:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return ResolveError(f"cannot resolve {host!r}: {reason}")
+
+
+def _ssl_module():
+    import sys
+
+    return sys.modules.get("ssl")  # loaded only if TLS was used; never imported here

@@ -1,0 +1,44 @@
+"""SSL contexts and what a finished handshake tells (shared by both drivers)."""
+
+import ssl
+
+from netkit.proto.actions import TLSInfo
+
+__all__ = ["context_for", "tls_info"]
+
+_CONTEXTS = {}
+
+
+def context_for(params) -> ssl.SSLContext:
+    """One client context per (verify, cafile): loading CA files is the slow part."""
+    ctx = _CONTEXTS.get(params.key)
+    if ctx is None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if params.verify:
+            if params.cafile:
+                ctx.load_verify_locations(cafile=params.cafile)
+            else:
+                ctx.load_default_certs()
+        else:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        _CONTEXTS[params.key] = ctx
+    return ctx
+
+
+def peer_chain(sslobj) -> list:
+    """The peer's certificates as DER, leaf first, as the peer sent them."""
+    get_chain = getattr(sslobj, "get_unverified_chain", None)  # public from Python 3.13
+    if get_chain is None:
+        inner = getattr(sslobj, "_sslobj", None)
+        get_chain = getattr(inner, "get_unverified_chain", None)
+    if get_chain is not None:
+        chain = get_chain() or []
+        return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]
+    leaf = sslobj.getpeercert(binary_form=True)
+    return [leaf] if leaf else []
+
+
+def tls_info(sslobj, params) -> TLSInfo:
+    name, _proto, bits = sslobj.cipher() or (None, None, None)
+    return TLSInfo(sslobj.version(), name, bits, peer_chain(sslobj), params.verify, params.server_name)

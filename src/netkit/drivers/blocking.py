@@ -1,0 +1,177 @@
+"""Run a dialogue on blocking sockets: one check from the command line.
+
+Uses ``_socket`` rather than ``socket``: socket.py spends ~10 ms at import turning its
+constants into IntEnums, and a single ``netkit check tcp://`` has a start-up budget of
+a few tens of milliseconds. ``socket``/``ssl`` are imported only for a TLS handshake.
+"""
+
+import _socket
+import _thread
+from time import monotonic
+
+from netkit.core.errors import NetError, ResolveError, Timeout
+from netkit.core.target import is_ip_literal
+from netkit.drivers._common import HEAD_BYTES, numeric_addrinfo, Exchange, Timings, Transcript, doing, map_error, resolve_error, where
+from netkit.proto.actions import Connect, Recv, Send, StartTLS
+
+__all__ = ["run"]
+
+_FAMILIES = {0: _socket.AF_UNSPEC, 4: _socket.AF_INET, 6: _socket.AF_INET6}
+_TYPES = {"tcp": _socket.SOCK_STREAM, "udp": _socket.SOCK_DGRAM}
+
+
+def _getaddrinfo(host, port, family, socktype, timeout):
+    """Resolve ``host``; a name lookup runs in a thread so the deadline holds."""
+    if is_ip_literal(host):
+        return numeric_addrinfo(host, port, family, socktype)
+    box = []
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def lookup():
+        try:
+            box.append(_socket.getaddrinfo(host, port, family, socktype))
+        except BaseException as exc:  # handed to the waiting thread
+            box.append(exc)
+        done.release()
+
+    _thread.start_new_thread(lookup, ())
+    if not done.acquire(timeout=max(timeout, 0.001)):
+        raise Timeout(f"timeout after {timeout:g} s resolving {host!r}")
+    result = box[0]
+    if isinstance(result, BaseException):
+        raise resolve_error(host, result)
+    return result
+
+
+class _Runner:
+    def __init__(self, timeout, transcript):
+        self.timeout = timeout
+        self.deadline = monotonic() + timeout
+        self.transcript = transcript
+        self.timings = Timings()
+        self.sock = None
+        self.peer = ""
+        self.head = b""
+
+    def remaining(self) -> float:
+        left = self.deadline - monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+    def close(self):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+
+    def connect(self, action: Connect):
+        self.close()
+        t = self.timings
+        t.dns = t.connect = t.tls = t.firstbyte = None
+        start = monotonic()
+        infos = _getaddrinfo(action.host, action.port, _FAMILIES[action.family], _TYPES[action.transport],
+                             self.remaining())
+        resolved = monotonic()
+        t.dns = resolved - start
+        last = None
+        for family, socktype, proto, _name, addr in infos:
+            sock = _socket.socket(family, socktype, proto)
+            self.peer = where(addr[0], addr[1])
+            try:
+                sock.settimeout(self.remaining())
+                sock.connect(addr)
+            except OSError as exc:
+                sock.close()
+                last = map_error(exc, f"connecting to {self.peer}", self.peer, self.timeout)
+                if isinstance(exc, TimeoutError):
+                    raise last from None
+                if self.transcript is not None:
+                    self.transcript.note(f"{last}")
+                continue
+            self.sock = sock
+            now = monotonic()
+            t.connect = now - resolved
+            t.ready(now)
+            if self.transcript is not None:
+                self.transcript.note(f"connected to {self.peer} ({action.transport})")
+            return self.peer
+        raise last or ResolveError(f"{action.host!r} has no address to connect to")
+
+    def start_tls(self, action: StartTLS):
+        import socket  # only TLS pays for these imports
+
+        from netkit.drivers._tls import context_for, tls_info
+
+        params = action.params
+        start = monotonic()
+        ctx = context_for(params)
+        raw = self.sock
+        self.sock = None
+        sock = socket.socket(raw.family, raw.type, raw.proto, fileno=raw.detach())
+        sock.settimeout(self.remaining())
+        try:
+            tls = ctx.wrap_socket(sock, server_hostname=params.server_name)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = tls
+        now = monotonic()
+        self.timings.tls = now - start
+        self.timings.ready(now)
+        info = tls_info(tls, params)
+        if self.transcript is not None:
+            self.transcript.note(f"TLS established: {info.version} {info.cipher}")
+        return info
+
+    def send(self, action: Send):
+        self.sock.settimeout(self.remaining())
+        self.sock.sendall(action.data)
+        self.timings.ready(monotonic())
+        if self.transcript is not None:
+            self.transcript.data(">", action.data)
+
+    def recv(self, action: Recv):
+        self.sock.settimeout(self.remaining())
+        data = self.sock.recv(action.size)
+        if data:
+            self.timings.data(monotonic())
+            if len(self.head) < HEAD_BYTES:
+                self.head += data[: HEAD_BYTES - len(self.head)]
+        if self.transcript is not None:
+            if data:
+                self.transcript.data("<", data)
+            else:
+                self.transcript.note(f"{self.peer} closed the connection")
+        return data
+
+
+def run(dialogue, timeout: float, verbose: bool = False) -> Exchange:
+    """Drive ``dialogue`` to its end within ``timeout`` seconds; never raises NetError."""
+    runner = _Runner(timeout, Transcript() if verbose else None)
+    start = monotonic()
+    outcome = error = None
+    action = None
+    handlers = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv}
+    try:
+        action = next(dialogue)
+        while True:
+            try:
+                result = handlers[type(action)](action)
+            except NetError:
+                raise
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                raise map_error(exc, doing(action, runner.peer), runner.peer, timeout) from None
+            action = dialogue.send(result)
+    except StopIteration as stop:
+        outcome = stop.value
+    except NetError as exc:
+        error = exc
+        dialogue.close()
+    finally:
+        runner.close()
+    runner.timings.total = monotonic() - start
+    return Exchange(outcome, error, runner.timings, runner.transcript, runner.peer, runner.head)

@@ -1,0 +1,102 @@
+"""The actions a dialogue yields, and what a driver sends back for each.
+
+=============  ===============================================  =====================
+action         what the driver does                             value sent back
+=============  ===============================================  =====================
+``Connect``    resolve and connect (closing any earlier one)    the peer address text
+``StartTLS``   TLS handshake on the current connection          a :class:`TLSInfo`
+``Send``       send all bytes                                   ``None``
+``Recv``       receive up to ``size`` bytes (one datagram)      bytes; ``b""`` at EOF
+=============  ===============================================  =====================
+
+Failures are raised by the driver as :mod:`netkit.core.errors` and end the dialogue.
+"""
+
+__all__ = ["Connect", "StartTLS", "Send", "Recv", "TLSParams", "TLSInfo", "RECV_SIZE"]
+
+# One read's size: large enough for a page of HTTP in one call, small enough to keep
+# thousands of concurrent checks cheap in memory.
+RECV_SIZE = 65536
+
+
+class Connect:
+    __slots__ = ("host", "port", "transport", "family")
+
+    def __init__(self, host: str, port: int, transport: str = "tcp", family: int = 0):
+        if transport not in ("tcp", "udp"):
+            raise ValueError(f"transport must be tcp or udp, not {transport!r}")
+        if family not in (0, 4, 6):
+            raise ValueError("family must be 0 (any), 4 or 6")
+        self.host = host
+        self.port = port
+        self.transport = transport
+        self.family = family
+
+    def __repr__(self):
+        return f"Connect({self.host!r}, {self.port}, {self.transport!r}, family={self.family})"
+
+
+class TLSParams:
+    """How to do a TLS handshake: whom to expect, and whether to verify them."""
+
+    __slots__ = ("server_name", "verify", "cafile")
+
+    def __init__(self, server_name: str, verify: bool = True, cafile: str | None = None):
+        self.server_name = server_name
+        self.verify = verify
+        self.cafile = cafile
+
+    @property
+    def key(self):
+        """What an SSL context depends on (drivers cache contexts by it)."""
+        return (self.verify, self.cafile)
+
+    def __repr__(self):
+        return f"TLSParams({self.server_name!r}, verify={self.verify}, cafile={self.cafile!r})"
+
+
+class StartTLS:
+    __slots__ = ("params",)
+
+    def __init__(self, params: TLSParams):
+        self.params = params
+
+    def __repr__(self):
+        return f"StartTLS({self.params!r})"
+
+
+class Send:
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = bytes(data)
+
+    def __repr__(self):
+        return f"Send({self.data!r})"
+
+
+class Recv:
+    __slots__ = ("size",)
+
+    def __init__(self, size: int = RECV_SIZE):
+        self.size = size
+
+    def __repr__(self):
+        return f"Recv({self.size})"
+
+
+class TLSInfo:
+    """What a handshake established: protocol, cipher and the peer's chain (DER, leaf first)."""
+
+    __slots__ = ("version", "cipher", "bits", "chain", "verified", "server_name")
+
+    def __init__(self, version, cipher, bits, chain, verified, server_name):
+        self.version = version
+        self.cipher = cipher
+        self.bits = bits
+        self.chain = chain
+        self.verified = verified
+        self.server_name = server_name
+
+    def __repr__(self):
+        return f"TLSInfo({self.version!r}, {self.cipher!r}, {len(self.chain)} certs, verified={self.verified})"
