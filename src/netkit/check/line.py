@@ -40,6 +40,8 @@ def judge(spec, exchange, now) -> CheckResult:
         else:
             status = CRITICAL
         summary = str(error)
+        if status == OK:
+            summary = f"nothing listening on {t.host} port {t.port} ({error})"
         if exchange.head:
             summary += f"; received {preview(exchange.head)!r}"
         return CheckResult(name=spec.name, label=label, target=t.text, status=status, summary=summary,

@@ -65,6 +65,13 @@ def _escaped(value) -> bytes:
     return unescape(_text(value))
 
 
+def _expected(value) -> bytes:
+    data = _escaped(value)
+    if not data:
+        raise ValueError("expects a non-empty string (an empty one would match anything)")
+    return data
+
+
 def _range(value):
     try:
         return parse_range(value)
@@ -201,7 +208,7 @@ OPTIONS = (
     # -- tcp and udp ------------------------------------------------------------------
     Option("send", "many", _escaped, LINE, "data to send (escapes like \\r\\n; repeatable)", metavar="TEXT",
            default=(), example="'QUIT\\r\\n'"),
-    Option("expect", "many", _escaped, LINE, "string expected in the reply (repeatable; any matches)",
+    Option("expect", "many", _expected, LINE, "string expected in the reply (repeatable; any matches)",
            metavar="TEXT", default=(), example="'220'"),
     Option("expect-all", "flag", _flag, LINE, "every --expect string must be in the reply", default=False),
     Option("quit", "one", _escaped, frozenset(("tcp",)), "data to send before closing", metavar="TEXT",
@@ -239,7 +246,7 @@ OPTIONS = (
            example="'monitor/1.0'"),
     Option("status", "one", _statuses, HTTP, "expected status codes (default 2xx,3xx)", metavar="CODES",
            example="200,301"),
-    Option("body", "many", _escaped, HTTP, "string expected in the body (repeatable)", default=(),
+    Option("body", "many", _expected, HTTP, "string expected in the body (repeatable)", default=(),
            metavar="TEXT", example="Welcome"),
     Option("body-regex", "one", _regex, HTTP, "regular expression expected in the body", metavar="REGEX",
            example="'version [0-9]+'"),

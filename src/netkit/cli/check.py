@@ -72,14 +72,19 @@ def help_text() -> str:
         "run options:\n"
     ]
     out += [row(opt) for opt in RUN_OPTIONS]
+    placed = set()
     for title, group in _SECTIONS:
         schemes = getattr(o, group)
         out.append(f"\n{title}:\n")
-        out += [row(opt) for opt in OPTIONS if opt.schemes == schemes]
+        for opt in OPTIONS:
+            fits = opt.schemes == schemes if group == "ALL" else opt.schemes <= schemes
+            if fits and opt.name not in placed:
+                placed.add(opt.name)
+                out.append(row(opt))
     out.append("\nExamples:\n"
                "  netkit check tcp://127.0.0.1:22 --expect SSH-2.0\n"
                "  netkit check https://example.com/ --status 200 --body Welcome --cert-warn 30\n"
-               "  netkit check udp://127.0.0.1:53 --send '\\x00' --expect '' -t 2\n"
+               "  netkit check udp://127.0.0.1:7 --send ping --expect ping -t 2\n"
                "  netkit check --file examples/localhost.toml --json\n")
     return "".join(out)
 

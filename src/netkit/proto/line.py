@@ -63,13 +63,16 @@ def tcp_dialogue(host, port, *, family=0, sends=(), expects=(), expect_all=False
 
 def udp_dialogue(host, port, *, family=0, sends=(), expects=(), expect_all=False,
                  maxbytes=MAX_REPLY_BYTES):
-    """Each send is one datagram; replies are read until the expected strings arrive."""
+    """Each send is one datagram; up to one reply per datagram sent is read, stopping as
+    soon as the expected strings have arrived (UDP has no end of stream to wait for)."""
     peer = yield Connect(host, port, "udp", family)
     for data in sends:
         yield Send(data)
     received = b""
     matched, missing = find_expected(received, expects, expect_all)
-    while not matched and len(received) < maxbytes:
+    replies = 0
+    while not matched and replies < max(1, len(sends)) and len(received) < maxbytes:
         received += yield Recv(MAX_DATAGRAM)
+        replies += 1
         matched, missing = find_expected(received, expects, expect_all)
     return LineOutcome(received, matched, missing, None, peer)

@@ -1,0 +1,1 @@
+"""Real network peers started by pytest fixtures on loopback ephemeral ports."""

@@ -1,0 +1,98 @@
+"""Bad input: one UNKNOWN line naming the mistake and the right form, exit 3, no traceback."""
+
+import io
+import json
+
+import pytest
+
+from netkit.cli import check as cli_check
+from netkit.cli.main import main as netkit_main
+
+
+def run(*argv):
+    out = io.StringIO()
+    code = cli_check.main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["gopher://h:70"], "unknown scheme 'gopher://'"),
+        (["tcp://h:0"], "port 0"),
+        (["tcp://h:70000"], "port 70000"),
+        (["tcp://h"], "needs a port: tcp://host:port"),
+        (["h:80"], "no scheme"),
+        (["tcp://[::1:80"], "without ']'"),
+        (["tcp://h:1", "-w", "10:5"], "--warning expects a range"),
+        (["tcp://h:1", "-c", "abc"], "--critical expects a range"),
+        (["tcp://h:1", "--timeout", "0"], "--timeout expects a number of seconds greater than 0"),
+        (["tcp://h:1", "--timeout"], "--timeout needs a value"),
+        (["tcp://h:1", "--tiemout", "3"], "unknown option --tiemout; did you mean --timeout?"),
+        (["tcp://h:1", "--send", "\\q"], "unknown escape"),
+        (["tcp://h:1", "--refuse", "maybe"], "--refuse expects one of ok, warn, crit"),
+        (["udp://h:53"], "udp:// checks need --send and --expect"),
+        (["udp://h:53", "--send", "x"], "udp:// checks need --send and --expect"),
+        (["http://h/", "--send", "x"], "--send does not apply to http:// checks"),
+        (["tcp://h:1", "--status", "200"], "--status does not apply to tcp:// checks"),
+        (["tcp://h:1", "--insecure"], "applies to tcp:// checks only with --tls"),
+        (["http://h/", "--status", "2xz"], "--status expects"),
+        (["http://h/", "--status", "700"], "100 to 599"),
+        (["http://h/", "--header", "NoColon"], "'Name: value'"),
+        (["http://h/", "--header", "Bad Name: v"], "not an HTTP token"),
+        (["http://h/", "--data", "novalue"], "key=value"),
+        (["http://h/", "--body-regex", "("], "not a valid regular expression"),
+        (["http://h/", "--max-body", "lots"], "--max-body expects a size"),
+        (["http://h/", "--cacert", "/nonexistent.pem"], "readable file"),
+        (["http://h/", "--user", "admin"], "needs a password"),
+        (["http://h/", "--password-env", "X"], "needs a user"),
+        (["http://h/", "--user", "admin", "--password-env", "NETKIT_SURELY_UNSET"], "has no NETKIT_SURELY_UNSET"),
+        (["http://h/", "-4", "-6"], "exclude each other"),
+        (["tls://h", "--cert-warn", "soon"], "--cert-warn expects a whole number of days"),
+        (["--json", "--concurrency", "0", "tcp://h:1"], "--concurrency"),
+        ([], "no checks given"),
+        (["--file", "/nonexistent/checks.toml"], "cannot read checks file"),
+        (["--insecure=yes", "tls://h"], "takes no value"),
+    ],
+)
+def test_bad_input_is_unknown(argv, words):
+    code, out = run(*argv)
+    assert code == 3
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    if "--json" in argv:
+        obj = json.loads(lines[0])
+        assert obj["status"] == "UNKNOWN" and words in obj["error"]
+    else:
+        assert lines[0].startswith("NETKIT UNKNOWN - ")
+        assert words in lines[0], lines[0]
+    assert "Traceback" not in out
+
+
+def test_help_lists_every_option():
+    from netkit.check.options import OPTIONS
+
+    code, out = run("--help")
+    assert code == 0
+    for option in OPTIONS:
+        assert f"--{option.name}" in out
+
+
+def test_top_level_command():
+    assert netkit_main([]) == 2
+    assert netkit_main(["--version"]) == 0
+    assert netkit_main(["chek"]) == 2
+
+
+def test_top_level_unknown_command_suggests(capsys):
+    netkit_main(["chek"])
+    assert "did you mean check?" in capsys.readouterr().err
+
+
+def test_internal_errors_are_one_unknown_line(monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr("netkit.check.run.run_one", boom)
+    code, out = run("tcp://127.0.0.1:1")
+    assert code == 3 and out.startswith("NETKIT UNKNOWN - internal error: RuntimeError: kaput")
