@@ -24,7 +24,8 @@ DEFAULT_MAX_REDIRECTS = 10
 ALL = frozenset(SCHEMES)
 LINE = frozenset(("tcp", "udp"))
 HTTP = frozenset(("http", "https"))
-TLS_USING = frozenset(("tcp", "tls", "https"))
+# http:// takes them too: a redirect may lead to https://.
+TLS_USING = frozenset(("tcp", "tls", "http", "https"))
 
 
 class Option:

@@ -82,7 +82,7 @@ def judge_certificates(spec, info, now: float):
     when = earliest["not_after"].replace("T", " ").replace("Z", " UTC")
     warn_days, crit_days = spec.get("cert-warn"), spec.get("cert-crit")
     if days < 0:
-        status, expiry = CRITICAL, f"{which} expired {-whole} days ago ({when})"
+        status, expiry = CRITICAL, f"{which} expired {int(-days)} days ago ({when})"
     else:
         status = OK
         if crit_days is not None and days < crit_days:

@@ -44,7 +44,7 @@ FLAGS.update({f"-{o.short}": o for o in RUN_OPTIONS if o.short})
 _SECTIONS = (
     ("every check", "ALL"),
     ("tcp:// and udp://", "LINE"),
-    ("TLS (tls://, https://, tcp:// with --tls)", "TLS_USING"),
+    ("TLS (tls://, https://, tcp:// with --tls, http:// redirected to https)", "TLS_USING"),
     ("http:// and https://", "HTTP"),
 )
 
