@@ -1,0 +1,133 @@
+"""Many checks at once: --file and several URLs, on the asyncio driver."""
+
+import json
+
+import pytest
+
+from netkit.check import build_spec, run_checks
+from netkit.check.run import run_one
+from tests.helpers import check, check_json
+
+
+def write_checks(tmp_path, body):
+    path = tmp_path / "checks.toml"
+    path.write_text(body)
+    return str(path)
+
+
+def test_file_sweep_prints_in_file_order_and_exits_with_the_worst(tmp_path, nginx, closed_port, udp_echo):
+    path = write_checks(tmp_path, f"""
+[defaults]
+timeout = 3
+
+[[check]]
+name = "web"
+url = "{nginx.url('/')}"
+body = "hello netkit"
+
+[[check]]
+name = "missing"
+url = "{nginx.url('/status/404')}"
+
+[[check]]
+name = "slowish"
+url = "{nginx.url('/')}"
+warning = "@0:100"
+
+[[check]]
+name = "closed"
+url = "tcp://127.0.0.1:{closed_port.port}"
+
+[[check]]
+name = "echo"
+url = "udp://127.0.0.1:{udp_echo.port}"
+send = "hi"
+expect = "echo:hi"
+""")
+    code, out = check("--file", path)
+    lines = out.splitlines()
+    assert [line.split(" ", 2)[:2] for line in lines] == [
+        ["web", "OK"], ["missing", "CRITICAL"], ["slowish", "WARNING"], ["closed", "CRITICAL"], ["echo", "OK"]]
+    assert code == 2
+
+
+def test_several_urls_and_json_lines(nginx, udp_echo):
+    code, results = check_json(nginx.url("/"), nginx.url("/status/503"), nginx.url("/redirect"))
+    assert code == 2
+    assert [r["status"] for r in results] == ["OK", "CRITICAL", "OK"]
+    assert [r["target"] for r in results] == [nginx.url("/"), nginx.url("/status/503"), nginx.url("/redirect")]
+
+
+def test_worst_status_ranks_unknown_below_warning(tmp_path, nginx):
+    # CRITICAL > WARNING > UNKNOWN > OK, as monitoring-plugins' max_state_alt.
+    code, _ = check(nginx.url("/"), nginx.url("/"), "-w", "@0:100")
+    assert code == 1
+
+
+def test_cli_options_apply_to_file_checks(tmp_path, nginx):
+    path = write_checks(tmp_path, f'[[check]]\nurl = "{nginx.url("/")}"\n[[check]]\nurl = "{nginx.url("/")}"\n')
+    code, results = check_json("--file", path, "--status", "201")
+    assert code == 2 and {r["status"] for r in results} == {"CRITICAL"}
+
+
+def test_large_sweep_all_ok(tmp_path, nginx):
+    body = "".join(f'[[check]]\nurl = "{nginx.url("/")}?n={i}"\n' for i in range(300))
+    code, out = check("--file", write_checks(tmp_path, body), "--concurrency", "50")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 300 and all(line.startswith("HTTP OK") for line in lines)
+    assert [line.split()[3] for line in lines] == [f'{nginx.url("/")}?n={i}' for i in range(300)]
+
+
+def cases(nginx, pki, udp_echo, closed_port, http_proxy):
+    ca = str(pki.ca_file)
+    return [
+        (nginx.url("/"), {"body": "hello netkit"}),
+        (nginx.url("/r1"), {"follow": True}),
+        (nginx.url("/status/404"), {}),
+        (nginx.url("/", scheme="https"), {"cacert": ca, "cert_warn": 30}),
+        (nginx.url("/", scheme="https", port=nginx.soon_port), {"cacert": ca, "cert_warn": 30}),
+        (nginx.url("/", scheme="https", port=nginx.expired_port), {"cacert": ca}),
+        (nginx.url("/", scheme="https"), {"cacert": ca, "proxy": http_proxy.url}),
+        (nginx.url("/chunked"), {"body": "hello chunked"}),
+        (f"tls://127.0.0.1:{nginx.https_port}", {"cacert": ca, "sni": "alt.test"}),
+        (f"tcp://127.0.0.1:{nginx.https_port}", {"tls": True, "cacert": ca}),
+        (f"tcp://127.0.0.1:{closed_port.port}", {"refuse": "warn"}),
+        (f"udp://127.0.0.1:{udp_echo.port}", {"send": "x", "expect": "echo:x"}),
+        (f"udp://127.0.0.1:{udp_echo.port}", {"send": "x", "expect": "nope"}),
+    ]
+
+
+def test_both_drivers_agree(nginx, pki, udp_echo, closed_port, http_proxy):
+    """One dialogue, two drivers: blocking and asyncio give the same verdicts."""
+    specs = [build_spec(url, **opts) for url, opts in cases(nginx, pki, udp_echo, closed_port, http_proxy)]
+    many = run_checks(specs, concurrency=4)
+    one = [run_one(spec) for spec in specs]
+    for a, b in zip(many, one):
+        assert (a.status, a.error is None) == (b.status, b.error is None), (a, b)
+        assert sorted(m.label for m in a.metrics) == sorted(m.label for m in b.metrics)
+    assert [r.status.label for r in one] == ["OK", "OK", "CRITICAL", "OK", "WARNING", "CRITICAL", "OK", "OK", "OK",
+                                             "OK", "WARNING", "OK", "WARNING"]
+
+
+def test_async_timeouts_and_verbose(silent_tcp, nginx):
+    specs = [build_spec(f"tcp://127.0.0.1:{silent_tcp.port}", expect="x", timeout=1),
+             build_spec(nginx.url("/"))]
+    timeout, ok = run_checks(specs, verbose=True)
+    assert timeout.status.label == "CRITICAL" and "timeout after 1 s waiting for data" in timeout.summary
+    assert ok.dialogue and ok.dialogue[1].startswith("> GET / HTTP/1.1")
+
+
+def test_library_check_target(nginx):
+    from netkit.check import check_target
+
+    result = check_target(nginx.url("/"), status="200")
+    assert result.status == 0 and result.to_dict()["details"]["status_code"] == 200
+    with pytest.raises(Exception, match="unknown check option"):
+        check_target(nginx.url("/"), colour="blue")
+
+
+def test_make_run_example_runs(nginx):
+    code, out = check("--file", "examples/localhost.toml", "--json")
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["name"] for r in results] == ["ssh", "smtp", "web", "dns", "cups"]
+    assert all(r["status"] in ("OK", "WARNING", "CRITICAL") for r in results)
