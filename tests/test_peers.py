@@ -333,7 +333,7 @@ def test_sni_alt_test_gets_alt_certificate(nginx, pki):
 
 
 def test_expired_certificate_fails_verification(nginx, pki):
-    assert pki.expired.not_after < dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=9)
+    assert pki.expired.not_after < dt.datetime.now(dt.UTC) - dt.timedelta(days=9)
     with pytest.raises(ssl.SSLCertVerificationError) as info:
         verify(pki, nginx.expired_port, "localhost")
     assert info.value.verify_code == 10  # X509_V_ERR_CERT_HAS_EXPIRED
@@ -352,7 +352,7 @@ def test_soon_certificate_expires_within_5_days(nginx, pki):
     cert = verify(pki, nginx.soon_port, "localhost")
     left = ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()
     assert 4 * 86400 < left <= 5 * 86400
-    assert pki.soon.not_after - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(days=5)
+    assert pki.soon.not_after - dt.datetime.now(dt.UTC) <= dt.timedelta(days=5)
 
 
 def test_tls_ports_serve_the_routes(nginx, pki):

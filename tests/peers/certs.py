@@ -81,7 +81,7 @@ def _issue(
 
 def make_pki(directory: Path) -> Pki:
     """Create the CA and every certificate pair in ``directory``."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca = trustme.CA()
     ca_file = directory / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))

@@ -6,7 +6,7 @@ from netkit.core.perfdata import Metric
 from netkit.core.status import CRITICAL, OK, worst
 from netkit.core.target import Target, percent_encode
 from netkit.core.text import format_size
-from netkit.proto.http import HTTP_PORTS, Request, http_dialogue
+from netkit.proto.http import Request, http_dialogue
 
 __all__ = ["plan", "judge", "parse_statuses", "StatusSet", "urlencode", "DEFAULT_USER_AGENT"]
 
@@ -201,5 +201,3 @@ def judge(spec, exchange, now) -> CheckResult:
     return CheckResult(name=spec.name, label=spec.label, target=t.text, status=worst(statuses), summary=summary,
                        metrics=metrics, timings=timings, details=details)
 
-
-__all__ += ["HTTP_PORTS"]

@@ -1,9 +1,9 @@
 """The result of a check, as a plain typed object; renderers live in netkit.cli."""
 
 from netkit.core.perfdata import Metric
-from netkit.core.status import CRITICAL, OK, UNKNOWN, WARNING, worst
+from netkit.core.status import CRITICAL, OK, WARNING
 
-__all__ = ["CheckResult", "time_status", "time_metric"]
+__all__ = ["CheckResult", "time_status", "time_metric", "phase_metrics"]
 
 
 class CheckResult:
@@ -77,5 +77,3 @@ def phase_metrics(timings) -> list:
             out.append(Metric(f"time_{phase}", round(value, 6), "s", None, None, 0))
     return out
 
-
-__all__ += ["phase_metrics", "worst", "UNKNOWN"]

@@ -78,7 +78,7 @@ def _host_header(url) -> str:
 def _basic(user, password) -> str:
     import base64  # only when credentials are in play
 
-    token = base64.b64encode(f"{user}:{password or ''}".encode("utf-8")).decode("ascii")
+    token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
     return f"Basic {token}"
 
 
