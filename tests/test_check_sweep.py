@@ -131,3 +131,27 @@ def test_make_run_example_runs(nginx):
     results = [json.loads(line) for line in out.splitlines()]
     assert [r["name"] for r in results] == ["ssh", "smtp", "web", "dns", "cups"]
     assert all(r["status"] in ("OK", "WARNING", "CRITICAL") for r in results)
+
+
+def test_ctrl_c_prints_what_finished(tmp_path, nginx, silent_tcp):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    body = f'[[check]]\nurl = "tcp://127.0.0.1:{silent_tcp.port}"\nexpect = "x"\n'
+    body += f'[[check]]\nname = "fast"\nurl = "{nginx.url("/")}"\n'
+    path = write_checks(tmp_path, body)
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    proc = subprocess.Popen([sys.executable, "-m", "netkit", "check", "--file", path], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 10
+    while silent_tcp.accepted() < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # let the fast check finish too
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130 and "Traceback" not in err
+    lines = out.splitlines()
+    assert lines[0].startswith("fast OK") and lines[-1] == "NETKIT UNKNOWN - interrupted: 1 of 2 checks finished"

@@ -191,7 +191,17 @@ def _sweep(specs, settings, out) -> int:
             _emit(done.pop(next_index), settings, out)
             next_index += 1
 
-    results = run_many(specs, concurrency=settings["concurrency"] or DEFAULT_CONCURRENCY,
-                       verbose=settings["verbose"], on_result=on_result)
+    try:
+        results = run_many(specs, concurrency=settings["concurrency"] or DEFAULT_CONCURRENCY,
+                           verbose=settings["verbose"], on_result=on_result)
+    except KeyboardInterrupt:
+        # Ctrl-C: show every check that did finish (in order), then say how far it got.
+        finished = next_index + len(done)
+        for index in sorted(done):
+            _emit(done[index], settings, out)
+        out.write(unknown_line(f"interrupted: {finished} of {len(specs)} checks finished", settings["json"])
+                  + "\n")
+        out.flush()
+        return 130
     out.flush()
     return int(worst(r.status for r in results))
