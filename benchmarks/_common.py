@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -140,6 +141,17 @@ def child_env() -> dict[str, str]:
         key: value for key, value in os.environ.items()
         if not key.lower().endswith("_proxy") and not key.startswith("PYTHON")
     }
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """Make SIGTERM (and SIGINT even when inherited as ignored) unwind like Ctrl-C, so the
+    ``with`` blocks stop nginx and blackbox_exporter instead of leaving them running."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
 
 
 # --- output -------------------------------------------------------------------------------

@@ -59,9 +59,11 @@ from _common import (
     need_tool,
     python_version,
     ratio,
+    stop_cleanly_on_sigterm,
     table,
     verdict,
 )
+from tests.peers._base import ServerStartError
 
 DEFAULT_RUNS = 60
 DEFAULT_WARMUP = 5
@@ -122,7 +124,7 @@ def verify(cmds: list[Command], env: dict[str, str], log) -> None:
         first = (proc.stdout.splitlines() or [""])[0]
         if proc.returncode != 0:
             raise BenchError(f"{c.label} exited {proc.returncode}, not 0:\n{proc.stdout}{proc.stderr}")
-        log(f"  ok  {c.label}\n      {first[:110]}")
+        log(f"  ok  {c.label}" + (f"\n      {first[:110]}" if first else ""))
 
 
 class _ChildTimeout(Exception):
@@ -143,11 +145,14 @@ def spawn_timed(argv: list[str], env: dict[str, str], devnull: int) -> tuple[flo
         pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
         _, status, usage = os.wait4(pid, 0)
         wall = time.perf_counter() - start
-    except _ChildTimeout:
+    except BaseException as exc:  # the alarm, or Ctrl-C: no child is left behind
         if pid is not None:
-            os.kill(pid, signal.SIGKILL)
-            os.wait4(pid, 0)
-        raise BenchError(f"{shlex.join(argv)} ran over {CHILD_TIMEOUT} s") from None
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(pid, signal.SIGKILL)
+                os.wait4(pid, 0)
+        if isinstance(exc, _ChildTimeout):
+            raise BenchError(f"{shlex.join(argv)} ran over {CHILD_TIMEOUT} s") from None
+        raise
     finally:
         signal.alarm(0)
     return wall, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
@@ -256,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(text: str) -> None:
         print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
 
+    stop_cleanly_on_sigterm()
     try:
         check_tcp = need_tool("check_tcp", "monitoring-plugins-basic", PLUGIN_DIR)
         check_http = need_tool("check_http", "monitoring-plugins-basic", PLUGIN_DIR)
@@ -271,9 +277,12 @@ def main(argv: list[str] | None = None) -> int:
             log(f"timing {len(cmds)} commands x {args.runs} runs ...")
             timer = time_hyperfine if args.hyperfine else time_interleaved
             timer(cmds, args.runs, args.warmup, env)
-    except BenchError as exc:
+    except (BenchError, ServerStartError) as exc:
         print(f"bench_start: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("bench_start: interrupted; nginx stopped", file=sys.stderr)
+        return 130
     result = report(cmds, args, python)
     if args.json:
         print(json.dumps(result, indent=2))
