@@ -94,19 +94,32 @@ def build_request(spec) -> Request:
     return Request(method, url, headers, body)
 
 
+_ENV_PROXIES = None
+
+
+def _environment_proxies() -> dict:
+    """The ``*_proxy`` variables of the environment, read once per process."""
+    global _ENV_PROXIES
+    if _ENV_PROXIES is None:
+        import os
+
+        _ENV_PROXIES = {k: v for k, v in os.environ.items() if k.lower().endswith("_proxy")}
+    return _ENV_PROXIES
+
+
+def _direct(url):
+    return None
+
+
 def _proxy_for(spec):
     explicit = spec.get("proxy")
     if explicit is not None:
         return lambda url: explicit
-    if spec.get("no-proxy"):
-        return lambda url: None
-    import os
-
+    env = _environment_proxies()
+    if spec.get("no-proxy") or not env:
+        return _direct
     from netkit.core.proxies import proxy_from_env
 
-    env = os.environ
-    if not any(k.lower().endswith("_proxy") for k in env):
-        return lambda url: None
     return lambda url: proxy_from_env(url.scheme, url.host, url.port, env)
 
 

@@ -133,15 +133,19 @@ def parse(argv, env=None):
     return specs, {"json": bool(run["json"]), "verbose": bool(run["verbose"]), "concurrency": concurrency}
 
 
-def _emit(result, settings, out):
+def _render(result, settings) -> str:
     if settings["json"]:
         from netkit.cli.render import json_line
 
-        out.write(json_line(result) + "\n")
-        return
-    out.write(nagios_line(result) + "\n")
+        return json_line(result) + "\n"
+    text = nagios_line(result) + "\n"
     if result.dialogue:
-        out.write("".join(f"  {line}\n" for line in result.dialogue))
+        text += "".join(f"  {line}\n" for line in result.dialogue)
+    return text
+
+
+def _emit(result, settings, out):
+    out.write(_render(result, settings))
 
 
 def main(argv, out=None) -> int:
@@ -179,7 +183,14 @@ def main(argv, out=None) -> int:
 
 
 def _sweep(specs, settings, out) -> int:
-    from netkit.check.run import DEFAULT_CONCURRENCY, run_many
+    from netkit.check.forked import worker_count
+    from netkit.check.run import DEFAULT_CONCURRENCY
+
+    concurrency = settings["concurrency"] or DEFAULT_CONCURRENCY
+    workers = worker_count(len(specs))
+    if workers > 1:
+        return _sweep_forked(specs, settings, out, workers, concurrency)
+    from netkit.check.run import run_many
 
     done = {}
     next_index = 0
@@ -192,16 +203,43 @@ def _sweep(specs, settings, out) -> int:
             next_index += 1
 
     try:
-        results = run_many(specs, concurrency=settings["concurrency"] or DEFAULT_CONCURRENCY,
-                           verbose=settings["verbose"], on_result=on_result)
+        results = run_many(specs, concurrency=concurrency, verbose=settings["verbose"], on_result=on_result)
     except KeyboardInterrupt:
         # Ctrl-C: show every check that did finish (in order), then say how far it got.
-        finished = next_index + len(done)
         for index in sorted(done):
             _emit(done[index], settings, out)
-        out.write(unknown_line(f"interrupted: {finished} of {len(specs)} checks finished", settings["json"])
-                  + "\n")
-        out.flush()
-        return 130
+        return _interrupted(next_index + len(done), len(specs), settings, out)
     out.flush()
     return int(worst(r.status for r in results))
+
+
+def _interrupted(finished, total, settings, out) -> int:
+    out.write(unknown_line(f"interrupted: {finished} of {total} checks finished", settings["json"]) + "\n")
+    out.flush()
+    return 130
+
+
+def _sweep_forked(specs, settings, out, workers, concurrency) -> int:
+    from netkit.check.forked import run_forked
+    from netkit.core.status import Status
+
+    done = {}
+    statuses = []
+    next_index = 0
+    interrupted = []
+    for index, status, text in run_forked(
+        specs, workers=workers, concurrency=concurrency, verbose=settings["verbose"],
+        render=lambda result: _render(result, settings),
+        lost=lambda message: unknown_line(message, settings["json"]) + "\n", interrupted=interrupted,
+    ):
+        statuses.append(Status(status))
+        done[index] = text
+        while next_index in done:
+            out.write(done.pop(next_index))
+            next_index += 1
+    if interrupted:
+        for index in sorted(done):
+            out.write(done[index])
+        return _interrupted(len(statuses), len(specs), settings, out)
+    out.flush()
+    return int(worst(statuses))

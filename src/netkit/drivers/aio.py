@@ -1,7 +1,7 @@
 """Run dialogues on asyncio (uvloop when installed): many checks at once.
 
-Each connection is a plain non-blocking socket connected with ``sock_connect`` and then
-handed to asyncio streams, so TLS can start on it (``StreamWriter.start_tls``). Name
+A TCP connection is made by ``loop.create_connection`` (one step, in C under uvloop) onto
+a small receiving protocol, under which ``loop.start_tls`` can put TLS. Name
 lookups of the same host that are in flight at the same time share one ``getaddrinfo``
 (nothing is cached after it returns: a sweep sees DNS as it is).
 """
@@ -46,21 +46,97 @@ class Resolver:
 _DEFAULT_RESOLVER = None
 
 
+class _Stream(asyncio.Protocol):
+    """The receiving end of one connection: bytes queue up until ``recv`` takes them.
+
+    Leaner than asyncio streams (no StreamReader/StreamWriter pair per connection), and
+    it stays the protocol when ``loop.start_tls`` puts TLS under it.
+    """
+
+    __slots__ = ("transport", "buffer", "eof", "error", "waiter", "writable")
+
+    def __init__(self):
+        self.transport = None
+        self.buffer = []
+        self.eof = False
+        self.error = None
+        self.waiter = None
+        self.writable = None  # a future while the transport's write buffer is full
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def _wake(self):
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def data_received(self, data):
+        self.buffer.append(data)
+        self._wake()
+
+    def eof_received(self):
+        self.eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc):
+        self.eof = True
+        self.error = exc
+        self._wake()
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+
+    def pause_writing(self):
+        self.writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self):
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+        self.writable = None
+
+    async def recv(self, size: int) -> bytes:
+        while not self.buffer:
+            if self.eof:
+                if self.error is not None:
+                    raise self.error
+                return b""
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        data = self.buffer[0]
+        if len(data) > size:
+            self.buffer[0] = data[size:]
+            return data[:size]
+        del self.buffer[0]
+        return data
+
+    async def send(self, data: bytes):
+        if self.error is not None:
+            raise self.error
+        self.transport.write(data)
+        if self.writable is not None:
+            await self.writable
+
+
 class _Runner:
     def __init__(self, timeout, transcript, resolver):
         self.timeout = timeout
         self.transcript = transcript
         self.resolver = resolver
         self.timings = Timings()
-        self.reader = self.writer = None
+        self.stream = None
         self.udp = None
         self.peer = ""
         self.head = b""
 
     def close(self):
-        if self.writer is not None:
-            self.writer.transport.abort()
-            self.writer = self.reader = None
+        if self.stream is not None:
+            if self.stream.transport is not None:
+                self.stream.transport.abort()
+            self.stream = None
         if self.udp is not None:
             self.udp.close()
             self.udp = None
@@ -77,24 +153,25 @@ class _Runner:
         t.dns = resolved - start
         last = None
         for family, socktype, proto, _name, addr in infos:
-            sock = socket.socket(family, socktype, proto)
-            sock.setblocking(False)
             self.peer = where(addr[0], addr[1])
             try:
-                await loop.sock_connect(sock, addr)
+                if action.transport == "udp":
+                    sock = socket.socket(family, socktype, proto)
+                    sock.setblocking(False)
+                    try:
+                        await loop.sock_connect(sock, addr)
+                    except BaseException:
+                        sock.close()
+                        raise
+                    self.udp = sock
+                else:
+                    _transport, self.stream = await loop.create_connection(
+                        _Stream, addr[0], addr[1], family=family, proto=proto)
             except OSError as exc:
-                sock.close()
                 last = map_error(exc, f"connecting to {self.peer}", self.peer, self.timeout)
                 if self.transcript is not None:
                     self.transcript.note(str(last))
                 continue
-            except BaseException:
-                sock.close()
-                raise
-            if action.transport == "udp":
-                self.udp = sock
-            else:
-                self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=2**20)
             now = monotonic()
             t.connect = now - resolved
             t.ready(now)
@@ -108,11 +185,15 @@ class _Runner:
 
         params = action.params
         start = monotonic()
-        await self.writer.start_tls(context_for(params), server_hostname=params.server_name)
+        stream = self.stream
+        loop = asyncio.get_running_loop()
+        transport = await loop.start_tls(stream.transport, stream, context_for(params),
+                                         server_hostname=params.server_name)
+        stream.transport = transport
         now = monotonic()
         self.timings.tls = now - start
         self.timings.ready(now)
-        info = tls_info(self.writer.get_extra_info("ssl_object"), params)
+        info = tls_info(transport.get_extra_info("ssl_object"), params)
         if self.transcript is not None:
             self.transcript.note(f"TLS established: {info.version} {info.cipher}")
         return info
@@ -121,8 +202,7 @@ class _Runner:
         if self.udp is not None:
             await asyncio.get_running_loop().sock_sendall(self.udp, action.data)
         else:
-            self.writer.write(action.data)
-            await self.writer.drain()
+            await self.stream.send(action.data)
         self.timings.ready(monotonic())
         if self.transcript is not None:
             self.transcript.data(">", action.data)
@@ -131,7 +211,7 @@ class _Runner:
         if self.udp is not None:
             data = await asyncio.get_running_loop().sock_recv(self.udp, action.size)
         else:
-            data = await self.reader.read(action.size)
+            data = await self.stream.recv(action.size)
         if data:
             self.timings.data(monotonic())
             if len(self.head) < HEAD_BYTES:
