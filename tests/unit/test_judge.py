@@ -82,7 +82,7 @@ def test_line_verdicts():
 @pytest.fixture(scope="module")
 def chain():
     ca = trustme.CA()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     leaf = ca.issue_cert("h.example", not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=20))
     ders = [x509.load_pem_x509_certificate(b.bytes()).public_bytes(Encoding.DER) for b in leaf.cert_chain_pems]
     ders.append(x509.load_pem_x509_certificate(ca.cert_pem.bytes()).public_bytes(Encoding.DER))
