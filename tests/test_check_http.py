@@ -208,3 +208,40 @@ def test_verbose_shows_request_and_response(nginx):
     code, out = check(nginx.url("/headers"), "-v")
     assert code == 0
     assert "  > GET /headers HTTP/1.1" in out and "  < X-Netkit: yes" in out
+
+
+def test_https_sni(nginx, pki):
+    code, [r] = check_json(nginx.url("/", scheme="https"), "--cacert", pki.ca_file, "--sni", "alt.test")
+    assert code == 0 and r["details"]["tls"]["chain"][0]["sans"] == ["alt.test"]
+
+
+def test_password_prompt_on_a_terminal(nginx):
+    """--user without --password-env asks on the terminal (never echoing it)."""
+    import os
+    import pty
+    import sys
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: netkit on a terminal
+        os.execv(sys.executable, [sys.executable, "-m", "netkit", "check", nginx.url("/auth/"), "--user", "admin",
+                                  "--body", "secret area"])
+    output = b""
+    deadline = time.monotonic() + 20
+    answered = False
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"Password for admin" in output:
+            os.write(fd, nginx.password.encode() + b"\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    text = output.decode(errors="replace")
+    assert answered, text
+    assert os.waitstatus_to_exitcode(status) == 0 and "HTTP OK" in text, text
+    assert nginx.password not in text
