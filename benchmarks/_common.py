@@ -189,3 +189,40 @@ def python_version(python: Path) -> str:
     proc = subprocess.run([str(python), "-c", "import sys; print(sys.version.split()[0])"],
                           capture_output=True, text=True, timeout=30)
     return proc.stdout.strip()
+
+
+# --- the command-line shell both benchmarks share -------------------------------------------
+
+def add_common_options(parser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print the results as one JSON object (progress goes to stderr)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached venv")
+
+
+def bench_main(name: str, args, measure, print_report, stopped: str) -> int:
+    """Run ``measure(log) -> result`` and report it; exit 0 when every bar passed.
+
+    Failures to run (a missing tool, a peer that would not start) exit 2 with one line;
+    Ctrl-C or SIGTERM exits 130 after the peers named in ``stopped`` are stopped.
+    """
+    import json
+
+    from tests.peers._base import ServerStartError
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    stop_cleanly_on_sigterm()
+    try:
+        result = measure(log)
+    except (BenchError, ServerStartError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; {stopped} stopped", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_report(result)
+    return 0 if result["pass"] else 1

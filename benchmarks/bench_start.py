@@ -51,6 +51,8 @@ from pathlib import Path
 from _common import (
     PLUGIN_DIR,
     BenchError,
+    add_common_options,
+    bench_main,
     bench_venv,
     child_env,
     mean,
@@ -59,11 +61,9 @@ from _common import (
     need_tool,
     python_version,
     ratio,
-    stop_cleanly_on_sigterm,
     table,
     verdict,
 )
-from tests.peers._base import ServerStartError
 
 DEFAULT_RUNS = 60
 DEFAULT_WARMUP = 5
@@ -249,20 +249,14 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"untimed runs per command first (default {DEFAULT_WARMUP})")
     parser.add_argument("--hyperfine", action="store_true",
                         help="time with hyperfine -N instead of the interleaved loop")
-    parser.add_argument("--json", action="store_true",
-                        help="print the results as one JSON object (progress goes to stderr)")
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached venv")
+    add_common_options(parser)
     args = parser.parse_args(argv)
     if args.runs < MIN_RUNS:
         parser.error(f"--runs must be at least {MIN_RUNS}")
     if args.warmup < 0:
         parser.error("--warmup must be 0 or more")
 
-    def log(text: str) -> None:
-        print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
-
-    stop_cleanly_on_sigterm()
-    try:
+    def measure(log):
         check_tcp = need_tool("check_tcp", "monitoring-plugins-basic", PLUGIN_DIR)
         check_http = need_tool("check_http", "monitoring-plugins-basic", PLUGIN_DIR)
         venv = bench_venv(args.rebuild, log)
@@ -277,18 +271,9 @@ def main(argv: list[str] | None = None) -> int:
             log(f"timing {len(cmds)} commands x {args.runs} runs ...")
             timer = time_hyperfine if args.hyperfine else time_interleaved
             timer(cmds, args.runs, args.warmup, env)
-    except (BenchError, ServerStartError) as exc:
-        print(f"bench_start: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench_start: interrupted; nginx stopped", file=sys.stderr)
-        return 130
-    result = report(cmds, args, python)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_report(result)
-    return 0 if result["pass"] else 1
+        return report(cmds, args, python)
+
+    return bench_main("bench_start", args, measure, print_report, "nginx")
 
 
 if __name__ == "__main__":

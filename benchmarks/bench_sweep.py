@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import re
 import subprocess
 import sys
@@ -48,6 +47,8 @@ from pathlib import Path
 
 from _common import (
     BenchError,
+    add_common_options,
+    bench_main,
     bench_venv,
     child_env,
     median,
@@ -55,11 +56,10 @@ from _common import (
     need_tool,
     python_version,
     ratio,
-    stop_cleanly_on_sigterm,
     table,
     verdict,
 )
-from tests.peers._base import ServerProcess, ServerStartError, free_port
+from tests.peers._base import ServerProcess, free_port
 
 DEFAULT_CHECKS = 2000
 DEFAULT_CONCURRENCY = 100
@@ -351,9 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"checks in flight at once, both sides (default {DEFAULT_CONCURRENCY})")
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
                         help=f"timed runs of each side (default {DEFAULT_ROUNDS})")
-    parser.add_argument("--json", action="store_true",
-                        help="print the results as one JSON object (progress goes to stderr)")
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached venv")
+    add_common_options(parser)
     args = parser.parse_args(argv)
     if not 1 <= args.checks <= 100_000:
         parser.error("--checks must be between 1 and 100000")
@@ -362,24 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"the test nginx takes about 1,000 connections at once")
     if not 1 <= args.rounds <= 20:
         parser.error("--rounds must be between 1 and 20")
-
-    def log(text: str) -> None:
-        print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
-
-    stop_cleanly_on_sigterm()
-    try:
-        result = sweep(args, log)
-    except (BenchError, ServerStartError) as exc:
-        print(f"bench_sweep: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench_sweep: interrupted; nginx and blackbox_exporter stopped", file=sys.stderr)
-        return 130
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_report(result)
-    return 0 if result["pass"] else 1
+    return bench_main("bench_sweep", args, lambda log: sweep(args, log), print_report,
+                      "nginx and blackbox_exporter")
 
 
 if __name__ == "__main__":

@@ -133,37 +133,36 @@ def test_make_run_example_runs(nginx):
     assert all(r["status"] in ("OK", "WARNING", "CRITICAL") for r in results)
 
 
-def test_ctrl_c_prints_what_finished(tmp_path, nginx, silent_tcp):
+def interrupt_sweep(path, ready):
+    """Start ``netkit check --file path``, send Ctrl-C once ``ready()``; (exit code, lines)."""
     import os
     import signal
     import subprocess
     import sys
     import time
 
-    body = f'[[check]]\nurl = "tcp://127.0.0.1:{silent_tcp.port}"\nexpect = "x"\n'
-    body += f'[[check]]\nname = "fast"\nurl = "{nginx.url("/")}"\n'
-    path = write_checks(tmp_path, body)
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     proc = subprocess.Popen([sys.executable, "-m", "netkit", "check", "--file", path], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 10
-    while silent_tcp.accepted() < 1 and time.monotonic() < deadline:
+    while not ready() and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.3)  # let the fast check finish too
+    time.sleep(0.5)  # let the fast checks finish
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 130 and "Traceback" not in err
-    lines = out.splitlines()
+    out, err = proc.communicate(timeout=15)
+    assert "Traceback" not in err, err
+    return proc.returncode, out.splitlines()
+
+
+def test_ctrl_c_prints_what_finished(tmp_path, nginx, silent_tcp):
+    body = f'[[check]]\nurl = "tcp://127.0.0.1:{silent_tcp.port}"\nexpect = "x"\n'
+    body += f'[[check]]\nname = "fast"\nurl = "{nginx.url("/")}"\n'
+    code, lines = interrupt_sweep(write_checks(tmp_path, body), lambda: silent_tcp.accepted() >= 1)
+    assert code == 130
     assert lines[0].startswith("fast OK") and lines[-1] == "NETKIT UNKNOWN - interrupted: 1 of 2 checks finished"
 
 
 def test_ctrl_c_in_a_multi_process_sweep(tmp_path, nginx, silent_tcp):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     from netkit.check.forked import MIN_CHECKS_PER_WORKER
 
     n = 2 * MIN_CHECKS_PER_WORKER  # enough for two worker processes
@@ -173,18 +172,7 @@ def test_ctrl_c_in_a_multi_process_sweep(tmp_path, nginx, silent_tcp):
             body += f'[[check]]\nurl = "tcp://127.0.0.1:{silent_tcp.port}"\nexpect = "x"\n'
         else:
             body += f'[[check]]\nurl = "{nginx.url("/")}?i={i}"\n'
-    path = write_checks(tmp_path, body)
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    proc = subprocess.Popen([sys.executable, "-m", "netkit", "check", "--file", path], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 10
-    while silent_tcp.accepted() < n // 10 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=15)
-    assert proc.returncode == 130 and "Traceback" not in err, err
-    lines = out.splitlines()
+    code, lines = interrupt_sweep(write_checks(tmp_path, body), lambda: silent_tcp.accepted() >= n // 10)
     ok = [line for line in lines if line.startswith("HTTP OK")]
-    assert len(ok) == n - n // 10 and len(lines) == len(ok) + 1
+    assert code == 130 and len(ok) == n - n // 10 and len(lines) == len(ok) + 1
     assert lines[-1] == f"NETKIT UNKNOWN - interrupted: {len(ok)} of {n} checks finished"
