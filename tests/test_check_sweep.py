@@ -176,3 +176,40 @@ def test_ctrl_c_in_a_multi_process_sweep(tmp_path, nginx, silent_tcp):
     ok = [line for line in lines if line.startswith("HTTP OK")]
     assert code == 130 and len(ok) == n - n // 10 and len(lines) == len(ok) + 1
     assert lines[-1] == f"NETKIT UNKNOWN - interrupted: {len(ok)} of {n} checks finished"
+
+
+@pytest.mark.parametrize("n", [50, 400])  # one process, and forked workers
+def test_reader_going_away_stops_quietly(tmp_path, nginx, n):
+    """netkit check --file ... | head -1: exit 141 as SIGPIPE would, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    body = "".join(f'[[check]]\nurl = "{nginx.url("/")}?pipe={i}"\n' for i in range(n))
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    proc = subprocess.Popen([sys.executable, "-m", "netkit", "check", "--file", write_checks(tmp_path, body),
+                             "--concurrency", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=30) == 141
+    assert first.startswith(b"HTTP OK") and err == b""
+
+
+def test_tight_descriptor_limit_still_sweeps_everything(tmp_path, nginx):
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    body = "".join(f'[[check]]\nurl = "{nginx.url("/")}?fd={i}"\n' for i in range(300))
+
+    def tight():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
+
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    proc = subprocess.run([sys.executable, "-m", "netkit", "check", "--file", write_checks(tmp_path, body),
+                           "--concurrency", "1000"], capture_output=True, text=True, env=env, preexec_fn=tight,
+                          timeout=60)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0 and len(lines) == 300 and all(line.startswith("HTTP OK") for line in lines)

@@ -53,6 +53,32 @@ def _install_uvloop():
     return uvloop.new_event_loop
 
 
+# Descriptors kept free of checks: stdio, the event loop's own, pipes to workers, files.
+FD_RESERVE = 64
+
+
+def fit_to_descriptors(concurrency: int) -> int:
+    """Raise the soft open-files limit toward the hard one if the sweep needs it, and cap
+    ``concurrency`` to what the limit allows: a sweep slows down rather than failing
+    checks with "Too many open files"."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return concurrency
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = concurrency + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return concurrency
+    return max(1, min(concurrency, soft - FD_RESERVE))
+
+
 def run_many(specs, *, concurrency: int = DEFAULT_CONCURRENCY, verbose: bool = False, on_result=None):
     """Run ``specs`` concurrently; results come back in the order of ``specs``.
 
@@ -63,6 +89,7 @@ def run_many(specs, *, concurrency: int = DEFAULT_CONCURRENCY, verbose: bool = F
     from netkit.drivers.aio import Resolver
 
     specs = list(specs)
+    concurrency = fit_to_descriptors(concurrency)
     results = [None] * len(specs)
     resolver = Resolver()
 
@@ -82,5 +109,10 @@ def run_many(specs, *, concurrency: int = DEFAULT_CONCURRENCY, verbose: bool = F
 
     factory = _install_uvloop()
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(main())
+        try:
+            runner.run(main())
+        except BaseExceptionGroup as group:
+            # A failure in on_result (say, a closed stdout) stops the sweep; the caller
+            # sees that exception itself, not the TaskGroup's wrapping of it.
+            raise group.exceptions[0] from None
     return results

@@ -171,7 +171,13 @@ def main(argv, out=None) -> int:
         out.write(unknown_line("interrupted", as_json) + "\n")
         return 130
     except BrokenPipeError:
-        return int(UNKNOWN)
+        # The reader went away (netkit check ... | head): stop quietly, as a C tool killed
+        # by SIGPIPE would, and keep Python from complaining when it flushes at exit.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as exc:  # a bug: still one line and UNKNOWN, never a traceback
         import os
 
