@@ -8,7 +8,7 @@ method changes -- and the driver only moves bytes.
 from netkit.core.errors import ProtocolError
 from netkit.core.target import encode_path, parse_target
 from netkit.proto.actions import Connect, Recv, Send, StartTLS
-from netkit.proto.http1 import ResponseParser, build_request
+from netkit.proto.http1 import ResponseParser, build_request, find_header
 
 __all__ = ["Request", "Response", "HTTPOutcome", "http_dialogue", "REDIRECT_STATUSES", "MAX_KEEP_BODY"]
 
@@ -46,11 +46,7 @@ class Response:
         self.complete = complete  # False when reading stopped at max_body
 
     def header(self, name, default=None):
-        lname = name.lower()
-        for n, v in self.headers:
-            if n.lower() == lname:
-                return v
-        return default
+        return find_header(self.headers, name, default)
 
     def __repr__(self):
         return f"Response({self.status} {self.reason!r}, {self.size} bytes)"
@@ -67,7 +63,7 @@ class HTTPOutcome:
 
 
 def _origin_form(url) -> str:
-    return encode_path(url.path or "/") if (url.path or "/").startswith("/") else "/"
+    return encode_path(url.path or "/")  # parse_target makes every path start with "/"
 
 
 def _host_header(url) -> str:

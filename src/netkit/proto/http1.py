@@ -8,7 +8,7 @@ imports, more than the whole start-up budget of ``netkit check http://...``.
 
 from netkit.core.errors import ProtocolError
 
-__all__ = ["ResponseParser", "build_request", "check_header", "MAX_HEAD_BYTES", "NO_BODY_STATUSES"]
+__all__ = ["ResponseParser", "build_request", "check_header", "find_header", "MAX_HEAD_BYTES", "NO_BODY_STATUSES"]
 
 # Status line plus headers may take at most this much; real servers send a few KiB,
 # and the limit keeps a hostile peer from growing our buffer without end.
@@ -28,6 +28,15 @@ def check_header(name: str, value: str) -> None:
         raise ValueError(f"header name {name!r} is not an HTTP token")
     if any(c in value for c in "\r\n\0"):
         raise ValueError(f"header {name!r} has a line break in its value")
+
+
+def find_header(headers, name: str, default=None):
+    """The first value of header ``name`` (any case) in a list of (name, value)."""
+    lname = name.lower()
+    for n, v in headers:
+        if n.lower() == lname:
+            return v
+    return default
 
 
 def build_request(method: str, target: str, headers, body: bytes | None = None) -> bytes:
@@ -61,11 +70,7 @@ class ResponseParser:
 
     def header(self, name: str, default=None):
         """The first value of header ``name`` (any case)."""
-        lname = name.lower()
-        for n, v in self.headers:
-            if n.lower() == lname:
-                return v
-        return default
+        return find_header(self.headers, name, default)
 
     # -- feeding -------------------------------------------------------------------
     def feed(self, data: bytes) -> list:
