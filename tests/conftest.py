@@ -1,9 +1,13 @@
-"""Shared fixtures: the real network peers of tests/peers (see each module's docstring)."""
+"""Shared fixtures: the real network peers of tests/peers (see each module's docstring).
 
-pytest_plugins = [
-    "tests.peers.certs",
-    "tests.peers.nginx",
-    "tests.peers.udp_echo",
-    "tests.peers.tcp",
-    "tests.peers.proxy",
-]
+Every public module of tests/peers is a pytest plugin: adding a peer is adding a file.
+"""
+
+import pkgutil
+from pathlib import Path
+
+pytest_plugins = sorted(
+    f"tests.peers.{m.name}"
+    for m in pkgutil.iter_modules([str(Path(__file__).parent / "peers")])
+    if not m.name.startswith("_")
+)
