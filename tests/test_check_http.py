@@ -245,3 +245,13 @@ def test_password_prompt_on_a_terminal(nginx):
     assert answered, text
     assert os.waitstatus_to_exitcode(status) == 0 and "HTTP OK" in text, text
     assert nginx.password not in text
+
+
+def test_password_from_netrc(nginx, tmp_path):
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine 127.0.0.1 login admin password {nginx.password}\n")
+    netrc.chmod(0o600)
+    code, out = check(nginx.url("/auth/"), "--user", "admin", "--body", "secret area", env={"NETRC": str(netrc)})
+    assert code == 0, out
+    code, out = check(nginx.url("/auth/"), "--user", "other", env={"NETRC": str(netrc)})
+    assert code == 3 and "the password for other is needed" in out

@@ -44,7 +44,7 @@ def run(*argv):
         (["http://h/", "--body-regex", "("], "not a valid regular expression"),
         (["http://h/", "--max-body", "lots"], "--max-body expects a size"),
         (["http://h/", "--cacert", "/nonexistent.pem"], "readable file"),
-        (["http://h/", "--user", "admin"], "needs a password"),
+        (["http://h/", "--user", "admin"], "the password for admin is needed"),
         (["http://h/", "--password-env", "X"], "needs a user"),
         (["http://h/", "--user", "admin", "--password-env", "NETKIT_SURELY_UNSET"], "has no NETKIT_SURELY_UNSET"),
         (["http://h/", "-4", "-6"], "exclude each other"),
@@ -96,3 +96,27 @@ def test_internal_errors_are_one_unknown_line(monkeypatch):
     monkeypatch.setattr("netkit.check.run.run_one", boom)
     code, out = run("tcp://127.0.0.1:1")
     assert code == 3 and out.startswith("NETKIT UNKNOWN - internal error: RuntimeError: kaput")
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["pop3://h"], "pop3:// checks log in: give a user"),
+        (["imaps://h"], "imaps:// checks log in"),
+        (["smtp://h", "--cacert", "/etc/hostname"], "applies to smtp:// checks only with --starttls"),
+        (["smtps://h", "--starttls"], "--starttls does not apply to smtps://"),
+        (["ftp://h", "--insecure"], "applies to ftp:// checks only with --tls"),
+        (["dns://127.0.0.1"], "dns:// checks need a name"),
+        (["dns:///example.com?type=BOGUS"], "type=BOGUS"),
+        (["dns:///example.com?kind=A"], "unknown query parameter 'kind'"),
+        (["dns:///example.com?type=MX", "--type", "A"], "give one"),
+        (["dns:///example.com", "--type", "ANY"], "--type expects a record type"),
+        (["dns:///example.com", "--expect-address", "not-an-ip"], "--expect-address expects an IP"),
+        (["ssh://h", "--hostkey", "abc"], "--hostkey expects a host key fingerprint"),
+        (["ssh://h", "--identity", "/nonexistent/key"], "readable file"),
+        (["ssh://h", "--send", "x"], "--send does not apply to ssh://"),
+    ],
+)
+def test_bad_input_for_the_other_schemes(argv, words):
+    code, out = run(*argv)
+    assert code == 3 and out.startswith("NETKIT UNKNOWN - ") and words in out, out

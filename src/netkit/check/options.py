@@ -14,7 +14,8 @@ from netkit.core.text import parse_seconds, parse_size, unescape
 __all__ = ["Option", "OPTIONS", "BY_NAME", "BY_FLAG", "SCHEMES", "DEFAULT_TIMEOUT"]
 
 # The checks netkit knows, and the default port of each (None: the URL must say).
-SCHEMES = {"tcp": None, "udp": None, "tls": 443, "http": 80, "https": 443}
+SCHEMES = {"tcp": None, "udp": None, "tls": 443, "http": 80, "https": 443, "ftp": 21, "smtp": 25, "smtps": 465,
+           "pop3": 110, "pop3s": 995, "imap": 143, "imaps": 993, "ssh": 22, "dns": 53}
 # A check that has not finished after this long is CRITICAL (check_tcp's default too).
 DEFAULT_TIMEOUT = 10.0
 # Redirects followed before giving up (curl stops at 50, check_http at 15; real sites
@@ -24,12 +25,20 @@ DEFAULT_MAX_REDIRECTS = 10
 ALL = frozenset(SCHEMES)
 LINE = frozenset(("tcp", "udp"))
 HTTP = frozenset(("http", "https"))
-# http:// takes them too: a redirect may lead to https://.
-TLS_USING = frozenset(("tcp", "tls", "http", "https"))
+MAIL = frozenset(("smtp", "smtps", "pop3", "pop3s", "imap", "imaps"))
+MAILBOX = frozenset(("pop3", "pop3s", "imap", "imaps"))
+IMAP = frozenset(("imap", "imaps"))
+SMTP = frozenset(("smtp", "smtps"))
+STARTTLS = frozenset(("smtp", "pop3", "imap"))
+# Schemes with a TLS layer, always or on request. http:// takes these options too: a
+# redirect may lead to https://.
+TLS_USING = frozenset(("tcp", "tls", "http", "https", "ftp")) | MAIL
+# Schemes that log in with a user and a password.
+LOGIN = HTTP | MAIL | frozenset(("ftp",))
 
 
 class Option:
-    __slots__ = ("name", "short", "kind", "parse", "schemes", "default", "metavar", "help", "example")
+    __slots__ = ("name", "short", "kind", "parse", "schemes", "default", "metavar", "help", "example", "group")
 
     def __init__(self, name, kind, parse, schemes, help, *, short=None, default=None, metavar=None,
                  example=None):
@@ -42,11 +51,18 @@ class Option:
         self.metavar = metavar
         self.help = help
         self.example = example
+        self.group = None  # the section of --help it is listed in
 
     @property
     def key(self) -> str:
         """The name in a checks file (TOML keys may hold dashes)."""
         return self.name
+
+
+def _section(title: str, *options):
+    for option in options:
+        option.group = title
+    return options
 
 
 def _text(value) -> str:
@@ -188,6 +204,34 @@ def _user_agent(value) -> str:
     return text
 
 
+def _fingerprint(value) -> str:
+    text = _nonempty(value).strip()
+    kind, colon, digest = text.partition(":")
+    if not colon or kind.upper() not in ("SHA256", "MD5") or not digest:
+        raise ValueError("expects a host key fingerprint like SHA256:base64 (as ssh-keygen -lf prints it)")
+    return f"{kind.upper()}:{digest}"
+
+
+# The record types `netkit check dns://` and `netkit dns` ask for.
+RECORD_TYPES = ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
+
+
+def _rrtype(value) -> str:
+    text = _nonempty(value).strip().upper()
+    if text not in RECORD_TYPES:
+        raise ValueError(f"expects a record type: {', '.join(RECORD_TYPES)}")
+    return text
+
+
+def _address(value):
+    import ipaddress
+
+    try:
+        return ipaddress.ip_network(_nonempty(value).strip(), strict=False)
+    except ValueError:
+        raise ValueError("expects an IP address or a network like 192.0.2.0/24") from None
+
+
 def _flag(value) -> bool:
     if isinstance(value, bool):
         return value
@@ -195,72 +239,135 @@ def _flag(value) -> bool:
 
 
 OPTIONS = (
-    # -- every check -------------------------------------------------------------------
-    Option("name", "one", _nonempty, ALL, "name shown for the check (Nagios service label)", metavar="NAME",
-           example="web"),
-    Option("warning", "one", _range, ALL, "response time range (s) outside which it is WARNING", short="w",
-           metavar="RANGE", example="0.5"),
-    Option("critical", "one", _range, ALL, "response time range (s) outside which it is CRITICAL",
-           short="c", metavar="RANGE", example="2"),
-    Option("timeout", "one", parse_seconds, ALL, "seconds before giving up (CRITICAL)", short="t",
-           default=DEFAULT_TIMEOUT, metavar="SECONDS", example="5"),
-    Option("ipv4", "flag", _flag, ALL, "connect over IPv4 only", short="4", default=False),
-    Option("ipv6", "flag", _flag, ALL, "connect over IPv6 only", short="6", default=False),
-    # -- tcp and udp ------------------------------------------------------------------
-    Option("send", "many", _escaped, LINE, "data to send (escapes like \\r\\n; repeatable)", metavar="TEXT",
-           default=(), example="'QUIT\\r\\n'"),
-    Option("expect", "many", _expected, LINE, "string expected in the reply (repeatable; any matches)",
-           metavar="TEXT", default=(), example="'220'"),
-    Option("expect-all", "flag", _flag, LINE, "every --expect string must be in the reply", default=False),
-    Option("quit", "one", _escaped, frozenset(("tcp",)), "data to send before closing", metavar="TEXT",
-           example="'QUIT\\r\\n'"),
-    Option("refuse", "one", _state, LINE, "status when the port refuses: ok, warn or crit", default=CRITICAL,
-           metavar="STATE", example="warn"),
-    Option("mismatch", "one", _state, LINE, "status when the reply lacks --expect: ok, warn or crit",
-           default=WARNING, metavar="STATE", example="crit"),
-    Option("maxbytes", "one", _positive, LINE, "stop reading the reply after this many bytes",
-           metavar="BYTES", example="4096"),
-    Option("tls", "flag", _flag, frozenset(("tcp",)), "do a TLS handshake after connecting", default=False),
-    # -- TLS (tcp --tls, tls://, https://) ----------------------------------------------
-    Option("insecure", "flag", _flag, TLS_USING, "do not verify the peer's certificate", short="k",
-           default=False),
-    Option("cacert", "one", _readable_file, TLS_USING, "CA certificates (PEM) to verify against", metavar="FILE",
-           example="/etc/ssl/my-ca.pem"),
-    Option("sni", "one", _nonempty, TLS_USING, "server name to send and verify (default: the URL's host)",
-           metavar="NAME", example="www.example.com"),
-    Option("cert-warn", "one", _days, TLS_USING, "WARNING when a certificate expires within DAYS",
-           metavar="DAYS", example="30"),
-    Option("cert-crit", "one", _days, TLS_USING, "CRITICAL when a certificate expires within DAYS",
-           metavar="DAYS", example="7"),
-    # -- http and https -----------------------------------------------------------------
-    Option("method", "one", _method, HTTP, "request method", default="GET", short="X", metavar="METHOD",
-           example="HEAD"),
-    Option("header", "many", _header, HTTP, "request header (repeatable)", short="H", default=(),
-           metavar="'NAME: VALUE'", example="'Accept: text/html'"),
-    Option("data", "many", _pair, HTTP, "form field, urlencoded into the query (GET) or body (repeatable)",
-           short="d", default=(), metavar="KEY=VALUE", example="q=netkit"),
-    Option("user", "one", _nonempty, HTTP, "basic-auth user; password from --password-env or a prompt",
-           short="u", metavar="USER", example="admin"),
-    Option("password-env", "one", _env_name, HTTP, "environment variable holding the password",
-           metavar="VAR", example="WEB_PASSWORD"),
-    Option("user-agent", "one", _user_agent, HTTP, "User-Agent header", short="A", metavar="TEXT",
-           example="'monitor/1.0'"),
-    Option("status", "one", _statuses, HTTP, "expected status codes (default 2xx,3xx)", metavar="CODES",
-           example="200,301"),
-    Option("body", "many", _expected, HTTP, "string expected in the body (repeatable)", default=(),
-           metavar="TEXT", example="Welcome"),
-    Option("body-regex", "one", _regex, HTTP, "regular expression expected in the body", metavar="REGEX",
-           example="'version [0-9]+'"),
-    Option("invert", "flag", _flag, HTTP, "CRITICAL when --body / --body-regex *do* match", default=False),
-    Option("follow", "flag", _flag, HTTP, "follow redirects (else a 3xx is judged as it is)", short="L",
-           default=False),
-    Option("max-redirects", "one", _count, HTTP, "redirects to follow at most", default=DEFAULT_MAX_REDIRECTS,
-           metavar="N", example="5"),
-    Option("max-body", "one", parse_size, HTTP, "CRITICAL when the body is larger (e.g. 1M)",
-           metavar="SIZE", example="1M"),
-    Option("proxy", "one", _proxy, HTTP, "HTTP proxy URL (default: http_proxy/https_proxy)", metavar="URL",
-           example="http://proxy:3128"),
-    Option("no-proxy", "flag", _flag, HTTP, "ignore proxies in the environment", default=False),
+    *_section(
+        "every check",
+        Option("name", "one", _nonempty, ALL, "name shown for the check (Nagios service label)", metavar="NAME",
+               example="web"),
+        Option("warning", "one", _range, ALL, "response time range (s) outside which it is WARNING", short="w",
+               metavar="RANGE", example="0.5"),
+        Option("critical", "one", _range, ALL, "response time range (s) outside which it is CRITICAL",
+               short="c", metavar="RANGE", example="2"),
+        Option("timeout", "one", parse_seconds, ALL, "seconds before giving up (CRITICAL)", short="t",
+               default=DEFAULT_TIMEOUT, metavar="SECONDS", example="5"),
+        Option("ipv4", "flag", _flag, ALL, "connect over IPv4 only", short="4", default=False),
+        Option("ipv6", "flag", _flag, ALL, "connect over IPv6 only", short="6", default=False),
+    ),
+    *_section(
+        "tcp:// and udp://",
+        Option("send", "many", _escaped, LINE, "data to send (escapes like \\r\\n; repeatable)", metavar="TEXT",
+               default=(), example="'QUIT\\r\\n'"),
+        Option("expect", "many", _expected, LINE, "string expected in the reply (repeatable; any matches)",
+               metavar="TEXT", default=(), example="'220'"),
+        Option("expect-all", "flag", _flag, LINE, "every --expect string must be in the reply", default=False),
+        Option("quit", "one", _escaped, frozenset(("tcp",)), "data to send before closing", metavar="TEXT",
+               example="'QUIT\\r\\n'"),
+        Option("refuse", "one", _state, LINE, "status when the port refuses: ok, warn or crit", default=CRITICAL,
+               metavar="STATE", example="warn"),
+        Option("mismatch", "one", _state, LINE, "status when the reply lacks --expect: ok, warn or crit",
+               default=WARNING, metavar="STATE", example="crit"),
+        Option("maxbytes", "one", _positive, LINE, "stop reading the reply after this many bytes",
+               metavar="BYTES", example="4096"),
+        Option("tls", "flag", _flag, frozenset(("tcp", "ftp")),
+               "TLS after connecting (ftp: explicit FTPS, AUTH TLS)", default=False),
+    ),
+    *_section(
+        "TLS (tls://, https://, and tcp://, ftp://, mail with --tls/--starttls)",
+        Option("insecure", "flag", _flag, TLS_USING, "do not verify the peer's certificate", short="k",
+               default=False),
+        Option("cacert", "one", _readable_file, TLS_USING, "CA certificates (PEM) to verify against", metavar="FILE",
+               example="/etc/ssl/my-ca.pem"),
+        Option("sni", "one", _nonempty, TLS_USING, "server name to send and verify (default: the URL's host)",
+               metavar="NAME", example="www.example.com"),
+        Option("cert-warn", "one", _days, TLS_USING, "WARNING when a certificate expires within DAYS",
+               metavar="DAYS", example="30"),
+        Option("cert-crit", "one", _days, TLS_USING, "CRITICAL when a certificate expires within DAYS",
+               metavar="DAYS", example="7"),
+    ),
+    *_section(
+        "http:// and https://",
+        Option("method", "one", _method, HTTP, "request method", default="GET", short="X", metavar="METHOD",
+               example="HEAD"),
+        Option("header", "many", _header, HTTP, "request header (repeatable)", short="H", default=(),
+               metavar="'NAME: VALUE'", example="'Accept: text/html'"),
+        Option("data", "many", _pair, HTTP, "form field, urlencoded into the query (GET) or body (repeatable)",
+               short="d", default=(), metavar="KEY=VALUE", example="q=netkit"),
+        Option("user-agent", "one", _user_agent, HTTP, "User-Agent header", short="A", metavar="TEXT",
+               example="'monitor/1.0'"),
+        Option("status", "one", _statuses, HTTP, "expected status codes (default 2xx,3xx)", metavar="CODES",
+               example="200,301"),
+        Option("body", "many", _expected, HTTP, "string expected in the body (repeatable)", default=(),
+               metavar="TEXT", example="Welcome"),
+        Option("body-regex", "one", _regex, HTTP, "regular expression expected in the body", metavar="REGEX",
+               example="'version [0-9]+'"),
+        Option("invert", "flag", _flag, HTTP, "CRITICAL when --body / --body-regex *do* match", default=False),
+        Option("follow", "flag", _flag, HTTP, "follow redirects (else a 3xx is judged as it is)", short="L",
+               default=False),
+        Option("max-redirects", "one", _count, HTTP, "redirects to follow at most", default=DEFAULT_MAX_REDIRECTS,
+               metavar="N", example="5"),
+        Option("max-body", "one", parse_size, HTTP, "CRITICAL when the body is larger (e.g. 1M)",
+               metavar="SIZE", example="1M"),
+        Option("proxy", "one", _proxy, HTTP, "HTTP proxy URL (default: http_proxy/https_proxy)", metavar="URL",
+               example="http://proxy:3128"),
+        Option("no-proxy", "flag", _flag, HTTP, "ignore proxies in the environment", default=False),
+    ),
+    *_section(
+        "logging in: http(s)://, ftp://, mail, ssh://",
+        Option("user", "one", _nonempty, LOGIN | frozenset(("ssh",)),
+               "user to log in as; password from --password-env, ~/.netrc or a prompt", short="u", metavar="USER",
+               example="admin"),
+        Option("password-env", "one", _env_name, LOGIN, "environment variable holding the password",
+               metavar="VAR", example="WEB_PASSWORD"),
+    ),
+    *_section(
+        "mail: smtp://, pop3://, imap:// (and their s:// forms)",
+        Option("starttls", "flag", _flag, STARTTLS, "upgrade to TLS (STARTTLS, STLS) before anything else",
+               default=False),
+        Option("ehlo", "one", _nonempty, SMTP, "name to greet the server with", default="localhost",
+               metavar="NAME", example="monitor.example.com"),
+        Option("from", "one", _text, SMTP, "sender to try with MAIL FROM (nothing is sent)", metavar="ADDRESS",
+               example="monitor@example.com"),
+        Option("rcpt", "many", _nonempty, SMTP, "recipient to try with RCPT TO (repeatable)", default=(),
+               metavar="ADDRESS", example="postmaster@example.com"),
+        Option("mailbox", "one", _nonempty, IMAP, "mailbox to select", default="INBOX", metavar="NAME",
+               example="Archive"),
+        Option("messages-warn", "one", _range, MAILBOX, "WARNING when the message count is outside RANGE",
+               metavar="RANGE", example="~:1000"),
+        Option("messages-crit", "one", _range, MAILBOX, "CRITICAL when the message count is outside RANGE",
+               metavar="RANGE", example="~:5000"),
+        Option("size-warn", "one", _range, frozenset(("pop3", "pop3s")),
+               "WARNING when the mailbox size in bytes is outside RANGE", metavar="RANGE", example="~:100000000"),
+        Option("size-crit", "one", _range, frozenset(("pop3", "pop3s")),
+               "CRITICAL when the mailbox size in bytes is outside RANGE", metavar="RANGE", example="~:500000000"),
+        Option("unseen-warn", "one", _range, IMAP, "WARNING when the unseen count is outside RANGE",
+               metavar="RANGE", example="~:100"),
+        Option("unseen-crit", "one", _range, IMAP, "CRITICAL when the unseen count is outside RANGE",
+               metavar="RANGE", example="~:1000"),
+    ),
+    *_section(
+        "ssh://",
+        Option("protocol", "one", _nonempty, frozenset(("ssh",)), "expected SSH protocol version", default="2.0",
+               metavar="VERSION", example="2.0"),
+        Option("software", "one", _nonempty, frozenset(("ssh",)), "text expected in the server's software version",
+               metavar="TEXT", example="OpenSSH_9"),
+        Option("hostkey", "many", _fingerprint, frozenset(("ssh",)),
+               "host key fingerprint the server must present (repeatable: any of them)", default=(),
+               metavar="SHA256:...", example="SHA256:n1+Xo5HLd0iJ3hLn8vYQk0E7LDgNcFIXu3BjyjGRb3s"),
+        Option("identity", "one", _readable_file, frozenset(("ssh",)), "private key to test authentication with",
+               metavar="FILE", example="~/.ssh/id_ed25519"),
+    ),
+    *_section(
+        "dns://",
+        Option("type", "one", _rrtype, frozenset(("dns",)), "record type to ask for (A, AAAA, MX, TXT, ...)",
+               default="A", metavar="TYPE", example="MX"),
+        Option("tcp", "flag", _flag, frozenset(("dns",)), "ask over TCP instead of UDP", default=False),
+        Option("expect-address", "many", _address, frozenset(("dns",)),
+               "address (or CIDR) every answer must be within (repeatable)", default=(), metavar="IP[/BITS]",
+               example="192.0.2.0/24"),
+        Option("expect-nxdomain", "flag", _flag, frozenset(("dns",)), "the name must not exist (NXDOMAIN is OK)",
+               default=False),
+        Option("answers", "one", _range, frozenset(("dns",)), "CRITICAL when the answer count is outside RANGE",
+               metavar="RANGE", example="2:"),
+    ),
 )
 
 BY_NAME = {o.name: o for o in OPTIONS}

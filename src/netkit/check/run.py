@@ -12,7 +12,10 @@ __all__ = ["run_one", "run_one_async", "run_many", "DEFAULT_CONCURRENCY"]
 # one machine's descriptors and the peers' accept queues are not swamped.
 DEFAULT_CONCURRENCY = 100
 
-_MODULES = {"tcp": "line", "udp": "line", "tls": "tls", "http": "http", "https": "http"}
+# The module that plans and judges each scheme's checks.
+_MODULES = {"tcp": "line", "udp": "line", "tls": "tls", "http": "http", "https": "http", "ftp": "ftp",
+            "smtp": "mail", "smtps": "mail", "pop3": "mail", "pop3s": "mail", "imap": "mail", "imaps": "mail",
+            "ssh": "ssh", "dns": "dns"}
 
 
 def _module(scheme):

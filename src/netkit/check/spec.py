@@ -5,13 +5,15 @@ Both the command line and the checks file build :class:`CheckSpec` through
 written once.
 """
 
-from netkit.check.options import BY_NAME, SCHEMES
+from netkit.check.options import BY_NAME, LOGIN, SCHEMES
 from netkit.core.errors import UsageError
 from netkit.core.target import parse_target
 
 __all__ = ["CheckSpec", "make_spec", "parse_check_target", "scheme_list"]
 
-_LABELS = {"tcp": "TCP", "udp": "UDP", "tls": "TLS", "http": "HTTP", "https": "HTTP"}
+_LABELS = {"tcp": "TCP", "udp": "UDP", "tls": "TLS", "http": "HTTP", "https": "HTTP", "ftp": "FTP",
+           "smtp": "SMTP", "smtps": "SMTP", "pop3": "POP", "pop3s": "POP", "imap": "IMAP", "imaps": "IMAP",
+           "ssh": "SSH", "dns": "DNS"}
 
 
 class CheckSpec:
@@ -50,9 +52,22 @@ def scheme_list(schemes) -> str:
 
 def parse_check_target(text: str):
     try:
-        return parse_target(text, SCHEMES)
+        return parse_target(text, SCHEMES, hostless=frozenset(("dns",)))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def dns_question(target):
+    """(name, {query key: value}) of ``dns://[server[:port]]/name[?type=MX]``."""
+    from netkit.core.target import percent_decode
+
+    path, _, query = target.path.partition("?")
+    name = percent_decode(path.lstrip("/"))
+    params = {}
+    for part in query.split("&") if query else ():
+        key, _, value = part.partition("=")
+        params[percent_decode(key).lower()] = percent_decode(value)
+    return name, params
 
 
 def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, prompt=None) -> CheckSpec:
@@ -72,21 +87,59 @@ def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, p
     if scheme == "udp" and (not opts.get("send") or not opts.get("expect")):
         raise UsageError(f"udp:// checks need {spell('send')} and {spell('expect')}: UDP has no connection "
                          f"to observe, only a reply (e.g. {spell('send')} ping {spell('expect')} pong)")
-    if scheme == "tcp" and not opts.get("tls"):
+    upgrade = _TLS_ON_REQUEST.get(scheme)
+    if upgrade and not opts.get(upgrade):
         for name in ("insecure", "cacert", "sni", "cert-warn", "cert-crit"):
             if opts.get(name) is not None and opts.get(name) is not False:
-                raise UsageError(f"{spell(name)} applies to tcp:// checks only with {spell('tls')}")
+                raise UsageError(f"{spell(name)} applies to {scheme}:// checks only with {spell(upgrade)}")
+    if scheme == "dns":
+        opts = _dns_opts(target, opts, spell)
+    if scheme in _NEEDS_USER and opts.get("user") is None and target.user is None:
+        raise UsageError(f"{scheme}:// checks log in: give a user, as in {scheme}://USER@{target.netloc} "
+                         f"or {spell('user')} USER")
     password = None
-    if scheme in ("http", "https"):
+    if scheme in LOGIN:
         password = _password(target, opts, spell, env, prompt)
     return CheckSpec(target, opts, password)
 
 
+# Schemes where TLS (and so its options) comes only with a flag: scheme -> flag.
+_TLS_ON_REQUEST = {"tcp": "tls", "ftp": "tls", "smtp": "starttls", "pop3": "starttls", "imap": "starttls"}
+_NEEDS_USER = frozenset(("pop3", "pop3s", "imap", "imaps"))
+
+
+def _dns_opts(target, opts, spell) -> dict:
+    from netkit.check.options import BY_NAME
+
+    name, params = dns_question(target)
+    if not name:
+        raise UsageError(f"dns:// checks need a name to ask for: dns://[server]/NAME?type=A (got {target.text!r})")
+    for key in params:
+        if key != "type":
+            raise UsageError(f"unknown query parameter {key!r} in {target.text!r}; the form is "
+                             f"dns://[server[:port]]/NAME?type=TYPE")
+    if "type" in params:
+        try:
+            url_type = BY_NAME["type"].parse(params["type"])
+        except ValueError as exc:
+            raise UsageError(f"type={params['type']} in {target.text!r} {exc}") from None
+        if opts.get("type") not in (None, url_type):
+            raise UsageError(f"{target.text!r} asks for type {url_type} but {spell('type')} says "
+                             f"{opts['type']}; give one")
+        opts = {**opts, "type": url_type}
+    return opts
+
+
 def _password(target, opts, spell, env, prompt):
+    """The password to log in with: URL, --password-env, ~/.netrc, a prompt -- in that order.
+
+    None when there is nobody to log in as (anonymous FTP, SMTP without AUTH, plain HTTP).
+    """
     user = opts.get("user")
     var = opts.get("password-env")
     if var is not None and user is None and target.user is None:
-        raise UsageError(f"{spell('password-env')} needs a user: {spell('user')} NAME or http://NAME@host/")
+        raise UsageError(f"{spell('password-env')} needs a user: {spell('user')} NAME or "
+                         f"{target.scheme}://NAME@host/")
     if user is None and target.user is None:
         return None
     if var is not None:
@@ -98,9 +151,37 @@ def _password(target, opts, spell, env, prompt):
             raise UsageError(f"{spell('password-env')} {var}: the environment has no {var}; "
                              f"export {var}=... first")
         return env[var]
-    if user is None:
-        return target.password  # from the URL (possibly None: user only)
+    if user is None and target.password is not None:
+        return target.password
+    login = user if user is not None else target.user
+    found = netrc_password(target.host, login, env)
+    if found is not None:
+        return found
+    if user is None and target.scheme in ("http", "https"):
+        return None  # http://user@host/ alone: an empty password, as curl sends
     if prompt is None:
-        raise UsageError(f"{spell('user')} {user} needs a password: set {spell('password-env')} VAR, "
-                         f"or run on a terminal to be asked")
-    return prompt(f"Password for {user} at {target.netloc}: ")
+        raise UsageError(f"the password for {login} is needed: set {spell('password-env')} VAR, put it in "
+                         f"~/.netrc, or run on a terminal to be asked")
+    return prompt(f"Password for {login} at {target.netloc}: ")
+
+
+def netrc_password(host: str, login: str, env=None):
+    """The ~/.netrc (or $NETRC) password of ``login`` at ``host``, or None."""
+    import os
+
+    env = os.environ if env is None else env
+    path = env.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    if not os.path.isfile(path):
+        return None
+    import netrc
+
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (netrc.NetrcParseError, OSError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    if entry is None:
+        return None
+    entry_login, _account, password = entry
+    if entry_login and entry_login != login:
+        return None
+    return password

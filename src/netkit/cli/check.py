@@ -41,17 +41,7 @@ FLAGS = dict(BY_FLAG)
 FLAGS.update({f"--{o.name}": o for o in RUN_OPTIONS})
 FLAGS.update({f"-{o.short}": o for o in RUN_OPTIONS if o.short})
 
-_SECTIONS = (
-    ("every check", "ALL"),
-    ("tcp:// and udp://", "LINE"),
-    ("TLS (tls://, https://, tcp:// with --tls, http:// redirected to https)", "TLS_USING"),
-    ("http:// and https://", "HTTP"),
-)
-
-
 def help_text() -> str:
-    from netkit.check import options as o
-
     def row(opt):
         flag = (f"-{opt.short}, " if opt.short else "    ") + f"--{opt.name}"
         if opt.kind != "flag":
@@ -72,15 +62,12 @@ def help_text() -> str:
         "run options:\n"
     ]
     out += [row(opt) for opt in RUN_OPTIONS]
-    placed = set()
-    for title, group in _SECTIONS:
-        schemes = getattr(o, group)
+    sections = {}
+    for opt in OPTIONS:
+        sections.setdefault(opt.group, []).append(opt)
+    for title, options in sections.items():
         out.append(f"\n{title}:\n")
-        for opt in OPTIONS:
-            fits = opt.schemes == schemes if group == "ALL" else opt.schemes <= schemes
-            if fits and opt.name not in placed:
-                placed.add(opt.name)
-                out.append(row(opt))
+        out += [row(opt) for opt in options]
     out.append("\nExamples:\n"
                "  netkit check tcp://127.0.0.1:22 --expect SSH-2.0\n"
                "  netkit check https://example.com/ --status 200 --body Welcome --cert-warn 30\n"

@@ -149,11 +149,12 @@ def split_hostport(authority: str, url: str, default_port=None):
     return host, _port(port_text, url)
 
 
-def parse_target(text: str, default_ports: dict, *, needs_port: frozenset = frozenset()) -> Target:
+def parse_target(text: str, default_ports: dict, *, hostless: frozenset = frozenset()) -> Target:
     """Parse a URL target; ``ValueError`` says what is wrong and the right form.
 
     ``default_ports`` maps each accepted scheme to its default port (None: the URL must
-    give one).
+    give one). Schemes in ``hostless`` may leave the host out (``dns:///name``: the
+    system's resolver); the host is then "".
     """
     url = str(text).strip()
     scheme, sep, rest = url.partition("://")
@@ -177,6 +178,8 @@ def parse_target(text: str, default_ports: dict, *, needs_port: frozenset = froz
         name, colon, secret = userinfo.partition(":")
         user = percent_decode(name)
         password = percent_decode(secret) if colon else None
+    if not authority and scheme in hostless:
+        return Target(scheme, "", default_ports[scheme], path, user, password)
     host, port = split_hostport(authority, url, default_ports[scheme])
     if port is None:
         raise ValueError(f"{url!r} needs a port: {scheme}://host:port")
