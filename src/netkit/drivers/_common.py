@@ -10,7 +10,7 @@ from netkit.core.errors import (
     TLSError,
 )
 from netkit.core.target import bracket
-from netkit.proto.actions import Connect, Recv, Send, StartTLS
+from netkit.proto.actions import Await, Connect, Recv, Send, StartTLS
 
 __all__ = ["Timings", "Transcript", "Exchange", "map_error", "doing", "TRANSCRIPT_LIMIT"]
 
@@ -115,6 +115,8 @@ def doing(action, peer: str) -> str:
         return f"sending to {peer}"
     if isinstance(action, Recv):
         return f"waiting for data from {peer}"
+    if isinstance(action, Await):
+        return action.what
     return f"talking to {peer}"
 
 

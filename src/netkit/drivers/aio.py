@@ -13,7 +13,7 @@ from time import monotonic
 from netkit.core.errors import NetError, ResolveError, Timeout
 from netkit.core.target import is_ip_literal
 from netkit.drivers._common import HEAD_BYTES, numeric_addrinfo, Exchange, Timings, Transcript, doing, map_error, resolve_error, where
-from netkit.proto.actions import Connect, Recv, Send, StartTLS
+from netkit.proto.actions import Await, Connect, Recv, Send, StartTLS
 
 __all__ = ["run", "Resolver"]
 
@@ -223,6 +223,9 @@ class _Runner:
                 self.transcript.note(f"{self.peer} closed the connection")
         return data
 
+    async def await_(self, action: Await):
+        return await action.factory()
+
 
 async def run(dialogue, timeout: float, verbose: bool = False, resolver: Resolver | None = None) -> Exchange:
     """Drive ``dialogue`` to its end within ``timeout`` seconds; never raises NetError."""
@@ -230,7 +233,8 @@ async def run(dialogue, timeout: float, verbose: bool = False, resolver: Resolve
     if resolver is None:
         resolver = _DEFAULT_RESOLVER = _DEFAULT_RESOLVER or Resolver()
     runner = _Runner(timeout, Transcript() if verbose else None, resolver)
-    handlers = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv}
+    handlers = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv,
+                Await: runner.await_}
     start = monotonic()
     outcome = error = None
     action = None

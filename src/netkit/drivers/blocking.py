@@ -12,7 +12,7 @@ from time import monotonic
 from netkit.core.errors import NetError, ResolveError, Timeout
 from netkit.core.target import is_ip_literal
 from netkit.drivers._common import HEAD_BYTES, numeric_addrinfo, Exchange, Timings, Transcript, doing, map_error, resolve_error, where
-from netkit.proto.actions import Connect, Recv, Send, StartTLS
+from netkit.proto.actions import Await, Connect, Recv, Send, StartTLS
 
 __all__ = ["run"]
 
@@ -148,6 +148,15 @@ class _Runner:
                 self.transcript.note(f"{self.peer} closed the connection")
         return data
 
+    def await_(self, action: Await):
+        import asyncio
+
+        async def bounded():
+            async with asyncio.timeout(self.remaining()):
+                return await action.factory()
+
+        return asyncio.run(bounded())
+
 
 def run(dialogue, timeout: float, verbose: bool = False) -> Exchange:
     """Drive ``dialogue`` to its end within ``timeout`` seconds; never raises NetError."""
@@ -155,7 +164,8 @@ def run(dialogue, timeout: float, verbose: bool = False) -> Exchange:
     start = monotonic()
     outcome = error = None
     action = None
-    handlers = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv}
+    handlers = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv,
+                Await: runner.await_}
     try:
         action = next(dialogue)
         while True:

@@ -7,12 +7,14 @@ action         what the driver does                             value sent back
 ``StartTLS``   TLS handshake on the current connection          a :class:`TLSInfo`
 ``Send``       send all bytes                                   ``None``
 ``Recv``       receive up to ``size`` bytes (one datagram)      bytes; ``b""`` at EOF
+``Await``      run ``factory()``, a coroutine of a library      what it returns
+               that speaks the protocol itself (asyncssh)
 =============  ===============================================  =====================
 
 Failures are raised by the driver as :mod:`netkit.core.errors` and end the dialogue.
 """
 
-__all__ = ["Connect", "StartTLS", "Send", "Recv", "TLSParams", "TLSInfo", "RECV_SIZE"]
+__all__ = ["Connect", "StartTLS", "Send", "Recv", "Await", "TLSParams", "TLSInfo", "RECV_SIZE"]
 
 # One read's size: large enough for a page of HTTP in one call, small enough to keep
 # thousands of concurrent checks cheap in memory.
@@ -83,6 +85,24 @@ class Recv:
 
     def __repr__(self):
         return f"Recv({self.size})"
+
+
+class Await:
+    """Hand the exchange to a library that does its own I/O (asyncssh, say).
+
+    ``factory()`` makes the coroutine; the blocking driver runs it with ``asyncio.run``,
+    the asyncio driver awaits it. It runs under the check's deadline; its exceptions
+    (OSError, asyncio.TimeoutError) are mapped like the drivers' own.
+    """
+
+    __slots__ = ("factory", "what")
+
+    def __init__(self, factory, what: str = "talking to the server"):
+        self.factory = factory
+        self.what = what
+
+    def __repr__(self):
+        return f"Await({self.what!r})"
 
 
 class TLSInfo:
