@@ -13,7 +13,7 @@ from time import monotonic
 from netkit.core.errors import NetError, ResolveError, Timeout
 from netkit.core.target import is_ip_literal
 from netkit.drivers._common import HEAD_BYTES, numeric_addrinfo, Exchange, Timings, Transcript, doing, map_error, resolve_error, where
-from netkit.proto.actions import Await, Connect, Recv, Send, StartTLS
+from netkit.proto.actions import Await, Close, Connect, Recv, Send, StartTLS
 
 __all__ = ["run", "Resolver"]
 
@@ -121,39 +121,69 @@ class _Stream(asyncio.Protocol):
             await self.writable
 
 
+class _Datagrams:
+    """A connected UDP socket behind the same recv/send/close as a _Stream."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    async def recv(self, size: int) -> bytes:
+        return await asyncio.get_running_loop().sock_recv(self.sock, size)
+
+    async def send(self, data: bytes):
+        await asyncio.get_running_loop().sock_sendall(self.sock, data)
+
+    def abort(self):
+        self.sock.close()
+
+
 class _Runner:
     def __init__(self, timeout, transcript, resolver):
         self.timeout = timeout
         self.transcript = transcript
         self.resolver = resolver
         self.timings = Timings()
-        self.stream = None
-        self.udp = None
+        self.channels = {}  # channel -> _Stream or _Datagrams
         self.peer = ""
         self.head = b""
 
-    def close(self):
-        if self.stream is not None:
-            if self.stream.transport is not None:
-                self.stream.transport.abort()
-            self.stream = None
-        if self.udp is not None:
-            self.udp.close()
-            self.udp = None
+    def close_channel(self, channel):
+        conn = self.channels.pop(channel, None)
+        if conn is None:
+            return
+        if isinstance(conn, _Datagrams):
+            conn.abort()
+        elif conn.transport is not None:
+            conn.transport.abort()
+
+    def close(self, action: Close = None):
+        if action is not None:
+            self.close_channel(action.channel)
+            return
+        for channel in list(self.channels):
+            self.close_channel(channel)
+
+    async def close_action(self, action: Close):
+        self.close(action)
 
     async def connect(self, action: Connect):
-        self.close()
+        self.close_channel(action.channel)
+        main = action.channel == 0
         t = self.timings
-        t.dns = t.connect = t.tls = t.firstbyte = None
+        if main:
+            t.dns = t.connect = t.tls = t.firstbyte = None
         loop = asyncio.get_running_loop()
         start = monotonic()
         infos = await self.resolver.resolve(action.host, action.port, _FAMILIES[action.family],
                                             _TYPES[action.transport])
         resolved = monotonic()
-        t.dns = resolved - start
         last = None
         for family, socktype, proto, _name, addr in infos:
-            self.peer = where(addr[0], addr[1])
+            peer = where(addr[0], addr[1])
+            if main:
+                self.peer = peer
             try:
                 if action.transport == "udp":
                     sock = socket.socket(family, socktype, proto)
@@ -163,21 +193,25 @@ class _Runner:
                     except BaseException:
                         sock.close()
                         raise
-                    self.udp = sock
+                    conn = _Datagrams(sock)
                 else:
-                    _transport, self.stream = await loop.create_connection(
+                    _transport, conn = await loop.create_connection(
                         _Stream, addr[0], addr[1], family=family, proto=proto)
             except OSError as exc:
-                last = map_error(exc, f"connecting to {self.peer}", self.peer, self.timeout)
+                last = map_error(exc, f"connecting to {peer}", peer, self.timeout)
                 if self.transcript is not None:
                     self.transcript.note(str(last))
                 continue
+            self.channels[action.channel] = conn
             now = monotonic()
-            t.connect = now - resolved
-            t.ready(now)
+            if main:
+                t.dns = resolved - start
+                t.connect = now - resolved
+                t.ready(now)
             if self.transcript is not None:
-                self.transcript.note(f"connected to {self.peer} ({action.transport})")
-            return self.peer
+                what = "connected to" if main else f"data connection {action.channel} to"
+                self.transcript.note(f"{what} {peer} ({action.transport})")
+            return peer
         raise last or ResolveError(f"{action.host!r} has no address to connect to")
 
     async def start_tls(self, action: StartTLS):
@@ -185,33 +219,32 @@ class _Runner:
 
         params = action.params
         start = monotonic()
-        stream = self.stream
+        stream = self.channels[action.channel]
         loop = asyncio.get_running_loop()
         transport = await loop.start_tls(stream.transport, stream, context_for(params),
                                          server_hostname=params.server_name)
         stream.transport = transport
-        now = monotonic()
-        self.timings.tls = now - start
-        self.timings.ready(now)
         info = tls_info(transport.get_extra_info("ssl_object"), params)
+        if action.channel == 0:
+            now = monotonic()
+            self.timings.tls = now - start
+            self.timings.ready(now)
         if self.transcript is not None:
-            self.transcript.note(f"TLS established: {info.version} {info.cipher}")
+            where_ = "" if action.channel == 0 else f" on data connection {action.channel}"
+            self.transcript.note(f"TLS established{where_}: {info.version} {info.cipher}")
         return info
 
     async def send(self, action: Send):
-        if self.udp is not None:
-            await asyncio.get_running_loop().sock_sendall(self.udp, action.data)
-        else:
-            await self.stream.send(action.data)
-        self.timings.ready(monotonic())
-        if self.transcript is not None:
-            self.transcript.data(">", action.data)
+        await self.channels[action.channel].send(action.data)
+        if action.channel == 0:
+            self.timings.ready(monotonic())
+            if self.transcript is not None:
+                self.transcript.data(">", action.data)
 
     async def recv(self, action: Recv):
-        if self.udp is not None:
-            data = await asyncio.get_running_loop().sock_recv(self.udp, action.size)
-        else:
-            data = await self.stream.recv(action.size)
+        data = await self.channels[action.channel].recv(action.size)
+        if action.channel != 0:
+            return data
         if data:
             self.timings.data(monotonic())
             if len(self.head) < HEAD_BYTES:
@@ -234,7 +267,7 @@ async def run(dialogue, timeout: float, verbose: bool = False, resolver: Resolve
         resolver = _DEFAULT_RESOLVER = _DEFAULT_RESOLVER or Resolver()
     runner = _Runner(timeout, Transcript() if verbose else None, resolver)
     handlers = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv,
-                Await: runner.await_}
+                Close: runner.close_action, Await: runner.await_}
     start = monotonic()
     outcome = error = None
     action = None

@@ -12,7 +12,7 @@ from time import monotonic
 from netkit.core.errors import NetError, ResolveError, Timeout
 from netkit.core.target import is_ip_literal
 from netkit.drivers._common import HEAD_BYTES, numeric_addrinfo, Exchange, Timings, Transcript, doing, map_error, resolve_error, where
-from netkit.proto.actions import Await, Connect, Recv, Send, StartTLS
+from netkit.proto.actions import Await, Close, Connect, Recv, Send, StartTLS
 
 __all__ = ["run"]
 
@@ -50,7 +50,7 @@ class _Runner:
         self.deadline = monotonic() + timeout
         self.transcript = transcript
         self.timings = Timings()
-        self.sock = None
+        self.socks = {}  # channel -> socket
         self.peer = ""
         self.head = b""
 
@@ -60,45 +60,58 @@ class _Runner:
             raise TimeoutError
         return left
 
-    def close(self):
-        if self.sock is not None:
+    def close_channel(self, channel):
+        sock = self.socks.pop(channel, None)
+        if sock is not None:
             try:
-                self.sock.close()
+                sock.close()
             except OSError:
                 pass
-            self.sock = None
+
+    def close(self, action: Close = None):
+        if action is not None:
+            self.close_channel(action.channel)
+            return
+        for channel in list(self.socks):
+            self.close_channel(channel)
 
     def connect(self, action: Connect):
-        self.close()
+        self.close_channel(action.channel)
+        main = action.channel == 0
         t = self.timings
-        t.dns = t.connect = t.tls = t.firstbyte = None
+        if main:
+            t.dns = t.connect = t.tls = t.firstbyte = None
         start = monotonic()
         infos = _getaddrinfo(action.host, action.port, _FAMILIES[action.family], _TYPES[action.transport],
                              self.remaining())
         resolved = monotonic()
-        t.dns = resolved - start
         last = None
         for family, socktype, proto, _name, addr in infos:
             sock = _socket.socket(family, socktype, proto)
-            self.peer = where(addr[0], addr[1])
+            peer = where(addr[0], addr[1])
+            if main:
+                self.peer = peer
             try:
                 sock.settimeout(self.remaining())
                 sock.connect(addr)
             except OSError as exc:
                 sock.close()
-                last = map_error(exc, f"connecting to {self.peer}", self.peer, self.timeout)
+                last = map_error(exc, f"connecting to {peer}", peer, self.timeout)
                 if isinstance(exc, TimeoutError):
                     raise last from None
                 if self.transcript is not None:
                     self.transcript.note(f"{last}")
                 continue
-            self.sock = sock
+            self.socks[action.channel] = sock
             now = monotonic()
-            t.connect = now - resolved
-            t.ready(now)
+            if main:
+                t.dns = resolved - start
+                t.connect = now - resolved
+                t.ready(now)
             if self.transcript is not None:
-                self.transcript.note(f"connected to {self.peer} ({action.transport})")
-            return self.peer
+                what = "connected to" if main else f"data connection {action.channel} to"
+                self.transcript.note(f"{what} {peer} ({action.transport})")
+            return peer
         raise last or ResolveError(f"{action.host!r} has no address to connect to")
 
     def start_tls(self, action: StartTLS):
@@ -109,8 +122,7 @@ class _Runner:
         params = action.params
         start = monotonic()
         ctx = context_for(params)
-        raw = self.sock
-        self.sock = None
+        raw = self.socks.pop(action.channel)
         sock = socket.socket(raw.family, raw.type, raw.proto, fileno=raw.detach())
         sock.settimeout(self.remaining())
         try:
@@ -118,25 +130,32 @@ class _Runner:
         except BaseException:
             sock.close()
             raise
-        self.sock = tls
-        now = monotonic()
-        self.timings.tls = now - start
-        self.timings.ready(now)
+        self.socks[action.channel] = tls
         info = tls_info(tls, params)
+        if action.channel == 0:
+            now = monotonic()
+            self.timings.tls = now - start
+            self.timings.ready(now)
         if self.transcript is not None:
-            self.transcript.note(f"TLS established: {info.version} {info.cipher}")
+            where_ = "" if action.channel == 0 else f" on data connection {action.channel}"
+            self.transcript.note(f"TLS established{where_}: {info.version} {info.cipher}")
         return info
 
     def send(self, action: Send):
-        self.sock.settimeout(self.remaining())
-        self.sock.sendall(action.data)
-        self.timings.ready(monotonic())
-        if self.transcript is not None:
-            self.transcript.data(">", action.data)
+        sock = self.socks[action.channel]
+        sock.settimeout(self.remaining())
+        sock.sendall(action.data)
+        if action.channel == 0:
+            self.timings.ready(monotonic())
+            if self.transcript is not None:
+                self.transcript.data(">", action.data)
 
     def recv(self, action: Recv):
-        self.sock.settimeout(self.remaining())
-        data = self.sock.recv(action.size)
+        sock = self.socks[action.channel]
+        sock.settimeout(self.remaining())
+        data = sock.recv(action.size)
+        if action.channel != 0:
+            return data
         if data:
             self.timings.data(monotonic())
             if len(self.head) < HEAD_BYTES:
@@ -165,7 +184,7 @@ def run(dialogue, timeout: float, verbose: bool = False) -> Exchange:
     outcome = error = None
     action = None
     handlers = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv,
-                Await: runner.await_}
+                Close: runner.close, Await: runner.await_}
     try:
         action = next(dialogue)
         while True:

@@ -9,12 +9,18 @@ action         what the driver does                             value sent back
 ``Recv``       receive up to ``size`` bytes (one datagram)      bytes; ``b""`` at EOF
 ``Await``      run ``factory()``, a coroutine of a library      what it returns
                that speaks the protocol itself (asyncssh)
+
+``Close``      close one connection                             ``None``
 =============  ===============================================  =====================
+
+A dialogue may hold several connections at once (FTP's control and data connections):
+each action names its ``channel``, 0 by default. Timings, the peer and ``-v``'s
+transcript follow channel 0, the conversation; other channels carry data.
 
 Failures are raised by the driver as :mod:`netkit.core.errors` and end the dialogue.
 """
 
-__all__ = ["Connect", "StartTLS", "Send", "Recv", "Await", "TLSParams", "TLSInfo", "RECV_SIZE"]
+__all__ = ["Connect", "StartTLS", "Send", "Recv", "Close", "Await", "TLSParams", "TLSInfo", "RECV_SIZE"]
 
 # One read's size: large enough for a page of HTTP in one call, small enough to keep
 # thousands of concurrent checks cheap in memory.
@@ -22,9 +28,9 @@ RECV_SIZE = 65536
 
 
 class Connect:
-    __slots__ = ("host", "port", "transport", "family")
+    __slots__ = ("host", "port", "transport", "family", "channel")
 
-    def __init__(self, host: str, port: int, transport: str = "tcp", family: int = 0):
+    def __init__(self, host: str, port: int, transport: str = "tcp", family: int = 0, channel: int = 0):
         if transport not in ("tcp", "udp"):
             raise ValueError(f"transport must be tcp or udp, not {transport!r}")
         if family not in (0, 4, 6):
@@ -33,9 +39,10 @@ class Connect:
         self.port = port
         self.transport = transport
         self.family = family
+        self.channel = channel
 
     def __repr__(self):
-        return f"Connect({self.host!r}, {self.port}, {self.transport!r}, family={self.family})"
+        return f"Connect({self.host!r}, {self.port}, {self.transport!r}, family={self.family}, channel={self.channel})"
 
 
 class TLSParams:
@@ -58,33 +65,46 @@ class TLSParams:
 
 
 class StartTLS:
-    __slots__ = ("params",)
+    __slots__ = ("params", "channel")
 
-    def __init__(self, params: TLSParams):
+    def __init__(self, params: TLSParams, channel: int = 0):
         self.params = params
+        self.channel = channel
 
     def __repr__(self):
         return f"StartTLS({self.params!r})"
 
 
 class Send:
-    __slots__ = ("data",)
+    __slots__ = ("data", "channel")
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, channel: int = 0):
         self.data = bytes(data)
+        self.channel = channel
 
     def __repr__(self):
         return f"Send({self.data!r})"
 
 
 class Recv:
-    __slots__ = ("size",)
+    __slots__ = ("size", "channel")
 
-    def __init__(self, size: int = RECV_SIZE):
+    def __init__(self, size: int = RECV_SIZE, channel: int = 0):
         self.size = size
+        self.channel = channel
 
     def __repr__(self):
         return f"Recv({self.size})"
+
+
+class Close:
+    __slots__ = ("channel",)
+
+    def __init__(self, channel: int = 0):
+        self.channel = channel
+
+    def __repr__(self):
+        return f"Close({self.channel})"
 
 
 class Await:
