@@ -239,7 +239,7 @@ class _Runner:
         if action.channel == 0:
             self.timings.ready(monotonic())
             if self.transcript is not None:
-                self.transcript.data(">", action.data)
+                self.transcript.data(">", action.data if action.shown is None else action.shown)
 
     async def recv(self, action: Recv):
         data = await self.channels[action.channel].recv(action.size)

@@ -148,7 +148,7 @@ class _Runner:
         if action.channel == 0:
             self.timings.ready(monotonic())
             if self.transcript is not None:
-                self.transcript.data(">", action.data)
+                self.transcript.data(">", action.data if action.shown is None else action.shown)
 
     def recv(self, action: Recv):
         sock = self.socks[action.channel]

@@ -76,11 +76,14 @@ class StartTLS:
 
 
 class Send:
-    __slots__ = ("data", "channel")
+    """Send ``data``; ``shown`` replaces it in ``-v``'s transcript (for passwords)."""
 
-    def __init__(self, data: bytes, channel: int = 0):
+    __slots__ = ("data", "channel", "shown")
+
+    def __init__(self, data: bytes, channel: int = 0, shown: bytes | None = None):
         self.data = bytes(data)
         self.channel = channel
+        self.shown = shown
 
     def __repr__(self):
         return f"Send({self.data!r})"
