@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 # Debian packages the tests talk to (real peers) and the benchmarks compare against.
-TEST_DEBS  := nginx-light tinyproxy-bin
+TEST_DEBS  := nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client
 BENCH_DEBS := monitoring-plugins-basic prometheus-blackbox-exporter apache2-utils
 
 .PHONY: run test bench install install-test debs-test debs-bench clean
