@@ -1,12 +1,12 @@
 """Drive dialogues without sockets: a scripted peer answers each action."""
 
-from netkit.proto.actions import Connect, Recv, Send, StartTLS, TLSInfo
+from netkit.proto.actions import Close, Connect, Recv, Send, StartTLS, TLSInfo
 
 
 class FakePeer:
     """Replies come from ``replies``: one list of byte strings per connection made.
 
-    Each Recv takes the next piece of the current connection (b"" once exhausted: EOF).
+    Each Recv takes the next piece of its channel's connection (b"" once exhausted: EOF).
     Everything sent is recorded per connection in ``sent``.
     """
 
@@ -16,6 +16,7 @@ class FakePeer:
         self.sent = []
         self.tls = []
         self.tls_chain = list(tls_chain)
+        self.channels = {}  # channel -> index of its connection
 
     def run(self, dialogue):
         result = None
@@ -25,16 +26,19 @@ class FakePeer:
                 if isinstance(action, Connect):
                     self.connects.append(action)
                     self.sent.append(b"")
+                    self.channels[action.channel] = len(self.connects) - 1
                     result = f"{action.host}:{action.port}"
                 elif isinstance(action, StartTLS):
                     self.tls.append(action.params)
                     result = TLSInfo("TLSv1.3", "TLS_AES_128_GCM_SHA256", 128, self.tls_chain, True,
                                      action.params.server_name)
                 elif isinstance(action, Send):
-                    self.sent[-1] += action.data
+                    self.sent[self.channels[action.channel]] += action.data
+                    result = None
+                elif isinstance(action, Close):
                     result = None
                 elif isinstance(action, Recv):
-                    queue = self.replies[len(self.connects) - 1]
+                    queue = self.replies[self.channels[action.channel]]
                     result = queue.pop(0) if queue else b""
                     if len(result) > action.size:  # a short read, as a socket gives
                         queue.insert(0, result[action.size :])
