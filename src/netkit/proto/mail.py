@@ -2,8 +2,6 @@
 IMAP (RFC 9051, the subset a check needs). Nothing is ever sent or changed: SMTP stops
 at RCPT and resets, IMAP examines the mailbox read-only."""
 
-import base64
-
 from netkit.core.errors import ProtocolError
 from netkit.proto.actions import Connect, Send, StartTLS
 from netkit.proto.lines import LineReader, Session, command, no_injection, quit_
@@ -22,6 +20,8 @@ def parse_extensions(reply) -> dict:
 
 
 def _b64(text: str) -> str:
+    import base64  # only when logging in
+
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
