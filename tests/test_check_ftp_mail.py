@@ -172,3 +172,27 @@ def test_greeting_then_close(banner_tcp):
     # banner_tcp greets like SMTP/FTP, then answers anything else with 500
     code, out = check(f"ftp://127.0.0.1:{banner_tcp.port}", "-t", "3")
     assert code == 2 and "login as anonymous failed: 500 unknown command" in out
+
+
+def test_both_drivers_agree(ftp_server, smtp_server, dovecot, pki, monkeypatch):
+    """The asyncio driver (sweeps) runs the same dialogues, data connections included."""
+    from netkit.check import build_spec, run_checks
+    from netkit.check.run import run_one
+
+    monkeypatch.setenv("FTP_PW", ftp_server.password)
+    monkeypatch.setenv("ALICE_PW", dovecot.users["alice"])
+    ca = str(pki.ca_file)
+    specs = [
+        build_spec(ftp_url(ftp_server, "/big.bin"), password_env="FTP_PW", tls=True, cacert=ca),
+        build_spec(ftp_url(ftp_server, "/sub/"), password_env="FTP_PW"),
+        build_spec(f"smtp://127.0.0.1:{smtp_server.port}", starttls=True, cacert=ca, rcpt="a@example.test"),
+        build_spec(f"pop3s://alice@127.0.0.1:{dovecot.pop3s_port}", password_env="ALICE_PW", cacert=ca),
+        build_spec(f"imap://alice@127.0.0.1:{dovecot.imap_port}", password_env="ALICE_PW", unseen_warn="~:1"),
+        build_spec(ftp_url(ftp_server, "/nope"), password_env="FTP_PW"),
+    ]
+    many = run_checks(specs, concurrency=3)
+    one = [run_one(spec) for spec in specs]
+    assert [r.status.label for r in many] == [r.status.label for r in one] == [
+        "OK", "OK", "OK", "OK", "WARNING", "CRITICAL"]
+    assert many[0].details["bytes"] == one[0].details["bytes"] == 1 << 20
+    assert many[4].details["unseen"] == one[4].details["unseen"] == 2
