@@ -212,11 +212,9 @@ def _fingerprint(value) -> str:
     return f"{kind.upper()}:{digest}"
 
 
-# The record types `netkit check dns://` and `netkit dns` ask for.
-RECORD_TYPES = ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
-
-
 def _rrtype(value) -> str:
+    from netkit.core.records import RECORD_TYPES
+
     text = _nonempty(value).strip().upper()
     if text not in RECORD_TYPES:
         raise ValueError(f"expects a record type: {', '.join(RECORD_TYPES)}")

@@ -8,6 +8,9 @@ __all__ = ["main"]
 
 COMMANDS = {
     "check": ("netkit.cli.check", "check services the way Nagios plugins do (tcp, udp, tls, http, https)"),
+    "dns": ("netkit.cli.dns", "look up DNS records (A, AAAA, MX, TXT, ...), reverse names (-x), this host's names"),
+    "service": ("netkit.cli.service", "service name to port and back (https <-> 443/tcp)"),
+    "url": ("netkit.cli.url", "parse, quote, unquote, join, encode and decode URLs and query strings"),
 }
 
 USAGE = f"""\

@@ -11,7 +11,17 @@ from time import monotonic
 
 from netkit.core.errors import NetError, ResolveError, Timeout
 from netkit.core.target import is_ip_literal
-from netkit.drivers._common import HEAD_BYTES, numeric_addrinfo, Exchange, Timings, Transcript, doing, map_error, resolve_error, where
+from netkit.drivers._common import (
+    HEAD_BYTES,
+    Exchange,
+    Timings,
+    Transcript,
+    doing,
+    map_error,
+    numeric_addrinfo,
+    resolve_error,
+    where,
+)
 from netkit.proto.actions import Await, Close, Connect, Recv, Send, StartTLS
 
 __all__ = ["run"]

@@ -19,32 +19,34 @@ import time
 from dataclasses import dataclass, field
 
 from netkit.core.errors import NetError, Timeout, UsageError
+from netkit.core.records import RECORD_TYPES
 
 __all__ = [
-    "RECORD_TYPES",
-    "DEFAULT_TYPES",
+    "ATTEMPTS",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_TYPES",
     "DNS_PORT",
-    "Record",
-    "TypeAnswer",
+    "RECORD_TYPES",
     "DnsLookup",
     "HostNames",
+    "Record",
+    "TypeAnswer",
+    "check_name",
+    "host_names",
+    "lookup_records",
     "parse_record_type",
     "parse_server",
-    "check_name",
-    "reverse_name",
-    "lookup_records",
     "reverse_lookup",
-    "host_names",
+    "reverse_name",
 ]
 
-# The record types netkit asks for (the same list as `netkit check dns://`).
-RECORD_TYPES = ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
 # What `host NAME` shows first and what most people mean by "look up a name".
 DEFAULT_TYPES = ("A", "AAAA")
 # Seconds for one query, retries included: dig's default (+time=5), and long enough for a
 # slow upstream without leaving a script stuck when the server is down.
 DEFAULT_TIMEOUT = 5.0
+# UDP is lossy: a query is sent up to this many times within the timeout (dig +tries=3).
+ATTEMPTS = 3
 DNS_PORT = 53
 # RFC 1035 limits: 63 octets a label, 255 octets a name on the wire (253 characters as text).
 MAX_LABEL = 63
@@ -195,7 +197,7 @@ def check_name(name: str) -> str:
             text = text.encode("idna").decode("ascii")
         except UnicodeError:
             raise UsageError(f"{name!r} is not a valid internationalised domain name") from None
-    relative = text[:-1] if text.endswith(".") else text
+    relative = text.removesuffix(".")
     labels = relative.split(".")
     if any(not label for label in labels):
         raise UsageError(f"{name!r} has an empty label (two dots in a row, or a leading dot)")
@@ -245,7 +247,7 @@ def _fields(rdata) -> dict:
     out = {}
     for cls in type(rdata).__mro__:
         for slot in getattr(cls, "__slots__", ()):
-            if slot.startswith("_") or slot in ("rdclass", "rdtype") or slot in out:
+            if slot.startswith("_") or slot in ("rdclass", "rdtype", "rdcomment") or slot in out:
                 continue
             value = getattr(rdata, slot, None)
             out[slot] = _plain(value)
@@ -326,7 +328,7 @@ def _make_resolver(server, timeout):
         resolver.nameservers = [_server_address(host)]
         resolver.port = port
         label = _hostport(host, port)
-    resolver.timeout = timeout
+    resolver.timeout = timeout / ATTEMPTS  # each try; the lifetime bounds them all
     resolver.lifetime = timeout
     resolver.cache = None
     return resolver, label
@@ -362,7 +364,9 @@ def lookup_records(name: str, types=DEFAULT_TYPES, *, server=None, tcp: bool = F
             raise Timeout(f"no answer from {label} over {transport} within {timeout:g} s"
                           + (f" ({detail})" if detail and "answered" in detail else "")) from None
         except dns.resolver.NoNameservers as exc:
-            raise NetError(f"no answer for {qname} {rdtype} from {label}: {_error_text(exc) or exc}") from None
+            detail = _error_text(exc)
+            message = f"{qname} {rdtype}: {detail}" if detail else f"{qname} {rdtype} from {label}: {exc}"
+            raise NetError(message) from None
         except dns.resolver.YXDOMAIN:
             raise NetError(f"{label} says {qname} is too long once its DNAME is followed (YXDOMAIN)") from None
         except dns.exception.DNSException as exc:

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 
 from netkit.core.errors import UsageError
 
-__all__ = ["Service", "BUILTIN_SERVICES", "SERVICES_FILE", "PROTOCOLS", "parse_service_query", "lookup_service",
-           "read_services_file"]
+__all__ = [
+    "BUILTIN_SERVICES",
+    "PROTOCOLS",
+    "SERVICES_FILE",
+    "Service",
+    "lookup_service",
+    "parse_service_query",
+    "read_services_file",
+]
 
 SERVICES_FILE = "/etc/services"
 PROTOCOLS = ("tcp", "udp")
@@ -104,7 +111,7 @@ def parse_service_query(text, protocol=None):
     UsageError for a port out of 1-65535, a protocol other than tcp/udp, or text that is
     neither a service name nor a port.
     """
-    form = "give a service name or a port 1-65535, e.g. https, 443 or 53/udp"
+    form = "e.g. https, 443 or 53/udp"
     raw = str(text).strip()
     if isinstance(text, int) and not isinstance(text, bool):
         raw = str(text)
@@ -112,22 +119,22 @@ def parse_service_query(text, protocol=None):
     if slash:
         proto = proto.lower()
         if proto not in PROTOCOLS:
-            raise UsageError(f"unknown protocol {proto!r} in {raw!r}; the protocol is tcp or udp ({form})")
+            raise UsageError(f"unknown protocol {proto!r} in {raw!r}; the protocol is tcp or udp, {form}")
         if protocol is not None and protocol != proto:
             raise UsageError(f"{raw!r} says {proto} but {protocol} was asked for; give one of them")
         protocol = proto
     if protocol is not None and protocol not in PROTOCOLS:
         raise UsageError(f"unknown protocol {protocol!r}; the protocol is tcp or udp")
     if not what:
-        raise UsageError(f"nothing to look up; {form}")
+        raise UsageError(f"nothing to look up; give a service name or a port, {form}")
     if what.isascii() and what.isdigit():
         port = int(what)
         if not 1 <= port <= 65535:
-            raise UsageError(f"port {port} is out of range; a port is 1-65535 ({form})")
+            raise UsageError(f"port {port} is out of range; a port is 1-65535, {form}")
         return port, protocol
     if (not what.isascii() or len(what) > MAX_NAME or not what[0].isalnum()
             or not all(c.isalnum() or c in "-_.+*" for c in what)):
-        raise UsageError(f"{raw!r} is neither a service name (letters, digits and '-') nor a port; {form}")
+        raise UsageError(f"{raw!r} is neither a service name (letters, digits, '-') nor a port (1-65535); {form}")
     return what.lower(), protocol
 
 
@@ -210,13 +217,13 @@ def lookup_service(query, protocol=None, *, services_file: str = SERVICES_FILE):
     """The service named or numbered by ``query`` (``https``, ``443``, ``53/udp``), or None.
 
     ``protocol`` ``"tcp"`` or ``"udp"`` asks for that one only; ``None`` tries tcp, then
-    udp (``ntp`` and ``syslog`` are udp-only). UsageError for input that is neither a
-    name nor a port 1-65535.
+    udp (``ntp`` is udp-only), preferring the protocol where a name is the service's own
+    over one where it is an alias (Debian lists ``syslog`` as an alias of ``shell``
+    514/tcp, and as the name of 514/udp). UsageError for input that is neither a name nor a
+    port 1-65535.
     """
     what, protocol = parse_service_query(query, protocol)
     text = str(query).strip()
-    for proto in (protocol,) if protocol else PROTOCOLS:
-        found = _one(what, proto, text, services_file)
-        if found is not None:
-            return found
-    return None
+    found = [s for s in (_one(what, p, text, services_file) for p in ((protocol,) if protocol else PROTOCOLS)) if s]
+    own = [s for s in found if s.name == what]
+    return (own or found or [None])[0]

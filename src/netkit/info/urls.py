@@ -15,8 +15,17 @@ from urllib.parse import unquote as _unquote
 
 from netkit.core.errors import UsageError
 
-__all__ = ["UrlParts", "MASK", "parse_url", "quote", "unquote", "join_url", "encode_query", "decode_query",
-           "parse_pair"]
+__all__ = [
+    "MASK",
+    "UrlParts",
+    "decode_query",
+    "encode_query",
+    "join_url",
+    "parse_pair",
+    "parse_url",
+    "quote",
+    "unquote",
+]
 
 # What a password is replaced by unless the caller asks to see it: URLs end up in logs,
 # terminals and screenshots.
@@ -67,7 +76,7 @@ def _port_text(netloc: str):
     if hostinfo.startswith("["):
         rest = hostinfo.partition("]")[2]
         return rest[1:] if rest.startswith(":") else None
-    host, colon, port = hostinfo.partition(":")
+    _, colon, port = hostinfo.partition(":")
     return port if colon else None
 
 

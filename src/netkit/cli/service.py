@@ -1,0 +1,84 @@
+"""``netkit service``: a service name to its port, or a port to its name.
+
+Exit 0 when found, 1 when neither the system's services database nor netkit's built-in
+table knows it, 2 on bad input.
+"""
+
+
+from netkit.check.options import Option
+from netkit.cli.args import parse_argv
+from netkit.core.errors import UsageError
+
+__all__ = ["help_text", "main"]
+
+COMMAND = "netkit service"
+
+
+def _same(value):
+    return value
+
+
+OPTIONS = (
+    Option("udp", "flag", _same, None, "look up the udp entry (default: tcp, then udp)", short="u"),
+    Option("tcp", "flag", _same, None, "look up the tcp entry only"),
+    Option("json", "flag", _same, None, "print the result as one JSON object (with its source)"),
+    Option("help", "flag", _same, None, "show this help", short="h"),
+)
+FLAGS = {f"--{o.name}": o for o in OPTIONS}
+FLAGS.update({f"-{o.short}": o for o in OPTIONS if o.short})
+
+
+def help_text() -> str:
+    rows = "".join(f"  {(f'-{o.short}, ' if o.short else '    ') + f'--{o.name}':<16} {o.help}\n" for o in OPTIONS)
+    return (
+        "usage: netkit service NAME|PORT[/PROTO] [--udp] [--json]\n\n"
+        "Map a service name to its port and back, as /etc/services does: the system's services\n"
+        "database answers first (getservbyname/getservbyport), then netkit's built-in table of\n"
+        "common services. Prints an /etc/services line: name port/protocol aliases.\n\n"
+        "options:\n" + rows +
+        "\nExit status: 0 found, 1 unknown service or port, 2 bad input.\n\n"
+        "Examples:\n"
+        "  netkit service https\n"
+        "  netkit service 5432\n"
+        "  netkit service 53/udp\n"
+        "  netkit service ntp --json\n"
+    )
+
+
+def parse(argv):
+    from netkit.info.services import parse_service_query
+
+    raw, positional = parse_argv(argv, FLAGS, COMMAND)
+    if raw.get("help"):
+        return {"help": True}
+    if raw.get("udp") and raw.get("tcp"):
+        raise UsageError("--udp and --tcp exclude each other; give one (or neither: tcp, then udp)")
+    protocol = "udp" if raw.get("udp") else "tcp" if raw.get("tcp") else None
+    if len(positional) != 1:
+        raise UsageError("give one service name or port, e.g. netkit service https or netkit service 443"
+                         + (f" (got {len(positional)}: {' '.join(positional)})" if positional else ""))
+    parse_service_query(positional[0], protocol)  # bad input fails here, before any look-up
+    return {"query": positional[0], "protocol": protocol, "json": bool(raw.get("json"))}
+
+
+def _run(request, out, err) -> int:
+    from netkit.cli.shell import dump_json
+    from netkit.info.services import lookup_service
+
+    found = lookup_service(request["query"], request["protocol"])
+    if found is None:
+        protocols = request["protocol"] or "tcp or udp"
+        message = (f"no service {request['query']!r} for {protocols} in the system's services database "
+                   "or netkit's built-in table")
+        if request["json"]:
+            out.write(dump_json({"query": request["query"], "error": message}))
+        err.write(f"{COMMAND}: {message}\n")
+        return 1
+    out.write(dump_json(found.to_dict()) if request["json"] else found.to_text() + "\n")
+    return 0
+
+
+def main(argv, out=None, err=None) -> int:
+    from netkit.cli.shell import run_command
+
+    return run_command(COMMAND, argv, parse, help_text, _run, out, err)
