@@ -3,7 +3,7 @@
 from netkit import __version__
 from netkit.check.result import CheckResult, phase_metrics, time_metric, time_status
 from netkit.core.perfdata import Metric
-from netkit.core.status import CRITICAL, OK, worst
+from netkit.core.status import CRITICAL, worst
 from netkit.core.target import Target, percent_encode
 from netkit.core.text import format_size
 from netkit.proto.http import Request, http_dialogue
@@ -202,14 +202,9 @@ def judge(spec, exchange, now) -> CheckResult:
         summary = f"{t.text} {head} - " + "; ".join(problems)
     metrics = [time_metric(spec, elapsed), Metric("size", r.size, "B", None, None, 0)]
     if outcome.tls is not None:
-        from netkit.check.tls import judge_certificates
+        from netkit.check.tls import add_certificates
 
-        cert_status, cert_text, cert_metrics, cert_details = judge_certificates(spec, outcome.tls, now)
-        details["tls"] = cert_details
-        if cert_status != OK or spec.get("cert-warn") is not None or spec.get("cert-crit") is not None:
-            statuses.append(cert_status)
-            summary += f", {cert_text}"
-            metrics.extend(cert_metrics)
+        summary += add_certificates(spec, outcome.tls, now, statuses, metrics, details)
     metrics.extend(phase_metrics(exchange.timings))
     return CheckResult(name=spec.name, label=spec.label, target=t.text, status=worst(statuses), summary=summary,
                        metrics=metrics, timings=timings, details=details)

@@ -49,14 +49,9 @@ def judge_session(spec, exchange, now, describe, counts=()) -> CheckResult:
         statuses.append(count_status(spec, value, warn_name, crit_name))
         metrics.append(Metric(label, value, unit, spec.opts.get(warn_name), spec.opts.get(crit_name), 0))
     if session.tls is not None:
-        from netkit.check.tls import judge_certificates
+        from netkit.check.tls import add_certificates
 
-        cert_status, cert_text, cert_metrics, cert_details = judge_certificates(spec, session.tls, now)
-        details["tls"] = cert_details
-        if cert_status != OK or spec.get("cert-warn") is not None or spec.get("cert-crit") is not None:
-            statuses.append(cert_status)
-            summary += f", {cert_text}"
-            metrics.extend(cert_metrics)
+        summary += add_certificates(spec, session.tls, now, statuses, metrics, details)
     metrics.extend(phase_metrics(exchange.timings))
     return CheckResult(name=spec.name, label=spec.label, target=t.text, status=worst(statuses), summary=summary,
                        metrics=metrics, timings=timings, details=details)

@@ -11,7 +11,7 @@ from netkit.core.status import CRITICAL, OK, WARNING, worst
 from netkit.proto.actions import TLSParams
 from netkit.proto.line import tcp_dialogue
 
-__all__ = ["plan", "judge", "tls_params", "judge_certificates", "describe_chain"]
+__all__ = ["plan", "judge", "tls_params", "judge_certificates", "add_certificates", "describe_chain"]
 
 _DAY = 86400.0
 
@@ -96,6 +96,22 @@ def judge_certificates(spec, info, now: float):
     metric = Metric("days_left", round(days, 3), "", f"{warn_days}:" if warn_days is not None else None,
                     f"{crit_days}:" if crit_days is not None else None)
     return status, text, [metric], details
+
+
+def add_certificates(spec, info, now, statuses, metrics, details) -> str:
+    """Fold the certificate verdict into a check that runs over TLS (https, ftp, mail).
+
+    The certificates always go into ``details``; they count (and are mentioned) when
+    --cert-warn/--cert-crit ask, or when something is wrong with them. Returns the text
+    to add to the summary.
+    """
+    status, text, cert_metrics, cert_details = judge_certificates(spec, info, now)
+    details["tls"] = cert_details
+    if status == OK and spec.get("cert-warn") is None and spec.get("cert-crit") is None:
+        return ""
+    statuses.append(status)
+    metrics.extend(cert_metrics)
+    return f", {text}"
 
 
 def judge(spec, exchange, now) -> CheckResult:

@@ -89,10 +89,7 @@ class ResponseParser:
             elif state == _LENGTH:
                 if not self._buf:
                     break
-                take = self._buf[: self._remaining]
-                self._buf = self._buf[len(take) :]
-                self._remaining -= len(take)
-                body.append(take)
+                body.append(self._take())
                 if self._remaining == 0:
                     self._finish()
             elif state == _UNTIL_EOF:
@@ -119,10 +116,7 @@ class ResponseParser:
             elif state == _CHUNK_DATA:
                 if not self._buf:
                     break
-                take = self._buf[: self._remaining]
-                self._buf = self._buf[len(take) :]
-                self._remaining -= len(take)
-                body.append(take)
+                body.append(self._take())
                 if self._remaining == 0:
                     self._state = _CHUNK_END
             elif state == _CHUNK_END:
@@ -142,6 +136,13 @@ class ResponseParser:
                 if not line.strip():
                     self._finish()
         return body
+
+    def _take(self) -> bytes:
+        """Up to the ``_remaining`` bytes of the body (or chunk) that have arrived."""
+        take = self._buf[: self._remaining]
+        self._buf = self._buf[len(take) :]
+        self._remaining -= len(take)
+        return take
 
     def _finish(self):
         self._state = _DONE
