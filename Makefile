@@ -4,7 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # Debian packages the tests talk to (real peers) and the benchmarks compare against.
 TEST_DEBS  := nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client
-BENCH_DEBS := monitoring-plugins-basic prometheus-blackbox-exporter apache2-utils
+# monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils).
+BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils \
+              prometheus-blackbox-exporter apache2-utils
 
 .PHONY: run test bench install install-test debs-test debs-bench clean
 
@@ -37,6 +39,7 @@ test: debs-test install-test
 bench: debs-bench install-test
 	$(PY) benchmarks/bench_start.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_protocols.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -84,6 +84,12 @@ class Command:
     label: str
     wall: list[float] = field(default_factory=list)  # seconds, one per timed run
     cpu: list[float] = field(default_factory=list)  # user + sys seconds (empty with hyperfine)
+    # Variables added to the common environment for this command only (e.g. a password for
+    # `--password-env`); the label does not show them.
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def environ(self, env: dict[str, str]) -> dict[str, str]:
+        return {**env, **self.extra_env} if self.extra_env else env
 
     def summary(self) -> dict:
         out = {
@@ -100,13 +106,19 @@ class Command:
         return out
 
 
+def make_command(key: str, argv: list[str], venv: Path,
+                 extra_env: dict[str, str] | None = None) -> Command:
+    """A Command labelled as the report shows it: VENV for the venv, plugins without their dir."""
+    label = shlex.join(argv).replace(str(venv), "VENV").replace(PLUGIN_DIR + "/", "")
+    return Command(key, argv, label, extra_env=dict(extra_env or {}))
+
+
 def commands(venv: Path, port: int, check_tcp: str, check_http: str) -> list[Command]:
     netkit = str(venv / "bin" / "netkit")
     python = str(venv / "bin" / "python")
 
     def cmd(key: str, argv: list[str]) -> Command:
-        label = shlex.join(argv).replace(str(venv), "VENV").replace(PLUGIN_DIR + "/", "")
-        return Command(key, argv, label)
+        return make_command(key, argv, venv)
 
     return [
         cmd("python-pass", [python, "-c", "pass"]),
@@ -120,7 +132,8 @@ def commands(venv: Path, port: int, check_tcp: str, check_http: str) -> list[Com
 def verify(cmds: list[Command], env: dict[str, str], log) -> None:
     """Run each command once; each must exit 0 (the check itself says OK)."""
     for c in cmds:
-        proc = subprocess.run(c.argv, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT)
+        proc = subprocess.run(c.argv, capture_output=True, text=True, env=c.environ(env),
+                              timeout=CHILD_TIMEOUT)
         first = (proc.stdout.splitlines() or [""])[0]
         if proc.returncode != 0:
             raise BenchError(f"{c.label} exited {proc.returncode}, not 0:\n{proc.stdout}{proc.stderr}")
@@ -168,7 +181,7 @@ def time_interleaved(cmds: list[Command], runs: int, warmup: int, env: dict[str,
                 raise BenchError(f"timing took over {PHASE_TIMEOUT} s; use fewer --runs")
             shift = round_no % len(cmds)
             for c in cmds[shift:] + cmds[:shift]:
-                wall, cpu, code = spawn_timed(c.argv, env, devnull)
+                wall, cpu, code = spawn_timed(c.argv, c.environ(env), devnull)
                 if code != 0:
                     raise BenchError(f"{c.label} exited {code} during timing")
                 if round_no >= warmup:
@@ -181,6 +194,9 @@ def time_interleaved(cmds: list[Command], runs: int, warmup: int, env: dict[str,
 
 def time_hyperfine(cmds: list[Command], runs: int, warmup: int, env: dict[str, str]) -> None:
     hyperfine = need_tool("hyperfine", "hyperfine")
+    if any(c.extra_env for c in cmds):
+        raise BenchError("--hyperfine runs every command with one environment; "
+                         "these commands need their own")
     with tempfile.TemporaryDirectory(prefix="netkit-hf-") as tmp:
         export = Path(tmp) / "hyperfine.json"
         argv = [hyperfine, "-N", "--style", "none", "--warmup", str(warmup), "--runs", str(runs),
@@ -225,7 +241,8 @@ def report(cmds: list[Command], args, python: str) -> dict:
     }
 
 
-def print_report(result: dict) -> None:
+def print_commands(result: dict) -> None:
+    """The heading and the per-command table (median, mean, min, max, CPU) of a report."""
     rows = []
     for c in result["commands"]:
         cpu = f"{c['cpu_median_ms']:.2f}" if "cpu_median_ms" in c else "-"
@@ -234,9 +251,18 @@ def print_report(result: dict) -> None:
     print(f"\nwhole-process wall time, {result['runs']} runs each after {result['warmup']} warm-up "
           f"({result['method']}), Python {result['python']}\n")
     print(table(["command", "median ms", "mean ms", "min ms", "max ms", "cpu ms"], rows))
-    print()
+
+
+def print_bars(result: dict) -> None:
+    """One PASS/FAIL line per bar of a report."""
     for bar in result["bars"]:
         print(f"{verdict(bar['pass'])}  {bar['name']} = {bar['value']:.2f}x  (bar <= {bar['limit']:.1f}x)")
+
+
+def print_report(result: dict) -> None:
+    print_commands(result)
+    print()
+    print_bars(result)
     for name, value in result["ratios"].items():
         print(f"      {name} = {value:.2f}x")
 
