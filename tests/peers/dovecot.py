@@ -200,7 +200,7 @@ def write_mailboxes(mail_root: Path, uid: int, gid: int) -> None:
         path.write_bytes(text)
         # Delivery time = the name's time, so every order (name, mtime) agrees.
         os.utime(path, (MAILDIR_TIME + number, MAILDIR_TIME + number))
-    for dirpath, dirnames, filenames in os.walk(mail_root):
+    for dirpath, _dirnames, filenames in os.walk(mail_root):
         os.chown(dirpath, uid, gid)
         for name in filenames:
             os.chown(os.path.join(dirpath, name), uid, gid)

@@ -120,3 +120,18 @@ def test_internal_errors_are_one_unknown_line(monkeypatch):
 def test_bad_input_for_the_other_schemes(argv, words):
     code, out = run(*argv)
     assert code == 3 and out.startswith("NETKIT UNKNOWN - ") and words in out, out
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["dns://127.0.0.1/a..b"], "empty label"),
+        (["dns://127.0.0.1/" + "x" * 64 + ".test"], "longer than 63"),
+        (["dns://127.0.0.1/example.com", "--type", "MX", "--expect-address", "192.0.2.1"], "A and AAAA"),
+        (["dns://127.0.0.1/example.com", "--expect-nxdomain", "--answers", "1:"], "exclude each other"),
+        (["ssh://h", "--user", "root"], "only with --identity"),
+    ],
+)
+def test_bad_dns_and_ssh_input(argv, words):
+    code, out = run(*argv)
+    assert code == 3 and words in out, out

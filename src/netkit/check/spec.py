@@ -94,6 +94,9 @@ def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, p
                 raise UsageError(f"{spell(name)} applies to {scheme}:// checks only with {spell(upgrade)}")
     if scheme == "dns":
         opts = _dns_opts(target, opts, spell)
+    if scheme == "ssh" and opts.get("user") is not None and not opts.get("identity"):
+        raise UsageError(f"{spell('user')} applies to ssh:// checks only with {spell('identity')} (the login "
+                         f"to test)")
     if scheme in _NEEDS_USER and opts.get("user") is None and target.user is None:
         raise UsageError(f"{scheme}:// checks log in: give a user, as in {scheme}://USER@{target.netloc} "
                          f"or {spell('user')} USER")
@@ -127,7 +130,40 @@ def _dns_opts(target, opts, spell) -> dict:
             raise UsageError(f"{target.text!r} asks for type {url_type} but {spell('type')} says "
                              f"{opts['type']}; give one")
         opts = {**opts, "type": url_type}
+    problem = dns_name_problem(name)
+    if problem:
+        raise UsageError(f"{name!r} in {target.text!r} is not a DNS name: {problem}")
+    rdtype = opts.get("type") or BY_NAME["type"].default
+    if opts.get("expect-address") and rdtype not in ("A", "AAAA"):
+        raise UsageError(f"{spell('expect-address')} applies to A and AAAA questions, not {rdtype}")
+    if opts.get("expect-nxdomain"):
+        for other in ("expect-address", "answers"):
+            if opts.get(other):
+                raise UsageError(f"{spell('expect-nxdomain')} and {spell(other)} exclude each other: "
+                                 f"a name that does not exist has no answers")
     return opts
+
+
+def dns_name_problem(name: str):
+    """What is wrong with a DNS name (RFC 1035 lengths), or None."""
+    text = name[:-1] if name.endswith(".") else name
+    if not text:
+        return "it is empty"
+    if not text.isascii():
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            return "it cannot be written in IDNA"
+    if len(text) > 253:
+        return "it is longer than 253 characters"
+    for label in text.split("."):
+        if not label:
+            return "it has an empty label (two dots in a row)"
+        if len(label) > 63:
+            return f"the label {label[:20]!r}... is longer than 63 characters"
+        if any(c in label for c in " \t\r\n/\\@"):
+            return f"the label {label!r} holds a character a name cannot have"
+    return None
 
 
 def _password(target, opts, spell, env, prompt):

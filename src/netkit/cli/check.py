@@ -56,8 +56,10 @@ def help_text() -> str:
         "       netkit check [OPTIONS] --file checks.toml\n\n"
         "Check services and report as a Nagios plugin: one line 'SERVICE STATUS - text|perfdata'\n"
         "per check, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the worst of all checks).\n\n"
-        "URLs: tcp://host:port  udp://host:port  tls://host[:port]  http://host[:port]/path\n"
-        "      https://host[:port]/path   (IPv6 as [::1]; http credentials as user:pass@host)\n"
+        "URLs: tcp://host:port  udp://host:port  tls://host[:port]  http(s)://host[:port]/path\n"
+        "      ftp://[user@]host[:port][/dir/ or /file]  smtp(s)://host  pop3(s)://user@host\n"
+        "      imap(s)://user@host  ssh://host[:port]  dns://[server[:port]]/name[?type=MX]\n"
+        "      (IPv6 as [::1]; credentials as user[:pass]@host, better from --password-env)\n"
         "Ranges (-w, -c): N, N:, ~:N, N:M, @N:M in seconds, as the Nagios guidelines define.\n\n"
         "run options:\n"
     ]
