@@ -196,3 +196,44 @@ def test_both_drivers_agree(ftp_server, smtp_server, dovecot, pki, monkeypatch):
         "OK", "OK", "OK", "OK", "WARNING", "CRITICAL"]
     assert many[0].details["bytes"] == one[0].details["bytes"] == 1 << 20
     assert many[4].details["unseen"] == one[4].details["unseen"] == 2
+
+
+@pytest.fixture
+def greets_then_closes():
+    """A peer that sends one greeting line for the asked protocol, then hangs up."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    greeting = {"value": b"220 hello\r\n"}
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(greeting["value"])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], greeting
+    stop.set()
+    thread.join(2)
+    listener.close()
+
+
+@pytest.mark.parametrize(
+    "scheme, greeting, waited_for",
+    [("ftp", b"220 ftp ready\r\n", "USER"), ("smtp", b"220 mx ready\r\n", "EHLO"),
+     ("pop3", b"+OK ready\r\n", "USER"), ("imap", b"* OK ready\r\n", "LOGIN")],
+)
+def test_server_that_closes_after_the_greeting(greets_then_closes, scheme, greeting, waited_for):
+    port, current = greets_then_closes
+    current["value"] = greeting
+    user = "u:p@" if scheme in ("pop3", "imap") else ""
+    code, out = check(f"{scheme}://{user}127.0.0.1:{port}", "-t", "3")
+    assert code == 2 and f"closed the connection while we waited for the reply to {waited_for}" in out, out
