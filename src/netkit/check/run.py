@@ -6,7 +6,9 @@ now)`` (the verdict); both drivers run the same plan.
 
 import time
 
-__all__ = ["run_one", "run_one_async", "run_many", "DEFAULT_CONCURRENCY"]
+from netkit.core.limits import FD_RESERVE, fit_to_descriptors
+
+__all__ = ["run_one", "run_one_async", "run_many", "DEFAULT_CONCURRENCY", "FD_RESERVE", "fit_to_descriptors"]
 
 # Checks in flight at once in a sweep: enough to hide network latency, few enough that
 # one machine's descriptors and the peers' accept queues are not swamped.
@@ -54,32 +56,6 @@ def _install_uvloop():
     except ImportError:  # optional: asyncio's own loop works, only slower
         return None
     return uvloop.new_event_loop
-
-
-# Descriptors kept free of checks: stdio, the event loop's own, pipes to workers, files.
-FD_RESERVE = 64
-
-
-def fit_to_descriptors(concurrency: int) -> int:
-    """Raise the soft open-files limit toward the hard one if the sweep needs it, and cap
-    ``concurrency`` to what the limit allows: a sweep slows down rather than failing
-    checks with "Too many open files"."""
-    try:
-        import resource
-    except ImportError:  # not on this platform
-        return concurrency
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = concurrency + FD_RESERVE
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    if soft == resource.RLIM_INFINITY:
-        return concurrency
-    return max(1, min(concurrency, soft - FD_RESERVE))
 
 
 def run_many(specs, *, concurrency: int = DEFAULT_CONCURRENCY, verbose: bool = False, on_result=None):

@@ -227,3 +227,13 @@ def lookup_service(query, protocol=None, *, services_file: str = SERVICES_FILE):
     found = [s for s in (_one(what, p, text, services_file) for p in ((protocol,) if protocol else PROTOCOLS)) if s]
     own = [s for s in found if s.name == what]
     return (own or found or [None])[0]
+
+
+def port_names(protocol: str = "tcp", *, services_file: str = SERVICES_FILE) -> dict:
+    """``{port: name}`` for every known ``protocol`` port: the system's services file, and
+    the built-in table where the file has no entry (what a scanner labels ports with)."""
+    names = {port: name for name, port, protocols, _ in BUILTIN_SERVICES if protocol in protocols}
+    for (port, proto), (name, _aliases) in read_services_file(services_file).items():
+        if proto == protocol:
+            names[port] = name
+    return names

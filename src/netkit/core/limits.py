@@ -1,0 +1,28 @@
+"""Process limits that network work runs into."""
+
+__all__ = ["fit_to_descriptors", "FD_RESERVE"]
+
+# Descriptors kept free of sockets: stdio, the event loop's own, pipes to workers, files.
+FD_RESERVE = 64
+
+
+def fit_to_descriptors(concurrency: int) -> int:
+    """Raise the soft open-files limit toward the hard one if ``concurrency`` sockets need
+    it, and cap ``concurrency`` to what the limit allows: work slows down rather than
+    failing with "Too many open files"."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return concurrency
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = concurrency + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return concurrency
+    return max(1, min(concurrency, soft - FD_RESERVE))

@@ -1,0 +1,160 @@
+"""Running a scan: targets and ports in, a ScanReport out, results streamed as they come.
+
+One engine per core for big scans (ports dealt round-robin to forked workers, results
+back through pipes, as ``netkit check`` sweeps do), service names from the services
+database, and banners read from the open ports afterwards.
+"""
+
+import os
+import time
+
+from netkit.scan.engine import DEFAULT_CONCURRENCY, DEFAULT_RETRIES, MAX_TIMEOUT, ScanEngine
+from netkit.scan.model import HostResult, PortResult, ScanReport
+
+__all__ = ["scan", "worker_count", "MIN_PROBES_PER_WORKER"]
+
+# A worker costs a fork (~5 ms) and a share of the descriptors; below this many probes
+# each, one process is as fast.
+MIN_PROBES_PER_WORKER = 10000
+_STATES = ("open", "closed", "filtered")
+_REASONS = ("syn-ack", "conn-refused", "no-response", "host-unreach", "net-unreach", "admin-prohibited")
+
+
+def worker_count(probes: int) -> int:
+    if not hasattr(os, "fork"):
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, probes // MIN_PROBES_PER_WORKER))
+
+
+def _engine_options(concurrency, retries, rate, max_time, max_timeout):
+    return dict(concurrency=concurrency, retries=retries, rate=rate, max_time=max_time, max_timeout=max_timeout)
+
+
+def _forked(addresses, ports, workers, options, on_result, interrupted):
+    """Deal ports round-robin to ``workers`` forked engines; call on_result per port."""
+    import selectors
+
+    index = {address: i for i, address in enumerate(addresses)}
+    children = {}
+    for w in range(workers):
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a worker: scan its share, write one line per port
+            os.close(read_fd)
+            for fd in children:
+                os.close(fd)
+            share = dict(options)
+            share["concurrency"] = max(1, options["concurrency"] // workers)
+            if options["rate"] is not None:
+                share["rate"] = options["rate"] / workers
+            out = os.fdopen(write_fd, "w", buffering=1 << 16)
+
+            def emit(r, out=out):
+                rtt = "-" if r.rtt is None else f"{r.rtt:.6f}"
+                out.write(f"{index[r.address]} {r.port} {_STATES.index(r.state)} {_REASONS.index(r.reason)} {rtt}\n")
+
+            code = 0
+            try:
+                ScanEngine(addresses, ports[w::workers], emit, **share).run()
+                out.flush()
+            except KeyboardInterrupt:
+                code = 130
+            except BaseException:
+                code = 70
+            finally:
+                try:
+                    out.flush()
+                except OSError:
+                    pass
+            os._exit(code)
+        os.close(write_fd)
+        children[read_fd] = pid
+    selector = selectors.DefaultSelector()
+    for fd in children:
+        selector.register(fd, selectors.EVENT_READ)
+    buffers = dict.fromkeys(children, b"")
+    deadline = None
+    try:
+        while selector.get_map():
+            try:
+                timeout = None if deadline is None else deadline - time.monotonic()
+                if timeout is not None and timeout <= 0:
+                    break
+                for key, _ in selector.select(timeout):
+                    chunk = os.read(key.fd, 1 << 16)
+                    if not chunk:
+                        selector.unregister(key.fd)
+                        continue
+                    *lines, buffers[key.fd] = (buffers[key.fd] + chunk).split(b"\n")
+                    for line in lines:
+                        h, port, state, reason, rtt = line.split()
+                        on_result(PortResult(addresses[int(h)], int(port), _STATES[int(state)],
+                                             _REASONS[int(reason)], None if rtt == b"-" else float(rtt)))
+            except KeyboardInterrupt:
+                interrupted.append(True)
+                deadline = time.monotonic() + 1.0  # collect what the workers already sent
+    finally:
+        selector.close()
+        for fd, pid in children.items():
+            os.close(fd)
+            if interrupted:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+            os.waitpid(pid, 0)
+
+
+def scan(targets, ports, *, on_result=None, concurrency=DEFAULT_CONCURRENCY, retries=DEFAULT_RETRIES,
+         rate=None, max_time=None, max_timeout=MAX_TIMEOUT, workers=None, banners=False, banner_timeout=2.0,
+         command=""):
+    """Scan ``ports`` of ``targets`` ([(address, name or None)]); returns a ScanReport.
+
+    ``on_result(PortResult)`` sees each port as soon as its state is known (banners come
+    later, in the report). Ctrl-C ends the scan early: the report has what was found and
+    ``interrupted`` set.
+    """
+    from netkit.core.limits import fit_to_descriptors
+    from netkit.info.services import port_names
+
+    ports = list(ports)
+    addresses = [address for address, _ in targets]
+    names = port_names("tcp")
+    workers = worker_count(len(addresses) * len(ports)) if workers is None else max(1, workers)
+    options = _engine_options(fit_to_descriptors(concurrency), retries, rate, max_time, max_timeout)
+    found = {address: {} for address in addresses}
+    interrupted = []
+    started = time.time()
+
+    def collect(result):
+        result.service = names.get(result.port)
+        found[result.address][result.port] = result
+        if on_result is not None:
+            on_result(result)
+
+    try:
+        if workers > 1:
+            _forked(addresses, ports, workers, options, collect, interrupted)
+        else:
+            ScanEngine(addresses, ports, collect, **options).run()
+    except KeyboardInterrupt:
+        interrupted.append(True)
+    order = {port: i for i, port in enumerate(ports)}
+    hosts = []
+    for address, name in targets:
+        results = sorted(found[address].values(), key=lambda r: order[r.port])
+        hosts.append(HostResult(address, name, results, started, time.time()))
+    report = ScanReport(hosts, ports, command, started, None, bool(interrupted))
+    if banners and not interrupted:
+        from netkit.scan.banner import grab_banners
+
+        try:
+            grab_banners([p for h in hosts for p in h.ports if p.state == "open"], timeout=banner_timeout)
+        except KeyboardInterrupt:
+            report.interrupted = True
+    report.finished = time.time()
+    return report

@@ -1,0 +1,120 @@
+"""Scan targets: names, IPv4 and IPv6 addresses, CIDR blocks (``10.0.0.0/24``), octet
+ranges (``10.0.0.1-20``, ``10.0-1.0.1``), target files and exclusions. Each address is
+scanned once, in the order first given."""
+
+import ipaddress
+
+__all__ = ["expand_targets", "read_target_file", "MAX_ADDRESSES", "TARGET_FORMS"]
+
+# More addresses than this in one scan is almost surely a typo (a /8 is 16.7 million);
+# nmap would start it, but it would run for days.
+MAX_ADDRESSES = 1 << 20
+TARGET_FORMS = ("a host name, an address (192.0.2.1, ::1), a CIDR block (192.0.2.0/24), or an "
+                "octet range (192.0.2.1-20)")
+
+
+def _octets(spec: str):
+    """``10.0.0.1-20`` style: every IPv4 address of the octet ranges, or None if not one."""
+    parts = spec.split(".")
+    if len(parts) != 4 or "-" not in spec:
+        return None
+    ranges = []
+    for part in parts:
+        lo, dash, hi = part.partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            return None
+        lo_n, hi_n = int(lo), int(hi) if dash else int(lo)
+        if lo_n > 255 or hi_n > 255:
+            raise ValueError(f"{spec!r}: an octet is at most 255")
+        if lo_n > hi_n:
+            raise ValueError(f"{spec!r}: the range {part} runs backwards")
+        ranges.append(range(lo_n, hi_n + 1))
+    count = len(ranges[0]) * len(ranges[1]) * len(ranges[2]) * len(ranges[3])
+    if count > MAX_ADDRESSES:
+        raise ValueError(f"{spec!r} holds {count} addresses, more than {MAX_ADDRESSES}")
+    return (f"{a}.{b}.{c}.{d}" for a in ranges[0] for b in ranges[1] for c in ranges[2] for d in ranges[3])
+
+
+def _network(spec: str):
+    try:
+        net = ipaddress.ip_network(spec, strict=False)
+    except ValueError as exc:
+        address, _, bits = spec.partition("/")
+        if bits and not bits.isdigit():
+            raise ValueError(f"{spec!r}: the prefix length {bits!r} is not a number") from None
+        maximum = 128 if ":" in address else 32
+        if bits and int(bits) > maximum:
+            raise ValueError(f"{spec!r}: the prefix length is at most {maximum}") from None
+        raise ValueError(f"{spec!r} is not {TARGET_FORMS} ({exc})") from None
+    if net.num_addresses > MAX_ADDRESSES:
+        raise ValueError(f"{spec} holds {net.num_addresses} addresses, more than {MAX_ADDRESSES}; "
+                         f"scan a smaller block")
+    return (str(a) for a in net)
+
+
+def _resolve(name: str, family: int):
+    import socket
+
+    fam = {4: socket.AF_INET, 6: socket.AF_INET6}.get(family, socket.AF_UNSPEC)
+    try:
+        infos = socket.getaddrinfo(name, None, fam, socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ValueError(f"cannot resolve {name!r}: {exc.strerror}") from None
+    # nmap's choice: the first address the resolver gives, IPv4 preferred unless -6.
+    infos.sort(key=lambda info: 0 if info[0] == (socket.AF_INET6 if family == 6 else socket.AF_INET) else 1)
+    return infos[0][4][0]
+
+
+def _addresses(spec: str, family: int, resolve):
+    """(address, name or None) pairs of one target spec."""
+    spec = spec.strip()
+    if not spec:
+        raise ValueError(f"an empty target; give {TARGET_FORMS}")
+    if spec.startswith("[") and spec.endswith("]"):
+        spec = spec[1:-1]
+    octets = _octets(spec)
+    if octets is not None:
+        return ((a, None) for a in octets)
+    if "/" in spec or ":" in spec or spec.replace(".", "").isdigit():
+        return ((a, None) for a in _network(spec))
+    if any(c in spec for c in " \t,;@\\") or spec.startswith("-"):
+        raise ValueError(f"{spec!r} is not {TARGET_FORMS}")
+    return iter([(resolve(spec, family), spec)])
+
+
+def expand_targets(specs, exclude=(), family: int = 0, resolve=_resolve) -> list:
+    """[(address, name or None)], each address once, in the order given, minus ``exclude``.
+
+    ``ValueError`` names the bad spec and the right form.
+    """
+    excluded = set()
+    for spec in exclude:
+        for part in spec.split(","):
+            if part.strip():
+                excluded.update(a for a, _ in _addresses(part, family, resolve))
+    seen = set()
+    out = []
+    for spec in specs:
+        for address, name in _addresses(spec, family, resolve):
+            if family and (":" in address) != (family == 6):
+                continue
+            if address in seen or address in excluded:
+                continue
+            seen.add(address)
+            out.append((address, name))
+            if len(out) > MAX_ADDRESSES:
+                raise ValueError(f"the targets hold more than {MAX_ADDRESSES} addresses; scan fewer at once")
+    return out
+
+
+def read_target_file(path: str) -> list:
+    """Targets from a file (``-iL``): separated by white space or lines, ``#`` comments."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ValueError(f"cannot read the target file {path!r}: {exc.strerror}") from None
+    targets = []
+    for line in text.splitlines():
+        targets.extend(line.split("#", 1)[0].split())
+    return targets

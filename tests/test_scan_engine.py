@@ -1,0 +1,120 @@
+"""The scan engine against ground truth it sets up itself on loopback."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from netkit.scan.engine import ScanEngine
+from netkit.scan.model import CLOSED, FILTERED, OPEN
+from netkit.scan.run import scan
+
+
+@pytest.fixture
+def listeners():
+    socks = [socket.create_server(("127.0.0.1", 0)) for _ in range(5)]
+    yield sorted(s.getsockname()[1] for s in socks)
+    for s in socks:
+        s.close()
+
+
+def closed_ports(n):
+    """Ports with nothing listening: bound (so nobody takes them) but not listening."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    return socks, sorted(s.getsockname()[1] for s in socks)
+
+
+def states(report):
+    out = {OPEN: set(), CLOSED: set(), FILTERED: set()}
+    for host in report.hosts:
+        for p in host.ports:
+            out[p.state].add(p.port)
+    return out
+
+
+def test_exact_ground_truth(listeners):
+    holders, closed = closed_ports(20)
+    ports = listeners + closed
+    report = scan([("127.0.0.1", None)], ports, workers=1)
+    found = states(report)
+    assert found[OPEN] == set(listeners) and found[CLOSED] == set(closed) and not found[FILTERED]
+    assert [p.port for p in report.hosts[0].ports] == ports  # in the order asked
+    for h in holders:
+        h.close()
+
+
+def test_forked_workers_find_the_same(listeners):
+    holders, closed = closed_ports(50)
+    ports = sorted(listeners + closed)
+    one = states(scan([("127.0.0.1", None)], ports, workers=1))
+    two = states(scan([("127.0.0.1", None)], ports, workers=2))
+    assert one == two and one[OPEN] == set(listeners)
+    for h in holders:
+        h.close()
+
+
+def test_ipv6_loopback():
+    server = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    port = server.getsockname()[1]
+    report = scan([("::1", None)], [port, 1], workers=1)
+    assert [(p.port, p.state) for p in report.hosts[0].ports] == [(port, OPEN), (1, CLOSED)]
+    server.close()
+
+
+def test_self_connect_is_not_open():
+    """A loopback connect from port P to port P meets itself (simultaneous open)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.connect(("127.0.0.1", port))  # nothing listens, yet this "connects"
+    assert sock.getsockname() == sock.getpeername()
+    results = []
+    engine = ScanEngine(["127.0.0.1"], [port], results.append)
+    engine._finish(sock, engine.hosts[0], port, 0, 0.001, 0, [], results.append)
+    assert results[0].state == CLOSED
+
+
+def test_service_names_from_the_services_database(listeners):
+    report = scan([("127.0.0.1", None)], [22, 80, listeners[0]], workers=1, retries=0)
+    services = {p.port: p.service for p in report.hosts[0].ports}
+    assert services[22] == "ssh" and services[80] == "http"
+
+
+def test_filtered_ports_behind_a_firewall_rule():
+    """nftables drops SYNs to one port: no answer, so filtered (after the retries)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    dropped = server.getsockname()[1]
+    table = f"netkit_test_{os.getpid()}"
+    rule = f"add table inet {table}\nadd chain inet {table} input {{ type filter hook input priority -10; }}\n" \
+           f"add rule inet {table} input ip daddr 127.0.0.1 tcp dport {dropped} drop\n"
+    subprocess.run(["nft", "-f", "-"], input=rule, text=True, check=True)
+    try:
+        report = scan([("127.0.0.1", None)], [dropped, 1], workers=1, retries=1, max_timeout=0.3)
+        got = {p.port: (p.state, p.reason) for p in report.hosts[0].ports}
+        assert got == {dropped: (FILTERED, "no-response"), 1: (CLOSED, "conn-refused")}
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", table], check=True)
+        server.close()
+
+
+def test_never_too_many_open_files():
+    """A descriptor limit far below the concurrency slows the scan; it does not break it."""
+    code = (
+        "import json, resource, socket\n"
+        "servers = [socket.create_server(('127.0.0.1', 0)) for _ in range(3)]\n"
+        "wanted = sorted(s.getsockname()[1] for s in servers)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (80, 80))\n"
+        "from netkit.scan.run import scan\n"
+        "r = scan([('127.0.0.1', None)], list(range(1, 3001)) + wanted, concurrency=5000, workers=1)\n"
+        "print(json.dumps([wanted, sorted(p.port for p in r.hosts[0].ports if p.state == 'open'), r.counts()]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    import json
+
+    wanted, opened, counts = json.loads(out.stdout)
+    assert set(wanted) <= set(opened) and all(p <= 3000 or p in wanted for p in opened)
+    assert counts["filtered"] == 0 and sum(counts.values()) == 3003
