@@ -24,18 +24,18 @@ async def _grab(result, timeout, limit):
     async with limit:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(result.address, result.port), timeout)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             return
         try:
             try:
                 data = await asyncio.wait_for(reader.read(MAX_BANNER), timeout / 2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 data = b""
             if not data:
                 writer.write(HTTP_PROBE)
                 try:
                     data = await asyncio.wait_for(reader.read(MAX_BANNER), timeout / 2)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     data = b""
             if data:
                 result.banner = _clean(data)
