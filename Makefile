@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 # Debian packages the tests talk to (real peers) and the benchmarks compare against.
-TEST_DEBS  := nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client
+TEST_DEBS  := nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client \
+              nftables nmap-common libxml2-utils xsltproc ndiff iproute2 nmap
 # monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils).
 BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils \
               prometheus-blackbox-exporter apache2-utils
@@ -24,8 +25,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 run: install
-	$(VENV)/bin/netkit check --file examples/localhost.toml; \
-	  status=$$?; echo "(exit status $$status: the worst status of the checks above)"
+	$(VENV)/bin/netkit scan 127.0.0.1 --banner
 
 debs-test:
 	@./.ci/apt-ensure $(TEST_DEBS)

@@ -7,7 +7,9 @@ from netkit import __version__
 __all__ = ["main"]
 
 COMMANDS = {
-    "check": ("netkit.cli.check", "check services the way Nagios plugins do (tcp, udp, tls, http, https)"),
+    "check": ("netkit.cli.check", "check services as Nagios plugins do: tcp, udp, tls, http(s), ftp, smtp, "
+              "pop3, imap, ssh, dns"),
+    "scan": ("netkit.cli.scan", "TCP connect port scan of hosts and networks, as fast as nmap -sT"),
     "dns": ("netkit.cli.dns", "look up DNS records (A, AAAA, MX, TXT, ...), reverse names (-x), this host's names"),
     "service": ("netkit.cli.service", "service name to port and back (https <-> 443/tcp)"),
     "url": ("netkit.cli.url", "parse, quote, unquote, join, encode and decode URLs and query strings"),

@@ -1,0 +1,109 @@
+"""netkit scan as users run it: formats, options, bad input, Ctrl-C."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.helpers import netkit
+
+
+def scan(*args):
+    return netkit("scan", *args)
+
+
+@pytest.fixture
+def two_listeners():
+    socks = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    yield sorted(s.getsockname()[1] for s in socks)
+    for s in socks:
+        s.close()
+
+
+def test_table_with_services_and_banners(banner_tcp, nginx):
+    code, out = scan("127.0.0.1", "-p", f"{banner_tcp.port},{nginx.http_port},1", "--banner")
+    assert code == 0
+    assert f"{banner_tcp.port}/tcp" in out and "220 netkit test ready" in out
+    assert "HTTP/1.1" in out  # nginx says nothing first: the HEAD probe gets an answer
+    assert "1/tcp" in out and "closed" in out and "tcpmux" in out
+    assert out.rstrip().splitlines()[-1].startswith("Done: 1 host, 3 ports")
+
+
+def test_json_lines_and_open_only(two_listeners):
+    ports = ",".join(map(str, two_listeners + [1, 2]))
+    code, out = scan("127.0.0.1", "-p", ports, "--json")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [x["state"] for x in lines[:-1]] == ["open", "open", "closed", "closed"]
+    assert lines[-1]["type"] == "summary" and lines[-1]["open"] == 2 and lines[-1]["closed"] == 2
+    code, out = scan("127.0.0.1", "-p", ports, "--json", "--open")
+    assert [json.loads(line).get("port") for line in out.splitlines()[:-1]] == two_listeners
+
+
+def test_xml_file_parses_back_and_grepable(tmp_path, two_listeners):
+    xml_path = tmp_path / "scan.xml"
+    ports = ",".join(map(str, two_listeners + [1]))
+    code, _ = scan("127.0.0.1", "-p", ports, "-oX", str(xml_path), "-oG", str(tmp_path / "scan.gnmap"))
+    assert code == 0 and not (tmp_path / "scan.xml.part").exists()
+    root = ET.parse(xml_path).getroot()
+    assert root.tag == "nmaprun" and root.get("scanner") == "netkit"
+    got = {int(p.get("portid")): p.find("state").get("state") for p in root.iter("port")}
+    assert got == {two_listeners[0]: "open", two_listeners[1]: "open", 1: "closed"}
+    grepable = (tmp_path / "scan.gnmap").read_text()
+    assert f"{two_listeners[0]}/open/tcp" in grepable and grepable.rstrip().splitlines()[-1].startswith("# Nmap done")
+
+
+def test_targets_exclusions_and_files(tmp_path, two_listeners):
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("# loopback\n127.0.0.1\n127.0.0.2  # another\n127.0.0.3\n")
+    code, out = scan("-iL", str(hosts), "--exclude", "127.0.0.2", "-p", "1", "--json")
+    addresses = [json.loads(line)["host"] for line in out.splitlines()[:-1]]
+    assert code == 0 and addresses == ["127.0.0.1", "127.0.0.3"]
+    code, out = scan("127.0.0.1", "--top-ports", "5", "--json")
+    assert code == 0 and [json.loads(line)["port"] for line in out.splitlines()[:-1]] == [80, 23, 443, 21, 22]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["127.0.0.1", "-p", "0"], "port 0 in -p 0 is out of range"),
+    (["127.0.0.1", "-p", "70000"], "port 70000"),
+    (["10.0.0.0/33"], "prefix length is at most 32"),
+    (["no-such-host.invalid"], "cannot resolve 'no-such-host.invalid'"),
+    ([], "no targets"),
+    (["127.0.0.1", "-p", "1", "--top-ports", "5"], "both choose the ports"),
+    (["127.0.0.1", "--rate", "fast"], "--rate expects a whole number"),
+    (["127.0.0.1", "--timeout", "0"], "--timeout expects"),
+    (["127.0.0.1", "--exclude", "127.0.0.1"], "every target was excluded"),
+    (["-iL", "/nonexistent/hosts"], "cannot read the target file"),
+])
+def test_bad_input(args, words):
+    proc = subprocess.run([sys.executable, "-m", "netkit", "scan", *args], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_prints_what_was_found(two_listeners):
+    """Ports behind a drop rule take the whole timeout: Ctrl-C while they wait."""
+    table = f"netkit_cli_{os.getpid()}"
+    rule = (f"add table inet {table}\nadd chain inet {table} input {{ type filter hook input priority -10; }}\n"
+            f"add rule inet {table} input ip daddr 127.0.0.3 drop\n")
+    subprocess.run(["nft", "-f", "-"], input=rule, text=True, check=True)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        ports = ",".join(map(str, two_listeners))
+        proc = subprocess.Popen([sys.executable, "-m", "netkit", "scan", "127.0.0.1", "127.0.0.3", "-p", ports,
+                                 "--timeout", "5", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", table], check=True)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(x["host"], x["state"]) for x in lines[:-1]] == [("127.0.0.1", "open"), ("127.0.0.1", "open")]
+    assert lines[-1]["interrupted"] is True
