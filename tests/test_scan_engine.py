@@ -118,3 +118,29 @@ def test_never_too_many_open_files():
     wanted, opened, counts = json.loads(out.stdout)
     assert set(wanted) <= set(opened) and all(p <= 3000 or p in wanted for p in opened)
     assert counts["filtered"] == 0 and sum(counts.values()) == 3003
+
+
+def test_async_api_yields_as_it_goes(listeners):
+    import asyncio
+
+    from netkit.scan import scan_iter
+
+    async def first_open():
+        seen = []
+        async for result in scan_iter([("127.0.0.1", None)], listeners + list(range(1, 200))):
+            seen.append(result)
+            if sum(r.state == OPEN for r in seen) == len(listeners):
+                break  # leaving early stops the engine
+        return seen
+
+    seen = asyncio.run(first_open())
+    assert {r.port for r in seen if r.state == OPEN} == set(listeners)
+
+
+def test_public_scan_api_is_pinned():
+    import netkit.scan
+
+    assert netkit.scan.__all__ == ["HostResult", "PortResult", "ScanReport", "expand_targets", "parse_ports",
+                                   "scan", "scan_iter", "top_ports"]
+    for name in netkit.scan.__all__:
+        assert getattr(netkit.scan, name) is not None
