@@ -41,6 +41,9 @@ _UNREACHABLE = {errno.EHOSTUNREACH: "host-unreach", errno.ENETUNREACH: "net-unre
                 errno.EACCES: "admin-prohibited", errno.EPERM: "admin-prohibited"}
 _LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {1, 0}: close with RST, no TIME_WAIT
 _OUT = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
+# Sockets are born non-blocking: one system call fewer per probe than setblocking().
+_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0)
+_STREAM_NONBLOCK = _socket.SOCK_STREAM | _NONBLOCK
 
 
 class _Host:
@@ -140,7 +143,9 @@ class ScanEngine:
                         paused_until = started_at + self.sent / self.rate
                         break
                     try:
-                        sock = _socket.socket(host.family, _socket.SOCK_STREAM)
+                        sock = _socket.socket(host.family, _STREAM_NONBLOCK)
+                        if not _NONBLOCK:
+                            sock.setblocking(False)
                     except OSError as exc:
                         if exc.errno in _OUT_OF_RESOURCES:
                             retry.append((host, port, attempt))
@@ -148,7 +153,6 @@ class ScanEngine:
                             paused_until = now + BACKOFF
                             break
                         raise
-                    sock.setblocking(False)
                     self.sent += 1
                     t0 = clock()
                     err = sock.connect_ex((host.address, port))
@@ -181,7 +185,7 @@ class ScanEngine:
                     probe = inflight.pop(fd, None)
                     if probe is None:
                         continue
-                    poll.unregister(fd)
+                    # No unregister: closing the socket takes it out of the epoll set.
                     sock, host, port, t0, attempt = probe
                     err = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
                     self._finish(sock, host, port, err, clock() - t0, attempt, retry, report)
@@ -193,7 +197,6 @@ class ScanEngine:
                     if probe is None or probe[3] != t0:
                         continue  # answered already (the fd may have been reused)
                     del inflight[fd]
-                    poll.unregister(fd)
                     sock, host, port, _t0, attempt = probe
                     answered = _answered(sock)
                     if answered is not None:  # the answer came; we were slow to read it
