@@ -62,7 +62,7 @@ OPTIONS = (
            example="1000"),
     Option("timeout", "one", _seconds, None, "longest wait for one probe's answer (default 1.25; adapts below)",
            metavar="SECONDS", example="0.5"),
-    Option("retries", "one", _count("retries", 0), None, "probes sent again before a port is filtered (default 2)",
+    Option("retries", "one", _count("retries", 0), None, "probes sent again before a port is filtered (default 3)",
            metavar="N", example="1"),
     Option("max-time", "one", _seconds, None, "stop the whole scan after SECONDS", metavar="SECONDS",
            example="60"),
