@@ -144,3 +144,78 @@ def test_public_scan_api_is_pinned():
                                    "scan", "scan_iter", "top_ports"]
     for name in netkit.scan.__all__:
         assert getattr(netkit.scan, name) is not None
+
+
+def test_ephemeral_port_exhaustion_slows_but_stays_exact():
+    """A namespace with 50 ephemeral ports and 2,000 connects asked for at once: still exact.
+    (Linux reuses a source port across destination ports, so this rarely runs dry; the
+    back-off itself is driven below with injected EMFILE/EADDRNOTAVAIL.)"""
+    ns = f"nkeph{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_local_port_range=40000 40049"],
+                       check=True)
+        code = (
+            "import json, socket\n"
+            "servers = [socket.create_server(('127.0.0.1', p)) for p in (1500, 2500)]\n"
+            "from netkit.scan.run import scan\n"
+            "r = scan([('127.0.0.1', None)], range(1, 3001), concurrency=2000, workers=1)\n"
+            "print(json.dumps([sorted(p.port for p in r.hosts[0].ports if p.state == 'open'), r.counts()]))\n"
+        )
+        out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code], capture_output=True,
+                             text=True, check=True, timeout=120)
+        import json
+
+        opened, counts = json.loads(out.stdout)
+        assert opened == [1500, 2500] and counts == {"open": 2, "closed": 2998, "filtered": 0}
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=True)
+
+
+def test_back_off_on_resource_errors(monkeypatch, listeners):
+    """Sockets that fail with EMFILE, connects with EADDRNOTAVAIL: fewer in flight, nothing lost."""
+    import errno
+
+    from netkit.scan import engine as engine_module
+
+    real_socket = engine_module._socket.socket
+    failures = {"socket": 30, "connect": 30}
+
+    class Flaky:
+        def __init__(self, *args):
+            if failures["socket"] > 0 and failures["socket"] % 3 == 0:
+                failures["socket"] -= 1
+                raise OSError(errno.EMFILE, "Too many open files")
+            failures["socket"] -= 1
+            self._sock = real_socket(*args)
+
+        def connect_ex(self, address):
+            if failures["connect"] > 0 and failures["connect"] % 2 == 0:
+                failures["connect"] -= 1
+                return errno.EADDRNOTAVAIL
+            failures["connect"] -= 1
+            return self._sock.connect_ex(address)
+
+        def __getattr__(self, name):
+            return getattr(self._sock, name)
+
+    class FakeModule:
+        def __getattr__(self, name):
+            return getattr(engine_module._real_socket_module, name)
+
+        socket = Flaky
+
+    monkeypatch.setattr(engine_module, "_real_socket_module", engine_module._socket, raising=False)
+    fake = FakeModule()
+    monkeypatch.setattr(engine_module, "_socket", fake)
+    results = []
+    holders, closed = closed_ports(100)
+    ports = listeners + closed
+    eng = engine_module.ScanEngine(["127.0.0.1"], ports, results.append, concurrency=64)
+    eng.run()
+    for h in holders:
+        h.close()
+    assert sorted(r.port for r in results) == sorted(ports)
+    assert {r.port for r in results if r.state == OPEN} == set(listeners)
+    assert eng.limit < 64  # it backed off
