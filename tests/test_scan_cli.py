@@ -107,3 +107,19 @@ def test_ctrl_c_prints_what_was_found(two_listeners):
     lines = [json.loads(line) for line in out.splitlines()]
     assert [(x["host"], x["state"]) for x in lines[:-1]] == [("127.0.0.1", "open"), ("127.0.0.1", "open")]
     assert lines[-1]["interrupted"] is True
+
+
+def test_host_timeout_gives_up_on_a_slow_host(two_listeners):
+    """127.0.0.3 drops everything: with --host-timeout it is abandoned, 127.0.0.1 is finished."""
+    table = f"netkit_ht_{os.getpid()}"
+    rule = (f"add table inet {table}\nadd chain inet {table} input {{ type filter hook input priority -10; }}\n"
+            f"add rule inet {table} input ip daddr 127.0.0.3 drop\n")
+    subprocess.run(["nft", "-f", "-"], input=rule, text=True, check=True)
+    try:
+        ports = ",".join(map(str, two_listeners)) + ",1-200"
+        code, out = scan("127.0.0.1", "127.0.0.3", "-p", ports, "--host-timeout", "0.5", "--timeout", "0.3")
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", table], check=True)
+    assert code == 0
+    assert "127.0.0.1: 2 open, 200 closed" in out
+    assert "127.0.0.3: 0 open, 202 not scanned (host timeout)" in out

@@ -66,6 +66,8 @@ OPTIONS = (
            metavar="N", example="1"),
     Option("max-time", "one", _seconds, None, "stop the whole scan after SECONDS", metavar="SECONDS",
            example="60"),
+    Option("host-timeout", "one", _seconds, None, "give up on a host SECONDS after its first probe",
+           metavar="SECONDS", example="30"),
     Option("concurrency", "one", _count("connections"), None, "connects in flight at once (default 2048)",
            metavar="N", example="500"),
     Option("ipv4", "flag", _same, None, "resolve names to IPv4 only", short="4"),
@@ -143,6 +145,7 @@ def parse(argv):
         "targets": targets, "ports": ports, "open": bool(raw.get("open")), "banner": bool(raw.get("banner")),
         "json": bool(raw.get("json")), "grepable": one("grepable"), "xml": one("xml"), "rate": one("rate"),
         "timeout": one("timeout"), "retries": one("retries"), "max_time": one("max-time"),
+        "host_timeout": one("host-timeout"),
         "concurrency": one("concurrency"), "command": command,
     }
 
@@ -202,6 +205,7 @@ def _run(request, out, err) -> int:
             concurrency=request["concurrency"] or DEFAULT_CONCURRENCY,
             retries=DEFAULT_RETRIES if request["retries"] is None else request["retries"],
             rate=request["rate"], max_time=request["max_time"], max_timeout=request["timeout"] or MAX_TIMEOUT,
+            host_timeout=request["host_timeout"],
             command=request["command"])
     finally:
         progress.clear()

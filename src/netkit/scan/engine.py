@@ -50,7 +50,7 @@ _STREAM_NONBLOCK = _socket.SOCK_STREAM | _NONBLOCK
 class _Host:
     """Per-host round-trip estimator (RFC 6298) and bookkeeping."""
 
-    __slots__ = ("address", "max_timeout", "family", "srtt", "rttvar", "timeout", "remaining")
+    __slots__ = ("address", "max_timeout", "family", "srtt", "rttvar", "timeout", "remaining", "first")
 
     def __init__(self, address, remaining, max_timeout=MAX_TIMEOUT):
         self.address = address
@@ -60,6 +60,7 @@ class _Host:
         self.rttvar = None
         self.timeout = min(INITIAL_TIMEOUT, max_timeout)
         self.remaining = remaining
+        self.first = None  # when its first probe went out
 
     def sample(self, rtt: float):
         if self.srtt is None:
@@ -88,7 +89,7 @@ class ScanEngine:
     each port's state is known. ``stop()`` (from a signal handler) ends it early."""
 
     def __init__(self, hosts, ports, on_result, *, concurrency=DEFAULT_CONCURRENCY, retries=DEFAULT_RETRIES,
-                 rate=None, max_time=None, max_timeout=MAX_TIMEOUT, clock=time.monotonic):
+                 rate=None, max_time=None, max_timeout=MAX_TIMEOUT, host_timeout=None, clock=time.monotonic):
         self.hosts = [_Host(address, len(ports), max_timeout) for address in hosts]
         self.ports = list(ports)
         self.on_result = on_result
@@ -96,6 +97,7 @@ class ScanEngine:
         self.retries = retries
         self.rate = rate
         self.max_time = max_time
+        self.host_timeout = host_timeout
         self.clock = clock
         self.stopped = False
         self.sent = 0
@@ -139,6 +141,11 @@ class ScanEngine:
                         attempt = 0
                     else:
                         break
+                    if self.host_timeout is not None:
+                        if host.first is None:
+                            host.first = now
+                        elif now - host.first > self.host_timeout:
+                            continue  # this host has had its time: its other ports go unscanned
                     if self.rate is not None and self.sent >= self.rate * (now - started_at) + 1:
                         retry.append((host, port, attempt))
                         paused_until = started_at + self.sent / self.rate

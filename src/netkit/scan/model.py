@@ -38,14 +38,15 @@ class PortResult:
 class HostResult:
     """One scanned address: the name it was given as (if any) and its ports in order."""
 
-    __slots__ = ("address", "hostname", "ports", "started", "finished")
+    __slots__ = ("address", "hostname", "ports", "started", "finished", "skipped")
 
-    def __init__(self, address: str, hostname=None, ports=None, started=None, finished=None):
+    def __init__(self, address: str, hostname=None, ports=None, started=None, finished=None, skipped=0):
         self.address = address
         self.hostname = hostname
         self.ports = list(ports or [])
         self.started = started  # epoch seconds
         self.finished = finished
+        self.skipped = skipped  # ports left unscanned when the host timed out
 
     @property
     def family(self) -> int:

@@ -161,9 +161,11 @@ def _host_label(host) -> str:
 
 def _host_table(host, only_open, width) -> list:
     listed, folded, counts = _split(host, only_open)
-    if not host.ports:
+    if not host.ports and not getattr(host, "skipped", 0):
         return [f"{_host_label(host)}: no ports scanned"]
     tally = [f"{counts[OPEN]:,} open"] + [f"{counts[s]:,} {s}" for s in _FOLDABLE if counts[s]]
+    if getattr(host, "skipped", 0):
+        tally.append(f"{host.skipped:,} not scanned (host timeout)")
     lines = [f"{_host_label(host)}: {', '.join(tally)}"]
     if listed:
         rows = [(f"{p.port}/tcp", p.state, _one_line(p.service) or "unknown",
