@@ -219,3 +219,40 @@ def test_back_off_on_resource_errors(monkeypatch, listeners):
     assert sorted(r.port for r in results) == sorted(ports)
     assert {r.port for r in results if r.state == OPEN} == set(listeners)
     assert eng.limit < 64  # it backed off
+
+
+def test_rate_cap_is_never_exceeded(monkeypatch):
+    """--rate R: by any moment t of the scan, at most R*t + 1 probes have gone out."""
+    from netkit.scan import engine as engine_module
+
+    starts = []
+    real_socket = engine_module._socket.socket
+
+    class Recorded:
+        def __init__(self, *args):
+            self._sock = real_socket(*args)
+
+        def connect_ex(self, address):
+            starts.append(engine_module.time.monotonic())
+            return self._sock.connect_ex(address)
+
+        def __getattr__(self, name):
+            return getattr(self._sock, name)
+
+    class Module:
+        socket = Recorded
+
+        def __getattr__(self, name):
+            return getattr(engine_module._socket_real, name)
+
+    monkeypatch.setattr(engine_module, "_socket_real", engine_module._socket, raising=False)
+    monkeypatch.setattr(engine_module, "_socket", Module())
+    holders, closed = closed_ports(40)
+    rate = 100
+    engine_module.ScanEngine(["127.0.0.1"], closed, lambda r: None, rate=rate).run()
+    for h in holders:
+        h.close()
+    assert len(starts) == 40
+    first = starts[0]
+    for k, t in enumerate(starts):  # one probe of slack: the engine's clock starts before the first probe
+        assert k <= rate * (t - first) + 2, (k, t - first)
