@@ -117,7 +117,8 @@ def test_host_timeout_gives_up_on_a_slow_host(two_listeners):
     subprocess.run(["nft", "-f", "-"], input=rule, text=True, check=True)
     try:
         ports = ",".join(map(str, two_listeners)) + ",1-200"
-        code, out = scan("127.0.0.1", "127.0.0.3", "-p", ports, "--host-timeout", "0.5", "--timeout", "0.3")
+        # Every probe goes out at once; the resends, 0.4 s later, come after the host's 0.3 s.
+        code, out = scan("127.0.0.1", "127.0.0.3", "-p", ports, "--host-timeout", "0.3", "--timeout", "0.4")
     finally:
         subprocess.run(["nft", "delete", "table", "inet", table], check=True)
     assert code == 0

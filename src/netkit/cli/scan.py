@@ -60,8 +60,9 @@ OPTIONS = (
            metavar="FILE", example="scan.xml"),
     Option("rate", "one", _count("probes a second"), None, "at most N probes a second", metavar="N",
            example="1000"),
-    Option("timeout", "one", _seconds, None, "longest wait for one probe's answer (default 1.25; adapts below)",
-           metavar="SECONDS", example="0.5"),
+    Option("timeout", "one", _seconds, None,
+           "wait for one probe's answer: where to start and the most (default 0.5, adapting up to 1.25)",
+           metavar="SECONDS", example="2"),
     Option("retries", "one", _count("retries", 0), None, "probes sent again before a port is filtered (default 3)",
            metavar="N", example="1"),
     Option("max-time", "one", _seconds, None, "stop the whole scan after SECONDS", metavar="SECONDS",
@@ -194,7 +195,7 @@ def _write(path, text, out):
 
 def _run(request, out, err) -> int:
     from netkit.scan import output
-    from netkit.scan.engine import DEFAULT_CONCURRENCY, DEFAULT_RETRIES, MAX_TIMEOUT
+    from netkit.scan.engine import DEFAULT_CONCURRENCY, DEFAULT_RETRIES, INITIAL_TIMEOUT, MAX_TIMEOUT
     from netkit.scan.run import scan
 
     total = len(request["targets"]) * len(request["ports"])
@@ -205,6 +206,7 @@ def _run(request, out, err) -> int:
             concurrency=request["concurrency"] or DEFAULT_CONCURRENCY,
             retries=DEFAULT_RETRIES if request["retries"] is None else request["retries"],
             rate=request["rate"], max_time=request["max_time"], max_timeout=request["timeout"] or MAX_TIMEOUT,
+            initial_timeout=request["timeout"] or INITIAL_TIMEOUT,
             host_timeout=request["host_timeout"],
             command=request["command"])
     finally:

@@ -19,9 +19,9 @@ from netkit.scan.model import CLOSED, FILTERED, OPEN, PortResult
 
 __all__ = ["ScanEngine", "DEFAULT_RETRIES", "INITIAL_TIMEOUT", "MIN_TIMEOUT", "MAX_TIMEOUT"]
 
-# Probe timeouts, in seconds, as nmap -T4 bounds them: start at 1 s until a host's round
-# trip is known, never wait less than 100 ms nor more than 1.25 s for one answer.
-INITIAL_TIMEOUT = 1.0
+# Probe timeouts, in seconds, as nmap -T4 bounds them: start at 0.5 s until a host's
+# round trip is known, never wait less than 100 ms nor more than 1.25 s for one answer.
+INITIAL_TIMEOUT = 0.5
 MIN_TIMEOUT = 0.1
 MAX_TIMEOUT = 1.25
 # Probes sent again when unanswered before a port is called filtered (nmap -T4: up to 6,
@@ -52,17 +52,20 @@ class _Host:
 
     __slots__ = ("address", "max_timeout", "family", "srtt", "rttvar", "timeout", "remaining", "first")
 
-    def __init__(self, address, remaining, max_timeout=MAX_TIMEOUT):
+    def __init__(self, address, remaining, max_timeout=MAX_TIMEOUT, initial_timeout=INITIAL_TIMEOUT):
         self.address = address
         self.max_timeout = max_timeout
         self.family = _socket.AF_INET6 if ":" in address else _socket.AF_INET
         self.srtt = None
         self.rttvar = None
-        self.timeout = min(INITIAL_TIMEOUT, max_timeout)
+        self.timeout = min(initial_timeout, max_timeout)
         self.remaining = remaining
         self.first = None  # when its first probe went out
 
-    def sample(self, rtt: float):
+    def sample(self, rtt: float, attempt: int):
+        if attempt:  # Karn's rule: an answer to a resent probe may answer the first one
+            return
+        rtt = min(rtt, self.timeout)  # a late answer (the kernel's own SYN resend) says little
         if self.srtt is None:
             self.srtt, self.rttvar = rtt, rtt / 2
         else:
@@ -89,8 +92,9 @@ class ScanEngine:
     each port's state is known. ``stop()`` (from a signal handler) ends it early."""
 
     def __init__(self, hosts, ports, on_result, *, concurrency=DEFAULT_CONCURRENCY, retries=DEFAULT_RETRIES,
-                 rate=None, max_time=None, max_timeout=MAX_TIMEOUT, host_timeout=None, clock=time.monotonic):
-        self.hosts = [_Host(address, len(ports), max_timeout) for address in hosts]
+                 rate=None, max_time=None, max_timeout=MAX_TIMEOUT, initial_timeout=INITIAL_TIMEOUT,
+                 host_timeout=None, clock=time.monotonic):
+        self.hosts = [_Host(address, len(ports), max_timeout, initial_timeout) for address in hosts]
         self.ports = list(ports)
         self.on_result = on_result
         self.limit = max(1, concurrency)
@@ -211,7 +215,7 @@ class ScanEngine:
                         self._finish(sock, host, port, answered, now - t0, attempt, retry, report)
                         continue
                     sock.close()
-                    if attempt < self.retries:
+                    if attempt < self._retries_for(host):
                         retry.append((host, port, attempt + 1))
                     else:
                         host.remaining -= 1
@@ -220,6 +224,12 @@ class ScanEngine:
             for sock, *_rest in inflight.values():
                 sock.close()
             poll.close()
+
+    def _retries_for(self, host) -> int:
+        """Resends for an unanswered probe: all of them where the host answers other ports
+        (the silence may be loss), one where it has answered nothing yet (a host or a
+        firewall that drops everything: more tries only cost time, as nmap also finds)."""
+        return self.retries if host.srtt is not None else min(self.retries, 1)
 
     def _back_off(self, inflight):
         """Out of descriptors or ephemeral ports: fewer connects in flight from now on."""
@@ -237,12 +247,12 @@ class ScanEngine:
         if err == 0:
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_LINGER, _LINGER_RST)
             sock.close()
-            host.sample(rtt)
+            host.sample(rtt, attempt)
             host.remaining -= 1
             report(PortResult(host.address, port, OPEN, "syn-ack", rtt))
         elif err == _REFUSED:
             sock.close()
-            host.sample(rtt)
+            host.sample(rtt, attempt)
             host.remaining -= 1
             report(PortResult(host.address, port, CLOSED, "conn-refused", rtt))
         elif err in _UNREACHABLE:
@@ -251,7 +261,7 @@ class ScanEngine:
             report(PortResult(host.address, port, FILTERED, _UNREACHABLE[err], rtt))
         else:  # ETIMEDOUT from the kernel, a reset during the handshake...: ask again
             sock.close()
-            if attempt < self.retries:
+            if attempt < self._retries_for(host):
                 retry.append((host, port, attempt + 1))
             else:
                 host.remaining -= 1

@@ -8,7 +8,7 @@ database, and banners read from the open ports afterwards.
 import os
 import time
 
-from netkit.scan.engine import DEFAULT_CONCURRENCY, DEFAULT_RETRIES, MAX_TIMEOUT, ScanEngine
+from netkit.scan.engine import DEFAULT_CONCURRENCY, DEFAULT_RETRIES, INITIAL_TIMEOUT, MAX_TIMEOUT, ScanEngine
 from netkit.scan.model import HostResult, PortResult, ScanReport
 
 __all__ = ["scan", "worker_count", "MIN_PROBES_PER_WORKER"]
@@ -30,9 +30,9 @@ def worker_count(probes: int) -> int:
     return max(1, min(cpus, probes // MIN_PROBES_PER_WORKER))
 
 
-def _engine_options(concurrency, retries, rate, max_time, max_timeout, host_timeout):
+def _engine_options(concurrency, retries, rate, max_time, max_timeout, initial_timeout, host_timeout):
     return dict(concurrency=concurrency, retries=retries, rate=rate, max_time=max_time, max_timeout=max_timeout,
-                host_timeout=host_timeout)
+                initial_timeout=initial_timeout, host_timeout=host_timeout)
 
 
 def _forked(addresses, ports, workers, options, on_result, interrupted):
@@ -111,8 +111,8 @@ def _forked(addresses, ports, workers, options, on_result, interrupted):
 
 
 def scan(targets, ports, *, on_result=None, concurrency=DEFAULT_CONCURRENCY, retries=DEFAULT_RETRIES,
-         rate=None, max_time=None, max_timeout=MAX_TIMEOUT, host_timeout=None, workers=None, banners=False,
-         banner_timeout=2.0, command=""):
+         rate=None, max_time=None, max_timeout=MAX_TIMEOUT, initial_timeout=INITIAL_TIMEOUT, host_timeout=None,
+         workers=None, banners=False, banner_timeout=2.0, command=""):
     """Scan ``ports`` of ``targets`` ([(address, name or None)]); returns a ScanReport.
 
     ``on_result(PortResult)`` sees each port as soon as its state is known (banners come
@@ -126,7 +126,8 @@ def scan(targets, ports, *, on_result=None, concurrency=DEFAULT_CONCURRENCY, ret
     addresses = [address for address, _ in targets]
     names = port_names("tcp")
     workers = worker_count(len(addresses) * len(ports)) if workers is None else max(1, workers)
-    options = _engine_options(fit_to_descriptors(concurrency), retries, rate, max_time, max_timeout, host_timeout)
+    options = _engine_options(fit_to_descriptors(concurrency), retries, rate, max_time, max_timeout, initial_timeout,
+                              host_timeout)
     found = {address: {} for address in addresses}
     interrupted = []
     started = time.time()
