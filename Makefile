@@ -5,9 +5,10 @@ PY     := $(VENV)/bin/python
 # Debian packages the tests talk to (real peers) and the benchmarks compare against.
 TEST_DEBS  := nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client \
               nftables nmap-common libxml2-utils xsltproc ndiff iproute2 nmap
-# monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils).
+# monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils); the scan
+# benchmark runs nmap, and reads peak memory with GNU time (time).
 BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils \
-              prometheus-blackbox-exporter apache2-utils
+              prometheus-blackbox-exporter apache2-utils nmap time
 
 .PHONY: run test bench install install-test debs-test debs-bench clean
 
@@ -40,6 +41,7 @@ bench: debs-bench install-test
 	$(PY) benchmarks/bench_start.py
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/bench_protocols.py
+	$(PY) benchmarks/bench_scan.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
