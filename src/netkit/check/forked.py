@@ -22,13 +22,11 @@ DRAIN_AFTER_INTERRUPT = 2.0
 
 
 def worker_count(n_checks: int) -> int:
+    from netkit.core.limits import usable_cpus
+
     if not hasattr(os, "fork"):
         return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, n_checks // MIN_CHECKS_PER_WORKER))
+    return max(1, min(usable_cpus(), n_checks // MIN_CHECKS_PER_WORKER))
 
 
 def _write_all(fd: int, data: bytes) -> None:

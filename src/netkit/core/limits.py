@@ -1,6 +1,6 @@
 """Process limits that network work runs into."""
 
-__all__ = ["fit_to_descriptors", "FD_RESERVE"]
+__all__ = ["fit_to_descriptors", "usable_cpus", "FD_RESERVE"]
 
 # Descriptors kept free of sockets: stdio, the event loop's own, pipes to workers, files.
 FD_RESERVE = 64
@@ -26,3 +26,13 @@ def fit_to_descriptors(concurrency: int) -> int:
     if soft == resource.RLIM_INFINITY:
         return concurrency
     return max(1, min(concurrency, soft - FD_RESERVE))
+
+
+def usable_cpus() -> int:
+    """The cores this process may run on (its affinity, not the machine's count)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on this platform
+        return os.cpu_count() or 1

@@ -215,11 +215,7 @@ class ScanEngine:
                         self._finish(sock, host, port, answered, now - t0, attempt, retry, report)
                         continue
                     sock.close()
-                    if attempt < self._retries_for(host):
-                        retry.append((host, port, attempt + 1))
-                    else:
-                        host.remaining -= 1
-                        report(PortResult(host.address, port, FILTERED, "no-response"))
+                    self._unanswered(host, port, attempt, retry, report)
         finally:
             for sock, *_rest in inflight.values():
                 sock.close()
@@ -261,8 +257,12 @@ class ScanEngine:
             report(PortResult(host.address, port, FILTERED, _UNREACHABLE[err], rtt))
         else:  # ETIMEDOUT from the kernel, a reset during the handshake...: ask again
             sock.close()
-            if attempt < self._retries_for(host):
-                retry.append((host, port, attempt + 1))
-            else:
-                host.remaining -= 1
-                report(PortResult(host.address, port, FILTERED, "no-response"))
+            self._unanswered(host, port, attempt, retry, report)
+
+    def _unanswered(self, host, port, attempt, retry, report):
+        """No answer to this try: send it again, or call the port filtered."""
+        if attempt < self._retries_for(host):
+            retry.append((host, port, attempt + 1))
+        else:
+            host.remaining -= 1
+            report(PortResult(host.address, port, FILTERED, "no-response"))

@@ -21,13 +21,11 @@ _REASONS = ("syn-ack", "conn-refused", "no-response", "host-unreach", "net-unrea
 
 
 def worker_count(probes: int) -> int:
+    from netkit.core.limits import usable_cpus
+
     if not hasattr(os, "fork"):
         return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, probes // MIN_PROBES_PER_WORKER))
+    return max(1, min(usable_cpus(), probes // MIN_PROBES_PER_WORKER))
 
 
 def _engine_options(concurrency, retries, rate, max_time, max_timeout, initial_timeout, host_timeout):
