@@ -26,7 +26,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 run: install
-	$(VENV)/bin/netkit scan 127.0.0.1 --banner
+	$(VENV)/bin/netkit scan 127.0.0.1 -p- --banner
 
 debs-test:
 	@./.ci/apt-ensure $(TEST_DEBS)
