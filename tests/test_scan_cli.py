@@ -124,3 +124,25 @@ def test_host_timeout_gives_up_on_a_slow_host(two_listeners):
     assert code == 0
     assert "127.0.0.1: 2 open, 200 closed" in out
     assert "127.0.0.3: 0 open, 202 not scanned (host timeout)" in out
+
+
+def test_ctrl_c_with_worker_processes():
+    """20,000 probes fork two engines; Ctrl-C stops them all and still reports."""
+    table = f"netkit_cw_{os.getpid()}"
+    rule = (f"add table inet {table}\nadd chain inet {table} input {{ type filter hook input priority -10; }}\n"
+            f"add rule inet {table} input ip daddr 127.0.0.3 tcp dport 10001-20000 drop\n")
+    subprocess.run(["nft", "-f", "-"], input=rule, text=True, check=True)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        # 100 connects in flight per worker, 10,000 silent ports at 4 tries each: many seconds.
+        proc = subprocess.Popen([sys.executable, "-m", "netkit", "scan", "127.0.0.3", "-p", "1-20000",
+                                 "--concurrency", "200", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env)
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", table], check=True)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["interrupted"] is True and 0 < summary["scanned"] < 20000

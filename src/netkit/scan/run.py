@@ -8,7 +8,13 @@ database, and banners read from the open ports afterwards.
 import os
 import time
 
-from netkit.scan.engine import DEFAULT_CONCURRENCY, DEFAULT_RETRIES, INITIAL_TIMEOUT, MAX_TIMEOUT, ScanEngine
+from netkit.scan.engine import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RETRIES,
+    INITIAL_TIMEOUT,
+    MAX_TIMEOUT,
+    ScanEngine,
+)
 from netkit.scan.model import HostResult, PortResult, ScanReport
 
 __all__ = ["scan", "worker_count", "MIN_PROBES_PER_WORKER"]
@@ -35,77 +41,31 @@ def _engine_options(concurrency, retries, rate, max_time, max_timeout, initial_t
 
 def _forked(addresses, ports, workers, options, on_result, interrupted):
     """Deal ports round-robin to ``workers`` forked engines; call on_result per port."""
-    import selectors
+    from netkit.core.workers import fork_workers
 
     index = {address: i for i, address in enumerate(addresses)}
-    children = {}
-    for w in range(workers):
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # a worker: scan its share, write one line per port
-            os.close(read_fd)
-            for fd in children:
-                os.close(fd)
-            share = dict(options)
-            share["concurrency"] = max(1, options["concurrency"] // workers)
-            if options["rate"] is not None:
-                share["rate"] = options["rate"] / workers
-            out = os.fdopen(write_fd, "w", buffering=1 << 16)
 
-            def emit(r, out=out):
-                rtt = "-" if r.rtt is None else f"{r.rtt:.6f}"
-                out.write(f"{index[r.address]} {r.port} {_STATES.index(r.state)} {_REASONS.index(r.reason)} {rtt}\n")
+    def work(w, emit):
+        share = dict(options)
+        share["concurrency"] = max(1, options["concurrency"] // workers)
+        if options["rate"] is not None:
+            share["rate"] = options["rate"] / workers
 
-            code = 0
-            try:
-                ScanEngine(addresses, ports[w::workers], emit, **share).run()
-                out.flush()
-            except KeyboardInterrupt:
-                code = 130
-            except BaseException:
-                code = 70
-            finally:
-                try:
-                    out.flush()
-                except OSError:
-                    pass
-            os._exit(code)
-        os.close(write_fd)
-        children[read_fd] = pid
-    selector = selectors.DefaultSelector()
-    for fd in children:
-        selector.register(fd, selectors.EVENT_READ)
-    buffers = dict.fromkeys(children, b"")
-    deadline = None
+        def found(r):
+            rtt = b"-" if r.rtt is None else b"%.6f" % r.rtt
+            emit(b"%d %d %d %d %s" % (index[r.address], r.port, _STATES.index(r.state), _REASONS.index(r.reason),
+                                     rtt))
+
+        ScanEngine(addresses, ports[w::workers], found, **share).run()
+
+    pool = fork_workers(workers, work, buffered=True)
     try:
-        while selector.get_map():
-            try:
-                timeout = None if deadline is None else deadline - time.monotonic()
-                if timeout is not None and timeout <= 0:
-                    break
-                for key, _ in selector.select(timeout):
-                    chunk = os.read(key.fd, 1 << 16)
-                    if not chunk:
-                        selector.unregister(key.fd)
-                        continue
-                    *lines, buffers[key.fd] = (buffers[key.fd] + chunk).split(b"\n")
-                    for line in lines:
-                        h, port, state, reason, rtt = line.split()
-                        on_result(PortResult(addresses[int(h)], int(port), _STATES[int(state)],
-                                             _REASONS[int(reason)], None if rtt == b"-" else float(rtt)))
-            except KeyboardInterrupt:
-                interrupted.append(True)
-                deadline = time.monotonic() + 1.0  # collect what the workers already sent
+        for _worker, record in pool.records(interrupted):
+            h, port, state, reason, rtt = record.split()
+            on_result(PortResult(addresses[int(h)], int(port), _STATES[int(state)], _REASONS[int(reason)],
+                                 None if rtt == b"-" else float(rtt)))
     finally:
-        selector.close()
-        for fd, pid in children.items():
-            os.close(fd)
-            if interrupted:
-                try:
-                    os.kill(pid, 9)
-                except ProcessLookupError:
-                    pass
-            os.waitpid(pid, 0)
+        pool.close(kill=bool(interrupted))
 
 
 def scan(targets, ports, *, on_result=None, concurrency=DEFAULT_CONCURRENCY, retries=DEFAULT_RETRIES,
