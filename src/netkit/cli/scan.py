@@ -195,7 +195,12 @@ def _write(path, text, out):
 
 def _run(request, out, err) -> int:
     from netkit.scan import output
-    from netkit.scan.engine import DEFAULT_CONCURRENCY, DEFAULT_RETRIES, INITIAL_TIMEOUT, MAX_TIMEOUT
+    from netkit.scan.engine import (
+        DEFAULT_CONCURRENCY,
+        DEFAULT_RETRIES,
+        INITIAL_TIMEOUT,
+        MAX_TIMEOUT,
+    )
     from netkit.scan.run import scan
 
     total = len(request["targets"]) * len(request["ports"])
