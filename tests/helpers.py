@@ -1,9 +1,13 @@
 """Run the real command as users do: a child process, its stdout, its exit code."""
 
+import contextlib
+import itertools
 import json
 import os
 import subprocess
 import sys
+
+_tables = itertools.count()
 
 
 def netkit(*args, env=None, timeout=60, stdin=subprocess.DEVNULL):
@@ -26,3 +30,31 @@ def check_json(*args, **kw):
     """(exit code, [result objects])."""
     code, out = check("--json", *args, **kw)
     return code, [json.loads(line) for line in out.splitlines()]
+
+
+@contextlib.contextmanager
+def dropping(match: str):
+    """An nftables rule that drops incoming packets matching ``match`` (nft syntax, e.g.
+    ``ip daddr 127.0.0.3``) for the duration of the block: filtered ports for real."""
+    table = f"netkit_drop_{os.getpid()}_{next(_tables)}"
+    rule = (f"add table inet {table}\nadd chain inet {table} input {{ type filter hook input priority -10; }}\n"
+            f"add rule inet {table} input {match} drop\n")
+    subprocess.run(["nft", "-f", "-"], input=rule, text=True, check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", table], check=True)
+
+
+def interrupted(*args, after: float, timeout: float = 30):
+    """Run ``netkit ARGS``, send Ctrl-C after ``after`` seconds; (exit code, stdout, stderr)."""
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    proc = subprocess.Popen([sys.executable, "-m", "netkit", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err

@@ -110,8 +110,9 @@ def test_udp_silence_is_a_timeout(udp_silent):
 
 def test_udp_closed_port_is_refused(closed_port):
     # Nothing listens on this UDP port: the kernel answers ICMP port unreachable.
-    from tests.peers._base import free_port
     import socket
+
+    from tests.peers._base import free_port
 
     port = free_port(type=socket.SOCK_DGRAM)
     code, out = check(f"udp://127.0.0.1:{port}", "--send", "x", "--expect", "y", "-t", "2")

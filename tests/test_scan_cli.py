@@ -1,17 +1,14 @@
 """netkit scan as users run it: formats, options, bad input, Ctrl-C."""
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.helpers import netkit
+from tests.helpers import dropping, interrupted, netkit
 
 
 def scan(*args):
@@ -88,22 +85,11 @@ def test_bad_input(args, words):
 
 def test_ctrl_c_prints_what_was_found(two_listeners):
     """Ports behind a drop rule take the whole timeout: Ctrl-C while they wait."""
-    table = f"netkit_cli_{os.getpid()}"
-    rule = (f"add table inet {table}\nadd chain inet {table} input {{ type filter hook input priority -10; }}\n"
-            f"add rule inet {table} input ip daddr 127.0.0.3 drop\n")
-    subprocess.run(["nft", "-f", "-"], input=rule, text=True, check=True)
-    try:
-        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    with dropping("ip daddr 127.0.0.3"):
         ports = ",".join(map(str, two_listeners))
-        proc = subprocess.Popen([sys.executable, "-m", "netkit", "scan", "127.0.0.1", "127.0.0.3", "-p", ports,
-                                 "--timeout", "5", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env)
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        subprocess.run(["nft", "delete", "table", "inet", table], check=True)
-    assert proc.returncode == 130 and "Traceback" not in err, err
+        code, out, err = interrupted("scan", "127.0.0.1", "127.0.0.3", "-p", ports, "--timeout", "5", "--json",
+                                     after=1.5, timeout=20)
+    assert code == 130 and "Traceback" not in err, err
     lines = [json.loads(line) for line in out.splitlines()]
     assert [(x["host"], x["state"]) for x in lines[:-1]] == [("127.0.0.1", "open"), ("127.0.0.1", "open")]
     assert lines[-1]["interrupted"] is True
@@ -111,16 +97,10 @@ def test_ctrl_c_prints_what_was_found(two_listeners):
 
 def test_host_timeout_gives_up_on_a_slow_host(two_listeners):
     """127.0.0.3 drops everything: with --host-timeout it is abandoned, 127.0.0.1 is finished."""
-    table = f"netkit_ht_{os.getpid()}"
-    rule = (f"add table inet {table}\nadd chain inet {table} input {{ type filter hook input priority -10; }}\n"
-            f"add rule inet {table} input ip daddr 127.0.0.3 drop\n")
-    subprocess.run(["nft", "-f", "-"], input=rule, text=True, check=True)
-    try:
+    with dropping("ip daddr 127.0.0.3"):
         ports = ",".join(map(str, two_listeners)) + ",1-200"
         # Every probe goes out at once; the resends, 0.4 s later, come after the host's 0.3 s.
         code, out = scan("127.0.0.1", "127.0.0.3", "-p", ports, "--host-timeout", "0.3", "--timeout", "0.4")
-    finally:
-        subprocess.run(["nft", "delete", "table", "inet", table], check=True)
     assert code == 0
     assert "127.0.0.1: 2 open, 200 closed" in out
     assert "127.0.0.3: 0 open, 202 not scanned (host timeout)" in out
@@ -128,21 +108,10 @@ def test_host_timeout_gives_up_on_a_slow_host(two_listeners):
 
 def test_ctrl_c_with_worker_processes():
     """20,000 probes fork two engines; Ctrl-C stops them all and still reports."""
-    table = f"netkit_cw_{os.getpid()}"
-    rule = (f"add table inet {table}\nadd chain inet {table} input {{ type filter hook input priority -10; }}\n"
-            f"add rule inet {table} input ip daddr 127.0.0.3 tcp dport 10001-20000 drop\n")
-    subprocess.run(["nft", "-f", "-"], input=rule, text=True, check=True)
-    try:
-        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    with dropping("ip daddr 127.0.0.3 tcp dport 10001-20000"):
         # 100 connects in flight per worker, 10,000 silent ports at 4 tries each: many seconds.
-        proc = subprocess.Popen([sys.executable, "-m", "netkit", "scan", "127.0.0.3", "-p", "1-20000",
-                                 "--concurrency", "200", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env)
-        time.sleep(2)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        subprocess.run(["nft", "delete", "table", "inet", table], check=True)
-    assert proc.returncode == 130 and "Traceback" not in err, err
+        code, out, err = interrupted("scan", "127.0.0.3", "-p", "1-20000", "--concurrency", "200", "--json",
+                                     after=2)
+    assert code == 130 and "Traceback" not in err, err
     summary = json.loads(out.splitlines()[-1])
     assert summary["interrupted"] is True and 0 < summary["scanned"] < 20000

@@ -10,6 +10,7 @@ import pytest
 from netkit.scan.engine import ScanEngine
 from netkit.scan.model import CLOSED, FILTERED, OPEN
 from netkit.scan.run import scan
+from tests.helpers import dropping
 
 
 @pytest.fixture
@@ -88,17 +89,11 @@ def test_filtered_ports_behind_a_firewall_rule():
     """nftables drops SYNs to one port: no answer, so filtered (after the retries)."""
     server = socket.create_server(("127.0.0.1", 0))
     dropped = server.getsockname()[1]
-    table = f"netkit_test_{os.getpid()}"
-    rule = f"add table inet {table}\nadd chain inet {table} input {{ type filter hook input priority -10; }}\n" \
-           f"add rule inet {table} input ip daddr 127.0.0.1 tcp dport {dropped} drop\n"
-    subprocess.run(["nft", "-f", "-"], input=rule, text=True, check=True)
-    try:
+    with dropping(f"ip daddr 127.0.0.1 tcp dport {dropped}"):
         report = scan([("127.0.0.1", None)], [dropped, 1], workers=1, retries=1, max_timeout=0.3)
-        got = {p.port: (p.state, p.reason) for p in report.hosts[0].ports}
-        assert got == {dropped: (FILTERED, "no-response"), 1: (CLOSED, "conn-refused")}
-    finally:
-        subprocess.run(["nft", "delete", "table", "inet", table], check=True)
-        server.close()
+    server.close()
+    got = {p.port: (p.state, p.reason) for p in report.hosts[0].ports}
+    assert got == {dropped: (FILTERED, "no-response"), 1: (CLOSED, "conn-refused")}
 
 
 def test_never_too_many_open_files():

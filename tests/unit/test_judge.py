@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 import trustme
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from netkit.check import build_spec
 from netkit.check import http as http_check

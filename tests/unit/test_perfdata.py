@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netkit.core.perfdata import UNITS, Metric, format_metric, format_number, format_perfdata, parse_perfdata
+from netkit.core.perfdata import (
+    UNITS,
+    Metric,
+    format_metric,
+    format_number,
+    format_perfdata,
+    parse_perfdata,
+)
 from netkit.core.ranges import parse_range
 
 

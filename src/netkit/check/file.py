@@ -37,8 +37,6 @@ def parse_value(option, value, spell):
         if option.kind == "many":
             items = value if isinstance(value, list) else [value]
             return tuple(option.parse(v) for v in items)
-        if option.kind == "flag":
-            return option.parse(value)
         return option.parse(value)
     except ValueError as exc:
         example = f"; e.g. {spell(option.name)} = {_toml_example(option)}"

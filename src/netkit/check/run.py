@@ -50,14 +50,6 @@ async def run_one_async(spec, verbose: bool = False, resolver=None):
     return _finish(spec, module, exchange, verbose)
 
 
-def _install_uvloop():
-    try:
-        import uvloop
-    except ImportError:  # optional: asyncio's own loop works, only slower
-        return None
-    return uvloop.new_event_loop
-
-
 def run_many(specs, *, concurrency: int = DEFAULT_CONCURRENCY, verbose: bool = False, on_result=None):
     """Run ``specs`` concurrently; results come back in the order of ``specs``.
 
@@ -65,7 +57,7 @@ def run_many(specs, *, concurrency: int = DEFAULT_CONCURRENCY, verbose: bool = F
     """
     import asyncio
 
-    from netkit.drivers.aio import Resolver
+    from netkit.drivers.aio import Resolver, loop_factory
 
     specs = list(specs)
     concurrency = fit_to_descriptors(concurrency)
@@ -86,8 +78,7 @@ def run_many(specs, *, concurrency: int = DEFAULT_CONCURRENCY, verbose: bool = F
             for _ in range(max(1, min(concurrency, len(specs)))):
                 group.create_task(worker())
 
-    factory = _install_uvloop()
-    with asyncio.Runner(loop_factory=factory) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         try:
             runner.run(main())
         except BaseExceptionGroup as group:

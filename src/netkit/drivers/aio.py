@@ -25,7 +25,7 @@ from netkit.drivers._common import (
 )
 from netkit.proto.actions import Await, Close, Connect, Recv, Send, StartTLS
 
-__all__ = ["run", "Resolver"]
+__all__ = ["run", "Resolver", "loop_factory"]
 
 _FAMILIES = {0: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}
 _TYPES = {"tcp": socket.SOCK_STREAM, "udp": socket.SOCK_DGRAM}
@@ -54,6 +54,16 @@ class Resolver:
 
 
 _DEFAULT_RESOLVER = None
+
+
+def loop_factory():
+    """uvloop's event loop when it is installed (2-4x asyncio's throughput), else None:
+    asyncio's own loop works, only slower."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 class _Stream(asyncio.Protocol):

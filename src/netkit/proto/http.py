@@ -6,7 +6,7 @@ method changes -- and the driver only moves bytes.
 """
 
 from netkit.core.errors import ProtocolError
-from netkit.core.target import encode_path, parse_target
+from netkit.core.target import bracket, encode_path, parse_target
 from netkit.proto.actions import Connect, Recv, Send, StartTLS
 from netkit.proto.http1 import ResponseParser, build_request, find_header
 
@@ -67,8 +67,7 @@ def _origin_form(url) -> str:
 
 
 def _host_header(url) -> str:
-    host = f"[{url.host}]" if ":" in url.host else url.host
-    return host if url.port == HTTP_PORTS[url.scheme] else f"{host}:{url.port}"
+    return bracket(url.host) if url.port == HTTP_PORTS[url.scheme] else url.netloc
 
 
 def _basic(user, password) -> str:

@@ -57,11 +57,7 @@ def grab_banners(results, timeout: float = 2.0):
             for result in results:
                 group.create_task(_grab(result, timeout, limit))
 
-    try:
-        import uvloop
+    from netkit.drivers.aio import loop_factory
 
-        factory = uvloop.new_event_loop
-    except ImportError:
-        factory = None
-    with asyncio.Runner(loop_factory=factory) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(main())
