@@ -1,0 +1,157 @@
+"""``netkit serve SERVICE``: small hardened services in the foreground, logging one line
+per event to stderr, until SIGTERM or SIGINT."""
+
+from netkit.cli.args import parse_argv
+from netkit.core.errors import UsageError
+
+__all__ = ["main", "help_text"]
+
+COMMAND = "netkit serve"
+
+
+class _Flag:
+    __slots__ = ("name", "kind", "example")
+
+    def __init__(self, option):
+        self.name = option.name
+        self.kind = option.kind
+        self.example = option.example
+
+
+def _flags():
+    from netkit.serve._options import GLOBAL, OPTIONS
+
+    flags = {}
+    for option in OPTIONS + GLOBAL:
+        flags[f"--{option.name}"] = _Flag(option)
+        if option.short:
+            flags[f"-{option.short}"] = flags[f"--{option.name}"]
+    flags["-h"] = flags["--help"] = type("H", (), {"name": "help", "kind": "flag", "example": None})()
+    return flags
+
+
+def help_text() -> str:
+    from netkit.proto.services import SERVICES
+    from netkit.serve._options import GLOBAL, OPTIONS
+
+    def rows(options):
+        return "".join(
+            f"  {((f'-{o.short}, ' if o.short else '    ') + f'--{o.name}' + ('' if o.kind == 'flag' else f' {o.metavar}')):<30}"
+            f" {o.help}\n" for o in options)
+
+    services = "".join(f"  {name:<9} {what}\n" for name, what in SERVICES.items())
+    return (
+        "usage: netkit serve SERVICE [OPTIONS]\n"
+        "       netkit serve --config services.toml\n\n"
+        "Serve a small network service in the foreground: one log line per event on stderr,\n"
+        "SIGTERM or SIGINT stops it gracefully, systemd is told when it is ready (NOTIFY_SOCKET).\n"
+        "Safe by default: listens on 127.0.0.1 only, with limits on connections, line length,\n"
+        "idle time and unread output.\n\n"
+        "services:\n" + services + "\noptions:\n" + rows(OPTIONS) + "\nprocess:\n" + rows(GLOBAL) +
+        "\nExamples:\n"
+        "  netkit serve echo --port 7007 --prefix 'You said: '\n"
+        "  netkit serve reverse --port 2323 --tls auto\n"
+        "  netkit serve echo --udp --port 7007\n"
+        "  netkit serve time --bind 0.0.0.0 --port 37 --allow 192.168.0.0/24 --user nobody\n"
+        "  netkit serve --config services.toml --pidfile /run/netkit-serve.pid\n"
+    )
+
+
+def _expand_tls(argv):
+    """``--tls CERT KEY`` takes two words; the table parser takes one, so pair them."""
+    out = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        if arg == "--tls":
+            if i + 1 >= len(argv):
+                raise UsageError("--tls needs a certificate and a key (--tls cert.pem key.pem) or auto")
+            first = argv[i + 1]
+            if first == "auto":
+                out.append("--tls=auto")
+                i += 2
+                continue
+            if i + 2 >= len(argv) or argv[i + 2].startswith("-"):
+                raise UsageError(f"--tls {first}: give the key too: --tls cert.pem key.pem (or --tls auto)")
+            out.append("--tls=" + "\0".join((first, argv[i + 2])))
+            i += 3
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def parse(argv):
+    from netkit.serve._options import BY_NAME, GLOBAL, build_service, load_config
+
+    raw, positional = parse_argv(_expand_tls(argv), _flags(), COMMAND)
+    if raw.get("help"):
+        return {"help": True}
+    values = {}
+    for name, given in raw.items():
+        option = BY_NAME[name]
+        if option.kind == "flag":
+            values[name] = True
+            continue
+        parsed = []
+        for text in given if option.kind == "many" else given[-1:]:
+            value = text.split("\0") if name == "tls" and "\0" in text else text
+            try:
+                parsed.append(option.parse(value))
+            except ValueError as exc:
+                shown = " ".join(value) if isinstance(value, list) else value
+                raise UsageError(f"--{name} {exc} (got {shown!r}); e.g. --{name} {option.example}") from None
+        values[name] = parsed if option.kind == "many" else parsed[0]
+    settings = {o.name: values.pop(o.name) for o in GLOBAL if o.name in values}
+    config = settings.pop("config", None)
+    if config:
+        if positional or values:
+            extra = positional[0] if positional else f"--{next(iter(values))}"
+            raise UsageError(f"--config {config} says what to serve; {extra} belongs in the file "
+                             "(only --grace, --user and --pidfile go with --config)")
+        services, from_file = load_config(config)
+        return {"services": services, **from_file, **settings}
+    if not positional:
+        raise UsageError("which service? e.g. netkit serve echo --port 7007 "
+                         "(services: echo, reverse, time, discard, chargen)")
+    if len(positional) > 1:
+        raise UsageError(f"one service at a time (got {' '.join(positional)}); "
+                         "serve several with --config services.toml")
+    try:
+        service = build_service(positional[0], values)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return {"services": [service], **settings}
+
+
+def _run(request, out, err) -> int:
+    from netkit.serve import run
+    from netkit.serve._spec import DEFAULT_GRACE
+    from netkit.serve._system import Log
+
+    log = Log(err)
+    try:
+        return run(request["services"], grace=request.get("grace", DEFAULT_GRACE), user=request.get("user"),
+                   pidfile=request.get("pidfile"), log=log)
+    except ValueError as exc:  # a certificate, a pid file, a user
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        where = ", ".join(f"{s.label} {s.path or f'{s.bind}:{s.listen_port}'}" for s in request["services"])
+        hint = ""
+        if exc.errno == 98:
+            hint = " (another server listens there: stop it or choose --port)"
+        elif exc.errno == 13:
+            hint = " (ports below 1024 need root; bind as root with --user to drop it, or pick a higher --port)"
+        elif exc.errno == 99:
+            hint = " (that address is not on this machine; --bind one it has)"
+        err.write(f"{COMMAND}: cannot listen on {where}: {exc.strerror or exc}{hint}\n")
+        return 1
+
+
+def main(argv, out=None, err=None) -> int:
+    from netkit.cli.shell import run_command
+
+    return run_command(COMMAND, argv, parse, help_text, _run, out, err)

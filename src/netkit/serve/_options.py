@@ -1,0 +1,278 @@
+"""The options of ``netkit serve``, once: the command line and a services file
+(``--config services.toml``) read this table, so a value is checked the same way and
+wrong in the same words in both.
+
+A services file::
+
+    grace = 5                 # process-wide: grace, user, pidfile
+    user = "nobody"
+
+    [[service]]
+    service = "echo"          # echo, reverse, time, discard, chargen
+    port = 7007
+    prefix = "You said: "
+
+    [[service]]
+    service = "reverse"
+    port = 2323
+    tls = "auto"              # or ["cert.pem", "key.pem"]
+    allow = ["127.0.0.0/8"]
+
+Keys of a ``[[service]]`` are the long option names (``max-line``, ``udp``...).
+"""
+
+import ipaddress
+
+from netkit.core.errors import UsageError
+from netkit.core.text import parse_seconds, parse_size, unescape
+from netkit.proto.services import SERVICES
+from netkit.serve._spec import DEFAULT_GRACE, Limits, Service
+
+__all__ = ["ServeOption", "OPTIONS", "BY_NAME", "GLOBAL", "build_service", "load_config"]
+
+
+class ServeOption:
+    __slots__ = ("name", "kind", "parse", "help", "metavar", "example", "short")
+
+    def __init__(self, name, kind, parse, help, metavar=None, example=None, short=None):
+        self.name = name
+        self.kind = kind
+        self.parse = parse
+        self.help = help
+        self.metavar = metavar
+        self.example = example
+        self.short = short
+
+
+def _same(value):
+    return value
+
+
+def _text(value):
+    if not isinstance(value, str):
+        raise ValueError("expects text")
+    return value
+
+
+def _count(what):
+    def parse(value):
+        if isinstance(value, bool):
+            raise ValueError(f"expects a whole number of {what}")
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expects a whole number of {what}") from None
+        if n < 1:
+            raise ValueError(f"expects a whole number of {what}, 1 or more")
+        return n
+
+    return parse
+
+
+def _port(value):
+    if isinstance(value, bool):
+        raise ValueError("expects a port number 0-65535")
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError("expects a port number 0-65535 (0: any free port)") from None
+    if not 0 <= n <= 65535:
+        raise ValueError("expects a port number 0-65535 (0: any free port)")
+    return n
+
+
+def _positive_size(value):
+    n = parse_size(value)
+    if n < 1:
+        raise ValueError("expects a size of 1 or more, like 65536 or 64k")
+    return n
+
+
+def _network(value):
+    try:
+        net = ipaddress.ip_network(str(value).strip(), strict=False)
+    except ValueError:
+        raise ValueError("expects an address or network, like 127.0.0.1, 10.0.0.0/8 or ::1/128") from None
+    return net
+
+
+def _sockopt(value):
+    from netkit.serve.sockopts import parse_assignment
+
+    return parse_assignment(value)
+
+
+def _tls(value):
+    if value == "auto":
+        return "auto"
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError("expects auto or a certificate and a key: --tls cert.pem key.pem (in a file: "
+                     "tls = [\"cert.pem\", \"key.pem\"])")
+
+
+def _seconds(value):
+    return parse_seconds(value)
+
+
+def _grace(value):
+    return parse_seconds(value, allow_zero=True)
+
+
+OPTIONS = (
+    ServeOption("tcp", "flag", _same, "serve over TCP (the default)"),
+    ServeOption("udp", "flag", _same, "serve over UDP: one reply per datagram"),
+    ServeOption("unix", "one", _text, "serve on a Unix socket at PATH", "PATH", "/run/netkit/echo.sock"),
+    ServeOption("tls", "one", _tls, "TLS with a certificate and key, or auto: self-signed (fingerprint logged)",
+                "CERT KEY|auto", "auto"),
+    ServeOption("bind", "one", _text, "address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)",
+                "ADDR", "0.0.0.0", short="b"),
+    ServeOption("port", "one", _port, "port (default: the service's own: echo 7, discard 9, chargen 19, "
+                "time 37, reverse 33333)", "PORT", "7007", short="p"),
+    ServeOption("allow", "many", _network, "serve only clients in this network (repeatable); others are "
+                "refused at accept", "CIDR", "192.168.0.0/24"),
+    ServeOption("max-connections", "one", _count("connections"), "connections open at once (default 1000); "
+                "more are refused", "N", "100"),
+    ServeOption("max-line", "one", _positive_size, "longest line in bytes (default 64k); a longer one closes "
+                "the connection", "SIZE", "4k"),
+    ServeOption("idle-timeout", "one", _seconds, "close a connection after SECONDS without a complete request "
+                "(default 300)", "SECONDS", "60"),
+    ServeOption("max-output", "one", _positive_size, "replies buffered for a client that does not read "
+                "(default 1M): reading stops there, the connection closes at twice", "SIZE", "256k"),
+    ServeOption("sockopt", "many", _sockopt, "set a socket option (repeatable; netkit sockopt list shows "
+                "them)", "NAME=VALUE", "TCP_NODELAY=1"),
+    ServeOption("prefix", "one", _text, "echo: put TEXT before each line (\\t, \\xNN escapes)", "TEXT",
+                "'You said: '"),
+    ServeOption("raw", "flag", _same, "echo: bytes back as they come, no lines"),
+    ServeOption("iso", "flag", _same, "time: RFC 3339 in UTC instead of ctime"),
+    ServeOption("name", "one", _text, "the service's name in log lines", "NAME", "echo-lab"),
+)
+GLOBAL = (
+    ServeOption("grace", "one", _grace, f"after SIGTERM/SIGINT, SECONDS for open connections to finish "
+                f"(default {DEFAULT_GRACE:g})", "SECONDS", "5"),
+    ServeOption("user", "one", _text, "after binding, run as USER (bind a low port as root, then drop it)",
+                "USER", "nobody"),
+    ServeOption("pidfile", "one", _text, "write the process id to FILE while serving", "FILE",
+                "/run/netkit-serve.pid"),
+    ServeOption("config", "one", _text, "serve every [[service]] of a TOML file (like inetd)", "FILE",
+                "services.toml"),
+)
+BY_NAME = {o.name: o for o in OPTIONS + GLOBAL}
+
+
+def build_service(kind, values: dict) -> Service:
+    """A Service from parsed option values (``values[name]``; lists for repeatable ones).
+    ValueError names the conflict."""
+    if kind not in SERVICES:
+        import difflib
+
+        close = difflib.get_close_matches(str(kind), SERVICES, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ValueError(f"unknown service {kind!r}; {hint}services: {', '.join(SERVICES)}")
+    chosen = [n for n in ("tcp", "udp", "unix") if values.get(n)]
+    if len(chosen) > 1:
+        raise ValueError(f"--{chosen[0]} and --{chosen[1]} both choose the transport; give one")
+    transport = chosen[0] if chosen else "tcp"
+    if transport == "unix" and (values.get("port") is not None or values.get("bind")):
+        raise ValueError("--unix PATH listens on a file: --bind and --port do not apply")
+    if values.get("prefix") and kind != "echo":
+        raise ValueError(f"--prefix is for echo, not {kind}")
+    if values.get("raw") and kind != "echo":
+        raise ValueError(f"--raw is for echo, not {kind}")
+    if values.get("raw") and values.get("prefix"):
+        raise ValueError("--raw sends bytes back untouched: it takes no --prefix")
+    if values.get("iso") and kind != "time":
+        raise ValueError(f"--iso is for time, not {kind}")
+    limits = {}
+    for option, field in (("max-connections", "max_connections"), ("max-line", "max_line"),
+                          ("idle-timeout", "idle_timeout"), ("max-output", "max_output")):
+        if values.get(option) is not None:
+            limits[field] = values[option]
+    return Service(
+        kind=kind, transport=transport, bind=values.get("bind") or "127.0.0.1", port=values.get("port"),
+        path=values.get("unix"), tls=values.get("tls"), allow=tuple(values.get("allow") or ()),
+        limits=Limits(**limits), sockopts=tuple(values.get("sockopt") or ()),
+        prefix=unescape(values["prefix"]) if values.get("prefix") else b"", raw=bool(values.get("raw")),
+        iso=bool(values.get("iso")), name=values.get("name"))
+
+
+def _suggest(key, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _toml_value(option, value, where):
+    try:
+        if option.kind == "flag":
+            if not isinstance(value, bool):
+                raise ValueError("expects true or false")
+            return value
+        if option.kind == "many":
+            items = value if isinstance(value, list) else [value]
+            return [option.parse(v) for v in items]
+        return option.parse(value)
+    except ValueError as exc:
+        raise UsageError(f"{where}: {option.name} {exc} (got {value!r}); e.g. {option.name} = "
+                         f"{_toml_example(option)}") from None
+
+
+def _toml_example(option) -> str:
+    if option.kind == "flag":
+        return "true"
+    if option.name == "tls":
+        return '"auto" or ["cert.pem", "key.pem"]'
+    if option.kind == "many":
+        return f'["{option.example}"]'
+    ex = option.example.strip("'")
+    return ex if ex.isdigit() else f'"{ex}"'
+
+
+def load_config(path: str):
+    """(services, {grace, user, pidfile}) from a services file; UsageError names the file,
+    the table and the key."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"--config {path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    settings = {}
+    for key, value in data.items():
+        if key == "service":
+            continue
+        option = BY_NAME.get(key)
+        if option is None or option not in GLOBAL or key == "config":
+            raise UsageError(f"{path}: unknown top-level key {key!r}{_suggest(key, ['grace', 'user', 'pidfile'])}"
+                             f"; services go in [[service]] tables")
+        settings[key] = _toml_value(option, value, path)
+    tables = data.get("service")
+    if not isinstance(tables, list) or not tables:
+        raise UsageError(f"{path}: no services; add one: [[service]] with service = \"echo\" and port = 7007")
+    services = []
+    for i, table in enumerate(tables, 1):
+        where = f"{path}: [[service]] #{i}"
+        if not isinstance(table, dict):
+            raise UsageError(f"{where}: expects a table")
+        kind = table.get("service")
+        if kind is None:
+            raise UsageError(f"{where}: which service? add service = \"echo\" (one of {', '.join(SERVICES)})")
+        values = {}
+        for key, value in table.items():
+            if key == "service":
+                continue
+            option = BY_NAME.get(key)
+            if option is None or option in GLOBAL:
+                raise UsageError(f"{where}: unknown key {key!r}{_suggest(key, [o.name for o in OPTIONS])}")
+            values[key] = _toml_value(option, value, where)
+        try:
+            services.append(build_service(kind, values))
+        except ValueError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+    return services, settings

@@ -1,0 +1,527 @@
+"""The asyncio driver of the services: listening sockets, an accept loop that refuses
+before any work (``--allow``, the connection limit), one small ``asyncio.Protocol`` per
+connection feeding :mod:`netkit.proto.services`, idle sweeps and graceful stop.
+
+Fast on uvloop because the per-batch path is short: ``data_received`` hands the bytes to
+the service, which answers every complete line of the batch with one slice, and the
+protocol makes one ``write``. Nothing runs per line for plain echo; idle time is judged by
+a sweep every second that compares request counters, not by a timer reset per read.
+"""
+
+import asyncio
+import errno
+import ipaddress
+import os
+import socket
+import stat
+import time
+
+from netkit.proto import services as logic
+from netkit.serve import sockopts
+from netkit.serve._spec import DEFAULT_GRACE, DEFAULT_HANDSHAKE_TIMEOUT, Service
+from netkit.serve._system import Log
+
+__all__ = ["Server"]
+
+# Connections accepted per wake-up of the listening socket, so one busy listener cannot
+# starve the others and the connections already open.
+ACCEPT_BATCH = 64
+# accept() failing with these means we are out of a resource, not that the listener is
+# broken: pause accepting for ACCEPT_BACKOFF seconds and try again (trio does the same).
+ACCEPT_CAPACITY_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS))
+ACCEPT_BACKOFF = 0.1
+# How often idle connections are looked for; the idle timeout is exact to this much.
+SWEEP_INTERVAL = 1.0
+# Chargen writes this many lines at a time while the client keeps up.
+CHARGEN_LINES = 64
+
+
+def _peer_text(addr) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = addr[0]
+        return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
+    return "local" if not addr else str(addr)
+
+
+def _stream_logic(service: Service):
+    limits = service.limits
+    kind = service.kind
+    if kind == "echo":
+        return logic.EchoRaw() if service.raw else logic.EchoLines(limits.max_line, service.prefix)
+    if kind == "reverse":
+        return logic.ReverseLines(limits.max_line)
+    return logic.Discard()  # discard; time and chargen ignore what they are sent
+
+
+_DATAGRAM_LOGIC = {"echo": logic.echo_datagram, "reverse": logic.reverse_datagram,
+                   "chargen": logic.chargen_datagram, "discard": lambda _data: None}
+
+
+class _Connection(asyncio.Protocol):
+    __slots__ = ("listener", "transport", "logic", "peer", "opened", "received", "sent", "seen", "last_requests",
+                 "paused", "reason", "chargen_line")
+
+    def __init__(self, listener, peer):
+        self.listener = listener
+        self.peer = peer
+        self.transport = None
+        self.logic = _stream_logic(listener.service)
+        self.opened = self.seen = time.monotonic()
+        self.received = self.sent = 0
+        self.last_requests = 0
+        self.paused = False
+        self.reason = None
+        self.chargen_line = 0
+
+    # -- asyncio.Protocol -------------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        listener = self.listener
+        listener.connections.add(self)
+        limit = listener.service.limits.max_output
+        transport.set_write_buffer_limits(high=limit, low=limit // 4)
+        listener.log(f"connect {self.peer} ({len(listener.connections)}/"
+                     f"{listener.service.limits.max_connections} open)")
+        kind = listener.service.kind
+        if kind == "time":
+            self._write(logic.time_text(time.time(), listener.service.iso))
+            transport.close()
+        elif kind == "chargen":
+            self._produce()
+
+    def data_received(self, data):
+        self.received += len(data)
+        try:
+            out = self.logic.feed(data)
+        except logic.LineTooLong as exc:
+            self._close(f"limit: {exc} (--max-line); closed", abort=True)
+            return
+        if out:
+            self.sent += len(out)
+            self.transport.write(out)
+        if self.logic.finished:
+            self.reason = "quit"
+            self.transport.close()
+
+    def eof_received(self):
+        if self.reason is None:
+            self.reason = "half-closed by the client"
+        return False  # the transport closes once our replies are written
+
+    def pause_writing(self):
+        self.paused = True
+        transport = self.transport
+        if transport.get_write_buffer_size() > 2 * self.listener.service.limits.max_output:
+            self._close(f"limit: more than {2 * self.listener.service.limits.max_output} bytes of replies "
+                        "unread (--max-output); closed", abort=True)
+            return
+        try:
+            transport.pause_reading()
+        except (RuntimeError, AttributeError):
+            pass
+
+    def resume_writing(self):
+        self.paused = False
+        transport = self.transport
+        if transport.is_closing():
+            return
+        try:
+            transport.resume_reading()
+        except (RuntimeError, AttributeError):
+            pass
+        if self.listener.service.kind == "chargen":
+            self._produce()
+
+    def connection_lost(self, exc):
+        listener = self.listener
+        listener.connections.discard(self)
+        reason = self.reason
+        if exc is not None and reason is None:
+            reason = "reset by the client" if isinstance(exc, ConnectionResetError) else f"error: {exc}"
+        listener.log(f"disconnect {self.peer} after {time.monotonic() - self.opened:.1f} s, "
+                     f"{self.received} B in, {self.sent} B out" + (f" ({reason})" if reason else ""))
+        listener.closed(self)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _write(self, data: bytes):
+        self.sent += len(data)
+        self.transport.write(data)
+
+    def _produce(self):
+        self.logic.requests += 1  # the client is keeping up: not idle
+        while not self.paused and not self.transport.is_closing():
+            self._write(logic.chargen_block(self.chargen_line, CHARGEN_LINES))
+            self.chargen_line += CHARGEN_LINES
+
+    def _close(self, reason: str, abort: bool = False):
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.reason = reason.split(";")[0]
+        self.listener.log(f"{reason.split(':')[0]} {self.peer}:{reason.partition(':')[2]}")
+        if abort:
+            self.transport.abort()
+        else:
+            self.transport.close()
+
+    def sweep(self, now: float, idle: float):
+        requests = self.logic.requests
+        if requests != self.last_requests:
+            self.last_requests = requests
+            self.seen = now
+        elif now - self.seen > idle:
+            self._close(f"limit: no complete request for {idle:g} s (--idle-timeout); closed")
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, listener):
+        self.listener = listener
+        self.transport = None
+        service = listener.service
+        self.answer = (lambda _d: logic.time_text(time.time(), service.iso)) if service.kind == "time" \
+            else _DATAGRAM_LOGIC[service.kind]
+        self.answered = self.refused = self.dropped = 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        listener = self.listener
+        if listener.allow and not listener.allowed(addr[0]):
+            self.refused += 1
+            return
+        reply = self.answer(data)
+        if reply is None:
+            return
+        if self.transport.get_write_buffer_size() > listener.service.limits.max_output:
+            self.dropped += 1
+            return
+        self.transport.sendto(reply, addr)
+        self.answered += 1
+
+    def error_received(self, exc):
+        pass  # ICMP port unreachable from a client that left: nothing to do
+
+    def report(self, final=False):
+        """A log line when something was refused or dropped since the last one (at most
+        one per sweep, not one per datagram: a flood must not flood the log)."""
+        if self.refused or self.dropped or (final and self.answered):
+            self.listener.log(f"{'stopped: ' if final else ''}{self.answered} datagrams answered, "
+                              f"{self.refused} refused (not in --allow), {self.dropped} dropped (--max-output)")
+            self.answered = self.refused = self.dropped = 0
+
+
+class _Listener:
+    """One bound socket of a service and what is open on it."""
+
+    def __init__(self, server, service: Service, sock, ssl_context):
+        self.server = server
+        self.service = service
+        self.sock = sock
+        self.ssl = ssl_context
+        self.connections = set()
+        self.pending = 0  # accepted, TLS handshake in progress
+        self.allow = service.allow
+        self.datagrams = None
+        self.accepting = False
+        self.label = service.label
+        self._log = server.log
+
+    @property
+    def address(self):
+        if self.sock.family == socket.AF_UNIX:
+            return self.service.path
+        return self.sock.getsockname()[:2]
+
+    @property
+    def where(self) -> str:
+        return self.service.path if self.sock.family == socket.AF_UNIX else _peer_text(self.address)
+
+    def log(self, text):
+        self._log(self.label, text)
+
+    def allowed(self, host: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        if ip.version == 6 and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.allow)
+
+    # -- accept loop ----------------------------------------------------------------
+
+    def start(self, loop):
+        self.loop = loop
+        if self.sock.type == socket.SOCK_DGRAM:
+            return loop.create_task(self._start_datagrams())
+        self.sock.listen(min(socket.SOMAXCONN, 4096))
+        self.resume()
+        return None
+
+    async def _start_datagrams(self):
+        _t, self.datagrams = await self.loop.create_datagram_endpoint(lambda: _Datagrams(self), sock=self.sock)
+
+    def resume(self):
+        if not self.accepting and self.sock.fileno() >= 0:
+            self.accepting = True
+            self.loop.add_reader(self.sock.fileno(), self._accept)
+
+    def pause(self):
+        if self.accepting:
+            self.accepting = False
+            self.loop.remove_reader(self.sock.fileno())
+
+    def _accept(self):
+        service = self.service
+        limit = service.limits.max_connections
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, addr = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:
+                if exc.errno in ACCEPT_CAPACITY_ERRNOS:
+                    self.log(f"limit: accept failed ({exc.strerror}); pausing {ACCEPT_BACKOFF:g} s")
+                    self.pause()
+                    self.loop.call_later(ACCEPT_BACKOFF, self.resume)
+                    return
+                raise
+            peer = _peer_text(addr)
+            if self.allow and not self.allowed(addr[0]):
+                self.log(f"refused {peer}: not in --allow")
+                _refuse(conn)
+                continue
+            if len(self.connections) + self.pending >= limit:
+                self.log(f"limit {peer}: {limit} connections open (--max-connections); refused")
+                _refuse(conn)
+                continue
+            self._apply_options(conn)
+            self.pending += 1
+            self.server.spawn(self._connect(conn, peer))
+
+    async def _connect(self, conn, peer):
+        try:
+            await self.loop.connect_accepted_socket(
+                lambda: _Connection(self, peer), conn, ssl=self.ssl,
+                ssl_handshake_timeout=DEFAULT_HANDSHAKE_TIMEOUT if self.ssl else None)
+        except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            what = "TLS handshake" if self.ssl else "connection"
+            self.log(f"error {peer}: {what} failed: {_describe(exc)}")
+            conn.close()
+        finally:
+            self.pending -= 1
+
+    def _apply_options(self, conn):
+        conn.setblocking(False)
+        for opt, value in self.service.sockopts:
+            if opt.name not in ("SO_REUSEADDR", "SO_REUSEPORT", "TCP_DEFER_ACCEPT", "TCP_FASTOPEN"):
+                try:
+                    sockopts.apply(conn, opt, value)
+                except OSError:
+                    pass
+
+    def closed(self, connection):
+        self.server.connection_closed()
+
+    def stop_listening(self):
+        self.pause()
+        if self.datagrams is not None:
+            self.datagrams.report(final=True)
+            if self.datagrams.transport is not None:
+                self.datagrams.transport.close()
+        else:
+            self.sock.close()
+        if self.sock.family == socket.AF_UNIX and self.service.path:
+            try:
+                os.unlink(self.service.path)
+            except OSError:
+                pass
+
+    def sweep(self, now):
+        idle = self.service.limits.idle_timeout
+        for connection in list(self.connections):
+            connection.sweep(now, idle)
+        if self.datagrams is not None:
+            self.datagrams.report()
+
+
+def _refuse(conn):
+    """Close an accepted socket we will not serve: a FIN, as SocketServer's
+    verify_request does, without reading or writing anything."""
+    try:
+        conn.close()
+    except OSError:
+        pass
+
+
+def _describe(exc) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"no handshake within {DEFAULT_HANDSHAKE_TIMEOUT:g} s"
+    text = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return str(text)
+
+
+def _bind(service: Service):
+    """The bound, non-blocking sockets of ``service`` (one per address the name has)."""
+    if service.transport == "unix":
+        path = service.path
+        try:
+            if stat.S_ISSOCK(os.stat(path).st_mode):
+                probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    probe.connect(path)
+                except OSError:  # nobody listens: a stale socket of an earlier run
+                    os.unlink(path)
+                else:
+                    raise OSError(errno.EADDRINUSE, "a server is already listening there")
+                finally:
+                    probe.close()
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        return [sock]
+    socktype = socket.SOCK_DGRAM if service.transport == "udp" else socket.SOCK_STREAM
+    infos = socket.getaddrinfo(service.bind or None, service.listen_port, socket.AF_UNSPEC, socktype, 0,
+                               socket.AI_PASSIVE)
+    seen = []
+    for info in infos:
+        if info[4][:2] not in [s[4][:2] for s in seen]:
+            seen.append(info)
+    socks = []
+    port = service.listen_port
+    try:
+        for family, type_, proto, _name, addr in seen:
+            sock = socket.socket(family, type_, proto)
+            socks.append(sock)
+            if socktype == socket.SOCK_STREAM:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and len(seen) > 1:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            for opt, value in service.sockopts:
+                sockopts.apply(sock, opt, value)
+            sock.bind((addr[0], port, *addr[2:]))
+            port = sock.getsockname()[1]  # port 0: the others take the one the first got
+            sock.setblocking(False)
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
+
+
+class Server:
+    """Several services in one process.
+
+    ``bind()`` opens every socket (do it before dropping privileges), ``start()`` begins
+    serving, ``stop(grace)`` stops accepting and gives open connections ``grace`` seconds.
+    ``addresses`` lists (label, address) of every bound socket.
+    """
+
+    def __init__(self, services, log=None):
+        self.services = list(services)
+        self.log = log or Log()
+        self.listeners = []
+        self.tasks = set()
+        self._sweeper = None
+        self._idle = None
+        self.tls_notes = []
+
+    # -- set-up ---------------------------------------------------------------------
+
+    def bind(self):
+        """Make TLS contexts and bind every socket. OSError / ValueError on failure, with
+        nothing left open."""
+        from netkit.serve._tls import server_context
+
+        try:
+            for service in self.services:
+                ctx = None
+                if service.tls:
+                    ctx, note = server_context(service.tls)
+                    self.tls_notes.append((service.label, note))
+                for sock in _bind(service):
+                    self.listeners.append(_Listener(self, service, sock, ctx))
+        except BaseException:
+            for listener in self.listeners:
+                listener.sock.close()
+            self.listeners.clear()
+            raise
+        return self
+
+    @property
+    def addresses(self):
+        return [(listener.label, listener.address) for listener in self.listeners]
+
+    async def start(self):
+        if not self.listeners:
+            self.bind()
+        loop = asyncio.get_running_loop()
+        for label, note in self.tls_notes:
+            self.log(label, f"tls: {note}")
+        waits = [t for t in (listener.start(loop) for listener in self.listeners) if t]
+        if waits:
+            await asyncio.gather(*waits)
+        for listener in self.listeners:
+            limits = listener.service.limits
+            allow = f", allow {' '.join(map(str, listener.allow))}" if listener.allow else ""
+            listener.log(f"listening on {listener.where} (max {limits.max_connections} connections, "
+                         f"lines {limits.max_line} B, idle {limits.idle_timeout:g} s, "
+                         f"output {limits.max_output} B{allow})")
+        self._sweeper = loop.create_task(self._sweep())
+        return self
+
+    def spawn(self, coro):
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _sweep(self):
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            now = time.monotonic()
+            for listener in self.listeners:
+                listener.sweep(now)
+
+    # -- stop -----------------------------------------------------------------------
+
+    def open_connections(self) -> int:
+        return sum(len(listener.connections) + listener.pending for listener in self.listeners)
+
+    def connection_closed(self):
+        if self._idle is not None and self.open_connections() == 0:
+            self._idle.set()
+
+    async def stop(self, grace: float = DEFAULT_GRACE):
+        """Stop accepting; wait up to ``grace`` seconds for open connections to end, then
+        close them."""
+        for listener in self.listeners:
+            listener.stop_listening()
+        n = self.open_connections()
+        if n:
+            self.log("serve", f"stopping: {n} connection{'s' if n != 1 else ''} open, "
+                              f"up to {grace:g} s to finish")
+            self._idle = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._idle.wait(), grace)
+            except asyncio.TimeoutError:
+                left = self.open_connections()
+                self.log("serve", f"grace period over: closing {left} connection{'s' if left != 1 else ''}")
+                for listener in self.listeners:
+                    for connection in list(listener.connections):
+                        connection.reason = "server stopping"
+                        connection.transport.abort()
+        for task in list(self.tasks):
+            task.cancel()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        await asyncio.sleep(0)  # let connection_lost callbacks run
