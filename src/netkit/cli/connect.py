@@ -1,0 +1,159 @@
+"""``netkit connect HOST PORT``: stdin to a socket, the socket to stdout (netcat's job,
+and the stdio proxy client of the source texts)."""
+
+from netkit.cli.args import parse_argv
+from netkit.core.errors import UsageError
+
+__all__ = ["main", "help_text", "Flag", "endpoint_from"]
+
+COMMAND = "netkit connect"
+
+
+class Flag:
+    __slots__ = ("name", "kind", "example", "metavar", "help", "short", "parse")
+
+    def __init__(self, name, kind, help, metavar=None, example=None, short=None, parse=None):
+        self.name, self.kind, self.help = name, kind, help
+        self.metavar, self.example, self.short, self.parse = metavar, example, short, parse
+
+
+def _seconds(value):
+    from netkit.core.text import parse_seconds
+
+    return parse_seconds(value)
+
+
+# Options shared with `netkit send`.
+ENDPOINT_OPTIONS = (
+    Flag("udp", "flag", "UDP: each read of input is one datagram", short="u"),
+    Flag("unix", "one", "a Unix socket at PATH instead of HOST PORT", "PATH", "/run/app.sock", short="U"),
+    Flag("tls", "flag", "TLS, verifying the server's certificate and name"),
+    Flag("insecure", "flag", "with --tls: do not verify the certificate (say so explicitly)", short="k"),
+    Flag("cafile", "one", "with --tls: trust the CA certificates in FILE", "FILE", "ca.pem"),
+    Flag("crlf", "flag", "send line ends as CRLF, show CRLF as LF", short="C"),
+    Flag("connect-timeout", "one", "give up connecting after SECONDS (default 10)", "SECONDS", "3",
+         parse=_seconds),
+    Flag("wait", "one", "TLS and UDP: after input ends, wait until the server is quiet SECONDS (default 1)",
+         "SECONDS", "2", parse=_seconds),
+    Flag("help", "flag", "show this help", short="h"),
+)
+
+
+def flag_table(options):
+    flags = {f"--{o.name}": o for o in options}
+    flags.update({f"-{o.short}": o for o in options if o.short})
+    return flags
+
+
+def rows(options) -> str:
+    return "".join(
+        f"  {((f'-{o.short}, ' if o.short else '    ') + f'--{o.name}' + ('' if o.kind == 'flag' else f' {o.metavar}')):<28}"
+        f" {o.help}\n" for o in options)
+
+
+def one(raw, flags, name):
+    values = raw.get(name)
+    if not values:
+        return None
+    option = flags[f"--{name}"]
+    if option.parse is None:
+        return values[-1]
+    try:
+        return option.parse(values[-1])
+    except ValueError as exc:
+        raise UsageError(f"--{name} {exc} (got {values[-1]!r}); e.g. --{name} {option.example}") from None
+
+
+def endpoint_from(raw, positional, flags, command, extra=0):
+    """(Endpoint, the positional arguments after HOST PORT)."""
+    from netkit.core.target import split_hostport
+    from netkit.serve.client import DEFAULT_CONNECT_TIMEOUT, Endpoint
+
+    transport = "udp" if raw.get("udp") else "tcp"
+    if raw.get("insecure") and not raw.get("tls"):
+        raise UsageError("--insecure only makes sense with --tls")
+    if raw.get("cafile") and not raw.get("tls"):
+        raise UsageError("--cafile only makes sense with --tls")
+    timeout = one(raw, flags, "connect-timeout") or DEFAULT_CONNECT_TIMEOUT
+    common = dict(transport=transport, tls=bool(raw.get("tls")), insecure=bool(raw.get("insecure")),
+                  cafile=one(raw, flags, "cafile"), timeout=timeout)
+    path = one(raw, flags, "unix")
+    if path:
+        return Endpoint(path=path, **common), positional
+    if not positional:
+        raise UsageError(f"where to? e.g. {command} 127.0.0.1 7007" + (" DATA" if extra else "")
+                         + " (or --unix PATH)")
+    first = positional[0]
+    if (first.startswith("[") and "]:" in first) or first.count(":") == 1:
+        try:
+            host, port_text = split_hostport(first, first)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        port_text, rest = str(port_text), positional[1:]
+    else:
+        if len(positional) < 2:
+            raise UsageError(f"which port? give HOST PORT, e.g. {command} {first} 7007")
+        host, port_text, rest = first.strip("[]"), positional[1], positional[2:]
+    try:
+        port = int(port_text)
+        if not 1 <= port <= 65535:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"port {port_text!r} is not a port number 1-65535; e.g. {command} {host} 7007") from None
+    return Endpoint(host, port, **common), rest
+
+
+OPTIONS = ENDPOINT_OPTIONS
+FLAGS = flag_table(OPTIONS)
+
+
+def help_text() -> str:
+    return (
+        "usage: netkit connect [OPTIONS] HOST PORT\n"
+        "       netkit connect [OPTIONS] --unix PATH\n\n"
+        "Copy standard input to the service and its replies to standard output, until either side\n"
+        "closes: on a terminal type lines (Ctrl-D ends), or pipe: echo hi | netkit connect host 7.\n\n"
+        "options:\n" + rows(OPTIONS) +
+        "\nExit status: 0 when the exchange ended normally, 1 when the connection failed, 2 on bad\n"
+        "usage, 130 on Ctrl-C.\n\n"
+        "Examples:\n"
+        "  netkit connect 127.0.0.1 33333\n"
+        "  netkit connect --crlf mail.example 25\n"
+        "  echo hello | netkit connect --udp 127.0.0.1 7\n"
+        "  netkit connect --tls --cafile ca.pem server.example 443\n"
+    )
+
+
+def parse(argv):
+    raw, positional = parse_argv(argv, FLAGS, COMMAND)
+    if raw.get("help"):
+        return {"help": True}
+    endpoint, rest = endpoint_from(raw, positional, FLAGS, COMMAND)
+    if rest:
+        raise UsageError(f"unexpected {rest[0]!r}: netkit connect takes HOST PORT and reads what to send from "
+                         "stdin (netkit send HOST PORT DATA sends one request)")
+    from netkit.serve.client import DEFAULT_WAIT
+
+    return {"endpoint": endpoint, "crlf": bool(raw.get("crlf")), "wait": one(raw, FLAGS, "wait") or DEFAULT_WAIT}
+
+
+def _run(request, out, err) -> int:
+    import sys
+
+    from netkit.serve.client import open_socket, talk
+
+    sock = open_socket(request["endpoint"])
+    try:
+        out.flush()
+        talk(sock, request["endpoint"], source=sys.stdin.fileno(), sink=out.fileno(), crlf=request["crlf"],
+             wait=request["wait"])
+    finally:
+        sock.close()
+    return 0
+
+
+def main(argv, out=None, err=None) -> int:
+    from netkit.cli.shell import run_command
+    from netkit.core.errors import NetError
+
+    return run_command(COMMAND, argv, parse, help_text, _run, out, err, failures=(NetError,))
