@@ -192,15 +192,18 @@ def render_config(
     endpoints: Sequence[tuple[str, int]],
     host_keys: dict[str, Path],
     authorized_keys: Path,
+    extra: str = "",
 ) -> str:
-    """sshd_config listening on ``endpoints``."""
-    return CONFIG.format(
+    """sshd_config listening on ``endpoints``; ``extra`` lines go first (sshd keeps the
+    first value of a keyword, so they override the defaults above)."""
+    text = CONFIG.format(
         listen="\n".join(f"ListenAddress {address}:{port}" for address, port in endpoints),
         pid_file=directory / "sshd.pid",
         host_keys="\n".join(f"HostKey {path}" for path in host_keys.values()),
         authorized_keys=authorized_keys,
         max_startups=MAX_STARTUPS,
     )
+    return (extra.rstrip("\n") + "\n" if extra else "") + text
 
 
 @contextlib.contextmanager
@@ -209,11 +212,14 @@ def running_sshd(
     *,
     addresses: Sequence[str] = (HOST,),
     ports_per_address: int = 1,
+    extra_config: str = "",
 ) -> Iterator[Sshd]:
     """Make keys and config under ``directory`` and run sshd (retrying on a taken port).
 
     It listens on ``ports_per_address`` free ports of each of ``addresses`` (any of
-    127.0.0.0/8 works on Linux), at most :data:`MAX_ENDPOINTS` in all.
+    127.0.0.0/8 works on Linux), at most :data:`MAX_ENDPOINTS` in all. ``extra_config``
+    (sshd_config lines, e.g. ``PasswordAuthentication yes``) takes precedence over the
+    defaults.
     """
     binary = need_binary(SSHD, DEBIAN_PACKAGE)
     count = len(addresses) * ports_per_address
@@ -246,7 +252,8 @@ def running_sshd(
                 port = free_port(address)
                 if (address, port) not in endpoints:
                     endpoints.append((address, port))
-        conf.write_text(render_config(directory, endpoints, host_key_files, authorized_keys))
+        conf.write_text(render_config(directory, endpoints, host_key_files, authorized_keys,
+                                       extra_config))
         pid_file.unlink(missing_ok=True)
         start = log_file.stat().st_size if log_file.exists() else 0
         server: ServerProcess
@@ -292,3 +299,68 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     """A running sshd with key login for the current user (see the module docstring)."""
     with running_sshd(tmp_path_factory.mktemp("sshd")) as info:
         yield info
+
+
+# --- many "hosts" at once ------------------------------------------------------------------
+
+# Loopback addresses of a fleet: 127.0.1.1, 127.0.1.2, ... (one per host, so that hosts
+# differ by address as real ones do, each on a port of its own).
+FLEET_NETWORK = "127.0.{block}.{index}"
+
+
+@dataclass(frozen=True)
+class SshdFleet:
+    """``hosts`` sshd endpoints from as many sshd instances as needed (16 sockets each),
+    all taking one client key and written into one known_hosts file.
+
+    ``endpoints``  every (address, port), address 127.0.B.i (i from 1)
+    ``instances``  the :class:`Sshd` of each instance
+    ``client_key`` the first instance's client key (every instance authorizes it)
+    ``known_hosts`` one file naming every endpoint with its instance's host keys
+    ``user``       the user to log in as
+    """
+
+    endpoints: tuple[tuple[str, int], ...]
+    instances: tuple[Sshd, ...]
+    client_key: Path
+    known_hosts: Path
+    user: str
+
+    def host_args(self) -> list[str]:
+        """``user@address:port`` for every endpoint."""
+        return [f"{self.user}@{address}:{port}" for address, port in self.endpoints]
+
+
+@contextlib.contextmanager
+def running_sshd_fleet(
+    directory: Path, hosts: int, *, block: int = 1, extra_config: str = ""
+) -> Iterator[SshdFleet]:
+    """Run ``ceil(hosts / 16)`` sshd instances, one address of 127.0.``block``.0/24 per
+    host. Keys of the instances are made in parallel by their own ssh-keygen runs."""
+    if not 1 <= hosts <= 250:
+        raise ValueError(f"a fleet has 1 to 250 hosts, not {hosts}")
+    directory = directory.absolute()
+    addresses = [FLEET_NETWORK.format(block=block, index=i + 1) for i in range(hosts)]
+    groups = [addresses[i : i + MAX_ENDPOINTS] for i in range(0, hosts, MAX_ENDPOINTS)]
+    with contextlib.ExitStack() as stack:
+        instances = [
+            stack.enter_context(
+                running_sshd(directory / f"sshd{n}", addresses=group, extra_config=extra_config)
+            )
+            for n, group in enumerate(groups)
+        ]
+        first = instances[0]
+        for other in instances[1:]:
+            with open(other.directory / "authorized_keys", "a") as f:
+                f.write(first.client_pubkey + "\n")
+        known_hosts = directory / "known_hosts"
+        known_hosts.write_text(
+            "".join(known_hosts_lines(i.host_keys, i.endpoints) for i in instances)
+        )
+        yield SshdFleet(
+            endpoints=tuple(e for i in instances for e in i.endpoints),
+            instances=tuple(instances),
+            client_key=first.client_key,
+            known_hosts=known_hosts,
+            user=first.user,
+        )

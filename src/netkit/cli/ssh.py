@@ -1,0 +1,492 @@
+"""``netkit ssh run|get|put``: a command, or files, on many hosts at once (like pssh,
+clush, Ansible ad-hoc), with OpenSSH's host key rules."""
+
+import sys
+
+from netkit.check.options import Option
+from netkit.cli.args import parse_argv
+from netkit.core.errors import UsageError
+
+__all__ = ["help_text", "main"]
+
+COMMAND = "netkit ssh"
+SUBCOMMANDS = ("run", "get", "put")
+# Exit codes: every host succeeded; some host failed (its command's status, or an error).
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _same(value):
+    return value
+
+
+def _count(value):
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError("expects a whole number") from None
+    if n < 1:
+        raise ValueError("expects a whole number, 1 or more")
+    return n
+
+
+def _port(value):
+    n = _count(value)
+    if n > 65535:
+        raise ValueError("expects a port, 1-65535")
+    return n
+
+
+def _seconds(value):
+    from netkit.core.text import parse_seconds
+
+    return parse_seconds(value)
+
+
+def _env_pair(value):
+    name, eq, _ = value.partition("=")
+    if not eq or not name or not name.replace("_", "a").isalnum():
+        raise ValueError("expects NAME=VALUE")
+    return value
+
+
+COMMON = (
+    Option("hosts-file", "many", _same, None, "read hosts from FILE: one per line, # comments (- for stdin)",
+           short="f", metavar="FILE", example="hosts.txt"),
+    Option("user", "one", _same, None, "log in as USER where the host does not say (user@host)", short="l",
+           metavar="USER", example="root"),
+    Option("port", "one", _port, None, "port where the host does not say (host:port); default 22", short="p",
+           metavar="PORT", example="2222"),
+    Option("parallel", "one", _count, None, "hosts at once (default 64)", short="P", metavar="N", example="100"),
+    Option("identity", "many", _same, None, "private key FILE (repeatable); default: the agent and ~/.ssh/id_*",
+           short="i", metavar="FILE", example="~/.ssh/id_ed25519"),
+    Option("no-agent", "flag", _same, None, "do not use the SSH agent"),
+    Option("passphrase-env", "one", _same, None, "the keys' passphrase is in environment variable VAR "
+           "(default: asked on the terminal)", metavar="VAR", example="KEY_PASS"),
+    Option("password-env", "one", _same, None, "log in with the password in environment variable VAR",
+           metavar="VAR", example="SSH_PASS"),
+    Option("ask-password", "flag", _same, None, "ask for a login password on the terminal", short="A"),
+    Option("known-hosts", "many", _same, None, "known_hosts FILE (repeatable; default ~/.ssh/known_hosts)",
+           metavar="FILE", example="known_hosts"),
+    Option("accept-new", "flag", _same, None, "accept and record unknown host keys (never changed ones)"),
+    Option("config", "one", _same, None, "ssh config FILE, or none (default ~/.ssh/config)", short="F",
+           metavar="FILE", example="none"),
+    Option("jump", "one", _same, None, "go through this jump host ([user@]host[:port])", short="J",
+           metavar="HOST", example="bastion"),
+    Option("connect-timeout", "one", _seconds, None, "seconds for the connection and login (default 10)",
+           metavar="SECONDS", example="5"),
+    Option("json", "flag", _same, None, "print one JSON object per host, then a summary"),
+    Option("help", "flag", _same, None, "show this help", short="h"),
+)
+RUN = (
+    Option("timeout", "one", _seconds, None, "stop the command after SECONDS (default: no limit)", short="t",
+           metavar="SECONDS", example="60"),
+    Option("stdin", "flag", _same, None, "send standard input (read once) to every host's command; "
+           "without a command: a script for sh"),
+    Option("tty", "flag", _same, None, "run the command on a pseudo-terminal (stderr joins stdout)"),
+    Option("env", "many", _env_pair, None, "set NAME=VALUE for the command (the server must AcceptEnv it)",
+           short="e", metavar="NAME=VALUE", example="LANG=C"),
+    Option("group", "flag", _same, None, "print each distinct output once, with the hosts that gave it"),
+    Option("outdir", "one", _same, None, "write each host's output to DIR/HOST.stdout and .stderr", short="o",
+           metavar="DIR", example="out"),
+    Option("quiet", "flag", _same, None, "print no output lines, only the summary", short="q"),
+)
+TRANSFER = (
+    Option("no-progress", "flag", _same, None, "no progress line (there is none when stderr is not a terminal)"),
+    Option("force", "flag", _same, None, "copy every file, also those that look unchanged"),
+)
+_FLAGS = {}
+for _name, _options in (("run", COMMON + RUN), ("get", COMMON + TRANSFER), ("put", COMMON + TRANSFER)):
+    flags = {f"--{o.name}": o for o in _options}
+    flags.update({f"-{o.short}": o for o in _options if o.short})
+    _FLAGS[_name] = flags
+
+
+def _rows(options):
+    return "".join(
+        f"  {((f'-{o.short}, ' if o.short else '    ') + f'--{o.name}' + ('' if o.kind == 'flag' else f' {o.metavar}')):<32} "
+        f"{o.help}\n" for o in options)
+
+
+def help_text(sub=None) -> str:
+    head = (
+        "usage: netkit ssh run [OPTIONS] HOST... -- COMMAND...\n"
+        "       netkit ssh get [OPTIONS] HOST... REMOTE_PATH LOCAL_DIR\n"
+        "       netkit ssh put [OPTIONS] HOST... LOCAL_PATH REMOTE_DIR\n\n"
+        "Run a command, or copy files over SFTP, on many hosts at once. Hosts are [user@]host[:port]\n"
+        "(IPv6 as [::1]:22), Host aliases of ~/.ssh/config, or lines of -f FILE. Host keys are checked\n"
+        "against known_hosts: an unknown key is refused unless --accept-new, a changed key always.\n"
+        "Passwords and passphrases never go on the command line: they are asked on the terminal,\n"
+        "or read from an environment variable (--password-env VAR, --passphrase-env VAR).\n\n"
+        "get copies REMOTE_PATH (a file, a directory: recursively, or a glob) from every host into\n"
+        "LOCAL_DIR/HOST/; put copies LOCAL_PATH into REMOTE_DIR on every host. Only new or changed\n"
+        "files move (size and modification time), times are kept, each file appears whole under its\n"
+        "name (written as NAME.part first), and an interrupted copy resumes where it stopped.\n\n"
+        "The exit status is 0 when every host succeeded, 1 when any failed (they are named).\n\n"
+        "options:\n" + _rows(COMMON) + "\nrun:\n" + _rows(RUN) + "\nget, put:\n" + _rows(TRANSFER) +
+        "\nExamples:\n"
+        "  netkit ssh run web1 web2 root@db:2222 -- uptime\n"
+        "  netkit ssh run -f hosts.txt --group -t 30 -- 'df -h /'\n"
+        "  netkit ssh get -f hosts.txt /var/log/syslog logs/\n"
+        "  netkit ssh put -f hosts.txt ./conf.d /etc/app/\n"
+    )
+    return head
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+
+def parse(argv):
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        return {"help": True}
+    sub, argv = argv[0], argv[1:]
+    if sub not in SUBCOMMANDS:
+        from netkit.cli.args import suggest
+
+        raise UsageError(f"unknown subcommand {sub!r}{suggest(sub, SUBCOMMANDS)}; netkit ssh run|get|put "
+                         f"(see netkit ssh --help)")
+    spell = f"{COMMAND} {sub}"
+    command_words = None
+    if sub == "run" and "--" in argv:
+        cut = argv.index("--")
+        argv, command_words = argv[:cut], argv[cut + 1:]
+    raw, positional = parse_argv(argv, _FLAGS[sub], spell)
+    if raw.get("help"):
+        return {"help": True}
+
+    def one(name, default=None):
+        values = raw.get(name)
+        if not values:
+            return default
+        option = _FLAGS[sub][f"--{name}"]
+        try:
+            return option.parse(values[-1])
+        except ValueError as exc:
+            raise UsageError(f"--{name} {exc} (got {values[-1]!r}); e.g. --{name} {option.example}") from None
+
+    request = {"sub": sub, "json": bool(raw.get("json"))}
+    hosts = []
+    from netkit.remote import read_hosts_file
+
+    for path in raw.get("hosts-file", ()):
+        hosts.extend(read_hosts_file(path))
+    if sub == "run":
+        if command_words is None:
+            if hosts:  # hosts from -f: every positional is the command
+                command_words, positional = positional, []
+            elif len(positional) >= 2:
+                command_words, positional = positional[-1:], positional[:-1]
+            else:
+                command_words = []
+        hosts.extend(positional)
+        command = " ".join(command_words)
+        if not command and raw.get("stdin"):
+            command = "sh -s"
+        if not command:
+            raise UsageError("no command: netkit ssh run HOST... -- COMMAND (e.g. -- uptime)")
+        if raw.get("group") and raw.get("json"):
+            raise UsageError("--group and --json exclude each other; give one")
+        env = {}
+        for pair in raw.get("env", ()):
+            try:
+                _env_pair(pair)
+            except ValueError:
+                raise UsageError(f"--env expects NAME=VALUE (got {pair!r}); e.g. --env LANG=C") from None
+            name, _, value = pair.partition("=")
+            env[name] = value
+        request.update(command=command, timeout=one("timeout"), stdin=bool(raw.get("stdin")), tty=bool(raw.get("tty")),
+                       env=env, group=bool(raw.get("group")), outdir=one("outdir"), quiet=bool(raw.get("quiet")))
+    else:
+        if len(positional) < 2 or (not hosts and len(positional) < 3):
+            what = "REMOTE_PATH LOCAL_DIR" if sub == "get" else "LOCAL_PATH REMOTE_DIR"
+            raise UsageError(f"netkit ssh {sub} needs hosts, then {what} (e.g. netkit ssh {sub} web1 "
+                             f"{'/var/log/syslog logs/' if sub == 'get' else './conf.d /etc/app/'})")
+        hosts.extend(positional[:-2])
+        request.update(source=positional[-2], destination=positional[-1], progress=not raw.get("no-progress"),
+                       force=bool(raw.get("force")))
+    if not hosts:
+        raise UsageError("no hosts: name them ([user@]host[:port]) or give -f FILE")
+    if raw.get("password-env") and raw.get("ask-password"):
+        raise UsageError("--password-env and --ask-password both give the password; give one")
+    request.update(
+        hosts=hosts, user=one("user"), port=one("port"), parallel=one("parallel"),
+        identities=list(raw.get("identity", ())), agent=not raw.get("no-agent"),
+        passphrase_env=one("passphrase-env"), password_env=one("password-env"),
+        ask_password=bool(raw.get("ask-password")), known_hosts=list(raw.get("known-hosts", ())),
+        accept_new=bool(raw.get("accept-new")), config=one("config"), jump=one("jump"),
+        connect_timeout=one("connect-timeout"),
+    )
+    return request
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def _terminal_prompt():
+    """getpass on /dev/tty, or None when there is no terminal to ask on."""
+    import os
+
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return None
+    os.close(fd)
+    import getpass
+
+    def ask(text):
+        try:
+            return getpass.getpass(text)
+        except EOFError:
+            raise UsageError("no answer at the prompt") from None
+
+    return ask
+
+
+def _env_value(var, what):
+    import os
+
+    if var not in os.environ:
+        raise UsageError(f"--{what} {var}: the environment has no {var}; export {var}=... first")
+    return os.environ[var]
+
+
+def settings_from(request, err):
+    from netkit.remote import Credentials, HostKeyPolicy, Settings, parse_host
+
+    prompt = _terminal_prompt()
+    password = None
+    if request["password_env"]:
+        password = _env_value(request["password_env"], "password-env")
+    elif request["ask_password"]:
+        if prompt is None:
+            raise UsageError("--ask-password needs a terminal; use --password-env VAR instead")
+        password = prompt("Password: ")
+    passphrase = _env_value(request["passphrase_env"], "passphrase-env") if request["passphrase_env"] else None
+    credentials = Credentials(request["identities"], password=password, agent=request["agent"], prompt=prompt,
+                              passphrase=passphrase)
+    for problem in credentials.problems:
+        err.write(f"{COMMAND}: warning: {problem}\n")
+    policy = HostKeyPolicy(request["known_hosts"] or None, accept_new=request["accept_new"])
+    config = request["config"]
+    if config is not None:
+        config = [] if config == "none" else [config]
+        for path in config:
+            import os
+
+            if not os.access(path, os.R_OK):
+                raise UsageError(f"--config {path}: cannot read it")
+    jump = parse_host(request["jump"]) if request["jump"] else None
+    from netkit.remote import DEFAULT_CONNECT_TIMEOUT
+
+    return Settings(credentials, policy, user=request["user"], port=request["port"], config=config,
+                    connect_timeout=request["connect_timeout"] or DEFAULT_CONNECT_TIMEOUT, jump=jump)
+
+
+def _runner():
+    import asyncio
+
+    from netkit.drivers.aio import loop_factory
+
+    return asyncio.Runner(loop_factory=loop_factory())
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _seconds_text(seconds):
+    return f"{seconds:.2f}s"
+
+
+def summary_table(results, kind="run") -> str:
+    """HOST, STATUS, TIME, ERROR for every host, then one line of counts."""
+    rows = []
+    for r in results:
+        if kind == "run":
+            status = "-" if r.returncode is None else str(r.returncode)
+            if r.exit_signal and r.returncode is None:
+                status = f"SIG{r.exit_signal}"
+        else:
+            status = "ok" if r.error is None else "failed"
+        detail = r.error or ""
+        if kind != "run" and r.error is None:
+            detail = r.describe()
+        rows.append((r.host, status, _seconds_text(r.duration), detail))
+    width = max([len("HOST")] + [len(h) for h, *_ in rows])
+    lines = [f"{'HOST':<{width}}  {'STATUS':<6}  {'TIME':>7}  {'ERROR' if kind == 'run' else 'DETAIL'}"]
+    for host, status, took, detail in rows:
+        lines.append(f"{host:<{width}}  {status:<6}  {took:>7}  {detail}".rstrip())
+    ok = sum(1 for r in results if r.ok)
+    lines.append(f"{len(results)} host{'s' if len(results) != 1 else ''}: {ok} ok, {len(results) - ok} failed")
+    return "\n".join(lines) + "\n"
+
+
+def grouped(results) -> str:
+    """clubak's view: each distinct output once, under the hosts that gave it."""
+    groups = {}
+    for r in results:
+        if r.error is not None:
+            continue
+        key = (r.stdout, r.stderr, r.returncode)
+        groups.setdefault(key, []).append(r.host)
+    blocks = []
+    for (stdout, stderr, code), hosts in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[1])):
+        title = f"{','.join(hosts)} ({len(hosts)} host{'s' if len(hosts) != 1 else ''}, exit {code})"
+        rule = "-" * min(max(len(title), 15), 78)
+        body = stdout + (("" if not stdout or stdout.endswith("\n") else "\n") if stdout else "")
+        if stderr:
+            body += "".join(f"[stderr] {line}\n" for line in stderr.splitlines())
+        blocks.append(f"{rule}\n{title}\n{rule}\n{body}")
+    return "".join(blocks)
+
+
+def _safe_name(label: str) -> str:
+    return label.replace("/", "_") or "_"
+
+
+def _write_outdir(outdir, results):
+    import os
+
+    os.makedirs(outdir, exist_ok=True)
+    for r in results:
+        for name, text in (("stdout", r.stdout), ("stderr", r.stderr)):
+            path = os.path.join(outdir, f"{_safe_name(r.host)}.{name}")
+            tmp = path + ".part"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+
+
+def _report_failures(results, err, kind="run"):
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        if r.error is None and kind == "run":
+            err.write(f"{COMMAND} {kind}: {r.host}: exit status {r.returncode}\n")
+        else:
+            err.write(f"{COMMAND} {kind}: {r.error}\n")
+    if failed:
+        names = ", ".join(r.host for r in failed[:10]) + (", ..." if len(failed) > 10 else "")
+        err.write(f"{COMMAND} {kind}: {len(failed)} of {len(results)} host{'s' if len(results) != 1 else ''} "
+                  f"failed: {names}\n")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# --- the subcommands ------------------------------------------------------------------------
+
+
+def _run(request, out, err) -> int:
+    from netkit.cli.shell import dump_json
+    from netkit.core.limits import fit_to_descriptors
+    from netkit.remote import DEFAULT_PARALLEL, run
+
+    settings = settings_from(request, err)
+    stdin = sys.stdin.buffer.read() if request["stdin"] else None
+    parallel = fit_to_descriptors(request["parallel"] or DEFAULT_PARALLEL)
+    stream = not (request["group"] or request["json"] or request["quiet"])
+
+    def on_output(host, name, line):
+        target = out if name == "stdout" else err
+        target.write(f"{host}: {line}\n")
+        target.flush()
+
+    with _runner() as runner:
+        results = runner.run(run(request["hosts"], request["command"], settings, parallel=parallel,
+                                 timeout=request["timeout"], stdin=stdin, env=request["env"], pty=request["tty"],
+                                 on_output=on_output if stream else None))
+    if request["outdir"]:
+        _write_outdir(request["outdir"], results)
+    if request["json"]:
+        for r in results:
+            out.write(dump_json(r.as_dict()))
+        ok = sum(1 for r in results if r.ok)
+        out.write(dump_json({"summary": {"hosts": len(results), "ok": ok, "failed": len(results) - ok,
+                                         "failed_hosts": [r.host for r in results if not r.ok]}}))
+    else:
+        if request["group"]:
+            out.write(grouped(results))
+        if stream and any(r.stdout or r.stderr for r in results):
+            out.write("\n")
+        out.write(summary_table(results))
+    out.flush()
+    return _report_failures(results, err)
+
+
+class _Progress:
+    """One line on a terminal's stderr: hosts done, files and bytes moved, speed."""
+
+    def __init__(self, total_hosts, err, on):
+        import time
+
+        self.err = err
+        self.on = on and err.isatty()
+        self.total = total_hosts
+        self.done = self.files = self.bytes = 0
+        self.clock = time.monotonic
+        self.start = self.shown = self.clock()
+
+    def moved(self, nbytes):
+        self.bytes += nbytes
+        self.show()
+
+    def file_done(self):
+        self.files += 1
+        self.show()
+
+    def host_done(self, _result):
+        self.done += 1
+        self.show(force=True)
+
+    def show(self, force=False):
+        if not self.on:
+            return
+        now = self.clock()
+        if not force and now - self.shown < 0.1:
+            return
+        self.shown = now
+        rate = self.bytes / max(now - self.start, 1e-6)
+        self.err.write(f"\r{self.done}/{self.total} hosts, {self.files} files, {self.bytes / 1048576:.1f} MiB, "
+                       f"{rate / 1048576:.1f} MiB/s\x1b[K")
+        self.err.flush()
+
+    def clear(self):
+        if self.on:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+
+
+def _transfer(request, out, err) -> int:
+    from netkit.cli.shell import dump_json
+    from netkit.core.limits import fit_to_descriptors
+    from netkit.remote import DEFAULT_PARALLEL, get, put
+
+    settings = settings_from(request, err)
+    parallel = fit_to_descriptors(request["parallel"] or DEFAULT_PARALLEL)
+    progress = _Progress(len(request["hosts"]), err, request["progress"] and not request["json"])
+    action = get if request["sub"] == "get" else put
+    try:
+        with _runner() as runner:
+            results = runner.run(action(request["hosts"], request["source"], request["destination"], settings,
+                                        parallel=parallel, force=request["force"], on_bytes=progress.moved,
+                                        on_file=progress.file_done, on_result=progress.host_done))
+    finally:
+        progress.clear()
+    if request["json"]:
+        for r in results:
+            out.write(dump_json(r.as_dict()))
+        ok = sum(1 for r in results if r.ok)
+        out.write(dump_json({"summary": {"hosts": len(results), "ok": ok, "failed": len(results) - ok,
+                                         "failed_hosts": [r.host for r in results if not r.ok]}}))
+    else:
+        out.write(summary_table(results, kind=request["sub"]))
+    out.flush()
+    return _report_failures(results, err, kind=request["sub"])
+
+
+def _work(request, out, err) -> int:
+    if request["sub"] == "run":
+        return _run(request, out, err)
+    return _transfer(request, out, err)
+
+
+def main(argv, out=None, err=None) -> int:
+    from netkit.cli.shell import run_command
+
+    return run_command(COMMAND, argv, parse, help_text, _work, out, err)

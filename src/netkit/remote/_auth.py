@@ -1,0 +1,94 @@
+"""Who we log in as, decided once for all hosts: keys read (and decrypted) once, the SSH
+agent, a password. Nothing secret ever comes from the command line: passphrases and
+passwords come from a prompt (on the terminal) or from an environment variable.
+
+A key that cannot be used (unreadable, not a key, wrong passphrase) is left out with a
+``problem`` line; the hosts then fail their login naming it, and the others go on.
+"""
+
+import os
+
+__all__ = ["DEFAULT_KEY_FILES", "Credentials"]
+
+# What OpenSSH's ssh tries when no -i is given (less DSA and security keys).
+DEFAULT_KEY_FILES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+
+
+class Credentials:
+    """``identities``: key files (-i); none given: the agent (when ``agent`` and
+    $SSH_AUTH_SOCK) plus the default key files. ``prompt(text) -> str`` asks for a
+    passphrase (None: encrypted keys are left out). ``password`` enables password and
+    keyboard-interactive logins."""
+
+    def __init__(self, identities=(), *, password=None, agent=True, prompt=None, passphrase=None):
+        self.identities = [os.path.expanduser(p) for p in identities]
+        self.password = password
+        self.problems = []  # one line per key left out
+        self.keys = []
+        self.agent_path = os.environ.get("SSH_AUTH_SOCK") if agent and not identities else None
+        paths = self.identities
+        explicit = bool(paths)
+        if not explicit:
+            paths = [p for p in (os.path.expanduser(k) for k in DEFAULT_KEY_FILES) if os.path.exists(p)]
+        for path in paths:
+            key = self._load(path, prompt, passphrase, explicit)
+            if key is not None:
+                self.keys.append(key)
+
+    def _load(self, path, prompt, passphrase, explicit):
+        import asyncssh
+
+        try:
+            try:
+                return asyncssh.read_private_key(path, passphrase)
+            except asyncssh.KeyImportError as exc:
+                if "Passphrase must be specified" not in str(exc) or passphrase is not None:
+                    raise
+                if prompt is None:
+                    self.problems.append(f"{path}: the key is encrypted and there is no terminal to ask for "
+                                         f"its passphrase (use --passphrase-env VAR or ssh-agent)")
+                    return None
+                return asyncssh.read_private_key(path, prompt(f"Passphrase for {path}: "))
+        except asyncssh.KeyEncryptionError:
+            self.problems.append(f"{path}: wrong passphrase")
+        except OSError as exc:
+            self.problems.append(f"{path}: cannot read the key: {exc.strerror or exc}")
+        except (asyncssh.KeyImportError, ValueError) as exc:
+            self.problems.append(f"{path}: not a usable private key ({exc})")
+        return None
+
+    def methods(self) -> str:
+        """The login methods on offer, for error messages."""
+        offered = []
+        if self.keys:
+            offered.append(f"{len(self.keys)} key{'s' if len(self.keys) > 1 else ''}")
+        if self.agent_path:
+            offered.append("the agent")
+        if self.password is not None:
+            offered.append("a password")
+        return ", ".join(offered) or "nothing (no usable key, no agent, no password)"
+
+    def options(self) -> dict:
+        """asyncssh connection options for these credentials."""
+        opts = {
+            "agent_path": self.agent_path,
+            "gss_auth": False,
+            "host_based_auth": False,
+            "password_auth": self.password is not None,
+            "kbdint_auth": self.password is not None,
+        }
+        if self.password is not None:
+            opts["password"] = self.password
+        if self.agent_path:
+            # Keys of our own next to the agent's: asyncssh uses client_keys=None as "agent
+            # and default keys"; explicit keys would turn the agent off.
+            opts["client_keys"] = self.keys or None
+            if self.keys:
+                opts["agent_path"] = None
+                opts["client_keys"] = self.keys
+        else:
+            opts["client_keys"] = self.keys
+        methods = (["publickey"] if (self.keys or self.agent_path) else []) + \
+                  (["keyboard-interactive", "password"] if self.password is not None else [])
+        opts["preferred_auth"] = methods or ["publickey"]
+        return opts

@@ -1,0 +1,139 @@
+"""One connection to one host, with settings made once for all hosts.
+
+The algorithms are the cheapest both sides accept: curve25519 key exchange, ed25519 host
+keys when known, AES-128-GCM or ChaCha20 (no MAC to compute beside them), no compression.
+Anything else the server offers is still accepted after these, so old servers work.
+"""
+
+import asyncio
+import os
+
+from netkit.remote._errors import AuthError, HostKeyError, map_error
+
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "Settings", "connect"]
+
+# How long a host has to accept TCP and finish the SSH handshake and login.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+# Cheapest first; asyncssh's full default lists follow in case a server lacks them.
+KEX_ALGS = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256")
+CIPHERS = ("aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
+           "aes128-ctr", "aes256-ctr")
+MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512-etm@openssh.com")
+
+
+def _prefer(first, defaults):
+    return list(dict.fromkeys([*first, *defaults]))
+
+
+class Settings:
+    """Everything that is the same for every host: credentials, host key policy, the
+    default user and port, the ssh config file(s), a jump host, the connect timeout."""
+
+    def __init__(self, credentials, policy, *, user=None, port=None, config=None,
+                 connect_timeout=DEFAULT_CONNECT_TIMEOUT, jump=None, keepalive=None):
+        import asyncssh
+
+        self.credentials = credentials
+        self.policy = policy
+        self.user = user
+        self.port = port
+        self.connect_timeout = connect_timeout
+        self.jump = jump  # a Host, or None
+        self._jump_conn = None
+        self._jump_lock = None
+        if config is None:
+            default = os.path.expanduser("~/.ssh/config")
+            config = [default] if os.path.exists(default) else []
+        self.config = list(config)
+        # GSS key exchanges need Kerberos: never offered.
+        defaults_kex = [a.decode() for a in asyncssh.kex.get_default_kex_algs() if not a.startswith(b"gss-")]
+        defaults_enc = [a.decode() for a in asyncssh.encryption.get_default_encryption_algs()]
+        defaults_mac = [a.decode() for a in asyncssh.mac.get_default_mac_algs()]
+        self.base = asyncssh.SSHClientConnectionOptions(
+            kex_algs=_prefer(KEX_ALGS, defaults_kex),
+            encryption_algs=_prefer(CIPHERS, defaults_enc),
+            mac_algs=_prefer(MACS, defaults_mac),
+            compression_algs=["none"],
+            known_hosts=((), (), ()),  # every key goes to HostKeyPolicy.check
+            config=self.config or None,
+            keepalive_interval=keepalive or 0,
+            **credentials.options(),
+        )
+
+    async def jump_connection(self):
+        """One connection to the jump host, shared by every host behind it."""
+        if self._jump_lock is None:
+            self._jump_lock = asyncio.Lock()
+        async with self._jump_lock:
+            if self._jump_conn is None:
+                self._jump_conn = await _open(self.jump, self, tunnel=None)
+        return self._jump_conn
+
+    async def aclose(self):
+        if self._jump_conn is not None:
+            self._jump_conn.close()
+            await self._jump_conn.wait_closed()
+            self._jump_conn = None
+
+
+def _client_class(policy):
+    import asyncssh
+
+    class Client(asyncssh.SSHClient):
+        refusal = None
+
+        def validate_host_public_key(self, host, addr, port, key):
+            try:
+                policy.check(host, addr, port, key)
+            except HostKeyError as exc:
+                self.refusal = exc
+                return False
+            return True
+
+    return Client
+
+
+async def _open(host, settings, tunnel):
+    import asyncssh
+
+    clients = []
+
+    def factory():
+        client = _client_class(settings.policy)()
+        clients.append(client)
+        return client
+
+    port = host.port or settings.port
+    user = host.user or settings.user
+    kwargs = {"server_host_key_algs": settings.policy.host_key_algs(host.host, port or 22)}
+    if user:
+        kwargs["username"] = user
+    if tunnel is not None:
+        kwargs["tunnel"] = tunnel
+    try:
+        async with asyncio.timeout(settings.connect_timeout):
+            return await asyncssh.connect(host.host, port or (), client_factory=factory,
+                                          options=settings.base, **kwargs)
+    except asyncssh.HostKeyNotVerifiable as exc:
+        if clients and clients[-1].refusal is not None:
+            raise clients[-1].refusal from None
+        raise map_error(exc, host.label) from None
+    except asyncssh.PermissionDenied:
+        creds = settings.credentials
+        text = f"{host.label}: authentication failed as {user or 'the default user'} (tried {creds.methods()})"
+        if creds.problems:
+            text += "; " + "; ".join(creds.problems)
+        raise AuthError(text) from None
+    except TimeoutError:
+        from netkit.core.errors import Timeout
+
+        raise Timeout(f"{host.label}: no SSH login within {settings.connect_timeout:g} s "
+                      f"(--connect-timeout)") from None
+    except Exception as exc:
+        raise map_error(exc, host.label) from None
+
+
+async def connect(host, settings):
+    """An open asyncssh connection to ``host`` (a :class:`Host`); netkit errors only."""
+    tunnel = await settings.jump_connection() if settings.jump is not None else None
+    return await _open(host, settings, tunnel)

@@ -1,0 +1,77 @@
+"""Errors of remote work, on netkit's tree (:mod:`netkit.core.errors`)::
+
+    NetError
+     ├── HostKeyError          the server's host key is not trusted
+     │    ├── UnknownHostKey   not in known_hosts (and no --accept-new)
+     │    └── ChangedHostKey   known_hosts holds another key for this host: always refused
+     ├── AuthError             every login method was refused (or none could be tried)
+     └── Timeout
+          └── CommandTimeout   the command ran past its time and was stopped
+
+asyncssh's exceptions and OSErrors are mapped onto this tree once, in :func:`map_error`.
+"""
+
+from netkit.core.errors import (
+    ConnectError,
+    NetError,
+    ProtocolError,
+    RefusedError,
+    ResolveError,
+    Timeout,
+)
+
+__all__ = ["AuthError", "ChangedHostKey", "CommandTimeout", "HostKeyError", "UnknownHostKey", "map_error"]
+
+
+class HostKeyError(NetError):
+    pass
+
+
+class UnknownHostKey(HostKeyError):
+    pass
+
+
+class ChangedHostKey(HostKeyError):
+    pass
+
+
+class AuthError(NetError):
+    pass
+
+
+class CommandTimeout(Timeout):
+    pass
+
+
+def map_error(exc: BaseException, where: str, *, phase: str = "connect") -> Exception:
+    """The netkit error for ``exc`` raised while talking to ``where``."""
+    import errno
+    import socket
+
+    import asyncssh
+
+    if isinstance(exc, NetError):
+        return exc
+    if isinstance(exc, socket.gaierror):
+        return ResolveError(f"cannot resolve {where}: {exc.strerror} (no such host name or ssh config alias)")
+    if isinstance(exc, ConnectionRefusedError):
+        return RefusedError(f"{where} refused the connection")
+    if isinstance(exc, (TimeoutError, asyncssh.misc.TimeoutError if hasattr(asyncssh.misc, "TimeoutError") else TimeoutError)):
+        return Timeout(f"{where}: no SSH session within the connect timeout ({phase})")
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return AuthError(f"{where}: authentication failed ({exc.reason or 'permission denied'})")
+    if isinstance(exc, asyncssh.ConnectionLost):
+        return ConnectError(f"{where}: connection lost ({phase}): {exc.reason or 'closed by the peer'}")
+    if isinstance(exc, asyncssh.ChannelOpenError):
+        return ProtocolError(f"{where}: the server refused a session channel: {exc.reason}")
+    if isinstance(exc, asyncssh.DisconnectError):
+        return ProtocolError(f"{where}: the server disconnected ({phase}): {exc.reason}")
+    if isinstance(exc, asyncssh.Error):
+        return ProtocolError(f"{where}: {exc.reason or type(exc).__name__} ({phase})")
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
+            return ConnectError(f"{where}: connection reset ({phase})")
+        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return ConnectError(f"{where}: {exc.strerror}")
+        return ConnectError(f"{where}: {exc.strerror or exc} ({phase})")
+    return exc if isinstance(exc, Exception) else RuntimeError(str(exc))

@@ -1,0 +1,362 @@
+"""Copy files over SFTP from many hosts (:func:`get`) or to many hosts (:func:`put`).
+
+Rules, the same both ways:
+
+* only new or changed files move: a file whose destination has the same size and
+  modification time (whole seconds, as SFTP carries them) is left alone (``force`` copies
+  every file);
+* modification times and permission bits are kept;
+* atomic: a file is written as ``NAME.part`` and renamed over ``NAME`` when complete, so
+  ``NAME`` is always either the old file or the whole new one;
+* resumable: the ``.part`` file carries the source's modification time after every
+  chunk; a later copy of the same source version (same mtime, ``.part`` no longer than
+  the source) goes on from the ``.part``'s length. Chunks are written in order, so a
+  ``.part`` is always a prefix of the file.
+
+``get`` writes into ``LOCAL_DIR/<host>/``: a file as its base name, a directory
+recursively under its base name, each match of a glob likewise.
+"""
+
+import asyncio
+import os
+import posixpath
+import stat
+import time
+from dataclasses import dataclass, field
+
+from netkit.core.errors import NetkitError
+from netkit.remote._connect import connect
+from netkit.remote._errors import map_error
+from netkit.remote._hosts import Host, parse_host
+from netkit.remote._run import DEFAULT_PARALLEL
+
+__all__ = ["CHUNK", "FILES_AT_ONCE", "PART_SUFFIX", "TransferResult", "get", "put"]
+
+# Bytes asked for (or sent) in one call; asyncssh splits it into parallel SFTP requests,
+# so a chunk is many round trips in flight. Chunks land in order, so a .part is a prefix.
+CHUNK = 8 * 1024 * 1024
+# Files of one host in flight at once: small files cost round trips, not bandwidth.
+FILES_AT_ONCE = 8
+PART_SUFFIX = ".part"
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass
+class TransferResult:
+    """What one host's copy did: ``files`` copied, ``unchanged`` left alone, ``resumed``
+    (of ``files``) continued from a ``.part``, ``bytes`` moved, ``paths`` written (local
+    paths for get, remote for put), ``error`` (None when every file made it)."""
+
+    host: str
+    files: int = 0
+    unchanged: int = 0
+    resumed: int = 0
+    bytes: int = 0
+    duration: float = 0.0
+    error: str | None = None
+    paths: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def describe(self) -> str:
+        text = f"{self.files} copied ({self.bytes / 1048576:.1f} MiB), {self.unchanged} unchanged"
+        if self.resumed:
+            text += f", {self.resumed} resumed"
+        return text
+
+    def as_dict(self) -> dict:
+        return {"host": self.host, "files": self.files, "unchanged": self.unchanged, "resumed": self.resumed,
+                "bytes": self.bytes, "duration": round(self.duration, 3), "error": self.error,
+                "paths": list(self.paths)}
+
+
+def _host_dir(label: str) -> str:
+    return label.replace("/", "_") or "_"
+
+
+def _same(size_a, mtime_a, size_b, mtime_b) -> bool:
+    return size_a == size_b and mtime_a is not None and mtime_b is not None and int(mtime_a) == int(mtime_b)
+
+
+# --- get ------------------------------------------------------------------------------------
+
+
+async def _remote_files(sftp, pattern):
+    """[(remote path, relative local path, attrs)] for a path, directory or glob."""
+    import asyncssh
+
+    if _GLOB_CHARS & set(pattern):
+        matches = [name.filename if hasattr(name, "filename") else name for name in await sftp.glob(pattern)]
+        if not matches:
+            raise NetkitError(f"nothing matches {pattern}")
+    else:
+        matches = [pattern]
+    found = []
+    for path in matches:
+        try:
+            attrs = await sftp.stat(path)
+        except asyncssh.SFTPNoSuchFile:
+            raise NetkitError(f"{path}: no such file or directory") from None
+        except asyncssh.SFTPPermissionDenied:
+            raise NetkitError(f"{path}: permission denied") from None
+        base = posixpath.basename(path.rstrip("/")) or "root"
+        if stat.S_ISDIR(attrs.permissions or 0):
+            await _walk(sftp, path, base, found)
+        else:
+            found.append((path, base, attrs))
+    return found
+
+
+async def _walk(sftp, directory, relative, found):
+    for entry in sorted(await sftp.readdir(directory), key=lambda e: e.filename):
+        name = entry.filename
+        if name in (".", ".."):
+            continue
+        path = posixpath.join(directory, name)
+        rel = posixpath.join(relative, name)
+        mode = entry.attrs.permissions or 0
+        if stat.S_ISDIR(mode):
+            await _walk(sftp, path, rel, found)
+        elif stat.S_ISREG(mode):
+            found.append((path, rel, entry.attrs))
+        # symlinks, devices and sockets are not copied (readdir's attrs are lstat's)
+
+
+async def _get_file(sftp, remote, local, attrs, result, force, on_bytes):
+    size, mtime = attrs.size or 0, attrs.mtime
+    try:
+        st = os.stat(local)
+        if not force and _same(st.st_size, st.st_mtime, size, mtime):
+            result.unchanged += 1
+            return
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(local), exist_ok=True)
+    part = local + PART_SUFFIX
+    offset = 0
+    try:
+        pst = os.stat(part)
+        if mtime is not None and int(pst.st_mtime) == int(mtime) and pst.st_size <= size:
+            offset = pst.st_size
+    except FileNotFoundError:
+        pass
+    stamp = (mtime, mtime) if mtime is not None else None
+    with open(part, "r+b" if offset else "wb") as out:
+        out.truncate(offset)
+        out.seek(offset)
+        if offset:
+            result.resumed += 1
+        async with sftp.open(remote, "rb") as source:
+            while offset < size:
+                data = await source.read(min(CHUNK, size - offset), offset)
+                if not data:
+                    break
+                out.write(data)
+                out.flush()
+                if stamp is not None:
+                    os.utime(out.fileno(), stamp)
+                offset += len(data)
+                result.bytes += len(data)
+                if on_bytes is not None:
+                    on_bytes(len(data))
+    if offset != size:
+        raise NetkitError(f"{remote} changed while it was read ({offset} of {size} bytes); run again")
+    if attrs.permissions is not None:
+        os.chmod(part, attrs.permissions & 0o777)
+    if stamp is not None:
+        os.utime(part, stamp)
+    os.replace(part, local)
+    result.files += 1
+    result.paths.append(local)
+
+
+async def _get_host(conn, result, source, destination, force, on_bytes, on_file):
+    import asyncssh
+
+    async with conn.start_sftp_client() as sftp:
+        files = await _remote_files(sftp, source)
+        root = os.path.join(destination, _host_dir(result.host))
+        gate = asyncio.Semaphore(FILES_AT_ONCE)
+        problems = []
+
+        async def one(remote, rel, attrs):
+            local = os.path.join(root, *rel.split("/"))
+            async with gate:
+                try:
+                    await _get_file(sftp, remote, local, attrs, result, force, on_bytes)
+                except (asyncssh.SFTPError, OSError, NetkitError) as exc:
+                    if isinstance(exc, (asyncssh.ConnectionLost, asyncssh.DisconnectError)):
+                        raise
+                    problems.append(f"{remote}: {getattr(exc, 'reason', None) or getattr(exc, 'strerror', None) or exc}")
+                    return
+            if on_file is not None:
+                on_file()
+
+        async with asyncio.TaskGroup() as group:
+            for remote, rel, attrs in files:
+                group.create_task(one(remote, rel, attrs))
+        if problems:
+            raise NetkitError("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+
+
+# --- put ------------------------------------------------------------------------------------
+
+
+def _local_files(pattern):
+    import glob
+
+    matches = sorted(glob.glob(pattern)) if _GLOB_CHARS & set(pattern) else [pattern]
+    if not matches:
+        raise NetkitError(f"nothing matches {pattern}")
+    found = []
+    for path in matches:
+        if not os.path.exists(path):
+            raise NetkitError(f"{path}: no such file or directory")
+        base = os.path.basename(path.rstrip("/")) or "root"
+        if os.path.isdir(path):
+            for top, dirs, names in os.walk(path):
+                dirs.sort()
+                for name in sorted(names):
+                    full = os.path.join(top, name)
+                    if os.path.isfile(full) and not os.path.islink(full):
+                        rel = os.path.relpath(full, path).replace(os.sep, "/")
+                        found.append((full, posixpath.join(base, rel), os.stat(full)))
+        else:
+            found.append((path, base, os.stat(path)))
+    return found
+
+
+async def _put_file(sftp, local, remote, st, result, force, on_bytes):
+    import asyncssh
+
+    size, mtime = st.st_size, int(st.st_mtime)
+    try:
+        attrs = await sftp.stat(remote)
+        if not force and _same(attrs.size, attrs.mtime, size, mtime):
+            result.unchanged += 1
+            return
+    except asyncssh.SFTPNoSuchFile:
+        pass
+    part = remote + PART_SUFFIX
+    offset = 0
+    try:
+        pattrs = await sftp.stat(part)
+        if pattrs.mtime == mtime and (pattrs.size or 0) <= size:
+            offset = pattrs.size or 0
+    except asyncssh.SFTPNoSuchFile:
+        pass
+    if offset:
+        result.resumed += 1
+    stamp = asyncssh.SFTPAttrs(atime=mtime, mtime=mtime)
+    with open(local, "rb") as source:
+        async with sftp.open(part, "r+b" if offset else "wb") as out:
+            if offset:
+                await out.truncate(offset)
+            while offset < size:
+                source.seek(offset)
+                data = source.read(min(CHUNK, size - offset))
+                if not data:
+                    break
+                await out.write(data, offset)
+                await out.setstat(stamp)
+                offset += len(data)
+                result.bytes += len(data)
+                if on_bytes is not None:
+                    on_bytes(len(data))
+            await out.setstat(asyncssh.SFTPAttrs(permissions=st.st_mode & 0o777, atime=mtime, mtime=mtime))
+    if offset != size:
+        raise NetkitError(f"{local} changed while it was sent; run again")
+    await sftp.posix_rename(part, remote)
+    result.files += 1
+    result.paths.append(remote)
+
+
+async def _put_host(conn, result, source, destination, force, on_bytes, on_file):
+    import asyncssh
+
+    files = _local_files(source)
+    async with conn.start_sftp_client() as sftp:
+        made = set()
+        for _local, rel, _st in files:
+            parent = posixpath.dirname(posixpath.join(destination, rel))
+            if parent not in made:
+                await sftp.makedirs(parent, exist_ok=True)
+                made.add(parent)
+        gate = asyncio.Semaphore(FILES_AT_ONCE)
+        problems = []
+
+        async def one(local, rel, st):
+            remote = posixpath.join(destination, rel)
+            async with gate:
+                try:
+                    await _put_file(sftp, local, remote, st, result, force, on_bytes)
+                except (asyncssh.SFTPError, OSError, NetkitError) as exc:
+                    if isinstance(exc, (asyncssh.ConnectionLost, asyncssh.DisconnectError)):
+                        raise
+                    problems.append(f"{remote}: {getattr(exc, 'reason', None) or getattr(exc, 'strerror', None) or exc}")
+                    return
+            if on_file is not None:
+                on_file()
+
+        async with asyncio.TaskGroup() as group:
+            for local, rel, st in files:
+                group.create_task(one(local, rel, st))
+        if problems:
+            raise NetkitError("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+
+
+# --- many hosts -----------------------------------------------------------------------------
+
+
+async def _transfer(work, hosts, source, destination, settings, *, parallel, force, on_bytes, on_file, on_result):
+    results = [None] * len(hosts)
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(index, spec):
+        label = spec.label if isinstance(spec, Host) else str(spec)
+        result = TransferResult(label)
+        results[index] = result
+        start = time.monotonic()
+        try:
+            host = spec if isinstance(spec, Host) else parse_host(spec)
+            async with gate:
+                start = time.monotonic()
+                conn = await connect(host, settings)
+                try:
+                    await work(conn, result, source, destination, force, on_bytes, on_file)
+                finally:
+                    conn.close()
+        except Exception as exc:
+            while isinstance(exc, BaseExceptionGroup):  # from a host's TaskGroup of files
+                exc = exc.exceptions[0]
+            if not isinstance(exc, NetkitError):
+                exc = map_error(exc, label, phase="transfer")
+            result.error = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
+        result.duration = time.monotonic() - start
+        if on_result is not None:
+            on_result(result)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for index, spec in enumerate(hosts):
+                group.create_task(one(index, spec))
+    finally:
+        await settings.aclose()
+    return results
+
+
+async def get(hosts, remote_path, local_dir, settings, *, parallel=DEFAULT_PARALLEL, force=False, on_bytes=None,
+              on_file=None, on_result=None) -> list:
+    """Copy ``remote_path`` (file, directory or glob) from every host into
+    ``local_dir/<host>/``; a list of :class:`TransferResult` in the order of ``hosts``."""
+    return await _transfer(_get_host, hosts, remote_path, local_dir, settings, parallel=parallel, force=force,
+                           on_bytes=on_bytes, on_file=on_file, on_result=on_result)
+
+
+async def put(hosts, local_path, remote_dir, settings, *, parallel=DEFAULT_PARALLEL, force=False, on_bytes=None,
+              on_file=None, on_result=None) -> list:
+    """Copy ``local_path`` (file, directory or glob) into ``remote_dir`` on every host."""
+    return await _transfer(_put_host, hosts, local_path, remote_dir, settings, parallel=parallel, force=force,
+                           on_bytes=on_bytes, on_file=on_file, on_result=on_result)

@@ -1,0 +1,119 @@
+"""Host key policy: known_hosts is read once for all hosts; each server's key is judged
+by our own callback, so that an unknown key and a changed key are told apart and a
+changed key is named with both fingerprints.
+
+* known and matching: accepted;
+* known_hosts holds other keys for the host (by name or address, ``[host]:port`` for a
+  port other than 22, hashed names too): refused, always — "host key CHANGED";
+* revoked (``@revoked``): refused;
+* unknown: refused, unless ``accept_new`` (OpenSSH's StrictHostKeyChecking=accept-new):
+  then the key is appended to the first known_hosts file, in one ``write`` on an
+  ``O_APPEND`` descriptor (forked workers may add at the same moment).
+
+The host key algorithms asked of a known host are those of its known keys (as OpenSSH
+does), so that a server holding several keys shows the one we know.
+"""
+
+import os
+
+from netkit.remote._errors import ChangedHostKey, UnknownHostKey
+
+__all__ = ["DEFAULT_HOST_KEY_ALGS", "HostKeyPolicy", "fingerprint"]
+
+# Cheapest first: ed25519 signs and verifies fastest, then ECDSA, then RSA (SHA-2).
+DEFAULT_HOST_KEY_ALGS = (
+    "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "rsa-sha2-512", "rsa-sha2-256",
+)
+_KEY_NAMES = {"ssh-ed25519": "ED25519", "ssh-rsa": "RSA", "ecdsa-sha2-nistp256": "ECDSA",
+              "ecdsa-sha2-nistp384": "ECDSA", "ecdsa-sha2-nistp521": "ECDSA", "ssh-ed448": "ED448"}
+# Signature algorithms of a key type, for the algorithms we ask of a known host.
+_SIG_ALGS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}
+
+
+def fingerprint(key) -> str:
+    algorithm = key.algorithm.decode("ascii", "replace")
+    return f"{_KEY_NAMES.get(algorithm, algorithm)} {key.get_fingerprint('sha256')}"
+
+
+def default_known_hosts() -> list[str]:
+    return [os.path.expanduser("~/.ssh/known_hosts")]
+
+
+class HostKeyPolicy:
+    """``files``: known_hosts files (missing ones are empty); the first gets new keys."""
+
+    def __init__(self, files=None, accept_new: bool = False):
+        import asyncssh
+
+        self.files = list(files) if files else default_known_hosts()
+        self.accept_new = accept_new
+        text = []
+        for path in self.files:
+            try:
+                with open(os.path.expanduser(path), encoding="utf-8", errors="replace") as f:
+                    text.append(f.read())
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                from netkit.core.errors import UsageError
+
+                raise UsageError(f"cannot read known_hosts file {path}: {exc.strerror}") from None
+        try:
+            self.known = asyncssh.import_known_hosts("\n".join(text))
+        except ValueError as exc:
+            from netkit.core.errors import UsageError
+
+            raise UsageError(f"bad known_hosts ({', '.join(self.files)}): {exc}") from None
+        self.added = {}  # (host, port) -> key accepted in this run
+
+    def _match(self, host, addr, port):
+        return self.known.match(host, addr, port)
+
+    def host_key_algs(self, host: str, port: int) -> list[str]:
+        """What to ask the server for: the types of its known keys, else every type."""
+        from netkit.core.target import is_ip_literal
+
+        keys = self._match(host, host if is_ip_literal(host) else "", port)[0]
+        algs = []
+        for key in keys:
+            alg = key.algorithm.decode("ascii")
+            for sig in _SIG_ALGS.get(alg, (alg,)):
+                if sig not in algs:
+                    algs.append(sig)
+        if not algs:
+            return list(DEFAULT_HOST_KEY_ALGS)
+        return sorted(algs, key=lambda a: DEFAULT_HOST_KEY_ALGS.index(a) if a in DEFAULT_HOST_KEY_ALGS else 99)
+
+    def check(self, host: str, addr: str, port: int, key) -> None:
+        """Return when ``key`` is trusted for the host; raise HostKeyError otherwise."""
+        known, _ca, revoked = self._match(host, addr, port)[:3]
+        where = f"[{host}]:{port}" if port != 22 else host
+        if key in revoked:
+            raise ChangedHostKey(f"{where}: host key {fingerprint(key)} is marked @revoked in known_hosts")
+        if key in known or self.added.get((host, port)) == key:
+            return
+        if known:
+            same = [k for k in known if k.algorithm == key.algorithm] or list(known)
+            was = ", ".join(fingerprint(k) for k in same)
+            raise ChangedHostKey(
+                f"{where}: host key CHANGED, refused: known_hosts has {was}, the server presented "
+                f"{fingerprint(key)} (if the change is expected: ssh-keygen -R '{where}')")
+        if not self.accept_new:
+            raise UnknownHostKey(
+                f"{where}: host key {fingerprint(key)} is not in known_hosts; refused "
+                f"(check it, then run with --accept-new to add it)")
+        self._add(host, port, key)
+
+    def _add(self, host, port, key):
+        self.added[(host, port)] = key
+        pattern = f"[{host}]:{port}" if port != 22 else host
+        line = f"{pattern} {key.export_public_key('openssh').decode('ascii').split(None, 2)[0]} " \
+               f"{key.export_public_key('openssh').decode('ascii').split(None, 2)[1]}\n"
+        path = os.path.expanduser(self.files[0])
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode("ascii"))
+        finally:
+            os.close(fd)
