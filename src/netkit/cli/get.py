@@ -1,0 +1,586 @@
+"""``netkit get URL... [-o FILE | -O | -]``: download http(s), ftp(s), sftp and file URLs.
+
+Exit codes: 0 every file arrived (complete and verified), 1 a transfer failed (one line
+per failure on stderr; the destination is untouched, at most a ``.part`` remains),
+2 bad input, 130 Ctrl-C. Progress goes to stderr on a terminal only.
+
+This module also holds what ``put`` and ``mirror`` share: transfer options, their
+parsing into :class:`netkit.transfer.Options`, and the terminal progress display.
+"""
+
+import os
+import sys
+
+from netkit.check.options import Option
+from netkit.cli.args import parse_argv
+from netkit.core.errors import NetkitError, UsageError
+
+__all__ = ["main", "help_text", "Progress", "COMMON", "build_options"]
+
+COMMAND = "netkit get"
+# Transfers at once when several URLs are given (curl --parallel's default is 50, aria2's
+# 5; a handful saturates one link without opening a connection storm on one server).
+DEFAULT_PARALLEL = 4
+
+
+def _same(value):
+    return value
+
+
+def _count(text):
+    if not str(text).isdigit():
+        raise ValueError("expects a whole number (0 or more)")
+    return int(text)
+
+
+def _positive(text):
+    n = _count(text)
+    if n < 1:
+        raise ValueError("expects a whole number of 1 or more")
+    return n
+
+
+def _seconds(text):
+    from netkit.core.text import parse_seconds
+
+    return parse_seconds(text)
+
+
+def _delay(text):
+    from netkit.core.text import parse_seconds
+
+    return parse_seconds(text, allow_zero=True)
+
+
+def _rate(text):
+    from netkit.core.text import parse_size
+
+    value = parse_size(text)
+    if value < 1:
+        raise ValueError("expects a rate in bytes per second like 500k or 10M")
+    return value
+
+
+def _checksum(text):
+    from netkit.transfer._common import parse_checksum
+
+    return parse_checksum(text)
+
+
+def _header(text):
+    from netkit.proto.http1 import check_header
+
+    name, colon, value = str(text).partition(":")
+    if not colon:
+        raise ValueError(f"{text!r} is not a header; write 'Name: value'")
+    name, value = name.strip(), value.strip()
+    check_header(name, value)
+    return name, value
+
+
+def _pair(text):
+    key, eq, value = str(text).partition("=")
+    if not eq or not key:
+        raise ValueError(f"{text!r} is not KEY=VALUE")
+    return key, value
+
+
+def _file(text):
+    path = os.path.expanduser(str(text))
+    if not os.path.isfile(path):
+        raise ValueError(f"{text}: no such file")
+    return path
+
+
+def _proxy(text):
+    from netkit.core.proxies import parse_proxy
+
+    return parse_proxy(text)
+
+
+# Options every transfer command takes.
+COMMON = (
+    Option("continue", "flag", _same, None, "resume from an existing .part file (HTTP Range, FTP REST, SFTP "
+           "offset)", short="c"),
+    Option("retry", "one", _count, None, "retries after a transient failure (default 3), resuming each time",
+           metavar="N", example="5", default=3),
+    Option("retry-delay", "one", _delay, None, "first wait between retries, doubled each time (default 1 s; "
+           "Retry-After wins)", metavar="SECONDS", example="2", default=1.0),
+    Option("timeout", "one", _seconds, None, "connect and idle timeout (default 30 s)", metavar="SECONDS",
+           example="10", default=30.0),
+    Option("limit-rate", "one", _rate, None, "at most this many bytes per second", metavar="RATE",
+           example="500k"),
+    Option("quiet", "flag", _same, None, "no progress, only errors", short="q"),
+    Option("user", "one", _same, None, "log in as USER (USER:PASSWORD also works; better: --password-env, "
+           "~/.netrc or the prompt)", short="u", metavar="USER", example="alice"),
+    Option("password-env", "one", _same, None, "read the password from this environment variable",
+           metavar="VAR", example="FTP_PASSWORD"),
+    Option("insecure", "flag", _same, None, "https/ftps: do not verify the server's certificate", short="k"),
+    Option("cacert", "one", _file, None, "https/ftps: trust the CAs of this PEM file", metavar="FILE",
+           example="ca.pem"),
+    Option("identity", "one", _file, None, "sftp: log in with this private key", short="i", metavar="KEY",
+           example="~/.ssh/id_ed25519"),
+    Option("known-hosts", "one", _file, None, "sftp: trust the host keys of this file (default "
+           "~/.ssh/known_hosts)", metavar="FILE", example="known_hosts"),
+    Option("help", "flag", _same, None, "show this help", short="h"),
+)
+
+OPTIONS = (
+    Option("output", "many", _same, None, "write to FILE ('-': standard output); repeat for several URLs, in "
+           "order", short="o", metavar="FILE", example="out.iso"),
+    Option("remote-name", "flag", _same, None, "name the file as the URL does (the default)", short="O"),
+    Option("output-dir", "one", _same, None, "put files in DIR", metavar="DIR", example="downloads"),
+    Option("checksum", "many", _checksum, None, "verify before the file takes its name: sha256=HEX (sha1, md5, "
+           "sha512); repeat for several URLs, in order", metavar="ALGO=HEX", example="sha256=9f86d0..."),
+    Option("parallel", "one", _positive, None, f"transfers at once for several URLs (default {DEFAULT_PARALLEL})",
+           short="P", metavar="N", example="8", default=DEFAULT_PARALLEL),
+    Option("head", "flag", _same, None, "http: print the response headers only", short="I"),
+    Option("header", "many", _header, None, "http: send this header", short="H", metavar="'NAME: VALUE'",
+           example="'Accept: text/plain'"),
+    Option("data", "many", _pair, None, "http: form field, URL-encoded (repeat names freely); sent by POST, "
+           "or in the query with -G", short="d", metavar="KEY=VALUE", example="q=netkit"),
+    Option("get", "flag", _same, None, "http: put --data in the URL's query and GET", short="G"),
+    Option("request", "one", _same, None, "http: the method (GET, POST, DELETE, ...)", short="X",
+           metavar="METHOD", example="POST"),
+    Option("user-agent", "one", _same, None, "http: the User-Agent header", short="A", metavar="TEXT",
+           example="'backup/1.0'"),
+    Option("max-redirects", "one", _count, None, "http: redirects to follow (default 10; 0: none)",
+           metavar="N", example="3", default=10),
+    Option("proxy", "one", _proxy, None, "http: use this proxy (default: http_proxy/https_proxy, minus "
+           "no_proxy)", short="x", metavar="URL", example="http://proxy:3128"),
+    Option("noproxy", "flag", _same, None, "http: ignore the environment's proxies"),
+    Option("compressed", "flag", _same, None, "http: ask for gzip/deflate and decode it"),
+    *COMMON,
+)
+
+
+def flag_table(options):
+    flags = {f"--{o.name}": o for o in options}
+    flags.update({f"-{o.short}": o for o in options if o.short})
+    return flags
+
+
+FLAGS = flag_table(OPTIONS)
+
+
+def _flag_text(option) -> str:
+    text = (f"-{option.short}, " if option.short else "    ") + f"--{option.name}"
+    return text if option.kind == "flag" else f"{text} {option.metavar}"
+
+
+def option_rows(options) -> str:
+    return "".join(f"  {_flag_text(o):<30} {o.help}\n" for o in options)
+
+
+def help_text() -> str:
+    return (
+        "usage: netkit get URL... [-o FILE | -O | -] [OPTIONS]\n\n"
+        "Download http://, https://, ftp://, ftps:// (explicit TLS: AUTH TLS), sftp:// and file:// URLs.\n"
+        "A file appears under its name only when complete (and verified with --checksum): until then\n"
+        "it is NAME.part, which -c resumes. Several URLs download at once.\n\n"
+        "URLs: ftp://[user[:password]@]host/path (relative to the login directory; %2F for absolute\n"
+        "paths: ftp://host/%2Fetc/motd), sftp://user@host/abs/path (~/ for home), file:///path.\n"
+        "Passwords: the URL, --password-env VAR, ~/.netrc ($NETRC), or a prompt on a terminal.\n\n"
+        "options:\n" + option_rows(OPTIONS) +
+        "\nExamples:\n"
+        "  netkit get https://example.com/file.iso --checksum sha256=9f86d0... -c\n"
+        "  netkit get ftp://ftp.example.com/pub/readme.txt -\n"
+        "  netkit get sftp://admin@server/var/log/syslog -o syslog\n"
+        "  netkit get -I https://example.com/\n"
+        "  netkit get http://example.com/search -G -d q=netkit -d lang=fr -\n"
+    )
+
+
+def parse_values(argv, flags, command):
+    raw, positional = parse_argv(argv, flags, command)
+    values = {}
+    for name, got in raw.items():
+        option = next(o for o in flags.values() if o.name == name)
+        if option.kind == "flag":
+            values[name] = True
+            continue
+        parsed = []
+        for text in got:
+            try:
+                parsed.append(option.parse(text))
+            except ValueError as exc:
+                spelled = f"--{name}"
+                raise UsageError(f"{command}: {spelled} {text}: {exc}") from None
+        values[name] = parsed if option.kind == "many" else parsed[-1]
+    for option in flags.values():
+        if option.kind != "flag" and option.name not in values and option.default is not None:
+            values[option.name] = option.default
+    return values, positional
+
+
+def _netrc_entry(host):
+    """(login, password) of ~/.netrc ($NETRC) for ``host``, or None."""
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    if not os.path.isfile(path):
+        return None
+    import netrc
+
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (netrc.NetrcParseError, OSError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    if entry is None:
+        return None
+    return entry[0], entry[2]
+
+
+def credentials(values, url, command):
+    """(user, password) for ``url``: --user/URL, then --password-env, ~/.netrc, a prompt."""
+    user = url.user
+    password = url.password
+    given = values.get("user")
+    if given is not None:
+        user, colon, secret = given.partition(":")
+        password = secret if colon else None
+    var = values.get("password-env")
+    if var is not None:
+        if user is None:
+            raise UsageError(f"{command}: --password-env needs a user: --user NAME or {url.scheme}://NAME@host/")
+        if var not in os.environ:
+            raise UsageError(f"{command}: --password-env {var}: the environment has no {var}; export {var}=... first")
+        return user, os.environ[var]
+    if url.scheme in ("file",):
+        return None, None
+    if password is None:
+        entry = _netrc_entry(url.host)
+        if entry is not None and (user is None or not entry[0] or entry[0] == user):
+            if user is None and url.scheme != "sftp":
+                user = entry[0] or None
+            if user is not None:
+                password = entry[1]
+    if user is not None and password is None and url.scheme in ("ftp", "ftps"):
+        if sys.stdin.isatty() and sys.stderr.isatty():
+            import getpass
+
+            password = getpass.getpass(f"Password for {user} at {url.netloc}: ")
+        else:
+            raise UsageError(f"{command}: the password for {user} at {url.host} is needed: set --password-env VAR, "
+                             f"put it in ~/.netrc, or run on a terminal to be asked")
+    return user, password
+
+
+def build_options(values, url=None, command=COMMAND):
+    from netkit.transfer._common import Options
+
+    options = Options(
+        timeout=values["timeout"], retries=values["retry"], retry_delay=values["retry-delay"],
+        resume=bool(values.get("continue")), limit_rate=values.get("limit-rate"),
+        insecure=bool(values.get("insecure")), cacert=values.get("cacert"),
+        identity=values.get("identity"), known_hosts=values.get("known-hosts"),
+    )
+    if values.get("insecure") and values.get("cacert"):
+        raise UsageError(f"{command}: --insecure and --cacert exclude each other; give one")
+    if url is not None:
+        options.user, options.password = credentials(values, url, command)
+    return options
+
+
+# --- progress --------------------------------------------------------------------------
+
+def _size(n) -> str:
+    from netkit.core.text import format_size
+
+    return format_size(int(n))
+
+
+def _clock(seconds) -> str:
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class Progress:
+    """Progress on a terminal: one line per transfer, redrawn in place; nothing when the
+    stream is not a terminal. ``line(name)`` gives the callback for one transfer."""
+
+    def __init__(self, stream, enabled, clock=None):
+        import threading
+        from time import monotonic
+
+        self.stream = stream
+        self.enabled = enabled
+        self.clock = clock or monotonic
+        self.rows = []  # [name, text]
+        self.drawn = 0
+        self.lock = threading.Lock()
+
+    def line(self, name):
+        if not self.enabled:
+            return None
+        row = [name, f"{name}  starting"]
+        with self.lock:
+            self.rows.append(row)
+        state = {"start": None, "base": 0}
+
+        def report(done, total, final=False):
+            now = self.clock()
+            if state["start"] is None:
+                state["start"], state["base"] = now, done
+            elapsed = now - state["start"]
+            moved = done - state["base"]
+            rate = moved / elapsed if elapsed > 0 else 0.0
+            parts = [name]
+            if total:
+                parts.append(f"{100.0 * done / total:5.1f}%")
+                parts.append(f"{_size(done)} of {_size(total)}")
+            else:
+                parts.append(_size(done))
+            parts.append(f"{_size(rate)}/s")
+            parts.append(_clock(elapsed))
+            if final:
+                parts.append("done")
+            elif total and rate > 0:
+                parts.append(f"ETA {_clock((total - done) / rate)}")
+            row[1] = "  ".join(parts)
+            self.draw()
+
+        return report
+
+    def draw(self):
+        with self.lock:
+            out = []
+            if self.drawn:
+                out.append(f"\r\x1b[{self.drawn - 1}A" if self.drawn > 1 else "\r")
+            for i, (_, text) in enumerate(self.rows):
+                out.append(text + "\x1b[K" + ("\n" if i < len(self.rows) - 1 else ""))
+            self.drawn = len(self.rows)
+            self.stream.write("".join(out))
+            self.stream.flush()
+
+    def close(self):
+        if self.enabled and self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = 0
+
+
+def show_progress(values, err) -> bool:
+    if values.get("quiet"):
+        return False
+    try:
+        return err.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# --- get -------------------------------------------------------------------------------
+
+def parse(argv):
+    values, positional = parse_values(argv, FLAGS, COMMAND)
+    if values.get("help"):
+        return {"help": True}
+    stdout = False
+    urls = []
+    for arg in positional:
+        if arg == "-":
+            stdout = True
+        else:
+            urls.append(arg)
+    if not urls:
+        raise UsageError(f"{COMMAND}: give a URL, as in netkit get https://example.com/file -o file")
+    from netkit.transfer._api import parse_url, remote_name
+
+    targets = [parse_url(u) for u in urls]
+    outputs = list(values.get("output") or [])
+    if stdout:
+        outputs = ["-"] + outputs
+    if len(outputs) > len(targets):
+        raise UsageError(f"{COMMAND}: {len(outputs)} outputs (-o/-) for {len(targets)} URL(s); give one per URL")
+    if outputs.count("-") > 1 or ("-" in outputs and len(targets) > 1):
+        raise UsageError(f"{COMMAND}: standard output ('-') takes one URL only; use -o FILE for the others")
+    checksums = list(values.get("checksum") or [])
+    if len(checksums) > len(targets):
+        raise UsageError(f"{COMMAND}: {len(checksums)} --checksum for {len(targets)} URL(s); give one per URL")
+    http_only = [n for n in ("head", "header", "data", "get", "request", "user-agent", "proxy", "noproxy",
+                             "compressed") if values.get(n)]
+    for name in http_only:
+        bad = [t for t in targets if t.scheme not in ("http", "https")]
+        if bad:
+            raise UsageError(f"{COMMAND}: --{name} is for http:// and https:// URLs, not {bad[0].scheme}://")
+    if values.get("get") and not values.get("data"):
+        raise UsageError(f"{COMMAND}: -G/--get puts --data in the query; give --data KEY=VALUE too")
+    if values.get("identity") or values.get("known-hosts"):
+        bad = [t for t in targets if t.scheme != "sftp"]
+        if bad:
+            raise UsageError(f"{COMMAND}: --identity and --known-hosts are for sftp:// URLs, not {bad[0].scheme}://")
+    if values.get("head") and values.get("continue"):
+        raise UsageError(f"{COMMAND}: -I/--head prints headers only; -c has nothing to resume")
+    directory = values.get("output-dir")
+    jobs = []
+    for i, target in enumerate(targets):
+        if i < len(outputs):
+            dest = outputs[i]
+        else:
+            dest = remote_name(target) if not values.get("head") else None
+        if directory and dest not in (None, "-") and not os.path.isabs(dest):
+            dest = os.path.join(directory, dest)
+        jobs.append((target, dest, checksums[i] if i < len(checksums) else None))
+    return {"values": values, "jobs": jobs}
+
+
+def _http_request(values, options, target):
+    """Headers, --data, -G and -X into the options of one http(s) URL."""
+    options.headers = list(values.get("header") or [])
+    options.user_agent = values.get("user-agent")
+    options.max_redirects = values["max-redirects"]
+    options.follow = values["max-redirects"] > 0
+    options.proxy = values.get("proxy")
+    options.no_proxy = bool(values.get("noproxy"))
+    options.compressed = bool(values.get("compressed"))
+    method = values.get("request")
+    if method is not None:
+        method = method.upper()
+        from netkit.proto.http1 import check_header
+
+        try:
+            check_header(method, "")
+        except ValueError:
+            raise UsageError(f"{COMMAND}: -X {values['request']!r} is not an HTTP method") from None
+    data = values.get("data")
+    if data:
+        from urllib.parse import urlencode
+
+        encoded = urlencode(data)
+        if values.get("get"):
+            from netkit.core.target import Target
+
+            path = target.path or "/"
+            path += ("&" if "?" in path else "?") + encoded
+            target = Target(target.scheme, target.host, target.port, path, target.user, target.password)
+        else:
+            options.data = encoded.encode("ascii")
+            if not any(n.lower() == "content-type" for n, _ in options.headers):
+                options.headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+            method = method or "POST"
+    options.method = method
+    return target
+
+
+def work(request, out, err) -> int:
+    values = request["values"]
+    jobs = request["jobs"]
+    prepared = []
+    for target, dest, checksum in jobs:
+        options = build_options(values, target)
+        options.checksum = checksum
+        if target.scheme in ("http", "https"):
+            target = _http_request(values, options, target)
+        prepared.append((target, dest, options))
+    if values.get("head"):
+        return _heads(prepared, out, err)
+    quiet = bool(values.get("quiet"))
+    progress = Progress(err, show_progress(values, err))
+
+    def on_retry(target):
+        def say(exc, attempt, delay):
+            if not quiet:
+                progress.close()
+                err.write(f"{COMMAND}: {exc}; retry {attempt} of {values['retry']} in {delay:g} s\n")
+
+        return say
+
+    from netkit.transfer._api import download
+
+    failures = 0
+    if len(prepared) == 1:
+        target, dest, options = prepared[0]
+        name = "stdout" if dest == "-" else os.path.basename(dest)
+        if dest == "-":
+            out.flush()
+        try:
+            download(target, dest, options, progress.line(name), on_retry(target))
+        except NetkitError as exc:
+            progress.close()
+            err.write(f"{COMMAND}: {_describe(exc, target)}\n")
+            return 2 if isinstance(exc, UsageError) else 1
+        finally:
+            progress.close()
+        return 0
+    import threading
+
+    from netkit.transfer._api import download_many
+
+    cancel = threading.Event()
+    results = [None] * len(prepared)
+
+    def run_one(index):
+        target, dest, options = prepared[index]
+        options.cancel = cancel
+        try:
+            results[index] = download(target, dest, options, lines[index], on_retry(target))
+        except Exception as exc:  # noqa: BLE001 - one line each, below
+            results[index] = exc
+
+    lines = [progress.line(os.path.basename(dest)) for _, dest, _ in prepared]
+    # download_many's threads, with per-URL options: drive it with one job per index.
+    workers = min(values["parallel"], len(prepared))
+    pending = list(range(len(prepared)))
+    lock = threading.Lock()
+
+    def worker():
+        while not cancel.is_set():
+            with lock:
+                if not pending:
+                    return
+                index = pending.pop(0)
+            run_one(index)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        for t in threads:
+            t.join(5)
+        progress.close()
+        raise
+    progress.close()
+    _ = download_many
+    for (target, _dest, _opts), result in zip(prepared, results):
+        if isinstance(result, BaseException):
+            failures += 1
+            if isinstance(result, NetkitError):
+                err.write(f"{COMMAND}: {_describe(result, target)}\n")
+            else:
+                err.write(f"{COMMAND}: {target.url()}: internal error: {type(result).__name__}: {result}\n")
+    return 1 if failures else 0
+
+
+def _describe(exc, target) -> str:
+    text = str(exc)
+    url = target.url()
+    return text if url in text else f"{url}: {text}"
+
+
+def _heads(prepared, out, err) -> int:
+    from netkit.transfer._api import head
+    from netkit.transfer._http import header_text
+
+    code = 0
+    for target, _dest, options in prepared:
+        try:
+            status, reason, version, headers = head(target, options)
+        except NetkitError as exc:
+            err.write(f"{COMMAND}: {_describe(exc, target)}\n")
+            code = 1
+            continue
+        out.write(header_text(version, status, reason, headers))
+        if status >= 400:
+            code = 1
+    return code
+
+
+def main(argv, out=None, err=None) -> int:
+    from netkit.cli.shell import run_command
+
+    return run_command(COMMAND, argv, parse, help_text, work, out, err)

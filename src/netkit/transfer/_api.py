@@ -1,0 +1,195 @@
+"""The transfer library's entry points: download, upload, head, download_many.
+
+Each takes a URL (text or :class:`~netkit.core.target.Target`), an :class:`Options`, and
+optionally ``progress(done, total, final=False)``; each returns a :class:`Result` or
+raises one of netkit's errors. Nothing here prints.
+"""
+
+import os
+from time import monotonic
+
+from netkit.core.errors import UsageError
+from netkit.core.target import Target, parse_target, percent_decode
+from netkit.transfer._common import (
+    LocalError,
+    Options,
+    Pacer,
+    PartFile,
+    Result,
+    local_error,
+    retrying,
+)
+
+__all__ = ["parse_url", "remote_name", "download", "upload", "head", "download_many", "SCHEMES"]
+
+SCHEMES = {"http": 80, "https": 443, "ftp": 21, "ftps": 21, "sftp": 22}
+GET_SCHEMES = (*SCHEMES, "file")
+
+
+def parse_url(text, schemes=GET_SCHEMES) -> Target:
+    """A URL netkit can transfer; UsageError names the mistake and the right form."""
+    if isinstance(text, Target):
+        return text
+    text = str(text).strip()
+    scheme = text.partition("://")[0].lower() if "://" in text else ""
+    if scheme == "file" and "file" in schemes:
+        rest = text[len("file://"):]
+        authority, slash, path = rest.partition("/")
+        if authority not in ("", "localhost"):
+            raise UsageError(f"{text!r}: file URLs name this machine only: file:///path/to/file")
+        return Target("file", "", 0, "/" + path if slash else "/", text=text)
+    known = ", ".join(f"{s}://" for s in schemes)
+    if not scheme:
+        raise UsageError(f"{text!r} is not a URL; write it as scheme://host/path (schemes: {known})")
+    if scheme not in schemes:
+        raise UsageError(f"unknown scheme {scheme + '://'!r} in {text!r}; netkit transfers {known}")
+    try:
+        return parse_target(text, {s: SCHEMES[s] for s in schemes if s in SCHEMES})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def remote_name(url: Target) -> str:
+    """The file name a URL's path ends with (``-O``), safe to create here."""
+    path = url.path.split("?", 1)[0]
+    name = percent_decode(path.rsplit("/", 1)[-1]).strip()
+    if name in ("", ".", "..") or "\0" in name:
+        if url.scheme in ("http", "https"):
+            return "index.html"
+        raise UsageError(f"{url.url()} does not end in a file name; give one with -o FILE")
+    return name.replace(os.sep, "_")
+
+
+def _backend(scheme):
+    if scheme in ("http", "https"):
+        from netkit.transfer import _http as mod
+    elif scheme in ("ftp", "ftps"):
+        from netkit.transfer import _ftp as mod
+    elif scheme == "sftp":
+        from netkit.transfer import _sftp as mod
+    else:
+        from netkit.transfer import _local as mod
+    return mod
+
+
+def head(url, options=None):
+    """(status, reason, version, headers) of an HTTP(S) URL, redirects followed."""
+    from netkit.transfer import _http
+
+    options = options or Options()
+    target = parse_url(url, ("http", "https"))
+    return _http.head(target, options, options.method or "HEAD")
+
+
+def download(url, dest, options=None, progress=None, on_retry=None) -> Result:
+    """Fetch ``url`` into the file ``dest`` ("-" is standard output). The destination
+    appears only complete and verified; on failure at most ``dest.part`` remains."""
+    options = options or Options()
+    target = parse_url(url)
+    mod = _backend(target.scheme)
+    if dest == "-":
+        part = PartFile("-", checksum=options.checksum, fd=1)
+    else:
+        part = PartFile(os.fspath(dest), resume=options.resume, checksum=options.checksum)
+    pacer = Pacer(progress, options.limit_rate, options.cancel)
+    state = {}
+    start = monotonic()
+    resumed_from = part.offset
+    attempts = [0]
+
+    def once(attempt):
+        attempts[0] = attempt
+        return mod.fetch(target, part, options, pacer, state)
+
+    try:
+        facts = retrying(once, options, on_retry)
+        part.commit(facts.get("mtime") if options.keep_mtime else None)
+    except BaseException:
+        part.close()
+        part.discard_if_empty()
+        raise
+    pacer.finish()
+    size = part.offset
+    return Result(target.url(), dest, size=size, received=pacer.done - resumed_from, resumed_from=resumed_from,
+                  restarted=bool(facts.get("restarted")), seconds=monotonic() - start, attempts=attempts[0],
+                  status=facts.get("status"), headers=facts.get("headers"))
+
+
+def upload(path, url, options=None, progress=None, on_retry=None, method="PUT") -> Result:
+    """Send the local file ``path`` to ``url`` (ftp, ftps, sftp: to a temporary name,
+    renamed when complete; http(s): the body of a PUT or POST)."""
+    options = options or Options()
+    target = parse_url(url, ("http", "https", "ftp", "ftps", "sftp"))
+    path = os.fspath(path)
+    try:
+        if not os.path.isfile(path):
+            raise LocalError(f"{path} is not a file" if os.path.exists(path) else f"{path}: no such file")
+    except OSError as exc:
+        raise local_error(exc, f"looking at {path}") from None
+    pacer = Pacer(progress, options.limit_rate, options.cancel)
+    start = monotonic()
+    attempts = [0]
+    status = None
+    body = b""
+
+    def once(attempt):
+        nonlocal status, body
+        attempts[0] = attempt
+        if target.scheme in ("http", "https"):
+            from netkit.transfer import _http
+
+            status, _reason, _headers, body = _http.send(path, target, options, method, pacer)
+            return os.path.getsize(path)
+        return _backend(target.scheme).upload(path, target, options, pacer)
+
+    size = retrying(once, options, on_retry)
+    pacer.finish()
+    result = Result(target.url(), path, size=size, received=size, seconds=monotonic() - start,
+                    attempts=attempts[0], status=status)
+    result.body = body
+    return result
+
+
+def download_many(jobs, options=None, progress_for=None, workers=4, on_done=None):
+    """Run ``[(url, dest), ...]`` with up to ``workers`` at once (threads: the transfers
+    block in the kernel, not in Python). Returns [(url, dest, Result or error)] in order.
+    ``progress_for(index)`` gives each job its progress callback. Ctrl-C (KeyboardInterrupt
+    in the calling thread) stops every transfer, leaving their .part files."""
+    import threading
+
+    options = options or Options()
+    cancel = options.cancel or threading.Event()
+    options.cancel = cancel
+    results = [None] * len(jobs)
+    queue = list(enumerate(jobs))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not queue or cancel.is_set():
+                    return
+                index, (url, dest) = queue.pop(0)
+            progress = progress_for(index) if progress_for else None
+            try:
+                outcome = download(url, dest, options, progress)
+            except Exception as exc:  # noqa: BLE001 - recorded per job
+                outcome = exc
+            results[index] = (url, dest, outcome)
+            if on_done is not None:
+                on_done(index, outcome)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, min(workers, len(jobs))))]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        for t in threads:
+            t.join(5)
+        raise
+    return results
+

@@ -1,0 +1,286 @@
+"""FTP and explicit FTPS (``AUTH TLS``, then ``PROT P``) transfers, on the standard
+library's ftplib for the control dialogue; the data connection is read with
+``recv_into`` one preallocated buffer and written with ``sendfile``.
+
+URL paths follow RFC 1738: ``ftp://host/a/b`` is ``a/b`` relative to the login
+directory, ``ftp://host/%2Fa/b`` is the absolute ``/a/b``. Uploads go to a temporary name
+(``.NAME.part``) in the same directory and are renamed with RNFR/RNTO when complete;
+mirror keeps modification times with MDTM/MLSD (reading) and MFMT (writing).
+"""
+
+import os
+
+from netkit.core.errors import ConnectError, ProtocolError
+from netkit.core.target import percent_decode
+from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, local_error
+
+__all__ = ["FtpSession", "remote_path"]
+
+ANONYMOUS_PASSWORD = "anonymous@"
+
+
+def remote_path(url_path: str) -> str:
+    """RFC 1738: strip the first "/", decode (%2F becomes an absolute "/")."""
+    return percent_decode(url_path[1:] if url_path.startswith("/") else url_path)
+
+
+def _mdtm_time(text):
+    """``20240102030405[.123]`` (UTC) -> POSIX seconds, or None."""
+    import calendar
+
+    text = text.strip().split(".")[0]
+    if len(text) != 14 or not text.isdigit():
+        return None
+    fields = (int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), int(text[12:14]))
+    return calendar.timegm(fields)
+
+
+def _mfmt_text(mtime) -> str:
+    import time
+
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(int(mtime)))
+
+
+class FtpSession:
+    """One logged-in control connection; errors come out as netkit's."""
+
+    def __init__(self, url, options):
+        self.url = url
+        self.options = options
+        self.ftp = None
+        self.peer = url.netloc
+
+    # -- errors ----------------------------------------------------------------------
+    def _map(self, exc, what):
+        import ftplib
+
+        if isinstance(exc, ftplib.error_temp):
+            err = RemoteError(f"{self.peer}: {what}: {exc}")
+            err.transient = True
+            return err
+        if isinstance(exc, ftplib.error_perm):
+            return RemoteError(f"{self.peer}: {what}: {exc}")
+        if isinstance(exc, (ftplib.error_reply, ftplib.error_proto)):
+            return ProtocolError(f"{self.peer}: unexpected reply {what}: {exc}")
+        if isinstance(exc, EOFError):
+            return CutError(f"{self.peer} closed the connection {what}")
+        if isinstance(exc, OSError):
+            from netkit.drivers._common import map_error
+
+            return map_error(exc, what, self.peer, self.options.timeout)
+        return ConnectError(f"{type(exc).__name__}: {exc} {what}")
+
+    def call(self, what, fn, *args):
+        import ftplib
+
+        try:
+            return fn(*args)
+        except (ftplib.Error, EOFError, OSError) as exc:
+            raise self._map(exc, what) from None
+
+    # -- connection ----------------------------------------------------------------
+    def open(self):
+        import ftplib
+
+        url, options = self.url, self.options
+        tls = url.scheme == "ftps"
+        if tls:
+            from netkit.drivers._tls import context_for
+            from netkit.proto.actions import TLSParams
+
+            ctx = context_for(TLSParams(url.host, verify=not options.insecure, cafile=options.cacert))
+            ftp = ftplib.FTP_TLS(context=ctx, timeout=options.timeout)
+        else:
+            ftp = ftplib.FTP(timeout=options.timeout)
+        self.ftp = ftp
+        self.call(f"connecting to {self.peer}", ftp.connect, url.host, url.port, options.timeout)
+        if tls:
+            self.call("asking for TLS (AUTH TLS)", ftp.auth)
+        user = options.user if options.user is not None else url.user
+        password = options.password if options.user is not None else url.password
+        if user is None:
+            user, password = "anonymous", password or ANONYMOUS_PASSWORD
+        self.call(f"logging in as {user}", ftp.login, user, password or "")
+        if tls:
+            self.call("protecting the data connection (PROT P)", ftp.prot_p)
+        self.call("switching to binary (TYPE I)", ftp.voidcmd, "TYPE I")
+        return self
+
+    def close(self):
+        if self.ftp is not None:
+            try:
+                self.ftp.quit()
+            except Exception:  # noqa: BLE001 - a goodbye that fails changes nothing
+                self.ftp.close()
+            self.ftp = None
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.close()
+        elif self.ftp is not None:
+            self.ftp.close()
+            self.ftp = None
+
+    # -- facts ---------------------------------------------------------------------
+    def size(self, name):
+        import ftplib
+
+        try:
+            reply = self.ftp.sendcmd(f"SIZE {name}")
+        except ftplib.error_perm:
+            return None
+        except (ftplib.Error, EOFError, OSError) as exc:
+            raise self._map(exc, f"asking the size of {name}") from None
+        text = reply[4:].strip()
+        return int(text) if text.isdigit() else None
+
+    def mtime(self, name):
+        import ftplib
+
+        try:
+            reply = self.ftp.sendcmd(f"MDTM {name}")
+        except (ftplib.error_perm, ftplib.error_reply):
+            return None
+        except (ftplib.Error, EOFError, OSError) as exc:
+            raise self._map(exc, f"asking the time of {name}") from None
+        return _mdtm_time(reply[4:])
+
+    def set_mtime(self, name, mtime):
+        import ftplib
+
+        try:
+            self.ftp.sendcmd(f"MFMT {_mfmt_text(mtime)} {name}")
+        except (ftplib.error_perm, ftplib.error_reply):
+            pass  # a server without MFMT: the file is there, only its time is not kept
+
+    def walk(self, top):
+        """(relative path, size, mtime) of every file under ``top``, by MLSD."""
+        stack = [""]
+        while stack:
+            rel = stack.pop()
+            where = f"{top.rstrip('/')}/{rel}".rstrip("/") if top else rel
+            entries = self.call(f"listing {where or '.'}", lambda: list(self.ftp.mlsd(where or "", ["type", "size",
+                                                                                                   "modify"])))
+            for name, facts in entries:
+                kind = facts.get("type", "").lower()
+                path = f"{rel}/{name}" if rel else name
+                if kind == "dir":
+                    stack.append(path)
+                elif kind == "file":
+                    size = facts.get("size")
+                    yield path, int(size) if size and size.isdigit() else None, _mdtm_time(facts.get("modify", ""))
+
+    def mkdirs(self, path):
+        import ftplib
+
+        parts = [p for p in path.split("/") if p]
+        current = "/" if path.startswith("/") else ""
+        for p in parts:
+            current = f"{current}{p}" if current in ("", "/") else f"{current}/{p}"
+            try:
+                self.ftp.mkd(current)
+            except ftplib.error_perm:
+                pass  # it exists (or the next step says why not)
+
+    # -- data ----------------------------------------------------------------------
+    def retrieve(self, name, part, pacer):
+        """RETR ``name`` into ``part`` from ``part.offset`` (REST); returns mtime or None."""
+        size = self.size(name)
+        mtime = self.mtime(name) if self.options.keep_mtime else None
+        offset = part.offset
+        if size is not None and offset > size:
+            part.restart()
+            offset = 0
+        pacer.begin(offset, size)
+        if size is not None and offset == size and size:
+            return mtime
+        conn = self.call(f"retrieving {name}", self.ftp.transfercmd, f"RETR {name}", offset or None)
+        got = 0
+        try:
+            block = pacer.block_size()
+            buf = bytearray(block)
+            view = memoryview(buf)
+            recv_into = conn.recv_into
+            write = part.write
+            while True:
+                n = recv_into(view, block)
+                if not n:
+                    break
+                write(view[:n])
+                pacer(n)
+                got += n
+            if hasattr(conn, "unwrap"):
+                try:
+                    conn.unwrap()
+                except (OSError, ValueError):
+                    pass
+        except OSError as exc:
+            conn.close()
+            raise self._map(exc, f"receiving {name}") from None
+        except BaseException:
+            conn.close()
+            raise
+        conn.close()
+        self.call(f"finishing {name}", self.ftp.voidresp)
+        if size is not None and offset + got != size:
+            raise CutError(f"{self.peer}: {name}: received {offset + got} of {size} bytes")
+        return mtime
+
+    def store(self, path, name, pacer, mtime=None):
+        """STOR the local file ``path`` as ``name`` via a temporary name, then rename."""
+        directory, _, base = name.rpartition("/")
+        temp = f"{directory}/.{base}.part" if directory else f".{base}.part"
+        try:
+            f = open(path, "rb")
+        except OSError as exc:
+            raise local_error(exc, f"opening {path}") from None
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            pacer.begin(0, size)
+            conn = self.call(f"storing {name}", self.ftp.transfercmd, f"STOR {temp}")
+            try:
+                sent = 0
+                while True:
+                    block = f.read(pacer.block_size(BUFFER_SIZE))
+                    if not block:
+                        break
+                    conn.sendall(block)
+                    sent += len(block)
+                    pacer(len(block))
+                if hasattr(conn, "unwrap"):
+                    conn.unwrap()
+            except OSError as exc:
+                conn.close()
+                raise self._map(exc, f"sending {name}") from None
+            except BaseException:
+                conn.close()
+                raise
+            conn.close()
+        self.call(f"finishing {name}", self.ftp.voidresp)
+        self.call(f"renaming {temp} to {name}", self.ftp.rename, temp, name)
+        if mtime is not None:
+            self.set_mtime(name, mtime)
+        return size
+
+
+def fetch(url, part, options, pacer, state):
+    name = remote_path(url.path)
+    if not name or name.endswith("/"):
+        from netkit.core.errors import UsageError
+
+        raise UsageError(f"{url.url()} names a directory; get a file, or use netkit mirror for a directory")
+    with FtpSession(url, options) as session:
+        return {"mtime": session.retrieve(name, part, pacer)}
+
+
+def upload(path, url, options, pacer):
+    name = remote_path(url.path)
+    if not name or name.endswith("/"):
+        name = name + os.path.basename(path)
+    mtime = os.stat(path).st_mtime if options.keep_mtime else None
+    with FtpSession(url, options) as session:
+        return session.store(path, name, pacer, mtime)
+
