@@ -115,3 +115,45 @@ def test_ctrl_c_with_worker_processes():
     assert code == 130 and "Traceback" not in err, err
     summary = json.loads(out.splitlines()[-1])
     assert summary["interrupted"] is True and 0 < summary["scanned"] < 20000
+
+
+def _scan_with_stderr_on(terminal: bool, *args):
+    """Run netkit scan with stderr on a pseudo-terminal (or a pipe); (stdout, stderr)."""
+    import os
+    import pty
+
+    if terminal:
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "netkit", "scan", *args], stdout=subprocess.PIPE,
+                                stderr=slave, stdin=subprocess.DEVNULL)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        out = proc.stdout.read().decode()
+        proc.wait(timeout=60)
+        os.close(master)
+        return out, b"".join(chunks).decode()
+    proc = subprocess.run([sys.executable, "-m", "netkit", "scan", *args], capture_output=True, text=True,
+                          timeout=60)
+    return proc.stdout, proc.stderr
+
+
+def test_progress_on_a_terminal_and_none_in_a_pipe(two_listeners):
+    """A big scan shows `N% done/total ports, N open, elapsed, ~left` on a terminal's stderr,
+    then clears it; piped, stderr stays empty. The results are the same either way."""
+    args = ("127.0.0.1", "127.0.0.2", "-p-", "--open", "--json", "--retries", "0")
+    out_tty, err_tty = _scan_with_stderr_on(True, *args)
+    out_pipe, err_pipe = _scan_with_stderr_on(False, *args)
+    assert "ports, " in err_tty and "open" in err_tty and "/131,070 ports" in err_tty, err_tty
+    assert err_tty.endswith("\r\x1b[K") and "Traceback" not in err_tty
+    assert err_pipe == ""
+    opened = [json.loads(line)["port"] for line in out_tty.splitlines()[:-1]]
+    assert set(two_listeners) <= set(opened) and opened == [json.loads(line)["port"]
+                                                          for line in out_pipe.splitlines()[:-1]]

@@ -251,3 +251,38 @@ def test_rate_cap_is_never_exceeded(monkeypatch):
     first = starts[0]
     for k, t in enumerate(starts):  # one probe of slack: the engine's clock starts before the first probe
         assert k <= rate * (t - first) + 2, (k, t - first)
+
+
+def test_closed_ports_come_in_compact_batches(listeners):
+    """With on_closed, a closed port is a code (host index << 16 | port) and an rtt in a
+    batch, not an object; everything else still comes through on_result."""
+    holders, closed = closed_ports(30)
+    results, codes, rtts = [], [], []
+
+    def batch(c, r):
+        codes.extend(c)
+        rtts.extend(r)
+
+    hosts = ["127.0.0.2", "127.0.0.1"]
+    ScanEngine(hosts, listeners + closed, results.append, on_closed=batch).run()
+    assert sorted((r.address, r.port, r.state) for r in results) == sorted(
+        ("127.0.0.1", p, OPEN) for p in listeners)
+    assert len(codes) == len(rtts) == 2 * len(closed) + len(listeners)  # 127.0.0.2 refuses all
+    assert sorted(codes) == sorted([p for p in closed] + [1 << 16 | p for p in closed]
+                                   + [0 << 16 | p for p in listeners])
+    assert all(isinstance(r, float) and r >= 0 for r in rtts)
+    for h in holders:
+        h.close()
+
+
+def test_loopback_answers_are_taken_at_once(listeners):
+    """Loopback has answered by the time connect() returns: the engine asks at once and
+    keeps doing so (a remote host stops it: tests/test_scan_netns.py)."""
+    holders, closed = closed_ports(100)
+    found = []
+    engine = ScanEngine(["127.0.0.1"], closed + listeners, found.append, on_closed=lambda c, r: None)
+    engine.run()
+    host = engine.hosts[0]
+    assert host.eager and host.hits >= len(closed) and {r.port for r in found} == set(listeners)
+    for h in holders:
+        h.close()

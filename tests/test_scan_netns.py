@@ -33,3 +33,20 @@ def test_cidr_block_of_the_hosts(testnet):
     code, out = netkit("scan", *testnet.cidrs, "-p", "22,25", "--open", "--json", timeout=60)
     opened = sorted(json.loads(line)["host"] for line in out.splitlines()[:-1])
     assert code == 0 and opened == sorted(h.address for h in testnet.hosts)
+
+
+def test_remote_hosts_are_not_asked_at_once(testnet):
+    """Behind a 50 ms round trip no answer is there when connect() returns: after a few
+    probes the engine stops asking at once and waits in epoll, and finds the truth."""
+    from netkit.scan.engine import EAGER_MISSES, ScanEngine
+
+    host = testnet.hosts[0]
+    ports = range(1, 201)
+    results, closed = [], []
+    engine = ScanEngine([host.address], ports, results.append,
+                        on_closed=lambda codes, rtts: closed.extend(c & 0xFFFF for c in codes))
+    engine.run()
+    state = engine.hosts[0]
+    assert not state.eager and EAGER_MISSES < state.misses <= 2 * EAGER_MISSES + 1
+    found = {r.port: r.state for r in results} | {p: "closed" for p in closed}
+    assert found == {port: s for (_, port), s in testnet.ground_truth(ports).items()}

@@ -544,3 +544,26 @@ def test_xml_rendered_by_nmaps_stylesheet(tmp_path):
 ])
 def test_progress_text(args, text):
     assert progress_text(*args) == text
+
+
+def test_deferred_closed_ports_are_built_only_when_read():
+    """A host's closed ports may come as a count and a builder: counts, select and the
+    table do not build them; reading ``ports`` does, once, in scan order."""
+    from netkit.scan.model import CLOSED, OPEN, HostResult, PortResult, ScanReport
+    from netkit.scan.output import table
+
+    built = []
+
+    def build(ports):
+        built.append(True)
+        return sorted(ports + [PortResult("192.0.2.1", p, CLOSED, "conn-refused", 0.001) for p in range(1, 101)
+                               if p != 22], key=lambda r: r.port)
+
+    host = HostResult("192.0.2.1", None, [PortResult("192.0.2.1", 22, OPEN, "syn-ack", 0.001)])
+    host.defer({CLOSED: 99}, build)
+    assert host.counts() == {"open": 1, "closed": 99, "filtered": 0} and host.scanned == 100
+    assert [p.port for p in host.select((OPEN,))] == [22]
+    text = table(ScanReport([host], range(1, 101), started=0.0, finished=1.0))
+    assert "1 open, 99 closed" in text and "99 closed ports not shown" in text and not built
+    assert [p.port for p in host.select((CLOSED,))][:3] == [1, 2, 3] and built == [True]
+    assert len(host.ports) == 100 and built == [True]

@@ -158,21 +158,18 @@ class _Progress:
         self.total = total
         self.err = err
         self.on = err.isatty()
-        self.done = self.open = 0
         self.shown = 0.0
         import time
 
         self.clock = time.monotonic
         self.start = self.clock()
 
-    def __call__(self, result):
-        self.done += 1
-        self.open += result.state == "open"
+    def __call__(self, done, opened):
         if self.on and (now := self.clock()) - self.shown > 0.1:
             from netkit.scan.output import progress_text
 
             self.shown = now
-            self.err.write("\r" + progress_text(self.done, self.total, now - self.start, self.open) + "\x1b[K")
+            self.err.write("\r" + progress_text(done, self.total, now - self.start, opened) + "\x1b[K")
             self.err.flush()
 
     def clear(self):
@@ -207,7 +204,7 @@ def _run(request, out, err) -> int:
     progress = _Progress(total, err)
     try:
         report = scan(
-            request["targets"], request["ports"], on_result=progress, banners=request["banner"],
+            request["targets"], request["ports"], on_progress=progress, banners=request["banner"],
             concurrency=request["concurrency"] or DEFAULT_CONCURRENCY,
             retries=DEFAULT_RETRIES if request["retries"] is None else request["retries"],
             rate=request["rate"], max_time=request["max_time"], max_timeout=request["timeout"] or MAX_TIMEOUT,
@@ -220,9 +217,8 @@ def _run(request, out, err) -> int:
     if request["json"]:
         names = {h.address: h.hostname for h in report.hosts}
         for host in report.hosts:
-            for port in host.ports:
-                if not only_open or port.state == "open":
-                    out.write(output.json_line(port, names[host.address]) + "\n")
+            for port in (host.select(("open",)) if only_open else host.ports):
+                out.write(output.json_line(port, names[host.address]) + "\n")
         out.write(output.json_summary(report) + "\n")
     elif request["grepable"] != "-" and request["xml"] != "-":
         width = None

@@ -36,17 +36,52 @@ class PortResult:
 
 
 class HostResult:
-    """One scanned address: the name it was given as (if any) and its ports in order."""
+    """One scanned address: the name it was given as (if any) and its ports in order.
 
-    __slots__ = ("address", "hostname", "ports", "started", "finished", "skipped")
+    A full scan finds tens of thousands of closed ports; the scanner may hand those over
+    as a count and a ``build`` function (``defer``) instead of objects. ``counts()``,
+    ``scanned`` and ``select(states)`` answer without building them; the ``ports`` list is
+    built the first time it is read.
+    """
+
+    __slots__ = ("address", "hostname", "_ports", "_deferred", "started", "finished", "skipped")
 
     def __init__(self, address: str, hostname=None, ports=None, started=None, finished=None, skipped=0):
         self.address = address
         self.hostname = hostname
-        self.ports = list(ports or [])
+        self._ports = list(ports or [])
+        self._deferred = None  # (counts per state of the ports not built yet, build)
         self.started = started  # epoch seconds
         self.finished = finished
         self.skipped = skipped  # ports left unscanned when the host timed out
+
+    @property
+    def ports(self) -> list:
+        if self._deferred is not None:
+            _counts, build = self._deferred
+            self._deferred = None
+            self._ports = build(self._ports)
+        return self._ports
+
+    @ports.setter
+    def ports(self, value):
+        self._ports = list(value)
+        self._deferred = None
+
+    def defer(self, counts: dict, build) -> None:
+        """More ports, ``counts`` of them per state, not objects yet: ``build(ports)`` gets
+        the ports so far and returns the whole list, in scan order."""
+        self._deferred = (counts, build)
+
+    def select(self, states) -> list:
+        """The ports in ``states``, in order; deferred ones are built only if asked for."""
+        if self._deferred is not None and any(self._deferred[0].get(s) for s in states):
+            return [p for p in self.ports if p.state in states]
+        return [p for p in self._ports if p.state in states]
+
+    @property
+    def scanned(self) -> int:
+        return sum(self.counts().values())
 
     @property
     def family(self) -> int:
@@ -54,12 +89,15 @@ class HostResult:
 
     def counts(self) -> dict:
         out = {state: 0 for state in STATES}
-        for p in self.ports:
+        for p in self._ports:
             out[p.state] += 1
+        if self._deferred is not None:
+            for state, n in self._deferred[0].items():
+                out[state] += n
         return out
 
     def __repr__(self):
-        return f"HostResult({self.address}, {len(self.ports)} ports)"
+        return f"HostResult({self.address}, {self.scanned} ports)"
 
 
 class ScanReport:

@@ -13,7 +13,7 @@ one count, as nmap does ("Not shown", "Ignored State", ``<extraports>``).
 import time
 
 from netkit import __version__
-from netkit.scan.model import CLOSED, FILTERED, OPEN
+from netkit.scan.model import CLOSED, FILTERED, OPEN, STATES
 
 __all__ = ["INTERRUPTED_MESSAGE", "MAX_SHOWN_PER_STATE", "XML_OUTPUT_VERSION", "grepable",
            "json_line", "json_summary", "nmap_xml", "progress_text", "table"]
@@ -58,7 +58,7 @@ def _split(host, only_open):
     """(ports listed, in port order; folded states; counts per state)."""
     counts = host.counts()
     folded = _folded(counts, only_open)
-    listed = sorted((p for p in host.ports if p.state not in folded), key=lambda p: p.port)
+    listed = sorted(host.select([s for s in STATES if s not in folded]), key=lambda p: p.port)
     return listed, folded, counts
 
 
@@ -161,7 +161,7 @@ def _host_label(host) -> str:
 
 def _host_table(host, only_open, width) -> list:
     listed, folded, counts = _split(host, only_open)
-    if not host.ports and not getattr(host, "skipped", 0):
+    if not host.scanned and not getattr(host, "skipped", 0):
         return [f"{_host_label(host)}: no ports scanned"]
     tally = [f"{counts[OPEN]:,} open"] + [f"{counts[s]:,} {s}" for s in _FOLDABLE if counts[s]]
     if getattr(host, "skipped", 0):
@@ -203,12 +203,12 @@ def table(report, only_open=False, width=None) -> str:
     """
     blocks = []
     for host in report.hosts:
-        if only_open and not any(p.state == OPEN for p in host.ports):
+        if only_open and not host.counts()[OPEN]:
             continue
         blocks.append("\n".join(_host_table(host, only_open, width)))
     start, end = _times(report)
     counts = report.counts()
-    scanned = sum(len(h.ports) for h in report.hosts)
+    scanned = sum(h.scanned for h in report.hosts)
     what = (f"{_plural(len(report.hosts), 'host')}, {_plural(scanned, 'port')} in "
             f"{max(end - start, 0):.2f} s ({counts[OPEN]:,} open)")
     blocks.append(f"Interrupted: {what}; the results are partial" if report.interrupted
@@ -267,7 +267,7 @@ def json_summary(report) -> str:
     start, end = _times(report)
     counts = report.counts()
     return _dumps({"type": "summary", "hosts": len(report.hosts), "ports": len(set(report.ports)),
-                   "scanned": sum(len(h.ports) for h in report.hosts),
+                   "scanned": sum(h.scanned for h in report.hosts),
                    "open": counts[OPEN], "closed": counts[CLOSED], "filtered": counts[FILTERED],
                    "started": round(start, 3), "finished": round(end, 3),
                    "elapsed": round(max(end - start, 0.0), 3),
@@ -297,11 +297,11 @@ def grepable(report, only_open=False) -> str:
     command = _one_line(report.command or "netkit scan")
     lines = [f"# netkit {__version__} scan initiated {time.ctime(start)} as: {command}"]
     for host in report.hosts:
-        if only_open and not any(p.state == OPEN for p in host.ports):
+        if only_open and not host.counts()[OPEN]:
             continue
         ident = f"Host: {host.address} ({_one_line(_name(host))})"
         lines.append(f"{ident}\tStatus: Up")
-        if not host.ports:
+        if not host.scanned:
             continue
         listed, folded, counts = _split(host, only_open)
         entries = ", ".join(f"{p.port}/{_grep_field(p.state)}/tcp//{_grep_field(p.service)}///"
@@ -385,7 +385,7 @@ def _xml_host(host, only_open) -> str:
     if _name(host):
         out.append(f'<hostname name={_attr(_name(host))} type="user"/>\n')
     out.append("</hostnames>\n")
-    if host.ports:
+    if host.scanned:
         listed, folded, counts = _split(host, only_open)
         out.append("<ports>")
         for state in folded:
@@ -431,7 +431,7 @@ def nmap_xml(report, only_open=False) -> str:
             f'services="{_ranges(report.ports)}"/>\n'),
            '<verbose level="0"/>\n<debugging level="0"/>\n']
     for host in report.hosts:
-        if only_open and not any(p.state == OPEN for p in host.ports):
+        if only_open and not host.counts()[OPEN]:
             continue
         out.append(_xml_host(host, only_open))
     done = f"netkit done at {time.ctime(end)}; {_hosts_phrase(report)} scanned in {elapsed} seconds"
