@@ -188,6 +188,7 @@ class FtpSession:
     # -- data ----------------------------------------------------------------------
     def retrieve(self, name, part, pacer):
         """RETR ``name`` into ``part`` from ``part.offset`` (REST); returns mtime or None."""
+        self.call("switching to binary (TYPE I)", self.ftp.voidcmd, "TYPE I")  # a listing set TYPE A
         size = self.size(name)
         mtime = self.mtime(name) if self.options.keep_mtime else None
         offset = part.offset
@@ -240,6 +241,7 @@ class FtpSession:
         with f:
             size = os.fstat(f.fileno()).st_size
             pacer.begin(0, size)
+            self.call("switching to binary (TYPE I)", self.ftp.voidcmd, "TYPE I")
             conn = self.call(f"storing {name}", self.ftp.transfercmd, f"STOR {temp}")
             try:
                 sent = 0

@@ -128,7 +128,8 @@ def _ftp_mirror(url, local, download, options, include, exclude, progress_for, o
             try:
                 remote = {rel: (size, mtime) for rel, size, mtime in session.walk(top)}
             except Exception:  # noqa: BLE001 - no such directory yet: everything is new
-                pass
+                if top:
+                    session.mkdirs(top)
         for rel, size, mtime in entries:
             if download:
                 path = os.path.join(local, *rel.split("/"))
