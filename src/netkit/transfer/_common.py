@@ -346,13 +346,8 @@ def retrying(once, options, on_retry=None):
             delay = min(delay, MAX_BACKOFF)
             if on_retry is not None:
                 on_retry(exc, attempt, delay)
-            end = monotonic() + delay
-            while True:
-                left = end - monotonic()
-                if left <= 0:
-                    break
-                if options.cancel is not None and options.cancel.wait(min(left, 0.2)):
-                    raise Cancelled("cancelled") from None
-                if options.cancel is None:
-                    sleep(left)
+            if options.cancel is None:
+                sleep(delay)
+            elif options.cancel.wait(delay):
+                raise Cancelled("cancelled") from None
             attempt += 1

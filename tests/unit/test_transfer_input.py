@@ -1,0 +1,233 @@
+"""Bad input to get/put/mirror: one clear line, exit 2, nothing written; and the transfer
+library's small parts (checksums, .part files, progress, retries) without a network."""
+
+import io
+import os
+import threading
+
+import pytest
+
+from netkit.core.errors import ConnectError, RefusedError
+from netkit.transfer import _common
+from netkit.transfer._common import Options, Pacer, PartFile, parse_checksum, retrying
+
+GOOD_SHA = "sha256=" + "a" * 64
+
+
+def cli(command, *argv):
+    import importlib
+
+    out, err = io.StringIO(), io.StringIO()
+    code = importlib.import_module(f"netkit.cli.{command}").main(list(map(str, argv)), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("argv, says", [
+    ((), "give a URL"),
+    (("gopher://host/x",), "unknown scheme 'gopher://'"),
+    (("example.com/file",), "is not a URL; write it as scheme://host/path"),
+    (("http://host:99999/x",), "out of range; the port is 1-65535"),
+    (("http://[::1/x",), "without ']'"),
+    (("http://h/a", "http://h/b", "-"), "standard output ('-') takes one URL only"),
+    (("http://h/a", "-o", "x", "-o", "y"), "2 outputs (-o/-) for 1 URL(s)"),
+    (("http://h/a", "--checksum", "sha256=abc"), "a sha256 checksum is 64 hexadecimal digits"),
+    (("http://h/a", "--checksum", "crc32=00"), "write ALGO=HEX with ALGO one of sha256"),
+    (("http://h/a", "--limit-rate", "fast"), "--limit-rate fast: expects a size like"),
+    (("http://h/a", "--retry", "-1"), "--retry -1: expects a whole number"),
+    (("http://h/a", "--timeout", "0"), "greater than 0"),
+    (("http://h/a", "-d", "novalue"), "'novalue' is not KEY=VALUE"),
+    (("http://h/a", "-G"), "-G/--get puts --data in the query; give --data"),
+    (("http://h/a", "-H", "NoColon"), "is not a header; write 'Name: value'"),
+    (("ftp://h/a", "-I"), "--head is for http:// and https:// URLs, not ftp://"),
+    (("http://h/a", "--identity", __file__), "--identity and --known-hosts are for sftp://"),
+    (("http://h/a", "--cacert", "/no/such.pem"), "/no/such.pem: no such file"),
+    (("http://h/a", "--frobnicate"), "unknown option --frobnicate"),
+    (("ftp://h/",), "does not end in a file name; give one with -o FILE"),
+    (("file://otherhost/etc/passwd",), "file URLs name this machine only"),
+])
+def test_get_bad_input(argv, says, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("get", *argv)
+    assert code == 2 and out == "" and says in err
+    assert err.count("\n") == 1 and err.startswith("netkit get: ")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("argv, says", [
+    ((), "give a file and a URL"),
+    (("missing.bin", "ftp://h/x"), "missing.bin: no such file"),
+    ((".", "ftp://h/x"), "is not a file; put uploads one file (netkit mirror DIR URL"),
+    ((__file__, "file:///tmp/x"), "unknown scheme 'file://'"),
+    ((__file__, "ftp://h/x", "-X", "POST"), "--request is for http:// and https://"),
+    ((__file__, "http://h/x", "-X", "DELETE"), "put sends PUT or POST"),
+    ((__file__, "sftp://h/x", "-c"), "-c resumes downloads"),
+])
+def test_put_bad_input(argv, says):
+    code, out, err = cli("put", *argv)
+    assert code == 2 and says in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, says", [
+    (("a", "b"), "one of the two must be an ftp://, ftps:// or sftp:// URL"),
+    (("ftp://h/a/", "sftp://h/b/"), "one of the two must be"),
+    (("http://h/a/", "dir"), "unknown scheme 'http://'"),
+    (("/no/such/dir", "ftp://h/x/"), "/no/such/dir: not a directory"),
+    (("ftp://h/a/", "d", "--identity", __file__), "--identity and --known-hosts are for sftp://"),
+    (("ftp://h/a/",), "give a URL and a directory"),
+])
+def test_mirror_bad_input(argv, says):
+    code, out, err = cli("mirror", *argv)
+    assert code == 2 and says in err and err.count("\n") == 1
+
+
+def test_help_lists_every_option():
+    for command in ("get", "put", "mirror"):
+        code, out, _ = cli(command, "--help")
+        assert code == 0 and out.startswith(f"usage: netkit {command}")
+        assert "--retry" in out and "--limit-rate" in out and "--quiet" in out
+
+
+def test_checksum_forms():
+    assert parse_checksum("SHA256=" + "A" * 64) == ("sha256", "a" * 64)
+    assert parse_checksum("md5=" + "0" * 32) == ("md5", "0" * 32)
+    with pytest.raises(ValueError, match="40 hexadecimal"):
+        parse_checksum("sha1=xyz")
+
+
+def test_part_file_resume_restart_and_mismatch(tmp_path):
+    import hashlib
+
+    dest = str(tmp_path / "f")
+    with open(dest + ".part", "wb") as f:
+        f.write(b"hello ")
+    part = PartFile(dest, resume=True, checksum=("sha256", hashlib.sha256(b"hello world").hexdigest()))
+    assert part.offset == 6
+    part.write(b"world")
+    part.commit()
+    assert open(dest, "rb").read() == b"hello world" and not os.path.exists(dest + ".part")
+    part = PartFile(dest, resume=True, checksum=("md5", "0" * 32))
+    part.write(b"other")
+    with pytest.raises(_common.IntegrityError, match="was not written"):
+        part.commit()
+    assert open(dest, "rb").read() == b"hello world" and not os.path.exists(dest + ".part")
+    part = PartFile(dest)
+    part.write(b"abc")
+    part.restart()
+    part.write(b"xy")
+    part.commit(mtime=1_000_000_000)
+    assert open(dest, "rb").read() == b"xy" and os.stat(dest).st_mtime == 1_000_000_000
+
+
+def test_part_file_writes_devices_directly(tmp_path):
+    part = PartFile("/dev/null")
+    assert part.direct and part.part is None
+    part.write(b"x" * 100)
+    part.commit()
+    with pytest.raises(_common.LocalError, match="is a directory"):
+        PartFile(str(tmp_path))
+
+
+def test_pacer_reports_and_cancels():
+    seen = []
+    cancel = threading.Event()
+    pacer = Pacer(lambda done, total, final=False: seen.append((done, total, final)), None, cancel)
+    pacer.begin(10, 100)
+    pacer._next = 0
+    pacer(5)
+    assert seen[-1] == (15, 100, False)
+    cancel.set()
+    pacer._next = 0
+    with pytest.raises(_common.Cancelled):
+        pacer(1)
+    pacer.finish()
+    assert seen[-1] == (16, 100, True)
+    assert Pacer(rate=1000).block_size() == 1024 and Pacer().block_size() == _common.BUFFER_SIZE
+
+
+def test_retrying_backs_off_and_stops_on_permanent_errors(monkeypatch):
+    waits = []
+    monkeypatch.setattr(_common, "sleep", waits.append)
+    calls = []
+
+    def flaky(attempt):
+        calls.append(attempt)
+        if attempt < 3:
+            raise ConnectError("reset")
+        return "ok"
+
+    assert retrying(flaky, Options(retries=3, retry_delay=0.5)) == "ok" and calls == [1, 2, 3]
+    assert waits == [0.5, 1.0]
+
+    def refused(attempt):
+        calls.append(attempt)
+        raise RefusedError("refused")
+
+    calls.clear()
+    with pytest.raises(RefusedError):
+        retrying(refused, Options(retries=3))
+    assert calls == [1]
+    err = _common.HTTPStatusError("503", 503, retry_after=7)
+    waits.clear()
+    calls.clear()
+
+    def busy(attempt):
+        calls.append(attempt)
+        raise err
+
+    with pytest.raises(_common.HTTPStatusError):
+        retrying(busy, Options(retries=1))
+    assert waits == [7] and calls == [1, 2]
+    assert not _common.is_transient(_common.HTTPStatusError("404", 404))
+
+
+def test_progress_lines_render_known_and_unknown_sizes():
+    from netkit.cli.get import Progress
+
+    stream = io.StringIO()
+    now = [100.0]
+    progress = Progress(stream, True, clock=lambda: now[0])
+    report = progress.line("file.iso")
+    report(0, 4 * 1024 * 1024)
+    now[0] = 102.0
+    report(1024 * 1024, 4 * 1024 * 1024)
+    text = stream.getvalue()
+    assert "file.iso   25.0%  1.0 MiB of 4.0 MiB  512.0 KiB/s  0:02  ETA 0:06" in text
+    other = progress.line("stream")
+    other(2048, None)
+    assert "stream  2.0 KiB  0 B/s  0:00" in stream.getvalue()
+    other(4096, None)  # a redraw goes back up to the first of the two lines
+    assert stream.getvalue().endswith("\r\x1b[1A" + "file.iso   25.0%  1.0 MiB of 4.0 MiB  512.0 KiB/s  0:02  ETA 0:06"
+                                      "\x1b[K\nstream  4.0 KiB  0 B/s  0:00\x1b[K")
+    quiet = io.StringIO()
+    assert Progress(quiet, False).line("x") is None
+
+
+def test_public_api_is_pinned():
+    import netkit.transfer as transfer
+
+    assert transfer.__all__ == sorted([
+        "Cancelled", "CutError", "HTTPStatusError", "IntegrityError", "LocalError", "MirrorResult", "Options",
+        "RemoteError", "Result", "adownload", "amirror", "aupload", "download", "download_many", "head", "mirror",
+        "parse_checksum", "parse_url", "remote_name", "upload",
+    ])
+    for name in transfer.__all__:
+        assert getattr(transfer, name) is not None
+
+
+def test_mirror_globs():
+    from netkit.transfer._mirror import selected
+
+    assert selected("nginx/access.log", ["*.log"]) and not selected("nginx/access.log.1.gz", ["*.log"])
+    assert selected("a/b.txt", ["a/*"]) and not selected("a/b.txt", (), ["a/*"])
+    assert not selected("dir/.x.part")
+
+
+def test_import_is_lazy():
+    import subprocess
+    import sys
+
+    code = ("import sys; import netkit.cli.get, netkit.transfer; "
+            "print(sorted(m for m in ('asyncssh', 'ssl', 'ftplib', 'asyncio', 'hashlib', 'urllib.parse') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
