@@ -49,8 +49,9 @@ class Credentials:
                                          f"its passphrase (use --passphrase-env VAR or ssh-agent)")
                     return None
                 return asyncssh.read_private_key(path, prompt(f"Passphrase for {path}: "))
-        except asyncssh.KeyEncryptionError:
-            self.problems.append(f"{path}: wrong passphrase")
+        except asyncssh.KeyEncryptionError as exc:
+            wrong = "incorrect passphrase" in str(exc).lower()
+            self.problems.append(f"{path}: wrong passphrase" if wrong else f"{path}: cannot decrypt the key ({exc})")
         except OSError as exc:
             self.problems.append(f"{path}: cannot read the key: {exc.strerror or exc}")
         except (asyncssh.KeyImportError, ValueError) as exc:
@@ -79,15 +80,8 @@ class Credentials:
         }
         if self.password is not None:
             opts["password"] = self.password
-        if self.agent_path:
-            # Keys of our own next to the agent's: asyncssh uses client_keys=None as "agent
-            # and default keys"; explicit keys would turn the agent off.
-            opts["client_keys"] = self.keys or None
-            if self.keys:
-                opts["agent_path"] = None
-                opts["client_keys"] = self.keys
-        else:
-            opts["client_keys"] = self.keys
+        # asyncssh keeps the agent next to a list of keys (an empty one: its default files).
+        opts["client_keys"] = self.keys
         methods = (["publickey"] if (self.keys or self.agent_path) else []) + \
                   (["keyboard-interactive", "password"] if self.password is not None else [])
         opts["preferred_auth"] = methods or ["publickey"]

@@ -55,7 +55,6 @@ class Settings:
             mac_algs=_prefer(MACS, defaults_mac),
             compression_algs=["none"],
             known_hosts=((), (), ()),  # every key goes to HostKeyPolicy.check
-            config=self.config or None,
             keepalive_interval=keepalive or 0,
             **credentials.options(),
         )
@@ -105,7 +104,10 @@ async def _open(host, settings, tunnel):
 
     port = host.port or settings.port
     user = host.user or settings.user
-    kwargs = {"server_host_key_algs": settings.policy.host_key_algs(host.host, port or 22)}
+    # The config is applied per host (asyncssh reads it at each connect: Host blocks match
+    # the name); None when there is none, so nothing is read.
+    kwargs = {"server_host_key_algs": settings.policy.host_key_algs(host.host, port or 22),
+              "config": settings.config or None}
     if user:
         kwargs["username"] = user
     if tunnel is not None:

@@ -1,0 +1,280 @@
+"""``netkit ssh run`` against real sshd "hosts" (tests.peers.sshd_hosts.py), faults included:
+each bad host is one clear error of its own while the others complete."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.helpers import netkit
+from tests.peers.sshd_hosts import other_public_key
+
+
+def auth(fleet, known_hosts=None):
+    return ["-i", fleet.client_key, "--known-hosts", known_hosts or fleet.known_hosts, "-F", "none",
+            "--no-agent"]
+
+
+def ssh(*args, **kw):
+    """(exit code, stdout, stderr) of ``netkit ssh ARGS``; never a traceback."""
+    proc = subprocess.run([sys.executable, "-m", "netkit", "ssh", *map(str, args)], capture_output=True,
+                          text=True, timeout=kw.pop("timeout", 60), **kw)
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr + proc.stdout
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def summary_rows(out):
+    """{host: (status, error)} from the summary table."""
+    rows = {}
+    lines = out.splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith("HOST "))
+    for line in lines[start + 1:]:
+        if re.match(r"^\d+ hosts?: ", line):
+            break
+        parts = re.split(r"\s{2,}", line.strip(), maxsplit=3)
+        rows[parts[0]] = (parts[1], parts[3] if len(parts) > 3 else "")
+    return rows
+
+
+def test_streams_prefixed_lines_and_summarises(ssh_fleet):
+    hosts = ssh_fleet.host_args()
+    code, out, err = ssh("run", *auth(ssh_fleet), *hosts, "--", "echo out-$((6*7)); echo err-line >&2")
+    assert code == 0, err
+    for host in hosts:
+        assert f"{host}: out-42" in out.splitlines()
+        assert f"{host}: err-line" in err.splitlines()
+    rows = summary_rows(out)
+    assert set(rows) == set(hosts) and all(status == "0" for status, _ in rows.values())
+    assert f"{len(hosts)} hosts: {len(hosts)} ok, 0 failed" in out
+
+
+def test_bad_hosts_fail_alone_and_are_named(ssh_fleet, closed_port, silent_tcp):
+    good = ssh_fleet.host_args()[:2]
+    bad = ["bad:host:x", "no-such-alias.invalid", f"127.0.0.1:{closed_port.port}", f"127.0.0.1:{silent_tcp.port}"]
+    code, out, err = ssh("run", *auth(ssh_fleet), "--connect-timeout", "2", *good, *bad, "--", "echo fine")
+    assert code == 1
+    rows = summary_rows(out)
+    assert all(rows[h][0] == "0" for h in good)
+    assert "bad host syntax" in rows["bad:host:x"][1]
+    assert "cannot resolve" in rows["no-such-alias.invalid"][1]
+    assert "refused the connection" in rows[f"127.0.0.1:{closed_port.port}"][1]
+    assert "no SSH login within 2 s" in rows[f"127.0.0.1:{silent_tcp.port}"][1]
+    assert silent_tcp.accepted() >= 1
+    last = err.splitlines()[-1]
+    assert last.startswith("netkit ssh run: 4 of 6 hosts failed: ") and all(b in last for b in bad)
+
+
+def test_json_and_exit_status_of_the_command(ssh_fleet):
+    first, second = ssh_fleet.host_args()[:2]
+    code, out, err = ssh("run", *auth(ssh_fleet), "--json", first, second, "--",
+                         f"case $SSH_CONNECTION in *' {second.split('@')[1].split(':')[0]} '*) exit 3;; esac; hostname")
+    assert code == 1
+    objects = [json.loads(line) for line in out.splitlines()]
+    by_host = {o["host"]: o for o in objects if "host" in o}
+    assert by_host[first]["exit_status"] == 0 and by_host[first]["stdout"].strip() == os.uname().nodename
+    assert by_host[second]["exit_status"] == 3 and by_host[second]["error"] is None
+    assert objects[-1]["summary"] == {"hosts": 2, "ok": 1, "failed": 1, "failed_hosts": [second]}
+    assert f"{second}: exit status 3" in err
+
+
+def test_group_folds_identical_output(ssh_fleet):
+    hosts = ssh_fleet.host_args()
+    odd = hosts[1].split("@")[1].split(":")[0]
+    code, out, _ = ssh("run", *auth(ssh_fleet), "--group", *hosts, "--",
+                       f"case $SSH_CONNECTION in *' {odd} '*) echo different;; *) echo same;; esac")
+    assert code == 0
+    rest = [h for h in hosts if h != hosts[1]]
+    assert f"{','.join(rest)} ({len(rest)} hosts, exit 0)" in out
+    assert f"{hosts[1]} (1 host, exit 0)" in out
+    assert out.count("\nsame\n") == 1 and out.count("\ndifferent\n") == 1
+
+
+def test_outdir_hosts_file_stdin_env_and_tty(ssh_fleet, tmp_path):
+    hosts = ssh_fleet.host_args()[:2]
+    hosts_file = tmp_path / "hosts.txt"
+    hosts_file.write_text(f"# the web servers\n{hosts[0]}   # first\n\n{hosts[1]}\n")
+    script = b"echo from-script $NETKIT_COLOUR\nread line || echo stdin-ended\n"
+    outdir = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "netkit", "ssh", "run", *map(str, auth(ssh_fleet)), "-f",
+                           str(hosts_file), "--stdin", "-e", "NETKIT_COLOUR=blue", "-o", str(outdir), "-q"],
+                          input=script, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for host in hosts:
+        assert (outdir / f"{host}.stdout").read_text() == "from-script blue\nstdin-ended\n"
+        assert (outdir / f"{host}.stderr").read_text() == ""
+        assert f"{host}: from" not in proc.stdout.decode()  # -q: no streamed lines
+    code, out, _ = ssh("run", *auth(ssh_fleet), "--tty", hosts[0], "--", "test -t 0 && echo on-a-tty")
+    assert code == 0 and f"{hosts[0]}: on-a-tty" in out
+
+
+def test_command_timeout_stops_it_and_others_finish(ssh_fleet, password_sshd):
+    """The command is stopped with a "signal" request (sshd honours it for users other than
+    root: "session signalling requires privilege separation"), the channel closed."""
+    p = password_sshd
+    slow = f"{p.user}@{p.sshd.host}:{p.sshd.port}"
+    quick = ssh_fleet.host_args()[0]
+    marker = f"netkit-never-ends-{os.getpid()}"
+    env = dict(os.environ, NETKIT_TEST_PASS=p.password)
+    code, out, err = ssh("run", "-i", ssh_fleet.client_key, "--known-hosts", ssh_fleet.known_hosts, "--known-hosts",
+                         p.sshd.known_hosts, "-F", "none", "--no-agent", "--password-env", "NETKIT_TEST_PASS",
+                         "-t", "3", slow, quick, "--",
+                         f"if [ $(id -u) != 0 ]; then sh -c 'sleep 300; : {marker}'; fi; echo done", env=env)
+    assert code == 1
+    rows = summary_rows(out)
+    assert rows[quick][0] == "0" and f"{quick}: done" in out
+    assert "ran longer than 3 s" in rows[slow][1]
+    # The remote command was ended, not left running.
+    for _ in range(50):
+        if subprocess.run(["pgrep", "-u", p.user, "-f", marker], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the timed-out remote command still runs: {marker}")
+
+
+def test_changed_host_key_is_refused_naming_both_fingerprints(ssh_fleet, tmp_path):
+    liar, honest = ssh_fleet.endpoints[:2]
+    fake = other_public_key(tmp_path)
+    instance = ssh_fleet.instances[0]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[{liar[0]}]:{liar[1]} {fake}\n"
+                     f"[{honest[0]}]:{honest[1]} {' '.join(instance.host_keys['ed25519'].split()[:2])}\n")
+    hosts = [f"{ssh_fleet.user}@{a}:{p}" for a, p in (liar, honest)]
+    for extra in ([], ["--accept-new"]):  # a changed key is refused even with --accept-new
+        code, out, err = ssh("run", *auth(ssh_fleet, known), *extra, *hosts, "--", "echo in")
+        assert code == 1
+        assert f"{hosts[1]}: in" in out
+        line = next(line for line in err.splitlines() if "CHANGED" in line)
+        fake_print = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / "other_ed25519.pub")], capture_output=True,
+                                    text=True).stdout.split()[1]
+        assert f"[{liar[0]}]:{liar[1]}" in line
+        assert fake_print in line and instance.host_key_fingerprints["ed25519"] in line
+    assert known.read_text().count("\n") == 2  # nothing was added
+
+
+def test_unknown_host_key_refused_unless_accept_new(ssh_fleet, tmp_path):
+    host = ssh_fleet.host_args()[0]
+    address, port = ssh_fleet.endpoints[0]
+    known = tmp_path / "known_hosts"
+    code, out, err = ssh("run", *auth(ssh_fleet, known), host, "--", "echo in")
+    assert code == 1 and "not in known_hosts" in err and f"{host}: in" not in out
+    assert not known.exists()
+    code, out, err = ssh("run", *auth(ssh_fleet, known), "--accept-new", host, "--", "echo in")
+    assert code == 0 and f"{host}: in" in out
+    recorded = known.read_text().split()
+    assert recorded[0] == f"[{address}]:{port}"
+    assert " ".join(recorded[1:3]) in [" ".join(k.split()[:2]) for k in ssh_fleet.instances[0].host_keys.values()]
+    code, out, _ = ssh("run", *auth(ssh_fleet, known), host, "--", "echo again")  # now known
+    assert code == 0 and f"{host}: again" in out
+
+
+def test_unreadable_key_and_wrong_password_are_per_host_errors(ssh_fleet, password_sshd, tmp_path):
+    missing = tmp_path / "no_such_key"
+    host = ssh_fleet.host_args()[0]
+    code, out, err = ssh("run", "-i", missing, "--known-hosts", ssh_fleet.known_hosts, "-F", "none", "--no-agent",
+                         host, "--", "true")
+    assert code == 1
+    assert f"warning: {missing}: cannot read the key" in err
+    assert "authentication failed" in summary_rows(out)[host][1] and str(missing) in summary_rows(out)[host][1]
+    p = password_sshd
+    target = f"{p.user}@{p.sshd.host}:{p.sshd.port}"
+    known = ["--known-hosts", p.sshd.known_hosts, "-F", "none", "--no-agent"]
+    env = dict(os.environ, NETKIT_TEST_PASS="wrong-" + p.password)
+    code, out, err = ssh("run", *known, "--password-env", "NETKIT_TEST_PASS", target, "--", "id -un", env=env)
+    assert code == 1 and "authentication failed" in summary_rows(out)[target][1]
+    env["NETKIT_TEST_PASS"] = p.password
+    code, out, err = ssh("run", *known, "--password-env", "NETKIT_TEST_PASS", target, "--", "id -un", env=env)
+    assert code == 0 and f"{target}: {p.user}" in out
+    assert p.password not in out + err
+
+
+def test_ssh_config_alias_and_user_option(ssh_fleet, tmp_path):
+    address, port = ssh_fleet.endpoints[2]
+    config = tmp_path / "config"
+    config.write_text(f"Host web-alias\n    HostName {address}\n    Port {port}\n")
+    args = ["-i", ssh_fleet.client_key, "--known-hosts", ssh_fleet.known_hosts, "--no-agent", "-F", config,
+            "-l", ssh_fleet.user]
+    code, out, err = ssh("run", *args, "web-alias", "unknown-alias", "--", "echo via-alias")
+    assert code == 1
+    assert "web-alias: via-alias" in out
+    assert "cannot resolve" in summary_rows(out)["unknown-alias"][1]
+
+
+def test_agent_login(ssh_fleet, tmp_path):
+    agent = subprocess.run(["ssh-agent", "-s", "-a", str(tmp_path / "agent.sock")], capture_output=True, text=True,
+                           check=True).stdout
+    pid = int(re.search(r"SSH_AGENT_PID=(\d+)", agent).group(1))
+    env = dict(os.environ, SSH_AUTH_SOCK=str(tmp_path / "agent.sock"), HOME=str(tmp_path))
+    try:
+        subprocess.run(["ssh-add", str(ssh_fleet.client_key)], env=env, check=True, capture_output=True)
+        host = ssh_fleet.host_args()[0]
+        code, out, err = ssh("run", "--known-hosts", ssh_fleet.known_hosts, "-F", "none", host, "--",
+                             "echo agent-ok", env=env)
+        assert code == 0 and f"{host}: agent-ok" in out, err
+        code, out, err = ssh("run", "--known-hosts", ssh_fleet.known_hosts, "-F", "none", "--no-agent", host,
+                             "--", "echo agent-ok", env=env)
+        assert code == 1 and "authentication failed" in err
+    finally:
+        os.kill(pid, 15)
+
+
+def test_passphrase_prompt_on_a_terminal(ssh_fleet, tmp_path):
+    """An encrypted key: the passphrase is asked on the terminal (a real pty), never taken
+    from the command line; a wrong one is a clear error."""
+    import pty
+
+    key = tmp_path / "locked"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "s3cret phrase", "-f", str(key)], check=True)
+    instance = ssh_fleet.instances[0]
+    with open(instance.directory / "authorized_keys", "a") as f:
+        f.write((tmp_path / "locked.pub").read_text())
+    host = ssh_fleet.host_args()[0]
+
+    def run_on_pty(answer):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(sys.executable, [sys.executable, "-m", "netkit", "ssh", "run", "-i", str(key), "--known-hosts",
+                                      str(ssh_fleet.known_hosts), "-F", "none", "--no-agent", host, "--",
+                                      "echo unlocked"])
+        seen = b""
+        answered = False
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and b"Passphrase for" in seen:
+                os.write(fd, answer.encode() + b"\n")
+                answered = True
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status), seen.decode(errors="replace"), answered
+
+    code, text, answered = run_on_pty("s3cret phrase")
+    assert answered and code == 0 and f"{host}: unlocked" in text, text
+    assert "s3cret" not in text  # not echoed
+    code, text, answered = run_on_pty("not it")
+    assert answered and code == 1
+    assert f"{key}: wrong passphrase" in text and "Traceback" not in text
+
+
+def test_usage_errors():
+    code, out, err = ssh("run", "web1")
+    assert code == 2 and "no command" in err
+    code, out, err = ssh("run", "--", "uptime")
+    assert code == 2 and "no hosts" in err
+    code, out, err = ssh("launch", "web1")
+    assert code == 2 and "unknown subcommand" in err
+    code, out, err = ssh("run", "-P", "0", "web1", "--", "true")
+    assert code == 2 and "--parallel" in err
+    code, out, err = ssh("run", "--password-env", "NETKIT_NO_SUCH_VAR", "web1", "--", "true",
+                         env={k: v for k, v in os.environ.items() if k != "NETKIT_NO_SUCH_VAR"})
+    assert code == 2 and "NETKIT_NO_SUCH_VAR" in err
+    code, out = netkit("ssh", "--help")
+    assert code == 0 and "netkit ssh run" in out and "--accept-new" in out
