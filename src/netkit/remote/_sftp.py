@@ -24,7 +24,7 @@ import stat
 import time
 from dataclasses import dataclass, field
 
-from netkit.core.errors import NetkitError
+from netkit.core.errors import ConnectError, NetkitError
 from netkit.remote._connect import connect
 from netkit.remote._errors import map_error
 from netkit.remote._hosts import Host, parse_host
@@ -39,6 +39,12 @@ CHUNK = 8 * 1024 * 1024
 FILES_AT_ONCE = 8
 PART_SUFFIX = ".part"
 _GLOB_CHARS = frozenset("*?[")
+
+
+def _lost_errors():
+    import asyncssh
+
+    return (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.SFTPConnectionLost)
 
 
 @dataclass
@@ -175,6 +181,7 @@ async def _get_file(sftp, remote, local, attrs, result, force, on_bytes):
 async def _get_host(conn, result, source, destination, force, on_bytes, on_file):
     import asyncssh
 
+    _LOST = _lost_errors()
     async with conn.start_sftp_client() as sftp:
         files = await _remote_files(sftp, source)
         root = os.path.join(destination, _host_dir(result.host))
@@ -187,8 +194,9 @@ async def _get_host(conn, result, source, destination, force, on_bytes, on_file)
                 try:
                     await _get_file(sftp, remote, local, attrs, result, force, on_bytes)
                 except (asyncssh.SFTPError, OSError, NetkitError) as exc:
-                    if isinstance(exc, (asyncssh.ConnectionLost, asyncssh.DisconnectError)):
-                        raise
+                    if isinstance(exc, _LOST):
+                        raise ConnectError(f"connection lost during the transfer of {remote} "
+                                           f"(a .part is kept; run again to resume)") from None
                     problems.append(f"{remote}: {getattr(exc, 'reason', None) or getattr(exc, 'strerror', None) or exc}")
                     return
             if on_file is not None:
@@ -276,6 +284,7 @@ async def _put_file(sftp, local, remote, st, result, force, on_bytes):
 async def _put_host(conn, result, source, destination, force, on_bytes, on_file):
     import asyncssh
 
+    _LOST = _lost_errors()
     files = _local_files(source)
     async with conn.start_sftp_client() as sftp:
         made = set()
@@ -293,8 +302,9 @@ async def _put_host(conn, result, source, destination, force, on_bytes, on_file)
                 try:
                     await _put_file(sftp, local, remote, st, result, force, on_bytes)
                 except (asyncssh.SFTPError, OSError, NetkitError) as exc:
-                    if isinstance(exc, (asyncssh.ConnectionLost, asyncssh.DisconnectError)):
-                        raise
+                    if isinstance(exc, _LOST):
+                        raise ConnectError(f"connection lost during the transfer of {remote} "
+                                           f"(a .part is kept; run again to resume)") from None
                     problems.append(f"{remote}: {getattr(exc, 'reason', None) or getattr(exc, 'strerror', None) or exc}")
                     return
             if on_file is not None:
