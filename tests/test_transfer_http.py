@@ -209,6 +209,18 @@ def test_refused_and_not_found_fail_at_once(nginx, tmp_path):
     assert code == 1 and "retry" not in err and leftovers(tmp_path) == []
 
 
+def test_idle_timeout_mid_body_then_retry_resumes(faulty_http, nginx, tmp_path):
+    dest = tmp_path / "s"
+    code, _, err = run("get", faulty_http.url("/stall"), "-o", dest, "--timeout", "0.5", "--retry", "1",
+                       "--retry-delay", "0")
+    assert code == 1 and "timeout" in err and "retry 1 of 1" in err and not dest.exists()
+    assert (tmp_path / "s.part").read_bytes() == b"z" * (64 * 1024)
+    assert faulty_http.requests[-1] == ("GET", "/stall", f"bytes={64 * 1024}-")
+    # nginx's /stall is chunked: the parser's path times out the same way.
+    code, _, err = run("get", nginx.url("/stall"), "-o", tmp_path / "c", "--timeout", "0.5", "--retry", "0")
+    assert code == 1 and "timeout" in err and not (tmp_path / "c").exists()
+
+
 def test_disk_full_leaves_destination_untouched(nginx, tmp_path):
     with small_tmpfs(tmp_path / "small", "512k") as small:
         dest = small / "big"
@@ -265,6 +277,9 @@ def test_progress_on_a_terminal_silent_on_a_pipe(nginx, tmp_path):
     assert code == 0 and out == b"" and err == ""
     code, text = run_on_pty("get", nginx.url("/big"), "-o", "three", "-q", cwd=tmp_path)
     assert code == 0 and text == ""
+    # Standard output a terminal (splice() cannot write there): the bytes still all arrive.
+    code, text = run_on_pty("get", nginx.url("/big"), "-", "-q", cwd=tmp_path)
+    assert code == 0 and text == "x" * BIG_SIZE
 
 
 def test_progress_one_line_per_file_and_unknown_size(nginx, tmp_path):

@@ -16,6 +16,8 @@ token the test chooses, so that per-key state (``once`` routes) does not leak be
 ``/always503``          503 with ``Retry-After: 0`` every time
 ``/gzip``               the body gzip-compressed, ``Content-Encoding: gzip``
 ``/slow``               Content-Length 1 MiB, 16 KiB every 50 ms (for progress and Ctrl-C)
+``/stall``              Content-Length 1 MiB, 64 KiB of b"z", then silence for STALL_SECONDS
+                        (or until the client goes away): an idle timeout fires mid-body
 ``/upload``             any method: reads the body (Content-Length) and answers 201 with
                         ``<method> <length> <sha256>``
 
@@ -46,6 +48,8 @@ LIE_LENGTH = 1024 * 1024
 SLOW_SIZE = 1024 * 1024
 SLOW_BLOCK = 16 * 1024
 SLOW_PAUSE = 0.05
+STALL_PREFIX = 64 * 1024
+STALL_SECONDS = 20
 
 
 @dataclass
@@ -154,6 +158,17 @@ class _Handler(socketserver.StreamRequestHandler):
             for _ in range(SLOW_SIZE // SLOW_BLOCK):
                 self.request.sendall(block)
                 time.sleep(SLOW_PAUSE)
+        elif path == "/stall":
+            self.send_head(200, "OK", [("Content-Length", 1024 * 1024)])
+            self.request.sendall(b"z" * STALL_PREFIX)
+            self.request.settimeout(0.1)
+            deadline = time.monotonic() + STALL_SECONDS
+            while time.monotonic() < deadline:
+                try:
+                    if not self.request.recv(1024):
+                        return  # the client gave up
+                except TimeoutError:
+                    continue
         elif path == "/upload":
             length = int(headers.get("content-length", "0"))
             body = rest

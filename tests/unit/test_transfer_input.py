@@ -231,3 +231,11 @@ def test_import_is_lazy():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_http_dates():
+    from netkit.transfer._http import http_date
+
+    assert http_date("Sun, 06 Nov 1994 08:49:37 GMT") == 784111777
+    assert http_date("Tue, 29 Feb 2000 23:59:59 GMT") == 951868799
+    assert http_date("Sunday, 06-Nov-94 08:49:37 GMT") is None and http_date("soon") is None

@@ -11,16 +11,32 @@ parsing into :class:`netkit.transfer.Options`, and the terminal progress display
 import os
 import sys
 
-from netkit.check.options import Option
 from netkit.cli.args import parse_argv
 from netkit.core.errors import NetkitError, UsageError
 
-__all__ = ["main", "help_text", "Progress", "COMMON", "build_options"]
+__all__ = ["main", "help_text", "Progress", "Option", "COMMON", "build_options"]
 
 COMMAND = "netkit get"
 # Transfers at once when several URLs are given (curl --parallel's default is 50, aria2's
 # 5; a handful saturates one link without opening a connection storm on one server).
 DEFAULT_PARALLEL = 4
+
+
+class Option:
+    """One option of get/put/mirror (the shape netkit.cli.args reads; not check's table,
+    whose import costs milliseconds a download does not need)."""
+
+    __slots__ = ("name", "short", "kind", "parse", "default", "metavar", "help", "example")
+
+    def __init__(self, name, kind, parse, _schemes, help, *, short=None, default=None, metavar=None, example=None):
+        self.name = name
+        self.short = short
+        self.kind = kind
+        self.parse = parse
+        self.default = default
+        self.metavar = metavar
+        self.help = help
+        self.example = example
 
 
 def _same(value):
@@ -300,7 +316,6 @@ class Progress:
     stream is not a terminal. ``line(name)`` gives the callback for one transfer."""
 
     def __init__(self, stream, enabled, clock=None):
-        import threading
         from time import monotonic
 
         self.stream = stream
@@ -308,7 +323,10 @@ class Progress:
         self.clock = clock or monotonic
         self.rows = []  # [name, text]
         self.drawn = 0
-        self.lock = threading.Lock()
+        if enabled:
+            import threading
+
+            self.lock = threading.Lock()
 
     def line(self, name):
         if not self.enabled:

@@ -8,8 +8,7 @@ modification time. Nothing is deleted. Output: one line per file copied and a su
 130 Ctrl-C.
 """
 
-from netkit.check.options import Option
-from netkit.cli.get import COMMON, Progress, build_options, flag_table, option_rows, parse_values, show_progress
+from netkit.cli.get import COMMON, Option, Progress, build_options, flag_table, option_rows, parse_values, show_progress
 from netkit.core.errors import NetkitError, UsageError
 
 __all__ = ["main", "help_text"]

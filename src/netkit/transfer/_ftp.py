@@ -12,7 +12,7 @@ import os
 
 from netkit.core.errors import ConnectError, ProtocolError
 from netkit.core.target import percent_decode
-from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, local_error
+from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, local_error, receive
 
 __all__ = ["FtpSession", "remote_path"]
 
@@ -201,18 +201,7 @@ class FtpSession:
         conn = self.call(f"retrieving {name}", self.ftp.transfercmd, f"RETR {name}", offset or None)
         got = 0
         try:
-            block = pacer.block_size()
-            buf = bytearray(block)
-            view = memoryview(buf)
-            recv_into = conn.recv_into
-            write = part.write
-            while True:
-                n = recv_into(view, block)
-                if not n:
-                    break
-                write(view[:n])
-                pacer(n)
-                got += n
+            got = receive(conn, part, pacer, None, self.options.timeout)
             if hasattr(conn, "unwrap"):
                 try:
                     conn.unwrap()

@@ -24,6 +24,7 @@ from netkit.transfer._common import (
     CutError,
     HTTPStatusError,
     local_error,
+    receive,
 )
 
 __all__ = ["fetch", "head", "send", "open_connection"]
@@ -144,7 +145,6 @@ def _connect(url, options):
 def _request(url, options, method, headers, body=None, body_file=None):
     """Send one request, follow redirects; returns (conn, parser, first body chunks, url)."""
     from netkit.drivers._common import map_error
-    from netkit.proto.http import redirect_target
 
     extra = list(headers)
     user = options.user if options.user is not None else url.user
@@ -196,6 +196,8 @@ def _request(url, options, method, headers, body=None, body_file=None):
         if hops > options.max_redirects:
             raise ProtocolError(f"more than {options.max_redirects} redirects (the last to {location}); "
                                 f"raise --max-redirects if that is expected")
+        from netkit.proto.http import redirect_target
+
         url = redirect_target(url, location)
         if parser.status == 303 or (parser.status in (301, 302) and method == "POST"):
             method = "HEAD" if method == "HEAD" else "GET"
@@ -222,6 +224,32 @@ def head(url, options, method="HEAD"):
     conn, parser, _, _ = _request(url, options, method, options.headers)
     conn.close()
     return parser.status, parser.reason, parser.version, parser.headers
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def http_date(text):
+    """POSIX seconds of an IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``, RFC 9110 5.6.7),
+    or None. By hand: email.utils costs more to import than a small download takes."""
+    parts = text.replace(",", " ").split()
+    if len(parts) != 6 or parts[5].upper() != "GMT":
+        return None
+    _, day, month, year, clock, _ = parts
+    hms = clock.split(":")
+    if not (day.isdigit() and year.isdigit() and len(hms) == 3 and all(h.isdigit() for h in hms)):
+        return None
+    if month.lower() not in _MONTHS:
+        return None
+    y, m, d = int(year), _MONTHS.index(month.lower()) + 1, int(day)
+    # days from 1970-01-01 to y-m-d (Howard Hinnant's days_from_civil)
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    return days * 86400 + int(hms[0]) * 3600 + int(hms[1]) * 60 + int(hms[2])
 
 
 def _content_range_start(value):
@@ -321,12 +349,7 @@ def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
         _set_validator(part, validator)
     modified = parser.header("Last-Modified")
     if modified and options.keep_mtime:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            facts["mtime"] = parsedate_to_datetime(modified).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            pass
+        facts["mtime"] = http_date(modified)
     length = parser.header("Content-Length")
     chunked = any(n.lower() == "transfer-encoding" for n, _ in parser.headers)
     encoding = (parser.header("Content-Encoding") or "").strip().lower()
@@ -343,7 +366,7 @@ def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
         if parser.done or chunked or decoder is not None:
             _slow_body(conn, parser, chunks, part, pacer, decoder)
         else:
-            _fast_body(conn, chunks, part, pacer, total, url)
+            _fast_body(conn, chunks, part, pacer, total, url, options.timeout)
     except OSError as exc:
         raise map_error(exc, f"receiving from {conn.peer}", conn.peer, options.timeout) from None
     return facts
@@ -371,36 +394,20 @@ def _slow_body(conn, parser, chunks, part, pacer, decoder):
             pacer(len(tail))
 
 
-def _fast_body(conn, chunks, part, pacer, total, url):
-    """The hot loop: recv_into one buffer, write its view; nothing allocated per block
-    but the memoryview slice."""
-    remaining = total if total is not None else -1
+def _fast_body(conn, chunks, part, pacer, total, url, timeout):
+    """The hot loop (:func:`netkit.transfer._common.receive`): splice or recv_into."""
+    remaining = total
     for chunk in chunks:
-        if remaining >= 0:
+        if remaining is not None:
             chunk = chunk[:remaining]
             remaining -= len(chunk)
         part.write(chunk)
         pacer(len(chunk))
-    size = pacer.block_size()
-    buf = bytearray(size)
-    view = memoryview(buf)
-    recv_into = conn.sock.recv_into
-    write = part.write
-    tick = pacer
-    if remaining < 0:
-        while True:
-            n = recv_into(view, size)
-            if not n:
-                return
-            write(view[:n])
-            tick(n)
-    while remaining > 0:
-        n = recv_into(view, size if remaining > size else remaining)
-        if not n:
-            raise CutError(f"{url.url()}: the connection closed after {total - remaining} of {total} bytes")
-        write(view[:n])
-        tick(n)
-        remaining -= n
+    if remaining == 0:
+        return
+    got = receive(conn.sock, part, pacer, remaining, timeout)
+    if remaining is not None and got < remaining:
+        raise CutError(f"{url.url()}: the connection closed after {total - remaining + got} of {total} bytes")
 
 
 def send(path, url, options, method="PUT", pacer=None):
