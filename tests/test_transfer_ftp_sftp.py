@@ -235,3 +235,46 @@ def test_sftp_mirror_both_ways(sshd, tmp_path):
     assert (back / "nginx" / "access.log").read_bytes() == (logs / "nginx" / "access.log").read_bytes()
     assert int((back / "syslog").stat().st_mtime) == int(stamp)
     assert not any(p.name.endswith(".part") for p in back.rglob("*"))
+
+
+def test_sftp_cut_connection_is_retried_from_the_offset(sshd, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    data = os.urandom(3 * 1024 * 1024)
+    (tmp_path / "src.bin").write_bytes(data)
+    dest = tmp_path / "dst.bin"
+    master = int((sshd.directory / "sshd.pid").read_text())
+    before = set(_descendants(master))
+    proc = subprocess.Popen([sys.executable, "-m", "netkit", "get", sftp_url(sshd, f"{tmp_path}/src.bin"),
+                             *sftp_args(sshd), "-o", dest, "--limit-rate", "1M", "--retry", "2", "--retry-delay", "0"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (dest.with_name("dst.bin.part").exists()
+                                               and dest.with_name("dst.bin.part").stat().st_size > 500_000):
+        time.sleep(0.05)
+    for pid in set(_descendants(master)) - before:  # the session's sshd processes: the connection dies
+        os.kill(pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err and "retry 1 of 2" in err
+    assert "connection lost" in err or "connection closed" in err or "reset" in err
+    assert dest.read_bytes() == data
+
+
+def _descendants(pid):
+    children = _children(pid)
+    return children + [d for c in children for d in _descendants(c)]
+
+
+def _children(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat", "rb").read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(b")") + 2:].split()[1]) == pid:
+                found.append(int(entry))
+    return found

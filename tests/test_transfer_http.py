@@ -242,6 +242,16 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_part(faulty_http, tmp_path):
     assert 0 < len(part) < 1024 * 1024 and set(part) == {ord("s")}
 
 
+def test_ctrl_c_stops_every_concurrent_download(faulty_http, tmp_path):
+    from tests.helpers import interrupted
+
+    code, _, err = interrupted("get", faulty_http.url("/slow"), faulty_http.url("/slow"), "-o", tmp_path / "a",
+                               "-o", tmp_path / "b", after=1.5)
+    assert code == 130 and err.strip().endswith("interrupted")
+    assert sorted(os.listdir(tmp_path)) == ["a.part", "b.part"]
+    assert all(0 < (tmp_path / n).stat().st_size < 1024 * 1024 for n in ("a.part", "b.part"))
+
+
 def test_lossy_namespace_link_delivers_every_byte(testnet, tmp_path):
     import subprocess
     import sys

@@ -239,3 +239,21 @@ def test_http_dates():
     assert http_date("Sun, 06 Nov 1994 08:49:37 GMT") == 784111777
     assert http_date("Tue, 29 Feb 2000 23:59:59 GMT") == 951868799
     assert http_date("Sunday, 06-Nov-94 08:49:37 GMT") is None and http_date("soon") is None
+
+
+def test_limit_rate_sleeps_to_keep_the_pace(monkeypatch):
+    clock = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(_common, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_common, "sleep", sleep)
+    pacer = Pacer(rate=100_000)
+    pacer.begin(0, None)
+    assert pacer.block_size() == 10_000
+    for _ in range(10):
+        pacer(10_000)
+    assert abs(sum(slept) - 1.0) < 1e-9 and clock[0] == pytest.approx(1.0)

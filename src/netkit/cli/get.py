@@ -505,7 +505,6 @@ def work(request, out, err) -> int:
 
     from netkit.transfer._api import download
 
-    failures = 0
     if len(prepared) == 1:
         target, dest, options = prepared[0]
         name = "stdout" if dest == "-" else os.path.basename(dest)
@@ -520,63 +519,27 @@ def work(request, out, err) -> int:
         finally:
             progress.close()
         return 0
-    import threading
-
     from netkit.transfer._api import download_many
 
-    cancel = threading.Event()
-    results = [None] * len(prepared)
-
-    def run_one(index):
-        target, dest, options = prepared[index]
-        options.cancel = cancel
-        try:
-            results[index] = download(target, dest, options, lines[index], on_retry(target))
-        except Exception as exc:  # noqa: BLE001 - one line each, below
-            results[index] = exc
-
     lines = [progress.line(os.path.basename(dest)) for _, dest, _ in prepared]
-    # download_many's threads, with per-URL options: drive it with one job per index.
-    workers = min(values["parallel"], len(prepared))
-    pending = list(range(len(prepared)))
-    lock = threading.Lock()
-
-    def worker():
-        while not cancel.is_set():
-            with lock:
-                if not pending:
-                    return
-                index = pending.pop(0)
-            run_one(index)
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
-    for t in threads:
-        t.start()
     try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
-    except KeyboardInterrupt:
-        cancel.set()
-        for t in threads:
-            t.join(5)
+        results = download_many(prepared, lambda i: lines[i], values["parallel"], lambda i: on_retry(prepared[i][0]))
+    finally:
         progress.close()
-        raise
-    progress.close()
-    _ = download_many
+    failures = 0
     for (target, _dest, _opts), result in zip(prepared, results):
         if isinstance(result, BaseException):
             failures += 1
             if isinstance(result, NetkitError):
                 err.write(f"{COMMAND}: {_describe(result, target)}\n")
             else:
-                err.write(f"{COMMAND}: {target.url()}: internal error: {type(result).__name__}: {result}\n")
+                err.write(f"{COMMAND}: {target.text}: internal error: {type(result).__name__}: {result}\n")
     return 1 if failures else 0
 
 
 def _describe(exc, target) -> str:
     text = str(exc)
-    url = target.url()
+    url = target.text
     return text if url in text else f"{url}: {text}"
 
 

@@ -150,34 +150,33 @@ def upload(path, url, options=None, progress=None, on_retry=None, method="PUT") 
     return result
 
 
-def download_many(jobs, options=None, progress_for=None, workers=4, on_done=None):
-    """Run ``[(url, dest), ...]`` with up to ``workers`` at once (threads: the transfers
-    block in the kernel, not in Python). Returns [(url, dest, Result or error)] in order.
-    ``progress_for(index)`` gives each job its progress callback. Ctrl-C (KeyboardInterrupt
-    in the calling thread) stops every transfer, leaving their .part files."""
+def download_many(jobs, progress_for=None, workers=4, on_retry_for=None):
+    """Run ``[(url, dest, Options), ...]`` with up to ``workers`` at once (threads: the
+    transfers block in the kernel, not in Python). Returns one Result or exception per
+    job, in order. ``progress_for(index)`` and ``on_retry_for(index)`` give each job its
+    callbacks. Ctrl-C (KeyboardInterrupt in the calling thread) stops every transfer
+    through the options' shared ``cancel`` event, leaving their .part files, and re-raises."""
     import threading
 
-    options = options or Options()
-    cancel = options.cancel or threading.Event()
-    options.cancel = cancel
+    cancel = threading.Event()
+    for _url, _dest, options in jobs:
+        options.cancel = cancel
     results = [None] * len(jobs)
-    queue = list(enumerate(jobs))
+    pending = list(range(len(jobs)))
     lock = threading.Lock()
 
     def worker():
-        while True:
+        while not cancel.is_set():
             with lock:
-                if not queue or cancel.is_set():
+                if not pending:
                     return
-                index, (url, dest) = queue.pop(0)
-            progress = progress_for(index) if progress_for else None
+                index = pending.pop(0)
+            url, dest, options = jobs[index]
             try:
-                outcome = download(url, dest, options, progress)
-            except Exception as exc:  # noqa: BLE001 - recorded per job
-                outcome = exc
-            results[index] = (url, dest, outcome)
-            if on_done is not None:
-                on_done(index, outcome)
+                results[index] = download(url, dest, options, progress_for(index) if progress_for else None,
+                                          on_retry_for(index) if on_retry_for else None)
+            except Exception as exc:  # noqa: BLE001 - handed back per job
+                results[index] = exc
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, min(workers, len(jobs))))]
     for t in threads:
@@ -192,4 +191,3 @@ def download_many(jobs, options=None, progress_for=None, workers=4, on_done=None
             t.join(5)
         raise
     return results
-

@@ -54,6 +54,8 @@ def _map(exc, peer, what):
                         f"(or give --known-hosts FILE)")
     if isinstance(exc, asyncssh.PermissionDenied):
         return SSHError(f"{peer} refused the login ({exc.reason}); give --identity KEY or check the user")
+    if isinstance(exc, (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection)):
+        return CutError(f"{peer}: connection lost {what} ({exc.reason})")
     if isinstance(exc, asyncssh.SFTPNoSuchFile):
         return RemoteError(f"{peer}: no such file {what}")
     if isinstance(exc, asyncssh.SFTPPermissionDenied):
@@ -153,6 +155,8 @@ class Session:
 
     async def _pipeline(self, f, path, offset, size, part, pacer):
         block = min(f.read_len or 32768, pacer.block_size(BUFFER_SIZE))
+        # With --limit-rate, at most about a second of data is asked for ahead of the pace.
+        most = MAX_REQUESTS if not pacer.rate else max(1, min(MAX_REQUESTS, pacer.rate // block))
         pending = []  # (offset, length, task), in file order
         next_offset = offset
         end = size if size is not None else None
@@ -160,7 +164,7 @@ class Session:
 
         def start():
             nonlocal next_offset
-            while not at_eof and len(pending) < MAX_REQUESTS and (end is None or next_offset < end):
+            while not at_eof and len(pending) < most and (end is None or next_offset < end):
                 length = block if end is None else min(block, end - next_offset)
                 pending.append((next_offset, length, asyncio.ensure_future(f.read(length, next_offset))))
                 next_offset += length
@@ -260,6 +264,16 @@ class Session:
             raise _map(exc, self.peer, f"making {path}") from None
 
 
+def _quiet_orphans(loop, context):
+    """asyncssh's parallel reader leaves tasks behind when the connection dies; their
+    error is the one our own await already raised, so it is not printed twice."""
+    import asyncssh
+
+    if isinstance(context.get("exception"), (asyncssh.Error, asyncssh.SFTPError, OSError)):
+        return
+    loop.default_exception_handler(context)
+
+
 def run(coro):
     """Run a coroutine to its end on a fresh loop (uvloop when present)."""
     try:
@@ -267,10 +281,9 @@ def run(coro):
     except ImportError:  # pragma: no cover
         loop_factory = None
     factory = loop_factory() if callable(loop_factory) else None
-    if factory is not None:
-        with asyncio.Runner(loop_factory=factory) as runner:
-            return runner.run(coro)
-    return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.get_loop().set_exception_handler(_quiet_orphans)
+        return runner.run(coro)
 
 
 async def afetch(url, part, options, pacer):
