@@ -34,6 +34,8 @@ ACCEPT_BACKOFF = 0.1
 SWEEP_INTERVAL = 1.0
 # Chargen writes this many lines at a time while the client keeps up.
 CHARGEN_LINES = 64
+# ... and this many blocks before letting other connections run.
+CHARGEN_BURST = 4
 
 
 def _peer_text(addr) -> str:
@@ -78,6 +80,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         listener = self.listener
+        listener.pending -= 1  # counted once: no longer pending, now open
         listener.connections.add(self)
         limit = listener.service.limits.max_output
         transport.set_write_buffer_limits(high=limit, low=limit // 4)
@@ -150,10 +153,18 @@ class _Connection(asyncio.Protocol):
         self.transport.write(data)
 
     def _produce(self):
+        """Write a few chargen blocks, then yield to the loop: a client that reads as fast
+        as we write would otherwise keep us here for ever, serving no one else."""
+        transport = self.transport
+        if self.paused or transport.is_closing():
+            return
         self.logic.requests += 1  # the client is keeping up: not idle
-        while not self.paused and not self.transport.is_closing():
+        for _ in range(CHARGEN_BURST):
             self._write(logic.chargen_block(self.chargen_line, CHARGEN_LINES))
             self.chargen_line += CHARGEN_LINES
+            if self.paused:
+                return
+        self.listener.loop.call_soon(self._produce)
 
     def _close(self, reason: str, abort: bool = False):
         if self.transport is None or self.transport.is_closing():
@@ -304,16 +315,23 @@ class _Listener:
             self.server.spawn(self._connect(conn, peer))
 
     async def _connect(self, conn, peer):
+        made = []
+
+        def protocol():
+            made.append(_Connection(self, peer))
+            return made[0]
+
         try:
             await self.loop.connect_accepted_socket(
-                lambda: _Connection(self, peer), conn, ssl=self.ssl,
+                protocol, conn, ssl=self.ssl,
                 ssl_handshake_timeout=DEFAULT_HANDSHAKE_TIMEOUT if self.ssl else None)
         except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
             what = "TLS handshake" if self.ssl else "connection"
             self.log(f"error {peer}: {what} failed: {_describe(exc)}")
             conn.close()
         finally:
-            self.pending -= 1
+            if not made or made[0].transport is None:  # connection_made never ran
+                self.pending -= 1
 
     def _apply_options(self, conn):
         conn.setblocking(False)
