@@ -50,18 +50,22 @@ class PasswordSshd:
 
 
 @contextlib.contextmanager
-def temporary_user() -> Iterator[tuple[str, str]]:
-    """A system user with a random password, removed afterwards: (name, password)."""
+def temporary_user(password: bool = True, shell: str = "/bin/sh") -> Iterator[tuple[str, str]]:
+    """A system user (home /tmp, so no rc files) with a random password, or with none but
+    not locked (``password=False``: key logins only), removed afterwards: (name, password)."""
     useradd = need_binary("useradd", "passwd")
     chpasswd = need_binary("chpasswd", "passwd")
     userdel = need_binary("userdel", "passwd")
-    name = f"nkssh{os.getpid() % 100000}"
-    password = secrets.token_urlsafe(12)
-    subprocess.run([userdel, "-r", name], capture_output=True)  # a crashed run's leftover
-    subprocess.run([useradd, "-M", "-d", "/tmp", "-s", "/bin/sh", name], check=True, capture_output=True)
+    name = f"nkssh{os.getpid() % 100000}{'' if password else 'k'}"
+    secret = secrets.token_urlsafe(12) if password else ""
+    subprocess.run([userdel, name], capture_output=True)  # a crashed run's leftover
+    subprocess.run([useradd, "-M", "-d", "/tmp", "-s", shell, name], check=True, capture_output=True)
     try:
-        subprocess.run([chpasswd], input=f"{name}:{password}\n", text=True, check=True, capture_output=True)
-        yield name, password
+        # "*": no password, yet not locked ("!"), which sshd would refuse even for keys.
+        line = f"{name}:{secret}" if password else f"{name}:*"
+        subprocess.run([chpasswd, *([] if password else ["-e"])], input=line + "\n", text=True, check=True,
+                       capture_output=True)
+        yield name, secret
     finally:
         subprocess.run([userdel, name], capture_output=True)
 

@@ -44,7 +44,8 @@ _GLOB_CHARS = frozenset("*?[")
 def _lost_errors():
     import asyncssh
 
-    return (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.SFTPConnectionLost)
+    return (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.SFTPConnectionLost,
+            asyncssh.SFTPNoConnection)
 
 
 @dataclass
@@ -194,7 +195,7 @@ async def _get_host(conn, result, source, destination, force, on_bytes, on_file)
                 try:
                     await _get_file(sftp, remote, local, attrs, result, force, on_bytes)
                 except (asyncssh.SFTPError, OSError, NetkitError) as exc:
-                    if isinstance(exc, _LOST):
+                    if isinstance(exc, _LOST) or conn.is_closed():
                         raise ConnectError(f"connection lost during the transfer of {remote} "
                                            f"(a .part is kept; run again to resume)") from None
                     problems.append(f"{remote}: {getattr(exc, 'reason', None) or getattr(exc, 'strerror', None) or exc}")
@@ -302,7 +303,7 @@ async def _put_host(conn, result, source, destination, force, on_bytes, on_file)
                 try:
                     await _put_file(sftp, local, remote, st, result, force, on_bytes)
                 except (asyncssh.SFTPError, OSError, NetkitError) as exc:
-                    if isinstance(exc, _LOST):
+                    if isinstance(exc, _LOST) or conn.is_closed():
                         raise ConnectError(f"connection lost during the transfer of {remote} "
                                            f"(a .part is kept; run again to resume)") from None
                     problems.append(f"{remote}: {getattr(exc, 'reason', None) or getattr(exc, 'strerror', None) or exc}")
