@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     BenchError,
     add_common_options,
     bench_main,
@@ -102,7 +102,7 @@ def run_timed(argv, env):
     with tempfile.NamedTemporaryFile(prefix="netkit-time-") as memory, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.run([GNU_TIME, "-o", memory.name, "-f", "%M", *argv], env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=err, timeout=RUN_TIMEOUT)
+                              stdout=subprocess.DEVNULL, stderr=err, timeout=RUN_TIMEOUT, check=False)
         wall = time.perf_counter() - start
         err.seek(0)
         if proc.returncode != 0:

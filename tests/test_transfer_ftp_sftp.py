@@ -272,7 +272,8 @@ def _children(pid):
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                stat = open(f"/proc/{entry}/stat", "rb").read()
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
             except OSError:
                 continue
             if int(stat[stat.rindex(b")") + 2:].split()[1]) == pid:

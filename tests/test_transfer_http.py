@@ -50,6 +50,10 @@ def test_get_to_stdout_and_several_urls_at_once(nginx, tmp_path):
     assert (tmp_path / "a").read_bytes() == BIG and (tmp_path / "b").read_bytes() == INDEX_BODY
     assert "404 Not Found" in err and "401" in err and err.count("\n") == 2
     assert leftovers(tmp_path) == ["a", "b"]
+    (tmp_path / "dl").mkdir()
+    code, _, _ = run("get", "-P", "2", "--output-dir", "dl", nginx.url("/big"), nginx.url("/"), cwd=tmp_path)
+    assert code == 0 and leftovers(tmp_path / "dl") == ["big", "index.html"]
+    assert (tmp_path / "dl" / "index.html").read_bytes() == INDEX_BODY
 
 
 def test_redirect_limit_and_head(nginx, tmp_path):
@@ -90,13 +94,20 @@ def test_basic_auth_from_url_option_env_and_netrc(nginx, tmp_path):
     assert code == 1 and "401" in err and out == b""
 
 
-def test_proxy_from_environment_and_option(nginx, http_proxy, tmp_path):
+def test_proxy_from_environment_and_option(nginx, http_proxy, pki, tmp_path):
     code, out, _ = run("get", nginx.url("/big?via=env"), "-", env={"http_proxy": http_proxy.url})
     assert code == 0 and out == BIG
     http_proxy.wait_for_log("/big?via=env")
     code, out, _ = run("get", nginx.url("/?via=option"), "--proxy", http_proxy.url, "-")
     assert code == 0 and out == INDEX_BODY
     http_proxy.wait_for_log("/?via=option")
+    # https through the proxy: a CONNECT tunnel, the certificate checked end to end.
+    code, _, _ = run("get", nginx.url("/big", "https", host="localhost"), "--cacert", pki.ca_file, "-o",
+                     tmp_path / "big", env={"https_proxy": http_proxy.url})
+    assert code == 0 and (tmp_path / "big").read_bytes() == BIG
+    http_proxy.wait_for_log(f"CONNECT localhost:{nginx.https_port}")
+    code, out, _ = run("get", nginx.url("/"), "--noproxy", "-", env={"http_proxy": "http://127.0.0.1:9"})
+    assert code == 0 and out == INDEX_BODY
 
 
 def test_compressed_only_when_asked(faulty_http):

@@ -4,6 +4,7 @@ library's small parts (checksums, .part files, progress, retries) without a netw
 import io
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_get_bad_input(argv, says, tmp_path, monkeypatch):
     ((__file__, "sftp://h/x", "-c"), "-c resumes downloads"),
 ])
 def test_put_bad_input(argv, says):
-    code, out, err = cli("put", *argv)
+    code, _, err = cli("put", *argv)
     assert code == 2 and says in err and err.count("\n") == 1
 
 
@@ -76,7 +77,7 @@ def test_put_bad_input(argv, says):
     (("ftp://h/a/",), "give a URL and a directory"),
 ])
 def test_mirror_bad_input(argv, says):
-    code, out, err = cli("mirror", *argv)
+    code, _, err = cli("mirror", *argv)
     assert code == 2 and says in err and err.count("\n") == 1
 
 
@@ -104,18 +105,18 @@ def test_part_file_resume_restart_and_mismatch(tmp_path):
     assert part.offset == 6
     part.write(b"world")
     part.commit()
-    assert open(dest, "rb").read() == b"hello world" and not os.path.exists(dest + ".part")
+    assert Path(dest).read_bytes() == b"hello world" and not os.path.exists(dest + ".part")
     part = PartFile(dest, resume=True, checksum=("md5", "0" * 32))
     part.write(b"other")
     with pytest.raises(_common.IntegrityError, match="was not written"):
         part.commit()
-    assert open(dest, "rb").read() == b"hello world" and not os.path.exists(dest + ".part")
+    assert Path(dest).read_bytes() == b"hello world" and not os.path.exists(dest + ".part")
     part = PartFile(dest)
     part.write(b"abc")
     part.restart()
     part.write(b"xy")
     part.commit(mtime=1_000_000_000)
-    assert open(dest, "rb").read() == b"xy" and os.stat(dest).st_mtime == 1_000_000_000
+    assert Path(dest).read_bytes() == b"xy" and os.stat(dest).st_mtime == 1_000_000_000
 
 
 def test_part_file_writes_devices_directly(tmp_path):
@@ -203,7 +204,7 @@ def test_progress_lines_render_known_and_unknown_sizes():
 
 
 def test_public_api_is_pinned():
-    import netkit.transfer as transfer
+    from netkit import transfer
 
     assert transfer.__all__ == sorted([
         "Cancelled", "CutError", "HTTPStatusError", "IntegrityError", "LocalError", "MirrorResult", "Options",

@@ -14,7 +14,7 @@ import sys
 from netkit.cli.args import parse_argv
 from netkit.core.errors import NetkitError, UsageError
 
-__all__ = ["main", "help_text", "Progress", "Option", "COMMON", "build_options"]
+__all__ = ["COMMON", "Option", "Progress", "build_options", "help_text", "main"]
 
 COMMAND = "netkit get"
 # Transfers at once when several URLs are given (curl --parallel's default is 50, aria2's
@@ -26,7 +26,7 @@ class Option:
     """One option of get/put/mirror (the shape netkit.cli.args reads; not check's table,
     whose import costs milliseconds a download does not need)."""
 
-    __slots__ = ("name", "short", "kind", "parse", "default", "metavar", "help", "example")
+    __slots__ = ("default", "example", "help", "kind", "metavar", "name", "parse", "short")
 
     def __init__(self, name, kind, parse, _schemes, help, *, short=None, default=None, metavar=None, example=None):
         self.name = name

@@ -8,10 +8,19 @@ modification time. Nothing is deleted. Output: one line per file copied and a su
 130 Ctrl-C.
 """
 
-from netkit.cli.get import COMMON, Option, Progress, build_options, flag_table, option_rows, parse_values, show_progress
+from netkit.cli.get import (
+    COMMON,
+    Option,
+    Progress,
+    build_options,
+    flag_table,
+    option_rows,
+    parse_values,
+    show_progress,
+)
 from netkit.core.errors import NetkitError, UsageError
 
-__all__ = ["main", "help_text"]
+__all__ = ["help_text", "main"]
 
 COMMAND = "netkit mirror"
 

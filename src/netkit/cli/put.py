@@ -7,10 +7,19 @@ uploaded, 1 failed (one line on stderr), 2 bad input, 130 Ctrl-C.
 
 import os
 
-from netkit.cli.get import COMMON, Option, Progress, build_options, flag_table, option_rows, parse_values, show_progress
+from netkit.cli.get import (
+    COMMON,
+    Option,
+    Progress,
+    build_options,
+    flag_table,
+    option_rows,
+    parse_values,
+    show_progress,
+)
 from netkit.core.errors import NetkitError, UsageError
 
-__all__ = ["main", "help_text"]
+__all__ = ["help_text", "main"]
 
 COMMAND = "netkit put"
 

@@ -15,11 +15,11 @@ Errors are :mod:`netkit.core.errors` plus those of :mod:`netkit.transfer._common
 Names load lazily: ``import netkit.transfer`` costs nothing until one is used.
 """
 
-__all__ = sorted([
+__all__ = [
     "Cancelled", "CutError", "HTTPStatusError", "IntegrityError", "LocalError", "MirrorResult", "Options",
     "RemoteError", "Result", "adownload", "amirror", "aupload", "download", "download_many", "head", "mirror",
     "parse_checksum", "parse_url", "remote_name", "upload",
-])
+]
 
 _WHERE = {
     "Cancelled": "_common", "CutError": "_common", "HTTPStatusError": "_common", "IntegrityError": "_common",

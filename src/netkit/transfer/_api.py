@@ -20,7 +20,7 @@ from netkit.transfer._common import (
     retrying,
 )
 
-__all__ = ["parse_url", "remote_name", "download", "upload", "head", "download_many", "SCHEMES"]
+__all__ = ["SCHEMES", "download", "download_many", "head", "parse_url", "remote_name", "upload"]
 
 SCHEMES = {"http": 80, "https": 443, "ftp": 21, "ftps": 21, "sftp": 22}
 GET_SCHEMES = (*SCHEMES, "file")

@@ -17,11 +17,30 @@ Errors (beyond :mod:`netkit.core.errors`)::
 import os
 from time import monotonic, sleep
 
-from netkit.core.errors import ConnectError, NetError, NetkitError, ProtocolError, RefusedError, Timeout
+from netkit.core.errors import (
+    ConnectError,
+    NetError,
+    NetkitError,
+    ProtocolError,
+    RefusedError,
+    Timeout,
+)
 
 __all__ = [
-    "Options", "Result", "RemoteError", "HTTPStatusError", "CutError", "IntegrityError", "LocalError",
-    "Cancelled", "PartFile", "Pacer", "is_transient", "retrying", "parse_checksum", "CHECKSUMS",
+    "CHECKSUMS",
+    "Cancelled",
+    "CutError",
+    "HTTPStatusError",
+    "IntegrityError",
+    "LocalError",
+    "Options",
+    "Pacer",
+    "PartFile",
+    "RemoteError",
+    "Result",
+    "is_transient",
+    "parse_checksum",
+    "retrying",
 ]
 
 # One read of the fast paths. A megabyte keeps the syscalls per gigabyte near a thousand
@@ -139,8 +158,20 @@ class Options:
 class Result:
     """What a finished transfer did."""
 
-    __slots__ = ("url", "dest", "size", "received", "resumed_from", "restarted", "seconds", "attempts",
-                 "status", "headers", "skipped", "body")
+    __slots__ = (
+        "attempts",
+        "body",
+        "dest",
+        "headers",
+        "received",
+        "restarted",
+        "resumed_from",
+        "seconds",
+        "size",
+        "skipped",
+        "status",
+        "url",
+    )
 
     def __init__(self, url, dest, size=0, received=0, resumed_from=0, restarted=False, seconds=0.0, attempts=1,
                  status=None, headers=None, skipped=False):
@@ -165,7 +196,7 @@ class Pacer:
     """Called for every block moved: counts, reports progress at most every 0.1 s, keeps
     to ``--limit-rate``, and raises :class:`Cancelled` when asked to stop."""
 
-    __slots__ = ("done", "total", "report", "rate", "cancel", "_next", "_start", "_base")
+    __slots__ = ("_base", "_next", "_start", "cancel", "done", "rate", "report", "total")
 
     def __init__(self, report=None, rate=None, cancel=None):
         self.done = 0
@@ -410,11 +441,7 @@ def _fill(sock, part, pacer, limit):
             moved += n
             if left > 0:
                 left -= n
-            if filled == size or not left:
-                write(view[:filled])
-                pacer(filled)
-                filled = 0
-            elif pacer.rate:
+            if filled == size or not left or pacer.rate:
                 write(view[:filled])
                 pacer(filled)
                 filled = 0

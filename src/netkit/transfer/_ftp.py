@@ -21,7 +21,7 @@ ANONYMOUS_PASSWORD = "anonymous@"
 
 def remote_path(url_path: str) -> str:
     """RFC 1738: strip the first "/", decode (%2F becomes an absolute "/")."""
-    return percent_decode(url_path[1:] if url_path.startswith("/") else url_path)
+    return percent_decode(url_path.removeprefix("/"))
 
 
 def _mdtm_time(text):
@@ -162,7 +162,7 @@ class FtpSession:
         while stack:
             rel = stack.pop()
             where = f"{top.rstrip('/')}/{rel}".rstrip("/") if top else rel
-            entries = self.call(f"listing {where or '.'}", lambda: list(self.ftp.mlsd(where or "", ["type", "size",
+            entries = self.call(f"listing {where or '.'}", lambda w=where: list(self.ftp.mlsd(w or "", ["type", "size",
                                                                                                    "modify"])))
             for name, facts in entries:
                 kind = facts.get("type", "").lower()
@@ -224,7 +224,7 @@ class FtpSession:
         directory, _, base = name.rpartition("/")
         temp = f"{directory}/.{base}.part" if directory else f".{base}.part"
         try:
-            f = open(path, "rb")
+            f = open(path, "rb")  # noqa: SIM115 - closed by the with below
         except OSError as exc:
             raise local_error(exc, f"opening {path}") from None
         with f:

@@ -27,7 +27,7 @@ from netkit.transfer._common import (
     receive,
 )
 
-__all__ = ["fetch", "head", "send", "open_connection"]
+__all__ = ["fetch", "head", "open_connection", "send"]
 
 HTTP_PORTS = {"http": 80, "https": 443}
 REDIRECTS = frozenset((301, 302, 303, 307, 308))
@@ -414,7 +414,7 @@ def send(path, url, options, method="PUT", pacer=None):
     """Upload the file at ``path`` as the body of a PUT (or POST); returns (status, reason,
     headers, response body up to 64 KiB)."""
     try:
-        f = open(path, "rb")
+        f = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise local_error(exc, f"opening {path}") from None
     with f:

@@ -11,7 +11,7 @@ __all__ = ["fetch"]
 def fetch(url, part, options, pacer, state):
     path = percent_decode(url.path)
     try:
-        f = open(path, "rb")
+        f = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
         raise LocalError(f"{path}: no such file") from None
     except OSError as exc:

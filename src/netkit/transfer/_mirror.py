@@ -14,11 +14,11 @@ from fnmatch import fnmatchcase
 from netkit.core.errors import UsageError
 from netkit.transfer._common import LocalError, Pacer, PartFile, is_transient, local_error
 
-__all__ = ["mirror", "MirrorResult", "selected"]
+__all__ = ["MirrorResult", "mirror", "selected"]
 
 
 class MirrorResult:
-    __slots__ = ("source", "dest", "copied", "unchanged", "failed")
+    __slots__ = ("copied", "dest", "failed", "source", "unchanged")
 
     def __init__(self, source, dest):
         self.source = source

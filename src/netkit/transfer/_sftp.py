@@ -12,13 +12,14 @@ replaces atomically) when complete; modification times are kept with SETSTAT.
 """
 
 import asyncio
+import contextlib
 import os
 
 from netkit.core.errors import ConnectError, NetError, TLSError
 from netkit.core.target import percent_decode
 from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, local_error
 
-__all__ = ["connect", "fetch", "upload", "remote_path", "SSHError"]
+__all__ = ["SSHError", "Session", "fetch", "remote_path", "upload"]
 
 # Read requests in flight. 64 of 255 KiB: 16 MiB on the way, plenty for loopback and
 # long fat links alike, and well under the memory bar.
@@ -121,7 +122,7 @@ class Session:
             self.conn.close()
             try:
                 await asyncio.wait_for(self.conn.wait_closed(), 5)
-            except (asyncio.TimeoutError, OSError):
+            except (TimeoutError, OSError):
                 pass
 
     async def call(self, what, coro):
@@ -147,10 +148,8 @@ class Session:
         try:
             await self._pipeline(f, path, offset, size, part, pacer)
         finally:
-            try:
+            with contextlib.suppress(Exception):  # closing a read handle on a failed connection
                 await f.close()
-            except Exception:  # noqa: BLE001 - closing a read handle that failed
-                pass
         return attrs.mtime
 
     async def _pipeline(self, f, path, offset, size, part, pacer):
@@ -199,7 +198,7 @@ class Session:
         directory, _, base = path.rpartition("/")
         temp = f"{directory}/.{base}.part" if directory else f".{base}.part"
         try:
-            src = open(local, "rb")
+            src = open(local, "rb")  # noqa: ASYNC230, SIM115 - closed by the with below
         except OSError as exc:
             raise local_error(exc, f"opening {local}") from None
         with src:
