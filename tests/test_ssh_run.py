@@ -22,7 +22,7 @@ def auth(fleet, known_hosts=None):
 def ssh(*args, **kw):
     """(exit code, stdout, stderr) of ``netkit ssh ARGS``; never a traceback."""
     proc = subprocess.run([sys.executable, "-m", "netkit", "ssh", *map(str, args)], capture_output=True,
-                          text=True, timeout=kw.pop("timeout", 60), **kw)
+                          text=True, timeout=kw.pop("timeout", 60), check=False, **kw)
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr + proc.stdout
     return proc.returncode, proc.stdout, proc.stderr
 
@@ -101,7 +101,7 @@ def test_outdir_hosts_file_stdin_env_and_tty(ssh_fleet, tmp_path):
     outdir = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "netkit", "ssh", "run", *map(str, auth(ssh_fleet)), "-f",
                            str(hosts_file), "--stdin", "-e", "NETKIT_COLOUR=blue", "-o", str(outdir), "-q"],
-                          input=script, capture_output=True, timeout=60)
+                          input=script, capture_output=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     for host in hosts:
         assert (outdir / f"{host}.stdout").read_text() == "from-script blue\nstdin-ended\n"
@@ -119,7 +119,7 @@ def test_command_timeout_stops_it_and_others_finish(ssh_fleet, password_sshd):
     quick = ssh_fleet.host_args()[0]
     marker = f"netkit-never-ends-{os.getpid()}"
     env = dict(os.environ, NETKIT_TEST_PASS=p.password)
-    code, out, err = ssh("run", "-i", ssh_fleet.client_key, "--known-hosts", ssh_fleet.known_hosts, "--known-hosts",
+    code, out, _ = ssh("run", "-i", ssh_fleet.client_key, "--known-hosts", ssh_fleet.known_hosts, "--known-hosts",
                          p.sshd.known_hosts, "-F", "none", "--no-agent", "--password-env", "NETKIT_TEST_PASS",
                          "-t", "3", slow, quick, "--",
                          f"if [ $(id -u) != 0 ]; then sh -c 'sleep 300; : {marker}'; fi; echo done", env=env)
@@ -129,7 +129,7 @@ def test_command_timeout_stops_it_and_others_finish(ssh_fleet, password_sshd):
     assert "ran longer than 3 s" in rows[slow][1]
     # The remote command was ended, not left running.
     for _ in range(50):
-        if subprocess.run(["pgrep", "-u", p.user, "-f", marker], capture_output=True).returncode != 0:
+        if subprocess.run(["pgrep", "-u", p.user, "-f", marker], capture_output=True, check=False).returncode != 0:
             break
         time.sleep(0.1)
     else:
@@ -150,7 +150,7 @@ def test_changed_host_key_is_refused_naming_both_fingerprints(ssh_fleet, tmp_pat
         assert f"{hosts[1]}: in" in out
         line = next(line for line in err.splitlines() if "CHANGED" in line)
         fake_print = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / "other_ed25519.pub")], capture_output=True,
-                                    text=True).stdout.split()[1]
+                                    text=True, check=True).stdout.split()[1]
         assert f"[{liar[0]}]:{liar[1]}" in line
         assert fake_print in line and instance.host_key_fingerprints["ed25519"] in line
     assert known.read_text().count("\n") == 2  # nothing was added
@@ -198,7 +198,7 @@ def test_ssh_config_alias_and_user_option(ssh_fleet, tmp_path):
     config.write_text(f"Host web-alias\n    HostName {address}\n    Port {port}\n")
     args = ["-i", ssh_fleet.client_key, "--known-hosts", ssh_fleet.known_hosts, "--no-agent", "-F", config,
             "-l", ssh_fleet.user]
-    code, out, err = ssh("run", *args, "web-alias", "unknown-alias", "--", "echo via-alias")
+    code, out, _ = ssh("run", *args, "web-alias", "unknown-alias", "--", "echo via-alias")
     assert code == 1
     assert "web-alias: via-alias" in out
     assert "cannot resolve" in summary_rows(out)["unknown-alias"][1]

@@ -11,7 +11,7 @@ from tests.peers.sshd_hosts import cut_relay
 
 def ssh(*args, **kw):
     proc = subprocess.run([sys.executable, "-m", "netkit", "ssh", *map(str, args)], capture_output=True,
-                          text=True, timeout=kw.pop("timeout", 60), **kw)
+                          text=True, timeout=kw.pop("timeout", 60), check=False, **kw)
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr + proc.stdout
     return proc.returncode, proc.stdout, proc.stderr
 
@@ -71,11 +71,11 @@ def test_get_glob_and_missing_path(ssh_fleet, tmp_path, closed_port):
     local = tmp_path / "local"
     good = ssh_fleet.host_args()[0]
     down = f"127.0.0.1:{closed_port.port}"
-    code, out, err = ssh("get", *auth(ssh_fleet), good, down, f"{remote}/logs/sys*", local)
+    code, _, err = ssh("get", *auth(ssh_fleet), good, down, f"{remote}/logs/sys*", local)
     assert code == 1
     assert sorted(p.name for p in (local / good).iterdir()) == ["syslog"]
     assert f"{down} refused the connection" in err and "1 of 2 hosts failed" in err
-    code, out, err = ssh("get", *auth(ssh_fleet), good, f"{remote}/no/such/file", local)
+    code, _, err = ssh("get", *auth(ssh_fleet), good, f"{remote}/no/such/file", local)
     assert code == 1 and "no such file" in err
 
 

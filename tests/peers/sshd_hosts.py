@@ -58,7 +58,7 @@ def temporary_user(password: bool = True, shell: str = "/bin/sh") -> Iterator[tu
     userdel = need_binary("userdel", "passwd")
     name = f"nkssh{os.getpid() % 100000}{'' if password else 'k'}"
     secret = secrets.token_urlsafe(12) if password else ""
-    subprocess.run([userdel, name], capture_output=True)  # a crashed run's leftover
+    subprocess.run([userdel, name], capture_output=True, check=False)  # a crashed run's leftover
     subprocess.run([useradd, "-M", "-d", "/tmp", "-s", shell, name], check=True, capture_output=True)
     try:
         # "*": no password, yet not locked ("!"), which sshd would refuse even for keys.
@@ -67,7 +67,7 @@ def temporary_user(password: bool = True, shell: str = "/bin/sh") -> Iterator[tu
                        capture_output=True)
         yield name, secret
     finally:
-        subprocess.run([userdel, name], capture_output=True)
+        subprocess.run([userdel, name], capture_output=True, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -131,7 +131,7 @@ async def _open(host, settings, tunnel):
 
         raise Timeout(f"{host.label}: no SSH login within {settings.connect_timeout:g} s "
                       f"(--connect-timeout)") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- asyncssh and OS errors, mapped once here
         raise map_error(exc, host.label) from None
 
 

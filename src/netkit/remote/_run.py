@@ -146,7 +146,7 @@ async def run(hosts, command, settings, *, parallel=DEFAULT_PARALLEL, timeout=No
                     conn.close()
         except NetkitError as exc:
             result.error = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
-        except Exception as exc:  # asyncssh or OS errors after the login
+        except Exception as exc:  # noqa: BLE001 -- asyncssh or OS errors after the login
             result.error = str(map_error(exc, label, phase="running the command"))
         result.duration = time.monotonic() - start
         if on_result is not None:

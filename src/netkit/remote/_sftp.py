@@ -150,7 +150,7 @@ async def _get_file(sftp, remote, local, attrs, result, force, on_bytes):
     except FileNotFoundError:
         pass
     stamp = (mtime, mtime) if mtime is not None else None
-    with open(part, "r+b" if offset else "wb") as out:
+    with open(part, "r+b" if offset else "wb") as out:  # noqa: ASYNC230 -- local disk, chunk by chunk
         out.truncate(offset)
         out.seek(offset)
         if offset:
@@ -259,7 +259,7 @@ async def _put_file(sftp, local, remote, st, result, force, on_bytes):
     if offset:
         result.resumed += 1
     stamp = asyncssh.SFTPAttrs(atime=mtime, mtime=mtime)
-    with open(local, "rb") as source:
+    with open(local, "rb") as source:  # noqa: ASYNC230 -- local disk, chunk by chunk
         async with sftp.open(part, "r+b" if offset else "wb") as out:
             if offset:
                 await out.truncate(offset)
@@ -339,7 +339,7 @@ async def _transfer(work, hosts, source, destination, settings, *, parallel, for
                     await work(conn, result, source, destination, force, on_bytes, on_file)
                 finally:
                     conn.close()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- every failure is the host's result
             while isinstance(exc, BaseExceptionGroup):  # from a host's TaskGroup of files
                 exc = exc.exceptions[0]
             if not isinstance(exc, NetkitError):

@@ -1,0 +1,190 @@
+"""netkit.remote and netkit ssh without a network: host syntax, hosts files, the host key
+policy, results, the CLI's parsing and its renderings."""
+
+import re
+
+import asyncssh
+import pytest
+
+import netkit.remote
+from netkit.cli import ssh as cli
+from netkit.core.errors import UsageError
+from netkit.remote import (
+    ChangedHostKey,
+    Credentials,
+    HostKeyPolicy,
+    RunResult,
+    TransferResult,
+    UnknownHostKey,
+    parse_host,
+    read_hosts_file,
+)
+
+
+def test_public_api_is_pinned():
+    assert netkit.remote.__all__ == [
+        "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_PARALLEL", "AuthError", "ChangedHostKey", "CommandTimeout",
+        "Credentials", "Host", "HostKeyError", "HostKeyPolicy", "RunResult", "Settings", "TransferResult",
+        "UnknownHostKey", "connect", "get", "parse_host", "put", "read_hosts_file", "run",
+    ]
+    for name in netkit.remote.__all__:
+        assert hasattr(netkit.remote, name)
+
+
+@pytest.mark.parametrize("text, host, port, user", [
+    ("web1", "web1", None, None),
+    ("root@web1:2222", "web1", 2222, "root"),
+    ("WEB1.Example.org", "web1.example.org", None, None),
+    ("[::1]:22", "::1", 22, None),
+    ("admin@[2001:db8::5]", "2001:db8::5", None, "admin"),
+    ("me@corp@host", "host", None, "me@corp"),
+    ("192.0.2.7:22", "192.0.2.7", 22, None),
+])
+def test_host_syntax(text, host, port, user):
+    parsed = parse_host(text)
+    assert (parsed.host, parsed.port, parsed.user, parsed.label) == (host, port, user, text)
+
+
+@pytest.mark.parametrize("text, why", [
+    ("", "empty host"),
+    ("::1", "IPv6 addresses go in brackets"),
+    ("web1:99999", "the port is 1-65535"),
+    ("web1:", "port"),
+    ("@web1", "empty user"),
+    ("ssh://web1", "not a URL"),
+    ("bad host", "not a host name"),
+])
+def test_bad_host_syntax(text, why):
+    with pytest.raises(UsageError, match=why):
+        parse_host(text)
+
+
+def test_hosts_file(tmp_path):
+    path = tmp_path / "hosts"
+    path.write_text("# fleet\nweb1 web2  # two on a line\n\n  root@db:2222\n#gone\n")
+    assert read_hosts_file(str(path)) == ["web1", "web2", "root@db:2222"]
+    with pytest.raises(UsageError, match="cannot read hosts file"):
+        read_hosts_file(str(tmp_path / "missing"))
+
+
+def _key(kind="ssh-ed25519"):
+    return asyncssh.generate_private_key(kind).convert_to_public()
+
+
+def _line(pattern, key):
+    return f"{pattern} {key.export_public_key('openssh').decode().strip()}\n"
+
+
+def test_host_key_policy(tmp_path):
+    known, changed, other_type = _key(), _key(), _key("ecdsa-sha2-nistp256")
+    path = tmp_path / "known_hosts"
+    path.write_text(_line("[web1]:2222", known) + _line("web2", known))
+    policy = HostKeyPolicy([path])
+    policy.check("web1", "192.0.2.1", 2222, known)
+    policy.check("web2", "192.0.2.2", 22, known)
+    with pytest.raises(ChangedHostKey) as caught:
+        policy.check("web1", "192.0.2.1", 2222, changed)
+    text = str(caught.value)
+    assert "[web1]:2222" in text and "CHANGED" in text
+    assert known.get_fingerprint("sha256") in text and changed.get_fingerprint("sha256") in text
+    with pytest.raises(ChangedHostKey, match=re.escape(known.get_fingerprint("sha256"))):
+        policy.check("web2", "192.0.2.2", 22, other_type)  # a known host showing another type
+    with pytest.raises(UnknownHostKey, match="--accept-new"):
+        policy.check("web3", "192.0.2.3", 22, known)
+    assert policy.host_key_algs("web1", 2222) == ["ssh-ed25519"]
+    assert policy.host_key_algs("web3", 22)[0] == "ssh-ed25519" and len(policy.host_key_algs("web3", 22)) > 1
+
+
+def test_accept_new_records_and_then_checks(tmp_path):
+    path = tmp_path / "sub" / "known_hosts"
+    key, other = _key(), _key()
+    policy = HostKeyPolicy([path], accept_new=True)
+    policy.check("web9", "192.0.2.9", 2200, key)
+    assert path.read_text().startswith("[web9]:2200 ssh-ed25519 ")
+    with pytest.raises(ChangedHostKey):
+        HostKeyPolicy([path], accept_new=True).check("web9", "192.0.2.9", 2200, other)
+    HostKeyPolicy([path]).check("web9", "192.0.2.9", 2200, key)
+
+
+def test_credentials_report_unusable_keys(tmp_path):
+    garbage = tmp_path / "garbage"
+    garbage.write_text("not a key\n")
+    locked = asyncssh.generate_private_key("ssh-ed25519")
+    locked_path = tmp_path / "locked"
+    locked_path.write_bytes(locked.export_private_key("openssh", passphrase="right"))
+    creds = Credentials([tmp_path / "missing", garbage, locked_path], agent=False, prompt=None)
+    assert creds.keys == []
+    problems = "\n".join(creds.problems)
+    assert "missing: cannot read the key" in problems and "garbage: not a usable private key" in problems
+    assert "locked: the key is encrypted and there is no terminal" in problems
+    wrong = Credentials([locked_path], agent=False, prompt=lambda _text: "wrong")
+    assert wrong.problems == [f"{locked_path}: wrong passphrase"]
+    right = Credentials([locked_path], agent=False, prompt=lambda _text: "right")
+    assert len(right.keys) == 1 and right.problems == []
+    assert Credentials([locked_path], agent=False, passphrase="right").keys
+
+
+def test_run_result_like_completed_process():
+    from subprocess import CalledProcessError
+
+    ok = RunResult("web1", "true", returncode=0, duration=0.5)
+    ok.check_returncode()
+    assert ok.ok
+    failed = RunResult("web2", "false", returncode=1)
+    with pytest.raises(CalledProcessError):
+        failed.check_returncode()
+    broken = RunResult("web3", "true", error="web3 refused the connection")
+    assert not broken.ok and broken.as_dict()["error"] == "web3 refused the connection"
+    assert TransferResult("web1", files=2, unchanged=3, bytes=3 * 1048576).describe() == \
+        "2 copied (3.0 MiB), 3 unchanged"
+
+
+def test_cli_parse_run():
+    request = cli.parse(["run", "-P", "10", "-t", "5", "web1", "root@web2:2222", "--", "df", "-h", "/"])
+    assert request["hosts"] == ["web1", "root@web2:2222"] and request["command"] == "df -h /"
+    assert (request["parallel"], request["timeout"]) == (10, 5.0)
+    request = cli.parse(["run", "web1", "web2", "uptime"])  # no "--": the last word is the command
+    assert request["hosts"] == ["web1", "web2"] and request["command"] == "uptime"
+    assert cli.parse(["run", "--stdin", "web1", "--"])["command"] == "sh -s"
+    assert cli.parse(["run", "-e", "LANG=C", "web1", "--", "locale"])["env"] == {"LANG": "C"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "web1"], "no command"),
+    (["run", "--", "true"], "no hosts"),
+    (["run", "--group", "--json", "web1", "--", "true"], "exclude each other"),
+    (["run", "-e", "NOEQUALS", "web1", "--", "true"], "NAME=VALUE"),
+    (["run", "-t", "soon", "web1", "--", "true"], "--timeout"),
+    (["run", "--password", "x", "web1", "--", "true"], "unknown option --password"),
+    (["get", "web1", "/var/log"], "needs hosts, then REMOTE_PATH LOCAL_DIR"),
+    (["copy", "web1"], "unknown subcommand"),
+])
+def test_cli_parse_errors(argv, message):
+    with pytest.raises(UsageError, match=message):
+        cli.parse(argv)
+
+
+def test_cli_parse_get_put():
+    request = cli.parse(["get", "web1", "web2", "/var/log/*.log", "logs"])
+    assert request["hosts"] == ["web1", "web2"]
+    assert (request["source"], request["destination"]) == ("/var/log/*.log", "logs")
+    request = cli.parse(["put", "web1", "./conf.d", "/etc/app/"])
+    assert (request["hosts"], request["source"], request["destination"]) == (["web1"], "./conf.d", "/etc/app/")
+
+
+def test_group_and_summary_rendering():
+    results = [
+        RunResult("web1", "uname", returncode=0, stdout="Linux\n", duration=0.25),
+        RunResult("web2", "uname", returncode=0, stdout="Linux\n", duration=0.5),
+        RunResult("bsd1", "uname", returncode=0, stdout="FreeBSD\n", duration=0.5),
+        RunResult("down", "uname", error="down refused the connection"),
+    ]
+    text = cli.grouped(results)
+    assert text.index("web1,web2 (2 hosts, exit 0)") < text.index("bsd1 (1 host, exit 0)")
+    assert text.count("Linux\n") == 1 and "down" not in text
+    table = cli.summary_table(results)
+    lines = table.splitlines()
+    assert lines[0].split() == ["HOST", "STATUS", "TIME", "ERROR"]
+    assert lines[1].split() == ["web1", "0", "0.25s"]
+    assert lines[4].split()[:3] == ["down", "-", "0.00s"] and lines[4].endswith("down refused the connection")
+    assert lines[-1] == "4 hosts: 3 ok, 1 failed"
