@@ -335,6 +335,11 @@ class _Listener:
 
     def _apply_options(self, conn):
         conn.setblocking(False)
+        if conn.family != socket.AF_UNIX:
+            # Replies are small writes after small reads: without this, Nagle's algorithm
+            # meets the client's delayed ACK and a 64-byte echo waits 40 ms. --sockopt
+            # TCP_NODELAY=0 (applied below) turns it back off.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for opt, value in self.service.sockopts:
             if opt.name not in ("SO_REUSEADDR", "SO_REUSEPORT", "TCP_DEFER_ACCEPT", "TCP_FASTOPEN"):
                 try:
@@ -492,6 +497,10 @@ class Server:
         for listener in self.listeners:
             limits = listener.service.limits
             allow = f", allow {' '.join(map(str, listener.allow))}" if listener.allow else ""
+            if listener.datagrams is not None:
+                listener.log(f"listening on {listener.where} (replies buffered up to {limits.max_output} B"
+                             f"{allow})")
+                continue
             listener.log(f"listening on {listener.where} (max {limits.max_connections} connections, "
                          f"lines {limits.max_line} B, idle {limits.idle_timeout:g} s, "
                          f"output {limits.max_output} B{allow})")
