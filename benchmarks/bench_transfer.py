@@ -139,18 +139,19 @@ def peers(names, data: Path):
 
 def commands(name, venv: Path, p, data: Path):
     """(reference argv, netkit argv, output file or None, extra env) of one benchmark."""
-    netkit = str(venv / "bin" / "netkit")
+    # The copy's own python runs the script: bin/netkit's #! names the cached venv's python.
+    netkit = [str(venv / "bin" / "python"), str(venv / "bin" / "netkit")]
     curl = need_tool("curl", "curl")
     if name == "http-null":
         return ([curl, "-s", "-o", "/dev/null", p["http"]],
-                [netkit, "get", p["http"], "-o", "/dev/null", "-q"], None, {})
+                [*netkit, "get", p["http"], "-o", "/dev/null", "-q"], None, {})
     if name == "http-file":
         out = p["tmp"] / "out"
-        return ([curl, "-s", "-o", str(out), p["http"]], [netkit, "get", p["http"], "-o", str(out), "-q"], out, {})
+        return ([curl, "-s", "-o", str(out), p["http"]], [*netkit, "get", p["http"], "-o", str(out), "-q"], out, {})
     if name == "ftp":
         ftp = p["ftp"]
         return ([curl, "-s", "-o", "/dev/null", f"ftp://{ftp.user}:{ftp.password}@127.0.0.1:{ftp.port}/data"],
-                [netkit, "get", f"ftp://{ftp.user}@127.0.0.1:{ftp.port}/data", "--password-env", "BENCH_FTP_PW",
+                [*netkit, "get", f"ftp://{ftp.user}@127.0.0.1:{ftp.port}/data", "--password-env", "BENCH_FTP_PW",
                  "-o", "/dev/null", "-q"], None, {"BENCH_FTP_PW": ftp.password})
     sshd = p["sshd"]
     batch = p["tmp"] / "sftp-batch"
@@ -159,14 +160,26 @@ def commands(name, venv: Path, p, data: Path):
     return ([sftp, "-q", "-b", str(batch), "-F", "none", "-i", str(sshd.client_key), "-P", str(sshd.port),
              "-o", f"UserKnownHostsFile={sshd.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
              "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", f"{sshd.user}@{sshd.host}"],
-            [netkit, "get", f"sftp://{sshd.user}@{sshd.host}:{sshd.port}{data}", "-i", str(sshd.client_key),
+            [*netkit, "get", f"sftp://{sshd.user}@{sshd.host}:{sshd.port}{data}", "-i", str(sshd.client_key),
              "--known-hosts", str(sshd.known_hosts), "-o", "/dev/null", "-q"], None, {})
+
+
+def private_venv(venv: Path) -> Path:
+    """A hard-linked copy of the cached venv: another benchmark's bench_venv() removes
+    cached venvs of other source trees, which must not pull ours away mid-run."""
+    import shutil
+
+    copy = DATA_DIR / "venv"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(venv, copy, symlinks=True, copy_function=os.link)
+    return copy
 
 
 def measure(args, log):
     need_tool("time", "time", "/usr/bin")
     names = args.only or list(NAMES)
-    venv = bench_venv(args.rebuild, log)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    venv = private_venv(bench_venv(args.rebuild, log))
     log(f"data: {args.size} bytes in {DATA_DIR} ...")
     data = data_file(args.size)
     digest = sha256_of(data) if "http-file" in names else None

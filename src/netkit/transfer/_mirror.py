@@ -148,7 +148,9 @@ def _ftp_mirror(url, local, download, options, include, exclude, progress_for, o
                     pacer = _pacer(options, progress_for, rel, size)
                     if download:
                         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-                        part = PartFile(path, resume=True)
+                        # A .part from an earlier run may hold another version: only -c trusts it;
+                        # a retry within this run continues what this run wrote.
+                        part = PartFile(path, resume=options.resume or attempt > 1)
                         try:
                             got_mtime = session.retrieve(_join(top, rel), part, pacer)
                             part.commit(got_mtime if got_mtime is not None else mtime)
@@ -200,7 +202,7 @@ async def _sftp_mirror(url, local, download, options, include, exclude, progress
                         continue
                     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
                     pacer = _pacer(options, progress_for, rel, size)
-                    part = PartFile(path, resume=True)
+                    part = PartFile(path, resume=options.resume)
                     try:
                         got = await session.retrieve(_join(top, rel), part, pacer)
                         part.commit(got if got is not None else mtime)
