@@ -7,14 +7,14 @@ loopback address per host (127.0.B.1, 127.0.B.2, ...), 16 per sshd instance, key
 
 1. run50: `true` on 50 hosts (the bar: netkit's median wall time <= 0.4 x pssh's)
 
-       VENV/bin/netkit ssh run -P 50 -f HOSTS -i KEY --known-hosts KH -F none --no-agent -q -- true
+       VENV/bin/python -m netkit ssh run -P 50 -f HOSTS -i KEY --known-hosts KH -F none --no-agent -q -- true
        parallel-ssh -p 50 -h HOSTS -t 0 -x "-F none -i KEY -o UserKnownHostsFile=KH ..." true
 
 2. run200: the same on 200 hosts (-P 200, -p 200): reported, not judged.
 
 3. sftp: a 100 MiB directory (SFTP_FILES files) collected from 10 hosts
 
-       VENV/bin/netkit ssh get -P 10 -f HOSTS ... REMOTE_DIR OUT/netkit
+       VENV/bin/python -m netkit ssh get -P 10 -f HOSTS ... REMOTE_DIR OUT/netkit
        sftp -q -b BATCH -F none -i KEY ... -P PORT root@ADDRESS   (10 of them at once;
                                                                    BATCH: get -r REMOTE_DIR OUT/sftp/HOST)
 
@@ -79,6 +79,13 @@ CHILD_TIMEOUT = 600
 BLOCKS = {"run50": 21, "run200": 22, "sftp": 23}
 
 
+class NetkitCommand:
+    """``PYTHON -m netkit``, usable where the argv starts with the netkit command."""
+
+    def __init__(self, python: Path):
+        self.argv = [str(python), "-m", "netkit"]
+
+
 def _ssh_options(fleet) -> list[str]:
     return ["-F", "none", "-i", str(fleet.client_key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
             "-o", f"UserKnownHostsFile={fleet.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
@@ -113,7 +120,7 @@ def _run_bench(label, hosts, netkit, rounds, log, workdir, user):
         _readable(fleet)
         hosts_file = workdir / f"{label}.hosts"
         hosts_file.write_text(_host_lines(fleet, user))
-        ours = [str(netkit), "ssh", "run", "-P", str(hosts), "-f", str(hosts_file), "-i", str(fleet.client_key),
+        ours = [*netkit.argv, "ssh", "run", "-P", str(hosts), "-f", str(hosts_file), "-i", str(fleet.client_key),
                 "--known-hosts", str(fleet.known_hosts), "-F", "none", "--no-agent", "-q", "--", "true"]
         theirs = [pssh, "-p", str(hosts), "-h", str(hosts_file), "-t", "0", "-x", " ".join(_ssh_options(fleet)),
                   "true"]
@@ -155,7 +162,7 @@ def _sftp_bench(netkit, rounds, log, workdir, user):
 
         def run_ours():
             target = fresh("netkit")
-            took, proc = _timed([str(netkit), "ssh", "get", "-P", str(SFTP_HOSTS), "-f", str(hosts_file), "-i",
+            took, proc = _timed([*netkit.argv, "ssh", "get", "-P", str(SFTP_HOSTS), "-f", str(hosts_file), "-i",
                                  str(fleet.client_key), "--known-hosts", str(fleet.known_hosts), "-F", "none",
                                  "--no-agent", str(remote), str(target)])
             _check("netkit ssh get", proc, proc.returncode == 0 and tree_bytes(target) == SFTP_TOTAL * SFTP_HOSTS)
@@ -205,12 +212,16 @@ def _rounds(label, run_ours, run_theirs, rounds, log, other):
 def measure(args):
     def run(log):
         venv = bench_venv(args.rebuild, log)
-        netkit = venv / "bin" / "netkit"
         skip = set(filter(None, (args.skip or "").split(",")))
         results = {}
         with tempfile.TemporaryDirectory(prefix="netkit-bench-ssh-") as tmp, contextlib.ExitStack() as stack:
             workdir = Path(tmp)
             os.chmod(workdir, 0o755)
+            # A copy of the user's install, run as COPY/bin/python -m netkit (a venv runs from
+            # anywhere through its python): another benchmark run at the same time builds its
+            # own cached venv and removes the others, ours included, in the middle of a round.
+            shutil.copytree(venv, workdir / "venv", symlinks=True)
+            netkit = NetkitCommand(workdir / "venv" / "bin" / "python")
             user = args.user or stack.enter_context(temporary_user(password=False, shell="/bin/bash"))[0]
             log(f"logging in as {user}")
             if "run50" not in skip:

@@ -278,3 +278,67 @@ def test_usage_errors():
     assert code == 2 and "NETKIT_NO_SUCH_VAR" in err
     code, out = netkit("ssh", "--help")
     assert code == 0 and "netkit ssh run" in out and "--accept-new" in out
+
+
+def test_jump_host(ssh_fleet, tmp_path, closed_port):
+    """-J: one connection to the jump host carries every host's (sshd logs the forwards at
+    DEBUG1); a jump host that is down fails every host behind it, each with that reason."""
+    from tests.peers.sshd import running_sshd
+
+    with running_sshd(tmp_path / "jump", extra_config="LogLevel DEBUG1\n") as jump:
+        with open(jump.directory / "authorized_keys", "a") as f:
+            f.write(ssh_fleet.instances[0].client_pubkey + "\n")
+        hosts = ssh_fleet.host_args()[:2]
+        args = ["-i", ssh_fleet.client_key, "--known-hosts", ssh_fleet.known_hosts, "--known-hosts",
+                jump.known_hosts, "-F", "none", "--no-agent"]
+        code, out, err = ssh("run", *args, "-J", f"{jump.user}@{jump.host}:{jump.port}", *hosts, "--",
+                             "echo through")
+        assert code == 0, err
+        assert all(f"{h}: through" in out for h in hosts)
+        log = jump.log_file.read_text()
+        for address, port in ssh_fleet.endpoints[:2]:
+            assert f"server_request_direct_tcpip: originator  port 0, target {address} port {port}" in log
+        assert log.count("Accepted publickey") == 1  # one jump connection for both hosts
+    code, out, err = ssh("run", *args, "-J", f"127.0.0.1:{closed_port.port}", *hosts, "--", "echo through")
+    assert code == 1 and "through" not in out
+    rows = summary_rows(out)
+    assert all("refused the connection" in rows[h][1] for h in hosts)
+
+
+def test_ctrl_c_prints_what_finished(ssh_fleet):
+    """Ctrl-C once the quick host's line is out: its result is printed, the slow one named."""
+    import signal
+
+    quick, slow = ssh_fleet.host_args()[:2]
+    slow_address = slow.split("@")[1].split(":")[0]
+    quick_address, quick_port = ssh_fleet.endpoints[0]
+    log = ssh_fleet.instances[0].log_file
+    start = log.stat().st_size
+
+    def quick_host_closed():
+        """sshd saw the quick host's connection end: netkit has its result by then (the
+        result is recorded in the same step as the close)."""
+        text = log.read_bytes()[start:].decode(errors="replace")
+        opened = re.search(rf"Connection from 127\.0\.0\.1 port (\d+) on {re.escape(quick_address)} port {quick_port} ",
+                           text)
+        return opened and re.search(rf"(Disconnected from|Received disconnect from) \S*\s*127\.0\.0\.1 port "
+                                    rf"{opened.group(1)}\b", text)
+
+    proc = subprocess.Popen([sys.executable, "-m", "netkit", "ssh", "run", *map(str, auth(ssh_fleet)), quick, slow,
+                             "--", f"case $SSH_CONNECTION in *' {slow_address} '*) sleep 30;; esac; echo quick-done"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first == f"{quick}: quick-done\n"
+        for _ in range(200):
+            if quick_host_closed():
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert summary_rows(first + out) == {quick: ("0", "")}
+    assert f"interrupted: 1 of 2 hosts finished; not finished: {slow}" in err

@@ -68,6 +68,8 @@ MAX_STARTUPS = "100:30:200"
 MAX_ENDPOINTS = 16
 # sshd's words when one ListenAddress cannot be bound (it goes on with the others).
 BIND_FAILED = re.compile(r"(error: )?Bind to port \d+ on \S+ failed")
+# First port of an sshd run in a network namespace (``running_sshd(..., netns=...)``).
+NETNS_PORT = 2222
 # How long ssh-keygen may take for all keys together.
 KEYGEN_TIMEOUT = 30.0
 
@@ -213,13 +215,15 @@ def running_sshd(
     addresses: Sequence[str] = (HOST,),
     ports_per_address: int = 1,
     extra_config: str = "",
+    netns: str | None = None,
 ) -> Iterator[Sshd]:
     """Make keys and config under ``directory`` and run sshd (retrying on a taken port).
 
     It listens on ``ports_per_address`` free ports of each of ``addresses`` (any of
     127.0.0.0/8 works on Linux), at most :data:`MAX_ENDPOINTS` in all. ``extra_config``
     (sshd_config lines, e.g. ``PasswordAuthentication yes``) takes precedence over the
-    defaults.
+    defaults. ``netns``: run sshd in that network namespace (``ip netns exec``; the
+    addresses are the namespace's, the ports NETNS_PORT and up, which nothing else there uses).
     """
     binary = need_binary(SSHD, DEBIAN_PACKAGE)
     count = len(addresses) * ports_per_address
@@ -249,7 +253,10 @@ def running_sshd(
         endpoints.clear()
         for address in addresses:
             while sum(1 for a, _ in endpoints if a == address) < ports_per_address:
-                port = free_port(address)
+                if netns is not None:  # free_port cannot bind the namespace's addresses
+                    port = NETNS_PORT + attempt * MAX_ENDPOINTS + len(endpoints)
+                else:
+                    port = free_port(address)
                 if (address, port) not in endpoints:
                     endpoints.append((address, port))
         conf.write_text(render_config(directory, endpoints, host_key_files, authorized_keys,
@@ -270,8 +277,9 @@ def running_sshd(
                 return False
             return all(f"Server listening on {a} port {p}." in log for a, p in endpoints)
 
+        prefix = ["ip", "netns", "exec", netns] if netns is not None else []
         server = ServerProcess(
-            "sshd", [binary, "-D", "-e", "-f", str(conf)], log_file=log_file, ready=ready
+            "sshd", [*prefix, binary, "-D", "-e", "-f", str(conf)], log_file=log_file, ready=ready
         )
         return server
 

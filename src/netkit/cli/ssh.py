@@ -369,6 +369,23 @@ def _report_failures(results, err, kind="run"):
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _interrupted(finished, request, out, err, kind) -> int:
+    """Ctrl-C: what finished is printed (as it would have been), the rest is named."""
+    from netkit.cli.shell import dump_json
+
+    if request["json"]:
+        for r in finished:
+            out.write(dump_json(r.as_dict()))
+    elif finished:
+        out.write(summary_table(finished, kind=kind))
+    out.flush()
+    done = {r.host for r in finished}
+    left = [h for h in request["hosts"] if h not in done]
+    err.write(f"{COMMAND} {kind}: interrupted: {len(finished)} of {len(request['hosts'])} hosts finished; "
+              f"not finished: {', '.join(left[:10])}{', ...' if len(left) > 10 else ''}\n")
+    return 130
+
+
 # --- the subcommands ------------------------------------------------------------------------
 
 
@@ -387,10 +404,15 @@ def _run(request, out, err) -> int:
         target.write(f"{host}: {line}\n")
         target.flush()
 
-    with _runner() as runner:
-        results = runner.run(run(request["hosts"], request["command"], settings, parallel=parallel,
-                                 timeout=request["timeout"], stdin=stdin, env=request["env"], pty=request["tty"],
-                                 on_output=on_output if stream else None))
+    finished = []
+    try:
+        with _runner() as runner:
+            results = runner.run(run(request["hosts"], request["command"], settings, parallel=parallel,
+                                     timeout=request["timeout"], stdin=stdin, env=request["env"],
+                                     pty=request["tty"], on_output=on_output if stream else None,
+                                     on_result=finished.append))
+    except KeyboardInterrupt:
+        return _interrupted(finished, request, out, err, "run")
     if request["outdir"]:
         _write_outdir(request["outdir"], results)
     if request["json"]:
@@ -461,11 +483,20 @@ def _transfer(request, out, err) -> int:
     parallel = fit_to_descriptors(request["parallel"] or DEFAULT_PARALLEL)
     progress = _Progress(len(request["hosts"]), err, request["progress"] and not request["json"])
     action = get if request["sub"] == "get" else put
+    finished = []
+
+    def host_done(result):
+        finished.append(result)
+        progress.host_done(result)
+
     try:
         with _runner() as runner:
             results = runner.run(action(request["hosts"], request["source"], request["destination"], settings,
                                         parallel=parallel, force=request["force"], on_bytes=progress.moved,
-                                        on_file=progress.file_done, on_result=progress.host_done))
+                                        on_file=progress.file_done, on_result=host_done))
+    except KeyboardInterrupt:
+        progress.clear()
+        return _interrupted(finished, request, out, err, request["sub"])
     finally:
         progress.clear()
     if request["json"]:

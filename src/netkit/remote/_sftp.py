@@ -277,7 +277,14 @@ async def _put_file(sftp, local, remote, st, result, force, on_bytes):
             await out.setstat(asyncssh.SFTPAttrs(permissions=st.st_mode & 0o777, atime=mtime, mtime=mtime))
     if offset != size:
         raise NetkitError(f"{local} changed while it was sent; run again")
-    await sftp.posix_rename(part, remote)
+    try:
+        await sftp.posix_rename(part, remote)  # OpenSSH's extension: replaces at once
+    except asyncssh.SFTPOpUnsupported:  # plain SFTP v3 renames only onto a free name
+        try:
+            await sftp.remove(remote)
+        except asyncssh.SFTPNoSuchFile:
+            pass
+        await sftp.rename(part, remote)
     result.files += 1
     result.paths.append(remote)
 
