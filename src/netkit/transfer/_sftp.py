@@ -73,7 +73,9 @@ def _map(exc, peer, what):
         from netkit.drivers._common import map_error
 
         return map_error(exc, what, peer, 0)
-    return ConnectError(f"{type(exc).__name__}: {exc} {what}")
+    if isinstance(exc, asyncssh.Error):
+        return ConnectError(f"{peer}: {exc} {what}")
+    return exc  # a bug, not the network: it stays what it is (and is not retried)
 
 
 class Session:
@@ -144,55 +146,42 @@ class Session:
             part.restart()
             offset = 0
         pacer.begin(offset, size)
-        f = await self.call(f"opening {path}", self.sftp.open(path, "rb", block_size=-1))
+        limits = getattr(self.sftp, "limits", None)
+        block = min(getattr(limits, "max_read_len", 0) or 32768, pacer.block_size(BUFFER_SIZE))
+        # With --limit-rate, at most about a second of data is asked for ahead of the pace.
+        most = MAX_REQUESTS if not pacer.rate else max(1, min(MAX_REQUESTS, pacer.rate // block))
+        f = await self.call(f"opening {path}", self.sftp.open(path, "rb", block_size=block, max_requests=most))
         try:
-            await self._pipeline(f, path, offset, size, part, pacer)
+            if size is None or offset < size:
+                await self._pipeline(f, path, offset, size, part, pacer)
         finally:
             with contextlib.suppress(Exception):  # closing a read handle on a failed connection
                 await f.close()
         return attrs.mtime
 
     async def _pipeline(self, f, path, offset, size, part, pacer):
-        block = min(f.read_len or 32768, pacer.block_size(BUFFER_SIZE))
-        # With --limit-rate, at most about a second of data is asked for ahead of the pace.
-        most = MAX_REQUESTS if not pacer.rate else max(1, min(MAX_REQUESTS, pacer.rate // block))
-        pending = []  # (offset, length, task), in file order
-        next_offset = offset
-        end = size if size is not None else None
-        at_eof = False
-
-        def start():
-            nonlocal next_offset
-            while not at_eof and len(pending) < most and (end is None or next_offset < end):
-                length = block if end is None else min(block, end - next_offset)
-                pending.append((next_offset, length, asyncio.ensure_future(f.read(length, next_offset))))
-                next_offset += length
-                if end is None:
-                    break  # unknown size: one at a time
-
+        """asyncssh's parallel reads (``read_parallel``: up to ``max_requests`` in flight,
+        short reads re-asked) arrive in any order; they are written in file order, the
+        early ones held meanwhile (at most the requests in flight)."""
+        held = {}
+        at = offset
         try:
-            start()
-            while pending:
-                off, length, task = pending.pop(0)
-                data = await self.call(f"reading {path}", task)
-                while data and len(data) < length:  # a short read: fetch the rest of this block
-                    more = await self.call(f"reading {path}", f.read(length - len(data), off + len(data)))
-                    if not more:
-                        break
-                    data += more
-                if not data:
-                    at_eof = True
-                    if end is not None and off < end:
-                        raise CutError(f"{self.peer}: {path} ended at {off} of {end} bytes (it shrank)")
-                    break
+            async for off, data in await f.read_parallel(-1 if size is None else size - offset, offset):
+                if off != at:
+                    held[off] = data
+                    continue
                 part.write(data)
                 pacer(len(data))
-                start()
-        finally:
-            for _, _, task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*(t for _, _, t in pending), return_exceptions=True)
+                at += len(data)
+                while at in held:
+                    data = held.pop(at)
+                    part.write(data)
+                    pacer(len(data))
+                    at += len(data)
+        except Exception as exc:  # noqa: BLE001 - mapped onto netkit's tree
+            raise _map(exc, self.peer, f"reading {path}") from None
+        if held or (size is not None and at < size):
+            raise CutError(f"{self.peer}: {path} ended at byte {at} of {size} (it shrank while read)")
 
     async def store(self, local, path, pacer, mtime=None):
         directory, _, base = path.rpartition("/")
