@@ -279,3 +279,20 @@ def _children(pid):
             if int(stat[stat.rindex(b")") + 2:].split()[1]) == pid:
                 found.append(int(entry))
     return found
+
+
+def test_sftp_ctrl_c_keeps_the_part_and_the_destination(sshd, tmp_path):
+    from tests.helpers import interrupted
+
+    data = os.urandom(4 * 1024 * 1024)
+    (tmp_path / "src.bin").write_bytes(data)
+    dest = tmp_path / "dst.bin"
+    dest.write_bytes(OLD)
+    code, _, err = interrupted("get", sftp_url(sshd, f"{tmp_path}/src.bin"), *sftp_args(sshd), "-o", dest,
+                               "--limit-rate", "1M", after=2)
+    assert code == 130 and err.strip().endswith("interrupted") and "Traceback" not in err
+    assert dest.read_bytes() == OLD
+    part = (tmp_path / "dst.bin.part").read_bytes()
+    assert 0 < len(part) < len(data) and data.startswith(part)
+    code, _, _ = run("get", sftp_url(sshd, f"{tmp_path}/src.bin"), *sftp_args(sshd), "-o", dest, "-c")
+    assert code == 0 and dest.read_bytes() == data

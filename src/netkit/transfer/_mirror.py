@@ -100,6 +100,12 @@ def mirror(source, dest, options, include=(), exclude=(), progress_for=None, on_
     return result
 
 
+def _backoff(options, attempt):
+    from netkit.transfer._common import MAX_BACKOFF
+
+    return min(options.retry_delay * 2 ** (attempt - 1), MAX_BACKOFF)
+
+
 def _pacer(options, progress_for, rel, size):
     return Pacer(progress_for(rel, size) if progress_for else None, options.limit_rate, options.cancel)
 
@@ -167,7 +173,10 @@ def _ftp_mirror(url, local, download, options, include, exclude, progress_for, o
                     raise
                 except Exception as exc:  # noqa: BLE001 - recorded per file
                     if is_transient(exc) and attempt <= options.retries:
+                        import time
+
                         session.ftp.close()
+                        time.sleep(_backoff(options, attempt))
                         session = FtpSession(url, options).open()
                         continue
                     outcome = exc
@@ -181,7 +190,8 @@ async def _sftp_mirror(url, local, download, options, include, exclude, progress
     from netkit.transfer._sftp import Session, remote_path
 
     top = remote_path(url.path)
-    async with Session(url, options) as session:
+    session = await Session(url, options).__aenter__()
+    try:
         if download:
             os.makedirs(local, exist_ok=True)
             entries = [e async for e in session.walk(top) if selected(e[0], include, exclude)]
@@ -194,34 +204,49 @@ async def _sftp_mirror(url, local, download, options, include, exclude, progress
             except Exception:  # noqa: BLE001 - not there yet: everything is new
                 await session.mkdirs(top)
         for rel, size, mtime in entries:
-            try:
-                if download:
-                    path = os.path.join(local, *rel.split("/"))
-                    if _same(size, mtime, _local_stat(path)):
-                        result.unchanged.append(rel)
-                        continue
-                    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            if download:
+                path = os.path.join(local, *rel.split("/"))
+                if _same(size, mtime, _local_stat(path)):
+                    result.unchanged.append(rel)
+                    continue
+            else:
+                rsize, rmtime = remote.get(rel, (None, None))
+                if rsize == size and rmtime is not None and int(rmtime) == int(mtime):
+                    result.unchanged.append(rel)
+                    continue
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
                     pacer = _pacer(options, progress_for, rel, size)
-                    part = PartFile(path, resume=options.resume)
-                    try:
-                        got = await session.retrieve(_join(top, rel), part, pacer)
-                        part.commit(got if got is not None else mtime)
-                    finally:
-                        part.close()
-                    outcome = part.offset
-                else:
-                    rsize, rmtime = remote.get(rel, (None, None))
-                    if rsize == size and rmtime is not None and int(rmtime) == int(mtime):
-                        result.unchanged.append(rel)
+                    if download:
+                        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                        part = PartFile(path, resume=options.resume or attempt > 1)
+                        try:
+                            got = await session.retrieve(_join(top, rel), part, pacer)
+                            part.commit(got if got is not None else mtime)
+                        finally:
+                            part.close()
+                        outcome = part.offset
+                    else:
+                        parent = rel.rpartition("/")[0]
+                        if parent:
+                            await session.mkdirs(_join(top, parent))
+                        outcome = await session.store(os.path.join(local, *rel.split("/")), _join(top, rel), pacer,
+                                                      mtime)
+                    pacer.finish()
+                except UsageError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - recorded per file
+                    if is_transient(exc) and attempt <= options.retries:
+                        import asyncio
+
+                        await session.__aexit__(None, None, None)
+                        await asyncio.sleep(_backoff(options, attempt))
+                        session = await Session(url, options).__aenter__()
                         continue
-                    parent = rel.rpartition("/")[0]
-                    if parent:
-                        await session.mkdirs(_join(top, parent))
-                    pacer = _pacer(options, progress_for, rel, size)
-                    outcome = await session.store(os.path.join(local, *rel.split("/")), _join(top, rel), pacer, mtime)
-                pacer.finish()
-            except UsageError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - recorded per file
-                outcome = exc
+                    outcome = exc
+                break
             _record(result, on_file, rel, outcome)
+    finally:
+        await session.__aexit__(None, None, None)
