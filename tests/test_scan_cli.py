@@ -154,6 +154,7 @@ def test_progress_on_a_terminal_and_none_in_a_pipe(two_listeners):
     assert "ports, " in err_tty and "open" in err_tty and "/131,070 ports" in err_tty, err_tty
     assert err_tty.endswith("\r\x1b[K") and "Traceback" not in err_tty
     assert err_pipe == ""
-    opened = [json.loads(line)["port"] for line in out_tty.splitlines()[:-1]]
-    assert set(two_listeners) <= set(opened) and opened == [json.loads(line)["port"]
-                                                          for line in out_pipe.splitlines()[:-1]]
+    # Both find our listeners (other processes' listeners may come and go between the runs).
+    for out in (out_tty, out_pipe):
+        opened = {json.loads(line)["port"] for line in out.splitlines()[:-1]}
+        assert set(two_listeners) <= opened
