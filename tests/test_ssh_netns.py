@@ -2,7 +2,7 @@
 relay (tests/peers/netns.py), beside loopback hosts. Lines are streamed as they arrive, so
 the near hosts' output comes first, and the far host still completes."""
 
-from tests.peers.netns import testnet
+from tests.peers import netns
 from tests.peers.sshd import running_sshd
 from tests.test_ssh_run import ssh, summary_rows
 
@@ -11,7 +11,7 @@ DELAY_MS = 150
 
 
 def test_far_host_behind_delay(ssh_fleet, tmp_path):
-    with testnet(hosts=1, loss=0, delay=DELAY_MS) as net:
+    with netns.testnet(hosts=1, loss=0, delay=DELAY_MS) as net:
         far = net.hosts[0]
         with running_sshd(tmp_path / "far", addresses=[far.address], netns=far.namespace) as sshd:
             with open(sshd.directory / "authorized_keys", "a") as f:

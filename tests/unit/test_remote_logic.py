@@ -111,7 +111,8 @@ def test_credentials_report_unusable_keys(tmp_path):
     garbage.write_text("not a key\n")
     locked = asyncssh.generate_private_key("ssh-ed25519")
     locked_path = tmp_path / "locked"
-    locked_path.write_bytes(locked.export_private_key("openssh", passphrase="right"))
+    # Few bcrypt rounds: each import of the key costs them (128 rounds: ~1 s here).
+    locked_path.write_bytes(locked.export_private_key("openssh", passphrase="right", rounds=4, ignore_few_rounds=True))
     creds = Credentials([tmp_path / "missing", garbage, locked_path], agent=False, prompt=None)
     assert creds.keys == []
     problems = "\n".join(creds.problems)
