@@ -53,6 +53,7 @@ def help_text() -> str:
         "  netkit serve reverse --port 2323 --tls auto\n"
         "  netkit serve echo --udp --port 7007\n"
         "  netkit serve time --bind 0.0.0.0 --port 37 --allow 192.168.0.0/24 --user nobody\n"
+        "  netkit serve echo --port 7007 --workers auto --max-connections 10000\n"
         "  netkit serve --config services.toml --pidfile /run/netkit-serve.pid\n"
     )
 
@@ -111,7 +112,7 @@ def parse(argv):
         if positional or values:
             extra = positional[0] if positional else f"--{next(iter(values))}"
             raise UsageError(f"--config {config} says what to serve; {extra} belongs in the file "
-                             "(only --grace, --user and --pidfile go with --config)")
+                             "(only --grace, --user, --pidfile and --workers go with --config)")
         services, from_file = load_config(config)
         return {"services": services, **from_file, **settings}
     if not positional:
@@ -135,7 +136,7 @@ def _run(request, out, err) -> int:
     log = Log(err)
     try:
         return run(request["services"], grace=request.get("grace", DEFAULT_GRACE), user=request.get("user"),
-                   pidfile=request.get("pidfile"), log=log)
+                   pidfile=request.get("pidfile"), log=log, workers=request.get("workers", 1))
     except ValueError as exc:  # a certificate, a pid file, a user
         raise UsageError(str(exc)) from None
     except OSError as exc:

@@ -4,7 +4,7 @@ wrong in the same words in both.
 
 A services file::
 
-    grace = 5                 # process-wide: grace, user, pidfile
+    grace = 5                 # process-wide: grace, user, pidfile, workers
     user = "nobody"
 
     [[service]]
@@ -29,6 +29,9 @@ from netkit.proto.services import SERVICES
 from netkit.serve._spec import DEFAULT_GRACE, Limits, Service
 
 __all__ = ["ServeOption", "OPTIONS", "BY_NAME", "GLOBAL", "build_service", "load_config"]
+
+# More worker processes than this is a typo (nginx machines rarely have 256 cores).
+MAX_WORKERS = 256
 
 
 class ServeOption:
@@ -119,6 +122,23 @@ def _grace(value):
     return parse_seconds(value, allow_zero=True)
 
 
+def _workers(value):
+    """A number of worker processes, or ``auto``: the cores this process may run on."""
+    if value == "auto":
+        from netkit.core.limits import usable_cpus
+
+        return usable_cpus()
+    if isinstance(value, bool):
+        raise ValueError("expects a number of processes, 1 or more, or auto")
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError("expects a number of processes, 1 or more, or auto (one per usable core)") from None
+    if not 1 <= n <= MAX_WORKERS:
+        raise ValueError(f"expects a number of processes from 1 to {MAX_WORKERS}, or auto")
+    return n
+
+
 OPTIONS = (
     ServeOption("tcp", "flag", _same, "serve over TCP (the default)"),
     ServeOption("udp", "flag", _same, "serve over UDP: one reply per datagram"),
@@ -154,6 +174,8 @@ GLOBAL = (
                 "USER", "nobody"),
     ServeOption("pidfile", "one", _text, "write the process id to FILE while serving", "FILE",
                 "/run/netkit-serve.pid"),
+    ServeOption("workers", "one", _workers, "serve in N processes sharing the sockets (default 1; auto: one "
+                "per usable core); --max-connections holds across all of them", "N|auto", "auto"),
     ServeOption("config", "one", _text, "serve every [[service]] of a TOML file (like inetd)", "FILE",
                 "services.toml"),
 )
@@ -230,7 +252,7 @@ def _toml_example(option) -> str:
 
 
 def load_config(path: str):
-    """(services, {grace, user, pidfile}) from a services file; UsageError names the file,
+    """(services, {grace, user, pidfile, workers}) from a services file; UsageError names the file,
     the table and the key."""
     import tomllib
 
@@ -249,7 +271,7 @@ def load_config(path: str):
             continue
         option = BY_NAME.get(key)
         if option is None or option not in GLOBAL or key == "config":
-            raise UsageError(f"{path}: unknown top-level key {key!r}{_suggest(key, ['grace', 'user', 'pidfile'])}"
+            raise UsageError(f"{path}: unknown top-level key {key!r}{_suggest(key, ['grace', 'user', 'pidfile', 'workers'])}"
                              f"; services go in [[service]] tables")
         settings[key] = _toml_value(option, value, path)
     tables = data.get("service")

@@ -27,7 +27,16 @@ class serving:
         await self.server.stop(self.grace)
 
 
-async def _main(server: Server, grace: float, log: Log, on_ready):
+def _abort_all(server: Server):
+    for listener in server.listeners:
+        for connection in list(listener.connections):
+            connection.reason = "server stopping"
+            connection.transport.abort()
+
+
+async def _main(server: Server, grace: float, log: Log, on_ready, control: int | None = None):
+    """Serve until told to stop: by SIGTERM/SIGINT, or (a worker of --workers, ``control``
+    given) by the parent through the control pipe."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = []
@@ -35,58 +44,86 @@ async def _main(server: Server, grace: float, log: Log, on_ready):
     def on_signal(signum):
         if stop.is_set():  # a second signal: no more waiting
             log("serve", f"{signal.Signals(signum).name} again: closing at once")
-            for listener in server.listeners:
-                for connection in list(listener.connections):
-                    connection.reason = "server stopping"
-                    connection.transport.abort()
+            _abort_all(server)
             return
         log("serve", f"{signal.Signals(signum).name}: stopping")
         stop.set()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
-        signals.append(signum)
+    def on_control():
+        from netkit.serve._workers import ABORT
+
+        try:
+            got = os.read(control, 64)
+        except BlockingIOError:
+            return
+        if not got:  # the parent is gone: stop, and hear no more
+            loop.remove_reader(control)
+        if ABORT in got:
+            _abort_all(server)
+        stop.set()
+
+    if control is None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+            signals.append(signum)
+    else:
+        os.set_blocking(control, False)
+        loop.add_reader(control, on_control)
     try:
-        await server.start()
+        await server.start(announce=control is None)
         on_ready()
-        sd_notify(f"READY=1\nSTATUS=serving {len(server.listeners)} socket(s)\nMAINPID={os.getpid()}")
+        if control is None:
+            sd_notify(f"READY=1\nSTATUS=serving {len(server.listeners)} socket(s)\nMAINPID={os.getpid()}")
         await stop.wait()
-        sd_notify("STOPPING=1")
+        if control is None:
+            sd_notify("STOPPING=1")
         await server.stop(grace)
         log("serve", "stopped")
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
+        if control is not None:
+            loop.remove_reader(control)
+
+
+def _serve(server, grace, log, on_ready, control=None):
+    from netkit.drivers.aio import loop_factory
+
+    factory = loop_factory()
+    if factory is None:
+        asyncio.run(_main(server, grace, log, on_ready, control))
+    else:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(_main(server, grace, log, on_ready, control))
+    return 0
 
 
 def run(services, *, grace: float = DEFAULT_GRACE, user: str | None = None, pidfile: str | None = None,
-        log: Log | None = None, on_ready=lambda: None) -> int:
+        log: Log | None = None, on_ready=lambda: None, workers: int = 1) -> int:
     """Serve ``services`` in the foreground until SIGTERM or SIGINT. Sockets are bound
-    first (a low port needs root), then ``user`` is taken on, then serving starts.
-    ValueError / OSError from set-up propagate (nothing is left bound)."""
+    first (a low port needs root), then ``user`` is taken on, then serving starts, in this
+    process or (``workers`` > 1) in that many forked processes sharing the sockets and the
+    connection limits (:mod:`netkit.serve._workers`). 0 after a graceful stop; 1 when a
+    worker failed. ValueError / OSError from set-up propagate (nothing is left bound)."""
     from netkit.core.limits import fit_to_descriptors
-    from netkit.drivers.aio import loop_factory
 
+    if workers < 1:
+        raise ValueError(f"--workers {workers}: give 1 or more, or auto")
     log = log or Log()
     fit_to_descriptors(sum(s.limits.max_connections for s in services))
-    server = Server(services, log=log).bind()
+    server = Server(services, log=log).bind(copies=workers)
     try:
         if pidfile:
             write_pidfile(pidfile)
         if user:
             log("serve", drop_privileges(user))
-        factory = loop_factory()
-        if factory is None:
-            asyncio.run(_main(server, grace, log, on_ready))
-        else:
-            with asyncio.Runner(loop_factory=factory) as runner:
-                runner.run(_main(server, grace, log, on_ready))
-        return 0
+        if workers == 1:
+            return _serve(server, grace, log, on_ready)
+        from netkit.serve._workers import serve_in_workers
+
+        return serve_in_workers(server, workers, grace, log,
+                                lambda control, ready: _serve(server, grace, log, ready, control), on_ready)
     finally:
-        for listener in server.listeners:
-            try:
-                listener.sock.close()
-            except OSError:
-                pass
+        server.close_sockets()
         if pidfile:
             remove_pidfile(pidfile)

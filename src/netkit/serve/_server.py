@@ -30,6 +30,8 @@ ACCEPT_BATCH = 64
 # broken: pause accepting for ACCEPT_BACKOFF seconds and try again (trio does the same).
 ACCEPT_CAPACITY_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS))
 ACCEPT_BACKOFF = 0.1
+# Connections the kernel queues before we accept them (capped by net.core.somaxconn).
+LISTEN_BACKLOG = min(socket.SOMAXCONN, 4096)
 # How often idle connections are looked for; the idle timeout is exact to this much.
 SWEEP_INTERVAL = 1.0
 # Chargen writes this many lines at a time while the client keeps up.
@@ -82,10 +84,9 @@ class _Connection(asyncio.Protocol):
         listener = self.listener
         listener.pending -= 1  # counted once: no longer pending, now open
         listener.connections.add(self)
-        limit = listener.service.limits.max_output
-        transport.set_write_buffer_limits(high=limit, low=limit // 4)
-        listener.log(f"connect {self.peer} ({len(listener.connections)}/"
-                     f"{listener.service.limits.max_connections} open)")
+        limits = listener.service.limits
+        transport.set_write_buffer_limits(high=limits.max_output, low=limits.max_output // 4)
+        listener.log(f"connect {self.peer} ({listener.open_count()}/{limits.max_connections} open)")
         kind = listener.service.kind
         if kind == "time":
             self._write(logic.time_text(time.time(), listener.service.iso))
@@ -238,19 +239,24 @@ class _Listener:
         self.accepting = False
         self.label = service.label
         self._log = server.log
-
-    @property
-    def address(self):
-        if self.sock.family == socket.AF_UNIX:
-            return self.service.path
-        return self.sock.getsockname()[:2]
-
-    @property
-    def where(self) -> str:
-        return self.service.path if self.sock.family == socket.AF_UNIX else _peer_text(self.address)
+        # With --workers: the connection slots of this socket, a semaphore shared by the
+        # worker processes (taken at accept, given back at close), so the limit holds
+        # overall whichever worker accepts. None: one process, counted in `connections`.
+        self.slots = None
+        self.unlink = True  # remove a Unix socket's file at stop (the parent does, with workers)
+        self.copies = [sock]  # with --workers: one bound socket per worker (SO_REUSEPORT)
+        # where it listens, kept: the parent of --workers closes its copy of the socket
+        self.address = service.path if sock.family == socket.AF_UNIX else sock.getsockname()[:2]
+        self.where = service.path if sock.family == socket.AF_UNIX else _peer_text(self.address)
 
     def log(self, text):
         self._log(self.label, text)
+
+    def open_count(self) -> int:
+        """Connections open on this socket (in every worker, with --workers)."""
+        if self.slots is None:
+            return len(self.connections)
+        return self.service.limits.max_connections - self.slots.get_value()
 
     def allowed(self, host: str) -> bool:
         try:
@@ -267,9 +273,14 @@ class _Listener:
         self.loop = loop
         if self.sock.type == socket.SOCK_DGRAM:
             return loop.create_task(self._start_datagrams())
-        self.sock.listen(min(socket.SOMAXCONN, 4096))
+        self.listen()
         self.resume()
         return None
+
+    def listen(self):
+        for sock in self.copies:
+            if sock.type == socket.SOCK_STREAM:
+                sock.listen(LISTEN_BACKLOG)
 
     async def _start_datagrams(self):
         _t, self.datagrams = await self.loop.create_datagram_endpoint(lambda: _Datagrams(self), sock=self.sock)
@@ -285,8 +296,8 @@ class _Listener:
             self.loop.remove_reader(self.sock.fileno())
 
     def _accept(self):
-        service = self.service
-        limit = service.limits.max_connections
+        limit = self.service.limits.max_connections
+        slots = self.slots
         for _ in range(ACCEPT_BATCH):
             try:
                 conn, addr = self.sock.accept()
@@ -306,7 +317,8 @@ class _Listener:
                 self.log(f"refused {peer}: not in --allow")
                 _refuse(conn)
                 continue
-            if len(self.connections) + self.pending >= limit:
+            if (slots.acquire(False) is False) if slots is not None else \
+                    len(self.connections) + self.pending >= limit:
                 self.log(f"limit {peer}: {limit} connections open (--max-connections); refused")
                 _refuse(conn)
                 continue
@@ -332,6 +344,8 @@ class _Listener:
         finally:
             if not made or made[0].transport is None:  # connection_made never ran
                 self.pending -= 1
+                if self.slots is not None:
+                    self.slots.release()
 
     def _apply_options(self, conn):
         conn.setblocking(False)
@@ -348,6 +362,8 @@ class _Listener:
                     pass
 
     def closed(self, connection):
+        if self.slots is not None:
+            self.slots.release()
         self.server.connection_closed()
 
     def stop_listening(self):
@@ -358,7 +374,7 @@ class _Listener:
                 self.datagrams.transport.close()
         else:
             self.sock.close()
-        if self.sock.family == socket.AF_UNIX and self.service.path:
+        if self.unlink and self.sock.family == socket.AF_UNIX and self.service.path:
             try:
                 os.unlink(self.service.path)
             except OSError:
@@ -388,8 +404,11 @@ def _describe(exc) -> str:
     return str(text)
 
 
-def _bind(service: Service):
-    """The bound, non-blocking sockets of ``service`` (one per address the name has)."""
+def _bind(service: Service, copies: int = 1):
+    """The bound, non-blocking sockets of ``service``: a list per address the name has,
+    of ``copies`` TCP sockets bound together with SO_REUSEPORT (one per worker of
+    --workers: the kernel spreads new connections evenly over them), or of one socket
+    (UDP, Unix: the workers share it)."""
     if service.transport == "unix":
         path = service.path
         try:
@@ -412,7 +431,7 @@ def _bind(service: Service):
             sock.close()
             raise
         sock.setblocking(False)
-        return [sock]
+        return [[sock]]
     socktype = socket.SOCK_DGRAM if service.transport == "udp" else socket.SOCK_STREAM
     infos = socket.getaddrinfo(service.bind or None, service.listen_port, socket.AF_UNSPEC, socktype, 0,
                                socket.AI_PASSIVE)
@@ -420,26 +439,33 @@ def _bind(service: Service):
     for info in infos:
         if info[4][:2] not in [s[4][:2] for s in seen]:
             seen.append(info)
-    socks = []
+    groups = []
     port = service.listen_port
+    copies = copies if socktype == socket.SOCK_STREAM else 1
     try:
         for family, type_, proto, _name, addr in seen:
-            sock = socket.socket(family, type_, proto)
-            socks.append(sock)
-            if socktype == socket.SOCK_STREAM:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6 and len(seen) > 1:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            for opt, value in service.sockopts:
-                sockopts.apply(sock, opt, value)
-            sock.bind((addr[0], port, *addr[2:]))
-            port = sock.getsockname()[1]  # port 0: the others take the one the first got
-            sock.setblocking(False)
+            group = []
+            groups.append(group)
+            for _ in range(copies):
+                sock = socket.socket(family, type_, proto)
+                group.append(sock)
+                if socktype == socket.SOCK_STREAM:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if copies > 1:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                if family == socket.AF_INET6 and len(seen) > 1:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                for opt, value in service.sockopts:
+                    sockopts.apply(sock, opt, value)
+                sock.bind((addr[0], port, *addr[2:]))
+                port = sock.getsockname()[1]  # port 0: the others take the one the first got
+                sock.setblocking(False)
     except OSError:
-        for sock in socks:
-            sock.close()
+        for group in groups:
+            for sock in group:
+                sock.close()
         raise
-    return socks
+    return groups
 
 
 class Server:
@@ -461,9 +487,9 @@ class Server:
 
     # -- set-up ---------------------------------------------------------------------
 
-    def bind(self):
-        """Make TLS contexts and bind every socket. OSError / ValueError on failure, with
-        nothing left open."""
+    def bind(self, copies: int = 1):
+        """Make TLS contexts and bind every socket (``copies`` of each TCP one, for as many
+        workers). OSError / ValueError on failure, with nothing left open."""
         from netkit.serve._tls import server_context
 
         try:
@@ -472,40 +498,77 @@ class Server:
                 if service.tls:
                     ctx, note = server_context(service.tls)
                     self.tls_notes.append((service.label, note))
-                for sock in _bind(service):
-                    self.listeners.append(_Listener(self, service, sock, ctx))
+                for group in _bind(service, copies):
+                    listener = _Listener(self, service, group[0], ctx)
+                    listener.copies = group
+                    self.listeners.append(listener)
         except BaseException:
-            for listener in self.listeners:
-                listener.sock.close()
+            self.close_sockets()
             self.listeners.clear()
             raise
         return self
+
+    def use_copy(self, index: int):
+        """In worker ``index`` (from 0): serve on that copy of each socket, close the rest."""
+        for listener in self.listeners:
+            if len(listener.copies) > 1:
+                listener.sock = listener.copies[index]
+                for other in listener.copies:
+                    if other is not listener.sock:
+                        other.close()
+                listener.copies = [listener.sock]
+
+    def close_sockets(self):
+        for listener in self.listeners:
+            for sock in listener.copies:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
 
     @property
     def addresses(self):
         return [(listener.label, listener.address) for listener in self.listeners]
 
-    async def start(self):
+    def share_limits(self):
+        """Before forking workers: make each socket's connection limit a semaphore the
+        workers share, so --max-connections holds overall, not per worker."""
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        for listener in self.listeners:
+            if listener.sock.type == socket.SOCK_STREAM:
+                listener.slots = context.BoundedSemaphore(listener.service.limits.max_connections)
+
+    async def start(self, announce: bool = True):
+        """Serve on the bound sockets in the running loop; ``announce`` logs the listening
+        lines (a worker of --workers leaves that to the parent, once for all)."""
         if not self.listeners:
             self.bind()
         loop = asyncio.get_running_loop()
-        for label, note in self.tls_notes:
-            self.log(label, f"tls: {note}")
         waits = [t for t in (listener.start(loop) for listener in self.listeners) if t]
         if waits:
             await asyncio.gather(*waits)
+        if announce:
+            self.announce()
+        self._sweeper = loop.create_task(self._sweep())
+        return self
+
+    def announce(self, workers: int = 1):
+        """The log lines saying what listens where, with which limits."""
+        for label, note in self.tls_notes:
+            self.log(label, f"tls: {note}")
+        served_by = f", {workers} workers" if workers > 1 else ""
         for listener in self.listeners:
             limits = listener.service.limits
             allow = f", allow {' '.join(map(str, listener.allow))}" if listener.allow else ""
-            if listener.datagrams is not None:
+            if listener.sock.type == socket.SOCK_DGRAM:
                 listener.log(f"listening on {listener.where} (replies buffered up to {limits.max_output} B"
-                             f"{allow})")
+                             f"{allow}{served_by})")
                 continue
             listener.log(f"listening on {listener.where} (max {limits.max_connections} connections, "
                          f"lines {limits.max_line} B, idle {limits.idle_timeout:g} s, "
-                         f"output {limits.max_output} B{allow})")
-        self._sweeper = loop.create_task(self._sweep())
-        return self
+                         f"output {limits.max_output} B{allow}{served_by})")
 
     def spawn(self, coro):
         task = asyncio.get_running_loop().create_task(coro)

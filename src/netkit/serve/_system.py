@@ -11,14 +11,17 @@ __all__ = ["Log", "sd_notify", "write_pidfile", "remove_pidfile", "drop_privileg
 
 class Log:
     """One line per event, to stderr. A UTC timestamp leads each line unless journald
-    (which stamps lines itself) is reading stderr."""
+    (which stamps lines itself) is reading stderr. ``tag`` (``[worker 1, pid 4242]`` in a
+    worker of ``--workers``) follows the label: several processes write to one stderr, a
+    line at a time (one write each, so lines do not interleave)."""
 
     def __init__(self, stream=None, stamp: bool | None = None):
         self.stream = stream or sys.stderr
         self.stamp = "JOURNAL_STREAM" not in os.environ if stamp is None else stamp
+        self.tag = ""
 
     def __call__(self, label: str, text: str) -> None:
-        line = f"{label} {text}\n"
+        line = f"{label}{self.tag} {text}\n"
         if self.stamp:
             line = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()) + line
         try:
