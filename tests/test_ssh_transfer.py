@@ -158,3 +158,24 @@ def test_resume_from_part(ssh_fleet, tmp_path):
     code, out, _ = ssh("get", *auth(ssh_fleet), "--json", host, source, tmp_path / "local")
     assert code == 0 and by_host(out)[host]["resumed"] == 0
     assert (local / "big.bin").read_bytes() == data
+
+
+def test_put_resumes_from_remote_part(ssh_fleet, tmp_path):
+    local = tmp_path / "local"
+    local.mkdir()
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    source = local / "image.bin"
+    source.write_bytes(data)
+    host = ssh_fleet.host_args()[0]
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    part = remote / "image.bin.part"
+    part.write_bytes(data[:1_000_000])
+    mtime = int(source.stat().st_mtime)
+    os.utime(part, (mtime, mtime))
+    code, out, err = ssh("put", *auth(ssh_fleet), "--json", host, source, remote)
+    assert code == 0, err
+    r = by_host(out)[host]
+    assert (r["files"], r["resumed"], r["bytes"]) == (1, 1, len(data) - 1_000_000)
+    assert (remote / "image.bin").read_bytes() == data and not part.exists()
+    assert int((remote / "image.bin").stat().st_mtime) == mtime
