@@ -24,7 +24,8 @@ machine is shared.
 
 Also printed: the server's CPU time per request (its processes' user + system time from
 /proc, all workers), which does not depend on how much of the machine the load generator
-takes, and the generator's own.
+takes; the part of it spent in the kernel (system time: on loopback, a send() also runs
+the receiving side's TCP stack); and the generator's own CPU per request.
 
 Bar (issue 6): netkit >= 3x stdlib and >= 1.5x twisted in requests/s, with a lower p99
 (judged on the best netkit row).
@@ -115,15 +116,18 @@ def _tree(pid) -> list:
     return found
 
 
-def cpu_seconds(pid) -> float:
-    total = 0
+def cpu_seconds(pid) -> tuple:
+    """(user, system) CPU seconds of ``pid`` and its descendants."""
+    user = system = 0
     for p in _tree(pid):  # threads are counted in their process's stat
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        user += int(fields[11])
+        system += int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
 
 
 def measure(kind, size, args) -> dict:
@@ -134,7 +138,10 @@ def measure(kind, size, args) -> dict:
         result = load(port, args.conns, args.procs, size, args.seconds, args.load)
         # server CPU per request (warm-up included, so a slight overestimate for all alike):
         # what each server costs, whatever share of the 2 cores the load generator takes
-        result["cpu_us"] = (cpu_seconds(proc.pid) - before) / max(result["requests"], 1) * 1e6
+        after = cpu_seconds(proc.pid)
+        n = max(result["requests"], 1)
+        result["cpu_us"] = (sum(after) - sum(before)) / n * 1e6
+        result["sys_us"] = (after[1] - before[1]) / n * 1e6  # of which in the kernel
         return result
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -178,7 +185,7 @@ def main():
     print(f"\n{args.conns} connections, {args.procs} load processes ({args.load} generator), "
           f"{args.seconds:g} s per run, median of {args.rounds} interleaved rounds; {os.cpu_count()} CPUs\n")
     print(f"{'server':<10} {'line':>6} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'server us/req':>13} "
-          f"{'load us/req':>11}")
+          f"{'(kernel)':>8} {'load us/req':>11}")
     verdicts = []
     ours = [k for k in kinds if k.startswith("netkit")]
     for size in SIZES:
@@ -186,12 +193,12 @@ def main():
             values = [r.get(key) for r in results[kind, size]]
             return statistics.median(values) if None not in values else float("nan")
 
-        med = {k: {key: median(k, key) for key in ("rps", "p50_ms", "p99_ms", "cpu_us", "client_cpu_us")}
+        med = {k: {key: median(k, key) for key in ("rps", "p50_ms", "p99_ms", "cpu_us", "sys_us", "client_cpu_us")}
                for k in kinds}
         for kind in kinds:
             m = med[kind]
             print(f"{kind:<10} {size:>5}B {m['rps']:>10.0f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} "
-                  f"{m['cpu_us']:>13.1f} {m['client_cpu_us']:>11.1f}")
+                  f"{m['cpu_us']:>13.1f} {m['sys_us']:>8.1f} {m['client_cpu_us']:>11.1f}")
         for mine in ours:
             for kind, bar in (("stdlib", 3.0), ("twisted", 1.5)):
                 if kind in med:

@@ -62,14 +62,16 @@ _DATAGRAM_LOGIC = {"echo": logic.echo_datagram, "reverse": logic.reverse_datagra
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("listener", "transport", "logic", "peer", "opened", "received", "sent", "seen", "last_requests",
-                 "paused", "reason", "chargen_line")
+    __slots__ = ("chargen_line", "feed", "last_requests", "listener", "logic", "opened", "paused", "peer", "reason",
+                 "received", "seen", "sent", "transport", "write")
 
     def __init__(self, listener, peer):
         self.listener = listener
         self.peer = peer
         self.transport = None
         self.logic = _stream_logic(listener.service)
+        self.feed = self.logic.feed  # bound once: data_received runs per request
+        self.write = None
         self.opened = self.seen = time.monotonic()
         self.received = self.sent = 0
         self.last_requests = 0
@@ -81,6 +83,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        self.write = transport.write
         listener = self.listener
         listener.pending -= 1  # counted once: no longer pending, now open
         listener.connections.add(self)
@@ -95,15 +98,18 @@ class _Connection(asyncio.Protocol):
             self._produce()
 
     def data_received(self, data):
+        # The per-request path: bound methods kept on the instance, one call into the
+        # service for the whole batch of lines, one write (on loopback most of the time
+        # goes to that write's send(), which runs the receiver's TCP stack too).
         self.received += len(data)
         try:
-            out = self.logic.feed(data)
+            out = self.feed(data)
         except logic.LineTooLong as exc:
             self._close(f"limit: {exc} (--max-line); closed", abort=True)
             return
         if out:
             self.sent += len(out)
-            self.transport.write(out)
+            self.write(out)
         if self.logic.finished:
             self.reason = "quit"
             self.transport.close()
