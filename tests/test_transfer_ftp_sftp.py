@@ -120,6 +120,22 @@ def test_ftp_put_goes_through_a_temporary_name(ftp_server, tmp_path):
     assert code == 1 and "550" in err
 
 
+def test_ftps_put_on_a_tls_only_server(ftp_tls_required, pki, tmp_path):
+    src = tmp_path / "secret.txt"
+    src.write_bytes(b"only over TLS\n")
+    name = f"tls-{os.getpid()}.txt"
+    try:
+        code, _, err = run("put", src, ftp_url(ftp_tls_required, f"/{name}", scheme="ftps"), "--password-env",
+                           "FTP_PW", "--cacert", pki.ca_file, env=env_of(ftp_tls_required))
+        assert code == 0, err
+        assert (ftp_tls_required.home / name).read_bytes() == b"only over TLS\n"
+        code, _, err = run("put", src, ftp_url(ftp_tls_required, f"/{name}"), "--password-env", "FTP_PW",
+                           env=env_of(ftp_tls_required))
+        assert code == 1 and "550" in err
+    finally:
+        (ftp_tls_required.home / name).unlink(missing_ok=True)
+
+
 def test_ftp_mirror_new_and_changed_only_with_globs(ftp_server, tmp_path):
     env = env_of(ftp_server)
     dest = tmp_path / "m"
