@@ -91,6 +91,31 @@ def test_ftp_failures_leave_the_destination(ftp_server, tmp_path):
     assert os.listdir(tmp_path) == ["x"]
 
 
+def test_ftp_cut_transfer_is_retried_with_rest(faulty_ftp, tmp_path):
+    from tests.peers.faulty_ftp import FAULTY_FTP_BODY
+
+    dest = tmp_path / "f.bin"
+    code, _, err = run("get", faulty_ftp.url("cut-once-a.bin"), "-o", dest, "--retry-delay", "0")
+    assert code == 0 and dest.read_bytes() == FAULTY_FTP_BODY and "426" in err and "retry 1 of 3" in err
+    assert f"REST {len(FAULTY_FTP_BODY) // 2}" in faulty_ftp.commands
+    assert dest.stat().st_mtime == 1577934245  # MDTM 20200102030405
+
+
+def test_ftp_cut_every_time_or_short_leaves_the_destination(faulty_ftp, tmp_path):
+    from tests.peers.faulty_ftp import FAULTY_FTP_BODY
+
+    dest = tmp_path / "f.bin"
+    dest.write_bytes(OLD)
+    code, _, err = run("get", faulty_ftp.url("cut-always.bin"), "-o", dest, "--retry", "1", "--retry-delay", "0")
+    assert code == 1 and "426" in err and dest.read_bytes() == OLD
+    part = (tmp_path / "f.bin.part").read_bytes()
+    assert FAULTY_FTP_BODY.startswith(part) and len(part) == len(FAULTY_FTP_BODY) * 3 // 4
+    # 226 after half the file: the SIZE it announced says the transfer was short.
+    (tmp_path / "f.bin.part").unlink()
+    code, _, err = run("get", faulty_ftp.url("short.bin"), "-o", dest, "--retry", "0")
+    assert code == 1 and f"of {len(FAULTY_FTP_BODY)} bytes" in err and dest.read_bytes() == OLD
+
+
 def test_ftp_disk_full(ftp_server, tmp_path):
     with small_tmpfs(tmp_path / "small", "256k") as small:
         code, _, err = run("get", ftp_url(ftp_server, "/big.bin"), "--password-env", "FTP_PW", "-o",
