@@ -180,6 +180,12 @@ def test_resume_sends_if_range_and_without_c_starts_over(faulty_http, tmp_path):
     assert faulty_http.requests[-1][2] == "bytes=1000-"
 
 
+def test_resume_of_a_complete_part_only_renames_it(nginx, tmp_path):
+    (tmp_path / "big.part").write_bytes(BIG)
+    code, _, err = run("get", nginx.url("/big"), "-o", tmp_path / "big", "-c", "--checksum", sha256(BIG))
+    assert code == 0 and (tmp_path / "big").read_bytes() == BIG and leftovers(tmp_path) == ["big"], err
+
+
 def test_server_ignoring_range_restarts_instead_of_corrupting(faulty_http, tmp_path):
     dest = tmp_path / "f"
     (tmp_path / "f.part").write_bytes(b"\0" * 5000)  # not a prefix of the file
