@@ -146,9 +146,17 @@ def test_checksum_verified_before_the_rename(nginx, tmp_path):
 # -- faults ----------------------------------------------------------------------------------
 
 def test_cut_mid_body_retries_from_where_it_stopped(faulty_http, tmp_path):
+    import json
+
     dest = tmp_path / "f"
-    code, _, err = run("get", faulty_http.url("/cut/retry"), "-o", dest, "--retry-delay", "0")
-    assert code == 0 and dest.read_bytes() == FAULTY_BODY and "retry 1 of 3" in err
+    code, out, err = run("get", faulty_http.url("/cut/retry"), faulty_http.url("/status/x"), "-o", dest, "-o",
+                         tmp_path / "x", "--retry-delay", "0", "--json")
+    assert code == 1 and dest.read_bytes() == FAULTY_BODY and "retry 1 of 3" in err
+    ok, failed = [json.loads(line) for line in out.decode().splitlines()]
+    assert ok == {"url": faulty_http.url("/cut/retry"), "file": str(dest), "ok": True, "bytes": len(FAULTY_BODY),
+                  "received": len(FAULTY_BODY), "seconds": ok["seconds"], "attempts": 2, "resumed_from": 0,
+                  "restarted": False, "status": 206}
+    assert failed["ok"] is False and "404" in failed["error"] and failed["error_kind"] == "HTTPStatusError"
     ranges = [r for m, p, r in faulty_http.requests if p == "/cut/retry"]
     assert ranges == [None, f"bytes={len(FAULTY_BODY) // 2}-"]
 

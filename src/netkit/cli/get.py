@@ -150,6 +150,8 @@ OPTIONS = (
            "sha512); repeat for several URLs, in order", metavar="ALGO=HEX", example="sha256=9f86d0..."),
     Option("parallel", "one", _positive, None, f"transfers at once for several URLs (default {DEFAULT_PARALLEL})",
            short="P", metavar="N", example="8", default=DEFAULT_PARALLEL),
+    Option("json", "flag", _same, None, "print one JSON object per URL: url, file, ok, bytes, received, "
+           "seconds, attempts, resumed_from, restarted (or error)"),
     Option("head", "flag", _same, None, "http: print the response headers only", short="I"),
     Option("header", "many", _header, None, "http: send this header", short="H", metavar="'NAME: VALUE'",
            example="'Accept: text/plain'"),
@@ -413,6 +415,8 @@ def parse(argv):
     if outputs.count("-") > 1 or ("-" in outputs and len(targets) > 1):
         raise UsageError(f"{COMMAND}: standard output ('-') takes one URL only; use -o FILE for the others")
     checksums = list(values.get("checksum") or [])
+    if values.get("json") and stdout:
+        raise UsageError(f"{COMMAND}: --json prints to standard output; write the data with -o FILE")
     if len(checksums) > len(targets):
         raise UsageError(f"{COMMAND}: {len(checksums)} --checksum for {len(targets)} URL(s); give one per URL")
     http_only = [n for n in ("head", "header", "data", "get", "request", "user-agent", "proxy", "noproxy",
@@ -503,7 +507,7 @@ def work(request, out, err) -> int:
 
         return say
 
-    from netkit.transfer._api import download
+    from netkit.transfer._api import download, download_many
 
     if len(prepared) == 1:
         target, dest, options = prepared[0]
@@ -511,30 +515,46 @@ def work(request, out, err) -> int:
         if dest == "-":
             out.flush()
         try:
-            download(target, dest, options, progress.line(name), on_retry(target))
+            results = [download(target, dest, options, progress.line(name), on_retry(target))]
         except NetkitError as exc:
-            progress.close()
-            err.write(f"{COMMAND}: {_describe(exc, target)}\n")
-            return 2 if isinstance(exc, UsageError) else 1
+            if isinstance(exc, UsageError):
+                raise
+            results = [exc]
         finally:
             progress.close()
-        return 0
-    from netkit.transfer._api import download_many
-
-    lines = [progress.line(os.path.basename(dest)) for _, dest, _ in prepared]
-    try:
-        results = download_many(prepared, lambda i: lines[i], values["parallel"], lambda i: on_retry(prepared[i][0]))
-    finally:
-        progress.close()
+    else:
+        lines = [progress.line(os.path.basename(dest)) for _, dest, _ in prepared]
+        try:
+            results = download_many(prepared, lambda i: lines[i], values["parallel"],
+                                    lambda i: on_retry(prepared[i][0]))
+        finally:
+            progress.close()
     failures = 0
-    for (target, _dest, _opts), result in zip(prepared, results):
+    for (target, dest, _opts), result in zip(prepared, results):
         if isinstance(result, BaseException):
             failures += 1
             if isinstance(result, NetkitError):
                 err.write(f"{COMMAND}: {_describe(result, target)}\n")
             else:
                 err.write(f"{COMMAND}: {target.text}: internal error: {type(result).__name__}: {result}\n")
+        if values.get("json"):
+            from netkit.cli.shell import dump_json
+
+            out.write(dump_json(_record(target, dest, result)))
     return 1 if failures else 0
+
+
+def _record(target, dest, result) -> dict:
+    """One URL's outcome as --json prints it."""
+    record = {"url": target.text, "file": dest}
+    if isinstance(result, BaseException):
+        record.update(ok=False, error=str(result), error_kind=type(result).__name__)
+        return record
+    record.update(ok=True, bytes=result.size, received=result.received, seconds=round(result.seconds, 6),
+                  attempts=result.attempts, resumed_from=result.resumed_from, restarted=result.restarted)
+    if result.status is not None:
+        record["status"] = result.status
+    return record
 
 
 def _describe(exc, target) -> str:
