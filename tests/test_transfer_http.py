@@ -50,7 +50,6 @@ def test_get_to_stdout_and_several_urls_at_once(nginx, tmp_path):
     assert (tmp_path / "a").read_bytes() == BIG and (tmp_path / "b").read_bytes() == INDEX_BODY
     assert "404 Not Found" in err and "401" in err and err.count("\n") == 2
     assert leftovers(tmp_path) == ["a", "b"]
-    (tmp_path / "dl").mkdir()
     code, _, _ = run("get", "-P", "2", "--output-dir", "dl", nginx.url("/big"), nginx.url("/"), cwd=tmp_path)
     assert code == 0 and leftovers(tmp_path / "dl") == ["big", "index.html"]
     assert (tmp_path / "dl" / "index.html").read_bytes() == INDEX_BODY

@@ -487,6 +487,11 @@ def _http_request(values, options, target):
 def work(request, out, err) -> int:
     values = request["values"]
     jobs = request["jobs"]
+    if values.get("output-dir"):
+        try:
+            os.makedirs(values["output-dir"], exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"{COMMAND}: --output-dir {values['output-dir']}: {exc.strerror}") from None
     prepared = []
     for target, dest, checksum in jobs:
         options = build_options(values, target)

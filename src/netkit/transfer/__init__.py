@@ -7,7 +7,11 @@
              Options(checksum=("sha256", "..."), retries=5, resume=True))
     upload("report.csv", "sftp://me@host/srv/in/", Options(identity="~/.ssh/id_ed25519"))
     mirror("ftp://host/pub/logs/", "logs", Options(), include=["*.log"])
+    download_many([(url, dest, Options()), ...], workers=4)   # several at once
     await adownload(...)   # the same from asyncio (in a worker thread)
+
+Schemes: http, https (proxies, redirects, Range resume), ftp and ftps (explicit TLS, REST
+resume; stdlib ftplib for the control dialogue), sftp (asyncssh, offsets), file.
 
 The destination appears only complete and verified (a ``.part`` renamed at the end); a
 failure leaves an existing destination untouched and at most a ``.part`` to resume from.
