@@ -7,7 +7,8 @@ Four benchmarks (VENV is the user's install, see _common.bench_venv):
 1. http-null: nginx -> /dev/null
        curl -s -o /dev/null http://127.0.0.1:PORT/data
        VENV/bin/netkit get http://127.0.0.1:PORT/data -o /dev/null -q
-2. http-file: nginx -> a file in /tmp (removed after every run)
+2. http-file: nginx -> a file in /tmp (removed after every run; sync before each run, so
+   that no run pays for the writeback of the previous one's gigabyte)
        curl -s -o OUT URL                    VENV/bin/netkit get URL -o OUT -q
 3. ftp: pyftpdlib (tests/peers/ftp.py) -> /dev/null, logged in as the test user
        curl -s -o /dev/null ftp://user:PW@127.0.0.1:PORT/data
@@ -195,6 +196,8 @@ def measure(args, log):
                 if rnd % 2:
                     order.reverse()
                 for who, argv in order:
+                    if out is not None:
+                        os.sync()  # neither tool pays for the writeback of the other's gigabyte
                     wall, peak = run_timed(argv, env)
                     if out is not None:
                         if rnd == args.rounds and sha256_of(out) != digest:
