@@ -334,6 +334,10 @@ def test_put_and_post_a_file(faulty_http, tmp_path):
     src.write_bytes(FAULTY_BODY)
     code, out, err = run("put", src, faulty_http.url("/upload"))
     assert code == 0 and out.decode() == f"PUT {len(FAULTY_BODY)} {hashlib.sha256(FAULTY_BODY).hexdigest()}\n", err
+    assert err == ""
+    code, text = run_on_pty("put", src, faulty_http.url("/upload"), "--limit-rate", "1M")
+    assert code == 0 and "data.bin   40.0%" in text and "data.bin  100.0%  256.0 KiB of 256.0 KiB" in text
+    assert "done" in text and f"PUT {len(FAULTY_BODY)} " in text
     assert faulty_http.requests[-1][:2] == ("PUT", "/upload")
     code, _, err = run("put", src, faulty_http.url("/nowhere"), "-X", "POST")
     assert code == 1 and "404" in err and faulty_http.requests[-1][:2] == ("POST", "/nowhere")

@@ -142,7 +142,7 @@ def _connect(url, options):
     return conn, proxy
 
 
-def _request(url, options, method, headers, body=None, body_file=None):
+def _request(url, options, method, headers, body=None, body_file=None, pacer=None):
     """Send one request, follow redirects; returns (conn, parser, first body chunks, url)."""
     from netkit.drivers._common import map_error
 
@@ -179,8 +179,7 @@ def _request(url, options, method, headers, body=None, body_file=None):
                     hdrs.append(("Proxy-Authorization", _basic(proxy.user, proxy.password)))
             conn.sock.sendall(build_request(method, target, hdrs, body))
             if body_file is not None:
-                body_file.seek(0)
-                conn.sock.sendfile(body_file)
+                _send_file(conn.sock, body_file, size, pacer)
             parser, chunks = _read_head(conn, method)
         except OSError as exc:
             conn.close()
@@ -203,6 +202,22 @@ def _request(url, options, method, headers, body=None, body_file=None):
             method = "HEAD" if method == "HEAD" else "GET"
             body = body_file = None
             extra = [(n, v) for n, v in extra if n.lower() not in ("content-type", "content-length")]
+
+
+def _send_file(sock, f, size, pacer):
+    """The request body from a file: sendfile() in blocks, each one counted (progress,
+    --limit-rate)."""
+    if pacer is not None:
+        pacer.begin(0, size)
+    block = pacer.block_size(4 * 1024 * 1024) if pacer is not None else size
+    offset = 0
+    while offset < size:
+        sent = sock.sendfile(f, offset, min(block, size - offset))
+        if not sent:
+            raise CutError(f"the server stopped reading the body after {offset} of {size} bytes")
+        offset += sent
+        if pacer is not None:
+            pacer(sent)
 
 
 def _agent() -> str:
@@ -418,13 +433,10 @@ def send(path, url, options, method="PUT", pacer=None):
     except OSError as exc:
         raise local_error(exc, f"opening {path}") from None
     with f:
-        size = os.fstat(f.fileno()).st_size
         headers = list(options.headers)
         if not any(n.lower() == "content-type" for n, _ in headers):
             headers.append(("Content-Type", options.content_type or "application/octet-stream"))
-        if pacer is not None:
-            pacer.begin(0, size)
-        conn, parser, chunks, final = _request(url, options, method, headers, body_file=f)
+        conn, parser, chunks, final = _request(url, options, method, headers, body_file=f, pacer=pacer)
     try:
         body = b"".join(chunks)
         while not parser.done and len(body) < 65536:
@@ -434,8 +446,6 @@ def send(path, url, options, method="PUT", pacer=None):
         pass
     finally:
         conn.close()
-    if pacer is not None:
-        pacer(size)
     if parser.status >= 400:
         raise _status_error(parser, final)
     return parser.status, parser.reason, parser.headers, body
