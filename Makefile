@@ -8,7 +8,7 @@ TEST_DEBS  := nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd
 # monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils); the scan
 # benchmark runs nmap, and reads peak memory with GNU time (time).
 BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils \
-              prometheus-blackbox-exporter apache2-utils nmap time
+              prometheus-blackbox-exporter apache2-utils nmap time pssh gcc curl
 
 .PHONY: run test bench install install-test debs-test debs-bench clean
 
@@ -20,6 +20,10 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -37,11 +41,14 @@ debs-bench:
 test: debs-test install-test
 	$(PY) -m pytest -q
 
-bench: debs-bench install-test
+bench: debs-bench $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_start.py
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/bench_protocols.py
 	$(PY) benchmarks/bench_scan.py
+	$(PY) benchmarks/bench_transfer.py
+	$(PY) benchmarks/bench_serve.py
+	$(PY) benchmarks/bench_ssh.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -69,6 +69,10 @@ def _source_digest(tree: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+# A cached venv not built or reused for this long is removed by the next build.
+STALE_VENV = 6 * 3600
+
+
 def bench_venv(rebuild: bool = False, log=print) -> Path:
     """A venv with netkit installed from the working tree, non-editable; returns its path.
 
@@ -76,7 +80,7 @@ def bench_venv(rebuild: bool = False, log=print) -> Path:
     pip then builds from the copy, so the build writes no ``build/`` or ``*.egg-info`` into the
     tree another engineer is editing. The venv is cached in ``benchmarks/.cache/venv-<hash>``
     keyed on the bytes of that copy, so an edit to src/ gets a fresh install and a re-run
-    without edits costs nothing. Other cached venvs are removed.
+    without edits costs nothing. Cached venvs unused for STALE_VENV seconds are removed.
     """
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="netkit-src-") as tmp:
@@ -85,6 +89,7 @@ def bench_venv(rebuild: bool = False, log=print) -> Path:
         venv = CACHE / f"venv-{_source_digest(src)}"
         done = venv / ".netkit-bench-complete"
         if done.exists() and not rebuild:
+            os.utime(venv)  # in use: not stale
             log(f"reusing {venv.relative_to(REPO)} (regular install of the current tree)")
             return venv
         log(f"building {venv.relative_to(REPO)}: python -m venv + pip install (non-editable) ...")
@@ -96,8 +101,12 @@ def bench_venv(rebuild: bool = False, log=print) -> Path:
     if not (venv / "bin" / "netkit").exists():
         raise BenchError(f"{venv}/bin/netkit is missing after pip install")
     done.touch()
+    # Old venvs go, but not one another benchmark (another session, another tree state)
+    # may be using right now: only those unused for STALE_VENV seconds.
+    import time
+
     for old in CACHE.glob("venv-*"):
-        if old != venv:
+        if old != venv and time.time() - old.stat().st_mtime > STALE_VENV:
             shutil.rmtree(old, ignore_errors=True)
     return venv
 
