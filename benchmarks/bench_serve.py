@@ -184,8 +184,8 @@ def main():
         tmp.cleanup()
     print(f"\n{args.conns} connections, {args.procs} load processes ({args.load} generator), "
           f"{args.seconds:g} s per run, median of {args.rounds} interleaved rounds; {os.cpu_count()} CPUs\n")
-    print(f"{'server':<10} {'line':>6} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'server us/req':>13} "
-          f"{'(kernel)':>8} {'load us/req':>11}")
+    print(f"{'server':<10} {'line':>6} {'req/s':>10} {'(rounds min-max)':>17} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'server us/req':>13} {'(kernel)':>8} {'load us/req':>11}")
     verdicts = []
     ours = [k for k in kinds if k.startswith("netkit")]
     for size in SIZES:
@@ -197,7 +197,9 @@ def main():
                for k in kinds}
         for kind in kinds:
             m = med[kind]
-            print(f"{kind:<10} {size:>5}B {m['rps']:>10.0f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} "
+            rates = [r["rps"] for r in results[kind, size]]
+            spread = f"{min(rates) / 1000:.0f}k-{max(rates) / 1000:.0f}k"
+            print(f"{kind:<10} {size:>5}B {m['rps']:>10.0f} {spread:>17} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} "
                   f"{m['cpu_us']:>13.1f} {m['sys_us']:>8.1f} {m['client_cpu_us']:>11.1f}")
         for mine in ours:
             for kind, bar in (("stdlib", 3.0), ("twisted", 1.5)):
@@ -207,6 +209,9 @@ def main():
                     verdicts.append(f"{size} B: {mine} {ratio:.2f}x {kind} (bar {bar:g}x), p99 "
                                     f"{med[mine]['p99_ms']:.2f} vs {med[kind]['p99_ms']:.2f} ms: "
                                     f"{'MET' if ok else 'NOT MET'}")
+        if "c-echo" in med and "stdlib" in med:  # what no server can beat on this machine
+            verdicts.append(f"{size} B: ceiling: the C echo does {med['c-echo']['rps'] / med['stdlib']['rps']:.2f}x "
+                            f"stdlib at {med['c-echo']['cpu_us']:.1f} us/req")
         print()
     print("\n".join(verdicts))
 
