@@ -217,6 +217,14 @@ def greets_then_closes():
                 continue
             with conn:
                 conn.sendall(greeting["value"])
+                # Hang up our side, then take the client's command before closing: a close
+                # with its command unread would answer it with a reset rather than the FIN.
+                conn.shutdown(socket.SHUT_WR)
+                conn.settimeout(5)
+                try:
+                    conn.recv(4096)
+                except OSError:
+                    pass
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

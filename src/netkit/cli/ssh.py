@@ -282,11 +282,9 @@ def settings_from(request, err):
 
 
 def _runner():
-    import asyncio
+    from netkit.drivers.aio import runner
 
-    from netkit.drivers.aio import loop_factory
-
-    return asyncio.Runner(loop_factory=loop_factory())
+    return runner()
 
 
 # --- rendering ------------------------------------------------------------------------------

@@ -66,6 +66,24 @@ def loop_factory():
     return uvloop.new_event_loop
 
 
+def _quiet_orphans(loop, context):
+    """asyncssh's parallel SFTP readers leave tasks behind when the connection dies; their
+    error is the one our own await already raised and reported, so it is not printed again
+    (as a "Task exception was never retrieved" traceback)."""
+    exc = context.get("exception")
+    if isinstance(exc, OSError) or type(exc).__module__.startswith("asyncssh"):
+        return
+    loop.default_exception_handler(context)
+
+
+def runner() -> asyncio.Runner:
+    """An asyncio.Runner on loop_factory's loop that stays quiet about orphaned tasks of a
+    lost SSH connection (see _quiet_orphans)."""
+    runner = asyncio.Runner(loop_factory=loop_factory())
+    runner.get_loop().set_exception_handler(_quiet_orphans)
+    return runner
+
+
 class _Stream(asyncio.Protocol):
     """The receiving end of one connection: bytes queue up until ``recv`` takes them.
 

@@ -61,6 +61,9 @@ def map_error(exc: BaseException, where: str, *, phase: str = "connect") -> Exce
     if isinstance(exc, asyncssh.PermissionDenied):
         return AuthError(f"{where}: authentication failed ({exc.reason or 'permission denied'})")
     if isinstance(exc, asyncssh.ConnectionLost):
+        if phase == "transfer":  # however it surfaced: the same words as _sftp's own
+            return ConnectError(f"{where}: connection lost during the transfer ({exc.reason or 'closed by the peer'}; "
+                                f"a .part is kept: run again to resume)")
         return ConnectError(f"{where}: connection lost ({phase}): {exc.reason or 'closed by the peer'}")
     if isinstance(exc, asyncssh.ChannelOpenError):
         return ProtocolError(f"{where}: the server refused a session channel: {exc.reason}")

@@ -254,26 +254,12 @@ class Session:
             raise _map(exc, self.peer, f"making {path}") from None
 
 
-def _quiet_orphans(loop, context):
-    """asyncssh's parallel reader leaves tasks behind when the connection dies; their
-    error is the one our own await already raised, so it is not printed twice."""
-    import asyncssh
-
-    if isinstance(context.get("exception"), (asyncssh.Error, asyncssh.SFTPError, OSError)):
-        return
-    loop.default_exception_handler(context)
-
-
 def run(coro):
     """Run a coroutine to its end on a fresh loop (uvloop when present)."""
-    try:
-        from netkit.drivers.aio import loop_factory
-    except ImportError:  # pragma: no cover
-        loop_factory = None
-    factory = loop_factory() if callable(loop_factory) else None
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.get_loop().set_exception_handler(_quiet_orphans)
-        return runner.run(coro)
+    from netkit.drivers.aio import runner
+
+    with runner() as r:
+        return r.run(coro)
 
 
 async def afetch(url, part, options, pacer):
