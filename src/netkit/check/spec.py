@@ -203,21 +203,12 @@ def _password(target, opts, spell, env, prompt):
 
 def netrc_password(host: str, login: str, env=None):
     """The ~/.netrc (or $NETRC) password of ``login`` at ``host``, or None."""
-    import os
+    from netkit.core.netrc import netrc_entry
 
-    env = os.environ if env is None else env
-    path = env.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
-    if not os.path.isfile(path):
-        return None
-    import netrc
-
-    try:
-        entry = netrc.netrc(path).authenticators(host)
-    except (netrc.NetrcParseError, OSError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
+    entry = netrc_entry(host, env)
     if entry is None:
         return None
-    entry_login, _account, password = entry
+    entry_login, password = entry
     if entry_login and entry_login != login:
         return None
     return password

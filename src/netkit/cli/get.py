@@ -231,22 +231,6 @@ def parse_values(argv, flags, command):
     return values, positional
 
 
-def _netrc_entry(host):
-    """(login, password) of ~/.netrc ($NETRC) for ``host``, or None."""
-    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
-    if not os.path.isfile(path):
-        return None
-    import netrc
-
-    try:
-        entry = netrc.netrc(path).authenticators(host)
-    except (netrc.NetrcParseError, OSError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    if entry is None:
-        return None
-    return entry[0], entry[2]
-
-
 def credentials(values, url, command):
     """(user, password) for ``url``: --user/URL, then --password-env, ~/.netrc, a prompt."""
     user = url.user
@@ -265,7 +249,9 @@ def credentials(values, url, command):
     if url.scheme in ("file",):
         return None, None
     if password is None:
-        entry = _netrc_entry(url.host)
+        from netkit.core.netrc import netrc_entry
+
+        entry = netrc_entry(url.host)
         if entry is not None and (user is None or not entry[0] or entry[0] == user):
             if user is None and url.scheme != "sftp":
                 user = entry[0] or None

@@ -124,29 +124,23 @@ def _ftp_mirror(url, local, download, options, include, exclude, progress_for, o
 
     top = remote_path(url.path)
     session = FtpSession(url, options).open()
+    remote = {}  # uploading: what the server has, {rel: (size, mtime)}
     try:
         if download:
             os.makedirs(local, exist_ok=True)
             entries = [e for e in session.walk(top) if selected(e[0], include, exclude)]
         else:
             entries = [e for e in _local_files(local) if selected(e[0], include, exclude)]
-            remote = {}
             try:
                 remote = {rel: (size, mtime) for rel, size, mtime in session.walk(top)}
             except Exception:  # noqa: BLE001 - no such directory yet: everything is new
                 if top:
                     session.mkdirs(top)
         for rel, size, mtime in entries:
-            if download:
-                path = os.path.join(local, *rel.split("/"))
-                if _same(size, mtime, _local_stat(path)):
-                    result.unchanged.append(rel)
-                    continue
-            else:
-                rsize, rmtime = remote.get(rel, (None, None))
-                if rsize == size and rmtime is not None and int(rmtime) == int(mtime):
-                    result.unchanged.append(rel)
-                    continue
+            path = os.path.join(local, *rel.split("/"))
+            if _unchanged(download, path, rel, size, mtime, remote):
+                result.unchanged.append(rel)
+                continue
             attempt = 0
             while True:
                 attempt += 1
@@ -186,11 +180,21 @@ def _ftp_mirror(url, local, download, options, include, exclude, progress_for, o
         session.close()
 
 
+def _unchanged(download, path, rel, size, mtime, remote) -> bool:
+    """Whether the copy on the receiving side has this size and modification time (to the
+    second) already: the local file at ``path``, or ``remote[rel]`` when uploading."""
+    if download:
+        return _same(size, mtime, _local_stat(path))
+    rsize, rmtime = remote.get(rel, (None, None))
+    return rsize == size and rmtime is not None and int(rmtime) == int(mtime)
+
+
 async def _sftp_mirror(url, local, download, options, include, exclude, progress_for, on_file, result):
     from netkit.transfer._sftp import Session, remote_path
 
     top = remote_path(url.path)
     session = await Session(url, options).__aenter__()
+    remote = {}  # uploading: what the server has, {rel: (size, mtime)}
     try:
         if download:
             os.makedirs(local, exist_ok=True)
@@ -198,22 +202,15 @@ async def _sftp_mirror(url, local, download, options, include, exclude, progress
             entries.sort()
         else:
             entries = [e for e in _local_files(local) if selected(e[0], include, exclude)]
-            remote = {}
             try:
                 remote = {rel: (size, mtime) async for rel, size, mtime in session.walk(top)}
             except Exception:  # noqa: BLE001 - not there yet: everything is new
                 await session.mkdirs(top)
         for rel, size, mtime in entries:
-            if download:
-                path = os.path.join(local, *rel.split("/"))
-                if _same(size, mtime, _local_stat(path)):
-                    result.unchanged.append(rel)
-                    continue
-            else:
-                rsize, rmtime = remote.get(rel, (None, None))
-                if rsize == size and rmtime is not None and int(rmtime) == int(mtime):
-                    result.unchanged.append(rel)
-                    continue
+            path = os.path.join(local, *rel.split("/"))
+            if _unchanged(download, path, rel, size, mtime, remote):
+                result.unchanged.append(rel)
+                continue
             attempt = 0
             while True:
                 attempt += 1
