@@ -195,35 +195,46 @@ async def _get_file(sftp, remote, local, attrs, result, force, on_bytes):
     result.paths.append(local)
 
 
-async def _get_host(conn, result, source, destination, force, on_bytes, on_file):
+async def _each_file(conn, jobs, on_file):
+    """Await ``copy()`` for every ``(path, copy)`` of ``jobs``, FILES_AT_ONCE at a time. A
+    lost connection ends them all as one ConnectError (the .part files stay to resume); other
+    failures are gathered and raised together once the other files are done."""
     import asyncssh
 
-    _LOST = _lost_errors()
+    lost = _lost_errors()
+    gate = asyncio.Semaphore(FILES_AT_ONCE)
+    problems = []
+
+    async def one(path, copy):
+        async with gate:
+            try:
+                await copy()
+            except (asyncssh.SFTPError, OSError, NetkitError) as exc:
+                if isinstance(exc, lost) or conn.is_closed():
+                    raise ConnectError(f"connection lost during the transfer of {path} "
+                                       f"(a .part is kept; run again to resume)") from None
+                problems.append(f"{path}: {getattr(exc, 'reason', None) or getattr(exc, 'strerror', None) or exc}")
+                return
+        if on_file is not None:
+            on_file()
+
+    async with asyncio.TaskGroup() as group:
+        for path, copy in jobs:
+            group.create_task(one(path, copy))
+    if problems:
+        raise NetkitError("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+
+
+async def _get_host(conn, result, source, destination, force, on_bytes, on_file):
+    from functools import partial
+
     async with conn.start_sftp_client() as sftp:
         files = await _remote_files(sftp, source)
         root = os.path.join(destination, _host_dir(result.host))
-        gate = asyncio.Semaphore(FILES_AT_ONCE)
-        problems = []
-
-        async def one(remote, rel, attrs):
-            local = os.path.join(root, *rel.split("/"))
-            async with gate:
-                try:
-                    await _get_file(sftp, remote, local, attrs, result, force, on_bytes)
-                except (asyncssh.SFTPError, OSError, NetkitError) as exc:
-                    if isinstance(exc, _LOST) or conn.is_closed():
-                        raise ConnectError(f"connection lost during the transfer of {remote} "
-                                           f"(a .part is kept; run again to resume)") from None
-                    problems.append(f"{remote}: {getattr(exc, 'reason', None) or getattr(exc, 'strerror', None) or exc}")
-                    return
-            if on_file is not None:
-                on_file()
-
-        async with asyncio.TaskGroup() as group:
-            for remote, rel, attrs in files:
-                group.create_task(one(remote, rel, attrs))
-        if problems:
-            raise NetkitError("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+        jobs = [(remote, partial(_get_file, sftp, remote, os.path.join(root, *rel.split("/")), attrs, result, force,
+                                 on_bytes))
+                for remote, rel, attrs in files]
+        await _each_file(conn, jobs, on_file)
 
 
 # --- put ------------------------------------------------------------------------------------
@@ -306,9 +317,8 @@ async def _put_file(sftp, local, remote, st, result, force, on_bytes):
 
 
 async def _put_host(conn, result, source, destination, force, on_bytes, on_file):
-    import asyncssh
+    from functools import partial
 
-    _LOST = _lost_errors()
     files = _local_files(source)
     async with conn.start_sftp_client() as sftp:
         made = set()
@@ -317,28 +327,11 @@ async def _put_host(conn, result, source, destination, force, on_bytes, on_file)
             if parent not in made:
                 await sftp.makedirs(parent, exist_ok=True)
                 made.add(parent)
-        gate = asyncio.Semaphore(FILES_AT_ONCE)
-        problems = []
-
-        async def one(local, rel, st):
+        jobs = []
+        for local, rel, st in files:
             remote = posixpath.join(destination, rel)
-            async with gate:
-                try:
-                    await _put_file(sftp, local, remote, st, result, force, on_bytes)
-                except (asyncssh.SFTPError, OSError, NetkitError) as exc:
-                    if isinstance(exc, _LOST) or conn.is_closed():
-                        raise ConnectError(f"connection lost during the transfer of {remote} "
-                                           f"(a .part is kept; run again to resume)") from None
-                    problems.append(f"{remote}: {getattr(exc, 'reason', None) or getattr(exc, 'strerror', None) or exc}")
-                    return
-            if on_file is not None:
-                on_file()
-
-        async with asyncio.TaskGroup() as group:
-            for local, rel, st in files:
-                group.create_task(one(local, rel, st))
-        if problems:
-            raise NetkitError("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+            jobs.append((remote, partial(_put_file, sftp, local, remote, st, result, force, on_bytes)))
+        await _each_file(conn, jobs, on_file)
 
 
 # --- many hosts -----------------------------------------------------------------------------
