@@ -97,13 +97,19 @@ def test_ctrl_c_prints_what_was_found(two_listeners):
 
 def test_host_timeout_gives_up_on_a_slow_host(two_listeners):
     """127.0.0.3 drops everything: with --host-timeout it is abandoned, 127.0.0.1 is finished."""
+    # Closed ports: bound (so no other process can listen there meanwhile) but not listening.
+    holders = [socket.socket() for _ in range(30)]
+    for h in holders:
+        h.bind(("127.0.0.1", 0))
     with dropping("ip daddr 127.0.0.3"):
-        ports = ",".join(map(str, two_listeners)) + ",1-200"
+        ports = ",".join(map(str, two_listeners + [h.getsockname()[1] for h in holders]))
         # Every probe goes out at once; the resends, 0.4 s later, come after the host's 0.3 s.
         code, out = scan("127.0.0.1", "127.0.0.3", "-p", ports, "--host-timeout", "0.3", "--timeout", "0.4")
+    for h in holders:
+        h.close()
     assert code == 0
-    assert "127.0.0.1: 2 open, 200 closed" in out
-    assert "127.0.0.3: 0 open, 202 not scanned (host timeout)" in out
+    assert "127.0.0.1: 2 open, 30 closed" in out
+    assert "127.0.0.3: 0 open, 32 not scanned (host timeout)" in out
 
 
 def test_ctrl_c_with_worker_processes():
