@@ -200,7 +200,8 @@ def main():
             rates = [r["rps"] for r in results[kind, size]]
             spread = f"{min(rates) / 1000:.0f}k-{max(rates) / 1000:.0f}k"
             print(f"{kind:<10} {size:>5}B {m['rps']:>10.0f} {spread:>17} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} "
-                  f"{m['cpu_us']:>13.1f} {m['sys_us']:>8.1f} {m['client_cpu_us']:>11.1f}")
+                  f"{m['cpu_us']:>13.1f} {m['sys_us']:>8.1f} "
+                  f"{'n/a' if m['client_cpu_us'] != m['client_cpu_us'] else format(m['client_cpu_us'], '.1f'):>11}")
         for mine in ours:
             for kind, bar in (("stdlib", 3.0), ("twisted", 1.5)):
                 if kind in med:

@@ -151,8 +151,8 @@ OPTIONS = (
                 "time 37, reverse 33333)", "PORT", "7007", short="p"),
     ServeOption("allow", "many", _network, "serve only clients in this network (repeatable); others are "
                 "refused at accept", "CIDR", "192.168.0.0/24"),
-    ServeOption("max-connections", "one", _count("connections"), "connections open at once (default 1000); "
-                "more are refused", "N", "100"),
+    ServeOption("max-connections", "one", _count("connections"), "connections open at once, all --workers "
+                "together (default 1000); more are refused", "N", "100"),
     ServeOption("max-line", "one", _positive_size, "longest line in bytes (default 64k); a longer one closes "
                 "the connection", "SIZE", "4k"),
     ServeOption("idle-timeout", "one", _seconds, "close a connection after SECONDS without a complete request "
