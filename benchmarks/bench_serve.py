@@ -9,6 +9,7 @@ Servers (on 127.0.0.1, started and stopped per run):
     twisted   Twisted LineReceiver echo (pip install twisted)
     asyncio   asyncio streams echo on asyncio's own loop
     c-echo    benchmarks/echo.c, an epoll echo in C: the floor (kernel cost), not a contender
+    (also on request: netkit-wN and c-echo-wN, N processes)
 
 Load: benchmarks/loadgen.c (built here with `cc -O2`), CONNS connections (default 100) in
 PROCS processes (default 2), closed loop (one line out, its whole echo back, the next
@@ -78,8 +79,10 @@ def start(kind: str, port: int):
 
         threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
         return proc
-    if kind == "c-echo":
+    if kind.startswith("c-echo"):
         cmd = [BUILT["echo"], "-p", str(port)]
+        if kind.startswith("c-echo-w"):
+            cmd += ["-W", kind[len("c-echo-w"):]]
     else:
         cmd = [sys.executable, str(HERE / "serve_echoes.py"), kind, str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
@@ -162,7 +165,7 @@ def main():
     parser.add_argument("--load", choices=("c", "python"), default="c")
     args = parser.parse_args()
     kinds = args.servers.split(",")
-    unknown = [k for k in kinds if k not in SERVERS.split(",") and not k.startswith("netkit-w")]
+    unknown = [k for k in kinds if k not in SERVERS.split(",") and not k.startswith(("netkit-w", "c-echo-w"))]
     if unknown:
         parser.error(f"--servers: unknown {', '.join(unknown)}; choose from {SERVERS}")
     tmp = tempfile.TemporaryDirectory(prefix="bench_serve-")
