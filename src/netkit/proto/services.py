@@ -129,7 +129,8 @@ class EchoLines(_Lines):
         self.prefix = prefix
 
     def answer(self, block: bytes) -> bytes:
-        if QUIT in block or b"QUIT" in block or b"Quit" in block:
+        # One-byte test first: three substring searches cost ~1 us each on a 1 KiB line.
+        if (b"q" in block or b"Q" in block) and (QUIT in block or b"QUIT" in block or b"Quit" in block):
             block = self._until_quit(block)
         self.requests += block.count(b"\n")
         if not self.prefix or not block:
@@ -145,7 +146,8 @@ class ReverseLines(_Lines):
     __slots__ = ()
 
     def answer(self, block: bytes) -> bytes:
-        if QUIT in block or b"QUIT" in block or b"Quit" in block:
+        # One-byte test first: three substring searches cost ~1 us each on a 1 KiB line.
+        if (b"q" in block or b"Q" in block) and (QUIT in block or b"QUIT" in block or b"Quit" in block):
             block = self._until_quit(block)
         if not block:
             return b""
