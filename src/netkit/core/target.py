@@ -5,7 +5,8 @@ done by hand rather than with urllib.parse, which costs ~10 ms of imports on the
 path of a single check; the rules are RFC 3986's authority syntax.
 """
 
-__all__ = ["Target", "parse_target", "split_hostport", "percent_decode", "percent_encode", "is_ip_literal"]
+__all__ = ["Target", "parse_target", "split_hostport", "percent_decode", "percent_encode", "is_ip_literal",
+           "lookup_name"]
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _HEX = "0123456789ABCDEF"
@@ -52,6 +53,13 @@ class Target:
 
 def bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def lookup_name(host: str):
+    """``host`` as getaddrinfo() should get it: ASCII names as bytes, which skips the
+    "idna" codec (importing encodings.idna, stringprep and unicodedata costs 5-15 ms of a
+    command's start); other names as they are, for the codec to encode."""
+    return host.encode("ascii") if host.isascii() else host
 
 
 def is_ip_literal(host: str) -> bool:

@@ -10,7 +10,7 @@ import _thread
 from time import monotonic
 
 from netkit.core.errors import NetError, ResolveError, Timeout
-from netkit.core.target import is_ip_literal
+from netkit.core.target import is_ip_literal, lookup_name
 from netkit.drivers._common import (
     HEAD_BYTES,
     Exchange,
@@ -40,7 +40,7 @@ def _getaddrinfo(host, port, family, socktype, timeout):
 
     def lookup():
         try:
-            box.append(_socket.getaddrinfo(host, port, family, socktype))
+            box.append(_socket.getaddrinfo(lookup_name(host), port, family, socktype))
         except BaseException as exc:  # handed to the waiting thread
             box.append(exc)
         done.release()

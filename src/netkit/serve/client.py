@@ -14,6 +14,7 @@ import socket
 import ssl
 
 from netkit.core.errors import CertificateError, ConnectError, RefusedError, ResolveError, Timeout, TLSError
+from netkit.core.target import lookup_name
 
 __all__ = ["Endpoint", "open_socket", "talk", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_WAIT"]
 
@@ -76,7 +77,7 @@ def open_socket(endpoint: Endpoint):
         else:
             socktype = socket.SOCK_DGRAM if endpoint.transport == "udp" else socket.SOCK_STREAM
             try:
-                infos = socket.getaddrinfo(endpoint.host, endpoint.port, 0, socktype)
+                infos = socket.getaddrinfo(lookup_name(endpoint.host), endpoint.port, 0, socktype)
             except socket.gaierror as exc:
                 raise ResolveError(f"{endpoint.host}: cannot resolve ({exc.strerror})") from None
             last = None

@@ -16,7 +16,7 @@ changed, and the file is fetched again from zero rather than corrupted.
 import os
 
 from netkit.core.errors import ConnectError, ProtocolError, ResolveError
-from netkit.core.target import bracket, encode_path
+from netkit.core.target import bracket, encode_path, lookup_name
 from netkit.proto.http1 import ResponseParser, build_request
 from netkit.transfer._common import (
     BUFFER_SIZE,
@@ -43,7 +43,7 @@ def open_connection(host, port, timeout, rcvbuf=RCVBUF):
     from netkit.drivers._common import map_error, where
 
     try:
-        infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(lookup_name(host), port, 0, socket.SOCK_STREAM)
     except OSError as exc:
         raise ResolveError(f"cannot resolve {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
     last = None
