@@ -44,6 +44,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -101,10 +102,19 @@ def sha256_of(path: Path) -> str:
 def run_timed(argv, env):
     """(wall seconds, maxrss KiB) of one run; BenchError when it fails."""
     with tempfile.NamedTemporaryFile(prefix="netkit-time-") as memory, tempfile.TemporaryFile() as err:
+        # Popen.wait(timeout) polls with sleeps of up to 50 ms, which would round the times
+        # of a half-second download to 50 ms steps: wait in the kernel, with a timer to kill.
         start = time.perf_counter()
-        proc = subprocess.run([GNU_TIME, "-o", memory.name, "-f", "%M", *argv], env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=err, timeout=RUN_TIMEOUT, check=False)
+        proc = subprocess.Popen([GNU_TIME, "-o", memory.name, "-f", "%M", *argv], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        timer = threading.Timer(RUN_TIMEOUT, proc.kill)
+        timer.start()
+        try:
+            _, status = os.waitpid(proc.pid, 0)
+        finally:
+            timer.cancel()
         wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         if proc.returncode != 0:
             raise BenchError(f"{' '.join(map(str, argv))} failed ({proc.returncode}): "

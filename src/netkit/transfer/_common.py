@@ -46,8 +46,10 @@ __all__ = [
 # One read of the fast paths. A megabyte keeps the syscalls per gigabyte near a thousand
 # (the Python overhead per read vanishes) and stays far below the memory bar of 100 MiB.
 BUFFER_SIZE = 1024 * 1024
-# Receive buffer asked of the kernel for downloads (it caps at net.core.rmem_max).
-RCVBUF = 4 * 1024 * 1024
+# Receive buffer asked of the kernel for downloads; 0 asks nothing. Setting SO_RCVBUF turns
+# the kernel's autotuning off and caps the buffer at net.core.rmem_max, while autotuning
+# grows it to tcp_rmem's maximum (32 MiB here against 4): as fast or faster in A/B runs.
+RCVBUF = 0
 # How often progress is reported to the renderer, at most (seconds).
 PROGRESS_EVERY = 0.1
 # Backoff between retries doubles from --retry-delay up to this (seconds); a server's
