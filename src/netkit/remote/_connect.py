@@ -10,7 +10,7 @@ import os
 
 from netkit.remote._errors import AuthError, HostKeyError, map_error
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "Settings", "connect"]
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "Settings", "connect", "each_host"]
 
 # How long a host has to accept TCP and finish the SSH handshake and login.
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -139,3 +139,50 @@ async def connect(host, settings):
     """An open asyncssh connection to ``host`` (a :class:`Host`); netkit errors only."""
     tunnel = await settings.jump_connection() if settings.jump is not None else None
     return await _open(host, settings, tunnel)
+
+
+async def each_host(hosts, settings, parallel, new_result, work, *, phase, on_result=None) -> list:
+    """For every host of ``hosts`` (``Host`` objects or ``[user@]host[:port]`` strings),
+    ``parallel`` at a time: connect, ``await work(conn, result)``, close. A failure is the
+    host's own ``result.error`` (one line starting with its label; asyncssh and OS errors
+    mapped as happening in ``phase``) and never stops the others. Returns the results
+    (``new_result(label)``, with ``duration`` set) in the order of ``hosts``;
+    ``on_result(result)`` sees each as its host finishes. ``settings`` is closed at the end."""
+    import time
+
+    from netkit.core.errors import NetkitError
+    from netkit.remote._hosts import Host, parse_host
+
+    results = [None] * len(hosts)
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(index, spec):
+        label = spec.label if isinstance(spec, Host) else str(spec)
+        result = results[index] = new_result(label)
+        start = time.monotonic()
+        try:
+            host = spec if isinstance(spec, Host) else parse_host(spec)
+            async with gate:
+                start = time.monotonic()
+                conn = await connect(host, settings)
+                try:
+                    await work(conn, result)
+                finally:
+                    conn.close()
+        except Exception as exc:  # noqa: BLE001 -- every failure is the host's result
+            while isinstance(exc, BaseExceptionGroup):  # from a host's own TaskGroup
+                exc = exc.exceptions[0]
+            if not isinstance(exc, NetkitError):
+                exc = map_error(exc, label, phase=phase)
+            result.error = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
+        result.duration = time.monotonic() - start
+        if on_result is not None:
+            on_result(result)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for index, spec in enumerate(hosts):
+                group.create_task(one(index, spec))
+    finally:
+        await settings.aclose()
+    return results

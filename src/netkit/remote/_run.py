@@ -7,13 +7,10 @@ out) becomes a result with ``error`` set; it never stops the others.
 """
 
 import asyncio
-import time
 from dataclasses import dataclass
 
-from netkit.core.errors import NetkitError
-from netkit.remote._connect import connect
-from netkit.remote._errors import CommandTimeout, map_error
-from netkit.remote._hosts import Host, parse_host
+from netkit.remote._connect import each_host
+from netkit.remote._errors import CommandTimeout
 
 __all__ = ["DEFAULT_PARALLEL", "RunResult", "run"]
 
@@ -125,37 +122,10 @@ async def run(hosts, command, settings, *, parallel=DEFAULT_PARALLEL, timeout=No
     ``on_output(host, "stdout"|"stderr", line)`` gets each line as it arrives;
     ``on_result(result)`` each result as its host finishes.
     """
-    results = [None] * len(hosts)
-    gate = asyncio.Semaphore(parallel)
     data = stdin.encode() if isinstance(stdin, str) else stdin
 
-    async def one(index, spec):
-        label = spec.label if isinstance(spec, Host) else str(spec)
-        result = RunResult(label, command)
-        results[index] = result
-        start = time.monotonic()
-        try:
-            host = spec if isinstance(spec, Host) else parse_host(spec)
-            async with gate:
-                start = time.monotonic()
-                conn = await connect(host, settings)
-                try:
-                    await _on_host(conn, result, command, timeout=timeout, stdin=data, env=env, pty=pty,
-                                   on_output=on_output)
-                finally:
-                    conn.close()
-        except NetkitError as exc:
-            result.error = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
-        except Exception as exc:  # noqa: BLE001 -- asyncssh or OS errors after the login
-            result.error = str(map_error(exc, label, phase="running the command"))
-        result.duration = time.monotonic() - start
-        if on_result is not None:
-            on_result(result)
+    async def work(conn, result):
+        await _on_host(conn, result, command, timeout=timeout, stdin=data, env=env, pty=pty, on_output=on_output)
 
-    try:
-        async with asyncio.TaskGroup() as group:
-            for index, spec in enumerate(hosts):
-                group.create_task(one(index, spec))
-    finally:
-        await settings.aclose()
-    return results
+    return await each_host(hosts, settings, parallel, lambda label: RunResult(label, command), work,
+                           phase="running the command", on_result=on_result)

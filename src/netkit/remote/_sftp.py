@@ -20,13 +20,10 @@ import asyncio
 import os
 import posixpath
 import stat
-import time
 from dataclasses import dataclass, field
 
 from netkit.core.errors import ConnectError, NetkitError
-from netkit.remote._connect import connect
-from netkit.remote._errors import map_error
-from netkit.remote._hosts import Host, parse_host
+from netkit.remote._connect import each_host
 from netkit.remote._run import DEFAULT_PARALLEL
 
 __all__ = ["CHUNK", "FILES_AT_ONCE", "PART_SUFFIX", "TransferResult", "get", "put"]
@@ -338,40 +335,10 @@ async def _put_host(conn, result, source, destination, force, on_bytes, on_file)
 
 
 async def _transfer(work, hosts, source, destination, settings, *, parallel, force, on_bytes, on_file, on_result):
-    results = [None] * len(hosts)
-    gate = asyncio.Semaphore(parallel)
+    async def one_host(conn, result):
+        await work(conn, result, source, destination, force, on_bytes, on_file)
 
-    async def one(index, spec):
-        label = spec.label if isinstance(spec, Host) else str(spec)
-        result = TransferResult(label)
-        results[index] = result
-        start = time.monotonic()
-        try:
-            host = spec if isinstance(spec, Host) else parse_host(spec)
-            async with gate:
-                start = time.monotonic()
-                conn = await connect(host, settings)
-                try:
-                    await work(conn, result, source, destination, force, on_bytes, on_file)
-                finally:
-                    conn.close()
-        except Exception as exc:  # noqa: BLE001 -- every failure is the host's result
-            while isinstance(exc, BaseExceptionGroup):  # from a host's TaskGroup of files
-                exc = exc.exceptions[0]
-            if not isinstance(exc, NetkitError):
-                exc = map_error(exc, label, phase="transfer")
-            result.error = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
-        result.duration = time.monotonic() - start
-        if on_result is not None:
-            on_result(result)
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for index, spec in enumerate(hosts):
-                group.create_task(one(index, spec))
-    finally:
-        await settings.aclose()
-    return results
+    return await each_host(hosts, settings, parallel, TransferResult, one_host, phase="transfer", on_result=on_result)
 
 
 async def get(hosts, remote_path, local_dir, settings, *, parallel=DEFAULT_PARALLEL, force=False, on_bytes=None,
