@@ -7,6 +7,7 @@ into the typed value or raises ``ValueError`` saying what it expects, and the sc
 applies to.
 """
 
+from netkit.core.options import Option
 from netkit.core.ranges import RANGE_FORMS, parse_range
 from netkit.core.status import CRITICAL, WARNING, parse_state
 from netkit.core.text import parse_seconds, parse_size, unescape
@@ -35,28 +36,6 @@ STARTTLS = frozenset(("smtp", "pop3", "imap"))
 TLS_USING = frozenset(("tcp", "tls", "http", "https", "ftp")) | MAIL
 # Schemes that log in with a user and a password.
 LOGIN = HTTP | MAIL | frozenset(("ftp",))
-
-
-class Option:
-    __slots__ = ("name", "short", "kind", "parse", "schemes", "default", "metavar", "help", "example", "group")
-
-    def __init__(self, name, kind, parse, schemes, help, *, short=None, default=None, metavar=None,
-                 example=None):
-        self.name = name
-        self.short = short
-        self.kind = kind
-        self.parse = parse
-        self.schemes = schemes
-        self.default = default
-        self.metavar = metavar
-        self.help = help
-        self.example = example
-        self.group = None  # the section of --help it is listed in
-
-    @property
-    def key(self) -> str:
-        """The name in a checks file (TOML keys may hold dashes)."""
-        return self.name
 
 
 def _section(title: str, *options):

@@ -8,7 +8,7 @@ a start-up budget of a few tens of milliseconds in all. It supports what users t
 
 from netkit.core.errors import UsageError
 
-__all__ = ["parse_argv", "suggest"]
+__all__ = ["flag_table", "flag_text", "option_rows", "parse_argv", "parse_values", "suggest"]
 
 
 def suggest(word: str, choices) -> str:
@@ -73,4 +73,46 @@ def parse_argv(argv, flags: dict, command: str):
                 break
         else:
             positional.append(arg)
+    return values, positional
+
+
+def flag_table(options) -> dict:
+    """``{"--name": option, "-s": option}`` for parse_argv."""
+    flags = {f"--{o.name}": o for o in options}
+    flags.update({f"-{o.short}": o for o in options if o.short})
+    return flags
+
+
+def flag_text(option) -> str:
+    """``-s, --name METAVAR`` as --help lists it."""
+    text = (f"-{option.short}, " if option.short else "    ") + f"--{option.name}"
+    return text if option.kind == "flag" else f"{text} {option.metavar}"
+
+
+def option_rows(options, width: int = 30) -> str:
+    """The --help lines of ``options``: the spelling in a column ``width`` wide, then the help."""
+    return "".join(f"  {flag_text(o):<{width}} {o.help}\n" for o in options)
+
+
+def parse_values(argv, flags: dict, command: str):
+    """parse_argv, then each option's ``parse`` on its values: ({name: True for a flag,
+    the value for ``one``, a list for ``many``; defaults filled in}, [positional])."""
+    raw, positional = parse_argv(argv, flags, command)
+    by_name = {o.name: o for o in flags.values()}
+    values = {}
+    for name, got in raw.items():
+        option = by_name[name]
+        if option.kind == "flag":
+            values[name] = True
+            continue
+        parsed = []
+        for text in got:
+            try:
+                parsed.append(option.parse(text))
+            except ValueError as exc:
+                raise UsageError(f"{command}: --{name} {text}: {exc}") from None
+        values[name] = parsed if option.kind == "many" else parsed[-1]
+    for option in by_name.values():
+        if option.kind != "flag" and option.name not in values and option.default is not None:
+            values[option.name] = option.default
     return values, positional

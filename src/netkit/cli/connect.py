@@ -1,7 +1,7 @@
 """``netkit connect HOST PORT``: stdin to a socket, the socket to stdout (netcat's job,
 and the stdio proxy client of the source texts)."""
 
-from netkit.cli.args import parse_argv
+from netkit.cli.args import flag_table, option_rows, parse_argv
 from netkit.core.errors import UsageError
 
 __all__ = ["main", "help_text", "Flag", "endpoint_from"]
@@ -39,16 +39,8 @@ ENDPOINT_OPTIONS = (
 )
 
 
-def flag_table(options):
-    flags = {f"--{o.name}": o for o in options}
-    flags.update({f"-{o.short}": o for o in options if o.short})
-    return flags
-
-
 def rows(options) -> str:
-    return "".join(
-        f"  {((f'-{o.short}, ' if o.short else '    ') + f'--{o.name}' + ('' if o.kind == 'flag' else f' {o.metavar}')):<28}"
-        f" {o.help}\n" for o in options)
+    return option_rows(options, 28)
 
 
 def one(raw, flags, name):

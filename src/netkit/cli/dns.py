@@ -5,10 +5,10 @@ types asked for, a server that does not answer or refuses), 2 on bad input.
 """
 
 
-from netkit.check.options import Option
-from netkit.cli.args import parse_argv
+from netkit.cli.args import flag_table, option_rows, parse_argv
 from netkit.cli.shell import dump_json
 from netkit.core.errors import NetError, UsageError
+from netkit.core.options import Option
 
 __all__ = ["help_text", "main"]
 
@@ -31,19 +31,13 @@ OPTIONS = (
     Option("json", "flag", _same, None, "print the result as one JSON object"),
     Option("help", "flag", _same, None, "show this help", short="h"),
 )
-FLAGS = {f"--{o.name}": o for o in OPTIONS}
-FLAGS.update({f"-{o.short}": o for o in OPTIONS if o.short})
-
-
-def _flag_text(option) -> str:
-    text = (f"-{option.short}, " if option.short else "    ") + f"--{option.name}"
-    return text if option.kind == "flag" else f"{text} {option.metavar}"
+FLAGS = flag_table(OPTIONS)
 
 
 def help_text() -> str:
     from netkit.info.dns import RECORD_TYPES
 
-    rows = "".join(f"  {_flag_text(o):<28} {o.help}\n" for o in OPTIONS)
+    rows = option_rows(OPTIONS, 28)
     return (
         "usage: netkit dns NAME [TYPE...] [--server HOST[:PORT]] [--tcp] [--timeout S] [--json]\n"
         "       netkit dns -x IP [--server HOST[:PORT]]\n"

@@ -11,32 +11,16 @@ parsing into :class:`netkit.transfer.Options`, and the terminal progress display
 import os
 import sys
 
-from netkit.cli.args import parse_argv
+from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.core.errors import NetkitError, UsageError
+from netkit.core.options import Option
 
-__all__ = ["COMMON", "Option", "Progress", "build_options", "help_text", "main"]
+__all__ = ["COMMON", "Progress", "build_options", "help_text", "main"]
 
 COMMAND = "netkit get"
 # Transfers at once when several URLs are given (curl --parallel's default is 50, aria2's
 # 5; a handful saturates one link without opening a connection storm on one server).
 DEFAULT_PARALLEL = 4
-
-
-class Option:
-    """One option of get/put/mirror (the shape netkit.cli.args reads; not check's table,
-    whose import costs milliseconds a download does not need)."""
-
-    __slots__ = ("default", "example", "help", "kind", "metavar", "name", "parse", "short")
-
-    def __init__(self, name, kind, parse, _schemes, help, *, short=None, default=None, metavar=None, example=None):
-        self.name = name
-        self.short = short
-        self.kind = kind
-        self.parse = parse
-        self.default = default
-        self.metavar = metavar
-        self.help = help
-        self.example = example
 
 
 def _same(value):
@@ -172,22 +156,7 @@ OPTIONS = (
 )
 
 
-def flag_table(options):
-    flags = {f"--{o.name}": o for o in options}
-    flags.update({f"-{o.short}": o for o in options if o.short})
-    return flags
-
-
 FLAGS = flag_table(OPTIONS)
-
-
-def _flag_text(option) -> str:
-    text = (f"-{option.short}, " if option.short else "    ") + f"--{option.name}"
-    return text if option.kind == "flag" else f"{text} {option.metavar}"
-
-
-def option_rows(options) -> str:
-    return "".join(f"  {_flag_text(o):<30} {o.help}\n" for o in options)
 
 
 def help_text() -> str:
@@ -207,28 +176,6 @@ def help_text() -> str:
         "  netkit get -I https://example.com/\n"
         "  netkit get http://example.com/search -G -d q=netkit -d lang=fr -\n"
     )
-
-
-def parse_values(argv, flags, command):
-    raw, positional = parse_argv(argv, flags, command)
-    values = {}
-    for name, got in raw.items():
-        option = next(o for o in flags.values() if o.name == name)
-        if option.kind == "flag":
-            values[name] = True
-            continue
-        parsed = []
-        for text in got:
-            try:
-                parsed.append(option.parse(text))
-            except ValueError as exc:
-                spelled = f"--{name}"
-                raise UsageError(f"{command}: {spelled} {text}: {exc}") from None
-        values[name] = parsed if option.kind == "many" else parsed[-1]
-    for option in flags.values():
-        if option.kind != "flag" and option.name not in values and option.default is not None:
-            values[option.name] = option.default
-    return values, positional
 
 
 def credentials(values, url, command):

@@ -7,17 +7,10 @@ uploaded, 1 failed (one line on stderr), 2 bad input, 130 Ctrl-C.
 
 import os
 
-from netkit.cli.get import (
-    COMMON,
-    Option,
-    Progress,
-    build_options,
-    flag_table,
-    option_rows,
-    parse_values,
-    show_progress,
-)
+from netkit.cli.args import flag_table, option_rows, parse_values
+from netkit.cli.get import COMMON, Progress, build_options, show_progress
 from netkit.core.errors import NetkitError, UsageError
+from netkit.core.options import Option
 
 __all__ = ["help_text", "main"]
 

@@ -1,9 +1,9 @@
 """``netkit scan``: which TCP ports of which hosts are open, as fast as nmap -sT."""
 
 
-from netkit.check.options import Option
-from netkit.cli.args import parse_argv
+from netkit.cli.args import flag_table, parse_argv
 from netkit.core.errors import UsageError
+from netkit.core.options import Option
 
 __all__ = ["main", "help_text"]
 
@@ -75,8 +75,7 @@ OPTIONS = (
     Option("ipv6", "flag", _same, None, "resolve names to IPv6 only", short="6"),
     Option("help", "flag", _same, None, "show this help", short="h"),
 )
-FLAGS = {f"--{o.name}": o for o in OPTIONS}
-FLAGS.update({f"-{o.short}": o for o in OPTIONS if o.short})
+FLAGS = flag_table(OPTIONS)
 
 
 def help_text() -> str:

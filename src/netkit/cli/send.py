@@ -1,8 +1,8 @@
 """``netkit send HOST PORT DATA``: one request, the reply printed (the palindrome client
 of the source texts, for any line service)."""
 
-from netkit.cli.args import parse_argv
-from netkit.cli.connect import ENDPOINT_OPTIONS, Flag, endpoint_from, flag_table, one, rows
+from netkit.cli.args import flag_table, parse_argv
+from netkit.cli.connect import ENDPOINT_OPTIONS, Flag, endpoint_from, one, rows
 from netkit.core.errors import UsageError
 
 __all__ = ["main", "help_text"]

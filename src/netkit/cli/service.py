@@ -5,9 +5,9 @@ table knows it, 2 on bad input.
 """
 
 
-from netkit.check.options import Option
-from netkit.cli.args import parse_argv
+from netkit.cli.args import flag_table, parse_argv
 from netkit.core.errors import UsageError
+from netkit.core.options import Option
 
 __all__ = ["help_text", "main"]
 
@@ -24,8 +24,7 @@ OPTIONS = (
     Option("json", "flag", _same, None, "print the result as one JSON object (with its source)"),
     Option("help", "flag", _same, None, "show this help", short="h"),
 )
-FLAGS = {f"--{o.name}": o for o in OPTIONS}
-FLAGS.update({f"-{o.short}": o for o in OPTIONS if o.short})
+FLAGS = flag_table(OPTIONS)
 
 
 def help_text() -> str:

@@ -1,8 +1,8 @@
 """``netkit sockopt list|get``: the socket options this platform has, their defaults on a
 fresh socket and what each means; or their values on a live connection."""
 
-from netkit.cli.args import parse_argv
-from netkit.cli.connect import Flag, endpoint_from, flag_table, rows
+from netkit.cli.args import flag_table, parse_argv
+from netkit.cli.connect import Flag, endpoint_from, rows
 from netkit.core.errors import UsageError
 
 __all__ = ["main", "help_text"]

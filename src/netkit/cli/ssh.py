@@ -3,9 +3,9 @@ clush, Ansible ad-hoc), with OpenSSH's host key rules."""
 
 import sys
 
-from netkit.check.options import Option
-from netkit.cli.args import parse_argv
+from netkit.cli.args import flag_table, option_rows, parse_argv
 from netkit.core.errors import UsageError
+from netkit.core.options import Option
 
 __all__ = ["help_text", "main"]
 
@@ -96,15 +96,11 @@ TRANSFER = (
 )
 _FLAGS = {}
 for _name, _options in (("run", COMMON + RUN), ("get", COMMON + TRANSFER), ("put", COMMON + TRANSFER)):
-    flags = {f"--{o.name}": o for o in _options}
-    flags.update({f"-{o.short}": o for o in _options if o.short})
-    _FLAGS[_name] = flags
+    _FLAGS[_name] = flag_table(_options)
 
 
 def _rows(options):
-    return "".join(
-        f"  {((f'-{o.short}, ' if o.short else '    ') + f'--{o.name}' + ('' if o.kind == 'flag' else f' {o.metavar}')):<32} "
-        f"{o.help}\n" for o in options)
+    return option_rows(options, 32)
 
 
 def help_text(sub=None) -> str:

@@ -5,10 +5,10 @@ Exit 0 on success, 2 on bad input (a malformed URL, a port out of range, KEY wit
 """
 
 
-from netkit.check.options import Option
-from netkit.cli.args import parse_argv, suggest
+from netkit.cli.args import flag_table, option_rows, parse_argv, suggest
 from netkit.cli.shell import dump_json
 from netkit.core.errors import UsageError
+from netkit.core.options import Option
 
 __all__ = ["help_text", "main"]
 
@@ -37,20 +37,14 @@ OPTIONS = (
     Option("json", "flag", _same, None, "print the result as one JSON object"),
     Option("help", "flag", _same, None, "show this help", short="h"),
 )
-FLAGS = {f"--{o.name}": o for o in OPTIONS}
-FLAGS.update({f"-{o.short}": o for o in OPTIONS if o.short})
+FLAGS = flag_table(OPTIONS)
 # Options that make sense for some actions only.
 APPLIES = {"safe": ("quote",), "plus": ("quote", "unquote"), "show-password": ("parse",)}
 
 
-def _flag_text(option) -> str:
-    text = (f"-{option.short}, " if option.short else "    ") + f"--{option.name}"
-    return text if option.kind == "flag" else f"{text} {option.metavar}"
-
-
 def help_text() -> str:
     actions = "".join(f"  {f'{name} {args}':<22} {what}\n" for name, (args, what) in ACTIONS.items())
-    rows = "".join(f"  {_flag_text(o):<22} {o.help}\n" for o in OPTIONS)
+    rows = option_rows(OPTIONS, 22)
     return (
         "usage: netkit url ACTION ARGUMENTS [OPTIONS]\n\n"
         "actions:\n" + actions +

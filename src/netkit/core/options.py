@@ -1,0 +1,34 @@
+"""One option of a command's table: what netkit.cli.args parses and --help lists.
+
+Its own small module so that every command can declare its options without importing
+the check table (netkit.check.options), whose import costs milliseconds of start-up.
+"""
+
+__all__ = ["Option"]
+
+
+class Option:
+    """``kind``: ``flag`` (on/off), ``one`` (the last value given wins) or ``many`` (a
+    list). ``parse`` turns a string (or a TOML value) into the typed value or raises
+    ValueError saying what it expects. ``schemes``: the checks it applies to (None where
+    that does not apply). ``group``: the --help section it is listed in."""
+
+    __slots__ = ("name", "short", "kind", "parse", "schemes", "default", "metavar", "help", "example", "group")
+
+    def __init__(self, name, kind, parse, schemes, help, *, short=None, default=None, metavar=None,
+                 example=None):
+        self.name = name
+        self.short = short
+        self.kind = kind
+        self.parse = parse
+        self.schemes = schemes
+        self.default = default
+        self.metavar = metavar
+        self.help = help
+        self.example = example
+        self.group = None
+
+    @property
+    def key(self) -> str:
+        """The name in a checks file (TOML keys may hold dashes)."""
+        return self.name
