@@ -3,18 +3,16 @@ and the stdio proxy client of the source texts)."""
 
 from netkit.cli.args import flag_table, option_rows, parse_argv
 from netkit.core.errors import UsageError
+from netkit.core.options import Option
 
 __all__ = ["main", "help_text", "Flag", "endpoint_from"]
 
 COMMAND = "netkit connect"
 
 
-class Flag:
-    __slots__ = ("name", "kind", "example", "metavar", "help", "short", "parse")
-
-    def __init__(self, name, kind, help, metavar=None, example=None, short=None, parse=None):
-        self.name, self.kind, self.help = name, kind, help
-        self.metavar, self.example, self.short, self.parse = metavar, example, short, parse
+def Flag(name, kind, help, metavar=None, example=None, short=None, parse=None):  # noqa: N802 -- reads as a row
+    """A row of the connect/send/sockopt tables (parse None: the value as typed)."""
+    return Option(name, kind, parse, None, help, short=short, metavar=metavar, example=example)
 
 
 def _seconds(value):

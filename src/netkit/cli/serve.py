@@ -1,7 +1,7 @@
 """``netkit serve SERVICE``: small hardened services in the foreground, logging one line
 per event to stderr, until SIGTERM or SIGINT."""
 
-from netkit.cli.args import parse_argv
+from netkit.cli.args import flag_table, option_rows, parse_argv
 from netkit.core.errors import UsageError
 
 __all__ = ["main", "help_text"]
@@ -9,24 +9,12 @@ __all__ = ["main", "help_text"]
 COMMAND = "netkit serve"
 
 
-class _Flag:
-    __slots__ = ("name", "kind", "example")
-
-    def __init__(self, option):
-        self.name = option.name
-        self.kind = option.kind
-        self.example = option.example
-
-
 def _flags():
+    from netkit.core.options import Option
     from netkit.serve._options import GLOBAL, OPTIONS
 
-    flags = {}
-    for option in OPTIONS + GLOBAL:
-        flags[f"--{option.name}"] = _Flag(option)
-        if option.short:
-            flags[f"-{option.short}"] = flags[f"--{option.name}"]
-    flags["-h"] = flags["--help"] = type("H", (), {"name": "help", "kind": "flag", "example": None})()
+    flags = flag_table(OPTIONS + GLOBAL)
+    flags["-h"] = flags["--help"] = Option("help", "flag", None, None, "show this help")
     return flags
 
 
@@ -35,9 +23,7 @@ def help_text() -> str:
     from netkit.serve._options import GLOBAL, OPTIONS
 
     def rows(options):
-        return "".join(
-            f"  {((f'-{o.short}, ' if o.short else '    ') + f'--{o.name}' + ('' if o.kind == 'flag' else f' {o.metavar}')):<30}"
-            f" {o.help}\n" for o in options)
+        return option_rows(options, 30)
 
     services = "".join(f"  {name:<9} {what}\n" for name, what in SERVICES.items())
     return (

@@ -34,17 +34,11 @@ __all__ = ["ServeOption", "OPTIONS", "BY_NAME", "GLOBAL", "build_service", "load
 MAX_WORKERS = 256
 
 
-class ServeOption:
-    __slots__ = ("name", "kind", "parse", "help", "metavar", "example", "short")
+def ServeOption(name, kind, parse, help, metavar=None, example=None, short=None):  # noqa: N802 -- reads as a row
+    """A row of the serve table: netkit.core.options.Option without checks' schemes."""
+    from netkit.core.options import Option
 
-    def __init__(self, name, kind, parse, help, metavar=None, example=None, short=None):
-        self.name = name
-        self.kind = kind
-        self.parse = parse
-        self.help = help
-        self.metavar = metavar
-        self.example = example
-        self.short = short
+    return Option(name, kind, parse, None, help, short=short, metavar=metavar, example=example)
 
 
 def _same(value):
