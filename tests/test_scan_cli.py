@@ -115,7 +115,7 @@ def test_host_timeout_gives_up_on_a_slow_host(two_listeners):
 def test_ctrl_c_with_worker_processes():
     """20,000 probes fork two engines; Ctrl-C stops them all and still reports."""
     with dropping("ip daddr 127.0.0.3 tcp dport 10001-20000"):
-        # 100 connects in flight per worker, 10,000 silent ports at 4 tries each: many seconds.
+        # 100 connects in flight per worker, 10,000 silent ports at 6 tries each: many seconds.
         code, out, err = interrupted("scan", "127.0.0.3", "-p", "1-20000", "--concurrency", "200", "--json",
                                      after=2)
     assert code == 130 and "Traceback" not in err, err

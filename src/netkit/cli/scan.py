@@ -63,7 +63,7 @@ OPTIONS = (
     Option("timeout", "one", _seconds, None,
            "wait for one probe's answer: where to start and the most (default 0.5, adapting up to 1.25)",
            metavar="SECONDS", example="2"),
-    Option("retries", "one", _count("retries", 0), None, "probes sent again before a port is filtered (default 3)",
+    Option("retries", "one", _count("retries", 0), None, "probes sent again before a port is filtered (default 5)",
            metavar="N", example="1"),
     Option("max-time", "one", _seconds, None, "stop the whole scan after SECONDS", metavar="SECONDS",
            example="60"),
