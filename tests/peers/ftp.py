@@ -133,6 +133,13 @@ def serve(config_json: str) -> None:
         keyfile = config["keyfile"]
 
     Handler.authorizer = authorizer
+    if config.get("send_block"):
+        # Bytes per sendfile() call (pyftpdlib's ac_out_buffer_size, 64 KiB by default): the
+        # transfer benchmark raises it so that the server's event loop is not the limit.
+        class Data(Handler.dtp_handler):
+            ac_out_buffer_size = config["send_block"]
+
+        Handler.dtp_handler = Data
 
     class TlsRequiredHandler(Handler):
         tls_control_required = True
@@ -153,8 +160,9 @@ def _child_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_ftp(directory: Path, pki: Pki) -> Iterator[Ftp]:
-    """Write the files under ``directory`` and run the server (retrying on a taken port)."""
+def running_ftp(directory: Path, pki: Pki, send_block: int | None = None) -> Iterator[Ftp]:
+    """Write the files under ``directory`` and run the server (retrying on a taken port);
+    ``send_block``: bytes per sendfile() call instead of pyftpdlib's 64 KiB."""
     home = directory / "home"
     anon_root = directory / "anon"
     write_files(home, anon_root)
@@ -176,6 +184,7 @@ def running_ftp(directory: Path, pki: Pki) -> Iterator[Ftp]:
             "anon_root": str(anon_root),
             "certfile": str(pki.good.cert),
             "keyfile": str(pki.good.key),
+            "send_block": send_block,
         }
         return ServerProcess(
             "pyftpdlib",

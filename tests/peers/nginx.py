@@ -250,6 +250,7 @@ http {{
     default_type text/plain;
     absolute_redirect off;
     keepalive_timeout 5s;
+    sendfile on;
     ssl_protocols TLSv1.2 TLSv1.3;
 
     server {{
