@@ -228,7 +228,7 @@ def test_import_is_lazy():
     import sys
 
     code = ("import sys; import netkit.cli.get, netkit.transfer; "
-            "print(sorted(m for m in ('asyncssh', 'ssl', 'ftplib', 'asyncio', 'hashlib', 'urllib.parse') "
+            "print(sorted(m for m in ('asyncssh', 'ssl', 'ftplib', 'asyncio', 'hashlib', 'urllib.parse', 'calendar') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -240,6 +240,16 @@ def test_http_dates():
     assert http_date("Sun, 06 Nov 1994 08:49:37 GMT") == 784111777
     assert http_date("Tue, 29 Feb 2000 23:59:59 GMT") == 951868799
     assert http_date("Sunday, 06-Nov-94 08:49:37 GMT") is None and http_date("soon") is None
+
+
+def test_ftp_times():
+    from netkit.transfer._ftp import _mdtm_time
+
+    assert _mdtm_time("19941106084937") == 784111777
+    assert _mdtm_time("20000229235959.123") == 951868799  # fractions dropped
+    assert _mdtm_time("19691231235959") == -1
+    for bad in ("20241301000000", "20240100000000", "2024010100000", "2024-01-01 00:00", ""):
+        assert _mdtm_time(bad) is None, bad
 
 
 def test_limit_rate_sleeps_to_keep_the_pace(monkeypatch):

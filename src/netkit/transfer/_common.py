@@ -41,6 +41,7 @@ __all__ = [
     "is_transient",
     "parse_checksum",
     "retrying",
+    "utc_seconds",
 ]
 
 # One read of the fast paths. A megabyte keeps the syscalls per gigabyte near a thousand
@@ -106,6 +107,17 @@ def is_transient(exc: BaseException) -> bool:
         return False
     return isinstance(exc, (Timeout, CutError, ConnectError)) or (
         isinstance(exc, ProtocolError) and "closed" in str(exc))
+
+
+def utc_seconds(year, month, day, hour=0, minute=0, second=0) -> int:
+    """POSIX seconds of a UTC date and time in the proleptic Gregorian calendar, by
+    Howard Hinnant's days_from_civil. By hand: calendar.timegm imports datetime and locale,
+    and email.utils more, which costs more than a small download takes."""
+    year -= month <= 2
+    era, yoe = divmod(year, 400)
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return days * 86400 + hour * 3600 + minute * 60 + second
 
 
 def parse_checksum(text: str):

@@ -17,7 +17,7 @@ import os
 
 from netkit.core.errors import ConnectError, ProtocolError
 from netkit.core.target import percent_decode
-from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, local_error, receive
+from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, local_error, receive, utc_seconds
 
 __all__ = ["FtpSession", "remote_path"]
 
@@ -31,13 +31,13 @@ def remote_path(url_path: str) -> str:
 
 def _mdtm_time(text):
     """``20240102030405[.123]`` (UTC) -> POSIX seconds, or None."""
-    import calendar
-
     text = text.strip().split(".")[0]
     if len(text) != 14 or not text.isdigit():
         return None
-    fields = (int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), int(text[12:14]))
-    return calendar.timegm(fields)
+    fields = [int(text[i:i + 2]) for i in range(4, 14, 2)]
+    if not 1 <= fields[0] <= 12 or not 1 <= fields[1] <= 31:
+        return None
+    return utc_seconds(int(text[0:4]), *fields)
 
 
 def _mfmt_text(mtime) -> str:
@@ -108,8 +108,7 @@ class FtpSession:
         self.call(f"logging in as {user}", ftp.login, user, password or "")
         if tls:
             self.call("protecting the data connection (PROT P)", ftp.prot_p)
-        self.call("switching to binary (TYPE I)", ftp.voidcmd, "TYPE I")
-        return self
+        return self  # retrieve and store say TYPE I themselves (a listing sets TYPE A)
 
     def close(self):
         if self.ftp is not None:

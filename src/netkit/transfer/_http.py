@@ -25,6 +25,7 @@ from netkit.transfer._common import (
     HTTPStatusError,
     local_error,
     receive,
+    utc_seconds,
 )
 
 __all__ = ["fetch", "head", "open_connection", "send"]
@@ -246,7 +247,7 @@ _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
 
 def http_date(text):
     """POSIX seconds of an IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``, RFC 9110 5.6.7),
-    or None. By hand: email.utils costs more to import than a small download takes."""
+    or None."""
     parts = text.replace(",", " ").split()
     if len(parts) != 6 or parts[5].upper() != "GMT":
         return None
@@ -256,15 +257,7 @@ def http_date(text):
         return None
     if month.lower() not in _MONTHS:
         return None
-    y, m, d = int(year), _MONTHS.index(month.lower()) + 1, int(day)
-    # days from 1970-01-01 to y-m-d (Howard Hinnant's days_from_civil)
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468
-    return days * 86400 + int(hms[0]) * 3600 + int(hms[1]) * 60 + int(hms[2])
+    return utc_seconds(int(year), _MONTHS.index(month.lower()) + 1, int(day), *map(int, hms))
 
 
 def _content_range_start(value):
