@@ -31,6 +31,20 @@ def test_get_writes_the_remote_name_and_leaves_no_part(nginx, tmp_path):
     assert leftovers(tmp_path) == ["big"]
 
 
+def test_plain_download_leaves_the_heavy_modules_unimported(nginx, tmp_path):
+    # Start-up is part of every download's time: a plain http:// get needs neither the
+    # socket module (its enums), ssl, nor the date modules.
+    import subprocess
+    import sys
+
+    code = ("import sys; from netkit.cli.main import main; "
+            f"rc = main(['get', {nginx.url('/big')!r}, '-o', 'out', '-q']); "
+            "print(rc, sorted(m for m in ('socket', 'ssl', 'calendar', 'datetime', 'email') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True).stdout
+    assert out.split(None, 1) == ["0", "[]\n"]
+    assert (tmp_path / "out").read_bytes() == BIG
+
+
 def test_get_https_verifies_the_certificate(nginx, pki, tmp_path):
     dest = tmp_path / "index.html"
     code, _, err = run("get", nginx.url("/", "https"), "-o", dest)

@@ -469,9 +469,9 @@ def _fill(sock, part, pacer, limit):
 
 
 def _splice(sock, part, pacer, limit, timeout):
+    import _socket
     import errno
     import fcntl
-    import socket
     import struct
 
     splice = os.splice
@@ -487,7 +487,7 @@ def _splice(sock, part, pacer, limit, timeout):
         sock.settimeout(None)  # blocking, so that splice waits; the idle timeout is SO_RCVTIMEO
         if timeout:
             sec = int(timeout)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", sec, int((timeout - sec) * 1e6)))
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVTIMEO, struct.pack("ll", sec, int((timeout - sec) * 1e6)))
         src, dst = sock.fileno(), part.fd
         left = -1 if limit is None else limit
         while left:

@@ -38,22 +38,26 @@ VALIDATOR_XATTR = "user.netkit.validator"
 
 
 def open_connection(host, port, timeout, rcvbuf=RCVBUF):
-    """A connected TCP socket (socket module), errors mapped onto netkit's tree."""
-    import socket
+    """A connected TCP socket, errors mapped onto netkit's tree.
+
+    A ``_socket.socket``, as the blocking check driver's: the ``socket`` module's enums cost
+    ~10 ms of start-up, a few percent of a gigabyte's download. TLS and uploads promote it
+    to a ``socket.socket`` (``_full_socket``); ``ssl`` imports the module anyway."""
+    import _socket
 
     from netkit.drivers._common import map_error, where
 
     try:
-        infos = socket.getaddrinfo(lookup_name(host), port, 0, socket.SOCK_STREAM)
+        infos = _socket.getaddrinfo(lookup_name(host), port, 0, _socket.SOCK_STREAM)
     except OSError as exc:
         raise ResolveError(f"cannot resolve {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
     last = None
     for family, socktype, proto, _name, addr in infos:
-        sock = socket.socket(family, socktype, proto)
+        sock = _socket.socket(family, socktype, proto)
         peer = where(addr[0], addr[1])
         try:
             if rcvbuf:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, rcvbuf)
             sock.settimeout(timeout)
             sock.connect(addr)
             return sock, peer
@@ -61,6 +65,17 @@ def open_connection(host, port, timeout, rcvbuf=RCVBUF):
             sock.close()
             last = map_error(exc, f"connecting to {peer}", peer, timeout)
     raise last or ConnectError(f"{host!r} has no address to connect to")
+
+
+def _full_socket(sock):
+    """``sock`` as a ``socket.socket`` (what ssl wraps, and the one with sendfile())."""
+    import socket
+
+    if isinstance(sock, socket.socket):
+        return sock
+    full = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    full.settimeout(sock.gettimeout())
+    return full
 
 
 def _basic(user, password) -> str:
@@ -133,6 +148,7 @@ def _connect(url, options):
             from netkit.proto.actions import TLSParams
 
             ctx = context_for(TLSParams(url.host, verify=not options.insecure, cafile=options.cacert))
+            conn.sock = sock = _full_socket(sock)
             conn.sock = ctx.wrap_socket(sock, server_hostname=url.host)
     except OSError as exc:
         conn.close()
@@ -180,6 +196,7 @@ def _request(url, options, method, headers, body=None, body_file=None, pacer=Non
                     hdrs.append(("Proxy-Authorization", _basic(proxy.user, proxy.password)))
             conn.sock.sendall(build_request(method, target, hdrs, body))
             if body_file is not None:
+                conn.sock = _full_socket(conn.sock)  # for its sendfile()
                 _send_file(conn.sock, body_file, size, pacer)
             parser, chunks = _read_head(conn, method)
         except OSError as exc:
