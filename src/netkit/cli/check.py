@@ -6,6 +6,7 @@ from netkit.check.options import BY_FLAG, OPTIONS, Option
 from netkit.cli.args import parse_argv
 from netkit.cli.render import nagios_line, unknown_line
 from netkit.core.errors import UsageError
+from netkit.core.options import as_given
 from netkit.core.status import UNKNOWN, worst
 
 __all__ = ["main"]
@@ -23,19 +24,15 @@ def _concurrency(value):
     return n
 
 
-def _same(value):
-    return value
-
-
 # Options of the command itself (not of each check).
 RUN_OPTIONS = (
-    Option("file", "many", _same, None, "read checks from a TOML file (repeatable)", short="f", metavar="FILE",
+    Option("file", "many", as_given, None, "read checks from a TOML file (repeatable)", short="f", metavar="FILE",
            example="checks.toml"),
-    Option("json", "flag", _same, None, "print one JSON object per check instead of Nagios lines"),
-    Option("verbose", "flag", _same, None, "print the dialogue (what was sent and received)", short="v"),
+    Option("json", "flag", as_given, None, "print one JSON object per check instead of Nagios lines"),
+    Option("verbose", "flag", as_given, None, "print the dialogue (what was sent and received)", short="v"),
     Option("concurrency", "one", _concurrency, None, "checks run at once with --file or several URLs",
            metavar="N", example="100"),
-    Option("help", "flag", _same, None, "show this help", short="h"),
+    Option("help", "flag", as_given, None, "show this help", short="h"),
 )
 FLAGS = dict(BY_FLAG)
 FLAGS.update({f"--{o.name}": o for o in RUN_OPTIONS})

@@ -8,28 +8,24 @@ types asked for, a server that does not answer or refuses), 2 on bad input.
 from netkit.cli.args import flag_table, option_rows, parse_argv
 from netkit.cli.shell import dump_json
 from netkit.core.errors import NetError, UsageError
-from netkit.core.options import Option
+from netkit.core.options import Option, as_given
 
 __all__ = ["help_text", "main"]
 
 COMMAND = "netkit dns"
 
 
-def _same(value):
-    return value
-
-
 OPTIONS = (
-    Option("server", "one", _same, None, "ask this server, not the system's resolver (also written @HOST[:PORT])",
+    Option("server", "one", as_given, None, "ask this server, not the system's resolver (also written @HOST[:PORT])",
            metavar="HOST[:PORT]", example="127.0.0.1:5353"),
-    Option("reverse", "one", _same, None, "reverse look-up: the PTR records of an IP address", short="x",
+    Option("reverse", "one", as_given, None, "reverse look-up: the PTR records of an IP address", short="x",
            metavar="IP", example="192.0.2.1"),
-    Option("tcp", "flag", _same, None, "ask over TCP instead of UDP"),
-    Option("timeout", "one", _same, None, "seconds to wait for each answer, retries included (default 5, as dig)",
+    Option("tcp", "flag", as_given, None, "ask over TCP instead of UDP"),
+    Option("timeout", "one", as_given, None, "seconds to wait for each answer, retries included (default 5, as dig)",
            short="t", metavar="SECONDS", example="2"),
-    Option("hostname", "flag", _same, None, "print this machine's host name, FQDN and addresses"),
-    Option("json", "flag", _same, None, "print the result as one JSON object"),
-    Option("help", "flag", _same, None, "show this help", short="h"),
+    Option("hostname", "flag", as_given, None, "print this machine's host name, FQDN and addresses"),
+    Option("json", "flag", as_given, None, "print the result as one JSON object"),
+    Option("help", "flag", as_given, None, "show this help", short="h"),
 )
 FLAGS = flag_table(OPTIONS)
 

@@ -13,7 +13,7 @@ import sys
 
 from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.core.errors import NetkitError, UsageError
-from netkit.core.options import Option
+from netkit.core.options import Option, as_given, positive, whole
 
 __all__ = ["COMMON", "Progress", "build_options", "help_text", "main"]
 
@@ -21,23 +21,6 @@ COMMAND = "netkit get"
 # Transfers at once when several URLs are given (curl --parallel's default is 50, aria2's
 # 5; a handful saturates one link without opening a connection storm on one server).
 DEFAULT_PARALLEL = 4
-
-
-def _same(value):
-    return value
-
-
-def _count(text):
-    if not str(text).isdigit():
-        raise ValueError("expects a whole number (0 or more)")
-    return int(text)
-
-
-def _positive(text):
-    n = _count(text)
-    if n < 1:
-        raise ValueError("expects a whole number of 1 or more")
-    return n
 
 
 def _seconds(text):
@@ -100,9 +83,9 @@ def _proxy(text):
 
 # Options every transfer command takes.
 COMMON = (
-    Option("continue", "flag", _same, None, "resume from an existing .part file (HTTP Range, FTP REST, SFTP "
+    Option("continue", "flag", as_given, None, "resume from an existing .part file (HTTP Range, FTP REST, SFTP "
            "offset)", short="c"),
-    Option("retry", "one", _count, None, "retries after a transient failure (default 3), resuming each time",
+    Option("retry", "one", whole, None, "retries after a transient failure (default 3), resuming each time",
            metavar="N", example="5", default=3),
     Option("retry-delay", "one", _delay, None, "first wait between retries, doubled each time (default 1 s; "
            "Retry-After wins)", metavar="SECONDS", example="2", default=1.0),
@@ -110,48 +93,48 @@ COMMON = (
            example="10", default=30.0),
     Option("limit-rate", "one", _rate, None, "at most this many bytes per second", metavar="RATE",
            example="500k"),
-    Option("quiet", "flag", _same, None, "no progress, only errors", short="q"),
-    Option("user", "one", _same, None, "log in as USER (USER:PASSWORD also works; better: --password-env, "
+    Option("quiet", "flag", as_given, None, "no progress, only errors", short="q"),
+    Option("user", "one", as_given, None, "log in as USER (USER:PASSWORD also works; better: --password-env, "
            "~/.netrc or the prompt)", short="u", metavar="USER", example="alice"),
-    Option("password-env", "one", _same, None, "read the password from this environment variable",
+    Option("password-env", "one", as_given, None, "read the password from this environment variable",
            metavar="VAR", example="FTP_PASSWORD"),
-    Option("insecure", "flag", _same, None, "https/ftps: do not verify the server's certificate", short="k"),
+    Option("insecure", "flag", as_given, None, "https/ftps: do not verify the server's certificate", short="k"),
     Option("cacert", "one", _file, None, "https/ftps: trust the CAs of this PEM file", metavar="FILE",
            example="ca.pem"),
     Option("identity", "one", _file, None, "sftp: log in with this private key", short="i", metavar="KEY",
            example="~/.ssh/id_ed25519"),
     Option("known-hosts", "one", _file, None, "sftp: trust the host keys of this file (default "
            "~/.ssh/known_hosts)", metavar="FILE", example="known_hosts"),
-    Option("help", "flag", _same, None, "show this help", short="h"),
+    Option("help", "flag", as_given, None, "show this help", short="h"),
 )
 
 OPTIONS = (
-    Option("output", "many", _same, None, "write to FILE ('-': standard output); repeat for several URLs, in "
+    Option("output", "many", as_given, None, "write to FILE ('-': standard output); repeat for several URLs, in "
            "order", short="o", metavar="FILE", example="out.iso"),
-    Option("remote-name", "flag", _same, None, "name the file as the URL does (the default)", short="O"),
-    Option("output-dir", "one", _same, None, "put files in DIR", metavar="DIR", example="downloads"),
+    Option("remote-name", "flag", as_given, None, "name the file as the URL does (the default)", short="O"),
+    Option("output-dir", "one", as_given, None, "put files in DIR", metavar="DIR", example="downloads"),
     Option("checksum", "many", _checksum, None, "verify before the file takes its name: sha256=HEX (sha1, md5, "
            "sha512); repeat for several URLs, in order", metavar="ALGO=HEX", example="sha256=9f86d0..."),
-    Option("parallel", "one", _positive, None, f"transfers at once for several URLs (default {DEFAULT_PARALLEL})",
+    Option("parallel", "one", positive, None, f"transfers at once for several URLs (default {DEFAULT_PARALLEL})",
            short="P", metavar="N", example="8", default=DEFAULT_PARALLEL),
-    Option("json", "flag", _same, None, "print one JSON object per URL: url, file, ok, bytes, received, "
+    Option("json", "flag", as_given, None, "print one JSON object per URL: url, file, ok, bytes, received, "
            "seconds, attempts, resumed_from, restarted (or error)"),
-    Option("head", "flag", _same, None, "http: print the response headers only", short="I"),
+    Option("head", "flag", as_given, None, "http: print the response headers only", short="I"),
     Option("header", "many", _header, None, "http: send this header", short="H", metavar="'NAME: VALUE'",
            example="'Accept: text/plain'"),
     Option("data", "many", _pair, None, "http: form field, URL-encoded (repeat names freely); sent by POST, "
            "or in the query with -G", short="d", metavar="KEY=VALUE", example="q=netkit"),
-    Option("get", "flag", _same, None, "http: put --data in the URL's query and GET", short="G"),
-    Option("request", "one", _same, None, "http: the method (GET, POST, DELETE, ...)", short="X",
+    Option("get", "flag", as_given, None, "http: put --data in the URL's query and GET", short="G"),
+    Option("request", "one", as_given, None, "http: the method (GET, POST, DELETE, ...)", short="X",
            metavar="METHOD", example="POST"),
-    Option("user-agent", "one", _same, None, "http: the User-Agent header", short="A", metavar="TEXT",
+    Option("user-agent", "one", as_given, None, "http: the User-Agent header", short="A", metavar="TEXT",
            example="'backup/1.0'"),
-    Option("max-redirects", "one", _count, None, "http: redirects to follow (default 10; 0: none)",
+    Option("max-redirects", "one", whole, None, "http: redirects to follow (default 10; 0: none)",
            metavar="N", example="3", default=10),
     Option("proxy", "one", _proxy, None, "http: use this proxy (default: http_proxy/https_proxy, minus "
            "no_proxy)", short="x", metavar="URL", example="http://proxy:3128"),
-    Option("noproxy", "flag", _same, None, "http: ignore the environment's proxies"),
-    Option("compressed", "flag", _same, None, "http: ask for gzip/deflate and decode it"),
+    Option("noproxy", "flag", as_given, None, "http: ignore the environment's proxies"),
+    Option("compressed", "flag", as_given, None, "http: ask for gzip/deflate and decode it"),
     *COMMON,
 )
 
@@ -311,6 +294,26 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
             self.drawn = 0
+
+    def retire(self, name, say=None):
+        """Take ``name``'s line away and redraw the others; ``say()`` runs between, with the
+        lines erased, so that what it prints (to this stream or another on the same terminal)
+        lands under the finished ones and not in the middle of a redraw."""
+        if not self.enabled:
+            if say is not None:
+                say()
+            return
+        with self.lock:
+            if self.drawn:
+                up = f"\x1b[{self.drawn - 1}A" if self.drawn > 1 else ""
+                self.stream.write(f"\r{up}\x1b[J")
+                self.stream.flush()
+                self.drawn = 0
+            self.rows[:] = [row for row in self.rows if row[0] != name]
+            if say is not None:
+                say()
+        if self.rows:
+            self.draw()
 
 
 def show_progress(values, err) -> bool:

@@ -10,21 +10,17 @@ import os
 from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.cli.get import COMMON, Progress, build_options, show_progress
 from netkit.core.errors import NetkitError, UsageError
-from netkit.core.options import Option
+from netkit.core.options import Option, as_given
 
 __all__ = ["help_text", "main"]
 
 COMMAND = "netkit put"
 
 
-def _same(value):
-    return value
-
-
 OPTIONS = (
-    Option("request", "one", _same, None, "http: PUT (default) or POST", short="X", metavar="METHOD",
+    Option("request", "one", as_given, None, "http: PUT (default) or POST", short="X", metavar="METHOD",
            example="POST"),
-    Option("content-type", "one", _same, None, "http: the Content-Type of the body (default "
+    Option("content-type", "one", as_given, None, "http: the Content-Type of the body (default "
            "application/octet-stream)", metavar="TYPE", example="text/csv"),
     *COMMON,
 )

@@ -7,22 +7,18 @@ table knows it, 2 on bad input.
 
 from netkit.cli.args import flag_table, parse_argv
 from netkit.core.errors import UsageError
-from netkit.core.options import Option
+from netkit.core.options import Option, as_given
 
 __all__ = ["help_text", "main"]
 
 COMMAND = "netkit service"
 
 
-def _same(value):
-    return value
-
-
 OPTIONS = (
-    Option("udp", "flag", _same, None, "look up the udp entry (default: tcp, then udp)", short="u"),
-    Option("tcp", "flag", _same, None, "look up the tcp entry only"),
-    Option("json", "flag", _same, None, "print the result as one JSON object (with its source)"),
-    Option("help", "flag", _same, None, "show this help", short="h"),
+    Option("udp", "flag", as_given, None, "look up the udp entry (default: tcp, then udp)", short="u"),
+    Option("tcp", "flag", as_given, None, "look up the tcp entry only"),
+    Option("json", "flag", as_given, None, "print the result as one JSON object (with its source)"),
+    Option("help", "flag", as_given, None, "show this help", short="h"),
 )
 FLAGS = flag_table(OPTIONS)
 

@@ -5,7 +5,7 @@ import sys
 
 from netkit.cli.args import flag_table, option_rows, parse_argv
 from netkit.core.errors import UsageError
-from netkit.core.options import Option
+from netkit.core.options import Option, as_given, positive
 
 __all__ = ["help_text", "main"]
 
@@ -15,22 +15,8 @@ SUBCOMMANDS = ("run", "get", "put")
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def _same(value):
-    return value
-
-
-def _count(value):
-    try:
-        n = int(value)
-    except ValueError:
-        raise ValueError("expects a whole number") from None
-    if n < 1:
-        raise ValueError("expects a whole number, 1 or more")
-    return n
-
-
 def _port(value):
-    n = _count(value)
+    n = positive(value)
     if n > 65535:
         raise ValueError("expects a port, 1-65535")
     return n
@@ -50,49 +36,49 @@ def _env_pair(value):
 
 
 COMMON = (
-    Option("hosts-file", "many", _same, None, "read hosts from FILE: one per line, # comments (- for stdin)",
+    Option("hosts-file", "many", as_given, None, "read hosts from FILE: one per line, # comments (- for stdin)",
            short="f", metavar="FILE", example="hosts.txt"),
-    Option("user", "one", _same, None, "log in as USER where the host does not say (user@host)", short="l",
+    Option("user", "one", as_given, None, "log in as USER where the host does not say (user@host)", short="l",
            metavar="USER", example="root"),
     Option("port", "one", _port, None, "port where the host does not say (host:port); default 22", short="p",
            metavar="PORT", example="2222"),
-    Option("parallel", "one", _count, None, "hosts at once (default 64)", short="P", metavar="N", example="100"),
-    Option("identity", "many", _same, None, "private key FILE (repeatable); default: the agent and ~/.ssh/id_*",
+    Option("parallel", "one", positive, None, "hosts at once (default 64)", short="P", metavar="N", example="100"),
+    Option("identity", "many", as_given, None, "private key FILE (repeatable); default: the agent and ~/.ssh/id_*",
            short="i", metavar="FILE", example="~/.ssh/id_ed25519"),
-    Option("no-agent", "flag", _same, None, "do not use the SSH agent"),
-    Option("passphrase-env", "one", _same, None, "the keys' passphrase is in environment variable VAR "
+    Option("no-agent", "flag", as_given, None, "do not use the SSH agent"),
+    Option("passphrase-env", "one", as_given, None, "the keys' passphrase is in environment variable VAR "
            "(default: asked on the terminal)", metavar="VAR", example="KEY_PASS"),
-    Option("password-env", "one", _same, None, "log in with the password in environment variable VAR",
+    Option("password-env", "one", as_given, None, "log in with the password in environment variable VAR",
            metavar="VAR", example="SSH_PASS"),
-    Option("ask-password", "flag", _same, None, "ask for a login password on the terminal", short="A"),
-    Option("known-hosts", "many", _same, None, "known_hosts FILE (repeatable; default ~/.ssh/known_hosts)",
+    Option("ask-password", "flag", as_given, None, "ask for a login password on the terminal", short="A"),
+    Option("known-hosts", "many", as_given, None, "known_hosts FILE (repeatable; default ~/.ssh/known_hosts)",
            metavar="FILE", example="known_hosts"),
-    Option("accept-new", "flag", _same, None, "accept and record unknown host keys (never changed ones)"),
-    Option("config", "one", _same, None, "ssh config FILE, or none (default ~/.ssh/config)", short="F",
+    Option("accept-new", "flag", as_given, None, "accept and record unknown host keys (never changed ones)"),
+    Option("config", "one", as_given, None, "ssh config FILE, or none (default ~/.ssh/config)", short="F",
            metavar="FILE", example="none"),
-    Option("jump", "one", _same, None, "go through this jump host ([user@]host[:port])", short="J",
+    Option("jump", "one", as_given, None, "go through this jump host ([user@]host[:port])", short="J",
            metavar="HOST", example="bastion"),
     Option("connect-timeout", "one", _seconds, None, "seconds for the connection and login (default 10)",
            metavar="SECONDS", example="5"),
-    Option("json", "flag", _same, None, "print one JSON object per host, then a summary"),
-    Option("help", "flag", _same, None, "show this help", short="h"),
+    Option("json", "flag", as_given, None, "print one JSON object per host, then a summary"),
+    Option("help", "flag", as_given, None, "show this help", short="h"),
 )
 RUN = (
     Option("timeout", "one", _seconds, None, "stop the command after SECONDS (default: no limit)", short="t",
            metavar="SECONDS", example="60"),
-    Option("stdin", "flag", _same, None, "send standard input (read once) to every host's command; "
+    Option("stdin", "flag", as_given, None, "send standard input (read once) to every host's command; "
            "without a command: a script for sh"),
-    Option("tty", "flag", _same, None, "run the command on a pseudo-terminal (stderr joins stdout)"),
+    Option("tty", "flag", as_given, None, "run the command on a pseudo-terminal (stderr joins stdout)"),
     Option("env", "many", _env_pair, None, "set NAME=VALUE for the command (the server must AcceptEnv it)",
            short="e", metavar="NAME=VALUE", example="LANG=C"),
-    Option("group", "flag", _same, None, "print each distinct output once, with the hosts that gave it"),
-    Option("outdir", "one", _same, None, "write each host's output to DIR/HOST.stdout and .stderr", short="o",
+    Option("group", "flag", as_given, None, "print each distinct output once, with the hosts that gave it"),
+    Option("outdir", "one", as_given, None, "write each host's output to DIR/HOST.stdout and .stderr", short="o",
            metavar="DIR", example="out"),
-    Option("quiet", "flag", _same, None, "print no output lines, only the summary", short="q"),
+    Option("quiet", "flag", as_given, None, "print no output lines, only the summary", short="q"),
 )
 TRANSFER = (
-    Option("no-progress", "flag", _same, None, "no progress line (there is none when stderr is not a terminal)"),
-    Option("force", "flag", _same, None, "copy every file, also those that look unchanged"),
+    Option("no-progress", "flag", as_given, None, "no progress line (there is none when stderr is not a terminal)"),
+    Option("force", "flag", as_given, None, "copy every file, also those that look unchanged"),
 )
 _FLAGS = {}
 for _name, _options in (("run", COMMON + RUN), ("get", COMMON + TRANSFER), ("put", COMMON + TRANSFER)):

@@ -4,7 +4,7 @@ Its own small module so that every command can declare its options without impor
 the check table (netkit.check.options), whose import costs milliseconds of start-up.
 """
 
-__all__ = ["Option"]
+__all__ = ["Option", "as_given", "positive", "whole"]
 
 
 class Option:
@@ -32,3 +32,24 @@ class Option:
     def key(self) -> str:
         """The name in a checks file (TOML keys may hold dashes)."""
         return self.name
+
+
+# Parsers the command-line tables share.
+
+def as_given(value):
+    """The value as typed (flags, paths, names checked later)."""
+    return value
+
+
+def whole(text):
+    """A whole number, 0 or more."""
+    if not str(text).isdigit():
+        raise ValueError("expects a whole number (0 or more)")
+    return int(text)
+
+
+def positive(text):
+    """A whole number, 1 or more."""
+    if not str(text).isdigit() or int(text) < 1:
+        raise ValueError("expects a whole number of 1 or more")
+    return int(text)

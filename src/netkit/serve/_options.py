@@ -24,6 +24,7 @@ Keys of a ``[[service]]`` are the long option names (``max-line``, ``udp``...).
 import ipaddress
 
 from netkit.core.errors import UsageError
+from netkit.core.options import Option, as_given
 from netkit.core.text import parse_seconds, parse_size, unescape
 from netkit.proto.services import SERVICES
 from netkit.serve._spec import DEFAULT_GRACE, Limits, Service
@@ -36,13 +37,7 @@ MAX_WORKERS = 256
 
 def ServeOption(name, kind, parse, help, metavar=None, example=None, short=None):  # noqa: N802 -- reads as a row
     """A row of the serve table: netkit.core.options.Option without checks' schemes."""
-    from netkit.core.options import Option
-
     return Option(name, kind, parse, None, help, short=short, metavar=metavar, example=example)
-
-
-def _same(value):
-    return value
 
 
 def _text(value):
@@ -134,8 +129,8 @@ def _workers(value):
 
 
 OPTIONS = (
-    ServeOption("tcp", "flag", _same, "serve over TCP (the default)"),
-    ServeOption("udp", "flag", _same, "serve over UDP: one reply per datagram"),
+    ServeOption("tcp", "flag", as_given, "serve over TCP (the default)"),
+    ServeOption("udp", "flag", as_given, "serve over UDP: one reply per datagram"),
     ServeOption("unix", "one", _text, "serve on a Unix socket at PATH", "PATH", "/run/netkit/echo.sock"),
     ServeOption("tls", "one", _tls, "TLS with a certificate and key, or auto: self-signed (fingerprint logged)",
                 "CERT KEY|auto", "auto"),
@@ -157,8 +152,8 @@ OPTIONS = (
                 "them)", "NAME=VALUE", "TCP_NODELAY=1"),
     ServeOption("prefix", "one", _text, "echo: put TEXT before each line (\\t, \\xNN escapes)", "TEXT",
                 "'You said: '"),
-    ServeOption("raw", "flag", _same, "echo: bytes back as they come, no lines"),
-    ServeOption("iso", "flag", _same, "time: RFC 3339 in UTC instead of ctime"),
+    ServeOption("raw", "flag", as_given, "echo: bytes back as they come, no lines"),
+    ServeOption("iso", "flag", as_given, "time: RFC 3339 in UTC instead of ctime"),
     ServeOption("name", "one", _text, "the service's name in log lines", "NAME", "echo-lab"),
 )
 GLOBAL = (
