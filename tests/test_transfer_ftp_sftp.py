@@ -205,6 +205,95 @@ def test_ftp_mirror_upload(ftp_server, tmp_path):
         shutil.rmtree(ftp_server.home / top, ignore_errors=True)
 
 
+def _tree(top, files):
+    for rel, data in files.items():
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_bytes(data)
+        os.utime(top / rel, (1_500_000_000, 1_500_000_000))
+
+
+def _files(top):
+    return {str(p.relative_to(top)): p.read_bytes() for p in sorted(top.rglob("*")) if p.is_file()}
+
+
+def test_ftp_mirror_dry_run_then_delete_as_rsync(ftp_server, tmp_path):
+    import shutil
+
+    top = f"tree-{os.getpid()}"
+    source = {"a.log": b"a\n", "logs/b.log": b"b" * 5000, "logs/c.gz": b"\x1f\x8b"}
+    _tree(ftp_server.home / top, source)
+    dest = tmp_path / "copy"
+    _tree(dest, {"a.log": b"a\n", "gone.log": b"old\n", "old/x.log": b"x\n", "keep.gz": b"excluded\n",
+                 "z.log.part": b"zz"})
+    before = _files(dest)
+    url = ftp_url(ftp_server, f"/{top}/")
+    env = env_of(ftp_server)
+    try:
+        code, out, err = run("mirror", url, dest, "--password-env", "FTP_PW", "--exclude", "*.gz", "--delete",
+                             "--dry-run", env=env)
+        assert code == 0, err
+        assert out.decode().splitlines() == [
+            "would copy logs/b.log (4.9 KiB)", "would delete gone.log", "would delete old/x.log",
+            "dry run: 1 to copy (4.9 KiB), 1 unchanged, 2 to delete; nothing was changed"]
+        assert _files(dest) == before
+        code, out, err = run("mirror", url, dest, "--password-env", "FTP_PW", "--exclude", "*.gz", "--delete",
+                             env=env)
+        assert code == 0, err
+        text = out.decode()
+        assert "deleted gone.log" in text and "deleted old/x.log" in text
+        assert text.endswith("1 copied (4.9 KiB), 1 unchanged, 2 deleted, 0 failed\n")
+        # The excluded file and the .part stay; the directory the deletion emptied goes.
+        assert _files(dest) == {"a.log": b"a\n", "keep.gz": b"excluded\n", "logs/b.log": b"b" * 5000,
+                                "z.log.part": b"zz"}
+        assert not (dest / "old").exists()
+    finally:
+        shutil.rmtree(ftp_server.home / top, ignore_errors=True)
+
+
+def test_ftp_mirror_in_parallel_asks_only_what_the_listing_did_not_say(ftp_server, tmp_path):
+    import shutil
+
+    top = f"many-{os.getpid()}"
+    source = {f"d{i % 3}/f{i:02}.log": os.urandom(1000 + i) for i in range(24)}
+    _tree(ftp_server.home / top, source)
+    dest = tmp_path / "copy"
+    log = ftp_server.log_file
+    start = len(log.read_bytes())
+    try:
+        code, out, err = run("mirror", ftp_url(ftp_server, f"/{top}/"), dest, "--password-env", "FTP_PW",
+                             "-P", "4", env=env_of(ftp_server))
+        assert code == 0, err
+        assert _files(dest) == source
+        assert all(int((dest / rel).stat().st_mtime) == 1_500_000_000 for rel in source)
+        assert out.decode().endswith("24 copied (23.7 KiB), 0 unchanged, 0 failed\n")
+        run_log = log.read_bytes()[start:].decode(errors="replace")
+        assert run_log.count("logged in") == 4  # four connections shared the 24 files
+        assert run_log.count("<- RETR") == 24
+        assert "<- SIZE" not in run_log and "<- MDTM" not in run_log  # MLSD said both
+    finally:
+        shutil.rmtree(ftp_server.home / top, ignore_errors=True)
+
+
+def test_mirror_failure_turns_deletion_off(ftp_server, tmp_path):
+    import shutil
+
+    top = f"fail-{os.getpid()}"
+    _tree(ftp_server.home / top, {"ok.txt": b"ok\n", "blocked.txt": b"cannot land\n"})
+    dest = tmp_path / "copy"
+    _tree(dest, {"extra.txt": b"the source does not have me\n"})
+    (dest / "blocked.txt").mkdir()  # a directory where the file must go: its rename fails
+    try:
+        code, out, err = run("mirror", ftp_url(ftp_server, f"/{top}/"), dest, "--password-env", "FTP_PW",
+                             "--delete", env=env_of(ftp_server))
+        assert code == 1
+        assert "blocked.txt" in err and "not deleting 1 file(s) the source does not have: 1 failed" in err
+        assert (dest / "extra.txt").read_bytes() == b"the source does not have me\n"
+        assert (dest / "ok.txt").read_bytes() == b"ok\n"
+        assert out.decode().endswith("1 copied (3 B), 0 unchanged, 0 deleted, 1 failed\n")
+    finally:
+        shutil.rmtree(ftp_server.home / top, ignore_errors=True)
+
+
 # -- SFTP ------------------------------------------------------------------------------------------
 
 def test_sftp_get_resume_and_host_key_check(sshd, tmp_path):
@@ -276,6 +365,14 @@ def test_sftp_mirror_both_ways(sshd, tmp_path):
     assert (back / "nginx" / "access.log").read_bytes() == (logs / "nginx" / "access.log").read_bytes()
     assert int((back / "syslog").stat().st_mtime) == int(stamp)
     assert not any(p.name.endswith(".part") for p in back.rglob("*"))
+    # Upload with --delete: what the local side no longer has goes from the server.
+    (back / "stale.log").write_bytes(b"stale\n")
+    (dest / "syslog").unlink()
+    code, out, err = run("mirror", dest, sftp_url(sshd, f"{back}/"), *sftp_args(sshd), "--delete", "-P", "3")
+    assert code == 0, err
+    assert sorted(out.decode().splitlines()[:-1]) == ["deleted stale.log", "deleted syslog"]
+    assert sorted(str(p.relative_to(back)) for p in back.rglob("*") if p.is_file()) == [
+        "auth.log", "nginx/access.log"]
 
 
 def test_sftp_cut_connection_is_retried_from_the_offset(sshd, tmp_path):
@@ -337,3 +434,23 @@ def test_sftp_ctrl_c_keeps_the_part_and_the_destination(sshd, tmp_path):
     assert 0 < len(part) < len(data) and data.startswith(part)
     code, _, _ = run("get", sftp_url(sshd, f"{tmp_path}/src.bin"), *sftp_args(sshd), "-o", dest, "-c")
     assert code == 0 and dest.read_bytes() == data
+
+
+def test_sftp_mirror_ctrl_c_stops_every_worker(sshd, tmp_path):
+    from tests.helpers import interrupted
+
+    remote = tmp_path / "remote"
+    data = {f"f{i}.bin": os.urandom(3 * 1024 * 1024) for i in range(3)}
+    _tree(remote, data)
+    dest = tmp_path / "copy"
+    code, out, err = interrupted("mirror", sftp_url(sshd, f"{remote}/"), dest, *sftp_args(sshd), "-P", "3",
+                                 "--limit-rate", "1M", after=2)
+    assert code == 130 and err.strip().endswith("interrupted") and "Traceback" not in err
+    names = sorted(os.listdir(dest))
+    assert names == ["f0.bin.part", "f1.bin.part", "f2.bin.part"]  # three at once, none complete
+    for name in names:
+        part = (dest / name).read_bytes()
+        assert 0 < len(part) < len(data[name[:-5]]) and data[name[:-5]].startswith(part)
+    code, out, err = run("mirror", sftp_url(sshd, f"{remote}/"), dest, *sftp_args(sshd), "-c")
+    assert code == 0, err
+    assert _files(dest) == data

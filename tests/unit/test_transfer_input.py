@@ -75,6 +75,8 @@ def test_put_bad_input(argv, says):
     (("/no/such/dir", "ftp://h/x/"), "/no/such/dir: not a directory"),
     (("ftp://h/a/", "d", "--identity", __file__), "--identity and --known-hosts are for sftp://"),
     (("ftp://h/a/",), "give a URL and a directory"),
+    (("ftp://h/a/", "d", "-P", "0"), "--parallel 0: expects a whole number of 1 or more"),
+    (("ftp://h/a/", "d", "--parallel", "many"), "--parallel many: expects a whole number of 1 or more"),
 ])
 def test_mirror_bad_input(argv, says):
     code, _, err = cli("mirror", *argv)
@@ -201,6 +203,14 @@ def test_progress_lines_render_known_and_unknown_sizes():
                                       "\x1b[K\nstream  4.0 KiB  0 B/s  0:00\x1b[K")
     quiet = io.StringIO()
     assert Progress(quiet, False).line("x") is None
+    # A finished transfer's line goes: the block is erased, what `say` prints lands there,
+    # and the remaining line is drawn under it.
+    mark = len(stream.getvalue())
+    progress.retire("file.iso", lambda: stream.write("copied file.iso\n"))
+    assert stream.getvalue()[mark:] == "\r\x1b[1A\x1b[Jcopied file.iso\nstream  4.0 KiB  0 B/s  0:00\x1b[K"
+    said = []
+    Progress(quiet, False).retire("x", lambda: said.append(1))
+    assert said == [1] and quiet.getvalue() == ""
 
 
 def test_public_api_is_pinned():
@@ -220,7 +230,21 @@ def test_mirror_globs():
 
     assert selected("nginx/access.log", ["*.log"]) and not selected("nginx/access.log.1.gz", ["*.log"])
     assert selected("a/b.txt", ["a/*"]) and not selected("a/b.txt", (), ["a/*"])
-    assert not selected("dir/.x.part")
+    assert not selected("dir/.x.part") and not selected("x.iso.part")
+
+
+def test_mirror_plan_as_rsync():
+    from netkit.transfer._mirror import plan
+
+    source = {"same": (10, 100.7), "newer": (10, 200), "bigger": (11, 100), "new": (5, 1), "skip.tmp": (1, 1),
+              "unknown-time": (10, None)}
+    dest = {"same": (10, 100.2), "newer": (10, 100), "bigger": (10, 100), "extra": (3, 3), "extra.tmp": (3, 3),
+            "half.part": (1, 1), "unknown-time": (10, None)}
+    copy, unchanged, extra = plan(source, dest, exclude=["*.tmp"])
+    assert [rel for rel, _, _ in copy] == ["bigger", "new", "newer", "unknown-time"]
+    assert unchanged == ["same"]  # the same second
+    assert extra == ["extra"]  # excluded and .part files are never deleted
+    assert plan(source, dest, include=["n*"])[2] == []
 
 
 def test_import_is_lazy():

@@ -3,15 +3,17 @@ ftps:// and sftp:// directories.
 
 Only new or changed files move (same size and modification time to the second: the same
 file); each arrives whole (``.part`` / temporary name, then renamed) with the source's
-modification time. Nothing is deleted. Output: one line per file copied and a summary
-(``--quiet``: errors only). Exit codes: 0 all done, 1 some file failed, 2 bad input,
-130 Ctrl-C.
+modification time, several at once (``-P``, one connection each). Nothing is deleted
+unless ``--delete`` asks (as rsync's: selected files only, and not after a failed copy);
+``--dry-run`` shows what would happen. Output: one line per file copied or deleted and a
+summary (``--quiet``: errors only). Exit codes: 0 all done, 1 some file failed, 2 bad
+input, 130 Ctrl-C.
 """
 
 from netkit.cli.args import flag_table, option_rows, parse_values
-from netkit.cli.get import COMMON, Progress, build_options, show_progress
+from netkit.cli.get import COMMON, DEFAULT_PARALLEL, Progress, build_options, show_progress
 from netkit.core.errors import NetkitError, UsageError
-from netkit.core.options import Option
+from netkit.core.options import Option, as_given, positive
 
 __all__ = ["help_text", "main"]
 
@@ -30,6 +32,11 @@ OPTIONS = (
            metavar="GLOB", example="'*.log'"),
     Option("exclude", "many", _glob, None, "skip files matching this glob (repeatable)", metavar="GLOB",
            example="'*.tmp'"),
+    Option("delete", "flag", as_given, None, "remove the destination's files that the source does not have (only "
+           "files the globs select; nothing when a copy failed)"),
+    Option("dry-run", "flag", as_given, None, "show what would be copied and deleted; change nothing", short="n"),
+    Option("parallel", "one", positive, None, f"files at once, one connection each (default {DEFAULT_PARALLEL})",
+           short="P", metavar="N", example="8", default=DEFAULT_PARALLEL),
     *COMMON,
 )
 FLAGS = flag_table(OPTIONS)
@@ -41,12 +48,13 @@ def help_text() -> str:
         "       netkit mirror DIR URL [OPTIONS]    (local directory -> remote)\n\n"
         "Copy the new and changed files of an ftp://, ftps:// or sftp:// directory tree, keeping\n"
         "modification times. Files arrive whole (a temporary name, renamed when complete); nothing\n"
-        "is deleted. Globs match the path below the top (logs/*.gz) or the file name (*.log).\n\n"
+        "is deleted without --delete. Globs match the path below the top (logs/*.gz) or the file\n"
+        "name (*.log); .part files are temporary names and never move.\n\n"
         "options:\n" + option_rows(OPTIONS) +
         "\nExamples:\n"
         "  netkit mirror sftp://admin@server/var/log/ logs --include '*.log' --include '*.gz'\n"
         "  netkit mirror ftp://ftp.example.com/pub/ pub --exclude '*.iso'\n"
-        "  netkit mirror site sftp://www@web/srv/www/\n"
+        "  netkit mirror site sftp://www@web/srv/www/ --delete --dry-run\n"
     )
 
 
@@ -84,24 +92,49 @@ def work(request, out, err) -> int:
     progress = Progress(err, show_progress(values, err))
 
     def on_file(rel, outcome):
-        progress.close()
-        progress.rows.clear()
-        if isinstance(outcome, BaseException):
-            err.write(f"{COMMAND}: {rel}: {outcome}\n")
-        elif not quiet:
-            out.write(f"copied {rel} ({format_size(outcome)})\n")
+        def say():
+            if isinstance(outcome, BaseException):
+                err.write(f"{COMMAND}: {rel}: {outcome}\n")
+                err.flush()
+            elif not quiet:
+                out.write(f"copied {rel} ({format_size(outcome)})\n")
+                out.flush()
+
+        progress.retire(rel, say)
+
+    def on_delete(rel):
+        if not quiet:
+            out.write(f"deleted {rel}\n")
             out.flush()
 
     try:
         result = mirror(request["source"], request["dest"], options, values.get("include") or (),
-                        values.get("exclude") or (), lambda rel, size: progress.line(rel), on_file)
+                        values.get("exclude") or (), lambda rel, size: progress.line(rel), on_file,
+                        delete=bool(values.get("delete")), dry_run=bool(values.get("dry-run")),
+                        workers=values["parallel"], on_delete=on_delete)
     except NetkitError as exc:
         progress.close()
         err.write(f"{COMMAND}: {exc}\n")
         return 2 if isinstance(exc, UsageError) else 1
+    progress.close()
+    if result.dry_run:
+        if not quiet:
+            for rel, size in result.planned:
+                out.write(f"would copy {rel} ({format_size(size or 0)})\n")
+            for rel in result.deleted:
+                out.write(f"would delete {rel}\n")
+            planned = sum(size or 0 for _, size in result.planned)
+            deletes = f", {len(result.deleted)} to delete" if values.get("delete") else ""
+            out.write(f"dry run: {len(result.planned)} to copy ({format_size(planned)}), "
+                      f"{len(result.unchanged)} unchanged{deletes}; nothing was changed\n")
+        return 0
+    if result.kept:
+        err.write(f"{COMMAND}: not deleting {len(result.kept)} file(s) the source does not have: "
+                  f"{len(result.failed)} failed to copy (run again once they do)\n")
     if not quiet:
-        out.write(f"{len(result.copied)} copied ({format_size(result.bytes)}), {len(result.unchanged)} unchanged, "
-                  f"{len(result.failed)} failed\n")
+        deleted = f", {len(result.deleted)} deleted" if values.get("delete") else ""
+        out.write(f"{len(result.copied)} copied ({format_size(result.bytes)}), {len(result.unchanged)} unchanged"
+                  f"{deleted}, {len(result.failed)} failed\n")
     return 1 if result.failed else 0
 
 

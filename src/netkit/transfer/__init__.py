@@ -6,7 +6,7 @@
     download("https://example.com/file.iso", "file.iso",
              Options(checksum=("sha256", "..."), retries=5, resume=True))
     upload("report.csv", "sftp://me@host/srv/in/", Options(identity="~/.ssh/id_ed25519"))
-    mirror("ftp://host/pub/logs/", "logs", Options(), include=["*.log"])
+    mirror("ftp://host/pub/logs/", "logs", Options(), include=["*.log"], workers=4, delete=True)
     download_many([(url, dest, Options()), ...], workers=4)   # several at once
     await adownload(...)   # the same from asyncio (in a worker thread)
 
@@ -59,9 +59,11 @@ async def aupload(path, url, options=None, progress=None, method="PUT"):
     return await asyncio.to_thread(upload, path, url, options, progress, None, method)
 
 
-async def amirror(source, dest, options, include=(), exclude=()):
+async def amirror(source, dest, options, include=(), exclude=(), *, delete=False, dry_run=False, workers=1):
     import asyncio
+    import functools
 
     from netkit.transfer._mirror import mirror
 
-    return await asyncio.to_thread(mirror, source, dest, options, include, exclude)
+    return await asyncio.to_thread(functools.partial(mirror, source, dest, options, include, exclude, delete=delete,
+                                                     dry_run=dry_run, workers=workers))

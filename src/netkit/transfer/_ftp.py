@@ -17,7 +17,14 @@ import os
 
 from netkit.core.errors import ConnectError, ProtocolError
 from netkit.core.target import percent_decode
-from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, local_error, receive, utc_seconds
+from netkit.transfer._common import (
+    BUFFER_SIZE,
+    CutError,
+    RemoteError,
+    local_error,
+    receive,
+    utc_seconds,
+)
 
 __all__ = ["FtpSession", "remote_path"]
 
@@ -54,6 +61,7 @@ class FtpSession:
         self.options = options
         self.ftp = None
         self.peer = url.netloc
+        self.binary = False  # TYPE I in force (a listing sets TYPE A)
 
     # -- errors ----------------------------------------------------------------------
     def _map(self, exc, what):
@@ -128,6 +136,11 @@ class FtpSession:
             self.ftp.close()
             self.ftp = None
 
+    def binary_mode(self):
+        if not self.binary:
+            self.call("switching to binary (TYPE I)", self.ftp.voidcmd, "TYPE I")
+            self.binary = True
+
     # -- facts ---------------------------------------------------------------------
     def size(self, name):
         import ftplib
@@ -166,6 +179,7 @@ class FtpSession:
         while stack:
             rel = stack.pop()
             where = f"{top.rstrip('/')}/{rel}".rstrip("/") if top else rel
+            self.binary = False
             entries = self.call(f"listing {where or '.'}", lambda w=where: list(self.ftp.mlsd(w or "", ["type", "size",
                                                                                                    "modify"])))
             for name, facts in entries:
@@ -189,12 +203,19 @@ class FtpSession:
             except ftplib.error_perm:
                 pass  # it exists (or the next step says why not)
 
+    def remove(self, name):
+        self.call(f"removing {name}", self.ftp.delete, name)
+
     # -- data ----------------------------------------------------------------------
-    def retrieve(self, name, part, pacer):
-        """RETR ``name`` into ``part`` from ``part.offset`` (REST); returns mtime or None."""
-        self.call("switching to binary (TYPE I)", self.ftp.voidcmd, "TYPE I")  # a listing set TYPE A
-        size = self.size(name)
-        mtime = self.mtime(name) if self.options.keep_mtime else None
+    def retrieve(self, name, part, pacer, known=None):
+        """RETR ``name`` into ``part`` from ``part.offset`` (REST); returns mtime or None.
+        ``known``: (size, mtime) from a listing, which saves asking SIZE and MDTM."""
+        self.binary_mode()
+        size, mtime = known or (None, None)
+        if size is None:
+            size = self.size(name)
+        if mtime is None and self.options.keep_mtime:
+            mtime = self.mtime(name)
         offset = part.offset
         if size is not None and offset > size:
             part.restart()
@@ -234,7 +255,7 @@ class FtpSession:
         with f:
             size = os.fstat(f.fileno()).st_size
             pacer.begin(0, size)
-            self.call("switching to binary (TYPE I)", self.ftp.voidcmd, "TYPE I")
+            self.binary_mode()
             conn = self.call(f"storing {name}", self.ftp.transfercmd, f"STOR {temp}")
             try:
                 sent = 0

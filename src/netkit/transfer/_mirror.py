@@ -5,72 +5,108 @@ time, to the second, are the same on both sides); every file moves the safe way 
 ``.part`` locally, a temporary name remotely, renamed when complete) and gets the
 source's modification time. ``include``/``exclude`` are shell globs matched against the
 path relative to the top (``logs/*.gz``) and against the bare name (``*.log``).
-Nothing is deleted.
+
+``delete=True`` then removes the destination's files that the source does not have, as
+``rsync --delete``: only files the globs select (an excluded file is protected), never a
+``.part``, and nothing at all when a copy failed. ``dry_run=True`` lists what would be
+copied and deleted and changes nothing.
+
+``workers`` files move at once, each worker on its own connection (an FTP login, an SSH
+connection) in its own thread; a worker whose connection the server refuses (a limit of
+connections per client) leaves its share to the others.
 """
 
 import os
+import stat
+import threading
 from fnmatch import fnmatchcase
 
-from netkit.core.errors import UsageError
-from netkit.transfer._common import LocalError, Pacer, PartFile, is_transient, local_error
+from netkit.core.errors import ConnectError, UsageError
+from netkit.transfer._common import (
+    MAX_BACKOFF,
+    LocalError,
+    Pacer,
+    PartFile,
+    is_transient,
+    local_error,
+)
 
-__all__ = ["MirrorResult", "mirror", "selected"]
+__all__ = ["MirrorResult", "mirror", "plan", "selected"]
 
 
 class MirrorResult:
-    __slots__ = ("copied", "dest", "failed", "source", "unchanged")
+    __slots__ = ("copied", "deleted", "dest", "dry_run", "failed", "kept", "planned", "source", "unchanged")
 
-    def __init__(self, source, dest):
+    def __init__(self, source, dest, dry_run=False):
         self.source = source
         self.dest = dest
+        self.dry_run = dry_run
         self.copied = []  # (relative path, bytes)
         self.unchanged = []  # relative paths
         self.failed = []  # (relative path, error)
+        self.deleted = []  # relative paths
+        self.planned = []  # dry run: (relative path, bytes) that would be copied
+        self.kept = []  # with delete, after a failure: paths that were not deleted
 
     @property
     def bytes(self):
         return sum(size for _, size in self.copied)
 
     def __repr__(self):
-        return f"MirrorResult({len(self.copied)} copied, {len(self.unchanged)} unchanged, {len(self.failed)} failed)"
+        return (f"MirrorResult({len(self.copied)} copied, {len(self.unchanged)} unchanged, "
+                f"{len(self.deleted)} deleted, {len(self.failed)} failed)")
 
 
 def selected(rel, include=(), exclude=()) -> bool:
     name = rel.rsplit("/", 1)[-1]
-    if name.startswith(".") and name.endswith(".part"):
-        return False  # our own temporary files
+    if name.endswith(".part"):
+        return False  # our own temporary files (NAME.part locally, .NAME.part remotely)
     if include and not any(fnmatchcase(rel, p) or fnmatchcase(name, p) for p in include):
         return False
     return not any(fnmatchcase(rel, p) or fnmatchcase(name, p) for p in exclude)
 
 
-def _same(size, mtime, local_stat) -> bool:
-    if local_stat is None or size is None or mtime is None:
-        return False
-    return local_stat.st_size == size and int(local_stat.st_mtime) == int(mtime)
+def _same(a, b) -> bool:
+    """Two (size, mtime) are the same file: equal sizes, times equal to the second."""
+    return None not in (a[0], a[1], b[0], b[1]) and a[0] == b[0] and int(a[1]) == int(b[1])
 
 
-def _local_stat(path):
-    try:
-        return os.stat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise local_error(exc, f"looking at {path}") from None
+def plan(source, dest, include=(), exclude=()):
+    """(to copy [(rel, size, mtime)], unchanged [rel], extra [rel]) from two listings
+    ``{rel: (size, mtime)}``; extra: selected files only the destination has."""
+    copy, unchanged = [], []
+    for rel in sorted(source):
+        if not selected(rel, include, exclude):
+            continue
+        size, mtime = source[rel]
+        if rel in dest and _same(source[rel], dest[rel]):
+            unchanged.append(rel)
+        else:
+            copy.append((rel, size, mtime))
+    extra = sorted(rel for rel in dest if rel not in source and selected(rel, include, exclude))
+    return copy, unchanged, extra
 
 
-def _local_files(top):
+def _local_files(top, missing_ok=False):
+    """{rel: (size, mtime)} of the regular files under ``top``."""
     if not os.path.isdir(top):
+        if missing_ok and not os.path.exists(top):
+            return {}
         raise LocalError(f"{top} is not a directory" if os.path.exists(top) else f"{top}: no such directory")
-    for root, dirs, files in os.walk(top):
-        dirs.sort()
-        for name in sorted(files):
-            full = os.path.join(root, name)
-            rel = os.path.relpath(full, top).replace(os.sep, "/")
-            if name.endswith(".part"):
-                continue
-            st = os.stat(full)
-            yield rel, st.st_size, st.st_mtime
+    found = {}
+    try:
+        for root, _dirs, files in os.walk(top):
+            for name in files:
+                full = os.path.join(root, name)
+                try:
+                    st = os.stat(full)
+                except FileNotFoundError:
+                    continue  # a dangling link, or gone since the listing
+                if stat.S_ISREG(st.st_mode):  # a link to a file counts as the file
+                    found[os.path.relpath(full, top).replace(os.sep, "/")] = (st.st_size, st.st_mtime)
+    except OSError as exc:
+        raise local_error(exc, f"reading {top}") from None
+    return found
 
 
 def _join(top, rel):
@@ -79,171 +115,289 @@ def _join(top, rel):
     return f"{top.rstrip('/')}/{rel}" if top != "/" else f"/{rel}"
 
 
-def mirror(source, dest, options, include=(), exclude=(), progress_for=None, on_file=None):
-    """``mirror("sftp://h/var/log/", "logs")`` or ``mirror("logs", "ftp://h/backup/")``."""
+# --- the remote side, the same few calls for FTP and SFTP -------------------------------------
+
+class _FtpSide:
+    def __init__(self, url, options):
+        from netkit.transfer._ftp import FtpSession, remote_path
+
+        self.top = remote_path(url.path)
+        self.made = set()  # directories made (or found) by this connection
+        self.session = FtpSession(url, options).open()
+
+    def files(self, missing_ok=False):
+        """{rel: (size, mtime)}; None when ``missing_ok`` and the directory is not there."""
+        try:
+            return {rel: (size, mtime) for rel, size, mtime in self.session.walk(self.top)}
+        except Exception:
+            if missing_ok:
+                return None
+            raise
+
+    def fetch(self, rel, part, pacer, known):
+        return self.session.retrieve(_join(self.top, rel), part, pacer, known)
+
+    def mkdirs(self, rel):
+        if rel not in self.made:
+            self.session.mkdirs(_join(self.top, rel) if rel else self.top)
+            self.made.add(rel)
+
+    def send(self, local, rel, pacer, mtime):
+        parent = rel.rpartition("/")[0]
+        if parent:
+            self.mkdirs(parent)
+        return self.session.store(local, _join(self.top, rel), pacer, mtime)
+
+    def remove(self, rel):
+        self.session.remove(_join(self.top, rel))
+
+    def close(self, abort=False):
+        if abort:
+            if self.session.ftp is not None:
+                self.session.ftp.close()
+                self.session.ftp = None
+        else:
+            self.session.close()
+
+
+class _SftpSide:
+    """The async SFTP session behind the same blocking calls, on this thread's own loop."""
+
+    def __init__(self, url, options):
+        from netkit.drivers.aio import runner
+        from netkit.transfer._sftp import Session, remote_path
+
+        self.top = remote_path(url.path)
+        self.made = set()
+        self.runner = runner()
+        try:
+            self.session = self.runner.run(Session(url, options).__aenter__())
+        except BaseException:
+            self.runner.close()
+            raise
+
+    def files(self, missing_ok=False):
+        async def walk():
+            return {rel: (size, mtime) async for rel, size, mtime in self.session.walk(self.top)}
+
+        try:
+            return self.runner.run(walk())
+        except Exception:
+            if missing_ok:
+                return None
+            raise
+
+    def fetch(self, rel, part, pacer, known):
+        return self.runner.run(self.session.retrieve(_join(self.top, rel), part, pacer, known))
+
+    def mkdirs(self, rel):
+        if rel not in self.made:
+            self.runner.run(self.session.mkdirs(_join(self.top, rel) if rel else self.top))
+            self.made.add(rel)
+
+    def send(self, local, rel, pacer, mtime):
+        parent = rel.rpartition("/")[0]
+        if parent:
+            self.mkdirs(parent)
+        return self.runner.run(self.session.store(local, _join(self.top, rel), pacer, mtime))
+
+    def remove(self, rel):
+        self.runner.run(self.session.remove(_join(self.top, rel)))
+
+    def close(self, abort=False):
+        try:
+            if abort:
+                if self.session.conn is not None:
+                    self.session.conn.abort()
+            else:
+                self.runner.run(self.session.__aexit__(None, None, None))
+        finally:
+            self.runner.close()
+
+
+def _side(url, options):
+    return (_SftpSide if url.scheme == "sftp" else _FtpSide)(url, options)
+
+
+# --- the copy ------------------------------------------------------------------------------------
+
+def mirror(source, dest, options, include=(), exclude=(), progress_for=None, on_file=None, *, delete=False,
+           dry_run=False, workers=1, on_delete=None):
+    """``mirror("sftp://h/var/log/", "logs")`` or ``mirror("logs", "ftp://h/backup/")``.
+
+    ``progress_for(rel, size)`` gives each file's progress callback; ``on_file(rel, bytes or
+    exception)`` hears of each file copied or failed, ``on_delete(rel)`` of each deleted
+    (from any worker thread, one call at a time)."""
     from netkit.transfer._api import parse_url
 
-    src_remote = "://" in str(source)
-    dst_remote = "://" in str(dest)
-    if src_remote == dst_remote:
+    download = "://" in str(source)
+    if download == ("://" in str(dest)):
         raise UsageError("mirror copies between a URL and a local directory: netkit mirror URL DIR (download) or "
                          "netkit mirror DIR URL (upload)")
-    url = parse_url(source if src_remote else dest, ("ftp", "ftps", "sftp"))
-    result = MirrorResult(str(source), str(dest))
-    local = os.fspath(dest if src_remote else source)
-    if url.scheme == "sftp":
-        from netkit.transfer import _sftp
-
-        _sftp.run(_sftp_mirror(url, local, src_remote, options, include, exclude, progress_for, on_file, result))
-    else:
-        _ftp_mirror(url, local, src_remote, options, include, exclude, progress_for, on_file, result)
+    url = parse_url(source if download else dest, ("ftp", "ftps", "sftp"))
+    local = os.fspath(dest if download else source)
+    result = MirrorResult(str(source), str(dest), dry_run)
+    if not download:
+        local_files = _local_files(local)  # before connecting: a wrong directory is a usage error
+    box = [_side(url, options)]  # this thread's connection (a retry may replace it)
+    try:
+        if download:
+            copy, result.unchanged, extra = plan(box[0].files(), _local_files(local, missing_ok=True), include,
+                                                 exclude)
+        else:
+            remote = box[0].files(missing_ok=True)
+            if remote is None and not dry_run:
+                box[0].mkdirs("")
+            copy, result.unchanged, extra = plan(local_files, remote or {}, include, exclude)
+        if dry_run:
+            result.planned = [(rel, size) for rel, size, _ in copy]
+            result.deleted = extra if delete else []
+        else:
+            if download:
+                os.makedirs(local, exist_ok=True)
+            _copy_all(box, url, options, copy, download, local, progress_for, on_file, result, workers)
+            if delete and extra:
+                if result.failed:
+                    result.kept = extra  # as rsync: a failed copy turns deletions off
+                else:
+                    _delete_all(box[0], download, local, extra, on_delete, result)
+    except BaseException:
+        if box[0] is not None:
+            box[0].close(abort=True)
+        raise
+    if box[0] is not None:
+        box[0].close()
     return result
 
 
-def _backoff(options, attempt):
-    from netkit.transfer._common import MAX_BACKOFF
+def _copy_all(box, url, options, jobs, download, local, progress_for, on_file, result, workers):
+    """Copy ``jobs`` with up to ``workers`` connections: ``box[0]`` (this thread's) and
+    more opened in threads. Ctrl-C stops them all through the options' cancel event."""
+    lock = threading.Lock()
+    pending = list(reversed(jobs))
+    if options.cancel is None:
+        options.cancel = threading.Event()
+    cancel = options.cancel
 
-    return min(options.retry_delay * 2 ** (attempt - 1), MAX_BACKOFF)
+    def record(rel, outcome):
+        with lock:
+            if isinstance(outcome, BaseException):
+                result.failed.append((rel, outcome))
+            else:
+                result.copied.append((rel, outcome))
+            if on_file is not None:
+                on_file(rel, outcome)
 
+    def work(mine):
+        while mine[0] is not None and not cancel.is_set():
+            with lock:
+                if not pending:
+                    return
+                rel, size, mtime = pending.pop()
+            _copy_one(mine, url, options, rel, size, mtime, download, local, progress_for, record)
 
-def _pacer(options, progress_for, rel, size):
-    return Pacer(progress_for(rel, size) if progress_for else None, options.limit_rate, options.cancel)
+    def extra_worker():
+        try:
+            mine = [_side(url, options)]
+        except Exception:  # noqa: BLE001 - the server refuses another connection: the others carry on
+            return
+        try:
+            work(mine)
+        finally:
+            if mine[0] is not None:
+                mine[0].close(abort=cancel.is_set())
 
-
-def _record(result, on_file, rel, outcome):
-    if isinstance(outcome, BaseException):
-        result.failed.append((rel, outcome))
-    else:
-        result.copied.append((rel, outcome))
-    if on_file is not None:
-        on_file(rel, outcome)
-
-
-def _ftp_mirror(url, local, download, options, include, exclude, progress_for, on_file, result):
-    from netkit.transfer._ftp import FtpSession, remote_path
-
-    top = remote_path(url.path)
-    session = FtpSession(url, options).open()
-    remote = {}  # uploading: what the server has, {rel: (size, mtime)}
+    threads = [threading.Thread(target=extra_worker, daemon=True) for _ in range(min(workers, len(jobs)) - 1)]
+    for t in threads:
+        t.start()
     try:
-        if download:
-            os.makedirs(local, exist_ok=True)
-            entries = [e for e in session.walk(top) if selected(e[0], include, exclude)]
-        else:
-            entries = [e for e in _local_files(local) if selected(e[0], include, exclude)]
-            try:
-                remote = {rel: (size, mtime) for rel, size, mtime in session.walk(top)}
-            except Exception:  # noqa: BLE001 - no such directory yet: everything is new
-                if top:
-                    session.mkdirs(top)
-        for rel, size, mtime in entries:
-            path = os.path.join(local, *rel.split("/"))
-            if _unchanged(download, path, rel, size, mtime, remote):
-                result.unchanged.append(rel)
-                continue
-            attempt = 0
-            while True:
-                attempt += 1
+        work(box)
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except BaseException:
+        cancel.set()
+        for t in threads:
+            t.join(5)
+        raise
+    for rel, _size, _mtime in reversed(pending):  # every connection was lost before these
+        record(rel, ConnectError(f"not copied: no connection to {url.netloc} left"))
+
+
+def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for, record):
+    """Copy one file, retrying transient failures on a new connection, which replaces
+    ``box[0]`` (None: this worker could not reconnect)."""
+    path = os.path.join(local, *rel.split("/"))
+    attempt = 0
+    while True:
+        attempt += 1
+        pacer = Pacer(progress_for(rel, size) if progress_for else None, options.limit_rate, options.cancel)
+        try:
+            if download:
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                # A .part from an earlier run may hold another version: only -c trusts it; a
+                # retry within this run continues what this run wrote. The listing's size and
+                # time save asking again, on the first try (a retry asks: the file may grow).
+                part = PartFile(path, resume=options.resume or attempt > 1)
                 try:
-                    pacer = _pacer(options, progress_for, rel, size)
-                    if download:
-                        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-                        # A .part from an earlier run may hold another version: only -c trusts it;
-                        # a retry within this run continues what this run wrote.
-                        part = PartFile(path, resume=options.resume or attempt > 1)
-                        try:
-                            got_mtime = session.retrieve(_join(top, rel), part, pacer)
-                            part.commit(got_mtime if got_mtime is not None else mtime)
-                        finally:
-                            part.close()
-                        outcome = part.offset
-                    else:
-                        parent = rel.rpartition("/")[0]
-                        if parent:
-                            session.mkdirs(_join(top, parent))
-                        outcome = session.store(os.path.join(local, *rel.split("/")), _join(top, rel), pacer, mtime)
-                    pacer.finish()
-                except (UsageError, KeyboardInterrupt):
-                    raise
-                except Exception as exc:  # noqa: BLE001 - recorded per file
-                    if is_transient(exc) and attempt <= options.retries:
-                        import time
-
-                        session.ftp.close()
-                        time.sleep(_backoff(options, attempt))
-                        session = FtpSession(url, options).open()
-                        continue
-                    outcome = exc
-                break
-            _record(result, on_file, rel, outcome)
-    finally:
-        session.close()
-
-
-def _unchanged(download, path, rel, size, mtime, remote) -> bool:
-    """Whether the copy on the receiving side has this size and modification time (to the
-    second) already: the local file at ``path``, or ``remote[rel]`` when uploading."""
-    if download:
-        return _same(size, mtime, _local_stat(path))
-    rsize, rmtime = remote.get(rel, (None, None))
-    return rsize == size and rmtime is not None and int(rmtime) == int(mtime)
-
-
-async def _sftp_mirror(url, local, download, options, include, exclude, progress_for, on_file, result):
-    from netkit.transfer._sftp import Session, remote_path
-
-    top = remote_path(url.path)
-    session = await Session(url, options).__aenter__()
-    remote = {}  # uploading: what the server has, {rel: (size, mtime)}
-    try:
-        if download:
-            os.makedirs(local, exist_ok=True)
-            entries = [e async for e in session.walk(top) if selected(e[0], include, exclude)]
-            entries.sort()
-        else:
-            entries = [e for e in _local_files(local) if selected(e[0], include, exclude)]
-            try:
-                remote = {rel: (size, mtime) async for rel, size, mtime in session.walk(top)}
-            except Exception:  # noqa: BLE001 - not there yet: everything is new
-                await session.mkdirs(top)
-        for rel, size, mtime in entries:
-            path = os.path.join(local, *rel.split("/"))
-            if _unchanged(download, path, rel, size, mtime, remote):
-                result.unchanged.append(rel)
-                continue
-            attempt = 0
-            while True:
-                attempt += 1
+                    got = box[0].fetch(rel, part, pacer, (size, mtime) if attempt == 1 else None)
+                    part.commit(got if got is not None else mtime)
+                finally:
+                    part.close()
+                outcome = part.offset
+            else:
+                outcome = box[0].send(path, rel, pacer, mtime)
+            pacer.finish()
+        except (UsageError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded per file
+            if is_transient(exc) and attempt <= options.retries and not options.cancel.is_set():
+                box[0].close(abort=True)
+                box[0] = None
+                if options.cancel.wait(min(options.retry_delay * 2 ** (attempt - 1), MAX_BACKOFF)):
+                    record(rel, exc)
+                    return
                 try:
-                    pacer = _pacer(options, progress_for, rel, size)
-                    if download:
-                        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-                        part = PartFile(path, resume=options.resume or attempt > 1)
-                        try:
-                            got = await session.retrieve(_join(top, rel), part, pacer)
-                            part.commit(got if got is not None else mtime)
-                        finally:
-                            part.close()
-                        outcome = part.offset
-                    else:
-                        parent = rel.rpartition("/")[0]
-                        if parent:
-                            await session.mkdirs(_join(top, parent))
-                        outcome = await session.store(os.path.join(local, *rel.split("/")), _join(top, rel), pacer,
-                                                      mtime)
-                    pacer.finish()
-                except UsageError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - recorded per file
-                    if is_transient(exc) and attempt <= options.retries:
-                        import asyncio
+                    box[0] = _side(url, options)
+                except Exception as again:  # noqa: BLE001 - recorded; this worker stops
+                    record(rel, again)
+                    return
+                continue
+            outcome = exc
+        break
+    record(rel, outcome)
 
-                        await session.__aexit__(None, None, None)
-                        await asyncio.sleep(_backoff(options, attempt))
-                        session = await Session(url, options).__aenter__()
-                        continue
-                    outcome = exc
+
+def _delete_all(side, download, local, extra, on_delete, result):
+    """Remove ``extra`` from the destination; local directories left empty go too."""
+    emptied = set()
+    for rel in extra:
+        try:
+            if download:
+                path = os.path.join(local, *rel.split("/"))
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    raise local_error(exc, f"removing {path}") from None
+                emptied.add(os.path.dirname(path))
+            else:
+                side.remove(rel)
+        except (UsageError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded per file
+            result.failed.append((rel, exc))
+            continue
+        result.deleted.append(rel)
+        if on_delete is not None:
+            on_delete(rel)
+    top = os.path.abspath(local)
+    for directory in sorted(emptied, key=len, reverse=True):
+        directory = os.path.abspath(directory)
+        while directory != top and directory.startswith(top + os.sep):
+            try:
+                os.rmdir(directory)  # only when empty
+            except OSError:
                 break
-            _record(result, on_file, rel, outcome)
-    finally:
-        await session.__aexit__(None, None, None)
+            directory = os.path.dirname(directory)

@@ -135,14 +135,18 @@ class Session:
         except Exception as exc:  # noqa: BLE001 - mapped onto netkit's tree
             raise _map(exc, self.peer, what) from None
 
-    async def retrieve(self, path, part, pacer):
-        """Read ``path`` into ``part`` from ``part.offset``; returns the remote mtime."""
-        attrs = await self.call(f"reading {path}", self.sftp.stat(path))
-        if attrs.type == 2:  # FILEXFER_TYPE_DIRECTORY
-            from netkit.core.errors import UsageError
+    async def retrieve(self, path, part, pacer, known=None):
+        """Read ``path`` into ``part`` from ``part.offset``; returns the remote mtime.
+        ``known``: (size, mtime) of a regular file from a listing, which saves a stat."""
+        if known is not None and known[0] is not None:
+            size, mtime = known
+        else:
+            attrs = await self.call(f"reading {path}", self.sftp.stat(path))
+            if attrs.type == 2:  # FILEXFER_TYPE_DIRECTORY
+                from netkit.core.errors import UsageError
 
-            raise UsageError(f"{path} on {self.peer} is a directory; use netkit mirror for directories")
-        size = attrs.size
+                raise UsageError(f"{path} on {self.peer} is a directory; use netkit mirror for directories")
+            size, mtime = attrs.size, attrs.mtime
         offset = part.offset
         if size is not None and offset > size:
             part.restart()
@@ -159,7 +163,7 @@ class Session:
         finally:
             with contextlib.suppress(Exception):  # closing a read handle on a failed connection
                 await f.close()
-        return attrs.mtime
+        return mtime
 
     async def _pipeline(self, f, path, offset, size, part, pacer):
         """asyncssh's parallel reads (``read_parallel``: up to ``max_requests`` in flight,
@@ -246,6 +250,9 @@ class Session:
                     stack.append(path)
                 elif stat.S_ISREG(mode):
                     yield path, entry.attrs.size, entry.attrs.mtime
+
+    async def remove(self, path):
+        await self.call(f"removing {path}", self.sftp.remove(path))
 
     async def mkdirs(self, path):
         try:
