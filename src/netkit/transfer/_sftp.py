@@ -89,6 +89,7 @@ class Session:
         self.peer = url.netloc
         self.conn = None
         self.sftp = None
+        self.closing = set()  # read handles being closed, not waited for (see retrieve)
 
     async def __aenter__(self):
         import asyncssh
@@ -120,6 +121,9 @@ class Session:
         return self
 
     async def __aexit__(self, *exc):
+        if self.closing:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*self.closing, return_exceptions=True), 5)
         if self.conn is not None:
             if self.sftp is not None:
                 self.sftp.exit()
@@ -160,10 +164,21 @@ class Session:
         try:
             if size is None or offset < size:
                 await self._pipeline(f, path, offset, size, part, pacer)
-        finally:
+        except BaseException:
             with contextlib.suppress(Exception):  # closing a read handle on a failed connection
                 await f.close()
+            raise
+        # The answer to closing a read handle says nothing we need: the next file need not
+        # wait for it (a round trip per file of a mirror). The session waits for them all.
+        task = asyncio.ensure_future(f.close())
+        self.closing.add(task)
+        task.add_done_callback(self._closed)
         return mtime
+
+    def _closed(self, task):
+        self.closing.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a failed close of a read handle changes nothing
 
     async def _pipeline(self, f, path, offset, size, part, pacer):
         """asyncssh's parallel reads (``read_parallel``: up to ``max_requests`` in flight,
