@@ -8,7 +8,7 @@ TEST_DEBS  := nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd
 # monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils); the scan
 # benchmark runs nmap, and reads peak memory with GNU time (time).
 BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils \
-              prometheus-blackbox-exporter apache2-utils nmap time pssh gcc curl
+              prometheus-blackbox-exporter apache2-utils nmap time pssh gcc curl lftp
 
 .PHONY: run test bench install install-test debs-test debs-bench clean
 
@@ -47,6 +47,7 @@ bench: debs-bench $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_protocols.py
 	$(PY) benchmarks/bench_scan.py
 	$(PY) benchmarks/bench_transfer.py
+	$(PY) benchmarks/bench_mirror.py
 	$(PY) benchmarks/bench_serve.py
 	$(PY) benchmarks/bench_ssh.py
 

@@ -160,9 +160,15 @@ class Session:
         block = min(getattr(limits, "max_read_len", 0) or 32768, pacer.block_size(BUFFER_SIZE))
         # With --limit-rate, at most about a second of data is asked for ahead of the pace.
         most = MAX_REQUESTS if not pacer.rate else max(1, min(MAX_REQUESTS, pacer.rate // block))
-        f = await self.call(f"opening {path}", self.sftp.open(path, "rb", block_size=block, max_requests=most))
+        # A file that fits one read (most of a mirror's) is one plain request: block_size 0
+        # turns off asyncssh's parallel reader, whose tasks cost more CPU than the file.
+        small = size is not None and 0 < size - offset <= block
+        f = await self.call(f"opening {path}", self.sftp.open(path, "rb", block_size=0 if small else block,
+                                                              max_requests=most))
         try:
-            if size is None or offset < size:
+            if small:
+                await self._read_small(f, path, offset, size, part, pacer)
+            elif size is None or offset < size:
                 await self._pipeline(f, path, offset, size, part, pacer)
         except BaseException:
             with contextlib.suppress(Exception):  # closing a read handle on a failed connection
@@ -179,6 +185,21 @@ class Session:
         self.closing.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: a failed close of a read handle changes nothing
+
+    async def _read_small(self, f, path, offset, size, part, pacer):
+        at = offset
+        while at < size:
+            try:
+                data = await f.read(size - at, at)
+            except Exception as exc:  # noqa: BLE001 - mapped onto netkit's tree
+                raise _map(exc, self.peer, f"reading {path}") from None
+            if not data:
+                break
+            part.write(data)
+            pacer(len(data))
+            at += len(data)
+        if at < size:
+            raise CutError(f"{self.peer}: {path} ended at byte {at} of {size} (it shrank while read)")
 
     async def _pipeline(self, f, path, offset, size, part, pacer):
         """asyncssh's parallel reads (``read_parallel``: up to ``max_requests`` in flight,
