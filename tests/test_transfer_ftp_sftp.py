@@ -290,6 +290,15 @@ def test_mirror_failure_turns_deletion_off(ftp_server, tmp_path):
         assert (dest / "extra.txt").read_bytes() == b"the source does not have me\n"
         assert (dest / "ok.txt").read_bytes() == b"ok\n"
         assert out.decode().endswith("1 copied (3 B), 0 unchanged, 0 deleted, 1 failed\n")
+        code, out, err = run("mirror", ftp_url(ftp_server, f"/{top}/"), dest, "--password-env", "FTP_PW",
+                             "--delete", "--json", env=env_of(ftp_server))
+        import json
+
+        record = json.loads(out)
+        assert code == 1 and out.count(b"\n") == 1 and "not deleting 1 file(s)" in err
+        assert record["ok"] is False and record["copied"] == [] and record["unchanged"] == 1
+        assert record["kept"] == ["extra.txt"] and record["deleted"] == []
+        assert [f["path"] for f in record["failed"]] == ["blocked.txt"] and record["failed"][0]["error"]
     finally:
         shutil.rmtree(ftp_server.home / top, ignore_errors=True)
 

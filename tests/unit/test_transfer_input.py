@@ -292,3 +292,25 @@ def test_limit_rate_sleeps_to_keep_the_pace(monkeypatch):
     for _ in range(10):
         pacer(10_000)
     assert abs(sum(slept) - 1.0) < 1e-9 and clock[0] == pytest.approx(1.0)
+
+
+def test_shared_rate_is_one_budget_for_every_worker(monkeypatch):
+    clock = [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    monkeypatch.setattr(_common, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_common, "sleep", sleep)
+    shared = _common.SharedRate(100_000)
+    pacers = [Pacer(shared=shared) for _ in range(4)]
+    assert all(p.rate == 100_000 and p.block_size() == 10_000 for p in pacers)
+    for _ in range(5):  # four transfers take turns: 200 kB in all, at 100 kB/s
+        for p in pacers:
+            p(10_000)
+    assert clock[0] == pytest.approx(2.0, abs=0.1)
+    clock[0] += 60  # a minute idle saves up at most a tenth of a second
+    start = clock[0]
+    for _ in range(10):
+        pacers[0](10_000)
+    assert clock[0] - start == pytest.approx(0.9)

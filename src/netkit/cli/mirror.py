@@ -37,6 +37,8 @@ OPTIONS = (
     Option("dry-run", "flag", as_given, None, "show what would be copied and deleted; change nothing", short="n"),
     Option("parallel", "one", positive, None, f"files at once, one connection each (default {DEFAULT_PARALLEL})",
            short="P", metavar="N", example="8", default=DEFAULT_PARALLEL),
+    Option("json", "flag", as_given, None, "print one JSON object at the end: source, dest, dry_run, ok, copied "
+           "[{path, bytes}], unchanged, deleted, failed [{path, error}], kept (and planned for --dry-run)"),
     *COMMON,
 )
 FLAGS = flag_table(OPTIONS)
@@ -88,7 +90,8 @@ def work(request, out, err) -> int:
 
     values, url = request["values"], request["url"]
     options = build_options(values, url, COMMAND)
-    quiet = bool(values.get("quiet"))
+    as_json = bool(values.get("json"))
+    quiet = bool(values.get("quiet")) or as_json
     progress = Progress(err, show_progress(values, err))
 
     def on_file(rel, outcome):
@@ -117,6 +120,13 @@ def work(request, out, err) -> int:
         err.write(f"{COMMAND}: {exc}\n")
         return 2 if isinstance(exc, UsageError) else 1
     progress.close()
+    if as_json:
+        from netkit.cli.shell import dump_json
+
+        out.write(dump_json(_record(result)))
+    if result.kept:
+        err.write(f"{COMMAND}: not deleting {len(result.kept)} file(s) the source does not have: "
+                  f"{len(result.failed)} failed to copy (run again once they do)\n")
     if result.dry_run:
         if not quiet:
             for rel, size in result.planned:
@@ -128,14 +138,24 @@ def work(request, out, err) -> int:
             out.write(f"dry run: {len(result.planned)} to copy ({format_size(planned)}), "
                       f"{len(result.unchanged)} unchanged{deletes}; nothing was changed\n")
         return 0
-    if result.kept:
-        err.write(f"{COMMAND}: not deleting {len(result.kept)} file(s) the source does not have: "
-                  f"{len(result.failed)} failed to copy (run again once they do)\n")
     if not quiet:
         deleted = f", {len(result.deleted)} deleted" if values.get("delete") else ""
         out.write(f"{len(result.copied)} copied ({format_size(result.bytes)}), {len(result.unchanged)} unchanged"
                   f"{deleted}, {len(result.failed)} failed\n")
     return 1 if result.failed else 0
+
+
+def _record(result) -> dict:
+    """The mirror's outcome as --json prints it."""
+    record = {"source": result.source, "dest": result.dest, "dry_run": result.dry_run, "ok": not result.failed,
+              "copied": [{"path": rel, "bytes": size} for rel, size in result.copied],
+              "unchanged": len(result.unchanged), "deleted": list(result.deleted),
+              "failed": [{"path": rel, "error": str(exc), "error_kind": type(exc).__name__}
+                         for rel, exc in result.failed],
+              "kept": list(result.kept)}
+    if result.dry_run:
+        record["planned"] = [{"path": rel, "bytes": size} for rel, size in result.planned]
+    return record
 
 
 def main(argv, out=None, err=None) -> int:

@@ -206,17 +206,42 @@ class Result:
         return f"Result({self.url!r} -> {self.dest!r}, {self.size} bytes)"
 
 
+class SharedRate:
+    """One ``--limit-rate`` for several transfers at once (mirror's workers): each block
+    is given the next free slot of time (a virtual clock that lags now by at most a tenth
+    of a second, so idle time does not save up into a burst)."""
+
+    BURST = 0.1
+
+    def __init__(self, rate):
+        import threading
+
+        self.rate = rate
+        self._lock = threading.Lock()
+        self._free_at = monotonic()
+
+    def take(self, n):
+        with self._lock:
+            now = monotonic()
+            self._free_at = max(self._free_at, now - self.BURST) + n / self.rate
+            wait = self._free_at - now
+        if wait > 0:
+            sleep(wait)
+
+
 class Pacer:
     """Called for every block moved: counts, reports progress at most every 0.1 s, keeps
-    to ``--limit-rate``, and raises :class:`Cancelled` when asked to stop."""
+    to ``--limit-rate`` (its own, or a :class:`SharedRate`), and raises
+    :class:`Cancelled` when asked to stop."""
 
-    __slots__ = ("_base", "_next", "_start", "cancel", "done", "rate", "report", "total")
+    __slots__ = ("_base", "_next", "_start", "cancel", "done", "rate", "report", "shared", "total")
 
-    def __init__(self, report=None, rate=None, cancel=None):
+    def __init__(self, report=None, rate=None, cancel=None, shared=None):
         self.done = 0
         self.total = None
         self.report = report  # report(done, total) or None
-        self.rate = rate
+        self.shared = shared
+        self.rate = shared.rate if shared is not None else rate
         self.cancel = cancel
         self._next = 0.0
         self._start = monotonic()
@@ -232,8 +257,10 @@ class Pacer:
 
     def __call__(self, n):
         self.done += n
+        if self.shared is not None:
+            self.shared.take(n)
         now = monotonic()
-        if self.rate:
+        if self.rate and self.shared is None:
             ahead = (self.done - self._base) / self.rate - (now - self._start)
             if ahead > 0:
                 sleep(ahead)

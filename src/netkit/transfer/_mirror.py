@@ -27,6 +27,7 @@ from netkit.transfer._common import (
     LocalError,
     Pacer,
     PartFile,
+    SharedRate,
     is_transient,
     local_error,
 )
@@ -275,6 +276,8 @@ def _copy_all(box, url, options, jobs, download, local, progress_for, on_file, r
     more opened in threads. Ctrl-C stops them all through the options' cancel event."""
     lock = threading.Lock()
     pending = list(reversed(jobs))
+    # --limit-rate is the mirror's, not each connection's: the workers share it.
+    shared = SharedRate(options.limit_rate) if options.limit_rate else None
     if options.cancel is None:
         options.cancel = threading.Event()
     cancel = options.cancel
@@ -294,7 +297,7 @@ def _copy_all(box, url, options, jobs, download, local, progress_for, on_file, r
                 if not pending:
                     return
                 rel, size, mtime = pending.pop()
-            _copy_one(mine, url, options, rel, size, mtime, download, local, progress_for, record)
+            _copy_one(mine, url, options, rel, size, mtime, download, local, progress_for, record, shared)
 
     def extra_worker():
         try:
@@ -324,14 +327,14 @@ def _copy_all(box, url, options, jobs, download, local, progress_for, on_file, r
         record(rel, ConnectError(f"not copied: no connection to {url.netloc} left"))
 
 
-def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for, record):
+def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for, record, shared=None):
     """Copy one file, retrying transient failures on a new connection, which replaces
     ``box[0]`` (None: this worker could not reconnect)."""
     path = os.path.join(local, *rel.split("/"))
     attempt = 0
     while True:
         attempt += 1
-        pacer = Pacer(progress_for(rel, size) if progress_for else None, options.limit_rate, options.cancel)
+        pacer = Pacer(progress_for(rel, size) if progress_for else None, options.limit_rate, options.cancel, shared)
         try:
             if download:
                 os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
