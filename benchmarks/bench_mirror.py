@@ -40,8 +40,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BenchError, add_common_options, bench_main, bench_venv, child_env, median, need_tool, ratio, table
-from bench_transfer import DATA_DIR, private_venv, run_timed
+from _common import (
+    BenchError,
+    add_common_options,
+    bench_main,
+    bench_venv,
+    child_env,
+    median,
+    need_tool,
+    ratio,
+    table,
+)
+from bench_transfer import DATA_DIR, alternating, private_venv, sftp_batch
 
 ROUNDS = 5
 FILES = 1000
@@ -114,12 +124,7 @@ def commands(name, venv: Path, p, tree: Path, out: Path):
                 [*netkit, "mirror", f"ftp://{ftp.user}@127.0.0.1:{ftp.port}/tree/", str(out), "--password-env",
                  "BENCH_FTP_PW", "-P", str(PARALLEL), "-q"], {"BENCH_FTP_PW": ftp.password})
     sshd = p["far-sshd" if name == "sftp-wan" else "sshd"]
-    batch = p["tmp"] / "sftp-batch"
-    batch.write_text(f"get -r {tree} {out}\n")
-    sftp = need_tool("sftp", "openssh-client")
-    return ([sftp, "-q", "-b", str(batch), "-F", "none", "-i", str(sshd.client_key), "-P", str(sshd.port),
-             "-o", f"UserKnownHostsFile={sshd.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
-             "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", f"{sshd.user}@{sshd.host}"],
+    return (sftp_batch(sshd, p["tmp"] / "sftp-batch", f"get -r {tree} {out}"),
             [*netkit, "mirror", f"sftp://{sshd.user}@{sshd.host}:{sshd.port}{tree}/", str(out), "-i",
              str(sshd.client_key), "--known-hosts", str(sshd.known_hosts), "--exclude", ".complete", "-P",
              str(PARALLEL), "-q"], {})
@@ -146,24 +151,15 @@ def measure(args, log):
             runs = [("reference", ref_argv), ("netkit", nk_argv)]
             if name == "sftp-wan":
                 runs.append(("netkit -P 1", [*nk_argv[:-2], "1", "-q"]))
-            walls = {who: [] for who, _ in runs}
-            rss = {who: [] for who, _ in runs}
-            for rnd in range(args.rounds + 1):
-                order = list(runs)
-                if rnd % 2:
-                    order.reverse()
-                for who, argv in order:
-                    shutil.rmtree(out, ignore_errors=True)
-                    wall, peak = run_timed(argv, env)
-                    if rnd == args.rounds:
-                        (out / ".complete").unlink(missing_ok=True)  # sftp -r copies the marker too
-                        if digest(out) != want:
-                            raise BenchError(f"{who}'s copy differs from the source ({name})")
-                    if rnd:
-                        walls[who].append(wall)
-                        rss[who].append(peak)
-                log(f"  {name} round {rnd}: " + ", ".join(
-                    f"{w} {walls[w][-1]:.2f} s" for w in walls if rnd and walls[w]))
+            def after(who, last, want=want, name=name):
+                if last:
+                    (out / ".complete").unlink(missing_ok=True)  # sftp -r copies the marker too
+                    if digest(out) != want:
+                        raise BenchError(f"{who}'s copy differs from the source ({name})")
+
+            walls, rss = alternating(runs, args.rounds, env, lambda rnd, text, name=name: log(
+                f"  {name} round {rnd}: {text}"), lambda wall: f"{wall:.2f} s",
+                lambda _who: shutil.rmtree(out, ignore_errors=True), after)
             shutil.rmtree(out, ignore_errors=True)
             ref, nk = median(walls["reference"]), median(walls["netkit"])
             results[name] = {"files": files, "reference_s": round(ref, 3), "netkit_s": round(nk, 3),

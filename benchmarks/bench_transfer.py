@@ -129,6 +129,29 @@ def run_timed(argv, env):
         return wall, int(rss[-1]) if rss and rss[-1].isdigit() else 0
 
 
+def alternating(runs, rounds, env, log, show, before=None, after=None):
+    """Time every (who, argv) of ``runs`` once per round, the order reversed every other
+    round; round 0 warms the page cache and the peers and is not kept. ``before(who)`` and
+    ``after(who, last_round)`` run around each run (outside the timing); ``log(round,
+    text)`` hears each round's times as ``show(wall)`` writes them. Returns ({who: walls},
+    {who: peak KiB})."""
+    walls = {who: [] for who, _ in runs}
+    rss = {who: [] for who, _ in runs}
+    for rnd in range(rounds + 1):
+        order = list(runs) if rnd % 2 == 0 else list(reversed(runs))
+        for who, argv in order:
+            if before is not None:
+                before(who)
+            wall, peak = run_timed(argv, env)
+            if after is not None:
+                after(who, rnd == rounds)
+            if rnd:
+                walls[who].append(wall)
+                rss[who].append(peak)
+        log(rnd, ", ".join(f"{w} {show(walls[w][-1])}" for w in walls if rnd and walls[w]))
+    return walls, rss
+
+
 @contextlib.contextmanager
 def peers(names, data: Path):
     """Every peer the chosen benchmarks need, with the data file in place; yields a dict."""
@@ -171,14 +194,19 @@ def commands(name, venv: Path, p, data: Path):
                 [*netkit, "get", f"ftp://{ftp.user}@127.0.0.1:{ftp.port}/data", "--password-env", "BENCH_FTP_PW",
                  "-o", "/dev/null", "-q"], None, {"BENCH_FTP_PW": ftp.password})
     sshd = p["sshd"]
-    batch = p["tmp"] / "sftp-batch"
-    batch.write_text(f"get {data} /dev/null\n")
-    sftp = need_tool("sftp", "openssh-client")
-    return ([sftp, "-q", "-b", str(batch), "-F", "none", "-i", str(sshd.client_key), "-P", str(sshd.port),
-             "-o", f"UserKnownHostsFile={sshd.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
-             "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", f"{sshd.user}@{sshd.host}"],
+    return (sftp_batch(sshd, p["tmp"] / "sftp-batch", f"get {data} /dev/null"),
             [*netkit, "get", f"sftp://{sshd.user}@{sshd.host}:{sshd.port}{data}", "-i", str(sshd.client_key),
              "--known-hosts", str(sshd.known_hosts), "-o", "/dev/null", "-q"], None, {})
+
+
+def sftp_batch(sshd, batch: Path, command: str) -> list[str]:
+    """OpenSSH's sftp running ``command`` from the file ``batch`` against the test sshd,
+    logged in with its key and trusting only its host key."""
+    batch.write_text(command + "\n")
+    return [need_tool("sftp", "openssh-client"), "-q", "-b", str(batch), "-F", "none", "-i", str(sshd.client_key),
+            "-P", str(sshd.port), "-o", f"UserKnownHostsFile={sshd.known_hosts}", "-o",
+            "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+            f"{sshd.user}@{sshd.host}"]
 
 
 def private_venv(venv: Path) -> Path:
@@ -205,25 +233,19 @@ def measure(args, log):
         for name in names:
             ref_argv, nk_argv, out, extra = commands(name, venv, p, data)
             env = {**child_env(), **extra}
-            walls = {"reference": [], "netkit": []}
-            rss = {"reference": [], "netkit": []}
-            for rnd in range(args.rounds + 1):
-                order = [("reference", ref_argv), ("netkit", nk_argv)]
-                if rnd % 2:
-                    order.reverse()
-                for who, argv in order:
-                    if out is not None:
-                        os.sync()  # neither tool pays for the writeback of the other's gigabyte
-                    wall, peak = run_timed(argv, env)
-                    if out is not None:
-                        if rnd == args.rounds and sha256_of(out) != digest:
-                            raise BenchError(f"{who} wrote a file that differs from the source ({name})")
-                        out.unlink()
-                    if rnd:  # round 0 warms the page cache and the peers
-                        walls[who].append(wall)
-                        rss[who].append(peak)
-                log(f"  {name} round {rnd}: " + ", ".join(
-                    f"{w} {args.size / walls[w][-1] / 1e9:.2f} GB/s" for w in walls if rnd and walls[w]))
+            def before(_who, out=out):
+                if out is not None:
+                    os.sync()  # neither tool pays for the writeback of the other's gigabyte
+
+            def after(who, last, out=out, name=name):
+                if out is not None:
+                    if last and sha256_of(out) != digest:
+                        raise BenchError(f"{who} wrote a file that differs from the source ({name})")
+                    out.unlink()
+
+            walls, rss = alternating([("reference", ref_argv), ("netkit", nk_argv)], args.rounds, env,
+                                     lambda rnd, text, name=name: log(f"  {name} round {rnd}: {text}"),
+                                     lambda wall: f"{args.size / wall / 1e9:.2f} GB/s", before, after)
             ref = args.size / median(walls["reference"]) / 1e9
             nk = args.size / median(walls["netkit"]) / 1e9
             r = ratio(nk, ref)

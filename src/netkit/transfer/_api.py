@@ -18,6 +18,7 @@ from netkit.transfer._common import (
     Result,
     local_error,
     retrying,
+    run_workers,
 )
 
 __all__ = ["SCHEMES", "download", "download_many", "head", "parse_url", "remote_name", "upload"]
@@ -178,16 +179,5 @@ def download_many(jobs, progress_for=None, workers=4, on_retry_for=None):
             except Exception as exc:  # noqa: BLE001 - handed back per job
                 results[index] = exc
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, min(workers, len(jobs))))]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
-    except KeyboardInterrupt:
-        cancel.set()
-        for t in threads:
-            t.join(5)
-        raise
+    run_workers(max(1, min(workers, len(jobs))), worker, cancel)
     return results

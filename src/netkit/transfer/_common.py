@@ -404,6 +404,29 @@ class PartFile:
         self.fd = None
 
 
+def run_workers(count, work, cancel, here=None):
+    """``work`` in ``count`` daemon threads (and ``here()`` in the calling thread) until all
+    return (the transfers block in the kernel, not in Python). Ctrl-C, or any exception in
+    the calling thread, sets ``cancel`` (every Pacer sharing it raises Cancelled at its next
+    block), gives the threads 5 s to stop, and re-raises."""
+    import threading
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(count)]
+    for t in threads:
+        t.start()
+    try:
+        if here is not None:
+            here()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except BaseException:
+        cancel.set()
+        for t in threads:
+            t.join(5)
+        raise
+
+
 def retrying(once, options, on_retry=None):
     """Run ``once(attempt)`` until it succeeds, a permanent error, or the retries run out.
     Backoff doubles from ``retry_delay``; an HTTP Retry-After wins when the server said."""

@@ -30,6 +30,7 @@ from netkit.transfer._common import (
     SharedRate,
     is_transient,
     local_error,
+    run_workers,
 )
 
 __all__ = ["MirrorResult", "mirror", "plan", "selected"]
@@ -310,19 +311,7 @@ def _copy_all(box, url, options, jobs, download, local, progress_for, on_file, r
             if mine[0] is not None:
                 mine[0].close(abort=cancel.is_set())
 
-    threads = [threading.Thread(target=extra_worker, daemon=True) for _ in range(min(workers, len(jobs)) - 1)]
-    for t in threads:
-        t.start()
-    try:
-        work(box)
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
-    except BaseException:
-        cancel.set()
-        for t in threads:
-            t.join(5)
-        raise
+    run_workers(min(workers, len(jobs)) - 1, extra_worker, cancel, lambda: work(box))
     for rel, _size, _mtime in reversed(pending):  # every connection was lost before these
         record(rel, ConnectError(f"not copied: no connection to {url.netloc} left"))
 
