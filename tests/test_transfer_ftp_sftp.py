@@ -4,7 +4,7 @@ import os
 import time
 
 from tests.peers.ftp import BIG_CONTENT, HELLO_CONTENT, NESTED_CONTENT, README_CONTENT
-from tests.peers.transfer_tools import run, small_tmpfs
+from tests.peers.transfer_tools import run, run_on_pty, small_tmpfs
 
 OLD = b"the previous version, which must survive\n"
 
@@ -463,3 +463,21 @@ def test_sftp_mirror_ctrl_c_stops_every_worker(sshd, tmp_path):
     code, out, err = run("mirror", sftp_url(sshd, f"{remote}/"), dest, *sftp_args(sshd), "-c")
     assert code == 0, err
     assert _files(dest) == data
+
+
+def test_mirror_progress_on_a_terminal_and_not_in_a_pipe(sshd, tmp_path):
+    remote = tmp_path / "remote"
+    data = {f"f{i}.bin": os.urandom(400_000) for i in range(4)}
+    _tree(remote, data)
+    args = ("mirror", sftp_url(sshd, f"{remote}/"), *sftp_args(sshd), "-P", "2", "--limit-rate", "1M")
+    code, text = run_on_pty(*args, tmp_path / "tty")
+    assert code == 0 and _files(tmp_path / "tty") == data
+    # Two lines at once, redrawn in place; each finished line is erased and replaced by
+    # "copied NAME", so the screen ends with the four of them and the summary.
+    assert "\x1b[1A" in text and "%" in text and "ETA" in text
+    assert text.count("\x1b[Jcopied ") == 4
+    assert text.endswith(" (390.6 KiB)\r\n4 copied (1.5 MiB), 0 unchanged, 0 failed\r\n")
+    code, out, err = run(*args, tmp_path / "pipe")
+    assert code == 0 and err == "" and "\x1b" not in out.decode()
+    assert sorted(out.decode().splitlines()) == sorted(
+        [f"copied {name} (390.6 KiB)" for name in data] + ["4 copied (1.5 MiB), 0 unchanged, 0 failed"])
