@@ -60,6 +60,7 @@ def test_both_workers_serve_and_the_limit_holds_overall(served):
     pids = workers_of(server.proc.pid)
     assert len(pids) == 2
     held = [echo_on(server, b"line %d\n" % i) for i in range(SPREAD)]
+    server.wait_log(" connect 127.0.0.1:", count=SPREAD)  # two workers' lines reach the log in their own time
     connects = [line for line in server.log if " connect 127.0.0.1:" in line]
     assert len(connects) == SPREAD
     serving = {int(m.group(1)) for m in (re.search(r"\[worker \d, pid (\d+)\]", line) for line in connects)}

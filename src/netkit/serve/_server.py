@@ -149,9 +149,11 @@ class _Connection(asyncio.Protocol):
         reason = self.reason
         if exc is not None and reason is None:
             reason = "reset by the client" if isinstance(exc, ConnectionResetError) else f"error: {exc}"
+        # The slot is free before the line says so: a client that reads "disconnect" and
+        # connects at once must find it free, in this worker or another.
+        listener.closed(self)
         listener.log(f"disconnect {self.peer} after {time.monotonic() - self.opened:.1f} s, "
                      f"{self.received} B in, {self.sent} B out" + (f" ({reason})" if reason else ""))
-        listener.closed(self)
 
     # -- helpers ----------------------------------------------------------------------
 
