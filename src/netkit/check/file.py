@@ -17,18 +17,12 @@ repeatable option takes a string or a list of strings.
 
 from netkit.check.options import BY_NAME
 from netkit.check.spec import make_spec, parse_check_target
+from netkit.cli.args import suggest
 from netkit.core.errors import UsageError
 
 __all__ = ["load_checks", "parse_value"]
 
 _TOP_KEYS = ("defaults", "check")
-
-
-def _suggest(key, choices) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(key, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def parse_value(option, value, spell):
@@ -64,7 +58,7 @@ def _table(path, where, table, *, required_url, prompt, cli_opts):
         option = BY_NAME.get(key) or BY_NAME.get(key.replace("_", "-"))
         if option is None:
             raise UsageError(f"{path}: {where}: unknown option {key!r}"
-                             f"{_suggest(key, [*BY_NAME, 'url'] if required_url else BY_NAME)}")
+                             f"{suggest(key, [*BY_NAME, 'url'] if required_url else BY_NAME, quoted=True)}")
 
         def spell(name):
             return f"{path}: {where}: {name}"
@@ -86,7 +80,7 @@ def load_checks(path, *, cli_opts=None, prompt=None, env=None) -> list:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
     for key in doc:
         if key not in _TOP_KEYS:
-            raise UsageError(f"{path}: unknown top-level key {key!r}{_suggest(key, _TOP_KEYS)}; "
+            raise UsageError(f"{path}: unknown top-level key {key!r}{suggest(key, _TOP_KEYS, quoted=True)}; "
                              f"a checks file has [defaults] and [[check]] tables")
     _, defaults = _table(path, "[defaults]", doc.get("defaults", {}), required_url=False, prompt=prompt,
                          cli_opts=None)

@@ -11,11 +11,15 @@ from netkit.core.errors import UsageError
 __all__ = ["flag_table", "flag_text", "option_rows", "parse_argv", "parse_values", "suggest"]
 
 
-def suggest(word: str, choices) -> str:
+def suggest(word: str, choices, quoted: bool = False) -> str:
+    """``"; did you mean X?"`` for the closest of ``choices`` (``'X'`` with ``quoted``), or
+    "" when none is close."""
     import difflib  # only on the error path
 
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
+    if not close:
+        return ""
+    return f"; did you mean {close[0]!r}?" if quoted else f"; did you mean {close[0]}?"
 
 
 def parse_argv(argv, flags: dict, command: str):
@@ -92,6 +96,21 @@ def flag_text(option) -> str:
 def option_rows(options, width: int = 30) -> str:
     """The --help lines of ``options``: the spelling in a column ``width`` wide, then the help."""
     return "".join(f"  {flag_text(o):<{width}} {o.help}\n" for o in options)
+
+
+def last_value(raw, flags: dict, name: str):
+    """The last value given for ``--name`` in parse_argv's ``raw``, through the option's
+    ``parse`` (None when not given); a bad value is a UsageError with an example."""
+    values = raw.get(name)
+    if not values:
+        return None
+    option = flags[f"--{name}"]
+    if option.parse is None:
+        return values[-1]
+    try:
+        return option.parse(values[-1])
+    except ValueError as exc:
+        raise UsageError(f"--{name} {exc} (got {values[-1]!r}); e.g. --{name} {option.example}") from None
 
 
 def parse_values(argv, flags: dict, command: str):

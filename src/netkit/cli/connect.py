@@ -1,9 +1,9 @@
 """``netkit connect HOST PORT``: stdin to a socket, the socket to stdout (netcat's job,
 and the stdio proxy client of the source texts)."""
 
-from netkit.cli.args import flag_table, option_rows, parse_argv
+from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
 from netkit.core.errors import UsageError
-from netkit.core.options import Option
+from netkit.core.options import Option, seconds
 
 __all__ = ["main", "help_text", "Flag", "endpoint_from"]
 
@@ -15,12 +15,6 @@ def Flag(name, kind, help, metavar=None, example=None, short=None, parse=None): 
     return Option(name, kind, parse, None, help, short=short, metavar=metavar, example=example)
 
 
-def _seconds(value):
-    from netkit.core.text import parse_seconds
-
-    return parse_seconds(value)
-
-
 # Options shared with `netkit send`.
 ENDPOINT_OPTIONS = (
     Flag("udp", "flag", "UDP: each read of input is one datagram", short="u"),
@@ -30,28 +24,15 @@ ENDPOINT_OPTIONS = (
     Flag("cafile", "one", "with --tls: trust the CA certificates in FILE", "FILE", "ca.pem"),
     Flag("crlf", "flag", "send line ends as CRLF, show CRLF as LF", short="C"),
     Flag("connect-timeout", "one", "give up connecting after SECONDS (default 10)", "SECONDS", "3",
-         parse=_seconds),
+         parse=seconds),
     Flag("wait", "one", "TLS and UDP: after input ends, wait until the server is quiet SECONDS (default 1)",
-         "SECONDS", "2", parse=_seconds),
+         "SECONDS", "2", parse=seconds),
     Flag("help", "flag", "show this help", short="h"),
 )
 
 
 def rows(options) -> str:
     return option_rows(options, 28)
-
-
-def one(raw, flags, name):
-    values = raw.get(name)
-    if not values:
-        return None
-    option = flags[f"--{name}"]
-    if option.parse is None:
-        return values[-1]
-    try:
-        return option.parse(values[-1])
-    except ValueError as exc:
-        raise UsageError(f"--{name} {exc} (got {values[-1]!r}); e.g. --{name} {option.example}") from None
 
 
 def endpoint_from(raw, positional, flags, command, extra=0):
@@ -64,10 +45,10 @@ def endpoint_from(raw, positional, flags, command, extra=0):
         raise UsageError("--insecure only makes sense with --tls")
     if raw.get("cafile") and not raw.get("tls"):
         raise UsageError("--cafile only makes sense with --tls")
-    timeout = one(raw, flags, "connect-timeout") or DEFAULT_CONNECT_TIMEOUT
+    timeout = last_value(raw, flags, "connect-timeout") or DEFAULT_CONNECT_TIMEOUT
     common = dict(transport=transport, tls=bool(raw.get("tls")), insecure=bool(raw.get("insecure")),
-                  cafile=one(raw, flags, "cafile"), timeout=timeout)
-    path = one(raw, flags, "unix")
+                  cafile=last_value(raw, flags, "cafile"), timeout=timeout)
+    path = last_value(raw, flags, "unix")
     if path:
         return Endpoint(path=path, **common), positional
     if not positional:
@@ -124,7 +105,7 @@ def parse(argv):
                          "stdin (netkit send HOST PORT DATA sends one request)")
     from netkit.serve.client import DEFAULT_WAIT
 
-    return {"endpoint": endpoint, "crlf": bool(raw.get("crlf")), "wait": one(raw, FLAGS, "wait") or DEFAULT_WAIT}
+    return {"endpoint": endpoint, "crlf": bool(raw.get("crlf")), "wait": last_value(raw, FLAGS, "wait") or DEFAULT_WAIT}
 
 
 def _run(request, out, err) -> int:

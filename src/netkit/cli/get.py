@@ -13,7 +13,7 @@ import sys
 
 from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.core.errors import NetkitError, UsageError
-from netkit.core.options import Option, as_given, positive, whole
+from netkit.core.options import Option, as_given, positive, seconds, whole
 
 __all__ = ["COMMON", "Progress", "build_options", "help_text", "main"]
 
@@ -21,12 +21,6 @@ COMMAND = "netkit get"
 # Transfers at once when several URLs are given (curl --parallel's default is 50, aria2's
 # 5; a handful saturates one link without opening a connection storm on one server).
 DEFAULT_PARALLEL = 4
-
-
-def _seconds(text):
-    from netkit.core.text import parse_seconds
-
-    return parse_seconds(text)
 
 
 def _delay(text):
@@ -89,7 +83,7 @@ COMMON = (
            metavar="N", example="5", default=3),
     Option("retry-delay", "one", _delay, None, "first wait between retries, doubled each time (default 1 s; "
            "Retry-After wins)", metavar="SECONDS", example="2", default=1.0),
-    Option("timeout", "one", _seconds, None, "connect and idle timeout (default 30 s)", metavar="SECONDS",
+    Option("timeout", "one", seconds, None, "connect and idle timeout (default 30 s)", metavar="SECONDS",
            example="10", default=30.0),
     Option("limit-rate", "one", _rate, None, "at most this many bytes per second", metavar="RATE",
            example="500k"),
@@ -196,6 +190,24 @@ def credentials(values, url, command):
             raise UsageError(f"{command}: the password for {user} at {url.host} is needed: set --password-env VAR, "
                              f"put it in ~/.netrc, or run on a terminal to be asked")
     return user, password
+
+
+def check_ssh_flags(values, schemes, command=COMMAND):
+    """--identity and --known-hosts only mean something for sftp:// URLs."""
+    if values.get("identity") or values.get("known-hosts"):
+        bad = [s for s in schemes if s != "sftp"]
+        if bad:
+            raise UsageError(f"{command}: --identity and --known-hosts are for sftp:// URLs, not {bad[0]}://")
+
+
+def retry_notice(values, progress, err, command=COMMAND):
+    """The on_retry callback: one line on standard error per retry (none with -q)."""
+    def say(exc, attempt, delay):
+        if not values.get("quiet"):
+            progress.close()
+            err.write(f"{command}: {exc}; retry {attempt} of {values['retry']} in {delay:g} s\n")
+
+    return say
 
 
 def build_options(values, url=None, command=COMMAND):
@@ -363,10 +375,7 @@ def parse(argv):
             raise UsageError(f"{COMMAND}: --{name} is for http:// and https:// URLs, not {bad[0].scheme}://")
     if values.get("get") and not values.get("data"):
         raise UsageError(f"{COMMAND}: -G/--get puts --data in the query; give --data KEY=VALUE too")
-    if values.get("identity") or values.get("known-hosts"):
-        bad = [t for t in targets if t.scheme != "sftp"]
-        if bad:
-            raise UsageError(f"{COMMAND}: --identity and --known-hosts are for sftp:// URLs, not {bad[0].scheme}://")
+    check_ssh_flags(values, [t.scheme for t in targets])
     if values.get("head") and values.get("continue"):
         raise UsageError(f"{COMMAND}: -I/--head prints headers only; -c has nothing to resume")
     directory = values.get("output-dir")
@@ -437,16 +446,8 @@ def work(request, out, err) -> int:
         prepared.append((target, dest, options))
     if values.get("head"):
         return _heads(prepared, out, err)
-    quiet = bool(values.get("quiet"))
     progress = Progress(err, show_progress(values, err))
-
-    def on_retry(target):
-        def say(exc, attempt, delay):
-            if not quiet:
-                progress.close()
-                err.write(f"{COMMAND}: {exc}; retry {attempt} of {values['retry']} in {delay:g} s\n")
-
-        return say
+    on_retry = retry_notice(values, progress, err)
 
     from netkit.transfer._api import download, download_many
 
@@ -456,7 +457,7 @@ def work(request, out, err) -> int:
         if dest == "-":
             out.flush()
         try:
-            results = [download(target, dest, options, progress.line(name), on_retry(target))]
+            results = [download(target, dest, options, progress.line(name), on_retry)]
         except NetkitError as exc:
             if isinstance(exc, UsageError):
                 raise
@@ -467,7 +468,7 @@ def work(request, out, err) -> int:
         lines = [progress.line(os.path.basename(dest)) for _, dest, _ in prepared]
         try:
             results = download_many(prepared, lambda i: lines[i], values["parallel"],
-                                    lambda i: on_retry(prepared[i][0]))
+                                    lambda i: on_retry)
         finally:
             progress.close()
     failures = 0

@@ -11,7 +11,14 @@ input, 130 Ctrl-C.
 """
 
 from netkit.cli.args import flag_table, option_rows, parse_values
-from netkit.cli.get import COMMON, DEFAULT_PARALLEL, Progress, build_options, show_progress
+from netkit.cli.get import (
+    COMMON,
+    DEFAULT_PARALLEL,
+    Progress,
+    build_options,
+    check_ssh_flags,
+    show_progress,
+)
 from netkit.core.errors import NetkitError, UsageError
 from netkit.core.options import Option, as_given, positive
 
@@ -74,8 +81,7 @@ def parse(argv):
     from netkit.transfer._api import parse_url
 
     url = parse_url(remote[0], ("ftp", "ftps", "sftp"))
-    if (values.get("identity") or values.get("known-hosts")) and url.scheme != "sftp":
-        raise UsageError(f"{COMMAND}: --identity and --known-hosts are for sftp:// URLs, not {url.scheme}://")
+    check_ssh_flags(values, [url.scheme], COMMAND)
     if "://" not in source:
         import os
 

@@ -8,7 +8,14 @@ uploaded, 1 failed (one line on stderr), 2 bad input, 130 Ctrl-C.
 import os
 
 from netkit.cli.args import flag_table, option_rows, parse_values
-from netkit.cli.get import COMMON, Progress, build_options, show_progress
+from netkit.cli.get import (
+    COMMON,
+    Progress,
+    build_options,
+    check_ssh_flags,
+    retry_notice,
+    show_progress,
+)
 from netkit.core.errors import NetkitError, UsageError
 from netkit.core.options import Option, as_given
 
@@ -63,8 +70,7 @@ def parse(argv):
     method = (values.get("request") or "PUT").upper()
     if method not in ("PUT", "POST"):
         raise UsageError(f"{COMMAND}: -X {values['request']}: put sends PUT or POST")
-    if (values.get("identity") or values.get("known-hosts")) and url.scheme != "sftp":
-        raise UsageError(f"{COMMAND}: --identity and --known-hosts are for sftp:// URLs, not {url.scheme}://")
+    check_ssh_flags(values, [url.scheme], COMMAND)
     return {"values": values, "path": path, "url": url, "method": method}
 
 
@@ -76,11 +82,7 @@ def work(request, out, err) -> int:
     options.content_type = values.get("content-type")
     progress = Progress(err, show_progress(values, err))
 
-    def on_retry(exc, attempt, delay):
-        if not values.get("quiet"):
-            progress.close()
-            err.write(f"{COMMAND}: {exc}; retry {attempt} of {values['retry']} in {delay:g} s\n")
-
+    on_retry = retry_notice(values, progress, err, COMMAND)
     try:
         result = upload(request["path"], url, options, progress.line(os.path.basename(request["path"])), on_retry,
                request["method"])

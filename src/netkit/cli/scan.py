@@ -1,9 +1,9 @@
 """``netkit scan``: which TCP ports of which hosts are open, as fast as nmap -sT."""
 
 
-from netkit.cli.args import flag_table, parse_argv
+from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
 from netkit.core.errors import UsageError
-from netkit.core.options import Option
+from netkit.core.options import Option, as_given, seconds
 
 __all__ = ["main", "help_text"]
 
@@ -16,10 +16,6 @@ _NMAP_SPELLINGS = {"-iL": "--input-list", "-oG": "--grepable", "-oX": "--xml", "
 # nmap options that change nothing here, accepted so nmap habits do not fail: netkit
 # never pings first (-Pn), never looks up reverse names (-n) and only connect-scans (-sT).
 _NO_OPS = frozenset(("-Pn", "-n", "-sT"))
-
-
-def _same(value):
-    return value
 
 
 def _count(what, low=1):
@@ -35,53 +31,45 @@ def _count(what, low=1):
     return parse
 
 
-def _seconds(value):
-    from netkit.core.text import parse_seconds
-
-    return parse_seconds(value)
-
-
 OPTIONS = (
-    Option("ports", "one", _same, None, "ports: 22,80,443 or 1-1024 or - for all (-p-)", short="p",
+    Option("ports", "one", as_given, None, "ports: 22,80,443 or 1-1024 or - for all (-p-)", short="p",
            metavar="PORTS", example="1-1024"),
     Option("top-ports", "one", _count("ports"), None, f"the N most common ports (default {DEFAULT_TOP_PORTS})",
            metavar="N", example="100"),
-    Option("all-ports", "flag", _same, None, "all 65,535 ports (nmap's -p-)"),
-    Option("input-list", "many", _same, None, "read targets from a file (-iL; # comments)", metavar="FILE",
+    Option("all-ports", "flag", as_given, None, "all 65,535 ports (nmap's -p-)"),
+    Option("input-list", "many", as_given, None, "read targets from a file (-iL; # comments)", metavar="FILE",
            example="hosts.txt"),
-    Option("exclude", "many", _same, None, "leave these targets out (repeatable, comma lists)",
+    Option("exclude", "many", as_given, None, "leave these targets out (repeatable, comma lists)",
            metavar="TARGETS", example="192.0.2.1"),
-    Option("open", "flag", _same, None, "list only open ports"),
-    Option("banner", "flag", _same, None, "read what open ports say (or answer to an HTTP HEAD)", short="b"),
-    Option("json", "flag", _same, None, "print JSON Lines: one object per port, then a summary"),
-    Option("grepable", "one", _same, None, "also write nmap's grepable format to FILE (- for stdout) (-oG)",
+    Option("open", "flag", as_given, None, "list only open ports"),
+    Option("banner", "flag", as_given, None, "read what open ports say (or answer to an HTTP HEAD)", short="b"),
+    Option("json", "flag", as_given, None, "print JSON Lines: one object per port, then a summary"),
+    Option("grepable", "one", as_given, None, "also write nmap's grepable format to FILE (- for stdout) (-oG)",
            metavar="FILE", example="scan.gnmap"),
-    Option("xml", "one", _same, None, "also write nmap-compatible XML to FILE (- for stdout) (-oX)",
+    Option("xml", "one", as_given, None, "also write nmap-compatible XML to FILE (- for stdout) (-oX)",
            metavar="FILE", example="scan.xml"),
     Option("rate", "one", _count("probes a second"), None, "at most N probes a second", metavar="N",
            example="1000"),
-    Option("timeout", "one", _seconds, None,
+    Option("timeout", "one", seconds, None,
            "wait for one probe's answer: where to start and the most (default 0.5, adapting up to 1.25)",
            metavar="SECONDS", example="2"),
     Option("retries", "one", _count("retries", 0), None, "probes sent again before a port is filtered (default 5)",
            metavar="N", example="1"),
-    Option("max-time", "one", _seconds, None, "stop the whole scan after SECONDS", metavar="SECONDS",
+    Option("max-time", "one", seconds, None, "stop the whole scan after SECONDS", metavar="SECONDS",
            example="60"),
-    Option("host-timeout", "one", _seconds, None, "give up on a host SECONDS after its first probe",
+    Option("host-timeout", "one", seconds, None, "give up on a host SECONDS after its first probe",
            metavar="SECONDS", example="30"),
     Option("concurrency", "one", _count("connections"), None, "connects in flight at once (default 2048)",
            metavar="N", example="500"),
-    Option("ipv4", "flag", _same, None, "resolve names to IPv4 only", short="4"),
-    Option("ipv6", "flag", _same, None, "resolve names to IPv6 only", short="6"),
-    Option("help", "flag", _same, None, "show this help", short="h"),
+    Option("ipv4", "flag", as_given, None, "resolve names to IPv4 only", short="4"),
+    Option("ipv6", "flag", as_given, None, "resolve names to IPv6 only", short="6"),
+    Option("help", "flag", as_given, None, "show this help", short="h"),
 )
 FLAGS = flag_table(OPTIONS)
 
 
 def help_text() -> str:
-    rows = "".join(
-        f"  {((f'-{o.short}, ' if o.short else '    ') + f'--{o.name}' + ('' if o.kind == 'flag' else f' {o.metavar}')):<28} "
-        f"{o.help}\n" for o in OPTIONS)
+    rows = option_rows(OPTIONS, 28)
     return (
         "usage: netkit scan [OPTIONS] TARGET...\n\n"
         "TCP connect scan: every port open (it connected), closed (refused) or filtered (no\n"
@@ -108,14 +96,7 @@ def parse(argv):
         return {"help": True}
 
     def one(name):
-        values = raw.get(name)
-        if not values:
-            return None
-        option = FLAGS[f"--{name}"]
-        try:
-            return option.parse(values[-1])
-        except ValueError as exc:
-            raise UsageError(f"--{name} {exc} (got {values[-1]!r}); e.g. --{name} {option.example}") from None
+        return last_value(raw, FLAGS, name)
 
     if raw.get("ipv4") and raw.get("ipv6"):
         raise UsageError("-4 and -6 exclude each other; give one")

@@ -1,9 +1,10 @@
 """``netkit send HOST PORT DATA``: one request, the reply printed (the palindrome client
 of the source texts, for any line service)."""
 
-from netkit.cli.args import flag_table, parse_argv
-from netkit.cli.connect import ENDPOINT_OPTIONS, Flag, endpoint_from, one, rows
+from netkit.cli.args import flag_table, last_value, parse_argv
+from netkit.cli.connect import ENDPOINT_OPTIONS, Flag, endpoint_from, rows
 from netkit.core.errors import UsageError
+from netkit.core.options import seconds
 
 __all__ = ["main", "help_text"]
 
@@ -12,15 +13,9 @@ COMMAND = "netkit send"
 DEFAULT_TIMEOUT = 5.0
 
 
-def _seconds(value):
-    from netkit.core.text import parse_seconds
-
-    return parse_seconds(value)
-
-
 OPTIONS = (
     Flag("timeout", "one", f"give up after SECONDS in all (default {DEFAULT_TIMEOUT:g})", "SECONDS", "2",
-         short="t", parse=_seconds),
+         short="t", parse=seconds),
     Flag("no-newline", "flag", "send DATA as it is, without a line end", short="n"),
 ) + ENDPOINT_OPTIONS
 FLAGS = flag_table(OPTIONS)
@@ -62,10 +57,10 @@ def parse(argv):
         data += b"\n"
     from netkit.serve.client import DEFAULT_WAIT
 
-    timeout = one(raw, FLAGS, "timeout") or DEFAULT_TIMEOUT
+    timeout = last_value(raw, FLAGS, "timeout") or DEFAULT_TIMEOUT
     endpoint.timeout = min(endpoint.timeout, timeout)
     return {"endpoint": endpoint, "data": data, "crlf": bool(raw.get("crlf")), "timeout": timeout,
-            "wait": one(raw, FLAGS, "wait") or DEFAULT_WAIT}
+            "wait": last_value(raw, FLAGS, "wait") or DEFAULT_WAIT}
 
 
 def _run(request, out, err) -> int:

@@ -5,7 +5,7 @@ table knows it, 2 on bad input.
 """
 
 
-from netkit.cli.args import flag_table, parse_argv
+from netkit.cli.args import flag_table, option_rows, parse_argv
 from netkit.core.errors import UsageError
 from netkit.core.options import Option, as_given
 
@@ -24,7 +24,7 @@ FLAGS = flag_table(OPTIONS)
 
 
 def help_text() -> str:
-    rows = "".join(f"  {(f'-{o.short}, ' if o.short else '    ') + f'--{o.name}':<16} {o.help}\n" for o in OPTIONS)
+    rows = option_rows(OPTIONS, 16)
     return (
         "usage: netkit service NAME|PORT[/PROTO] [--udp] [--json]\n\n"
         "Map a service name to its port and back, as /etc/services does: the system's services\n"

@@ -97,10 +97,7 @@ def _run(request, out, err) -> int:
     else:
         from netkit.serve.client import open_socket
 
-        endpoint = request["endpoint"]
-        if request["udp"]:
-            endpoint.transport = "udp"
-        sock = open_socket(endpoint)
+        sock = open_socket(request["endpoint"])
         try:
             family = sock.family
             for level in levels:

@@ -3,9 +3,9 @@ clush, Ansible ad-hoc), with OpenSSH's host key rules."""
 
 import sys
 
-from netkit.cli.args import flag_table, option_rows, parse_argv
+from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, as_given, positive
+from netkit.core.options import Option, as_given, positive, seconds
 
 __all__ = ["help_text", "main"]
 
@@ -20,12 +20,6 @@ def _port(value):
     if n > 65535:
         raise ValueError("expects a port, 1-65535")
     return n
-
-
-def _seconds(value):
-    from netkit.core.text import parse_seconds
-
-    return parse_seconds(value)
 
 
 def _env_pair(value):
@@ -58,13 +52,13 @@ COMMON = (
            metavar="FILE", example="none"),
     Option("jump", "one", as_given, None, "go through this jump host ([user@]host[:port])", short="J",
            metavar="HOST", example="bastion"),
-    Option("connect-timeout", "one", _seconds, None, "seconds for the connection and login (default 10)",
+    Option("connect-timeout", "one", seconds, None, "seconds for the connection and login (default 10)",
            metavar="SECONDS", example="5"),
     Option("json", "flag", as_given, None, "print one JSON object per host, then a summary"),
     Option("help", "flag", as_given, None, "show this help", short="h"),
 )
 RUN = (
-    Option("timeout", "one", _seconds, None, "stop the command after SECONDS (default: no limit)", short="t",
+    Option("timeout", "one", seconds, None, "stop the command after SECONDS (default: no limit)", short="t",
            metavar="SECONDS", example="60"),
     Option("stdin", "flag", as_given, None, "send standard input (read once) to every host's command; "
            "without a command: a script for sh"),
@@ -89,7 +83,7 @@ def _rows(options):
     return option_rows(options, 32)
 
 
-def help_text(sub=None) -> str:
+def help_text() -> str:
     head = (
         "usage: netkit ssh run [OPTIONS] HOST... -- COMMAND...\n"
         "       netkit ssh get [OPTIONS] HOST... REMOTE_PATH LOCAL_DIR\n"
@@ -135,15 +129,8 @@ def parse(argv):
     if raw.get("help"):
         return {"help": True}
 
-    def one(name, default=None):
-        values = raw.get(name)
-        if not values:
-            return default
-        option = _FLAGS[sub][f"--{name}"]
-        try:
-            return option.parse(values[-1])
-        except ValueError as exc:
-            raise UsageError(f"--{name} {exc} (got {values[-1]!r}); e.g. --{name} {option.example}") from None
+    def one(name):
+        return last_value(raw, _FLAGS[sub], name)
 
     request = {"sub": sub, "json": bool(raw.get("json"))}
     hosts = []
@@ -318,17 +305,15 @@ def grouped(results) -> str:
     return "".join(blocks)
 
 
-def _safe_name(label: str) -> str:
-    return label.replace("/", "_") or "_"
-
-
 def _write_outdir(outdir, results):
     import os
+
+    from netkit.remote._sftp import host_dir
 
     os.makedirs(outdir, exist_ok=True)
     for r in results:
         for name, text in (("stdout", r.stdout), ("stderr", r.stderr)):
-            path = os.path.join(outdir, f"{_safe_name(r.host)}.{name}")
+            path = os.path.join(outdir, f"{host_dir(r.host)}.{name}")
             tmp = path + ".part"
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(text)
@@ -370,7 +355,6 @@ def _interrupted(finished, request, out, err, kind) -> int:
 
 
 def _run(request, out, err) -> int:
-    from netkit.cli.shell import dump_json
     from netkit.core.limits import fit_to_descriptors
     from netkit.remote import DEFAULT_PARALLEL, run
 
@@ -396,11 +380,7 @@ def _run(request, out, err) -> int:
     if request["outdir"]:
         _write_outdir(request["outdir"], results)
     if request["json"]:
-        for r in results:
-            out.write(dump_json(r.as_dict()))
-        ok = sum(1 for r in results if r.ok)
-        out.write(dump_json({"summary": {"hosts": len(results), "ok": ok, "failed": len(results) - ok,
-                                         "failed_hosts": [r.host for r in results if not r.ok]}}))
+        _write_json(results, out)
     else:
         if request["group"]:
             out.write(grouped(results))
@@ -455,7 +435,6 @@ class _Progress:
 
 
 def _transfer(request, out, err) -> int:
-    from netkit.cli.shell import dump_json
     from netkit.core.limits import fit_to_descriptors
     from netkit.remote import DEFAULT_PARALLEL, get, put
 
@@ -480,15 +459,22 @@ def _transfer(request, out, err) -> int:
     finally:
         progress.clear()
     if request["json"]:
-        for r in results:
-            out.write(dump_json(r.as_dict()))
-        ok = sum(1 for r in results if r.ok)
-        out.write(dump_json({"summary": {"hosts": len(results), "ok": ok, "failed": len(results) - ok,
-                                         "failed_hosts": [r.host for r in results if not r.ok]}}))
+        _write_json(results, out)
     else:
         out.write(summary_table(results, kind=request["sub"]))
     out.flush()
     return _report_failures(results, err, kind=request["sub"])
+
+
+def _write_json(results, out):
+    """--json: one object per host, then the summary."""
+    from netkit.cli.shell import dump_json
+
+    for r in results:
+        out.write(dump_json(r.as_dict()))
+    ok = sum(1 for r in results if r.ok)
+    out.write(dump_json({"summary": {"hosts": len(results), "ok": ok, "failed": len(results) - ok,
+                                     "failed_hosts": [r.host for r in results if not r.ok]}}))
 
 
 def _work(request, out, err) -> int:

@@ -8,7 +8,7 @@ Exit 0 on success, 2 on bad input (a malformed URL, a port out of range, KEY wit
 from netkit.cli.args import flag_table, option_rows, parse_argv, suggest
 from netkit.cli.shell import dump_json
 from netkit.core.errors import UsageError
-from netkit.core.options import Option
+from netkit.core.options import Option, as_given
 
 __all__ = ["help_text", "main"]
 
@@ -25,17 +25,13 @@ ACTIONS = {
 }
 
 
-def _same(value):
-    return value
-
-
 OPTIONS = (
-    Option("safe", "one", _same, None, "quote: characters left as they are (default '/'; with --plus none)",
+    Option("safe", "one", as_given, None, "quote: characters left as they are (default '/'; with --plus none)",
            metavar="CHARS", example="'/:'"),
-    Option("plus", "flag", _same, None, "quote/unquote: spaces as '+' (form and query encoding)"),
-    Option("show-password", "flag", _same, None, "parse: show the password instead of ***"),
-    Option("json", "flag", _same, None, "print the result as one JSON object"),
-    Option("help", "flag", _same, None, "show this help", short="h"),
+    Option("plus", "flag", as_given, None, "quote/unquote: spaces as '+' (form and query encoding)"),
+    Option("show-password", "flag", as_given, None, "parse: show the password instead of ***"),
+    Option("json", "flag", as_given, None, "print the result as one JSON object"),
+    Option("help", "flag", as_given, None, "show this help", short="h"),
 )
 FLAGS = flag_table(OPTIONS)
 # Options that make sense for some actions only.

@@ -4,7 +4,7 @@ Its own small module so that every command can declare its options without impor
 the check table (netkit.check.options), whose import costs milliseconds of start-up.
 """
 
-__all__ = ["Option", "as_given", "positive", "whole"]
+__all__ = ["Option", "as_given", "positive", "seconds", "whole"]
 
 
 class Option:
@@ -28,11 +28,6 @@ class Option:
         self.example = example
         self.group = None
 
-    @property
-    def key(self) -> str:
-        """The name in a checks file (TOML keys may hold dashes)."""
-        return self.name
-
 
 # Parsers the command-line tables share.
 
@@ -53,3 +48,10 @@ def positive(text):
     if not str(text).isdigit() or int(text) < 1:
         raise ValueError("expects a whole number of 1 or more")
     return int(text)
+
+
+def seconds(text):
+    """A duration: 5, 2.5, 300ms, 1m (netkit.core.text.parse_seconds, imported on use)."""
+    from netkit.core.text import parse_seconds
+
+    return parse_seconds(text)

@@ -4,7 +4,7 @@ comma-separated names matched as domain suffixes, IP addresses, ``*`` for all)."
 
 from netkit.core.target import Target, parse_target
 
-__all__ = ["proxy_from_env", "bypasses", "parse_proxy"]
+__all__ = ["bypasses", "env_bypasses", "parse_proxy", "proxy_from_env"]
 
 _PROXY_PORTS = {"http": 1080, "https": 443}
 
@@ -50,9 +50,15 @@ def bypasses(host: str, port: int, no_proxy: str | None) -> bool:
     return False
 
 
+def env_bypasses(host: str, port: int, env) -> bool:
+    """Whether the environment's no_proxy exempts this host (also from an explicit --proxy,
+    as curl does)."""
+    return bypasses(host, port, _env(env, "no_proxy"))
+
+
 def proxy_from_env(scheme: str, host: str, port: int, env) -> Target | None:
     """The proxy the environment names for this URL, or None."""
-    if bypasses(host, port, _env(env, "no_proxy")):
+    if env_bypasses(host, port, env):
         return None
     value = _env(env, f"{scheme}_proxy") or _env(env, "all_proxy")
     if not value:

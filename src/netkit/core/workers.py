@@ -82,14 +82,19 @@ class WorkerPool:
                             continue
                         buf = buffers[fd] + chunk
                         worker = self.children[fd][0]
+                        # Records are "SIZE\n" + SIZE bytes; walked by offset, the buffer is
+                        # cut once per read (not once per record: a read holds thousands).
+                        pos = 0
                         while True:
-                            head, nl, rest = buf.partition(b"\n")
-                            if not nl or len(rest) < int(head):
+                            nl = buf.find(b"\n", pos)
+                            if nl < 0:
                                 break
-                            size = int(head)
-                            buf = rest[size:]
-                            yield worker, rest[:size]
-                        buffers[fd] = buf
+                            end = nl + 1 + int(buf[pos:nl])
+                            if end > len(buf):
+                                break
+                            yield worker, buf[nl + 1:end]
+                            pos = end
+                        buffers[fd] = buf[pos:]
                 except KeyboardInterrupt:
                     interrupted.append(True)
                     deadline = time.monotonic() + DRAIN_AFTER_INTERRUPT

@@ -62,15 +62,15 @@ class HTTPOutcome:
         self.too_many_redirects = too_many_redirects
 
 
-def _origin_form(url) -> str:
+def origin_form(url) -> str:
     return encode_path(url.path or "/")  # parse_target makes every path start with "/"
 
 
-def _host_header(url) -> str:
+def host_header(url) -> str:
     return bracket(url.host) if url.port == HTTP_PORTS[url.scheme] else url.netloc
 
 
-def _basic(user, password) -> str:
+def basic_auth(user, password) -> str:
     import base64  # only when credentials are in play
 
     token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
@@ -119,10 +119,10 @@ def http_dialogue(request, *, family=0, follow=False, max_redirects=10, max_body
     tls_info = None
     while True:
         proxy = proxy_for(url)
-        headers = [("Host", _host_header(url))]
+        headers = [("Host", host_header(url))]
         names = {n.lower() for n, _ in extra}
         if url.user is not None and "authorization" not in names:
-            headers.append(("Authorization", _basic(url.user, url.password)))
+            headers.append(("Authorization", basic_auth(url.user, url.password)))
         if user_agent and "user-agent" not in names:
             headers.append(("User-Agent", user_agent))
         if "accept" not in names:
@@ -131,13 +131,13 @@ def http_dialogue(request, *, family=0, follow=False, max_redirects=10, max_body
         if body is not None and "content-length" not in names:
             headers.append(("Content-Length", str(len(body))))
         headers.append(("Connection", "close"))
-        target_form = _origin_form(url)
+        target_form = origin_form(url)
         tls_info = None
         if proxy is None:
             yield Connect(url.host, url.port, "tcp", family)
         else:
             yield Connect(proxy.host, proxy.port, "tcp", family)
-            proxy_auth = [("Proxy-Authorization", _basic(proxy.user, proxy.password))] if proxy.user else []
+            proxy_auth = [("Proxy-Authorization", basic_auth(proxy.user, proxy.password))] if proxy.user else []
             if url.scheme == "https":
                 authority = url.netloc
                 connect = build_request("CONNECT", authority, [("Host", authority), *proxy_auth])

@@ -175,14 +175,10 @@ class EchoRaw:
         return data
 
 
-class Discard:
+class Discard(EchoRaw):
     """RFC 863: everything read, nothing answered."""
 
-    __slots__ = ("finished", "requests")
-
-    def __init__(self):
-        self.finished = False
-        self.requests = 0
+    __slots__ = ()
 
     def feed(self, data: bytes) -> bytes:
         self.requests += 1
@@ -210,7 +206,11 @@ def chargen_block(line: int, count: int) -> bytes:
 
 
 def chargen_datagram(_data: bytes) -> bytes:
-    return (chargen_block(0, _CHARGEN_UDP // (_CHARGEN_WIDTH + 2) + 1))[:_CHARGEN_UDP]
+    return _CHARGEN_DATAGRAM
+
+
+# The same reply to every datagram: made once.
+_CHARGEN_DATAGRAM = chargen_block(0, _CHARGEN_UDP // (_CHARGEN_WIDTH + 2) + 1)[:_CHARGEN_UDP]
 
 
 def echo_datagram(data: bytes) -> bytes:

@@ -26,16 +26,13 @@ class Credentials:
         self.problems = []  # one line per key left out
         self.keys = []
         self.agent_path = os.environ.get("SSH_AUTH_SOCK") if agent and not identities else None
-        paths = self.identities
-        explicit = bool(paths)
-        if not explicit:
-            paths = [p for p in (os.path.expanduser(k) for k in DEFAULT_KEY_FILES) if os.path.exists(p)]
+        paths = self.identities or [p for p in (os.path.expanduser(k) for k in DEFAULT_KEY_FILES) if os.path.exists(p)]
         for path in paths:
-            key = self._load(path, prompt, passphrase, explicit)
+            key = self._load(path, prompt, passphrase)
             if key is not None:
                 self.keys.append(key)
 
-    def _load(self, path, prompt, passphrase, explicit):
+    def _load(self, path, prompt, passphrase):
         import asyncssh
 
         try:

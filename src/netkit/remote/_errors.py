@@ -56,7 +56,7 @@ def map_error(exc: BaseException, where: str, *, phase: str = "connect") -> Exce
         return ResolveError(f"cannot resolve {where}: {exc.strerror} (no such host name or ssh config alias)")
     if isinstance(exc, ConnectionRefusedError):
         return RefusedError(f"{where} refused the connection")
-    if isinstance(exc, (TimeoutError, asyncssh.misc.TimeoutError if hasattr(asyncssh.misc, "TimeoutError") else TimeoutError)):
+    if isinstance(exc, TimeoutError):
         return Timeout(f"{where}: no SSH session within the connect timeout ({phase})")
     if isinstance(exc, asyncssh.PermissionDenied):
         return AuthError(f"{where}: authentication failed ({exc.reason or 'permission denied'})")

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from netkit.core.errors import ConnectError, NetkitError
 from netkit.remote._connect import each_host
 from netkit.remote._run import DEFAULT_PARALLEL
+from netkit.transfer._mirror import same_file
+from netkit.transfer._sftp import replace
 
 __all__ = ["CHUNK", "FILES_AT_ONCE", "PART_SUFFIX", "TransferResult", "get", "put"]
 
@@ -77,12 +79,9 @@ class TransferResult:
                 "paths": list(self.paths)}
 
 
-def _host_dir(label: str) -> str:
+def host_dir(label: str) -> str:
+    """A host's label as a file or directory name."""
     return label.replace("/", "_") or "_"
-
-
-def _same(size_a, mtime_a, size_b, mtime_b) -> bool:
-    return size_a == size_b and mtime_a is not None and mtime_b is not None and int(mtime_a) == int(mtime_b)
 
 
 # --- get ------------------------------------------------------------------------------------
@@ -133,7 +132,7 @@ async def _get_file(sftp, remote, local, attrs, result, force, on_bytes):
     size, mtime = attrs.size or 0, attrs.mtime
     try:
         st = os.stat(local)
-        if not force and _same(st.st_size, st.st_mtime, size, mtime):
+        if not force and same_file((st.st_size, st.st_mtime), (size, mtime)):
             result.unchanged += 1
             return
     except FileNotFoundError:
@@ -227,7 +226,7 @@ async def _get_host(conn, result, source, destination, force, on_bytes, on_file)
 
     async with conn.start_sftp_client() as sftp:
         files = await _remote_files(sftp, source)
-        root = os.path.join(destination, _host_dir(result.host))
+        root = os.path.join(destination, host_dir(result.host))
         jobs = [(remote, partial(_get_file, sftp, remote, os.path.join(root, *rel.split("/")), attrs, result, force,
                                  on_bytes))
                 for remote, rel, attrs in files]
@@ -267,7 +266,7 @@ async def _put_file(sftp, local, remote, st, result, force, on_bytes):
     size, mtime = st.st_size, int(st.st_mtime)
     try:
         attrs = await sftp.stat(remote)
-        if not force and _same(attrs.size, attrs.mtime, size, mtime):
+        if not force and same_file((attrs.size, attrs.mtime), (size, mtime)):
             result.unchanged += 1
             return
     except asyncssh.SFTPNoSuchFile:
@@ -301,14 +300,7 @@ async def _put_file(sftp, local, remote, st, result, force, on_bytes):
             await out.setstat(asyncssh.SFTPAttrs(permissions=st.st_mode & 0o777, atime=mtime, mtime=mtime))
     if offset != size:
         raise NetkitError(f"{local} changed while it was sent; run again")
-    try:
-        await sftp.posix_rename(part, remote)  # OpenSSH's extension: replaces at once
-    except asyncssh.SFTPOpUnsupported:  # plain SFTP v3 renames only onto a free name
-        try:
-            await sftp.remove(remote)
-        except asyncssh.SFTPNoSuchFile:
-            pass
-        await sftp.rename(part, remote)
+    await replace(sftp, part, remote)
     result.files += 1
     result.paths.append(remote)
 

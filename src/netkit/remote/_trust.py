@@ -108,8 +108,8 @@ class HostKeyPolicy:
     def _add(self, host, port, key):
         self.added[(host, port)] = key
         pattern = f"[{host}]:{port}" if port != 22 else host
-        line = f"{pattern} {key.export_public_key('openssh').decode('ascii').split(None, 2)[0]} " \
-               f"{key.export_public_key('openssh').decode('ascii').split(None, 2)[1]}\n"
+        alg, blob = key.export_public_key("openssh").decode("ascii").split(None, 2)[:2]
+        line = f"{pattern} {alg} {blob}\n"
         path = os.path.expanduser(self.files[0])
         os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

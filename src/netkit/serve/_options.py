@@ -23,6 +23,7 @@ Keys of a ``[[service]]`` are the long option names (``max-line``, ``udp``...).
 
 import ipaddress
 
+from netkit.cli.args import suggest
 from netkit.core.errors import UsageError
 from netkit.core.options import Option, as_given
 from netkit.core.text import parse_seconds, parse_size, unescape
@@ -207,13 +208,6 @@ def build_service(kind, values: dict) -> Service:
         iso=bool(values.get("iso")), name=values.get("name"))
 
 
-def _suggest(key, choices) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(key, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _toml_value(option, value, where):
     try:
         if option.kind == "flag":
@@ -260,7 +254,8 @@ def load_config(path: str):
             continue
         option = BY_NAME.get(key)
         if option is None or option not in GLOBAL or key == "config":
-            raise UsageError(f"{path}: unknown top-level key {key!r}{_suggest(key, ['grace', 'user', 'pidfile', 'workers'])}"
+            keys = [o.name for o in GLOBAL if o.name != "config"]
+            raise UsageError(f"{path}: unknown top-level key {key!r}{suggest(key, keys, quoted=True)}"
                              f"; services go in [[service]] tables")
         settings[key] = _toml_value(option, value, path)
     tables = data.get("service")
@@ -280,7 +275,7 @@ def load_config(path: str):
                 continue
             option = BY_NAME.get(key)
             if option is None or option in GLOBAL:
-                raise UsageError(f"{where}: unknown key {key!r}{_suggest(key, [o.name for o in OPTIONS])}")
+                raise UsageError(f"{where}: unknown key {key!r}{suggest(key, [o.name for o in OPTIONS], quoted=True)}")
             values[key] = _toml_value(option, value, where)
         try:
             services.append(build_service(kind, values))

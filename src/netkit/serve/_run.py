@@ -27,13 +27,6 @@ class serving:
         await self.server.stop(self.grace)
 
 
-def _abort_all(server: Server):
-    for listener in server.listeners:
-        for connection in list(listener.connections):
-            connection.reason = "server stopping"
-            connection.transport.abort()
-
-
 async def _main(server: Server, grace: float, log: Log, on_ready, control: int | None = None):
     """Serve until told to stop: by SIGTERM/SIGINT, or (a worker of --workers, ``control``
     given) by the parent through the control pipe."""
@@ -44,7 +37,7 @@ async def _main(server: Server, grace: float, log: Log, on_ready, control: int |
     def on_signal(signum):
         if stop.is_set():  # a second signal: no more waiting
             log("serve", f"{signal.Signals(signum).name} again: closing at once")
-            _abort_all(server)
+            server.abort_all()
             return
         log("serve", f"{signal.Signals(signum).name}: stopping")
         stop.set()
@@ -59,7 +52,7 @@ async def _main(server: Server, grace: float, log: Log, on_ready, control: int |
         if not got:  # the parent is gone: stop, and hear no more
             loop.remove_reader(control)
         if ABORT in got:
-            _abort_all(server)
+            server.abort_all()
         stop.set()
 
     if control is None:

@@ -151,7 +151,7 @@ class _Connection(asyncio.Protocol):
             reason = "reset by the client" if isinstance(exc, ConnectionResetError) else f"error: {exc}"
         # The slot is free before the line says so: a client that reads "disconnect" and
         # connects at once must find it free, in this worker or another.
-        listener.closed(self)
+        listener.closed()
         listener.log(f"disconnect {self.peer} after {time.monotonic() - self.opened:.1f} s, "
                      f"{self.received} B in, {self.sent} B out" + (f" ({reason})" if reason else ""))
 
@@ -256,6 +256,9 @@ class _Listener:
         # where it listens, kept: the parent of --workers closes its copy of the socket
         self.address = service.path if sock.family == socket.AF_UNIX else sock.getsockname()[:2]
         self.where = service.path if sock.family == socket.AF_UNIX else _peer_text(self.address)
+        # --sockopt values set on every accepted connection (the bind-time ones are not)
+        self.conn_sockopts = [(opt, value) for opt, value in service.sockopts
+                              if opt.name not in ("SO_REUSEADDR", "SO_REUSEPORT", "TCP_DEFER_ACCEPT", "TCP_FASTOPEN")]
 
     def log(self, text):
         self._log(self.label, text)
@@ -362,14 +365,13 @@ class _Listener:
             # meets the client's delayed ACK and a 64-byte echo waits 40 ms. --sockopt
             # TCP_NODELAY=0 (applied below) turns it back off.
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for opt, value in self.service.sockopts:
-            if opt.name not in ("SO_REUSEADDR", "SO_REUSEPORT", "TCP_DEFER_ACCEPT", "TCP_FASTOPEN"):
-                try:
-                    sockopts.apply(conn, opt, value)
-                except OSError:
-                    pass
+        for opt, value in self.conn_sockopts:
+            try:
+                sockopts.apply(conn, opt, value)
+            except OSError:
+                pass
 
-    def closed(self, connection):
+    def closed(self):
         if self.slots is not None:
             self.slots.release()
         self.server.connection_closed()
@@ -595,6 +597,13 @@ class Server:
     def open_connections(self) -> int:
         return sum(len(listener.connections) + listener.pending for listener in self.listeners)
 
+    def abort_all(self):
+        """Close every open connection now (a second signal, or the grace period is over)."""
+        for listener in self.listeners:
+            for connection in list(listener.connections):
+                connection.reason = "server stopping"
+                connection.transport.abort()
+
     def connection_closed(self):
         if self._idle is not None and self.open_connections() == 0:
             self._idle.set()
@@ -614,10 +623,7 @@ class Server:
             except asyncio.TimeoutError:
                 left = self.open_connections()
                 self.log("serve", f"grace period over: closing {left} connection{'s' if left != 1 else ''}")
-                for listener in self.listeners:
-                    for connection in list(listener.connections):
-                        connection.reason = "server stopping"
-                        connection.transport.abort()
+                self.abort_all()
         for task in list(self.tasks):
             task.cancel()
         if self._sweeper is not None:

@@ -74,8 +74,7 @@ def server_context(tls):
     except (ssl.SSLError, OSError) as exc:
         raise ValueError(f"--tls {cert} {key}: cannot load the certificate and key "
                          f"({getattr(exc, 'reason', None) or exc}); both must be PEM and match") from None
-    import ssl as _ssl
-
-    der = _ssl.PEM_cert_to_DER_cert(open(cert, encoding="ascii").read().split("-----END CERTIFICATE-----")[0]
-                                    + "-----END CERTIFICATE-----\n")
+    with open(cert, encoding="ascii") as f:
+        first = f.read().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+    der = ssl.PEM_cert_to_DER_cert(first)
     return ctx, f"certificate {cert}, SHA-256 fingerprint {fingerprint(der)}"

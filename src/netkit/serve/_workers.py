@@ -26,6 +26,7 @@ import socket
 import sys
 import time
 
+from netkit.core.workers import FAILED
 from netkit.serve._system import sd_notify
 
 __all__ = ["ABORT", "READY", "STOP", "serve_in_workers"]
@@ -34,8 +35,6 @@ __all__ = ["ABORT", "READY", "STOP", "serve_in_workers"]
 STOP, ABORT, READY = b"s", b"k", b"r"
 # After the grace period, workers that have not exited within this long are killed.
 KILL_AFTER = 5.0
-# Exit code of a worker that failed (as netkit.core.workers uses).
-FAILED = 70
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 

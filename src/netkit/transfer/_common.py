@@ -157,7 +157,6 @@ class Options:
         self.method = None
         self.data = None  # bytes of a request body
         self.content_type = None
-        self.head = False
         self.identity = None  # SSH private key file
         self.known_hosts = None  # SSH known_hosts file (None: ~/.ssh/known_hosts)
         self.keep_mtime = True
@@ -182,13 +181,12 @@ class Result:
         "resumed_from",
         "seconds",
         "size",
-        "skipped",
         "status",
         "url",
     )
 
     def __init__(self, url, dest, size=0, received=0, resumed_from=0, restarted=False, seconds=0.0, attempts=1,
-                 status=None, headers=None, skipped=False):
+                 status=None, headers=None):
         self.url = url
         self.dest = dest
         self.size = size  # final size of the destination
@@ -199,7 +197,6 @@ class Result:
         self.attempts = attempts
         self.status = status
         self.headers = headers or []
-        self.skipped = skipped
         self.body = b""  # an HTTP upload's response body (up to 64 KiB)
 
     def __repr__(self):
@@ -427,6 +424,15 @@ def run_workers(count, work, cancel, here=None):
         raise
 
 
+def backoff(options, attempt, exc=None) -> float:
+    """Seconds to wait before try ``attempt + 1``: doubling from ``retry_delay``, or the
+    server's Retry-After, at most MAX_BACKOFF."""
+    delay = getattr(exc, "retry_after", None)
+    if delay is None:
+        delay = options.retry_delay * 2 ** (attempt - 1)
+    return min(delay, MAX_BACKOFF)
+
+
 def retrying(once, options, on_retry=None):
     """Run ``once(attempt)`` until it succeeds, a permanent error, or the retries run out.
     Backoff doubles from ``retry_delay``; an HTTP Retry-After wins when the server said."""
@@ -437,10 +443,7 @@ def retrying(once, options, on_retry=None):
         except NetError as exc:
             if attempt > options.retries or not is_transient(exc):
                 raise
-            delay = getattr(exc, "retry_after", None)
-            if delay is None:
-                delay = options.retry_delay * 2 ** (attempt - 1)
-            delay = min(delay, MAX_BACKOFF)
+            delay = backoff(options, attempt, exc)
             if on_retry is not None:
                 on_retry(exc, attempt, delay)
             if options.cancel is None:

@@ -129,12 +129,17 @@ class FtpSession:
     def __enter__(self):
         return self.open()
 
+    def abort(self):
+        """Drop the connection without a goodbye (after a failure)."""
+        if self.ftp is not None:
+            self.ftp.close()
+            self.ftp = None
+
     def __exit__(self, *exc):
         if exc[0] is None:
             self.close()
-        elif self.ftp is not None:
-            self.ftp.close()
-            self.ftp = None
+        else:
+            self.abort()
 
     def binary_mode(self):
         if not self.binary:

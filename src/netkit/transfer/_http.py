@@ -15,8 +15,15 @@ changed, and the file is fetched again from zero rather than corrupted.
 
 import os
 
-from netkit.core.errors import ConnectError, ProtocolError, ResolveError
-from netkit.core.target import bracket, encode_path, lookup_name
+from netkit.core.errors import ConnectError, ProtocolError
+from netkit.core.target import is_ip_literal, lookup_name
+from netkit.proto.http import (
+    REDIRECT_STATUSES,
+    basic_auth,
+    host_header,
+    origin_form,
+    redirect_target,
+)
 from netkit.proto.http1 import ResponseParser, build_request
 from netkit.transfer._common import (
     BUFFER_SIZE,
@@ -30,8 +37,6 @@ from netkit.transfer._common import (
 
 __all__ = ["fetch", "head", "open_connection", "send"]
 
-HTTP_PORTS = {"http": 80, "https": 443}
-REDIRECTS = frozenset((301, 302, 303, 307, 308))
 # The extended attribute that remembers, on a .part file, which version of the remote
 # file it holds (so `get -c` the next day does not glue two versions together).
 VALIDATOR_XATTR = "user.netkit.validator"
@@ -45,12 +50,15 @@ def open_connection(host, port, timeout, rcvbuf=RCVBUF):
     to a ``socket.socket`` (``_full_socket``); ``ssl`` imports the module anyway."""
     import _socket
 
-    from netkit.drivers._common import map_error, where
+    from netkit.drivers._common import map_error, numeric_addrinfo, resolve_error, where
 
     try:
-        infos = _socket.getaddrinfo(lookup_name(host), port, 0, _socket.SOCK_STREAM)
+        if is_ip_literal(host):
+            infos = numeric_addrinfo(host, port, _socket.AF_UNSPEC, _socket.SOCK_STREAM)
+        else:
+            infos = _socket.getaddrinfo(lookup_name(host), port, 0, _socket.SOCK_STREAM)
     except OSError as exc:
-        raise ResolveError(f"cannot resolve {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise resolve_error(host, exc) from None
     last = None
     for family, socktype, proto, _name, addr in infos:
         sock = _socket.socket(family, socktype, proto)
@@ -78,21 +86,14 @@ def _full_socket(sock):
     return full
 
 
-def _basic(user, password) -> str:
-    import base64
-
-    return "Basic " + base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
-
-
 def _proxy_for(url, options):
     if options.no_proxy:
         return None
     if options.proxy is not None:
-        from netkit.core.proxies import bypasses
+        from netkit.core.proxies import env_bypasses
 
         env = options.env if options.env is not None else os.environ
-        no_proxy = env.get("no_proxy") or env.get("NO_PROXY")
-        return None if bypasses(url.host, url.port, no_proxy) else options.proxy
+        return None if env_bypasses(url.host, url.port, env) else options.proxy
     from netkit.core.proxies import proxy_from_env
 
     try:
@@ -137,7 +138,7 @@ def _connect(url, options):
     try:
         if proxy is not None and url.scheme == "https":
             authority = url.netloc
-            extra = [("Proxy-Authorization", _basic(proxy.user, proxy.password))] if proxy.user else []
+            extra = [("Proxy-Authorization", basic_auth(proxy.user, proxy.password))] if proxy.user else []
             sock.sendall(build_request("CONNECT", authority, [("Host", authority), *extra]))
             parser, _ = _read_head(conn, "CONNECT")
             if not 200 <= parser.status < 300:
@@ -172,10 +173,9 @@ def _request(url, options, method, headers, body=None, body_file=None, pacer=Non
         conn, proxy = _connect(url, options)
         try:
             names = {n.lower() for n, _ in extra}
-            host_header = bracket(url.host) if url.port == HTTP_PORTS[url.scheme] else url.netloc
-            hdrs = [("Host", host_header)]
+            hdrs = [("Host", host_header(url))]
             if user is not None and (url.scheme, url.host, url.port) == origin and "authorization" not in names:
-                hdrs.append(("Authorization", _basic(user, password)))
+                hdrs.append(("Authorization", basic_auth(user, password)))
             if "user-agent" not in names:
                 hdrs.append(("User-Agent", options.user_agent or _agent()))
             if "accept" not in names:
@@ -189,11 +189,11 @@ def _request(url, options, method, headers, body=None, body_file=None, pacer=Non
             if size is not None and "content-length" not in names:
                 hdrs.append(("Content-Length", str(size)))
             hdrs.append(("Connection", "close"))
-            target = encode_path(url.path or "/")
+            target = origin_form(url)
             if proxy is not None and url.scheme == "http":
                 target = url.url()
                 if proxy.user:
-                    hdrs.append(("Proxy-Authorization", _basic(proxy.user, proxy.password)))
+                    hdrs.append(("Proxy-Authorization", basic_auth(proxy.user, proxy.password)))
             conn.sock.sendall(build_request(method, target, hdrs, body))
             if body_file is not None:
                 conn.sock = _full_socket(conn.sock)  # for its sendfile()
@@ -206,14 +206,13 @@ def _request(url, options, method, headers, body=None, body_file=None, pacer=Non
             conn.close()
             raise
         location = parser.header("Location")
-        if not (options.follow and parser.status in REDIRECTS and location is not None):
+        if not (options.follow and parser.status in REDIRECT_STATUSES and location is not None):
             return conn, parser, chunks, url
         conn.close()
         hops += 1
         if hops > options.max_redirects:
             raise ProtocolError(f"more than {options.max_redirects} redirects (the last to {location}); "
                                 f"raise --max-redirects if that is expected")
-        from netkit.proto.http import redirect_target
 
         url = redirect_target(url, location)
         if parser.status == 303 or (parser.status in (301, 302) and method == "POST"):

@@ -23,11 +23,11 @@ from fnmatch import fnmatchcase
 
 from netkit.core.errors import ConnectError, UsageError
 from netkit.transfer._common import (
-    MAX_BACKOFF,
     LocalError,
     Pacer,
     PartFile,
     SharedRate,
+    backoff,
     is_transient,
     local_error,
     run_workers,
@@ -68,7 +68,7 @@ def selected(rel, include=(), exclude=()) -> bool:
     return not any(fnmatchcase(rel, p) or fnmatchcase(name, p) for p in exclude)
 
 
-def _same(a, b) -> bool:
+def same_file(a, b) -> bool:
     """Two (size, mtime) are the same file: equal sizes, times equal to the second."""
     return None not in (a[0], a[1], b[0], b[1]) and a[0] == b[0] and int(a[1]) == int(b[1])
 
@@ -81,7 +81,7 @@ def plan(source, dest, include=(), exclude=()):
         if not selected(rel, include, exclude):
             continue
         size, mtime = source[rel]
-        if rel in dest and _same(source[rel], dest[rel]):
+        if rel in dest and same_file(source[rel], dest[rel]):
             unchanged.append(rel)
         else:
             copy.append((rel, size, mtime))
@@ -119,58 +119,70 @@ def _join(top, rel):
 
 # --- the remote side, the same few calls for FTP and SFTP -------------------------------------
 
-class _FtpSide:
-    def __init__(self, url, options):
-        from netkit.transfer._ftp import FtpSession, remote_path
+class _Side:
+    """One connection to the remote tree, with blocking calls; ``_do`` turns what the
+    session returns into the result (the value itself for FTP, a coroutine run on this
+    thread's loop for SFTP)."""
 
-        self.top = remote_path(url.path)
+    def __init__(self, top):
+        self.top = top
         self.made = set()  # directories made (or found) by this connection
-        self.session = FtpSession(url, options).open()
+
+    def _do(self, value):
+        return value
+
+    def _walk(self):
+        return {rel: (size, mtime) for rel, size, mtime in self.session.walk(self.top)}
 
     def files(self, missing_ok=False):
         """{rel: (size, mtime)}; None when ``missing_ok`` and the directory is not there."""
         try:
-            return {rel: (size, mtime) for rel, size, mtime in self.session.walk(self.top)}
+            return self._do(self._walk())
         except Exception:
             if missing_ok:
                 return None
             raise
 
     def fetch(self, rel, part, pacer, known):
-        return self.session.retrieve(_join(self.top, rel), part, pacer, known)
+        return self._do(self.session.retrieve(_join(self.top, rel), part, pacer, known))
 
     def mkdirs(self, rel):
         if rel not in self.made:
-            self.session.mkdirs(_join(self.top, rel) if rel else self.top)
+            self._do(self.session.mkdirs(_join(self.top, rel) if rel else self.top))
             self.made.add(rel)
 
     def send(self, local, rel, pacer, mtime):
         parent = rel.rpartition("/")[0]
         if parent:
             self.mkdirs(parent)
-        return self.session.store(local, _join(self.top, rel), pacer, mtime)
+        return self._do(self.session.store(local, _join(self.top, rel), pacer, mtime))
 
     def remove(self, rel):
-        self.session.remove(_join(self.top, rel))
+        self._do(self.session.remove(_join(self.top, rel)))
+
+
+class _FtpSide(_Side):
+    def __init__(self, url, options):
+        from netkit.transfer._ftp import FtpSession, remote_path
+
+        super().__init__(remote_path(url.path))
+        self.session = FtpSession(url, options).open()
 
     def close(self, abort=False):
         if abort:
-            if self.session.ftp is not None:
-                self.session.ftp.close()
-                self.session.ftp = None
+            self.session.abort()
         else:
             self.session.close()
 
 
-class _SftpSide:
+class _SftpSide(_Side):
     """The async SFTP session behind the same blocking calls, on this thread's own loop."""
 
     def __init__(self, url, options):
         from netkit.drivers.aio import runner
         from netkit.transfer._sftp import Session, remote_path
 
-        self.top = remote_path(url.path)
-        self.made = set()
+        super().__init__(remote_path(url.path))
         self.runner = runner()
         try:
             self.session = self.runner.run(Session(url, options).__aenter__())
@@ -178,33 +190,11 @@ class _SftpSide:
             self.runner.close()
             raise
 
-    def files(self, missing_ok=False):
-        async def walk():
-            return {rel: (size, mtime) async for rel, size, mtime in self.session.walk(self.top)}
+    def _do(self, coro):
+        return self.runner.run(coro)
 
-        try:
-            return self.runner.run(walk())
-        except Exception:
-            if missing_ok:
-                return None
-            raise
-
-    def fetch(self, rel, part, pacer, known):
-        return self.runner.run(self.session.retrieve(_join(self.top, rel), part, pacer, known))
-
-    def mkdirs(self, rel):
-        if rel not in self.made:
-            self.runner.run(self.session.mkdirs(_join(self.top, rel) if rel else self.top))
-            self.made.add(rel)
-
-    def send(self, local, rel, pacer, mtime):
-        parent = rel.rpartition("/")[0]
-        if parent:
-            self.mkdirs(parent)
-        return self.runner.run(self.session.store(local, _join(self.top, rel), pacer, mtime))
-
-    def remove(self, rel):
-        self.runner.run(self.session.remove(_join(self.top, rel)))
+    async def _walk(self):
+        return {rel: (size, mtime) async for rel, size, mtime in self.session.walk(self.top)}
 
     def close(self, abort=False):
         try:
@@ -346,7 +336,7 @@ def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for
             if is_transient(exc) and attempt <= options.retries and not options.cancel.is_set():
                 box[0].close(abort=True)
                 box[0] = None
-                if options.cancel.wait(min(options.retry_delay * 2 ** (attempt - 1), MAX_BACKOFF)):
+                if options.cancel.wait(backoff(options, attempt, exc)):
                     record(rel, exc)
                     return
                 try:

@@ -47,6 +47,21 @@ def remote_path(url_path: str) -> str:
     return path
 
 
+async def replace(sftp, temp, path):
+    """Rename ``temp`` onto ``path``, replacing it: OpenSSH's posix-rename extension does
+    it at once; plain SFTP v3 renames only onto a free name, so remove first."""
+    import asyncssh
+
+    try:
+        await sftp.posix_rename(temp, path)
+    except asyncssh.SFTPOpUnsupported:
+        try:
+            await sftp.remove(path)
+        except asyncssh.SFTPNoSuchFile:
+            pass
+        await sftp.rename(temp, path)
+
+
 def _map(exc, peer, what):
     import asyncssh
 
@@ -253,18 +268,7 @@ class Session:
 
             await self.call(f"setting the time of {temp}",
                             self.sftp.setstat(temp, asyncssh.SFTPAttrs(atime=int(mtime), mtime=int(mtime))))
-        try:
-            await self.sftp.posix_rename(temp, path)
-        except Exception as exc:  # noqa: BLE001 - no posix-rename extension: remove, then rename
-            import asyncssh
-
-            if not isinstance(exc, asyncssh.SFTPOpUnsupported):
-                raise _map(exc, self.peer, f"renaming {temp} to {path}") from None
-            try:
-                await self.sftp.remove(path)
-            except asyncssh.SFTPNoSuchFile:
-                pass
-            await self.call(f"renaming {temp} to {path}", self.sftp.rename(temp, path))
+        await self.call(f"renaming {temp} to {path}", replace(self.sftp, temp, path))
         return size
 
     async def walk(self, top):
