@@ -18,7 +18,8 @@ DRAIN_AFTER_INTERRUPT = 2.0
 INTERRUPTED, FAILED = 130, 70
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until all of ``data`` is written (a pipe takes part of a large write)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -36,7 +37,7 @@ def _child(index, fd, work, buffered):
     else:  # records as soon as they exist (a sweep's results, printed in order)
 
         def emit(record):
-            _write_all(fd, b"%d\n" % len(record) + record)
+            write_all(fd, b"%d\n" % len(record) + record)
 
         def flush():
             pass

@@ -81,7 +81,8 @@ class HostResult:
 
     @property
     def scanned(self) -> int:
-        return sum(self.counts().values())
+        deferred = sum(self._deferred[0].values()) if self._deferred is not None else 0
+        return len(self._ports) + deferred
 
     @property
     def family(self) -> int:

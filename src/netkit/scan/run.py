@@ -142,11 +142,9 @@ def scan(targets, ports, *, on_result=None, on_progress=None, concurrency=DEFAUL
             ScanEngine(addresses, ports, collect, on_closed=collect_closed, **options).run()
     except KeyboardInterrupt:
         interrupted.append(True)
-    order = {}
+    order = {port: i for i, port in enumerate(ports)}
 
     def in_scan_order(results):
-        if not order:
-            order.update((port, i) for i, port in enumerate(ports))
         return sorted(results, key=lambda r: order[r.port])
 
     def builder(address, closed_ports, closed_rtts):

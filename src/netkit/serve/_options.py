@@ -28,7 +28,7 @@ from netkit.core.errors import UsageError
 from netkit.core.options import Option, as_given
 from netkit.core.text import parse_seconds, parse_size, unescape
 from netkit.proto.services import SERVICES
-from netkit.serve._spec import DEFAULT_GRACE, Limits, Service
+from netkit.serve._spec import DEFAULT_BIND, DEFAULT_GRACE, Limits, Service
 
 __all__ = ["ServeOption", "OPTIONS", "BY_NAME", "GLOBAL", "build_service", "load_config"]
 
@@ -201,7 +201,7 @@ def build_service(kind, values: dict) -> Service:
         if values.get(option) is not None:
             limits[field] = values[option]
     return Service(
-        kind=kind, transport=transport, bind=values.get("bind") or "127.0.0.1", port=values.get("port"),
+        kind=kind, transport=transport, bind=values.get("bind") or DEFAULT_BIND, port=values.get("port"),
         path=values.get("unix"), tls=values.get("tls"), allow=tuple(values.get("allow") or ()),
         limits=Limits(**limits), sockopts=tuple(values.get("sockopt") or ()),
         prefix=unescape(values["prefix"]) if values.get("prefix") else b"", raw=bool(values.get("raw")),

@@ -16,6 +16,7 @@ import socket
 import stat
 import time
 
+from netkit.core.target import bracket
 from netkit.proto import services as logic
 from netkit.serve import sockopts
 from netkit.serve._spec import DEFAULT_GRACE, DEFAULT_HANDSHAKE_TIMEOUT, Service
@@ -43,7 +44,7 @@ CHARGEN_BURST = 4
 def _peer_text(addr) -> str:
     if isinstance(addr, tuple) and len(addr) >= 2:
         host = addr[0]
-        return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
+        return f"{bracket(host)}:{addr[1]}"
     return "local" if not addr else str(addr)
 
 

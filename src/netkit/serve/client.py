@@ -13,8 +13,16 @@ import selectors
 import socket
 import ssl
 
-from netkit.core.errors import CertificateError, ConnectError, RefusedError, ResolveError, Timeout, TLSError
-from netkit.core.target import lookup_name
+from netkit.core.errors import (
+    CertificateError,
+    ConnectError,
+    RefusedError,
+    ResolveError,
+    Timeout,
+    TLSError,
+)
+from netkit.core.target import bracket, lookup_name
+from netkit.core.workers import write_all
 
 __all__ = ["Endpoint", "open_socket", "talk", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_WAIT"]
 
@@ -43,8 +51,7 @@ class Endpoint:
     def where(self) -> str:
         if self.path:
             return self.path
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return f"{bracket(self.host)}:{self.port}"
 
 
 def _tls_wrap(sock, endpoint):
@@ -116,13 +123,6 @@ def open_socket(endpoint: Endpoint):
             raise ConnectError(f"{endpoint.where}: connection lost in the TLS handshake "
                                f"({exc.strerror or exc})") from None
     return sock
-
-
-def _write_all(fd, data: bytes):
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
 
 
 def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int = 1, crlf: bool = False,
@@ -209,7 +209,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
                             last_heard = time.monotonic()
                             if crlf:
                                 chunk = chunk.replace(b"\r\n", b"\n")
-                            _write_all(sink, chunk)
+                            write_all(sink, chunk)
                     if mask & selectors.EVENT_WRITE:
                         try:
                             if datagrams:
