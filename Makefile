@@ -42,14 +42,9 @@ test: debs-test install-test
 	$(PY) -m pytest -q
 
 bench: debs-bench $(VENV)/.installed-bench
-	$(PY) benchmarks/bench_start.py
-	$(PY) benchmarks/bench_sweep.py
-	$(PY) benchmarks/bench_protocols.py
-	$(PY) benchmarks/bench_scan.py
-	$(PY) benchmarks/bench_transfer.py
-	$(PY) benchmarks/bench_mirror.py
-	$(PY) benchmarks/bench_serve.py
-	$(PY) benchmarks/bench_ssh.py
+	@status=0; for b in start sweep protocols scan transfer mirror serve ssh; do \
+		echo "== bench_$$b"; $(PY) benchmarks/bench_$$b.py || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

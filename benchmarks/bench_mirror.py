@@ -51,7 +51,7 @@ from _common import (
     ratio,
     table,
 )
-from bench_transfer import DATA_DIR, alternating, private_venv, sftp_batch
+from bench_transfer import DATA_DIR, alternating, sftp_batch
 
 ROUNDS = 5
 FILES = 1000
@@ -134,7 +134,7 @@ def measure(args, log):
     need_tool("time", "time", "/usr/bin")
     names = args.only or list(NAMES)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    venv = private_venv(bench_venv(args.rebuild, log))
+    venv = bench_venv(args.rebuild, log)
     log(f"tree: {args.files} files of {FILE_SIZE} bytes in {DATA_DIR} ...")
     trees = {args.files: make_tree(args.files)}
     if "sftp-wan" in names:

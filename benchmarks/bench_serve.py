@@ -29,14 +29,14 @@ takes; the part of it spent in the kernel (system time: on loopback, a send() al
 the receiving side's TCP stack); and the generator's own CPU per request.
 
 Bar (issue 6): netkit >= 3x stdlib and >= 1.5x twisted in requests/s, with a lower p99
-(judged on the best netkit row).
+(judged on the best netkit row). Exit status as the other benchmarks: 0 every bar met,
+1 one was not, 2 the benchmark could not run.
 """
 
 import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +45,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+from tests.peers._base import free_port
+
 SIZES = (64, 1024)
 SERVERS = "netkit,netkit-w2,stdlib,twisted,asyncio,c-echo"
 # The C programs, built once per run into a temp dir.
@@ -56,12 +60,6 @@ def build(tmp: Path) -> None:
         exe = tmp / name
         subprocess.run(["cc", "-O2", "-o", str(exe), str(HERE / f"{name}.c")], check=True)
         BUILT[name] = str(exe)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(kind: str, port: int):
@@ -172,7 +170,9 @@ def main():
     try:
         build(Path(tmp.name))
     except (OSError, subprocess.CalledProcessError) as exc:
-        sys.exit(f"bench_serve: cannot build the C load generator and echo with cc: {exc} (apt install gcc)")
+        print(f"bench_serve: cannot build the C load generator and echo with cc: {exc} (apt install gcc)",
+              file=sys.stderr)
+        return 2
     results = {(k, s): [] for k in kinds for s in SIZES}
     try:
         for r in range(args.rounds):
@@ -190,6 +190,7 @@ def main():
     print(f"{'server':<10} {'line':>6} {'req/s':>10} {'(rounds min-max)':>17} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'server us/req':>13} {'(kernel)':>8} {'load us/req':>11}")
     verdicts = []
+    met = {}  # (size, reference) -> whether the best netkit row meets the bar
     ours = [k for k in kinds if k.startswith("netkit")]
     for size in SIZES:
         def median(kind, key, size=size):
@@ -210,6 +211,7 @@ def main():
                 if kind in med:
                     ratio = med[mine]["rps"] / med[kind]["rps"]
                     ok = ratio >= bar and med[mine]["p99_ms"] < med[kind]["p99_ms"]
+                    met[size, kind] = met.get((size, kind), False) or ok
                     verdicts.append(f"{size} B: {mine} {ratio:.2f}x {kind} (bar {bar:g}x), p99 "
                                     f"{med[mine]['p99_ms']:.2f} vs {med[kind]['p99_ms']:.2f} ms: "
                                     f"{'MET' if ok else 'NOT MET'}")
@@ -218,6 +220,8 @@ def main():
                             f"stdlib at {med['c-echo']['cpu_us']:.1f} us/req")
         print()
     print("\n".join(verdicts))
+    return 0 if all(met.values()) else 1
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -87,9 +87,9 @@ class NetkitCommand:
 
 
 def _ssh_options(fleet) -> list[str]:
-    return ["-F", "none", "-i", str(fleet.client_key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-            "-o", f"UserKnownHostsFile={fleet.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", "StrictHostKeyChecking=yes"]
+    from tests.peers.sshd import openssh_options
+
+    return openssh_options(fleet.client_key, fleet.known_hosts)
 
 
 def _timed(argv, **kw):
@@ -217,11 +217,7 @@ def measure(args):
         with tempfile.TemporaryDirectory(prefix="netkit-bench-ssh-") as tmp, contextlib.ExitStack() as stack:
             workdir = Path(tmp)
             os.chmod(workdir, 0o755)
-            # A copy of the user's install, run as COPY/bin/python -m netkit (a venv runs from
-            # anywhere through its python): another benchmark run at the same time builds its
-            # own cached venv and removes the others, ours included, in the middle of a round.
-            shutil.copytree(venv, workdir / "venv", symlinks=True)
-            netkit = NetkitCommand(workdir / "venv" / "bin" / "python")
+            netkit = NetkitCommand(venv / "bin" / "python")
             user = args.user or stack.enter_context(temporary_user(password=False, shell="/bin/bash"))[0]
             log(f"logging in as {user}")
             if "run50" not in skip:

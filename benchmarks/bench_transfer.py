@@ -179,7 +179,6 @@ def peers(names, data: Path):
 
 def commands(name, venv: Path, p, data: Path):
     """(reference argv, netkit argv, output file or None, extra env) of one benchmark."""
-    # The copy's own python runs the script: bin/netkit's #! names the cached venv's python.
     netkit = [str(venv / "bin" / "python"), str(venv / "bin" / "netkit")]
     curl = need_tool("curl", "curl")
     if name == "http-null":
@@ -202,29 +201,18 @@ def commands(name, venv: Path, p, data: Path):
 def sftp_batch(sshd, batch: Path, command: str) -> list[str]:
     """OpenSSH's sftp running ``command`` from the file ``batch`` against the test sshd,
     logged in with its key and trusting only its host key."""
+    from tests.peers.sshd import openssh_options
+
     batch.write_text(command + "\n")
-    return [need_tool("sftp", "openssh-client"), "-q", "-b", str(batch), "-F", "none", "-i", str(sshd.client_key),
-            "-P", str(sshd.port), "-o", f"UserKnownHostsFile={sshd.known_hosts}", "-o",
-            "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-            f"{sshd.user}@{sshd.host}"]
-
-
-def private_venv(venv: Path) -> Path:
-    """A hard-linked copy of the cached venv: another benchmark's bench_venv() removes
-    cached venvs of other source trees, which must not pull ours away mid-run."""
-    import shutil
-
-    copy = DATA_DIR / "venv"
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(venv, copy, symlinks=True, copy_function=os.link)
-    return copy
+    return [need_tool("sftp", "openssh-client"), "-q", "-b", str(batch), *openssh_options(sshd.client_key,
+            sshd.known_hosts), "-P", str(sshd.port), f"{sshd.user}@{sshd.host}"]
 
 
 def measure(args, log):
     need_tool("time", "time", "/usr/bin")
     names = args.only or list(NAMES)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    venv = private_venv(bench_venv(args.rebuild, log))
+    venv = bench_venv(args.rebuild, log)
     log(f"data: {args.size} bytes in {DATA_DIR} ...")
     data = data_file(args.size)
     digest = sha256_of(data) if "http-file" in names else None

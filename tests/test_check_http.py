@@ -3,7 +3,7 @@
 import pytest
 
 from netkit.core.perfdata import parse_perfdata
-from tests.helpers import check, check_json
+from tests.helpers import check, check_json, read_pty
 
 
 def test_get_ok_with_timing_phases(nginx):
@@ -220,26 +220,13 @@ def test_password_prompt_on_a_terminal(nginx):
     import os
     import pty
     import sys
-    import time
 
     pid, fd = pty.fork()
     if pid == 0:  # the child: netkit on a terminal
         os.execv(sys.executable, [sys.executable, "-m", "netkit", "check", nginx.url("/auth/"), "--user", "admin",
                                   "--body", "secret area"])
-    output = b""
-    deadline = time.monotonic() + 20
-    answered = False
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-        if not answered and b"Password for admin" in output:
-            os.write(fd, nginx.password.encode() + b"\n")
-            answered = True
+    output = read_pty(fd, answer=(b"Password for admin", nginx.password.encode() + b"\n"))
+    answered = b"Password for admin" in output
     _, status = os.waitpid(pid, 0)
     text = output.decode(errors="replace")
     assert answered, text

@@ -11,7 +11,7 @@ import pytest
 
 from netkit.core.perfdata import parse_perfdata
 from tests.helpers import check, check_json
-from tests.peers._base import serve_in_thread
+from tests.peers._base import ThreadingServer, serve_in_thread
 from tests.unit.test_ssh_dns_logic import kexinit_packet
 
 # --- scripted TCP servers for the faults sshd will not produce --------------------------
@@ -20,10 +20,7 @@ from tests.unit.test_ssh_dns_logic import kexinit_packet
 SCRIPT_READ_TIMEOUT = 2.0
 
 
-class _ScriptServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _ScriptServer(ThreadingServer):
     def __init__(self, data: bytes, then: str):
         self.data = data
         self.then = then

@@ -2,12 +2,10 @@
 
 import os
 import pty
-import select
 import subprocess
 import sys
-import time
 
-from tests.helpers import netkit
+from tests.helpers import netkit, read_pty
 
 
 def test_connect_in_a_pipe_half_closes_and_prints_replies(served):
@@ -51,20 +49,8 @@ def test_connect_big_pipe_does_not_deadlock(served):
 
 
 def read_until(fd, wanted: bytes, timeout=20.0) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while wanted not in seen:
-        left = deadline - time.monotonic()
-        assert left > 0, seen
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
+    seen = read_pty(fd, until=wanted, timeout=timeout)
+    assert wanted in seen, seen
     return seen
 
 

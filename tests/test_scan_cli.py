@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.helpers import dropping, interrupted, netkit
+from tests.helpers import dropping, interrupted, netkit, read_pty
 
 
 def scan(*args):
@@ -133,19 +133,11 @@ def _scan_with_stderr_on(terminal: bool, *args):
         proc = subprocess.Popen([sys.executable, "-m", "netkit", "scan", *args], stdout=subprocess.PIPE,
                                 stderr=slave, stdin=subprocess.DEVNULL)
         os.close(slave)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed its end
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
+        seen = read_pty(master, timeout=60)
         out = proc.stdout.read().decode()
         proc.wait(timeout=60)
         os.close(master)
-        return out, b"".join(chunks).decode()
+        return out, seen.decode()
     proc = subprocess.run([sys.executable, "-m", "netkit", "scan", *args], capture_output=True, text=True,
                           timeout=60)
     return proc.stdout, proc.stderr

@@ -10,21 +10,9 @@ import time
 
 import pytest
 
-from tests.helpers import netkit
+from tests.helpers import netkit, read_pty, ssh
+from tests.helpers import ssh_auth as auth
 from tests.peers.sshd_hosts import other_public_key
-
-
-def auth(fleet, known_hosts=None):
-    return ["-i", fleet.client_key, "--known-hosts", known_hosts or fleet.known_hosts, "-F", "none",
-            "--no-agent"]
-
-
-def ssh(*args, **kw):
-    """(exit code, stdout, stderr) of ``netkit ssh ARGS``; never a traceback."""
-    proc = subprocess.run([sys.executable, "-m", "netkit", "ssh", *map(str, args)], capture_output=True,
-                          text=True, timeout=kw.pop("timeout", 60), check=False, **kw)
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr + proc.stdout
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def summary_rows(out):
@@ -240,21 +228,9 @@ def test_passphrase_prompt_on_a_terminal(ssh_fleet, tmp_path):
             os.execv(sys.executable, [sys.executable, "-m", "netkit", "ssh", "run", "-i", str(key), "--known-hosts",
                                       str(ssh_fleet.known_hosts), "-F", "none", "--no-agent", host, "--",
                                       "echo unlocked"])
-        seen = b""
-        answered = False
-        while True:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if not answered and b"Passphrase for" in seen:
-                os.write(fd, answer.encode() + b"\n")
-                answered = True
+        seen = read_pty(fd, answer=(b"Passphrase for", answer.encode() + b"\n"), timeout=60)
         _, status = os.waitpid(pid, 0)
-        return os.waitstatus_to_exitcode(status), seen.decode(errors="replace"), answered
+        return os.waitstatus_to_exitcode(status), seen.decode(errors="replace"), b"Passphrase for" in seen
 
     code, text, answered = run_on_pty("s3cret phrase")
     assert answered and code == 0 and f"{host}: unlocked" in text, text

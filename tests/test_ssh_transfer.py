@@ -3,21 +3,10 @@ kept times, atomic renames, and a transfer cut in the middle that resumes."""
 
 import json
 import os
-import subprocess
-import sys
 
+from tests.helpers import ssh
+from tests.helpers import ssh_auth as auth
 from tests.peers.sshd_hosts import cut_relay
-
-
-def ssh(*args, **kw):
-    proc = subprocess.run([sys.executable, "-m", "netkit", "ssh", *map(str, args)], capture_output=True,
-                          text=True, timeout=kw.pop("timeout", 60), check=False, **kw)
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr + proc.stdout
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def auth(fleet):
-    return ["-i", fleet.client_key, "--known-hosts", fleet.known_hosts, "-F", "none", "--no-agent"]
 
 
 def by_host(out):

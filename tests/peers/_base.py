@@ -274,6 +274,33 @@ class ServerProcess:
 SERVE_POLL_INTERVAL = 0.05
 
 
+class ThreadingServer(socketserver.ThreadingTCPServer):
+    """socketserver's threading TCP server for test peers: daemon threads, reusable port."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@contextlib.contextmanager
+def running_in_thread(handler, make_state, name: str, host: str = "127.0.0.1"):
+    """A ThreadingServer of ``handler`` on ``host``, port 0, served in a thread; yields
+    ``make_state(host, port)``, which the handlers find as ``self.server.state``."""
+    server = ThreadingServer((host, 0), handler)
+    state = make_state(host, server.server_address[1])
+    server.state = state  # type: ignore[attr-defined]
+    with serve_in_thread(server, name):
+        yield state
+
+
+def first_time(state, key) -> bool:
+    """Whether ``key`` is new to ``state.seen`` (a set guarded by ``state.lock``); now it is not."""
+    with state.lock:
+        if key in state.seen:
+            return False
+        state.seen.add(key)
+        return True
+
+
 @contextlib.contextmanager
 def serve_in_thread(server: socketserver.BaseServer, name: str) -> Iterator[None]:
     """Run ``server.serve_forever`` in a daemon thread; shut it down and close it on exit."""

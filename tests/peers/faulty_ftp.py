@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.peers._base import serve_in_thread
+from tests.peers._base import first_time, running_in_thread
 
 HOST = "127.0.0.1"
 FAULTY_FTP_BODY = random.Random(55).randbytes(200 * 1024)
@@ -102,9 +102,7 @@ class _Handler(socketserver.StreamRequestHandler):
             listener.close()
             self.reply("550 no such file")
             return
-        with state.lock:
-            first = name not in state.seen
-            state.seen.add(name)
+        first = first_time(state, name)
         cut = name in ("cut-always.bin", "short.bin") or (name.startswith("cut-once-") and first)
         self.reply("150 opening data connection")
         conn, _ = listener.accept()
@@ -118,17 +116,9 @@ class _Handler(socketserver.StreamRequestHandler):
             self.reply("226 transfer complete")
 
 
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 @contextlib.contextmanager
 def running_faulty_ftp() -> Iterator[FaultyFtp]:
-    server = _Server((HOST, 0), _Handler)
-    state = FaultyFtp(HOST, server.server_address[1])
-    server.state = state  # type: ignore[attr-defined]
-    with serve_in_thread(server, "faulty-ftp"):
+    with running_in_thread(_Handler, FaultyFtp, "faulty-ftp", HOST) as state:
         yield state
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.peers._base import serve_in_thread
+from tests.peers._base import first_time, running_in_thread
 
 HOST = "127.0.0.1"
 FAULTY_BODY = random.Random(5).randbytes(256 * 1024)
@@ -115,18 +115,11 @@ class _Handler(socketserver.StreamRequestHandler):
             self.send_head(200, "OK", [("Content-Length", len(piece)), ("ETag", ETAG), ("Accept-Ranges", "bytes")])
         self.request.sendall(piece[: len(piece) // 2] if cut else piece)
 
-    def first_time(self, state, key) -> bool:
-        with state.lock:
-            if key in state.seen:
-                return False
-            state.seen.add(key)
-            return True
-
     def dispatch(self, state, method, path, headers, rest):
         if path == "/ok":
             self.serve_ok(headers)
         elif path.startswith("/cut/"):
-            self.serve_ok(headers, cut=self.first_time(state, path))
+            self.serve_ok(headers, cut=first_time(state, path))
         elif path == "/cut-always":
             self.serve_ok(headers, cut=True)
         elif path == "/norange":
@@ -140,7 +133,7 @@ class _Handler(socketserver.StreamRequestHandler):
             self.send_head(200, "OK", [("Content-Length", 1000)])
             self.request.sendall(FAULTY_BODY)
         elif path.startswith("/busy/"):
-            if self.first_time(state, path):
+            if first_time(state, path):
                 self.send_head(503, "Service Unavailable", [("Retry-After", "1"), ("Content-Length", 5)])
                 self.request.sendall(b"busy\n")
             else:
@@ -184,17 +177,9 @@ class _Handler(socketserver.StreamRequestHandler):
             self.send_head(404, "Not Found", [("Content-Length", 0)])
 
 
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 @contextlib.contextmanager
 def running_faulty_http() -> Iterator[FaultyHttp]:
-    server = _Server((HOST, 0), _Handler)
-    state = FaultyHttp(HOST, server.server_address[1])
-    server.state = state  # type: ignore[attr-defined]
-    with serve_in_thread(server, "faulty-http"):
+    with running_in_thread(_Handler, FaultyHttp, "faulty-http", HOST) as state:
         yield state
 
 

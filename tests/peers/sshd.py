@@ -95,6 +95,14 @@ Subsystem sftp internal-sftp
 """
 
 
+def openssh_options(client_key, known_hosts) -> list[str]:
+    """OpenSSH client options (ssh, sftp, pssh's -x) for the test sshd: no ssh_config, only
+    ``client_key``, never a prompt, only the host keys of ``known_hosts``."""
+    return ["-F", "none", "-i", str(client_key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+            "-o", f"UserKnownHostsFile={known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "StrictHostKeyChecking=yes"]
+
+
 @dataclass(frozen=True)
 class Sshd:
     """A running sshd; see the module docstring."""
@@ -116,21 +124,8 @@ class Sshd:
         """argv of ``ssh`` logging in as ``user`` with ``client_key``, checking ``known_hosts``
         strictly, reading no ssh_config, never prompting; then the remote command."""
         host, port = endpoint or (self.host, self.port)
-        # fmt: off
-        return [
-            need_binary(SSH, CLIENT_PACKAGE),
-            "-F", "none",
-            "-i", str(self.client_key),
-            "-o", "IdentitiesOnly=yes",
-            "-o", "BatchMode=yes",
-            "-o", f"UserKnownHostsFile={self.known_hosts}",
-            "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", "StrictHostKeyChecking=yes",
-            "-p", str(port),
-            f"{self.user}@{host}",
-            *remote,
-        ]
-        # fmt: on
+        return [need_binary(SSH, CLIENT_PACKAGE), *openssh_options(self.client_key, self.known_hosts),
+                "-p", str(port), f"{self.user}@{host}", *remote]
 
 
 def known_hosts_lines(host_keys: dict[str, str], endpoints: Sequence[tuple[str, int]]) -> str:

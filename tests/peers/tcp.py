@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.peers._base import serve_in_thread
+from tests.peers._base import ThreadingServer, serve_in_thread
 
 HOST = "127.0.0.1"
 BANNER = b"220 netkit test ready\r\n"
@@ -57,10 +57,7 @@ class BannerPeer(TcpPeer):
     lines: list[str] = field(default_factory=list)
 
 
-class _ThreadingServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _ThreadingServer(ThreadingServer):
     def __init__(self, handler: type[socketserver.BaseRequestHandler]) -> None:
         self.stopping = threading.Event()
         self.lines: list[str] = []

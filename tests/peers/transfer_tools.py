@@ -16,51 +16,31 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-
-
-def _env(env):
-    full = {k: v for k, v in os.environ.items() if k not in PROXY_VARS}
-    full.update(env or {})
-    return full
+from tests.helpers import clean_env, read_pty, run_netkit
 
 
 def run(*args, cwd=None, env=None, timeout=60, stdin=subprocess.DEVNULL):
-    proc = subprocess.run([sys.executable, "-m", "netkit", *map(str, args)], capture_output=True, cwd=cwd,
-                          env=_env(env), timeout=timeout, stdin=stdin, check=False)
-    err = proc.stderr.decode("utf-8", "replace")
-    assert "Traceback" not in err, err
-    return proc.returncode, proc.stdout, err
+    return run_netkit(*args, cwd=cwd, env=env, timeout=timeout, stdin=stdin, text=False)
 
 
 def run_on_pty(*args, cwd=None, env=None, timeout=60):
     import pty
-    import select
-    import time
 
     pid, fd = pty.fork()
     if pid == 0:  # the child: stdin, stdout and stderr are the terminal
         try:
             if cwd:
                 os.chdir(cwd)
-            os.execve(sys.executable, [sys.executable, "-m", "netkit", *map(str, args)], _env(env))
+            os.execve(sys.executable, [sys.executable, "-m", "netkit", *map(str, args)], clean_env(env))
         finally:
             os._exit(127)
-    chunks = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-    _, status = os.waitpid(pid, 0)
+    seen = read_pty(fd, timeout=timeout)
+    pid_done, status = os.waitpid(pid, os.WNOHANG)
+    if not pid_done:  # the deadline passed: the child must not outlive the test
+        os.kill(pid, 9)
+        _, status = os.waitpid(pid, 0)
     os.close(fd)
-    text = b"".join(chunks).decode("utf-8", "replace")
+    text = seen.decode("utf-8", "replace")
     assert "Traceback" not in text, text
     return os.waitstatus_to_exitcode(status), text
 

@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 from netkit.cli import serve as serve_cli
 from netkit.core.errors import UsageError
 from netkit.proto import services as svc
-from netkit.serve import DEFAULT_BIND, Limits, Service
-from netkit.serve import sockopts
+from netkit.serve import DEFAULT_BIND, Limits, Service, sockopts
 from netkit.serve._options import load_config
 
 
