@@ -1,6 +1,7 @@
 """Small text helpers for user input: escapes, sizes, durations, previews."""
 
-__all__ = ["unescape", "parse_size", "parse_seconds", "preview", "format_size"]
+__all__ = ["unescape", "parse_size", "parse_seconds", "preview", "format_size", "for_terminal",
+           "check_line_field", "LINE_BREAKERS"]
 
 _SIMPLE = {"r": "\r", "n": "\n", "t": "\t", "\\": "\\", "0": "\0", "e": "\x1b", "a": "\a"}
 ESCAPES_HELP = r"\r, \n, \t, \0, \\ and \xHH"
@@ -87,3 +88,47 @@ def format_size(n: int) -> str:
             return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
+
+
+# Characters that end or split a line of a line protocol (FTP, SMTP, POP3, IMAP, HTTP
+# headers): none of them may come from user input or a peer into a line we write.
+LINE_BREAKERS = frozenset("\r\n\0")
+
+
+def check_line_field(value, field: str):
+    """``value`` unchanged, or ValueError naming ``field`` when it holds CR, LF or NUL --
+    the characters that would end the protocol line and start a command of the caller's
+    choosing (``DELE``, ``DATA``, a second header). The first wall is the option and target
+    parsers (a usage error); the proto layer that writes the line calls it again."""
+    text = value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else str(value)
+    if not LINE_BREAKERS.isdisjoint(text):
+        raise ValueError(f"{field} must not contain CR, LF or NUL (it would end the protocol line)")
+    return value
+
+
+def _escape_control(c: str) -> str:
+    n = ord(c)
+    if 0xDC80 <= n <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape
+        return f"\\x{n - 0xDC00:02x}"
+    if n < 0x100:
+        return f"\\x{n:02x}"
+    return f"\\u{n:04x}"
+
+
+def for_terminal(text, keep_newlines: bool = False) -> str:
+    """Remote text made safe for a terminal: every control character (ESC and so every
+    CSI/OSC sequence, BEL, backspace, C1 controls, bidi overrides) shown as ``\\xHH`` /
+    ``\\uHHHH``; tabs kept; newlines (and the CR of a CRLF) kept when ``keep_newlines``
+    (a command's output), else escaped (a one-line field). Bytes are read as UTF-8, invalid bytes shown as ``\\xHH``."""
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = bytes(text).decode("utf-8", "surrogateescape")
+    text = "" if text is None else str(text)
+    if text.isprintable():
+        return text
+    if not keep_newlines:
+        return "".join(c if c.isprintable() or c == "\t" else _escape_control(c) for c in text)
+    # A CR of a CRLF line end is kept; a lone CR (which lets a line overwrite itself) is not.
+    return "\n".join(
+        "".join(c if c.isprintable() or c == "\t" or (c == "\r" and i == len(line) - 1) else _escape_control(c)
+                for i, c in enumerate(line))
+        for line in text.split("\n"))
