@@ -7,16 +7,30 @@ imports, more than the whole start-up budget of ``netkit check http://...``.
 """
 
 from netkit.core.errors import ProtocolError
+from netkit.core.text import check_line_field
 
-__all__ = ["ResponseParser", "build_request", "check_header", "find_header", "MAX_HEAD_BYTES", "NO_BODY_STATUSES"]
+__all__ = ["ResponseParser", "build_request", "check_header", "find_header", "head_end", "parse_head",
+           "content_length",
+           "MAX_HEAD_BYTES", "NO_BODY_STATUSES"]
 
 # Status line plus headers may take at most this much; real servers send a few KiB,
 # and the limit keeps a hostile peer from growing our buffer without end.
 MAX_HEAD_BYTES = 65536
 # A chunk-size line (hex digits and extensions) is short; anything longer is garbage.
 MAX_CHUNK_LINE = 4096
+# Hex digits of a chunk size: 16 say 2**64 - 1 bytes, more than any body; h11 allows 20.
+MAX_CHUNK_HEX = 16
+# Digits of a Content-Length: 18 say almost an exabyte. int() of a longer one is slow, and
+# one over 4300 digits raises ValueError (the interpreter's guard), which a peer must not reach.
+MAX_LENGTH_DIGITS = 18
 NO_BODY_STATUSES = frozenset((204, 304))
 
+_DIGITS = frozenset(b"0123456789")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+# Characters a header value or reason phrase must not hold: the C0 controls but HTAB, and
+# DEL (RFC 9110 section 5.5: CR, LF and NUL are forbidden, the other controls invalid).
+# h11 lets the other controls through; netkit refuses them, so none ever reaches a terminal.
+_CONTROLS = frozenset(chr(c) for c in (*range(0x09), *range(0x0A, 0x20), 0x7F))
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _UNTIL_EOF, _DONE = range(8)
@@ -26,8 +40,7 @@ def check_header(name: str, value: str) -> None:
     """Raise ValueError unless ``name: value`` is a header we can send as it is."""
     if not name or any(c not in _TOKEN for c in name):
         raise ValueError(f"header name {name!r} is not an HTTP token")
-    if any(c in value for c in "\r\n\0"):
-        raise ValueError(f"header {name!r} has a line break in its value")
+    check_line_field(value, f"the value of header {name!r}")
 
 
 def find_header(headers, name: str, default=None):
@@ -40,11 +53,99 @@ def find_header(headers, name: str, default=None):
 
 
 def build_request(method: str, target: str, headers, body: bytes | None = None) -> bytes:
-    """The request bytes; ``headers`` is a list of (name, value), Host first."""
+    """The request bytes; ``headers`` is a list of (name, value), Host first. ValueError
+    when a name is not a token or a value (or the target) would break the line: the second
+    wall behind the option parsers."""
+    check_header(method, "")
+    if not target or any(c in target for c in " \r\n\0"):
+        raise ValueError(f"request target {target!r} has a space or a line break")
+    for name, value in headers:
+        check_header(name, value)
     lines = [f"{method} {target} HTTP/1.1"]
     lines.extend(f"{n}: {v}" for n, v in headers)
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
     return head + body if body else head
+
+
+def head_end(buf: bytes, start: int = 0):
+    """(end of the head, start of what follows) at the first blank line -- ``\n\n`` or
+    ``\n\r\n`` -- at or after ``start``, or None when it has not arrived yet."""
+    i = buf.find(b"\n", start)
+    while i >= 0:
+        following = buf[i + 1 : i + 3]
+        if following[:1] == b"\n":
+            return i + 1, i + 2
+        if following == b"\r\n":
+            return i + 1, i + 3
+        i = buf.find(b"\n", i + 1)
+    return None
+
+
+def _no_controls(text: str, what: str):
+    if not _CONTROLS.isdisjoint(text):
+        raise ProtocolError(f"control character in {what}: {text[:60]!r}")
+
+
+def _status_line(line: str):
+    """(version, status, reason) of ``HTTP/d.d SP ddd [SP reason]`` (RFC 9112 section 4)."""
+    version, code, reason = line[:8], line[9:12], line[13:]
+    if not (len(line) >= 12 and version[:5] == "HTTP/" and version[5] in "0123456789" and version[6] == "."
+            and version[7] in "0123456789" and line[8] == " " and len(code) == 3
+            and all(c in "0123456789" for c in code) and line[12:13] in ("", " ")):
+        raise ProtocolError(f"not an HTTP status line: {line[:60]!r}")
+    status = int(code)
+    if status < 100:
+        raise ProtocolError(f"status {code} is not an HTTP status (100-999): {line[:60]!r}")
+    _no_controls(reason, "the reason phrase")
+    return version, status, reason
+
+
+def parse_head(head: bytes):
+    """(version, status, reason, [(name, value)]) of a response head (the status line and
+    header lines, without the blank line), as RFC 9112 and h11 read it: lines end at LF
+    with an optional CR, a line starting with SP/HTAB continues the previous header
+    (obsolete folding), names are tokens with the colon right after them, values lose
+    surrounding SP/HTAB and hold no control characters."""
+    lines = head.decode("latin-1").split("\n")
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise ProtocolError("empty response head")
+    version, status, reason = _status_line(lines[0])
+    folded = []
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t"):
+            if not folded:
+                raise ProtocolError(f"continuation line at the start of the headers: {line[:60]!r}")
+            folded[-1] += " " + line.lstrip(" \t")
+        else:
+            folded.append(line)
+    headers = []
+    for line in folded:
+        name, colon, value = line.partition(":")
+        if not colon or not name or not _TOKEN.issuperset(name):
+            raise ProtocolError(f"malformed header line {line[:60]!r}")
+        value = value.strip(" \t")
+        _no_controls(value, f"the value of header {name!r}")
+        headers.append((name, value))
+    content_length(headers)  # a bad one is refused whatever the framing (as h11 does)
+    return version, status, reason, headers
+
+
+def content_length(headers):
+    """The Content-Length of ``headers`` (every copy, comma lists too, must say one
+    number of ASCII digits), None when there is none; ProtocolError otherwise."""
+    lengths = [v for n, v in headers if n.lower() == "content-length"]
+    if not lengths:
+        return None
+    values = {p.strip(" \t") for v in lengths for p in v.split(",")}
+    value = next(iter(values))
+    if len(values) != 1 or not value or not _DIGITS.issuperset(value.encode("latin-1")):
+        raise ProtocolError(f"bad Content-Length {', '.join(lengths)[:80]!r}")
+    if len(value) > MAX_LENGTH_DIGITS:
+        raise ProtocolError(f"Content-Length {value[:40]!r}... is larger than any body")
+    return int(value)
 
 
 class ResponseParser:
@@ -65,6 +166,7 @@ class ResponseParser:
         self.done = False
         self.received_any = False
         self._buf = b""
+        self._scan = 0  # where to resume looking for the blank line that ends the head
         self._state = _HEAD
         self._remaining = 0
 
@@ -101,13 +203,12 @@ class ResponseParser:
                 line = self._line(MAX_CHUNK_LINE, "chunk size line")
                 if line is None:
                     break
-                size_text = line.split(b";", 1)[0].strip()
-                try:
-                    if not size_text or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
-                        raise ValueError
-                    size = int(size_text, 16)
-                except ValueError:
-                    raise ProtocolError(f"bad chunk size {line[:40]!r} in chunked body") from None
+                size_text, semi, _ext = line.partition(b";")
+                if not semi:
+                    size_text = size_text.rstrip(b" \t")
+                if not 0 < len(size_text) <= MAX_CHUNK_HEX or not _HEX.issuperset(size_text):
+                    raise ProtocolError(f"bad chunk size {line[:40]!r} in chunked body")
+                size = int(size_text, 16)
                 if size == 0:
                     self._state = _TRAILERS
                 else:
@@ -172,41 +273,24 @@ class ResponseParser:
 
     def _parse_head(self) -> bool:
         buf = self._buf
-        end = buf.find(b"\r\n\r\n")
-        sep = 4
-        if end < 0:
-            end = buf.find(b"\n\n")
-            sep = 2
-        if end < 0:
+        found = head_end(buf, self._scan)
+        if found is None:
             if len(buf) > MAX_HEAD_BYTES:
                 raise ProtocolError(f"response headers are larger than {MAX_HEAD_BYTES} bytes")
             if len(buf) >= 5 and not buf.startswith(b"HTTP/"):
                 raise ProtocolError(f"not an HTTP response: {buf[:40]!r}")
+            self._scan = max(0, len(buf) - 2)  # a blank line may straddle the next read
             return False
+        end, rest = found
         if end > MAX_HEAD_BYTES:
             raise ProtocolError(f"response headers are larger than {MAX_HEAD_BYTES} bytes")
-        head = buf[:end].decode("latin-1")
-        self._buf = buf[end + sep :]
-        lines = head.replace("\r\n", "\n").split("\n")
-        status_line = lines[0]
-        version, _, rest = status_line.partition(" ")
-        code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/") or len(code) != 3 or not code.isdigit():
-            raise ProtocolError(f"not an HTTP status line: {status_line[:60]!r}")
-        headers = []
-        for line in lines[1:]:
-            if line[:1] in (" ", "\t") and headers:  # obsolete line folding
-                name, value = headers[-1]
-                headers[-1] = (name, value + " " + line.strip())
-                continue
-            name, colon, value = line.partition(":")
-            if not colon or not name or name != name.strip():
-                raise ProtocolError(f"malformed header line {line[:60]!r}")
-            headers.append((name, value.strip()))
-        status = int(code)
+        self._scan = 0
+        head = buf[:end]
+        self._buf = buf[rest:]
+        version, status, reason, headers = parse_head(head)
         if 100 <= status < 200 and status != 101:
             return True  # interim response (100 Continue, 103 Early Hints): the real one follows
-        self.version, self.status, self.reason, self.headers = version, status, reason.strip(), headers
+        self.version, self.status, self.reason, self.headers = version, status, reason, headers
         self.head_done = True
         self._choose_framing()
         return True
@@ -221,18 +305,15 @@ class ResponseParser:
             return
         codings = [v for n, v in self.headers if n.lower() == "transfer-encoding"]
         if codings:
-            last = ",".join(codings).split(",")[-1].strip().lower()
+            last = ",".join(codings).split(",")[-1].strip(" \t").lower()
             if last == "chunked":
                 self._state = _CHUNK_SIZE
             else:
                 self._state = _UNTIL_EOF
             return
-        lengths = {v.strip() for n, v in self.headers if n.lower() == "content-length"}
-        if lengths:
-            values = {p.strip() for v in lengths for p in v.split(",")}
-            if len(values) != 1 or not next(iter(values)).isdigit():
-                raise ProtocolError(f"bad Content-Length {', '.join(sorted(lengths))!r}")
-            self._remaining = int(next(iter(values)))
+        length = content_length(self.headers)
+        if length is not None:
+            self._remaining = length
             if self._remaining == 0:
                 self._finish()
             else:
