@@ -42,18 +42,17 @@ def test_streams_prefixed_lines_and_summarises(ssh_fleet):
 
 def test_bad_hosts_fail_alone_and_are_named(ssh_fleet, closed_port, silent_tcp):
     good = ssh_fleet.host_args()[:2]
-    bad = ["bad:host:x", "no-such-alias.invalid", f"127.0.0.1:{closed_port.port}", f"127.0.0.1:{silent_tcp.port}"]
+    bad = ["no-such-alias.invalid", f"127.0.0.1:{closed_port.port}", f"127.0.0.1:{silent_tcp.port}"]
     code, out, err = ssh("run", *auth(ssh_fleet), "--connect-timeout", "2", *good, *bad, "--", "echo fine")
     assert code == 1
     rows = summary_rows(out)
     assert all(rows[h][0] == "0" for h in good)
-    assert "bad host syntax" in rows["bad:host:x"][1]
     assert "cannot resolve" in rows["no-such-alias.invalid"][1]
     assert "refused the connection" in rows[f"127.0.0.1:{closed_port.port}"][1]
     assert "no SSH login within 2 s" in rows[f"127.0.0.1:{silent_tcp.port}"][1]
     assert silent_tcp.accepted() >= 1
     last = err.splitlines()[-1]
-    assert last.startswith("netkit ssh run: 4 of 6 hosts failed: ") and all(b in last for b in bad)
+    assert last.startswith("netkit ssh run: 3 of 5 hosts failed: ") and all(b in last for b in bad)
 
 
 def test_json_and_exit_status_of_the_command(ssh_fleet):
@@ -141,6 +140,7 @@ def test_changed_host_key_is_refused_naming_both_fingerprints(ssh_fleet, tmp_pat
                                     text=True, check=True).stdout.split()[1]
         assert f"[{liar[0]}]:{liar[1]}" in line
         assert fake_print in line and instance.host_key_fingerprints["ed25519"] in line
+        assert line.count(fake_print) == 1 and line.count(instance.host_key_fingerprints["ed25519"]) == 1
     assert known.read_text().count("\n") == 2  # nothing was added
 
 
@@ -160,14 +160,17 @@ def test_unknown_host_key_refused_unless_accept_new(ssh_fleet, tmp_path):
     assert code == 0 and f"{host}: again" in out
 
 
-def test_unreadable_key_and_wrong_password_are_per_host_errors(ssh_fleet, password_sshd, tmp_path):
-    missing = tmp_path / "no_such_key"
+def test_missing_key_is_a_usage_error_and_wrong_password_a_host_error(ssh_fleet, password_sshd, tmp_path):
     host = ssh_fleet.host_args()[0]
-    code, out, err = ssh("run", "-i", missing, "--known-hosts", ssh_fleet.known_hosts, "-F", "none", "--no-agent",
-                         host, "--", "true")
-    assert code == 1
-    assert f"warning: {missing}: cannot read the key" in err
-    assert "authentication failed" in summary_rows(out)[host][1] and str(missing) in summary_rows(out)[host][1]
+    not_a_key = tmp_path / "not_a_key"
+    not_a_key.write_text("hello\n")
+    for key, why in ((tmp_path / "no_such_key", "cannot read the key: No such file or directory"),
+                     (tmp_path, "cannot read the key: Is a directory"), (not_a_key, "not a usable private key")):
+        code, out, err = ssh("run", "-i", key, "--known-hosts", ssh_fleet.known_hosts, "-F", "none", "--no-agent",
+                             host, "--", "true")
+        assert (code, out) == (2, "")
+        assert err == f"netkit ssh run: identity {key}: {why}" + err.split(why, 1)[1] and err.count("\n") == 1
+        assert "-i takes a private key file" in err
     p = password_sshd
     target = f"{p.user}@{p.sshd.host}:{p.sshd.port}"
     known = ["--known-hosts", p.sshd.known_hosts, "-F", "none", "--no-agent"]
@@ -240,7 +243,38 @@ def test_passphrase_prompt_on_a_terminal(ssh_fleet, tmp_path):
     assert f"{key}: wrong passphrase" in text and "Traceback" not in text
 
 
-def test_usage_errors():
+@pytest.mark.parametrize("spec, why", [
+    ("127.0.0.1:0", "the port is 1-65535"), ("127.0.0.1:70000", "the port is 1-65535"),
+    ("127.0.0.1:abc", "the port is 1-65535"), ("", "empty host"), ("web\x1b]0;owned\x07", "a control character"),
+])
+def test_bad_hosts_are_usage_errors(spec, why):
+    """A typo in a host is the user's mistake: exit 2 and one line, before anything connects."""
+    code, out, err = ssh("run", "127.0.0.1:22", spec, "--", "true")
+    assert (code, out) == (2, "")
+    assert err.startswith("netkit ssh run: host ") and why in err and "write [user@]host[:port]" in err
+    assert err.count("\n") == 1 and "\x1b" not in err
+
+
+def test_duplicate_hosts_run_once(ssh_fleet):
+    (address, port), user = ssh_fleet.endpoints[0], ssh_fleet.user
+    spellings = [f"{user}@{address}:{port}", f"{user}@{address.upper()}:{port}", f"{address}:{port}"]
+    code, out, err = ssh("run", *auth(ssh_fleet), "-l", user, *spellings, "--", "echo once")
+    assert code == 0, err
+    assert out.count(": once\n") == 1 and f"{spellings[0]}: once" in out
+    assert f"warning: {spellings[2]} is the same host as {spellings[0]}: run once" in err
+    assert "1 host: 1 ok, 0 failed" in out
+
+
+def test_usage_errors(tmp_path):
+    code, out, err = ssh("run", "--bogus", "web1", "--", "true")
+    assert code == 2 and err.startswith("netkit ssh run: unknown option --bogus") and err.count("netkit ssh") == 2
+    for value in ("A=line\nDATA", "A=cr\rx"):  # (a NUL cannot be in an argument; see the unit test)
+        code, out, err = ssh("run", "-e", value, "web1", "--", "true")
+        assert code == 2 and "must not contain CR, LF or NUL" in err and err.count("\n") == 1
+    code, out, err = ssh("put", "web1", str(tmp_path / "missing"), "/tmp")
+    assert code == 2 and f"LOCAL_PATH {tmp_path / 'missing'}: no such file or directory" in err
+    code, out, err = ssh("get", "web1", "/etc/hostname", "/etc/hostname")
+    assert code == 2 and "LOCAL_DIR /etc/hostname: not a directory" in err
     code, out, err = ssh("run", "web1")
     assert code == 2 and "no command" in err
     code, out, err = ssh("run", "--", "uptime")

@@ -140,12 +140,16 @@ def test_run_result_like_completed_process():
         "2 copied (3.0 MiB), 3 unchanged"
 
 
+def labels(request):
+    return [h.label for h in request["hosts"]]
+
+
 def test_cli_parse_run():
     request = cli.parse(["run", "-P", "10", "-t", "5", "web1", "root@web2:2222", "--", "df", "-h", "/"])
-    assert request["hosts"] == ["web1", "root@web2:2222"] and request["command"] == "df -h /"
+    assert labels(request) == ["web1", "root@web2:2222"] and request["command"] == "df -h /"
     assert (request["parallel"], request["timeout"]) == (10, 5.0)
     request = cli.parse(["run", "web1", "web2", "uptime"])  # no "--": the last word is the command
-    assert request["hosts"] == ["web1", "web2"] and request["command"] == "uptime"
+    assert labels(request) == ["web1", "web2"] and request["command"] == "uptime"
     assert cli.parse(["run", "--stdin", "web1", "--"])["command"] == "sh -s"
     assert cli.parse(["run", "-e", "LANG=C", "web1", "--", "locale"])["env"] == {"LANG": "C"}
 
@@ -157,7 +161,11 @@ def test_cli_parse_run():
     (["run", "-e", "NOEQUALS", "web1", "--", "true"], "NAME=VALUE"),
     (["run", "-t", "soon", "web1", "--", "true"], "--timeout"),
     (["run", "--password", "x", "web1", "--", "true"], "unknown option --password"),
-    (["get", "web1", "/var/log"], "needs hosts, then REMOTE_PATH LOCAL_DIR"),
+    (["get", "web1", "/var/log"], "hosts, then REMOTE_PATH LOCAL_DIR are needed"),
+    (["run", "-e", "1X=y", "web1", "--", "true"], "NAME=VALUE"),
+    (["run", "-e", "A=\0", "web1", "--", "true"], "must not contain CR, LF or NUL"),
+    (["run", "web1:22", "web1:0", "--", "true"], "host 'web1:0': bad host syntax"),
+    (["run", "-f", "-", "--stdin", "--", "true"], "both read standard input"),
     (["copy", "web1"], "unknown subcommand"),
 ])
 def test_cli_parse_errors(argv, message):
@@ -165,12 +173,37 @@ def test_cli_parse_errors(argv, message):
         cli.parse(argv)
 
 
-def test_cli_parse_get_put():
+def test_cli_parse_get_put(tmp_path):
     request = cli.parse(["get", "web1", "web2", "/var/log/*.log", "logs"])
-    assert request["hosts"] == ["web1", "web2"]
+    assert labels(request) == ["web1", "web2"]
     assert (request["source"], request["destination"]) == ("/var/log/*.log", "logs")
-    request = cli.parse(["put", "web1", "./conf.d", "/etc/app/"])
-    assert (request["hosts"], request["source"], request["destination"]) == (["web1"], "./conf.d", "/etc/app/")
+    (tmp_path / "conf.d").mkdir()
+    source = str(tmp_path / "conf.d")
+    request = cli.parse(["put", "web1", source, "/etc/app/"])
+    assert (labels(request), request["source"], request["destination"]) == (["web1"], source, "/etc/app/")
+    with pytest.raises(UsageError, match="nothing matches"):
+        cli.parse(["put", "web1", str(tmp_path / "*.conf"), "/etc/app/"])
+
+
+def test_duplicate_hosts_merge():
+    from netkit.remote._hosts import merge_duplicates, parse_hosts
+
+    hosts = parse_hosts(["web1", "WEB1:22", "root@web1", "web1:2222", "[::1]", "[0:0::1]:22", "root@[::1]"])
+    unique, merged = merge_duplicates(hosts)
+    assert [h.label for h in unique] == ["web1", "root@web1", "web1:2222", "[::1]", "root@[::1]"]
+    assert merged == [("WEB1:22", "web1"), ("[0:0::1]:22", "[::1]")]
+    unique, merged = merge_duplicates(hosts, user="root", port=2222)  # -l root -p 2222
+    assert [h.label for h in unique] == ["web1", "WEB1:22", "[::1]", "[0:0::1]:22"]
+
+
+def test_changed_key_names_each_fingerprint_once(tmp_path):
+    """known_hosts holding the key by name and by address matches it twice."""
+    known, presented = _key(), _key()
+    path = tmp_path / "known_hosts"
+    path.write_text(_line("[127.0.0.1]:2222", known) + _line("[db1]:2222", known))
+    with pytest.raises(ChangedHostKey) as caught:
+        HostKeyPolicy([path]).check("db1", "127.0.0.1", 2222, presented)
+    assert str(caught.value).count(known.get_fingerprint("sha256")) == 1
 
 
 def test_group_and_summary_rendering():

@@ -23,9 +23,12 @@ def _port(value):
 
 
 def _env_pair(value):
-    name, eq, _ = value.partition("=")
-    if not eq or not name or not name.replace("_", "a").isalnum():
+    from netkit.core.text import check_line_field
+
+    name, eq, rest = value.partition("=")
+    if not eq or not name or not name.isascii() or not name.replace("_", "a").isalnum() or name[0].isdigit():
         raise ValueError("expects NAME=VALUE")
+    check_line_field(rest, f"the value of {name}")  # it travels in an SSH "env" request
     return value
 
 
@@ -117,9 +120,10 @@ def parse(argv):
     sub, argv = argv[0], argv[1:]
     if sub not in SUBCOMMANDS:
         from netkit.cli.args import suggest
+        from netkit.core.text import for_terminal
 
-        raise UsageError(f"unknown subcommand {sub!r}{suggest(sub, SUBCOMMANDS)}; netkit ssh run|get|put "
-                         f"(see netkit ssh --help)")
+        raise UsageError(f"unknown subcommand {for_terminal(repr(sub))}{suggest(sub, SUBCOMMANDS)}; "
+                         f"netkit ssh run|get|put (see netkit ssh --help)")
     spell = f"{COMMAND} {sub}"
     command_words = None
     if sub == "run" and "--" in argv:
@@ -136,6 +140,8 @@ def parse(argv):
     hosts = []
     from netkit.remote import read_hosts_file
 
+    if "-" in raw.get("hosts-file", ()) and raw.get("stdin"):
+        raise UsageError("-f - and --stdin both read standard input; give the hosts in a file")
     for path in raw.get("hosts-file", ()):
         hosts.extend(read_hosts_file(path))
     if sub == "run":
@@ -158,8 +164,12 @@ def parse(argv):
         for pair in raw.get("env", ()):
             try:
                 _env_pair(pair)
-            except ValueError:
-                raise UsageError(f"--env expects NAME=VALUE (got {pair!r}); e.g. --env LANG=C") from None
+            except ValueError as exc:
+                from netkit.core.text import for_terminal
+
+                why = "" if str(exc) == "expects NAME=VALUE" else f"{exc}; "
+                raise UsageError(f"--env {for_terminal(repr(pair))}: {why}write NAME=VALUE, e.g. --env LANG=C") \
+                    from None
             name, _, value = pair.partition("=")
             env[name] = value
         request.update(command=command, timeout=one("timeout"), stdin=bool(raw.get("stdin")), tty=bool(raw.get("tty")),
@@ -167,17 +177,21 @@ def parse(argv):
     else:
         if len(positional) < 2 or (not hosts and len(positional) < 3):
             what = "REMOTE_PATH LOCAL_DIR" if sub == "get" else "LOCAL_PATH REMOTE_DIR"
-            raise UsageError(f"netkit ssh {sub} needs hosts, then {what} (e.g. netkit ssh {sub} web1 "
+            raise UsageError(f"hosts, then {what} are needed (e.g. netkit ssh {sub} web1 "
                              f"{'/var/log/syslog logs/' if sub == 'get' else './conf.d /etc/app/'})")
         hosts.extend(positional[:-2])
+        _check_local_path(sub, positional[-2] if sub == "put" else positional[-1])
         request.update(source=positional[-2], destination=positional[-1], progress=not raw.get("no-progress"),
                        force=bool(raw.get("force")))
     if not hosts:
         raise UsageError("no hosts: name them ([user@]host[:port]) or give -f FILE")
     if raw.get("password-env") and raw.get("ask-password"):
         raise UsageError("--password-env and --ask-password both give the password; give one")
+    from netkit.remote._hosts import merge_duplicates, parse_hosts
+
+    hosts, merged = merge_duplicates(parse_hosts(hosts), user=one("user"), port=one("port"))
     request.update(
-        hosts=hosts, user=one("user"), port=one("port"), parallel=one("parallel"),
+        hosts=hosts, merged=merged, user=one("user"), port=one("port"), parallel=one("parallel"),
         identities=list(raw.get("identity", ())), agent=not raw.get("no-agent"),
         passphrase_env=one("passphrase-env"), password_env=one("password-env"),
         ask_password=bool(raw.get("ask-password")), known_hosts=list(raw.get("known-hosts", ())),
@@ -185,6 +199,21 @@ def parse(argv):
         connect_timeout=one("connect-timeout"),
     )
     return request
+
+
+def _check_local_path(sub, path):
+    """The local side of get/put, before any host is contacted: put's LOCAL_PATH must exist
+    (a glob must match), get's LOCAL_DIR must be a directory if it exists."""
+    import glob
+    import os
+
+    if sub == "put":
+        found = glob.glob(path) if set("*?[") & set(path) else ([path] if os.path.lexists(path) else [])
+        if not found:
+            raise UsageError(f"LOCAL_PATH {path}: {'nothing matches' if set('*?[') & set(path) else 'no such file or directory'}"
+                             f"; put copies an existing local file, directory or glob")
+    elif os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"LOCAL_DIR {path}: not a directory; get copies into a directory (made if missing)")
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -231,7 +260,7 @@ def settings_from(request, err):
         password = prompt("Password: ")
     passphrase = _env_value(request["passphrase_env"], "passphrase-env") if request["passphrase_env"] else None
     credentials = Credentials(request["identities"], password=password, agent=request["agent"], prompt=prompt,
-                              passphrase=passphrase)
+                              passphrase=passphrase, strict=True)
     for problem in credentials.problems:
         err.write(f"{COMMAND}: warning: {problem}\n")
     policy = HostKeyPolicy(request["known_hosts"] or None, accept_new=request["accept_new"])
@@ -345,7 +374,7 @@ def _interrupted(finished, request, out, err, kind) -> int:
         out.write(summary_table(finished, kind=kind))
     out.flush()
     done = {r.host for r in finished}
-    left = [h for h in request["hosts"] if h not in done]
+    left = [h.label for h in request["hosts"] if h.label not in done]
     err.write(f"{COMMAND} {kind}: interrupted: {len(finished)} of {len(request['hosts'])} hosts finished; "
               f"not finished: {', '.join(left[:10])}{', ...' if len(left) > 10 else ''}\n")
     return 130
@@ -478,6 +507,8 @@ def _write_json(results, out):
 
 
 def _work(request, out, err) -> int:
+    for again, first in request["merged"]:
+        err.write(f"{COMMAND} {request['sub']}: warning: {again} is the same host as {first}: run once\n")
     if request["sub"] == "run":
         return _run(request, out, err)
     return _transfer(request, out, err)
@@ -486,4 +517,7 @@ def _work(request, out, err) -> int:
 def main(argv, out=None, err=None) -> int:
     from netkit.cli.shell import run_command
 
-    return run_command(COMMAND, argv, parse, help_text, _work, out, err)
+    argv = list(argv)
+    # Messages name the subcommand ("netkit ssh run: ..."), once: the parser's own start so.
+    command = f"{COMMAND} {argv[0]}" if argv and argv[0] in SUBCOMMANDS else COMMAND
+    return run_command(command, argv, parse, help_text, _work, out, err)

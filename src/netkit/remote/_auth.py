@@ -3,7 +3,9 @@ agent, a password. Nothing secret ever comes from the command line: passphrases 
 passwords come from a prompt (on the terminal) or from an environment variable.
 
 A key that cannot be used (unreadable, not a key, wrong passphrase) is left out with a
-``problem`` line; the hosts then fail their login naming it, and the others go on.
+``problem`` line; the hosts then fail their login naming it, and the others go on. With
+``strict`` (the CLI's ``-i``), a key file named by the user that is missing, unreadable or
+not a private key is a ``UsageError`` instead: a mistake in the command, not a host's failure.
 """
 
 import os
@@ -20,13 +22,14 @@ class Credentials:
     passphrase (None: encrypted keys are left out). ``password`` enables password and
     keyboard-interactive logins."""
 
-    def __init__(self, identities=(), *, password=None, agent=True, prompt=None, passphrase=None):
+    def __init__(self, identities=(), *, password=None, agent=True, prompt=None, passphrase=None, strict=False):
         self.identities = [os.path.expanduser(p) for p in identities]
         self.password = password
         self.problems = []  # one line per key left out
         self.keys = []
         self.agent_path = os.environ.get("SSH_AUTH_SOCK") if agent and not identities else None
         paths = self.identities or [p for p in (os.path.expanduser(k) for k in DEFAULT_KEY_FILES) if os.path.exists(p)]
+        self.strict = strict and bool(self.identities)
         for path in paths:
             key = self._load(path, prompt, passphrase)
             if key is not None:
@@ -50,10 +53,19 @@ class Credentials:
             wrong = "incorrect passphrase" in str(exc).lower()
             self.problems.append(f"{path}: wrong passphrase" if wrong else f"{path}: cannot decrypt the key ({exc})")
         except OSError as exc:
-            self.problems.append(f"{path}: cannot read the key: {exc.strerror or exc}")
+            self._unusable(f"{path}: cannot read the key: {exc.strerror or exc}")
         except (asyncssh.KeyImportError, ValueError) as exc:
-            self.problems.append(f"{path}: not a usable private key ({exc})")
+            from netkit.core.text import for_terminal
+
+            self._unusable(f"{path}: not a usable private key ({for_terminal(str(exc))})")
         return None
+
+    def _unusable(self, problem):
+        if self.strict:
+            from netkit.core.errors import UsageError
+
+            raise UsageError(f"identity {problem}; -i takes a private key file such as ~/.ssh/id_ed25519")
+        self.problems.append(problem)
 
     def methods(self) -> str:
         """The login methods on offer, for error messages."""

@@ -2,13 +2,20 @@
 one per line of a hosts file (``#`` comments, blank lines), or ``~/.ssh/config`` aliases.
 
 A host that cannot be parsed does not stop the others: :func:`parse_host` raises
-``UsageError`` and the runner turns it into that host's failed result.
+``UsageError`` and the runner turns it into that host's failed result. The CLI parses every
+host first (:func:`parse_hosts`), so that a typo is a usage error before anything connects,
+and merges hosts written twice (:func:`merge_duplicates`).
 """
 
 from netkit.core.errors import UsageError
 from netkit.core.target import bracket, split_hostport
 
-__all__ = ["Host", "parse_host", "read_hosts_file"]
+__all__ = ["Host", "merge_duplicates", "parse_host", "parse_hosts", "read_hosts_file"]
+
+# A hosts file is a list of names: 16 MiB is some 500,000 hosts, and /dev/zero or a log
+# given by mistake is refused instead of read into memory.
+MAX_HOSTS_FILE = 16 << 20
+_HOST_FORM = "[user@]host[:port], e.g. root@web1:2222 or [::1]:22"
 
 
 class Host:
@@ -43,7 +50,9 @@ def parse_host(text: str) -> Host:
     """``[user@]host[:port]`` -> :class:`Host`; ``UsageError`` names the mistake."""
     spec = text.strip()
     if not spec:
-        raise UsageError("empty host; write [user@]host[:port]")
+        raise UsageError(f"empty host; write {_HOST_FORM}")
+    if not spec.isprintable():
+        raise UsageError(f"bad host syntax (a control character); write {_HOST_FORM}")
     user = None
     if "@" in spec:
         user, _, spec = spec.rpartition("@")
@@ -56,9 +65,56 @@ def parse_host(text: str) -> Host:
     except ValueError as exc:
         why = "the port is 1-65535" if "port" in str(exc) and "IPv6" not in str(exc) else \
             "IPv6 addresses go in brackets" if spec.count(":") > 1 else "not a host name or address"
-        raise UsageError(f"bad host syntax ({why}); write [user@]host[:port], e.g. root@web1:2222 "
-                         f"or [::1]:22") from None
+        raise UsageError(f"bad host syntax ({why}); write {_HOST_FORM}") from None
     return Host(host, port, user, label=text.strip())
+
+
+def parse_hosts(specs) -> list[Host]:
+    """Every spec parsed, or one ``UsageError`` naming the bad one(s) and the right form."""
+    from netkit.core.text import for_terminal
+
+    hosts, bad = [], []
+    for spec in specs:
+        if isinstance(spec, Host):
+            hosts.append(spec)
+            continue
+        try:
+            hosts.append(parse_host(spec))
+        except UsageError as exc:
+            bad.append((spec, str(exc).split(";", 1)[0]))
+    if bad:
+        spec, why = bad[0]
+        more = f" (and {len(bad) - 1} more bad host{'s' if len(bad) > 2 else ''})" if len(bad) > 1 else ""
+        raise UsageError(f"host {for_terminal(repr(spec))}: {why}{more}; write {_HOST_FORM}")
+    return hosts
+
+
+def _same_host_key(host: Host, user, port):
+    """What makes two specs one host: the user and port they end up with, the host name
+    (case-folded by the parser) or the address in its one canonical form."""
+    import ipaddress
+
+    name = host.host
+    try:
+        name = str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    return (host.user or user, name, host.port or port or 22)
+
+
+def merge_duplicates(hosts, *, user=None, port=None):
+    """(``hosts`` without repeats, [(repeat's label, first one's label)]): ``web1``,
+    ``web1:22`` and ``WEB1`` are one host (with ``user``/``port`` the defaults of
+    -l/-p), as are ``[::1]`` and ``[0::1]``; the first spelling is kept."""
+    first, unique, merged = {}, [], []
+    for host in hosts:
+        key = _same_host_key(host, user, port)
+        if key in first:
+            merged.append((host.label, first[key].label))
+            continue
+        first[key] = host
+        unique.append(host)
+    return unique, merged
 
 
 def read_hosts_file(path: str) -> list[str]:
@@ -68,10 +124,13 @@ def read_hosts_file(path: str) -> list[str]:
 
     try:
         if path == "-":
-            text = sys.stdin.read()
+            data = sys.stdin.buffer.read(MAX_HOSTS_FILE + 1)
         else:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
+            with open(path, "rb") as f:
+                data = f.read(MAX_HOSTS_FILE + 1)
+        if len(data) > MAX_HOSTS_FILE:
+            raise UsageError(f"hosts file {path} is larger than {MAX_HOSTS_FILE >> 20} MiB; is it a list of hosts?")
+        text = data.decode("utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read hosts file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

@@ -29,6 +29,9 @@ _KEY_NAMES = {"ssh-ed25519": "ED25519", "ssh-rsa": "RSA", "ecdsa-sha2-nistp256":
               "ecdsa-sha2-nistp384": "ECDSA", "ecdsa-sha2-nistp521": "ECDSA", "ssh-ed448": "ED448"}
 # Signature algorithms of a key type, for the algorithms we ask of a known host.
 _SIG_ALGS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}
+# A known_hosts file of a million hosts is about 100 MiB; more is not a known_hosts file
+# (/dev/zero, a log given by mistake) and is refused instead of read into memory.
+MAX_KNOWN_HOSTS = 256 << 20
 
 
 def fingerprint(key) -> str:
@@ -52,7 +55,12 @@ class HostKeyPolicy:
         for path in self.files:
             try:
                 with open(os.path.expanduser(path), encoding="utf-8", errors="replace") as f:
-                    text.append(f.read())
+                    text.append(f.read(MAX_KNOWN_HOSTS + 1))
+                if len(text[-1]) > MAX_KNOWN_HOSTS:
+                    from netkit.core.errors import UsageError
+
+                    raise UsageError(f"known_hosts file {path} is larger than {MAX_KNOWN_HOSTS >> 20} MiB; "
+                                     f"is it a known_hosts file?")
             except FileNotFoundError:
                 continue
             except OSError as exc:
@@ -64,7 +72,9 @@ class HostKeyPolicy:
         except ValueError as exc:
             from netkit.core.errors import UsageError
 
-            raise UsageError(f"bad known_hosts ({', '.join(self.files)}): {exc}") from None
+            from netkit.core.text import for_terminal
+
+            raise UsageError(f"bad known_hosts ({', '.join(self.files)}): {for_terminal(str(exc))}") from None
         self.added = {}  # (host, port) -> key accepted in this run
 
     def _match(self, host, addr, port):
@@ -95,7 +105,8 @@ class HostKeyPolicy:
             return
         if known:
             same = [k for k in known if k.algorithm == key.algorithm] or list(known)
-            was = ", ".join(fingerprint(k) for k in same)
+            # A key known by name and by address is matched twice: name it once.
+            was = ", ".join(dict.fromkeys(fingerprint(k) for k in same))
             raise ChangedHostKey(
                 f"{where}: host key CHANGED, refused: known_hosts has {was}, the server presented "
                 f"{fingerprint(key)} (if the change is expected: ssh-keygen -R '{where}')")
