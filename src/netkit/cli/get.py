@@ -144,7 +144,11 @@ def help_text() -> str:
         "it is NAME.part, which -c resumes. Several URLs download at once.\n\n"
         "URLs: ftp://[user[:password]@]host/path (relative to the login directory; %2F for absolute\n"
         "paths: ftp://host/%2Fetc/motd), sftp://user@host/abs/path (~/ for home), file:///path.\n"
-        "Passwords: the URL, --password-env VAR, ~/.netrc ($NETRC), or a prompt on a terminal.\n\n"
+        "Passwords: the URL, --password-env VAR, ~/.netrc ($NETRC), or a prompt on a terminal.\n"
+        "Redirects (http 301, 302, 303, 307, 308; to http and https only) to another origin (scheme, host\n"
+        "or port; https -> http too) drop the password and every -H header but Accept, Accept-Encoding,\n"
+        "Accept-Language, Cache-Control, Content-Type, Pragma, Range, If-Range and User-Agent:\n"
+        "Authorization, Cookie, X-Api-Key and the like stay with the host they were given for.\n\n"
         "options:\n" + option_rows(OPTIONS) +
         "\nExamples:\n"
         "  netkit get https://example.com/file.iso --checksum sha256=9f86d0... -c\n"

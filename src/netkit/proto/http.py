@@ -10,9 +10,22 @@ from netkit.core.target import bracket, encode_path, parse_target
 from netkit.proto.actions import Connect, Recv, Send, StartTLS
 from netkit.proto.http1 import ResponseParser, build_request, find_header
 
-__all__ = ["Request", "Response", "HTTPOutcome", "http_dialogue", "REDIRECT_STATUSES", "MAX_KEEP_BODY"]
+__all__ = ["Request", "Response", "HTTPOutcome", "http_dialogue", "REDIRECT_STATUSES", "MAX_KEEP_BODY",
+           "CROSS_ORIGIN_HEADERS", "RedirectRefused", "TooManyRedirects", "next_request", "request_bytes",
+           "connect_bytes", "same_origin"]
 
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+# The only request headers of the caller's (-H, --compressed, resume) that a redirect to
+# another origin keeps: they say what the client accepts or which bytes it wants, never
+# who it is. Everything else -- Authorization, Cookie, Proxy-Authorization, X-Api-Key and
+# every other custom header -- and the user/password stay with the origin they were given
+# for (curl drops Authorization and Cookie; netkit drops every header it cannot vouch for).
+CROSS_ORIGIN_HEADERS = frozenset((
+    "accept", "accept-encoding", "accept-language", "cache-control", "content-type", "if-range", "pragma",
+    "range", "user-agent",
+))
+# Headers that describe a request body; they go when a redirect drops the body.
+_BODY_HEADERS = frozenset(("content-type", "content-length", "content-encoding", "content-language"))
 # How much of a body is kept in memory for string and regex matching; the rest is only
 # counted. A page that needs matching beyond 4 MiB is not a health check.
 MAX_KEEP_BODY = 4 * 1024 * 1024
@@ -20,13 +33,18 @@ HTTP_PORTS = {"http": 80, "https": 443}
 
 
 class Request:
-    __slots__ = ("method", "url", "headers", "body")
+    """One request to make: ``url`` (a Target whose user/password are the Basic credentials,
+    if any), the caller's ``headers`` (beyond Host, Connection and Content-Length), a body,
+    and how many redirects led here."""
 
-    def __init__(self, method, url, headers=(), body=None):
+    __slots__ = ("method", "url", "headers", "body", "hops")
+
+    def __init__(self, method, url, headers=(), body=None, hops=0):
         self.method = method
         self.url = url  # a Target
         self.headers = list(headers)  # (name, value) beyond Host
         self.body = body
+        self.hops = hops
 
     def __repr__(self):
         return f"Request({self.method} {self.url.url()})"
@@ -94,16 +112,108 @@ def _read_response(method, keep, max_body):
     return parser, b"".join(kept), size, True
 
 
+class RedirectRefused(ProtocolError):
+    """A redirect netkit will not follow (where it points, or how it is written)."""
+
+
+class TooManyRedirects(RedirectRefused):
+    """The redirect after ``max_redirects`` of them."""
+
+
+def same_origin(a, b) -> bool:
+    """RFC 6454 origins: scheme, host and port."""
+    return (a.scheme, a.host.lower(), a.port) == (b.scheme, b.host.lower(), b.port)
+
+
 def redirect_target(base, location: str):
-    """Resolve a Location header against the URL it came from (RFC 3986 section 5)."""
+    """Resolve a Location header against the URL it came from (RFC 3986 section 5); only
+    http and https URLs are followed."""
     from urllib.parse import urljoin  # only on the redirect path
 
-    absolute = urljoin(base.url(), location.strip())
+    location = location.strip(" \t")
     try:
-        target = parse_target(absolute, HTTP_PORTS)
+        absolute = urljoin(base.url(), location)
     except ValueError as exc:
-        raise ProtocolError(f"cannot follow redirect to {location!r}: {exc}") from None
-    return target
+        raise RedirectRefused(f"cannot follow the redirect to {location[:200]!r}: {exc}") from None
+    scheme = absolute.partition(":")[0].lower()
+    if scheme not in HTTP_PORTS:
+        raise RedirectRefused(f"will not follow a redirect to {scheme}: ({location[:200]!r}); only http and https")
+    try:
+        return parse_target(absolute, HTTP_PORTS)
+    except ValueError as exc:
+        raise RedirectRefused(f"cannot follow the redirect to {location[:200]!r}: {exc}") from None
+
+
+def next_request(request, status: int, location, max_redirects: int):
+    """The request a redirect asks for, or None when ``status``/``location`` is not one;
+    :class:`RedirectRefused` when it cannot be followed (:class:`TooManyRedirects` past
+    ``max_redirects``). The one redirect policy of check and get:
+
+    - 301, 302, 303, 307 and 308 with a Location are followed; only to http and https;
+    - 303 turns any method but HEAD into GET, 301 and 302 turn POST into GET (as browsers
+      and curl do); the body and its Content-* headers go with the method change;
+    - on a change of origin (scheme, host or port; so https -> http too) the credentials
+      of the URL and every header outside :data:`CROSS_ORIGIN_HEADERS` are dropped, for
+      this hop and every later one.
+    """
+    if status not in REDIRECT_STATUSES or location is None:
+        return None
+    if request.hops >= max_redirects:
+        raise TooManyRedirects(f"more than {max_redirects} redirects (the last to {location[:200]!r})")
+    url = request.url
+    target = redirect_target(url, location)
+    method, body, headers = request.method, request.body, request.headers
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method, body = "GET", None
+        headers = [(n, v) for n, v in headers if n.lower() not in _BODY_HEADERS]
+    if same_origin(url, target):
+        if target.user is None:
+            target.user, target.password = url.user, url.password
+    else:
+        headers = [(n, v) for n, v in headers if n.lower() in CROSS_ORIGIN_HEADERS]
+    return Request(method, target, headers, body, request.hops + 1)
+
+
+def request_bytes(request, *, proxy=None, user_agent=None, body_size=None) -> bytes:
+    """The bytes of ``request`` on its own connection (``Connection: close``): Host, then
+    Basic credentials from the URL, User-Agent and Accept unless the caller gave them, the
+    caller's headers, Content-Length of the body (or ``body_size`` of a body sent after),
+    and the absolute form and Proxy-Authorization when an http URL goes through ``proxy``.
+    ValueError when a value would break the line (the option parsers refuse those first)."""
+    url = request.url
+    names = {n.lower() for n, _ in request.headers}
+    headers = [("Host", host_header(url))]
+    if url.user is not None and "authorization" not in names:
+        headers.append(("Authorization", basic_auth(url.user, url.password)))
+    if user_agent and "user-agent" not in names:
+        headers.append(("User-Agent", user_agent))
+    if "accept" not in names:
+        headers.append(("Accept", "*/*"))
+    headers.extend(request.headers)
+    if body_size is None and request.body is not None:
+        body_size = len(request.body)
+    if body_size is not None and "content-length" not in names:
+        headers.append(("Content-Length", str(body_size)))
+    target = origin_form(url)
+    if proxy is not None and url.scheme == "http":
+        target = url.url()
+        if proxy.user is not None:
+            headers.append(("Proxy-Authorization", basic_auth(proxy.user, proxy.password)))
+    headers.append(("Connection", "close"))
+    return build_request(request.method, target, headers, request.body)
+
+
+def connect_bytes(url, proxy) -> bytes:
+    """The CONNECT that opens a tunnel through ``proxy`` to an https ``url``."""
+    authority = url.netloc
+    extra = [("Proxy-Authorization", basic_auth(proxy.user, proxy.password))] if proxy.user is not None else []
+    return build_request("CONNECT", authority, [("Host", authority), *extra])
+
+
+def tunnel_refused(proxy, url, status, reason) -> ProtocolError:
+    from netkit.core.text import for_terminal
+
+    return ProtocolError(f"proxy {proxy.netloc} refused the tunnel to {url.netloc}: {status} {for_terminal(reason)}")
 
 
 def http_dialogue(request, *, family=0, follow=False, max_redirects=10, max_body=None,
@@ -113,63 +223,32 @@ def http_dialogue(request, *, family=0, follow=False, max_redirects=10, max_body
     ``proxy_for(url)`` gives the proxy Target for a URL or None; ``tls_for(url)`` gives the
     TLSParams for an https URL.
     """
-    method, url, body = request.method, request.url, request.body
-    extra = list(request.headers)
     redirects = []
-    tls_info = None
     while True:
+        url = request.url
         proxy = proxy_for(url)
-        headers = [("Host", host_header(url))]
-        names = {n.lower() for n, _ in extra}
-        if url.user is not None and "authorization" not in names:
-            headers.append(("Authorization", basic_auth(url.user, url.password)))
-        if user_agent and "user-agent" not in names:
-            headers.append(("User-Agent", user_agent))
-        if "accept" not in names:
-            headers.append(("Accept", "*/*"))
-        headers.extend(extra)
-        if body is not None and "content-length" not in names:
-            headers.append(("Content-Length", str(len(body))))
-        headers.append(("Connection", "close"))
-        target_form = origin_form(url)
         tls_info = None
         if proxy is None:
             yield Connect(url.host, url.port, "tcp", family)
         else:
             yield Connect(proxy.host, proxy.port, "tcp", family)
-            proxy_auth = [("Proxy-Authorization", basic_auth(proxy.user, proxy.password))] if proxy.user else []
             if url.scheme == "https":
-                authority = url.netloc
-                connect = build_request("CONNECT", authority, [("Host", authority), *proxy_auth])
-                yield Send(connect)
+                yield Send(connect_bytes(url, proxy))
                 parser, _, _, _ = yield from _read_response("CONNECT", 0, None)
                 if not 200 <= parser.status < 300:
-                    raise ProtocolError(
-                        f"proxy {proxy.netloc} refused the tunnel to {url.netloc}: {parser.status} {parser.reason}"
-                    )
-            else:
-                target_form = url.url()
-                headers.extend(proxy_auth)
+                    raise tunnel_refused(proxy, url, parser.status, parser.reason)
         if url.scheme == "https":
             tls_info = yield StartTLS(tls_for(url))
-        yield Send(build_request(method, target_form, headers, body))
-        parser, kept, size, complete = yield from _read_response(method, keep, max_body)
+        yield Send(request_bytes(request, proxy=proxy, user_agent=user_agent))
+        parser, kept, size, complete = yield from _read_response(request.method, keep, max_body)
         response = Response(url, parser.version, parser.status, parser.reason, parser.headers, kept, size, complete)
-        location = response.header("Location")
-        if not (follow and response.status in REDIRECT_STATUSES and location is not None):
+        if not follow:
             return HTTPOutcome(response, redirects, tls_info)
-        if len(redirects) >= max_redirects:
+        try:
+            following = next_request(request, response.status, response.header("Location"), max_redirects)
+        except TooManyRedirects:
             return HTTPOutcome(response, redirects, tls_info, too_many_redirects=True)
-        next_url = redirect_target(url, location)
-        redirects.append((response.status, next_url.url()))
-        if response.status == 303 or (response.status in (301, 302) and method == "POST"):
-            if method != "HEAD":
-                method = "GET"
-            body = None
-            extra = [(n, v) for n, v in extra if n.lower() not in ("content-type", "content-length")]
-        if (next_url.scheme, next_url.host, next_url.port) != (url.scheme, url.host, url.port):
-            # Credentials go only to the origin they were given for.
-            extra = [(n, v) for n, v in extra if n.lower() != "authorization"]
-        elif url.user is not None and next_url.user is None:
-            next_url.user, next_url.password = url.user, url.password
-        url = next_url
+        if following is None:
+            return HTTPOutcome(response, redirects, tls_info)
+        redirects.append((response.status, following.url.url()))
+        request = following

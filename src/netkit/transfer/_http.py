@@ -17,14 +17,8 @@ import os
 
 from netkit.core.errors import ConnectError, ProtocolError
 from netkit.core.target import is_ip_literal, lookup_name
-from netkit.proto.http import (
-    REDIRECT_STATUSES,
-    basic_auth,
-    host_header,
-    origin_form,
-    redirect_target,
-)
-from netkit.proto.http1 import ResponseParser, build_request
+from netkit.proto.http import Request, TooManyRedirects, connect_bytes, next_request, request_bytes, tunnel_refused
+from netkit.proto.http1 import ResponseParser
 from netkit.transfer._common import (
     BUFFER_SIZE,
     RCVBUF,
@@ -137,13 +131,10 @@ def _connect(url, options):
     conn = _Conn(sock, peer)
     try:
         if proxy is not None and url.scheme == "https":
-            authority = url.netloc
-            extra = [("Proxy-Authorization", basic_auth(proxy.user, proxy.password))] if proxy.user else []
-            sock.sendall(build_request("CONNECT", authority, [("Host", authority), *extra]))
+            sock.sendall(connect_bytes(url, proxy))
             parser, _ = _read_head(conn, "CONNECT")
             if not 200 <= parser.status < 300:
-                raise ProtocolError(f"proxy {proxy.netloc} refused the tunnel to {url.netloc}: "
-                                    f"{parser.status} {parser.reason}")
+                raise tunnel_refused(proxy, url, parser.status, parser.reason)
         if url.scheme == "https":
             from netkit.drivers._tls import context_for
             from netkit.proto.actions import TLSParams
@@ -161,64 +152,47 @@ def _connect(url, options):
 
 
 def _request(url, options, method, headers, body=None, body_file=None, pacer=None):
-    """Send one request, follow redirects; returns (conn, parser, first body chunks, url)."""
+    """Send one request, follow redirects (:func:`netkit.proto.http.next_request`, the
+    policy check uses too); returns (conn, parser, first body chunks, url)."""
+    from netkit.core.target import Target
     from netkit.drivers._common import map_error
 
-    extra = list(headers)
-    user = options.user if options.user is not None else url.user
-    password = options.password if options.user is not None else url.password
-    origin = (url.scheme, url.host, url.port)
-    hops = 0
+    if options.user is not None:
+        url = Target(url.scheme, url.host, url.port, url.path, options.user, options.password, url.text)
+    request = Request(method, url, headers, body)
     while True:
+        url = request.url
         conn, proxy = _connect(url, options)
         try:
-            names = {n.lower() for n, _ in extra}
-            hdrs = [("Host", host_header(url))]
-            if user is not None and (url.scheme, url.host, url.port) == origin and "authorization" not in names:
-                hdrs.append(("Authorization", basic_auth(user, password)))
-            if "user-agent" not in names:
-                hdrs.append(("User-Agent", options.user_agent or _agent()))
-            if "accept" not in names:
-                hdrs.append(("Accept", "*/*"))
-            hdrs.extend(extra)
-            size = None
-            if body is not None:
-                size = len(body)
-            elif body_file is not None:
-                size = os.fstat(body_file.fileno()).st_size
-            if size is not None and "content-length" not in names:
-                hdrs.append(("Content-Length", str(size)))
-            hdrs.append(("Connection", "close"))
-            target = origin_form(url)
-            if proxy is not None and url.scheme == "http":
-                target = url.url()
-                if proxy.user:
-                    hdrs.append(("Proxy-Authorization", basic_auth(proxy.user, proxy.password)))
-            conn.sock.sendall(build_request(method, target, hdrs, body))
+            size = os.fstat(body_file.fileno()).st_size if body_file is not None else None
+            conn.sock.sendall(request_bytes(request, proxy=proxy, user_agent=options.user_agent or _agent(),
+                                            body_size=size))
             if body_file is not None:
                 conn.sock = _full_socket(conn.sock)  # for its sendfile()
                 _send_file(conn.sock, body_file, size, pacer)
-            parser, chunks = _read_head(conn, method)
+            parser, chunks = _read_head(conn, request.method)
         except OSError as exc:
             conn.close()
             raise map_error(exc, f"talking to {conn.peer}", conn.peer, options.timeout) from None
         except BaseException:
             conn.close()
             raise
-        location = parser.header("Location")
-        if not (options.follow and parser.status in REDIRECT_STATUSES and location is not None):
+        following = None
+        if options.follow:
+            try:
+                following = next_request(request, parser.status, parser.header("Location"), options.max_redirects)
+            except TooManyRedirects as exc:
+                conn.close()
+                raise TooManyRedirects(f"{exc}; raise --max-redirects if that is expected") from None
+            except BaseException:
+                conn.close()
+                raise
+        if following is None:
             return conn, parser, chunks, url
         conn.close()
-        hops += 1
-        if hops > options.max_redirects:
-            raise ProtocolError(f"more than {options.max_redirects} redirects (the last to {location}); "
-                                f"raise --max-redirects if that is expected")
-
-        url = redirect_target(url, location)
-        if parser.status == 303 or (parser.status in (301, 302) and method == "POST"):
-            method = "HEAD" if method == "HEAD" else "GET"
-            body = body_file = None
-            extra = [(n, v) for n, v in extra if n.lower() not in ("content-type", "content-length")]
+        if following.method != request.method:
+            body_file = None  # 303 (or POST after 301/302): the body stays behind
+        request = following
 
 
 def _send_file(sock, f, size, pacer):

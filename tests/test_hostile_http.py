@@ -1,0 +1,76 @@
+"""get, put and check against hostile HTTP servers (tests/peers/hostile_http.py): secrets
+stay with their origin, hostile heads and bodies are clear protocol errors, deadlines hold."""
+
+import urllib.parse
+
+import pytest
+
+from tests.helpers import run_netkit
+
+SECRETS = ("hunter2", "SECRET-TOKEN", "SECRET-COOKIE", "SECRET-KEY", "SECRET-SESSION", "SECRET-CUSTOM")
+CREDENTIAL_HEADERS = ("-H", "Authorization: Bearer SECRET-TOKEN", "-H", "Cookie: sid=SECRET-COOKIE",
+                      "-H", "X-Api-Key: SECRET-KEY", "-H", "X-Session: SECRET-SESSION",
+                      "-H", "X-Custom: SECRET-CUSTOM", "-H", "Proxy-Authorization: Basic SECRET-TOKEN",
+                      "-H", "Accept: text/plain")
+
+
+def redirect(first, status, to):
+    return first.url(f"/redirect/{status}/{to.rsplit('/', 1)[-1]}?to={urllib.parse.quote(to, safe='')}")
+
+
+def leaked(seen) -> list:
+    text = repr((seen.headers, seen.body, seen.path))
+    import base64
+
+    basic = base64.b64encode(b"alice:hunter2").decode()
+    return [s for s in (*SECRETS, basic) if s in text]
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_get_keeps_credentials_from_another_origin(hostile_http, hostile_http_other, tmp_path, status):
+    key = f"get-secrets-{status}"
+    url = redirect(hostile_http, status, hostile_http_other.url(f"/ok/{key}"))
+    code, _, err = run_netkit("get", url, "-o", tmp_path / "out", "--user", "alice:hunter2", *CREDENTIAL_HEADERS)
+    assert code == 0, err
+    first = hostile_http.seen_for(key)[-1]
+    assert first.header("Authorization") == "Bearer SECRET-TOKEN" and first.header("X-Custom") == "SECRET-CUSTOM"
+    (second,) = hostile_http_other.seen_for(key)
+    assert leaked(second) == []
+    assert second.header("Accept") == "text/plain"  # the safe list goes on
+
+
+def test_get_keeps_credentials_on_the_same_origin(hostile_http, tmp_path):
+    key = "get-same-origin"
+    url = redirect(hostile_http, 302, f"/ok/{key}")
+    code, _, err = run_netkit("get", url, "-o", tmp_path / "out", "--user", "alice:hunter2", "-H", "X-Api-Key: K1")
+    assert code == 0, err
+    final = [r for r in hostile_http.seen_for(key) if r.path.startswith("/ok/")][-1]
+    assert final.header("X-Api-Key") == "K1" and final.header("Authorization", ).startswith("Basic ")
+
+
+def test_post_body_does_not_follow_a_303_and_307_keeps_it(hostile_http, hostile_http_other, tmp_path):
+    for status, method in ((303, "GET"), (307, "POST")):
+        key = f"post-{status}"
+        url = redirect(hostile_http, status, hostile_http_other.url(f"/ok/{key}"))
+        code, _, err = run_netkit("get", url, "-o", tmp_path / key, "-d", "q=1")
+        assert code == 0, err
+        (second,) = hostile_http_other.seen_for(key)
+        assert second.method == method
+        assert (second.body == b"q=1") == (method == "POST")
+
+
+def test_check_keeps_credentials_from_another_origin(hostile_http, hostile_http_other):
+    key = "check-secrets"
+    url = redirect(hostile_http, 302, hostile_http_other.url(f"/ok/{key}"))
+    code, out, err = run_netkit("check", url, "-L", "--user", "alice", "--password-env", "NETKIT_PW", *CREDENTIAL_HEADERS,
+                                env={"NETKIT_PW": "hunter2"}, timeout=30)
+    assert code == 0, out + err
+    (second,) = hostile_http_other.seen_for(key)
+    assert leaked(second) == []
+
+
+def test_redirect_to_another_scheme_is_refused(hostile_http, tmp_path):
+    url = redirect(hostile_http, 302, "file:///etc/passwd")
+    code, _, err = run_netkit("get", url, "-o", tmp_path / "x", "--retry", "0")
+    assert code == 1 and "only http and https" in err
+    assert not (tmp_path / "x").exists()
