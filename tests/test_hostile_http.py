@@ -74,3 +74,21 @@ def test_redirect_to_another_scheme_is_refused(hostile_http, tmp_path):
     code, _, err = run_netkit("get", url, "-o", tmp_path / "x", "--retry", "0")
     assert code == 1 and "only http and https" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_check_verbose_masks_every_credential(hostile_http):
+    key = "verbose-mask"
+    code, out, err = run_netkit("check", "-v", hostile_http.url(f"/ok/{key}"), "--user", "alice",
+                                "--password-env", "NETKIT_PW", *CREDENTIAL_HEADERS, "-H", "X-Auth-Token: SECRET-TOKEN",
+                                env={"NETKIT_PW": "hunter2"}, timeout=30)
+    assert code == 0, out + err
+    shown = out + err
+    import base64
+
+    named = [s for s in SECRETS if s != "SECRET-CUSTOM"]  # X-Custom is not named like a credential
+    assert [s for s in (*named, base64.b64encode(b"alice:hunter2").decode()) if s in shown] == []
+    assert "> X-Custom: SECRET-CUSTOM" in shown
+    assert "> Authorization: Bearer ********" in shown and "< Set-Cookie: ********" in shown
+    assert "> Accept: text/plain" in shown  # what is no secret stays readable
+    code, out, _ = run_netkit("check", "--json", hostile_http.url(f"/ok/{key}"), timeout=30)
+    assert "SECRET-COOKIE" not in out and "Set-Cookie" in out

@@ -164,6 +164,8 @@ def judge(spec, exchange, now) -> CheckResult:
         return CheckResult(name=spec.name, label=spec.label, target=t.text, status=CRITICAL,
                            summary=f"{t.text} {exchange.error}", timings=timings, error=str(exchange.error),
                            details={"peer": exchange.peer or None})
+    from netkit.core.secrets import mask_header
+
     outcome = exchange.outcome
     r = outcome.response
     statuses = [time_status(spec, elapsed)]
@@ -173,7 +175,7 @@ def judge(spec, exchange, now) -> CheckResult:
         "http_version": r.version,
         "status_code": r.status,
         "reason": r.reason,
-        "headers": [[n, v] for n, v in r.headers],
+        "headers": [[n, mask_header(n, v)] for n, v in r.headers],
         "size": r.size,
         "redirects": [{"status": s, "location": u} for s, u in outcome.redirects],
     }

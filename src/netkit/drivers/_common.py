@@ -73,18 +73,30 @@ class Transcript:
         self._budget[direction] = left - len(data)
 
     def lines(self):
-        """Printable lines, one per line of data, prefixed like curl -v."""
+        """Printable lines, one per line of data, prefixed like curl -v. Consecutive pieces
+        of one direction are read as one stream (a header split across two reads is still
+        one line), and every credential header value and URL password is masked
+        (:mod:`netkit.core.secrets`), whoever sent it."""
+        from netkit.core.secrets import mask_line, mask_url
+        from netkit.core.text import for_terminal
+
+        entries = []
         for kind, payload in self.entries:
+            if kind != "*" and entries and entries[-1][0] == kind:
+                entries[-1][1] += payload
+            else:
+                entries.append([kind, payload if kind == "*" else bytearray(payload)])
+        for kind, payload in entries:
             if kind == "*":
-                yield f"* {payload}"
+                yield f"* {for_terminal(mask_url(payload))}"
                 continue
-            text = payload.decode("utf-8", "replace")
-            parts = text.split("\n")
+            parts = bytes(payload).decode("utf-8", "replace").split("\n")
             if parts and parts[-1] == "":
                 parts.pop()
+            masking = False
             for part in parts:
-                part = part.rstrip("\r")
-                yield f"{kind} " + "".join(c if c.isprintable() or c == "\t" else "." for c in part)
+                shown, masking = mask_line(part.rstrip("\r"), masking)
+                yield f"{kind} " + "".join(c if c.isprintable() or c == "\t" else "." for c in shown)
 
 
 class Exchange:

@@ -1,0 +1,79 @@
+"""Secrets out of what netkit shows: credential headers and URL passwords masked.
+
+Every transcript (``check -v``), every header list a result carries (``--json``), goes
+through :func:`mask_line` / :func:`mask_header`: a value is shown as :data:`MASK` when its
+header is a credential by name, whatever the protocol and whichever side sent it.
+"""
+
+__all__ = ["MASK", "is_secret_header", "mask_header", "mask_line", "mask_url"]
+
+MASK = "********"
+# A header is a credential when its name (lower case) is one of these or holds one of the
+# words below: Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key,
+# X-Auth-Token, X-Session-Id, X-Amz-Security-Token, ... Guessing wide costs a hidden value
+# in a debugging transcript; guessing narrow leaks a password into a log.
+_SECRET_NAMES = frozenset(("authorization", "proxy-authorization", "cookie", "set-cookie", "set-cookie2"))
+_SECRET_WORDS = ("auth", "token", "secret", "key", "session", "password", "passwd", "cookie", "credential",
+                 "signature")
+# Challenges carry no secret, and their realm and scheme are what a failed login needs.
+_NOT_SECRET = frozenset(("www-authenticate", "proxy-authenticate"))
+# Schemes whose credentials follow the scheme word: "Basic dXNlcjpwYXNz" shows "Basic ********".
+_AUTH_SCHEMES = ("authorization", "proxy-authorization")
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def is_secret_header(name: str) -> bool:
+    lname = name.lower()
+    if lname in _NOT_SECRET:
+        return False
+    return lname in _SECRET_NAMES or any(word in lname for word in _SECRET_WORDS)
+
+
+def mask_header(name: str, value: str) -> str:
+    """``value`` as it may be shown: masked when ``name`` is a credential header."""
+    if not is_secret_header(name):
+        return mask_url(value)
+    if name.lower() in _AUTH_SCHEMES:
+        scheme, space, _ = value.strip().partition(" ")
+        if space:
+            return f"{scheme} {MASK}"
+    return MASK if value else value
+
+
+def mask_url(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` in it masked."""
+    if "://" not in text or "@" not in text:
+        return text
+    out = []
+    rest = text
+    while True:
+        mark = rest.find("://")
+        if mark < 0:
+            out.append(rest)
+            return "".join(out)
+        start = mark + 3
+        end = start
+        while end < len(rest) and rest[end] not in "/?#@ \t\r\n\"'<>":
+            end += 1
+        userinfo = rest[start:end]
+        if end < len(rest) and rest[end] == "@" and ":" in userinfo:
+            out.append(rest[:start] + userinfo.partition(":")[0] + ":" + MASK + "@")
+            rest = rest[end + 1 :]
+        else:
+            out.append(rest[:start])
+            rest = rest[start:]
+
+
+def mask_line(line: str, masking: bool = False):
+    """(line as it may be shown, whether a continuation of it must be masked too): a
+    ``Name: value`` line of a credential header is masked, as is a folded continuation
+    (``masking``: the line before was masked) and any URL password."""
+    if masking and line[:1] in (" ", "\t"):
+        return " " + MASK, True
+    name, colon, value = line.partition(":")
+    if colon and name and _TOKEN.issuperset(name) and is_secret_header(name):
+        lead = value[: len(value) - len(value.lstrip(" \t"))]
+        trail = value[len(value.rstrip(" \t\r")) :]
+        shown = mask_header(name, value.strip(" \t"))
+        return f"{name}:{lead}{shown}{trail}", True
+    return mask_url(line), False
