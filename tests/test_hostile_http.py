@@ -92,3 +92,18 @@ def test_check_verbose_masks_every_credential(hostile_http):
     assert "> Accept: text/plain" in shown  # what is no secret stays readable
     code, out, _ = run_netkit("check", "--json", hostile_http.url(f"/ok/{key}"), timeout=30)
     assert "SECRET-COOKIE" not in out and "Set-Cookie" in out
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o602])
+def test_a_netrc_others_can_read_is_refused(hostile_http, tmp_path, mode):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password hunter2\n")
+    netrc.chmod(mode)
+    for command in (("get", hostile_http.url("/ok/netrc"), "-o", tmp_path / "out"),
+                    ("check", hostile_http.url("/ok/netrc"), "--user", "alice")):
+        code, out, err = run_netkit(*command, env={"NETRC": str(netrc)}, timeout=30)
+        assert code in (2, 3), out + err
+        assert "access too permissive" in out + err and "chmod 600" in out + err
+        assert len((out + err).strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    assert not [r for r in hostile_http.seen_for("/ok/netrc") if "hunter2" in repr(r.headers)]
