@@ -107,3 +107,26 @@ def test_a_netrc_others_can_read_is_refused(hostile_http, tmp_path, mode):
         assert len((out + err).strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
     assert not [r for r in hostile_http.seen_for("/ok/netrc") if "hunter2" in repr(r.headers)]
+
+
+@pytest.mark.parametrize("args, field", [
+    (("-H", "X-A: a\r\nEvil: 1"), "header 'X-A'"),
+    (("-A", "agent\r\nEvil: 1"), "--user-agent"),
+    (("--user", "alice\nEvil"), "--user"),
+    (("--user", "alice:pw\r\nEvil: 1"), "--user"),
+])
+def test_line_breaks_from_the_user_are_usage_errors(hostile_http, tmp_path, args, field):
+    code, _, err = run_netkit("get", hostile_http.url("/ok/inject"), "-o", tmp_path / "out", *args)
+    assert code == 2 and field in err and "CR, LF or NUL" in err
+    assert not [r for r in hostile_http.seen_for("/ok/inject") if "Evil" in repr(r.headers)]
+
+
+@pytest.mark.parametrize("url, field", [("/ok/inject-url\r\nEvil: 1", "a URL"),
+                                        ("/ok/inject-url", "the user name")])
+def test_line_breaks_in_the_url_are_usage_errors(hostile_http, tmp_path, url, field):
+    full = hostile_http.url(url)
+    if field == "the user name":
+        full = full.replace("http://", "http://alice%0d%0aEvil:pw@")
+    code, _, err = run_netkit("get", full, "-o", tmp_path / "out")
+    assert code == 2 and field in err and len(err.strip().splitlines()) == 1
+    assert not hostile_http.seen_for("inject-url")

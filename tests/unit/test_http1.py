@@ -114,3 +114,12 @@ def test_build_request_and_header_validation():
         check_header("Bad Name", "v")
     with pytest.raises(ValueError):
         check_header("X", "a\r\nInjected: 1")
+
+
+@pytest.mark.parametrize("method, target, headers", [
+    ("GET", "/", [("X", "a\r\nEvil: 1")]), ("GET", "/", [("X", "a\0")]), ("GET", "/a b", []),
+    ("GET", "/\r\n", []), ("G T", "/", []), ("GET", "/", [("Bad Name", "v")]),
+])
+def test_build_request_is_the_second_wall(method, target, headers):
+    with pytest.raises(ValueError):
+        build_request(method, target, headers)

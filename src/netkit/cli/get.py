@@ -55,6 +55,13 @@ def _header(text):
     return name, value
 
 
+def _one_line(text):
+    """A value that goes into a protocol line (User-Agent, the user name): no CR, LF, NUL."""
+    from netkit.core.text import check_line_field
+
+    return check_line_field(str(text), "the value")
+
+
 def _pair(text):
     key, eq, value = str(text).partition("=")
     if not eq or not key:
@@ -88,7 +95,7 @@ COMMON = (
     Option("limit-rate", "one", _rate, None, "at most this many bytes per second", metavar="RATE",
            example="500k"),
     Option("quiet", "flag", as_given, None, "no progress, only errors", short="q"),
-    Option("user", "one", as_given, None, "log in as USER (USER:PASSWORD also works; better: --password-env, "
+    Option("user", "one", _one_line, None, "log in as USER (USER:PASSWORD also works; better: --password-env, "
            "~/.netrc or the prompt)", short="u", metavar="USER", example="alice"),
     Option("password-env", "one", as_given, None, "read the password from this environment variable",
            metavar="VAR", example="FTP_PASSWORD"),
@@ -121,7 +128,7 @@ OPTIONS = (
     Option("get", "flag", as_given, None, "http: put --data in the URL's query and GET", short="G"),
     Option("request", "one", as_given, None, "http: the method (GET, POST, DELETE, ...)", short="X",
            metavar="METHOD", example="POST"),
-    Option("user-agent", "one", as_given, None, "http: the User-Agent header", short="A", metavar="TEXT",
+    Option("user-agent", "one", _one_line, None, "http: the User-Agent header", short="A", metavar="TEXT",
            example="'backup/1.0'"),
     Option("max-redirects", "one", whole, None, "http: redirects to follow (default 10; 0: none)",
            metavar="N", example="3", default=10),
@@ -160,7 +167,22 @@ def help_text() -> str:
 
 
 def credentials(values, url, command):
-    """(user, password) for ``url``: --user/URL, then --password-env, ~/.netrc, a prompt."""
+    """(user, password) for ``url``: --user/URL, then --password-env, ~/.netrc, a prompt;
+    UsageError when either would break a protocol line (CR, LF or NUL: a URL's %0D%0A
+    decodes to them)."""
+    from netkit.core.text import check_line_field
+
+    user, password = _credentials(values, url, command)
+    for value, what in ((user, "the user name"), (password, "the password")):
+        if value is not None:
+            try:
+                check_line_field(value, what)
+            except ValueError as exc:
+                raise UsageError(f"{command}: {url.text}: {exc}") from None
+    return user, password
+
+
+def _credentials(values, url, command):
     user = url.user
     password = url.password
     given = values.get("user")
@@ -194,6 +216,17 @@ def credentials(values, url, command):
             raise UsageError(f"{command}: the password for {user} at {url.host} is needed: set --password-env VAR, "
                              f"put it in ~/.netrc, or run on a terminal to be asked")
     return user, password
+
+
+def check_urls(urls, command=COMMAND):
+    """UsageError for a URL holding CR, LF or NUL (it would end the request line)."""
+    from netkit.core.text import check_line_field, for_terminal
+
+    for url in urls:
+        try:
+            check_line_field(url, "a URL")
+        except ValueError as exc:
+            raise UsageError(f"{command}: {for_terminal(url)}: {exc}; percent-encode them (%0D, %0A, %00)") from None
 
 
 def check_ssh_flags(values, schemes, command=COMMAND):
@@ -356,6 +389,7 @@ def parse(argv):
             urls.append(arg)
     if not urls:
         raise UsageError(f"{COMMAND}: give a URL, as in netkit get https://example.com/file -o file")
+    check_urls(urls, COMMAND)
     from netkit.transfer._api import parse_url, remote_name
 
     targets = [parse_url(u) for u in urls]
