@@ -130,3 +130,18 @@ def test_line_breaks_in_the_url_are_usage_errors(hostile_http, tmp_path, url, fi
     code, _, err = run_netkit("get", full, "-o", tmp_path / "out")
     assert code == 2 and field in err and len(err.strip().splitlines()) == 1
     assert not hostile_http.seen_for("inject-url")
+
+
+def test_put_with_a_cut_answer_fails(hostile_http, tmp_path):
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"d" * 4096)
+    code, _, err = run_netkit("put", data, hostile_http.url("/put-cut"), "--retry", "0")
+    assert code == 1 and "cut after 30720 bytes" in err and "may not have stored" in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_body_that_is_not_gzip_is_a_protocol_error(hostile_http, tmp_path):
+    code, _, err = run_netkit("get", "--compressed", hostile_http.url("/bad-gzip"), "-o", tmp_path / "out")
+    assert code == 1 and "is not the 'gzip' the server said it is" in err and "internal error" not in err, err
+    assert not (tmp_path / "out").exists()
+    assert "retry" not in err  # the server's fault, not a passing one

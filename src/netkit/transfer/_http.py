@@ -31,6 +31,8 @@ from netkit.transfer._common import (
 
 __all__ = ["fetch", "head", "open_connection", "send"]
 
+# Bytes of a server's answer to an upload kept to show (put prints it, as curl does).
+KEEP_ANSWER = 65536
 # The extended attribute that remembers, on a .part file, which version of the remote
 # file it holds (so `get -c` the next day does not glue two versions together).
 VALIDATOR_XATTR = "user.netkit.validator"
@@ -362,7 +364,7 @@ def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
     pacer.begin(offset, offset + total if total is not None and decoder is None else None)
     try:
         if parser.done or chunked or decoder is not None:
-            _slow_body(conn, parser, chunks, part, pacer, decoder)
+            _slow_body(conn, parser, chunks, part, pacer, decoder, url)
         else:
             _fast_body(conn, chunks, part, pacer, total, url, options.timeout)
     except OSError as exc:
@@ -370,26 +372,35 @@ def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
     return facts
 
 
-def _slow_body(conn, parser, chunks, part, pacer, decoder):
+def _slow_body(conn, parser, chunks, part, pacer, decoder, url):
+    import zlib
+
     sock = conn.sock
-    while True:
-        for chunk in chunks:
-            if decoder is not None:
-                chunk = decoder.decompress(chunk)
-            if chunk:
-                part.write(chunk)
-                pacer(len(chunk))
-        if parser.done:
-            break
-        try:
-            chunks = parser.feed(sock.recv(BUFFER_SIZE))
-        except ProtocolError as exc:
-            raise CutError(f"{exc} ({pacer.done} bytes written)") from None
-    if decoder is not None:
-        tail = decoder.flush()
-        if tail:
-            part.write(tail)
-            pacer(len(tail))
+    try:
+        while True:
+            for chunk in chunks:
+                if decoder is not None:
+                    chunk = decoder.decompress(chunk)
+                if chunk:
+                    part.write(chunk)
+                    pacer(len(chunk))
+            if parser.done:
+                break
+            try:
+                chunks = parser.feed(sock.recv(BUFFER_SIZE))
+            except ProtocolError as exc:
+                raise CutError(f"{exc} ({pacer.done} bytes written)") from None
+        if decoder is not None:
+            tail = decoder.flush()
+            if tail:
+                part.write(tail)
+                pacer(len(tail))
+            if not decoder.eof:
+                raise ProtocolError(f"{url.url()}: the compressed body ends before its end (Content-Encoding "
+                                    f"{parser.header('Content-Encoding')!r})")
+    except zlib.error as exc:
+        raise ProtocolError(f"{url.url()}: the body is not the {parser.header('Content-Encoding')!r} the server "
+                            f"said it is ({exc})") from None
 
 
 def _fast_body(conn, chunks, part, pacer, total, url, timeout):
@@ -421,17 +432,35 @@ def send(path, url, options, method="PUT", pacer=None):
             headers.append(("Content-Type", options.content_type or "application/octet-stream"))
         conn, parser, chunks, final = _request(url, options, method, headers, body_file=f, pacer=pacer)
     try:
-        body = b"".join(chunks)
-        while not parser.done and len(body) < 65536:
-            data = conn.sock.recv(65536)
-            body += b"".join(parser.feed(data))
-    except (OSError, ProtocolError):
-        pass
+        if parser.status >= 400:
+            raise _status_error(parser, final)
+        body = _read_answer(conn, parser, chunks, final, options)
     finally:
         conn.close()
-    if parser.status >= 400:
-        raise _status_error(parser, final)
     return parser.status, parser.reason, parser.headers, body
+
+
+def _read_answer(conn, parser, chunks, url, options):
+    """The server's answer to an upload, read to its end (a cut one is an error: the
+    upload may not have been stored), keeping the first KEEP_ANSWER bytes."""
+    from netkit.drivers._common import map_error
+
+    kept = bytearray()
+    size = 0
+    try:
+        while True:
+            for chunk in chunks:
+                size += len(chunk)
+                if len(kept) < KEEP_ANSWER:
+                    kept += chunk[: KEEP_ANSWER - len(kept)]
+            if parser.done:
+                return bytes(kept)
+            chunks = parser.feed(conn.sock.recv(BUFFER_SIZE))
+    except ProtocolError as exc:
+        raise CutError(f"{url.url()}: the answer to the upload was cut after {size} bytes of its body ({exc}); "
+                       f"the server may not have stored the file") from None
+    except OSError as exc:
+        raise map_error(exc, f"reading the answer from {conn.peer}", conn.peer, options.timeout) from None
 
 
 def header_text(version, status, reason, headers) -> str:
