@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 
 import pytest
 
@@ -135,3 +136,18 @@ def test_bad_input_for_the_other_schemes(argv, words):
 def test_bad_dns_and_ssh_input(argv, words):
     code, out = run(*argv)
     assert code == 3 and words in out, out
+
+
+def test_replies_shown_on_a_terminal_keep_split_characters_and_line_ends(tmp_path):
+    from netkit.serve.client import _Sink
+
+    path = tmp_path / "out"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        sink = _Sink(fd, crlf=True, escape=True)
+        for chunk in (b"caf\xc3", b"\xa9\r", b"\n\x1b[2J", b"\xff", b"last\r"):
+            sink.write(chunk)
+        sink.end()
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == "café\n\\x1b[2J\\xfflast\r".encode()  # a last CR is a line end

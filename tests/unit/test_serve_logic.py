@@ -97,7 +97,7 @@ def test_sockopt_names_values_and_mistakes():
         sockopts.parse_assignment("TCP_NODLAY=1")
     with pytest.raises(ValueError, match="NAME=VALUE"):
         sockopts.parse_assignment("TCP_NODELAY")
-    with pytest.raises(ValueError, match="takes a number"):
+    with pytest.raises(ValueError, match="takes a whole number"):
         sockopts.parse_assignment("TCP_KEEPIDLE=soon")
     names = {o.name for o in sockopts.available("tcp")}
     assert {"TCP_NODELAY", "TCP_KEEPIDLE"} <= names
@@ -170,3 +170,52 @@ def test_public_api_is_pinned():
 
     assert netkit.serve.__all__ == ["DEFAULT_BIND", "DEFAULT_PORTS", "Limits", "Server", "Service", "run",
                                     "serving"]
+
+
+def test_a_last_line_without_a_line_end_is_answered_at_the_end():
+    echo = svc.EchoLines(prefix=b"> ")
+    assert echo.feed(b"a\nlast") == b"> a\n" and echo.end() == b"> last" and echo.end() == b""
+    reverse = svc.ReverseLines()
+    assert reverse.feed(b"abc\r\nde") == b"cba\r\n" and reverse.end() == b"ed"
+    quitting = svc.EchoLines()
+    assert quitting.feed(b"x\nquit") == b"x\n" and quitting.end() == b"" and quitting.finished
+
+
+def test_reply_budget_per_source_is_bounded_in_bytes_and_in_sources():
+    from netkit.serve._ratelimit import ReplyBudget
+
+    budget = ReplyBudget(rate=1000, burst=2000, max_sources=2)
+    assert [budget.allow("a", 512, 0.0) for _ in range(4)] == [True, True, True, False]  # 2000 B burst
+    assert budget.allow("b", 2000, 0.0)  # another address has its own bucket
+    # 464 B left, 600 B more after 0.6 s: two more replies, not three
+    assert [budget.allow("a", 512, 0.6) for _ in range(3)] == [True, True, False]
+    # table full (a, b), both in use: a third address shares the overflow bucket
+    assert budget.allow("c", 1500, 0.6) and not budget.allow("d", 1000, 0.6) and len(budget) == 2
+    # buckets full again (idle) are reclaimed for new addresses
+    assert budget.allow("e", 2000, 10.0) and list(budget.buckets) == ["e"]
+
+
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 4000), st.floats(0, 0.5)), max_size=300))
+def test_reply_budget_never_lets_more_than_burst_plus_rate_per_address(events):
+    from netkit.serve._ratelimit import ReplyBudget
+
+    budget = ReplyBudget(rate=1000, burst=4000, max_sources=8)
+    now = 0.0
+    sent = {}
+    for source, size, step in events:
+        now += step
+        if budget.allow(source, size, now):
+            sent[source] = sent.get(source, 0) + size
+    # an address is paid from its own bucket, or from the one the overflow shares: at most
+    # two buckets' worth; all of them from at most 8 + 1 buckets
+    assert len(budget) <= 8
+    worth = 4000 + 1000 * now
+    assert all(total <= 2 * worth for total in sent.values())
+    assert sum(sent.values()) <= 9 * worth
+
+
+def test_sockopt_values_are_bounded():
+    with pytest.raises(ValueError, match="C int"):
+        sockopts.parse_assignment("TCP_KEEPIDLE=99999999999")
+    with pytest.raises(ValueError, match="seconds"):
+        sockopts.parse_assignment("SO_RCVTIMEO=nan")

@@ -5,7 +5,7 @@ from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
 from netkit.core.errors import UsageError
 from netkit.core.options import Option, seconds
 
-__all__ = ["main", "help_text", "Flag", "endpoint_from"]
+__all__ = ["main", "help_text", "Flag", "endpoint_from", "escape_for"]
 
 COMMAND = "netkit connect"
 
@@ -27,6 +27,7 @@ ENDPOINT_OPTIONS = (
          parse=seconds),
     Flag("wait", "one", "TLS and UDP: after input ends, wait until the server is quiet SECONDS (default 1)",
          "SECONDS", "2", parse=seconds),
+    Flag("raw", "flag", "print the replies' bytes as they are even on a terminal (escape sequences too)"),
     Flag("help", "flag", "show this help", short="h"),
 )
 
@@ -41,6 +42,9 @@ def endpoint_from(raw, positional, flags, command, extra=0):
     from netkit.serve.client import DEFAULT_CONNECT_TIMEOUT, Endpoint
 
     transport = "udp" if raw.get("udp") else "tcp"
+    if raw.get("udp") and raw.get("tls"):
+        raise UsageError("--udp and --tls do not go together: TLS runs over TCP, and DTLS is not offered; "
+                         f"write {command} --tls HOST PORT, or --udp without --tls")
     if raw.get("insecure") and not raw.get("tls"):
         raise UsageError("--insecure only makes sense with --tls")
     if raw.get("cafile") and not raw.get("tls"):
@@ -83,7 +87,11 @@ def help_text() -> str:
         "usage: netkit connect [OPTIONS] HOST PORT\n"
         "       netkit connect [OPTIONS] --unix PATH\n\n"
         "Copy standard input to the service and its replies to standard output, until either side\n"
-        "closes: on a terminal type lines (Ctrl-D ends), or pipe: echo hi | netkit connect host 7.\n\n"
+        "closes: on a terminal type lines (Ctrl-D ends), or pipe: echo hi | netkit connect host 7.\n"
+        "Input may be a file too: netkit connect host 7 < request.txt.\n\n"
+        "Replies are copied byte for byte into a pipe or a file. On a terminal, control characters\n"
+        "(escape sequences that could move the cursor, retitle the window or type for you) are\n"
+        "shown as \\xHH instead; --raw copies them as they are there too.\n\n"
         "options:\n" + rows(OPTIONS) +
         "\nExit status: 0 when the exchange ended normally, 1 when the connection failed, 2 on bad\n"
         "usage, 130 on Ctrl-C.\n\n"
@@ -105,7 +113,15 @@ def parse(argv):
                          "stdin (netkit send HOST PORT DATA sends one request)")
     from netkit.serve.client import DEFAULT_WAIT
 
-    return {"endpoint": endpoint, "crlf": bool(raw.get("crlf")), "wait": last_value(raw, FLAGS, "wait") or DEFAULT_WAIT}
+    return {"endpoint": endpoint, "crlf": bool(raw.get("crlf")), "wait": last_value(raw, FLAGS, "wait") or DEFAULT_WAIT,
+            "raw": bool(raw.get("raw"))}
+
+
+def escape_for(request, out) -> bool:
+    """Show the replies' control characters as escapes: on a terminal, unless --raw."""
+    import os
+
+    return not request["raw"] and os.isatty(out.fileno())
 
 
 def _run(request, out, err) -> int:
@@ -117,7 +133,7 @@ def _run(request, out, err) -> int:
     try:
         out.flush()
         talk(sock, request["endpoint"], source=sys.stdin.fileno(), sink=out.fileno(), crlf=request["crlf"],
-             wait=request["wait"])
+             wait=request["wait"], escape=escape_for(request, out))
     finally:
         sock.close()
     return 0

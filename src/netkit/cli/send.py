@@ -2,7 +2,7 @@
 of the source texts, for any line service)."""
 
 from netkit.cli.args import flag_table, last_value, parse_argv
-from netkit.cli.connect import ENDPOINT_OPTIONS, Flag, endpoint_from, rows
+from netkit.cli.connect import ENDPOINT_OPTIONS, Flag, endpoint_from, escape_for, rows
 from netkit.core.errors import UsageError
 from netkit.core.options import seconds
 
@@ -26,7 +26,9 @@ def help_text() -> str:
         "usage: netkit send [OPTIONS] HOST PORT DATA\n"
         "       netkit send [OPTIONS] --unix PATH DATA\n\n"
         "Send DATA (escapes: \\r \\n \\t \\xNN) and a line end, then print the reply: everything the\n"
-        "server sends until it closes (TCP), or until it is quiet --wait seconds (TLS, UDP).\n\n"
+        "server sends until it closes (TCP), or until it is quiet --wait seconds (TLS, UDP). A server\n"
+        "that answers and closes without reading (daytime, time) has answered: exit 0.\n"
+        "On a terminal the reply's control characters are shown as \\xHH (--raw: as they are).\n\n"
         "options:\n" + rows(OPTIONS) +
         "\nExit status: 0 with a reply, 1 when the connection failed or no reply came in time, 2 on\n"
         "bad usage.\n\n"
@@ -59,8 +61,13 @@ def parse(argv):
 
     timeout = last_value(raw, FLAGS, "timeout") or DEFAULT_TIMEOUT
     endpoint.timeout = min(endpoint.timeout, timeout)
+    from netkit.serve.client import MAX_UDP_PAYLOAD_V6
+
+    if endpoint.transport == "udp" and not endpoint.path and len(data) > MAX_UDP_PAYLOAD_V6:
+        raise UsageError(f"DATA is {len(data):,} bytes: too long for one UDP datagram (at most "
+                         f"{MAX_UDP_PAYLOAD_V6:,} bytes over IPv6, 65,507 over IPv4)")
     return {"endpoint": endpoint, "data": data, "crlf": bool(raw.get("crlf")), "timeout": timeout,
-            "wait": last_value(raw, FLAGS, "wait") or DEFAULT_WAIT}
+            "wait": last_value(raw, FLAGS, "wait") or DEFAULT_WAIT, "raw": bool(raw.get("raw"))}
 
 
 def _run(request, out, err) -> int:
@@ -72,10 +79,17 @@ def _run(request, out, err) -> int:
     sock = open_socket(request["endpoint"])
     try:
         out.flush()
-        talk(sock, request["endpoint"], data=request["data"], sink=out.fileno(), crlf=request["crlf"],
-             wait=request["wait"], deadline=deadline)
+        received = talk(sock, request["endpoint"], data=request["data"], sink=out.fileno(), crlf=request["crlf"],
+                        wait=request["wait"], deadline=deadline, escape=escape_for(request, out))
     finally:
         sock.close()
+    if not received:
+        from netkit.core.errors import ProtocolError, Timeout
+
+        endpoint = request["endpoint"]
+        if endpoint.transport == "udp" or endpoint.tls:
+            raise Timeout(f"{endpoint.where}: no reply within {request['wait']:g} s of sending (--wait)")
+        raise ProtocolError(f"{endpoint.where}: no reply: the server closed the connection without answering")
     return 0
 
 

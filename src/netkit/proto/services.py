@@ -2,7 +2,7 @@
 no clock (the time service is handed the time).
 
 A stream service is an object with ``feed(data) -> bytes`` (the reply to what came; may be
-empty), ``finished`` (True once the peer asked to end, e.g. ``quit``: the driver writes the
+empty), optionally ``end() -> bytes`` (the reply owed when the peer's input ends), ``finished`` (True once the peer asked to end, e.g. ``quit``: the driver writes the
 reply and closes) and ``requests`` (complete requests seen so far: the driver's idle timer
 counts from the last one, so a client that never finishes a line is idle). A line longer
 than the limit raises :class:`LineTooLong`: the peer's fault, the driver closes.
@@ -91,6 +91,15 @@ class _Lines:
         if len(block) > self.max_line:
             self._check_lengths(block)
         return self.answer(block)
+
+    def end(self) -> bytes:
+        """The reply to a last line the peer ended without a line end, at the end of its
+        input (``printf 'a\\nb' | nc``): answered as a line is, without the line end."""
+        if self.finished or not self.pending:
+            return b""
+        line, self.pending = self.pending, b""
+        out = self.answer(line + b"\n")
+        return out[:-1] if out.endswith(b"\n") else out
 
     def _check_lengths(self, block: bytes) -> None:
         start = 0

@@ -22,6 +22,7 @@ Keys of a ``[[service]]`` are the long option names (``max-line``, ``udp``...).
 """
 
 import ipaddress
+import os
 
 from netkit.cli.args import suggest
 from netkit.core.errors import UsageError
@@ -34,6 +35,8 @@ __all__ = ["ServeOption", "OPTIONS", "BY_NAME", "GLOBAL", "build_service", "load
 
 # More worker processes than this is a typo (nginx machines rarely have 256 cores).
 MAX_WORKERS = 256
+# A services file is a few dozen lines; more than 1 MiB is the wrong file (or /dev/zero).
+MAX_CONFIG = 1 << 20
 
 
 def ServeOption(name, kind, parse, help, metavar=None, example=None, short=None):  # noqa: N802 -- reads as a row
@@ -234,18 +237,39 @@ def _toml_example(option) -> str:
     return ex if ex.isdigit() else f'"{ex}"'
 
 
+def _read_config(path: str) -> str:
+    """The text of a services file: a regular file of at most MAX_CONFIG bytes, UTF-8 (as
+    TOML is); UsageError naming the file and what is wrong otherwise."""
+    import stat
+
+    try:
+        # O_NONBLOCK: a FIFO named by mistake must not hang the open
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise UsageError(f"--config {path}: not a regular file; give a TOML file such as services.toml")
+            data = f.read(MAX_CONFIG + 1)
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"--config {path}: cannot read it ({exc.strerror})") from None
+    if len(data) > MAX_CONFIG:
+        raise UsageError(f"--config {path}: larger than {MAX_CONFIG // 1024} KiB; a services file is a few lines")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UsageError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); TOML files are "
+                         "UTF-8: save it as UTF-8 (iconv -f latin1 -t utf-8)") from None
+
+
 def load_config(path: str):
     """(services, {grace, user, pidfile, workers}) from a services file; UsageError names the file,
     the table and the key."""
     import tomllib
 
+    data = _read_config(path)
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise UsageError(f"--config {path}: no such file") from None
-    except OSError as exc:
-        raise UsageError(f"--config {path}: cannot read it ({exc.strerror})") from None
+        data = tomllib.loads(data)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
     settings = {}

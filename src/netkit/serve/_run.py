@@ -105,9 +105,10 @@ def run(services, *, grace: float = DEFAULT_GRACE, user: str | None = None, pidf
     log = log or Log()
     fit_to_descriptors(sum(s.limits.max_connections for s in services))
     server = Server(services, log=log).bind(copies=workers)
+    written = None
     try:
         if pidfile:
-            write_pidfile(pidfile)
+            written = write_pidfile(pidfile)
         if user:
             log("serve", drop_privileges(user))
         if workers == 1:
@@ -118,5 +119,5 @@ def run(services, *, grace: float = DEFAULT_GRACE, user: str | None = None, pidf
                                 lambda control, ready: _serve(server, grace, log, ready, control), on_ready)
     finally:
         server.close_sockets()
-        if pidfile:
-            remove_pidfile(pidfile)
+        if written:
+            remove_pidfile(pidfile, written)

@@ -118,6 +118,12 @@ class _Connection(asyncio.Protocol):
     def eof_received(self):
         if self.reason is None:
             self.reason = "half-closed by the client"
+        end = getattr(self.logic, "end", None)  # a last line without a line end is answered too
+        if end is not None:
+            out = end()
+            if out:
+                self.sent += len(out)
+                self.write(out)
         return False  # the transport closes once our replies are written
 
     def pause_writing(self):
@@ -197,23 +203,36 @@ class _Connection(asyncio.Protocol):
 
 class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self, listener):
+        from netkit.serve._ratelimit import ReplyBudget
+
         self.listener = listener
         self.transport = None
         service = listener.service
         self.answer = (lambda _d: logic.time_text(time.time(), service.iso)) if service.kind == "time" \
             else _DATAGRAM_LOGIC[service.kind]
-        self.answered = self.refused = self.dropped = 0
+        # Every reply is paid for from its destination's budget: no amplifier, no loop
+        # with another echo service, whatever source address a datagram claims.
+        self.budget = ReplyBudget()
+        self.answered = self.refused = self.dropped = self.limited = self.failed = 0
 
     def connection_made(self, transport):
         self.transport = transport
 
     def datagram_received(self, data, addr):
         listener = self.listener
-        if listener.allow and not listener.allowed(addr[0]):
+        host = addr[0] if isinstance(addr, tuple) else addr
+        if listener.allow and not listener.allowed(host):
             self.refused += 1
             return
-        reply = self.answer(data)
+        try:
+            reply = self.answer(data)
+        except Exception:  # noqa: BLE001 - one bad datagram must not reach the loop's handler
+            self.failed += 1
+            return
         if reply is None:
+            return
+        if not self.budget.allow(host, len(reply), time.monotonic()):
+            self.limited += 1
             return
         if self.transport.get_write_buffer_size() > listener.service.limits.max_output:
             self.dropped += 1
@@ -227,10 +246,14 @@ class _Datagrams(asyncio.DatagramProtocol):
     def report(self, final=False):
         """A log line when something was refused or dropped since the last one (at most
         one per sweep, not one per datagram: a flood must not flood the log)."""
-        if self.refused or self.dropped or (final and self.answered):
+        if self.refused or self.dropped or self.limited or self.failed or (final and self.answered):
+            from netkit.serve._ratelimit import SOURCE_RATE
+
             self.listener.log(f"{'stopped: ' if final else ''}{self.answered} datagrams answered, "
-                              f"{self.refused} refused (not in --allow), {self.dropped} dropped (--max-output)")
-            self.answered = self.refused = self.dropped = 0
+                              f"{self.refused} refused (not in --allow), {self.dropped} dropped (--max-output), "
+                              f"{self.limited} not answered (over {SOURCE_RATE // 1024} KiB/s of replies to one "
+                              f"address)" + (f", {self.failed} failed" if self.failed else ""))
+            self.answered = self.refused = self.dropped = self.limited = self.failed = 0
 
 
 class _Listener:

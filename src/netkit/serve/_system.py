@@ -6,6 +6,8 @@ import socket
 import sys
 import time
 
+from netkit.core.text import for_terminal
+
 __all__ = ["Log", "sd_notify", "write_pidfile", "remove_pidfile", "drop_privileges"]
 
 
@@ -13,7 +15,8 @@ class Log:
     """One line per event, to stderr. A UTC timestamp leads each line unless journald
     (which stamps lines itself) is reading stderr. ``tag`` (``[worker 1, pid 4242]`` in a
     worker of ``--workers``) follows the label: several processes write to one stderr, a
-    line at a time (one write each, so lines do not interleave)."""
+    line at a time (one write each, so lines do not interleave). Control characters in a
+    line are escaped (netkit.core.text.for_terminal)."""
 
     def __init__(self, stream=None, stamp: bool | None = None):
         self.stream = stream or sys.stderr
@@ -21,7 +24,10 @@ class Log:
         self.tag = ""
 
     def __call__(self, label: str, text: str) -> None:
-        line = f"{label}{self.tag} {text}\n"
+        # Log lines carry what peers chose (a Unix client's socket name, a TLS library's
+        # words about their bytes): control characters are shown, never sent to a terminal
+        # or allowed to start a second, forged line.
+        line = for_terminal(f"{label}{self.tag} {text}") + "\n"
         if self.stamp:
             line = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()) + line
         try:
@@ -48,37 +54,89 @@ def sd_notify(state: str, env=None) -> bool:
         return False
 
 
-def write_pidfile(path: str) -> None:
-    """Write our pid to ``path`` atomically; refuse when a live process holds it."""
+# A pid file holds a number and a line end; anything longer is not one of ours.
+_PIDFILE_MAX = 64
+
+
+def _read_pid(path: str):
+    """(pid or None when there is no file or it is empty) of an existing pid file;
+    ValueError when ``path`` is not a plain file holding a process id (a symbolic link is
+    not followed: a pid file in a shared directory must not become a way to write
+    elsewhere)."""
+    import errno
+    import stat
+
     try:
-        with open(path, encoding="ascii") as f:
-            old = int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        old = 0
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError(f"--pidfile {path}: is a symbolic link; not following it (name the file itself)") \
+                from None
+        raise ValueError(f"--pidfile {path}: cannot read it: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"--pidfile {path}: is not a regular file; name a file such as /run/netkit-serve.pid")
+        text = os.read(fd, _PIDFILE_MAX + 1)
+    finally:
+        os.close(fd)
+    body = text.strip()
+    if not body:
+        return None
+    if len(text) > _PIDFILE_MAX or not body.isdigit():
+        raise ValueError(f"--pidfile {path}: holds something other than a process id; not overwriting it "
+                         "(remove it, or choose another file)")
+    return int(body)
+
+
+def write_pidfile(path: str):
+    """Write our pid to ``path`` atomically (a new file renamed over it); refuse when a
+    live process other than us holds it, or when it is not a pid file; replace a stale
+    one. Returns what identifies the file written (for :func:`remove_pidfile`)."""
+    import tempfile
+
+    old = _read_pid(path)
     if old and old != os.getpid():
         try:
             os.kill(old, 0)
         except ProcessLookupError:
-            pass
-        except PermissionError:
+            pass  # stale: its process is gone
+        except PermissionError:  # alive, another user's
             raise ValueError(f"--pidfile {path}: process {old} is running (stop it or remove the file)") from None
         else:
             raise ValueError(f"--pidfile {path}: process {old} is running (stop it or remove the file)")
-    tmp = f"{path}.{os.getpid()}.tmp"
+    directory = os.path.dirname(os.path.abspath(path))
     try:
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write(f"{os.getpid()}\n")
+        # mkstemp: O_CREAT|O_EXCL, an unpredictable name, mode 0600 -- nothing to follow
+        fd, tmp = tempfile.mkstemp(prefix=".netkit-pid.", dir=directory)
+    except OSError as exc:
+        raise ValueError(f"--pidfile {path}: cannot write in {directory}: {exc.strerror}") from None
+    try:
+        try:
+            os.fchmod(fd, 0o644)
+            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+            written = os.fstat(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
         raise ValueError(f"--pidfile {path}: cannot write it: {exc.strerror}") from None
+    return (written.st_dev, written.st_ino)
 
 
-def remove_pidfile(path: str) -> None:
+def remove_pidfile(path: str, written) -> None:
+    """Remove ``path`` if it is still the file :func:`write_pidfile` wrote (``written``)
+    and still holds our pid: never a file someone else put there since."""
     try:
-        with open(path, encoding="ascii") as f:
-            if f.read().strip() == str(os.getpid()):
-                os.unlink(path)
-    except OSError:
+        now = os.lstat(path)
+        if (now.st_dev, now.st_ino) == tuple(written) and _read_pid(path) == os.getpid():
+            os.unlink(path)
+    except (OSError, ValueError):
         pass
 
 

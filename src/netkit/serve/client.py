@@ -8,6 +8,7 @@ sees the end and closes after its last reply; TLS (no half-close in Python's ssl
 (no connection) end when the peer has been quiet for ``wait`` seconds after input ended.
 """
 
+import errno
 import os
 import selectors
 import socket
@@ -20,11 +21,13 @@ from netkit.core.errors import (
     ResolveError,
     Timeout,
     TLSError,
+    UsageError,
 )
 from netkit.core.target import bracket, lookup_name
 from netkit.core.workers import write_all
 
-__all__ = ["Endpoint", "open_socket", "talk", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_WAIT"]
+__all__ = ["Endpoint", "open_socket", "talk", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_WAIT", "MAX_UDP_PAYLOAD_V4",
+           "MAX_UDP_PAYLOAD_V6"]
 
 # Connecting (and the TLS handshake) may take this long; check_tcp's default.
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -33,6 +36,12 @@ DEFAULT_WAIT = 1.0
 # Input read ahead of what the socket has taken: enough to keep a link busy, bounded.
 _MAX_PENDING = 256 * 1024
 _CHUNK = 65536
+# UDP datagrams read ahead of what the socket has taken (each at most _CHUNK bytes).
+_MAX_DATAGRAMS = 64
+# The largest UDP payload: a 65,535-byte IPv4 packet less its 20-byte header and UDP's 8;
+# IPv6's length field counts no IP header, so 65,535 less UDP's 8 (jumbograms aside).
+MAX_UDP_PAYLOAD_V4 = 65507
+MAX_UDP_PAYLOAD_V6 = 65527
 
 
 class Endpoint:
@@ -125,55 +134,150 @@ def open_socket(endpoint: Endpoint):
     return sock
 
 
+class _Sink:
+    """Where replies go: ``fd``, with CRLF shown as LF (``crlf``) and, for a terminal
+    (``escape``), control characters shown as ``\\xHH`` (netkit.core.text.for_terminal) so
+    a server cannot move the cursor, retitle the window or answer for the user. A CR or a
+    UTF-8 character split between two reads waits for the next one; :meth:`end` writes
+    what is left, so a last line without a line end is printed too."""
+
+    __slots__ = ("crlf", "decoder", "fd", "held")
+
+    def __init__(self, fd: int, crlf: bool, escape: bool):
+        import codecs
+
+        self.fd = fd
+        self.crlf = crlf
+        self.held = b""  # a CR at the end of a read: is an LF next?
+        self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape") if escape else None
+
+    def write(self, chunk: bytes, final: bool = False) -> None:
+        if self.held:
+            chunk, self.held = self.held + chunk, b""
+        if chunk.endswith(b"\r") and not final:
+            chunk, self.held = chunk[:-1], b"\r"
+        if self.crlf:
+            chunk = chunk.replace(b"\r\n", b"\n")
+        if self.decoder is not None:
+            from netkit.core.text import for_terminal
+
+            chunk = for_terminal(self.decoder.decode(chunk, final), keep_newlines=True).encode("utf-8",
+                                                                                              "surrogateescape")
+        if chunk:
+            write_all(self.fd, chunk)
+
+    def end(self) -> None:
+        self.write(b"", final=True)
+
+
+def _datagram_limit(sock) -> int | None:
+    """The largest datagram ``sock`` can send, or None where the kernel decides (Unix)."""
+    if sock.family == socket.AF_INET:
+        return MAX_UDP_PAYLOAD_V4
+    if sock.family == socket.AF_INET6:
+        return MAX_UDP_PAYLOAD_V6
+    return None
+
+
+def _too_long(endpoint, size: int, limit: int | None) -> UsageError:
+    most = f"{limit:,} bytes over {'IPv4' if limit == MAX_UDP_PAYLOAD_V4 else 'IPv6'}" if limit else \
+        "less on this socket"
+    return UsageError(f"{endpoint.where}: a datagram of {size:,} bytes is too long for UDP (the most one can carry "
+                      f"is {most}); send less at a time")
+
+
 def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int = 1, crlf: bool = False,
-         wait: float = DEFAULT_WAIT, deadline: float | None = None) -> int:
+         wait: float = DEFAULT_WAIT, deadline: float | None = None, escape: bool = False) -> int:
     """Copy ``source`` (a readable fd, or None to send ``data`` once) to ``sock`` and
     ``sock`` to ``sink`` (a writable fd) until either side ends. Returns the bytes
     received. ``deadline`` (monotonic time) ends the exchange with Timeout if nothing came
-    at all, quietly otherwise."""
+    at all, quietly otherwise. ``escape``: show control characters of the replies as
+    ``\\xHH`` (for a terminal).
+
+    A source that cannot be watched (a regular file, /dev/null: epoll refuses them) is
+    read whenever there is room, without waiting. A server that answers and closes
+    without reading all we sent (a daytime or time service) may reset the connection:
+    when a reply came, that is the end of the exchange, not a failure."""
     import time
 
     udp = endpoint.transport == "udp"
     half_close = not udp and not endpoint.tls
+    limit = _datagram_limit(sock) if udp else None
+    out = _Sink(sink, crlf, escape)
     sock.setblocking(False)
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ)
     pending = b""  # read from the source, not yet sent
     datagrams = []
+    watched = False  # the source is in the selector (else it is read without waiting)
     if source is None:
         if crlf:
             data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         if udp:
+            if limit and len(data) > limit:
+                raise _too_long(endpoint, len(data), limit)
             datagrams.append(data)
         else:
             pending = data
         source_open = False
     else:
-        sel.register(source, selectors.EVENT_READ)
+        try:
+            sel.register(source, selectors.EVENT_READ)
+            watched = True
+        except PermissionError:  # a regular file or /dev/null: always readable
+            pass
         source_open = True
+    gone = False  # the server reset the connection while we were sending
     shut = False
     received = 0
     last_heard = None
     ended_at = None if source_open else time.monotonic()
+
+    def take(chunk):
+        nonlocal pending, source_open, ended_at
+        if not chunk:
+            if watched:
+                sel.unregister(source)
+            source_open = False
+            ended_at = time.monotonic()
+            return
+        if crlf:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        if udp:
+            if limit and len(chunk) > limit:
+                raise _too_long(endpoint, len(chunk), limit)
+            datagrams.append(chunk)
+        else:
+            pending += chunk
+
     try:
         while True:
+            room = len(pending) < _MAX_PENDING and len(datagrams) < _MAX_DATAGRAMS
+            if source_open and not watched and room:
+                take(os.read(source, _CHUNK))
+                room = len(pending) < _MAX_PENDING and len(datagrams) < _MAX_DATAGRAMS
             # what we want from the socket now
             want = selectors.EVENT_READ | (selectors.EVENT_WRITE if pending or datagrams else 0)
             sel.modify(sock, want)
-            if source_open:
-                if len(pending) >= _MAX_PENDING:
+            if watched:
+                if source_open and not room:
                     sel.unregister(source)
                     source_open = None  # paused
-            elif source_open is None and len(pending) < _MAX_PENDING:
-                sel.register(source, selectors.EVENT_READ)
-                source_open = True
+                elif source_open is None and room:
+                    sel.register(source, selectors.EVENT_READ)
+                    source_open = True
             if not source_open and source_open is not None and not pending and not datagrams and not shut:
                 shut = True
-                if half_close:
-                    sock.shutdown(socket.SHUT_WR)
+                if half_close and not gone:
+                    try:
+                        sock.shutdown(socket.SHUT_WR)
+                    except OSError:  # reset already (ENOTCONN): the reads decide, as above
+                        gone = True
             timeout = None
             now = time.monotonic()
-            if shut and not half_close:
+            if source_open and not watched and room:
+                timeout = 0.0  # more of the file to read
+            elif shut and not half_close:
                 timeout = max(0.0, (last_heard or ended_at) + wait - now)
             if deadline is not None:
                 left = max(0.0, deadline - now)
@@ -183,6 +287,8 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
             else:
                 events = sel.select(timeout)
             if not events:
+                if source_open and not watched and room and (deadline is None or time.monotonic() < deadline):
+                    continue
                 if deadline is not None and time.monotonic() >= deadline and not received:
                     raise Timeout(f"{endpoint.where}: no reply within the time allowed")
                 return received
@@ -197,20 +303,26 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
                             raise RefusedError(f"{endpoint.where}: nothing answers there (port unreachable)") \
                                 from None
                         except ConnectionResetError:
+                            if received:  # it answered, then closed without reading all we sent
+                                return received
+                            if gone:
+                                raise ConnectError(f"{endpoint.where}: the server closed the connection before "
+                                                   "taking all input, without a reply") from None
                             raise ConnectError(f"{endpoint.where}: connection reset by the server") from None
                         except ssl.SSLError as exc:
                             if "EOF" in str(exc) or "SHUTDOWN" in str(exc).upper():
                                 return received
                             raise TLSError(f"{endpoint.where}: TLS error: {exc.reason or exc}") from None
                         if chunk == b"" and not udp:
+                            if gone and not received:
+                                raise ConnectError(f"{endpoint.where}: the server closed the connection before "
+                                                   "taking all input, without a reply")
                             return received  # the server closed
                         if chunk:
                             received += len(chunk)
                             last_heard = time.monotonic()
-                            if crlf:
-                                chunk = chunk.replace(b"\r\n", b"\n")
-                            write_all(sink, chunk)
-                    if mask & selectors.EVENT_WRITE:
+                            out.write(chunk)
+                    if mask & selectors.EVENT_WRITE and not gone:
                         try:
                             if datagrams:
                                 sock.send(datagrams[0])
@@ -224,21 +336,19 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
                             raise RefusedError(f"{endpoint.where}: nothing answers there (port unreachable)") \
                                 from None
                         except (BrokenPipeError, ConnectionResetError):
-                            raise ConnectError(f"{endpoint.where}: the server closed the connection before "
-                                               "taking all input") from None
+                            # Gone while we were sending: what it sent before may still be
+                            # waiting to be read; the reads above decide how this ends.
+                            gone = True
+                            pending, datagrams = b"", []
+                            if source_open and watched:
+                                sel.unregister(source)
+                            source_open = False
+                        except OSError as exc:
+                            if exc.errno == errno.EMSGSIZE:
+                                raise _too_long(endpoint, len(datagrams[0]), limit) from None
+                            raise
                 else:
-                    chunk = os.read(source, _CHUNK)
-                    if not chunk:
-                        sel.unregister(source)
-                        source_open = False
-                        ended_at = time.monotonic()
-                        continue
-                    if crlf:
-                        chunk = chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-                    if udp:
-                        datagrams.append(chunk)
-                    else:
-                        pending += chunk
+                    take(os.read(source, _CHUNK))
     finally:
         sel.close()
-
+        out.end()

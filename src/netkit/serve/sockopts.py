@@ -120,6 +120,10 @@ def find(name: str) -> SockOpt:
     raise ValueError(f"unknown socket option {name!r}{hint}")
 
 
+# setsockopt() takes a C int for every integer option (and SO_LINGER's seconds).
+_C_INT_MIN, _C_INT_MAX = -(2**31), 2**31 - 1
+
+
 def _value(opt: SockOpt, text):
     if isinstance(text, bool):
         return int(text)
@@ -135,10 +139,20 @@ def _value(opt: SockOpt, text):
         if lowered in ("0", "off", "no", "false"):
             return 0
         raise ValueError(f"{opt.name} is on or off: write {opt.name}=1 or {opt.name}=0")
+    if opt.kind == "timeval":  # a duration: the shared parser, bounded as every duration is
+        from netkit.core.text import parse_seconds
+
+        try:
+            return parse_seconds(text, allow_zero=True)
+        except ValueError as exc:
+            raise ValueError(f"{opt.name} {exc}") from None
     try:
-        return float(text) if opt.kind == "timeval" else int(text, 0)
+        number = int(text, 0)
     except ValueError:
-        raise ValueError(f"{opt.name} takes a number, e.g. {opt.name}=60") from None
+        raise ValueError(f"{opt.name} takes a whole number, e.g. {opt.name}=60") from None
+    if not _C_INT_MIN <= number <= _C_INT_MAX:
+        raise ValueError(f"{opt.name} is out of range: the kernel takes a C int, at most {_C_INT_MAX}")
+    return number
 
 
 def parse_assignment(text: str):
