@@ -245,10 +245,11 @@ def test_reverse_lookup_asks_for_ptr(monkeypatch):
 
 def test_configured_server_is_used():
     resolver, label = info_dns._make_resolver(("::1", 5353), 2.0)
-    assert resolver.nameservers == ["::1"] and resolver.port == 5353 and label == "[::1]:5353"
+    [server] = resolver.nameservers
+    assert (server.address, server.port, resolver.port, label) == ("::1", 5353, 5353, "[::1]:5353")
     assert resolver.lifetime == 2.0
     resolver, label = info_dns._make_resolver("localhost:1053", 1.0)
-    assert resolver.nameservers[0] in ("127.0.0.1", "::1") and label == "localhost:1053"
+    assert resolver.nameservers[0].address in ("127.0.0.1", "::1") and label == "localhost:1053"
 
 
 def test_host_names(monkeypatch):

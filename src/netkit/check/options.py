@@ -72,7 +72,7 @@ def _range(value):
     try:
         return parse_range(value)
     except ValueError as exc:
-        raise ValueError(f"expects a range: {RANGE_FORMS}; {value!r} {exc}") from None
+        raise ValueError(f"expects a range: {RANGE_FORMS}; {exc}") from None
 
 
 def _days(value) -> int:

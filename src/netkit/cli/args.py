@@ -61,7 +61,8 @@ def parse_argv(argv, flags: dict, command: str):
                 flag = "-" + arg[j]
                 option = flags.get(flag)
                 if option is None:
-                    raise UsageError(f"{command}: unknown option {flag} in {arg!r} (see {command} --help)")
+                    inside = f" in {arg!r}" if len(arg) > 2 else ""  # -kx: say which group
+                    raise UsageError(f"{command}: unknown option {flag}{inside} (see {command} --help)")
                 j += 1
                 if option.kind == "flag":
                     values[option.name] = values.get(option.name, 0) + 1

@@ -30,25 +30,36 @@ netkit {__version__}: the system administrator's network toolkit.
 
 commands:
 """ + "".join(f"  {name:<10} {help}\n" for name, (_, help) in COMMANDS.items()) + """
-Run 'netkit COMMAND --help' for a command's options.
+Run 'netkit COMMAND --help' (or 'netkit help COMMAND') for a command's options.
 """
+
+
+def _unknown(word: str) -> int:
+    from netkit.cli.args import suggest
+
+    sys.stderr.write(f"netkit: unknown command {word!r}{suggest(word, COMMANDS)}; "
+                     f"commands: {', '.join(COMMANDS)} (see netkit --help)\n")
+    return 2
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    if not argv:  # a mistake, not a request for help: usage on stderr, as a usage error
+        sys.stderr.write(USAGE)
+        return 2
+    if argv[0] == "help" and len(argv) > 1:  # netkit help scan: scan's own help
+        if argv[1] not in COMMANDS:
+            return _unknown(argv[1])
+        argv = [argv[1], "--help"]
+    elif argv[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE)
-        return 0 if argv else 2
-    if argv[0] == "--version":
+        return 0
+    if argv[0] in ("--version", "-V"):
         print(f"netkit {__version__}")
         return 0
     entry = COMMANDS.get(argv[0])
     if entry is None:
-        from netkit.cli.args import suggest
-
-        sys.stderr.write(f"netkit: unknown command {argv[0]!r}{suggest(argv[0], COMMANDS)}; "
-                         f"commands: {', '.join(COMMANDS)} (see netkit --help)\n")
-        return 2
+        return _unknown(argv[0])
     import importlib
 
     return importlib.import_module(entry[0]).main(argv[1:])

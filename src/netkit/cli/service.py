@@ -69,7 +69,12 @@ def _run(request, out, err) -> int:
             out.write(dump_json({"query": request["query"], "error": message}))
         err.write(f"{COMMAND}: {message}\n")
         return 1
-    out.write(dump_json(found.to_dict()) if request["json"] else found.to_text() + "\n")
+    if request["json"]:
+        out.write(dump_json(found.to_dict()))
+    else:  # a services database is text someone wrote: no control characters to the terminal
+        from netkit.core.text import for_terminal
+
+        out.write(for_terminal(found.to_text()) + "\n")
     return 0
 
 

@@ -45,7 +45,9 @@ def help_text() -> str:
         "usage: netkit url ACTION ARGUMENTS [OPTIONS]\n\n"
         "actions:\n" + actions +
         "\noptions:\n" + rows +
-        "\nText that starts with '-' goes after '--': netkit url quote -- -x.\n\n"
+        "\nText that starts with '-' goes after '--': netkit url quote -- -x.\n"
+        "On a terminal, control characters in the output (unquote %1b, say) are shown as \\xHH;\n"
+        "into a pipe or a file they are written as they are.\n\n"
         "Examples:\n"
         "  netkit url parse 'https://user:secret@example.com:8443/a/b?x=1&x=2#top'\n"
         "  netkit url quote 'a = b + c'            # a%20%3D%20b%20%2B%20c\n"
@@ -127,11 +129,23 @@ def _run(request) -> str:
     return "".join(f"{_visible(k)}={_visible(v)}\n" for k, v in pairs)
 
 
+def _is_terminal(out) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def main(argv, out=None, err=None) -> int:
     from netkit.cli.shell import run_command
 
     def work(request, out, err) -> int:
-        out.write(_run(request))
+        text = _run(request)
+        if _is_terminal(out):  # unquote's %1b is an ESC: shown, not obeyed (a pipe gets it as is)
+            from netkit.core.text import for_terminal
+
+            text = for_terminal(text, keep_newlines=True)
+        out.write(text)
         return 0
 
     return run_command(COMMAND, argv, parse, help_text, work, out, err)

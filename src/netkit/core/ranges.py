@@ -63,14 +63,14 @@ def parse_range(text) -> Range:
     raw = str(text)
     body = raw.strip()
     if not body:
-        raise ValueError("is empty")
+        raise ValueError("the range is empty")
     inside = body.startswith("@")
     if inside:
         body = body[1:]
     if ":" in body:
         start_text, _, end_text = body.partition(":")
         if ":" in end_text:
-            raise ValueError("has more than one ':'")
+            raise ValueError("a range has one ':' at most")
         if start_text == "~":
             start = -_INF
         elif start_text == "":

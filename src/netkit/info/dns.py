@@ -291,12 +291,26 @@ def _error_text(exc) -> str:
         where = f"{_hostport(_bare_server(server), port)} ({'tcp' if tcp else 'udp'})"
         if isinstance(error, str):
             parts.append(f"{where} answered {error}")
+        elif isinstance(error, EOFError):
+            parts.append(f"{where} closed the connection before a complete DNS reply")
+        elif _not_dns(error):
+            what = (type(error).__doc__ or str(error)).strip().rstrip(".")
+            if type(error).__name__ == "NotDNS":
+                what = str(error).strip().rstrip(".")
+            parts.append(f"{where} sent something that is not a DNS reply ({what})")
         elif isinstance(error, OSError):
             parts.append(f"{where}: {error.strerror or error}")
         else:
             parts.append(f"{where}: {error}")
     # The same failure on every retry says nothing new: keep each once, in order.
     return "; ".join(dict.fromkeys(parts))
+
+
+def _not_dns(error) -> bool:
+    """Whether a resolver's error says the reply was not a DNS message."""
+    import dns.exception
+
+    return isinstance(error, dns.exception.FormError)
 
 
 def _bare_server(server: str) -> str:
@@ -311,6 +325,39 @@ def _hostport(host: str, port) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _strict(address: str, port: int):
+    """A nameserver for dnspython's resolver that, unlike its own, does not ignore a UDP
+    reply that is not a DNS message: the resolver would wait out the whole timeout for a
+    proper one, and then say only "no answer". ``check dns://`` says what came instead
+    (``_error_text`` words it the same way); so do we."""
+    import dns.exception
+    import dns.message
+    import dns.nameserver
+    import dns.query
+
+    class NotDNS(dns.exception.FormError):
+        """The reply was not a DNS message."""
+
+    class Strict(dns.nameserver.Do53Nameserver):
+        def query(self, request, timeout, source, source_port, max_size, one_rr_per_rrset=False,
+                  ignore_trailing=False):
+            if max_size:  # TCP: a bad length or an early close raises already
+                return super().query(request, timeout, source, source_port, max_size, one_rr_per_rrset,
+                                     ignore_trailing)
+            try:
+                return dns.query.udp(request, self.address, timeout=timeout, port=self.port, source=source,
+                                     source_port=source_port, raise_on_truncation=True,
+                                     one_rr_per_rrset=one_rr_per_rrset, ignore_trailing=ignore_trailing,
+                                     ignore_unexpected=True)
+            except (dns.message.Truncated, dns.exception.Timeout, OSError):
+                raise
+            except (dns.exception.DNSException, ValueError, IndexError, UnicodeError, EOFError) as exc:
+                # FormError: the resolver gives up on this server at once
+                raise NotDNS(type(exc).__doc__ or str(exc) or type(exc).__name__) from None
+
+    return Strict(address, port)
+
+
 def _make_resolver(server, timeout):
     import dns.resolver
 
@@ -322,10 +369,12 @@ def _make_resolver(server, timeout):
                            "name one with --server HOST[:PORT]") from None
         servers = ", ".join(str(ns) for ns in resolver.nameservers)
         label = f"system ({servers})"
+        resolver.nameservers = [_strict(ns, resolver.port) if isinstance(ns, str) else ns
+                                for ns in resolver.nameservers]
     else:
         host, port = server if isinstance(server, tuple) else parse_server(server)
         resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [_server_address(host)]
+        resolver.nameservers = [_strict(_server_address(host), port)]
         resolver.port = port
         label = _hostport(host, port)
     resolver.timeout = timeout / ATTEMPTS  # each try; the lifetime bounds them all
@@ -362,7 +411,8 @@ def lookup_records(name: str, types=DEFAULT_TYPES, *, server=None, tcp: bool = F
         except dns.resolver.LifetimeTimeout as exc:
             detail = _error_text(exc)
             raise Timeout(f"no answer from {label} over {transport} within {timeout:g} s"
-                          + (f" ({detail})" if detail and "answered" in detail else "")) from None
+                          + (f" ({detail})" if detail and ("answered" in detail or "DNS reply" in detail) else "")) \
+                from None
         except dns.resolver.NoNameservers as exc:
             detail = _error_text(exc)
             message = f"{qname} {rdtype}: {detail}" if detail else f"{qname} {rdtype} from {label}: {exc}"
