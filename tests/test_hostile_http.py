@@ -145,3 +145,23 @@ def test_a_body_that_is_not_gzip_is_a_protocol_error(hostile_http, tmp_path):
     assert code == 1 and "is not the 'gzip' the server said it is" in err and "internal error" not in err, err
     assert not (tmp_path / "out").exists()
     assert "retry" not in err  # the server's fault, not a passing one
+
+
+def test_get_head_escapes_control_characters(hostile_http):
+    code, out, err = run_netkit("get", "-I", hostile_http.url("/c1"), text=False)
+    assert code == 0, err
+    assert b"\x9b" not in out and b"\xc2\x9b" not in out and b"\xc2\x9d" not in out
+    assert b"200 OK\\x9b2J" in out and b"X-Evil: a\\x9b31mRED\\x9d0;title\\x9c \xc3\xa9t\xc3\xa9" in out
+
+
+def test_check_escapes_control_characters_in_the_reason(hostile_http):
+    code, out, err = run_netkit("check", hostile_http.url("/c1"), text=False)
+    assert code == 0, err
+    assert b"\xc2\x9b" not in out and b"OK\\x9b2J" in out
+
+
+@pytest.mark.parametrize("command", ["get", "check"])
+def test_a_non_ascii_content_length_is_a_protocol_error(hostile_http, tmp_path, command):
+    args = ("-o", tmp_path / "out", "--retry", "0") if command == "get" else ()
+    code, out, err = run_netkit(command, hostile_http.url("/bad-length"), *args)
+    assert code in (1, 2) and "bad Content-Length" in out + err and "internal error" not in out + err

@@ -123,3 +123,32 @@ def test_build_request_and_header_validation():
 def test_build_request_is_the_second_wall(method, target, headers):
     with pytest.raises(ValueError):
         build_request(method, target, headers)
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Sun, 06 Nov 1994 08:49:37 GMT", 784111777), ("Sun, \xb26 Nov 1994 08:49:37 GMT", None),
+    ("Sun, 06 Nov 1994 \xb28:49:37 GMT", None), ("Sun, 06 Nov " + "9" * 5000 + " 08:49:37 GMT", None),
+    ("Sun, 99 Nov 1994 08:49:37 GMT", None), ("Sun, 06 Nov 1994 08:49:99 GMT", None), ("garbage", None),
+])
+def test_http_date_reads_ascii_digits_only(text, want):
+    from netkit.transfer._http import http_date
+
+    assert http_date(text) == want
+
+
+@pytest.mark.parametrize("value, want", [("bytes 100-199/200", (100, 200)), ("bytes */200", (None, 200)),
+                                         ("bytes \xb200-199/200", (None, 200)), ("bytes 1-2/\xb2", (1, None))])
+def test_content_range_reads_ascii_digits_only(value, want):
+    from netkit.transfer._http import _content_range_start
+
+    assert _content_range_start(value) == want
+
+
+@pytest.mark.parametrize("value, want", [("5", 5.0), ("\xb2", None), ("-1", None), ("9" * 5000, None)])
+def test_retry_after_reads_ascii_digits_only(value, want):
+    from netkit.core.target import parse_target
+    from netkit.transfer._http import _status_error
+
+    p = ResponseParser("GET")
+    p.feed(f"HTTP/1.1 503 Busy\r\nRetry-After: {value}\r\nContent-Length: 0\r\n\r\n".encode("latin-1"))
+    assert _status_error(p, parse_target("http://h/", {"http": 80})).retry_after == want

@@ -165,6 +165,7 @@ def judge(spec, exchange, now) -> CheckResult:
                            summary=f"{t.text} {exchange.error}", timings=timings, error=str(exchange.error),
                            details={"peer": exchange.peer or None})
     from netkit.core.secrets import mask_header
+    from netkit.core.text import for_terminal
 
     outcome = exchange.outcome
     r = outcome.response
@@ -179,7 +180,7 @@ def judge(spec, exchange, now) -> CheckResult:
         "size": r.size,
         "redirects": [{"status": s, "location": u} for s, u in outcome.redirects],
     }
-    head = f"{r.version} {r.status} {r.reason}".rstrip()
+    head = f"{r.version} {r.status} {for_terminal(r.reason)}".rstrip()
     summary = f"{t.text} {head} - {r.size} bytes in {elapsed:.3f} second response time"
     if outcome.redirects:
         n = len(outcome.redirects)
@@ -192,7 +193,7 @@ def judge(spec, exchange, now) -> CheckResult:
     elif r.status not in expected:
         problems.append(f"status {r.status} is not the expected {expected.text}")
     elif 300 <= r.status < 400 and r.header("Location") is not None:
-        summary += f" (redirect to {r.header('Location')}, not followed)"
+        summary += f" (redirect to {for_terminal(r.header('Location'))}, not followed)"
     if not r.complete:
         problems.append(f"body larger than {format_size(spec.get('max-body'))} (--max-body)")
     else:

@@ -40,7 +40,7 @@ def bypasses(host: str, port: int, no_proxy: str | None) -> bool:
         if entry == "*":
             return True
         name, _, eport = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-        if eport and eport.isdigit():
+        if eport and eport.isascii() and eport.isdigit():
             if int(eport) != port:
                 continue
             entry = name

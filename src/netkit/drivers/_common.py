@@ -174,7 +174,7 @@ def numeric_addrinfo(host: str, port: int, family: int, socktype: int):
     if v6:
         scope = 0
         if zone:
-            scope = int(zone) if zone.isdigit() else _socket.if_nametoindex(zone)
+            scope = int(zone) if zone.isascii() and zone.isdigit() else _socket.if_nametoindex(zone)
         sockaddr = (addr, port, 0, scope)
     else:
         sockaddr = (addr, port)

@@ -9,7 +9,7 @@ imports, more than the whole start-up budget of ``netkit check http://...``.
 from netkit.core.errors import ProtocolError
 from netkit.core.text import check_line_field
 
-__all__ = ["ResponseParser", "build_request", "check_header", "find_header", "head_end", "parse_head",
+__all__ = ["ResponseParser", "build_request", "check_header", "find_header", "head_end", "parse_head", "ascii_number",
            "content_length",
            "MAX_HEAD_BYTES", "NO_BODY_STATUSES"]
 
@@ -131,6 +131,16 @@ def parse_head(head: bytes):
         headers.append((name, value))
     content_length(headers)  # a bad one is refused whatever the framing (as h11 does)
     return version, status, reason, headers
+
+
+def ascii_number(text, max_digits: int = MAX_LENGTH_DIGITS):
+    """The int of ``text`` when it is 1 to ``max_digits`` ASCII digits (after SP/HTAB are
+    stripped), else None. ``str.isdigit`` says yes to ``\xb2`` and Arabic-Indic digits,
+    which int() then refuses (or reads), so a peer's number is read by this, never by it."""
+    text = text.strip(" \t")
+    if not 0 < len(text) <= max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
 
 
 def content_length(headers):

@@ -18,7 +18,7 @@ import os
 from netkit.core.errors import ConnectError, ProtocolError
 from netkit.core.target import is_ip_literal, lookup_name
 from netkit.proto.http import Request, TooManyRedirects, connect_bytes, next_request, request_bytes, tunnel_refused
-from netkit.proto.http1 import ResponseParser
+from netkit.proto.http1 import ResponseParser, ascii_number, content_length
 from netkit.transfer._common import (
     BUFFER_SIZE,
     RCVBUF,
@@ -222,9 +222,13 @@ def _agent() -> str:
 def _status_error(parser, url):
     retry_after = None
     value = parser.header("Retry-After")
-    if value is not None and value.strip().isdigit():
-        retry_after = float(value.strip())
-    return HTTPStatusError(f"{url.url()}: {parser.status} {parser.reason}".rstrip(), parser.status, retry_after)
+    seconds = ascii_number(value) if value is not None else None
+    if seconds is not None:
+        retry_after = float(seconds)
+    from netkit.core.text import for_terminal
+
+    return HTTPStatusError(f"{url.url()}: {parser.status} {for_terminal(parser.reason)}".rstrip(), parser.status,
+                           retry_after)
 
 
 def head(url, options, method="HEAD"):
@@ -245,11 +249,13 @@ def http_date(text):
         return None
     _, day, month, year, clock, _ = parts
     hms = clock.split(":")
-    if not (day.isdigit() and year.isdigit() and len(hms) == 3 and all(h.isdigit() for h in hms)):
+    numbers = [ascii_number(t, 4) for t in (year, day, *hms)] if len(hms) == 3 else [None]
+    if None in numbers or month.lower() not in _MONTHS:
         return None
-    if month.lower() not in _MONTHS:
-        return None
-    return utc_seconds(int(year), _MONTHS.index(month.lower()) + 1, int(day), *map(int, hms))
+    year, day, hour, minute, second = numbers
+    if not (1 <= day <= 31 and hour < 24 and minute < 60 and second < 61 and year >= 1970):
+        return None  # a date a file can carry (os.utime), or none at all
+    return utc_seconds(year, _MONTHS.index(month.lower()) + 1, day, hour, minute, second)
 
 
 def _content_range_start(value):
@@ -259,10 +265,10 @@ def _content_range_start(value):
         span, _, total = rest.partition("/")
         if unit.lower() != "bytes":
             return None, None
-        total = int(total) if total.strip().isdigit() else None
+        total = ascii_number(total)
         if span.strip() == "*":
             return None, total
-        return int(span.partition("-")[0]), total
+        return ascii_number(span.partition("-")[0]), total
     except ValueError:
         return None, None
 
@@ -350,7 +356,6 @@ def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
     modified = parser.header("Last-Modified")
     if modified and options.keep_mtime:
         facts["mtime"] = http_date(modified)
-    length = parser.header("Content-Length")
     chunked = any(n.lower() == "transfer-encoding" for n, _ in parser.headers)
     encoding = (parser.header("Content-Encoding") or "").strip().lower()
     decoder = None
@@ -358,9 +363,7 @@ def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
         import zlib
 
         decoder = zlib.decompressobj(47 if encoding != "deflate" else 15)
-    total = None
-    if length is not None and length.strip().isdigit() and not chunked:
-        total = int(length.strip())
+    total = None if chunked else content_length(parser.headers)
     pacer.begin(offset, offset + total if total is not None and decoder is None else None)
     try:
         if parser.done or chunked or decoder is not None:
@@ -464,8 +467,11 @@ def _read_answer(conn, parser, chunks, url, options):
 
 
 def header_text(version, status, reason, headers) -> str:
-    """The head as urllib's ``info()`` (and curl -I) shows it."""
-    lines = [f"{version} {status} {reason}".rstrip()]
-    lines.extend(f"{n}: {v}" for n, v in headers)
+    """The head as urllib's ``info()`` (and curl -I) shows it, control characters (C1
+    ones arrive as bytes 0x80-0x9f) escaped for the terminal."""
+    from netkit.core.text import for_terminal
+
+    lines = [f"{version} {status} {for_terminal(reason)}".rstrip()]
+    lines.extend(f"{n}: {for_terminal(v)}" for n, v in headers)
     return "\r\n".join(lines) + "\r\n\r\n"
 
