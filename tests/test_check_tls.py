@@ -62,3 +62,24 @@ def test_failures(nginx, closed_port, silent_tcp):
     assert code == 2 and "connection refused" in out
     code, out = check(f"tls://127.0.0.1:{silent_tcp.port}", "-t", "1")
     assert code == 2 and "timeout after 1 s in the TLS handshake" in out
+
+
+def test_a_ca_file_that_is_not_pem_is_a_usage_error(nginx, tmp_path):
+    """The one TLS context builder (drivers._tls) says so for every command: exit 2 (UNKNOWN
+    for check), one line, no retry -- the file will be no better next time."""
+    from tests.helpers import run_netkit
+
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    runs = {
+        "check": run_netkit("check", f"https://127.0.0.1:{nginx.https_port}/", "--cacert", junk),
+        "check tls": run_netkit("check", f"tls://127.0.0.1:{nginx.https_port}", "--cacert", junk),
+        "get": run_netkit("get", f"https://127.0.0.1:{nginx.https_port}/", "-o", tmp_path / "out", "--cacert", junk),
+        "connect": run_netkit("connect", "--tls", "--cafile", junk, "127.0.0.1", nginx.https_port),
+    }
+    for name, (code, out, err) in runs.items():
+        text = (out + err).strip()
+        assert code == (3 if name.startswith("check") else 2), (name, text)
+        assert f"the CA file {junk} holds no PEM certificate" in text and "retry" not in text, (name, text)
+        assert len(text.splitlines()) == 1, (name, text)
+    assert not (tmp_path / "out").exists()

@@ -16,7 +16,7 @@ def context_for(params) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         if params.verify:
             if params.cafile:
-                ctx.load_verify_locations(cafile=params.cafile)
+                _load_cafile(ctx, params.cafile)
             else:
                 ctx.load_default_certs()
         else:
@@ -24,6 +24,20 @@ def context_for(params) -> ssl.SSLContext:
             ctx.verify_mode = ssl.CERT_NONE
         _CONTEXTS[params.key] = ctx
     return ctx
+
+
+def _load_cafile(ctx, path):
+    """The CAs of ``path`` into ``ctx``; UsageError (exit 2, no retry: it is the same file
+    next time) when it is missing, unreadable, or not PEM certificates."""
+    from netkit.core.errors import UsageError
+
+    try:
+        ctx.load_verify_locations(cafile=path)
+    except ssl.SSLError as exc:
+        raise UsageError(f"the CA file {path} holds no PEM certificate ({exc.reason or exc}); give a file of "
+                         f"-----BEGIN CERTIFICATE----- blocks") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the CA file {path}: {exc.strerror or exc}") from None
 
 
 def peer_chain(sslobj) -> list:

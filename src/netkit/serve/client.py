@@ -64,10 +64,10 @@ class Endpoint:
 
 
 def _tls_wrap(sock, endpoint):
-    ctx = ssl.create_default_context(cafile=endpoint.cafile)
-    if endpoint.insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+    from netkit.drivers._tls import context_for  # the one builder: a bad --cafile is a usage error
+    from netkit.proto.actions import TLSParams
+
+    ctx = context_for(TLSParams(endpoint.host, verify=not endpoint.insecure, cafile=endpoint.cafile))
     server_name = endpoint.host if endpoint.host and not endpoint.path else None
     try:
         return ctx.wrap_socket(sock, server_hostname=server_name)
