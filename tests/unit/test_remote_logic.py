@@ -23,7 +23,7 @@ from netkit.remote import (
 
 def test_public_api_is_pinned():
     assert netkit.remote.__all__ == [
-        "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_PARALLEL", "AuthError", "ChangedHostKey", "CommandTimeout",
+        "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_KEEP_OUTPUT", "DEFAULT_PARALLEL", "AuthError", "ChangedHostKey", "CommandTimeout",
         "Credentials", "Host", "HostKeyError", "HostKeyPolicy", "RunResult", "Settings", "TransferResult",
         "UnknownHostKey", "connect", "get", "parse_host", "put", "read_hosts_file", "run",
     ]
@@ -222,3 +222,57 @@ def test_group_and_summary_rendering():
     assert lines[1].split() == ["web1", "0", "0.25s"]
     assert lines[4].split()[:3] == ["down", "-", "0.00s"] and lines[4].endswith("down refused the connection")
     assert lines[-1] == "4 hosts: 3 ok, 1 failed"
+
+
+def test_tail_keeps_the_last_bytes_in_bounded_memory():
+    from netkit.remote._output import Tail
+
+    tail = Tail(1000)
+    for i in range(5000):
+        tail.add(b"%09d\n" % i)
+        assert len(tail.buffer) <= 2 * 1000 + 10
+    assert tail.value() == b"".join(b"%09d\n" % i for i in range(4900, 5000))
+    assert (tail.total, tail.dropped) == (50000, 49000)
+    nothing = Tail(0)
+    nothing.add(b"x" * 100)
+    assert (nothing.value(), nothing.total, len(nothing.buffer)) == (b"", 100, 0)
+
+
+def test_lines_split_across_chunks_and_cut_long_ones():
+    from netkit.remote._output import MAX_LINE, Lines
+
+    seen = []
+    lines = Lines(seen.append)
+    for chunk in (b"one\ntw", b"o\n", b"x" * (MAX_LINE + 5), b"\nlast"):
+        lines.feed(chunk)
+    lines.close()
+    assert seen == [b"one", b"two", b"x" * MAX_LINE, b"x" * 5, b"last"]
+
+
+def test_output_files_appear_whole_or_not_at_all(tmp_path):
+    from netkit.remote._output import OutputFiles
+
+    files = OutputFiles(str(tmp_path), "web1")
+    files.write("stdout", b"out\n")
+    assert sorted(p.name for p in tmp_path.iterdir())[0].startswith("web1.stderr.")  # temporaries
+    files.close()
+    assert files.error is None and (tmp_path / "web1.stdout").read_bytes() == b"out\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["web1.stderr", "web1.stdout"]
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (tmp_path / "web2.stdout").symlink_to(victim)  # the final name is replaced, never followed
+    files = OutputFiles(str(tmp_path), "web2")
+    files.write("stdout", b"new")
+    files.close()
+    assert victim.read_text() == "keep" and (tmp_path / "web2.stdout").read_bytes() == b"new"
+    broken = OutputFiles(str(tmp_path / "missing"), "web3")
+    assert "cannot write" in broken.error and "No such file or directory" in broken.error
+
+
+def test_run_refuses_env_values_that_end_the_request_line():
+    import asyncio
+
+    from netkit.remote import run
+
+    with pytest.raises(UsageError, match="must not contain CR, LF or NUL"):
+        asyncio.run(run(["web1"], "true", None, env={"A": "x\0y"}))

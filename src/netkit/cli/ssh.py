@@ -13,6 +13,9 @@ COMMAND = "netkit ssh"
 SUBCOMMANDS = ("run", "get", "put")
 # Exit codes: every host succeeded; some host failed (its command's status, or an error).
 EXIT_OK, EXIT_FAILED = 0, 1
+# --stdin is read once, held in memory and sent to every host: a script or a small file.
+# More belongs in `netkit ssh put` (streamed from disk).
+MAX_STDIN = 64 << 20
 
 
 def _port(value):
@@ -20,6 +23,12 @@ def _port(value):
     if n > 65535:
         raise ValueError("expects a port, 1-65535")
     return n
+
+
+def _size(value):
+    from netkit.core.text import parse_size
+
+    return parse_size(value)
 
 
 def _env_pair(value):
@@ -61,7 +70,8 @@ COMMON = (
     Option("help", "flag", as_given, None, "show this help", short="h"),
 )
 RUN = (
-    Option("timeout", "one", seconds, None, "stop the command after SECONDS (default: no limit)", short="t",
+    Option("timeout", "one", seconds, None, "stop the command after SECONDS: TERM, then KILL, then the channel "
+           "closed; the result says whether the host confirmed it (default: no limit)", short="t",
            metavar="SECONDS", example="60"),
     Option("stdin", "flag", as_given, None, "send standard input (read once) to every host's command; "
            "without a command: a script for sh"),
@@ -69,8 +79,10 @@ RUN = (
     Option("env", "many", _env_pair, None, "set NAME=VALUE for the command (the server must AcceptEnv it)",
            short="e", metavar="NAME=VALUE", example="LANG=C"),
     Option("group", "flag", as_given, None, "print each distinct output once, with the hosts that gave it"),
-    Option("outdir", "one", as_given, None, "write each host's output to DIR/HOST.stdout and .stderr", short="o",
-           metavar="DIR", example="out"),
+    Option("outdir", "one", as_given, None, "write each host's output, exact bytes, as it arrives, to "
+           "DIR/HOST.stdout and .stderr", short="o", metavar="DIR", example="out"),
+    Option("keep-output", "one", _size, None, "bytes of each host's stdout and stderr kept in memory, the last "
+           "ones, for --group, --json and the summary (default 1M; -o DIR gets all)", metavar="SIZE", example="64k"),
     Option("quiet", "flag", as_given, None, "print no output lines, only the summary", short="q"),
 )
 TRANSFER = (
@@ -100,7 +112,11 @@ def help_text() -> str:
         "LOCAL_DIR/HOST/; put copies LOCAL_PATH into REMOTE_DIR on every host. Only new or changed\n"
         "files move (size and modification time), times are kept, each file appears whole under its\n"
         "name (written as NAME.part first), and an interrupted copy resumes where it stopped.\n\n"
-        "The exit status is 0 when every host succeeded, 1 when any failed (they are named).\n\n"
+        "run prints each line a host writes as HOST: LINE as it arrives -- also for one host, and when\n"
+        "piped -- with control characters (ESC, so terminal titles and colours) shown as \\xHH: no host\n"
+        "can drive your terminal. -o DIR keeps the exact bytes; --json has the text JSON-escaped.\n\n"
+        "The exit status is 0 when every host succeeded, 1 when any failed (they are named); 2 for a\n"
+        "mistake in the command line (a bad host, a missing key or file), before anything connects.\n\n"
         "options:\n" + _rows(COMMON) + "\nrun:\n" + _rows(RUN) + "\nget, put:\n" + _rows(TRANSFER) +
         "\nExamples:\n"
         "  netkit ssh run web1 web2 root@db:2222 -- uptime\n"
@@ -172,8 +188,10 @@ def parse(argv):
                     from None
             name, _, value = pair.partition("=")
             env[name] = value
+        keep = one("keep-output")
         request.update(command=command, timeout=one("timeout"), stdin=bool(raw.get("stdin")), tty=bool(raw.get("tty")),
-                       env=env, group=bool(raw.get("group")), outdir=one("outdir"), quiet=bool(raw.get("quiet")))
+                       env=env, group=bool(raw.get("group")), outdir=one("outdir"), quiet=bool(raw.get("quiet")),
+                       keep_output=keep)
     else:
         if len(positional) < 2 or (not hosts and len(positional) < 3):
             what = "REMOTE_PATH LOCAL_DIR" if sub == "get" else "LOCAL_PATH REMOTE_DIR"
@@ -294,68 +312,79 @@ def _seconds_text(seconds):
 
 def summary_table(results, kind="run") -> str:
     """HOST, STATUS, TIME, ERROR for every host, then one line of counts."""
+    from netkit.core.text import for_terminal
+
     rows = []
     for r in results:
         if kind == "run":
             status = "-" if r.returncode is None else str(r.returncode)
             if r.exit_signal and r.returncode is None:
-                status = f"SIG{r.exit_signal}"
+                status = for_terminal(f"SIG{r.exit_signal}")
         else:
             status = "ok" if r.error is None else "failed"
-        detail = r.error or ""
+        detail = for_terminal(r.error or "")
         if kind != "run" and r.error is None:
             detail = r.describe()
         rows.append((r.host, status, _seconds_text(r.duration), detail))
     width = max([len("HOST")] + [len(h) for h, *_ in rows])
-    lines = [f"{'HOST':<{width}}  {'STATUS':<6}  {'TIME':>7}  {'ERROR' if kind == 'run' else 'DETAIL'}"]
+    status_width = max([len("STATUS")] + [len(s) for _, s, *_ in rows])
+    lines = [f"{'HOST':<{width}}  {'STATUS':<{status_width}}  {'TIME':>7}  {'ERROR' if kind == 'run' else 'DETAIL'}"]
     for host, status, took, detail in rows:
-        lines.append(f"{host:<{width}}  {status:<6}  {took:>7}  {detail}".rstrip())
+        lines.append(f"{host:<{width}}  {status:<{status_width}}  {took:>7}  {detail}".rstrip())
     ok = sum(1 for r in results if r.ok)
     lines.append(f"{len(results)} host{'s' if len(results) != 1 else ''}: {ok} ok, {len(results) - ok} failed")
     return "\n".join(lines) + "\n"
 
 
 def grouped(results) -> str:
-    """clubak's view: each distinct output once, under the hosts that gave it."""
+    """clubak's view: each distinct output once, under the hosts that gave it (as kept:
+    the last --keep-output bytes of each stream, said when more came)."""
+    from netkit.core.text import for_terminal
+
     groups = {}
     for r in results:
         if r.error is not None:
             continue
-        key = (r.stdout, r.stderr, r.returncode)
+        key = (r.stdout, r.stderr, r.returncode, r.stdout_dropped, r.stderr_dropped)
         groups.setdefault(key, []).append(r.host)
     blocks = []
-    for (stdout, stderr, code), hosts in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[1])):
+    for (stdout, stderr, code, out_cut, err_cut), hosts in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[1])):
         title = f"{','.join(hosts)} ({len(hosts)} host{'s' if len(hosts) != 1 else ''}, exit {code})"
         rule = "-" * min(max(len(title), 15), 78)
-        body = stdout + (("" if not stdout or stdout.endswith("\n") else "\n") if stdout else "")
+        body = f"[... {out_cut} bytes before these not kept (--keep-output)]\n" if out_cut > 0 else ""
+        stdout = for_terminal(stdout, keep_newlines=True)
+        body += stdout + ("" if not stdout or stdout.endswith("\n") else "\n")
+        if err_cut > 0:
+            body += f"[stderr] [... {err_cut} bytes before these not kept (--keep-output)]\n"
         if stderr:
-            body += "".join(f"[stderr] {line}\n" for line in stderr.splitlines())
+            body += "".join(f"[stderr] {for_terminal(line)}\n" for line in stderr.splitlines())
         blocks.append(f"{rule}\n{title}\n{rule}\n{body}")
     return "".join(blocks)
 
 
-def _write_outdir(outdir, results):
+def _make_outdir(path):
+    """-o DIR made (with its parents) before any host is contacted; a UsageError if it cannot be."""
     import os
 
-    from netkit.remote._sftp import host_dir
-
-    os.makedirs(outdir, exist_ok=True)
-    for r in results:
-        for name, text in (("stdout", r.stdout), ("stderr", r.stderr)):
-            path = os.path.join(outdir, f"{host_dir(r.host)}.{name}")
-            tmp = path + ".part"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"-o {path}: cannot make the directory: {exc.strerror or exc}") from None
+    if not os.path.isdir(path):
+        raise UsageError(f"-o {path}: not a directory; -o takes a directory for HOST.stdout and HOST.stderr")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"-o {path}: the directory is not writable")
 
 
 def _report_failures(results, err, kind="run"):
+    from netkit.core.text import for_terminal
+
     failed = [r for r in results if not r.ok]
     for r in failed:
         if r.error is None and kind == "run":
             err.write(f"{COMMAND} {kind}: {r.host}: exit status {r.returncode}\n")
         else:
-            err.write(f"{COMMAND} {kind}: {r.error}\n")
+            err.write(f"{COMMAND} {kind}: {for_terminal(r.error)}\n")
     if failed:
         names = ", ".join(r.host for r in failed[:10]) + (", ..." if len(failed) > 10 else "")
         err.write(f"{COMMAND} {kind}: {len(failed)} of {len(results)} host{'s' if len(results) != 1 else ''} "
@@ -387,14 +416,27 @@ def _run(request, out, err) -> int:
     from netkit.core.limits import fit_to_descriptors
     from netkit.remote import DEFAULT_PARALLEL, run
 
+    from netkit.core.text import for_terminal
+    from netkit.remote._output import DEFAULT_KEEP_OUTPUT
+
+    if request["outdir"] is not None:
+        _make_outdir(request["outdir"])
+    stdin = None
+    if request["stdin"]:
+        stdin = sys.stdin.buffer.read(MAX_STDIN + 1)
+        if len(stdin) > MAX_STDIN:
+            raise UsageError(f"--stdin: standard input is larger than {MAX_STDIN >> 20} MiB; copy big data with "
+                             f"netkit ssh put")
     settings = settings_from(request, err)
-    stdin = sys.stdin.buffer.read() if request["stdin"] else None
     parallel = fit_to_descriptors(request["parallel"] or DEFAULT_PARALLEL)
     stream = not (request["group"] or request["json"] or request["quiet"])
 
     def on_output(host, name, line):
+        # Every line prefixed and escaped, one host or many, terminal or pipe: remote bytes never
+        # drive the terminal; the CR of a terminal's CRLF is dropped.
         target = out if name == "stdout" else err
-        target.write(f"{host}: {line}\n")
+        text = for_terminal(line.removesuffix(b"\r"), keep_newlines=True)
+        target.write(f"{host}: {text}\n")
         target.flush()
 
     finished = []
@@ -403,11 +445,11 @@ def _run(request, out, err) -> int:
             results = runner.run(run(request["hosts"], request["command"], settings, parallel=parallel,
                                      timeout=request["timeout"], stdin=stdin, env=request["env"],
                                      pty=request["tty"], on_output=on_output if stream else None,
-                                     on_result=finished.append))
+                                     on_result=finished.append, outdir=request["outdir"],
+                                     keep_output=DEFAULT_KEEP_OUTPUT if request["keep_output"] is None
+                                     else request["keep_output"]))
     except KeyboardInterrupt:
         return _interrupted(finished, request, out, err, "run")
-    if request["outdir"]:
-        _write_outdir(request["outdir"], results)
     if request["json"]:
         _write_json(results, out)
     else:

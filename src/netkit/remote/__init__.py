@@ -11,7 +11,8 @@
 
 Each call returns one result per host, in the order given (:class:`RunResult` like
 ``subprocess.CompletedProcess``; :class:`TransferResult` for SFTP); a host that failed has
-``error`` set and never stops the others.
+``error`` set and never stops the others. Output is streamed: ``on_output`` sees each line as
+it arrives, ``outdir`` gets every byte, and a result keeps the last ``keep_output`` bytes.
 """
 
 from netkit.remote._auth import Credentials
@@ -24,12 +25,13 @@ from netkit.remote._errors import (
     UnknownHostKey,
 )
 from netkit.remote._hosts import Host, parse_host, read_hosts_file
-from netkit.remote._run import DEFAULT_PARALLEL, RunResult, run
+from netkit.remote._run import DEFAULT_KEEP_OUTPUT, DEFAULT_PARALLEL, RunResult, run
 from netkit.remote._sftp import TransferResult, get, put
 from netkit.remote._trust import HostKeyPolicy
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_KEEP_OUTPUT",
     "DEFAULT_PARALLEL",
     "AuthError",
     "ChangedHostKey",

@@ -80,6 +80,10 @@ def _client_class(policy):
 
     class Client(asyncssh.SSHClient):
         refusal = None
+        lost = None  # why the connection ended, when the server or the network ended it
+
+        def connection_lost(self, exc):
+            self.lost = exc
 
         def validate_host_public_key(self, host, addr, port, key):
             try:
@@ -174,7 +178,10 @@ async def each_host(hosts, settings, parallel, new_result, work, *, phase, on_re
                 exc = exc.exceptions[0]
             if not isinstance(exc, NetkitError):
                 exc = map_error(exc, label, phase=phase)
-            result.error = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
+            message = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
+            if result.error is not None:  # already said by the work (its output files failed)
+                message += "; " + result.error.removeprefix(f"{label}: ")
+            result.error = message
         result.duration = time.monotonic() - start
         if on_result is not None:
             on_result(result)
