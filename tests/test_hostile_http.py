@@ -165,3 +165,31 @@ def test_a_non_ascii_content_length_is_a_protocol_error(hostile_http, tmp_path, 
     args = ("-o", tmp_path / "out", "--retry", "0") if command == "get" else ()
     code, out, err = run_netkit(command, hostile_http.url("/bad-length"), *args)
     assert code in (1, 2) and "bad Content-Length" in out + err and "internal error" not in out + err
+
+
+def test_max_time_ends_a_trickle(hostile_http, tmp_path):
+    """The server sends a byte every 0.2 s of 1000 (200 s): no idle timeout ever fires."""
+    code, _, err = run_netkit("get", hostile_http.url("/trickle"), "-o", tmp_path / "out", "--max-time", "1.5",
+                              "--retry", "3", timeout=30)
+    assert code == 1 and "--max-time 1.5 s passed" in err and "retry" not in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_speed_limit_ends_a_trickle(hostile_http, tmp_path):
+    code, _, err = run_netkit("get", hostile_http.url("/trickle"), "-o", tmp_path / "out", "--speed-limit", "1k",
+                              "--speed-time", "1", "--retry", "1", "--retry-delay", "0", timeout=30)
+    assert code == 1 and "slower than --speed-limit 1024 B/s for 1 s" in err, err
+    assert "retry 1 of 1" in err  # a slow server may be faster next time, as curl retries it
+    assert not (tmp_path / "out").exists()
+
+
+def test_limits_leave_a_good_transfer_alone(hostile_http, tmp_path):
+    code, _, err = run_netkit("get", hostile_http.url("/ok/limits"), "-o", tmp_path / "out", "--max-time", "30",
+                              "--speed-limit", "1", "--speed-time", "5")
+    assert code == 0 and (tmp_path / "out").read_bytes() == b"ok\n", err
+
+
+def test_speed_time_needs_speed_limit(hostile_http, tmp_path):
+    code, _, err = run_netkit("get", hostile_http.url("/ok/limits"), "-o", tmp_path / "out", "--speed-time", "5")
+    assert code == 2 and "give --speed-limit" in err

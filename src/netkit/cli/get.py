@@ -136,6 +136,12 @@ OPTIONS = (
            "no_proxy)", short="x", metavar="URL", example="http://proxy:3128"),
     Option("noproxy", "flag", as_given, None, "http: ignore the environment's proxies"),
     Option("compressed", "flag", as_given, None, "http: ask for gzip/deflate and decode it"),
+    Option("max-time", "one", seconds, None, "http: give up after this long in all, retries included (as curl "
+           "-m)", short="m", metavar="SECONDS", example="600"),
+    Option("speed-limit", "one", _rate, None, "http: give up when slower than RATE bytes/s for --speed-time (as "
+           "curl -Y)", short="Y", metavar="RATE", example="1k"),
+    Option("speed-time", "one", seconds, None, "http: how long --speed-limit may go unmet (default 30 s, as curl "
+           "-y)", short="y", metavar="SECONDS", example="60"),
     *COMMON,
 )
 
@@ -406,11 +412,14 @@ def parse(argv):
     if len(checksums) > len(targets):
         raise UsageError(f"{COMMAND}: {len(checksums)} --checksum for {len(targets)} URL(s); give one per URL")
     http_only = [n for n in ("head", "header", "data", "get", "request", "user-agent", "proxy", "noproxy",
-                             "compressed") if values.get(n)]
+                             "compressed", "max-time", "speed-limit", "speed-time") if values.get(n)]
     for name in http_only:
         bad = [t for t in targets if t.scheme not in ("http", "https")]
         if bad:
             raise UsageError(f"{COMMAND}: --{name} is for http:// and https:// URLs, not {bad[0].scheme}://")
+    if values.get("speed-time") and not values.get("speed-limit"):
+        raise UsageError(f"{COMMAND}: --speed-time says how long --speed-limit may go unmet; give --speed-limit "
+                         f"RATE too")
     if values.get("get") and not values.get("data"):
         raise UsageError(f"{COMMAND}: -G/--get puts --data in the query; give --data KEY=VALUE too")
     check_ssh_flags(values, [t.scheme for t in targets])
@@ -438,6 +447,9 @@ def _http_request(values, options, target):
     options.proxy = values.get("proxy")
     options.no_proxy = bool(values.get("noproxy"))
     options.compressed = bool(values.get("compressed"))
+    options.max_time = values.get("max-time")
+    options.speed_limit = values.get("speed-limit")
+    options.speed_time = values.get("speed-time")
     method = values.get("request")
     if method is not None:
         method = method.upper()

@@ -101,8 +101,9 @@ def local_error(exc: OSError, what: str) -> LocalError:
 def is_transient(exc: BaseException) -> bool:
     """Worth another try: timeouts, cut or reset connections, 5xx/429; not refusals,
     404s, bad certificates, checksum mismatches or a full disk."""
-    if isinstance(exc, RemoteError):
-        return exc.transient
+    transient = getattr(exc, "transient", None)
+    if transient is not None:  # the error knows: an HTTP status, a --max-time that passed
+        return transient
     if isinstance(exc, RefusedError):
         return False
     return isinstance(exc, (Timeout, CutError, ConnectError)) or (
@@ -143,6 +144,9 @@ class Options:
         self.resume = False  # continue an existing .part (-c); retries always resume
         self.checksum = None  # (algo, hex)
         self.limit_rate = None  # bytes per second
+        self.max_time = None  # http: seconds for the whole transfer, retries included (curl -m)
+        self.speed_limit = None  # http: bytes per second below which... (curl -Y)
+        self.speed_time = None  # ...for this many seconds the transfer fails (curl -y; default 30)
         self.insecure = False
         self.cacert = None
         self.headers = []  # [(name, value)]

@@ -15,7 +15,7 @@ changed, and the file is fetched again from zero rather than corrupted.
 
 import os
 
-from netkit.core.errors import ConnectError, ProtocolError
+from netkit.core.errors import ConnectError, NetError, ProtocolError
 from netkit.core.target import is_ip_literal, lookup_name
 from netkit.proto.http import Request, TooManyRedirects, connect_bytes, next_request, request_bytes, tunnel_refused
 from netkit.proto.http1 import ResponseParser, ascii_number, content_length
@@ -101,13 +101,19 @@ def _proxy_for(url, options):
 
 
 class _Conn:
-    """One request's connection: the socket and where it goes (for messages)."""
+    """One request's connection: the socket and where it goes (for messages), shown to
+    the watchdog (--max-time, --speed-limit) while it is open."""
 
-    def __init__(self, sock, peer):
+    def __init__(self, sock, peer, watchdog=None):
         self.sock = sock
         self.peer = peer
+        self.watchdog = watchdog
+        if watchdog is not None:
+            watchdog.watch(self)
 
     def close(self):
+        if self.watchdog is not None:
+            self.watchdog.unwatch(self)
         try:
             self.sock.close()
         except OSError:
@@ -124,13 +130,14 @@ def _read_head(conn, method):
     return parser, body
 
 
-def _connect(url, options):
+def _connect(url, options, watchdog=None):
     from netkit.drivers._common import map_error
 
     proxy = _proxy_for(url, options)
     host, port = (proxy.host, proxy.port) if proxy else (url.host, url.port)
-    sock, peer = open_connection(host, port, options.timeout)
-    conn = _Conn(sock, peer)
+    timeout = options.timeout if watchdog is None else watchdog.remaining(options.timeout)
+    sock, peer = open_connection(host, port, timeout)
+    conn = _Conn(sock, peer, watchdog)
     try:
         if proxy is not None and url.scheme == "https":
             sock.sendall(connect_bytes(url, proxy))
@@ -153,7 +160,7 @@ def _connect(url, options):
     return conn, proxy
 
 
-def _request(url, options, method, headers, body=None, body_file=None, pacer=None):
+def _request(url, options, method, headers, body=None, body_file=None, pacer=None, watchdog=None):
     """Send one request, follow redirects (:func:`netkit.proto.http.next_request`, the
     policy check uses too); returns (conn, parser, first body chunks, url)."""
     from netkit.core.target import Target
@@ -164,7 +171,7 @@ def _request(url, options, method, headers, body=None, body_file=None, pacer=Non
     request = Request(method, url, headers, body)
     while True:
         url = request.url
-        conn, proxy = _connect(url, options)
+        conn, proxy = _connect(url, options, watchdog)
         try:
             size = os.fstat(body_file.fileno()).st_size if body_file is not None else None
             conn.sock.sendall(request_bytes(request, proxy=proxy, user_agent=options.user_agent or _agent(),
@@ -233,8 +240,9 @@ def _status_error(parser, url):
 
 def head(url, options, method="HEAD"):
     """(status, reason, version, headers) of ``url`` (redirects followed)."""
-    conn, parser, _, _ = _request(url, options, method, options.headers)
-    conn.close()
+    with _limits(options, None, {}) as watchdog:
+        conn, parser, _, _ = _request(url, options, method, options.headers, watchdog=watchdog)
+        conn.close()
     return parser.status, parser.reason, parser.version, parser.headers
 
 
@@ -318,11 +326,39 @@ def fetch(url, part, options, pacer, state):
     elif offset:
         part.restart()
         offset = 0
-    conn, parser, chunks, final_url = _request(url, options, method, headers, body=options.data)
-    try:
-        return _receive(conn, parser, chunks, final_url, part, pacer, state, offset, options)
-    finally:
-        conn.close()
+    with _limits(options, pacer, state) as watchdog:
+        conn, parser, chunks, final_url = _request(url, options, method, headers, body=options.data,
+                                                   watchdog=watchdog)
+        try:
+            return _receive(conn, parser, chunks, final_url, part, pacer, state, offset, options)
+        finally:
+            conn.close()
+
+
+class _limits:
+    """``with _limits(options, pacer, state) as watchdog``: the --max-time/--speed-limit
+    watchdog of one attempt (None without them); when it fired, its error replaces
+    whatever the shut connection looked like (a cut, an EOF, even a short success)."""
+
+    def __init__(self, options, pacer, state):
+        self.options, self.pacer, self.state = options, pacer, state
+        self.watchdog = None
+
+    def __enter__(self):
+        if self.options.max_time is not None or self.options.speed_limit is not None:
+            from netkit.transfer._watchdog import watchdog_for
+
+            self.watchdog = watchdog_for(self.options, self.pacer, self.state)
+        return self.watchdog
+
+    def __exit__(self, kind, exc, tb):
+        watchdog = self.watchdog
+        if watchdog is None:
+            return False
+        watchdog.stop()
+        if watchdog.error is not None and (kind is None or issubclass(kind, (OSError, NetError))):
+            raise watchdog.error from None
+        return False
 
 
 def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
