@@ -10,7 +10,7 @@ applies to.
 from netkit.core.options import Option
 from netkit.core.ranges import RANGE_FORMS, parse_range
 from netkit.core.status import CRITICAL, WARNING, parse_state
-from netkit.core.text import parse_seconds, parse_size, unescape
+from netkit.core.text import check_line_field, parse_seconds, parse_size, unescape
 
 __all__ = ["Option", "OPTIONS", "BY_NAME", "BY_FLAG", "SCHEMES", "DEFAULT_TIMEOUT"]
 
@@ -55,6 +55,22 @@ def _nonempty(value) -> str:
     if not text:
         raise ValueError("expects a non-empty value")
     return text
+
+
+def _line(text: str) -> str:
+    """``text``, which goes into a protocol line (USER, RCPT TO, EHLO...): no CR, LF, NUL."""
+    try:
+        return check_line_field(text, "it")
+    except ValueError as exc:
+        raise ValueError(f"expects one line of text: {exc}") from None
+
+
+def _line_text(value) -> str:
+    return _line(_text(value))
+
+
+def _line_nonempty(value) -> str:
+    return _line(_nonempty(value))
 
 
 def _escaped(value) -> bytes:
@@ -253,7 +269,7 @@ OPTIONS = (
                default=False),
         Option("cacert", "one", _readable_file, TLS_USING, "CA certificates (PEM) to verify against", metavar="FILE",
                example="/etc/ssl/my-ca.pem"),
-        Option("sni", "one", _nonempty, TLS_USING, "server name to send and verify (default: the URL's host)",
+        Option("sni", "one", _line_nonempty, TLS_USING, "server name to send and verify (default: the URL's host)",
                metavar="NAME", example="www.example.com"),
         Option("cert-warn", "one", _days, TLS_USING, "WARNING when a certificate expires within DAYS",
                metavar="DAYS", example="30"),
@@ -289,7 +305,7 @@ OPTIONS = (
     ),
     *_section(
         "logging in: http(s)://, ftp://, mail, ssh://",
-        Option("user", "one", _nonempty, LOGIN | frozenset(("ssh",)),
+        Option("user", "one", _line_nonempty, LOGIN | frozenset(("ssh",)),
                "user to log in as; password from --password-env, ~/.netrc or a prompt", short="u", metavar="USER",
                example="admin"),
         Option("password-env", "one", _env_name, LOGIN, "environment variable holding the password",
@@ -299,13 +315,13 @@ OPTIONS = (
         "mail: smtp://, pop3://, imap:// (and their s:// forms)",
         Option("starttls", "flag", _flag, STARTTLS, "upgrade to TLS (STARTTLS, STLS) before anything else",
                default=False),
-        Option("ehlo", "one", _nonempty, SMTP, "name to greet the server with", default="localhost",
+        Option("ehlo", "one", _line_nonempty, SMTP, "name to greet the server with", default="localhost",
                metavar="NAME", example="monitor.example.com"),
-        Option("from", "one", _text, SMTP, "sender to try with MAIL FROM (nothing is sent)", metavar="ADDRESS",
+        Option("from", "one", _line_text, SMTP, "sender to try with MAIL FROM (nothing is sent)", metavar="ADDRESS",
                example="monitor@example.com"),
-        Option("rcpt", "many", _nonempty, SMTP, "recipient to try with RCPT TO (repeatable)", default=(),
+        Option("rcpt", "many", _line_nonempty, SMTP, "recipient to try with RCPT TO (repeatable)", default=(),
                metavar="ADDRESS", example="postmaster@example.com"),
-        Option("mailbox", "one", _nonempty, IMAP, "mailbox to select", default="INBOX", metavar="NAME",
+        Option("mailbox", "one", _line_nonempty, IMAP, "mailbox to select", default="INBOX", metavar="NAME",
                example="Archive"),
         Option("messages-warn", "one", _range, MAILBOX, "WARNING when the message count is outside RANGE",
                metavar="RANGE", example="~:1000"),

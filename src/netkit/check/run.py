@@ -7,6 +7,7 @@ now)`` (the verdict); both drivers run the same plan.
 import time
 
 from netkit.core.limits import FD_RESERVE, fit_to_descriptors
+from netkit.core.status import CRITICAL, UNKNOWN
 
 __all__ = ["run_one", "run_one_async", "run_many", "DEFAULT_CONCURRENCY", "FD_RESERVE", "fit_to_descriptors"]
 
@@ -27,10 +28,44 @@ def _module(scheme):
 
 
 def _finish(spec, module, exchange, verbose):
-    result = module.judge(spec, exchange, time.time())
+    from netkit.core.errors import UsageError
+
+    if isinstance(exchange.error, UsageError):  # the dialogue refused an argument: not the peer
+        return failed(spec, UNKNOWN, str(exchange.error))
+    try:
+        result = module.judge(spec, exchange, time.time())
+    except Exception as exc:  # noqa: BLE001 -- judging reads the peer's answer: its fault
+        from netkit.drivers._common import peer_fault
+
+        return failed(spec, CRITICAL, peer_fault(exc, exchange.peer))
     if verbose and exchange.transcript is not None:
         result.dialogue = list(exchange.transcript.lines())
     return result
+
+
+def failed(spec, status, message):
+    """The result of a check that ended before (or instead of) its judge."""
+    from netkit.check.result import CheckResult
+
+    return CheckResult(name=spec.name, label=spec.label, target=spec.target.text, status=status,
+                       summary=message, error=message)
+
+
+def _planned(spec, module):
+    """(dialogue, None), or (None, the result of a check that cannot start)."""
+    from netkit.core.errors import NetError, UsageError
+
+    try:
+        return module.plan(spec), None
+    except UsageError as exc:
+        return None, failed(spec, UNKNOWN, str(exc))
+    except NetError as exc:
+        return None, failed(spec, CRITICAL, str(exc))
+
+
+def _internal(spec, exc):
+    """A bug met by one check: that check is UNKNOWN, the others run on."""
+    return failed(spec, UNKNOWN, f"internal error: {type(exc).__name__}: {exc}")
 
 
 def run_one(spec, verbose: bool = False):
@@ -38,7 +73,10 @@ def run_one(spec, verbose: bool = False):
     from netkit.drivers.blocking import run
 
     module = _module(spec.target.scheme)
-    exchange = run(module.plan(spec), spec.get("timeout"), verbose)
+    dialogue, result = _planned(spec, module)
+    if result is not None:
+        return result
+    exchange = run(dialogue, spec.get("timeout"), verbose)
     return _finish(spec, module, exchange, verbose)
 
 
@@ -46,7 +84,10 @@ async def run_one_async(spec, verbose: bool = False, resolver=None):
     from netkit.drivers.aio import run
 
     module = _module(spec.target.scheme)
-    exchange = await run(module.plan(spec), spec.get("timeout"), verbose, resolver)
+    dialogue, result = _planned(spec, module)
+    if result is not None:
+        return result
+    exchange = await run(dialogue, spec.get("timeout"), verbose, resolver)
     return _finish(spec, module, exchange, verbose)
 
 
@@ -69,7 +110,10 @@ def run_many(specs, *, concurrency: int = DEFAULT_CONCURRENCY, verbose: bool = F
 
         async def worker():
             for index, spec in queue:
-                result = await run_one_async(spec, verbose, resolver)
+                try:
+                    result = await run_one_async(spec, verbose, resolver)
+                except Exception as exc:  # noqa: BLE001 -- one check's bug never cancels its siblings
+                    result = _internal(spec, exc)
                 results[index] = result
                 if on_result is not None:
                     on_result(index, result)

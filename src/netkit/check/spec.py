@@ -100,10 +100,27 @@ def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, p
     if scheme in _NEEDS_USER and opts.get("user") is None and target.user is None:
         raise UsageError(f"{scheme}:// checks log in: give a user, as in {scheme}://USER@{target.netloc} "
                          f"or {spell('user')} USER")
+    if scheme == "ftp":
+        from netkit.core.target import percent_decode
+
+        _one_line(percent_decode(target.path), f"the path of {target.text!r}")
     password = None
     if scheme in LOGIN:
         password = _password(target, opts, spell, env, prompt)
+        if password is not None and scheme not in ("http", "https"):  # HTTP sends it base64-encoded
+            _one_line(password, f"the password for {target.scheme}://")
     return CheckSpec(target, opts, password)
+
+
+def _one_line(value: str, field: str):
+    """First wall against command injection: what goes into a protocol line (USER, PASS,
+    CWD...) holds no CR, LF or NUL (the proto layer checks again as it writes)."""
+    from netkit.core.text import check_line_field
+
+    try:
+        check_line_field(value, field)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # Schemes where TLS (and so its options) comes only with a flag: scheme -> flag.

@@ -33,6 +33,7 @@ RUN_OPTIONS = (
     Option("concurrency", "one", _concurrency, None, "checks run at once with --file or several URLs",
            metavar="N", example="100"),
     Option("help", "flag", as_given, None, "show this help", short="h"),
+    Option("version", "flag", as_given, None, "print netkit's version", short="V"),
 )
 FLAGS = dict(BY_FLAG)
 FLAGS.update({f"--{o.name}": o for o in RUN_OPTIONS})
@@ -91,6 +92,8 @@ def parse(argv, env=None):
     run = {o.name: raw.pop(o.name, None) for o in RUN_OPTIONS}
     if run["help"]:
         return None, {"help": True}
+    if run["version"]:
+        return None, {"version": True}
     try:
         concurrency = _concurrency(run["concurrency"][-1]) if run["concurrency"] else None
     except ValueError as exc:
@@ -146,6 +149,11 @@ def main(argv, out=None) -> int:
         if settings.get("help"):
             out.write(help_text())
             return 0
+        if settings.get("version"):
+            from netkit import __version__
+
+            out.write(f"netkit {__version__}\n")
+            return 0
         if len(specs) == 1:
             from netkit.check.run import run_one
 
@@ -153,9 +161,9 @@ def main(argv, out=None) -> int:
             _emit(result, settings, out)
             return int(result.status)
         return _sweep(specs, settings, out)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the Nagios contract: a check that did not finish is UNKNOWN (3)
         out.write(unknown_line("interrupted", as_json) + "\n")
-        return 130
+        return int(UNKNOWN)
     except BrokenPipeError:
         # The reader went away (netkit check ... | head): stop quietly, as a C tool killed
         # by SIGPIPE would, and keep Python from complaining when it flushes at exit.
@@ -208,7 +216,7 @@ def _sweep(specs, settings, out) -> int:
 def _interrupted(finished, total, settings, out) -> int:
     out.write(unknown_line(f"interrupted: {finished} of {total} checks finished", settings["json"]) + "\n")
     out.flush()
-    return 130
+    return int(UNKNOWN)  # the Nagios contract (3), not the shell's 130: a monitor reads it
 
 
 def _sweep_forked(specs, settings, out, workers, concurrency) -> int:

@@ -37,21 +37,23 @@ def as_given(value):
 
 
 def whole(text):
-    """A whole number, 0 or more."""
-    if not str(text).isdigit():
+    """A whole number, 0 or more (ASCII digits: '²' is not a number here)."""
+    text = str(text)
+    if not (text.isascii() and text.isdigit()):
         raise ValueError("expects a whole number (0 or more)")
     return int(text)
 
 
 def positive(text):
-    """A whole number, 1 or more."""
-    if not str(text).isdigit() or int(text) < 1:
+    """A whole number, 1 or more (ASCII digits: '²' is not a number here)."""
+    text = str(text)
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise ValueError("expects a whole number of 1 or more")
     return int(text)
 
 
 def seconds(text):
-    """A duration: 5, 2.5, 300ms, 1m (netkit.core.text.parse_seconds, imported on use)."""
+    """A duration in seconds, 0 < s <= a day (netkit.core.text.parse_seconds, imported on use)."""
     from netkit.core.text import parse_seconds
 
     return parse_seconds(text)

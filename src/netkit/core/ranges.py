@@ -45,6 +45,8 @@ class Range:
 
 
 def _number(text: str, whole: str) -> float:
+    if not text.isascii():  # float() reads '١٢' as 12: a threshold is written in ASCII
+        raise ValueError(f"{text!r} is not a number")
     try:
         value = float(text)
     except ValueError:

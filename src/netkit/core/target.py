@@ -8,6 +8,8 @@ path of a single check; the rules are RFC 3986's authority syntax.
 __all__ = ["Target", "parse_target", "split_hostport", "percent_decode", "percent_encode", "is_ip_literal",
            "lookup_name"]
 
+from netkit.core.text import LINE_BREAKERS
+
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _HEX = "0123456789ABCDEF"
 # Characters a URL path or query may carry as they are (RFC 3986 pchar, '/', '?').
@@ -157,6 +159,17 @@ def split_hostport(authority: str, url: str, default_port=None):
     return host, _port(port_text, url)
 
 
+def _masked(url: str) -> str:
+    """``url`` with the password of its userinfo (if any) replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    if "@" not in authority:
+        return url
+    userinfo, _, hostport = authority.rpartition("@")
+    name, colon, _secret = userinfo.partition(":")
+    return f"{scheme}{sep}{name}{':***' if colon else ''}@{hostport}{rest[len(authority):]}"
+
+
 def parse_target(text: str, default_ports: dict, *, hostless: frozenset = frozenset()) -> Target:
     """Parse a URL target; ``ValueError`` says what is wrong and the right form.
 
@@ -165,6 +178,9 @@ def parse_target(text: str, default_ports: dict, *, hostless: frozenset = frozen
     system's resolver); the host is then "".
     """
     url = str(text).strip()
+    if not LINE_BREAKERS.isdisjoint(url):
+        raise ValueError(f"{url!r} holds CR, LF or NUL; a URL is one line (write them %-encoded where "
+                         f"the path may hold them)")
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ValueError(f"{url!r} has no scheme; write it as a URL like tcp://host:port")
@@ -186,6 +202,12 @@ def parse_target(text: str, default_ports: dict, *, hostless: frozenset = frozen
         name, colon, secret = userinfo.partition(":")
         user = percent_decode(name)
         password = percent_decode(secret) if colon else None
+        # %0D%0A in a user or password would end the USER/PASS/LOGIN line it is sent in and
+        # start a command of the URL writer's choosing.
+        for field, value in (("user name", user), ("password", password)):
+            if value is not None and not LINE_BREAKERS.isdisjoint(value):
+                raise ValueError(f"the {field} in {_masked(url)!r} holds CR, LF or NUL (%0D, %0A, %00); "
+                                 f"it would end the protocol line it is sent in")
     if not authority and scheme in hostless:
         return Target(scheme, "", default_ports[scheme], path, user, password)
     host, port = split_hostport(authority, url, default_ports[scheme])

@@ -1,7 +1,7 @@
 """Small text helpers for user input: escapes, sizes, durations, previews."""
 
 __all__ = ["unescape", "parse_size", "parse_seconds", "preview", "format_size", "for_terminal",
-           "check_line_field", "LINE_BREAKERS"]
+           "check_line_field", "LINE_BREAKERS", "is_digits", "MAX_SECONDS"]
 
 _SIMPLE = {"r": "\r", "n": "\n", "t": "\t", "\\": "\\", "0": "\0", "e": "\x1b", "a": "\a"}
 ESCAPES_HELP = r"\r, \n, \t, \0, \\ and \xHH"
@@ -34,6 +34,13 @@ def unescape(text: str) -> bytes:
     return b"".join(ch.encode("latin-1") if ord(ch) < 256 else ch.encode("utf-8") for ch in joined)
 
 
+def is_digits(text) -> bool:
+    """True when ``text`` is ``[0-9]+`` -- ASCII only. ``str.isdigit`` also says True for
+    '²', '١' and '৩', which ``int()`` refuses or reads as other numbers: user input and
+    peers' bytes are checked with this before ``int()``."""
+    return isinstance(text, str) and text.isascii() and text.isdigit()
+
+
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
                "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3}
 
@@ -62,15 +69,26 @@ def parse_size(value) -> int:
     return size
 
 
+# The longest duration any option takes (timeouts, intervals, idle limits): a day. Longer
+# is never meant (a check, a transfer's silence, a server's idle client), and bounding it
+# keeps every number a clock or a socket is given far from overflow (``-t 1e308`` made
+# settimeout() raise OverflowError and an asyncio deadline wait forever).
+MAX_SECONDS = 86400.0
+
+
 def parse_seconds(value, *, allow_zero=False) -> float:
-    if isinstance(value, bool):
-        raise ValueError("expects seconds")
+    """A duration in seconds (``5``, ``2.5``; a TOML number too), greater than 0 (or 0 with
+    ``allow_zero``) and at most MAX_SECONDS; ValueError saying what it expects."""
+    least = "of 0 or more" if allow_zero else "greater than 0"
+    expects = f"expects a number of seconds {least}, at most {MAX_SECONDS:g} (a day)"
+    if isinstance(value, bool) or (isinstance(value, str) and not value.isascii()):
+        raise ValueError(expects)
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
-        raise ValueError("expects a number of seconds") from None
-    if seconds != seconds or seconds in (float("inf"),) or seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ValueError("expects a number of seconds greater than 0")
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(expects) from None
+    if not (0 <= seconds <= MAX_SECONDS) or (seconds == 0 and not allow_zero):  # nan fails both
+        raise ValueError(expects)
     return seconds
 
 

@@ -4,6 +4,8 @@ from netkit.core.errors import (
     CertificateError,
     ConnectError,
     NetError,
+    NetkitError,
+    ProtocolError,
     RefusedError,
     ResolveError,
     Timeout,
@@ -12,11 +14,14 @@ from netkit.core.errors import (
 from netkit.core.target import bracket
 from netkit.proto.actions import Await, Connect, Recv, Send, StartTLS
 
-__all__ = ["Timings", "Transcript", "Exchange", "map_error", "doing", "TRANSCRIPT_LIMIT"]
+__all__ = ["Timings", "Transcript", "Exchange", "map_error", "doing", "advance", "TRANSCRIPT_LIMIT"]
 
 # Bytes of each direction kept for ``-v``: enough to read a dialogue, bounded for a
 # peer that sends megabytes.
 TRANSCRIPT_LIMIT = 16384
+# Characters of an exception's own text quoted in a "bad reply" error: enough to say what
+# was wrong, bounded because the text may quote the peer's bytes.
+FAULT_TEXT = 160
 # Bytes of the reply kept on every run, so a failure can show what the peer did say.
 HEAD_BYTES = 512
 
@@ -154,6 +159,34 @@ def map_error(exc: BaseException, phase: str, peer: str, timeout: float) -> NetE
         reason = exc.strerror or str(exc) or type(exc).__name__
         return ConnectError(f"{reason} {phase}")
     return ConnectError(f"{type(exc).__name__}: {exc} {phase}")
+
+
+def advance(dialogue, value, peer: str):
+    """The dialogue's next action, after handing it ``value`` (``None`` to start it).
+
+    The dialogue's own code is what reads the peer's bytes (parses a reply, a certificate,
+    a DNS message): any exception it lets out, other than netkit's own errors and the
+    StopIteration that carries its outcome, is that peer's fault as far as this exchange
+    goes. It becomes a ProtocolError naming the peer and the fault, so that one bad peer
+    fails one check and never the driver, the sweep or the run.
+    """
+    try:
+        return dialogue.send(value)
+    except (StopIteration, NetkitError):
+        raise
+    except Exception as exc:  # noqa: BLE001 -- the point: nothing from the peer escapes
+        raise ProtocolError(peer_fault(exc, peer)) from exc
+
+
+def peer_fault(exc: BaseException, peer: str) -> str:
+    """``protocol error: bad reply from PEER (ValueError: ...)``, printable and bounded."""
+    from netkit.core.text import for_terminal
+
+    text = for_terminal(str(exc))
+    if len(text) > FAULT_TEXT:
+        text = text[: FAULT_TEXT - 1] + "…"
+    said = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"protocol error: bad reply from {peer or 'the peer'} ({said})"
 
 
 def numeric_addrinfo(host: str, port: int, family: int, socktype: int):

@@ -10,16 +10,18 @@ import asyncio
 import socket
 from time import monotonic
 
-from netkit.core.errors import NetError, ResolveError, Timeout
+from netkit.core.errors import NetkitError, ProtocolError, ResolveError, Timeout
 from netkit.core.target import is_ip_literal
 from netkit.drivers._common import (
     HEAD_BYTES,
     Exchange,
     Timings,
     Transcript,
+    advance,
     doing,
     map_error,
     numeric_addrinfo,
+    peer_fault,
     resolve_error,
     where,
 )
@@ -299,7 +301,10 @@ class _Runner:
 
 
 async def run(dialogue, timeout: float, verbose: bool = False, resolver: Resolver | None = None) -> Exchange:
-    """Drive ``dialogue`` to its end within ``timeout`` seconds; never raises NetError."""
+    """Drive ``dialogue`` to its end within ``timeout`` seconds.
+
+    Never raises for the peer's sake: what went wrong is the Exchange's ``error`` (see
+    :func:`netkit.drivers._common.advance`)."""
     global _DEFAULT_RESOLVER
     if resolver is None:
         resolver = _DEFAULT_RESOLVER = _DEFAULT_RESOLVER or Resolver()
@@ -311,24 +316,34 @@ async def run(dialogue, timeout: float, verbose: bool = False, resolver: Resolve
     action = None
     try:
         async with asyncio.timeout(timeout):
-            action = next(dialogue)
+            action = advance(dialogue, None, runner.peer)
             while True:
                 try:
                     result = await handlers[type(action)](action)
-                except NetError:
+                except NetkitError:
                     raise
                 except (OSError, ValueError) as exc:
                     raise map_error(exc, doing(action, runner.peer), runner.peer, timeout) from None
-                action = dialogue.send(result)
+                except Exception as exc:  # noqa: BLE001 -- e.g. a certificate or a library choking on the peer
+                    raise ProtocolError(f"{peer_fault(exc, runner.peer)} {doing(action, runner.peer)}") from exc
+                action = advance(dialogue, result, runner.peer)
     except StopIteration as stop:
         outcome = stop.value
     except TimeoutError:
         error = Timeout(f"timeout after {timeout:g} s {doing(action, runner.peer)}")
-        dialogue.close()
-    except NetError as exc:
+        _close(dialogue)
+    except NetkitError as exc:  # a UsageError too: a dialogue's own check of its arguments
         error = exc
-        dialogue.close()
+        _close(dialogue)
     finally:
         runner.close()
     runner.timings.total = monotonic() - start
     return Exchange(outcome, error, runner.timings, runner.transcript, runner.peer, runner.head)
+
+
+def _close(dialogue):
+    """End a dialogue that failed; its clean-up failing too changes nothing."""
+    try:
+        dialogue.close()
+    except Exception:  # noqa: BLE001, S110 -- the exchange already has its error
+        pass

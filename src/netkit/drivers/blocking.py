@@ -9,16 +9,18 @@ import _socket
 import _thread
 from time import monotonic
 
-from netkit.core.errors import NetError, ResolveError, Timeout
+from netkit.core.errors import NetkitError, ProtocolError, ResolveError, Timeout
 from netkit.core.target import is_ip_literal, lookup_name
 from netkit.drivers._common import (
     HEAD_BYTES,
     Exchange,
     Timings,
     Transcript,
+    advance,
     doing,
     map_error,
     numeric_addrinfo,
+    peer_fault,
     resolve_error,
     where,
 )
@@ -188,7 +190,10 @@ class _Runner:
 
 
 def run(dialogue, timeout: float, verbose: bool = False) -> Exchange:
-    """Drive ``dialogue`` to its end within ``timeout`` seconds; never raises NetError."""
+    """Drive ``dialogue`` to its end within ``timeout`` seconds.
+
+    Never raises for the peer's sake: what went wrong is the Exchange's ``error`` (see
+    :func:`netkit.drivers._common.advance`)."""
     runner = _Runner(timeout, Transcript() if verbose else None)
     start = monotonic()
     outcome = error = None
@@ -196,21 +201,31 @@ def run(dialogue, timeout: float, verbose: bool = False) -> Exchange:
     handlers = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv,
                 Close: runner.close, Await: runner.await_}
     try:
-        action = next(dialogue)
+        action = advance(dialogue, None, runner.peer)
         while True:
             try:
                 result = handlers[type(action)](action)
-            except NetError:
+            except NetkitError:
                 raise
             except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
                 raise map_error(exc, doing(action, runner.peer), runner.peer, timeout) from None
-            action = dialogue.send(result)
+            except Exception as exc:  # noqa: BLE001 -- e.g. a certificate or a library choking on the peer
+                raise ProtocolError(f"{peer_fault(exc, runner.peer)} {doing(action, runner.peer)}") from exc
+            action = advance(dialogue, result, runner.peer)
     except StopIteration as stop:
         outcome = stop.value
-    except NetError as exc:
+    except NetkitError as exc:  # a UsageError too: a dialogue's own check of its arguments
         error = exc
-        dialogue.close()
+        _close(dialogue)
     finally:
         runner.close()
     runner.timings.total = monotonic() - start
     return Exchange(outcome, error, runner.timings, runner.transcript, runner.peer, runner.head)
+
+
+def _close(dialogue):
+    """End a dialogue that failed; its clean-up failing too changes nothing."""
+    try:
+        dialogue.close()
+    except Exception:  # noqa: BLE001, S110 -- the exchange already has its error
+        pass

@@ -5,10 +5,11 @@ packet or many read the same. ``reply()`` reads an FTP/SMTP reply (``250-first``
 ``250 last``); the POP3 and IMAP shapes are read with ``line()``.
 """
 
-from netkit.core.errors import ProtocolError
+from netkit.core.errors import ProtocolError, UsageError
+from netkit.core.text import check_line_field, is_digits
 from netkit.proto.actions import Recv
 
-__all__ = ["LineReader", "Reply", "MAX_LINE", "MAX_REPLY_LINES"]
+__all__ = ["LineReader", "Reply", "MAX_LINE", "MAX_REPLY_LINES", "line_bytes"]
 
 # RFC 5321 allows 512 octets per reply line and IMAP lines grow with the mailbox; 64 KiB
 # is generous for both and still bounds what a broken peer can make us buffer.
@@ -84,7 +85,7 @@ class LineReader:
 
 
 def _code(line: str, peer_name: str, waiting_for: str) -> int:
-    if len(line) < 3 or not line[:3].isdigit() or line[3:4] not in (" ", "-", ""):
+    if len(line) < 3 or not is_digits(line[:3]) or line[3:4] not in (" ", "-", ""):
         raise ProtocolError(f"{peer_name} did not answer in the protocol while we waited for {waiting_for}: "
                             f"{line[:60]!r}")
     return int(line[:3])
@@ -114,11 +115,22 @@ class Session:
         return f"Session(failure={self.failure!r}, facts={self.facts!r})"
 
 
+def line_bytes(text: str, shown: str | None = None) -> bytes:
+    """``text`` CR LF in UTF-8: one command line. Refused (UsageError) when ``text`` holds
+    CR, LF or NUL, which would end the line and start a command nobody meant (``DELE 1``,
+    ``DATA`` and a whole message): the second wall, behind the option and URL parsers."""
+    try:
+        check_line_field(text, f"the {(shown or text).split(' ', 1)[0][:20]!r} command")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return (text + "\r\n").encode("utf-8")
+
+
 def command(reader: LineReader, text: str, waiting_for: str | None = None, shown: str | None = None):
     """Generator: send one command line, return the server's numbered reply."""
     from netkit.proto.actions import Send
 
-    yield Send((text + "\r\n").encode("utf-8"), shown=None if shown is None else (shown + "\r\n").encode())
+    yield Send(line_bytes(text, shown), shown=None if shown is None else (shown + "\r\n").encode())
     return (yield from reader.reply(waiting_for or f"the reply to {shown or text.split(' ', 1)[0]}"))
 
 
@@ -135,4 +147,4 @@ def quit_(text: str = "QUIT"):
     must not turn a good check bad)."""
     from netkit.proto.actions import Send
 
-    yield Send((text + "\r\n").encode())
+    yield Send(line_bytes(text))

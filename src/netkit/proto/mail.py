@@ -3,8 +3,9 @@ IMAP (RFC 9051, the subset a check needs). Nothing is ever sent or changed: SMTP
 at RCPT and resets, IMAP examines the mailbox read-only."""
 
 from netkit.core.errors import ProtocolError
+from netkit.core.text import is_digits
 from netkit.proto.actions import Connect, Send, StartTLS
-from netkit.proto.lines import LineReader, Session, command, no_injection, quit_
+from netkit.proto.lines import LineReader, Session, command, line_bytes, no_injection, quit_
 
 __all__ = ["smtp_dialogue", "pop3_dialogue", "imap_dialogue", "imap_quote", "parse_extensions"]
 
@@ -110,7 +111,7 @@ def _pop_line(reader, what):
 
 
 def _pop_command(reader, text, shown=None):
-    yield Send((text + "\r\n").encode("utf-8"), shown=None if shown is None else (shown + "\r\n").encode())
+    yield Send(line_bytes(text, shown), shown=None if shown is None else (shown + "\r\n").encode())
     return (yield from _pop_line(reader, f"the reply to {(shown or text).split(' ', 1)[0]}"))
 
 
@@ -157,7 +158,7 @@ def pop3_dialogue(host, port, *, family=0, implicit_tls=None, starttls=None, use
     session.facts["user"] = user
     line = yield from _pop_command(reader, "STAT")
     parts = line.split()
-    if not line.startswith("+OK") or len(parts) < 3 or not parts[1].isdigit() or not parts[2].isdigit():
+    if not line.startswith("+OK") or len(parts) < 3 or not is_digits(parts[1]) or not is_digits(parts[2]):
         return session.fail("STAT", line)
     session.facts["messages"], session.facts["size"] = int(parts[1]), int(parts[2])
     yield from quit_()
@@ -202,7 +203,7 @@ class _Imap:
                 pieces[-1] += f" {{{len(data)}}}"
                 literals.append(data)
                 pieces.append("")
-        yield Send((pieces[0] + "\r\n").encode("utf-8"),
+        yield Send(line_bytes(pieces[0], shown),  # a literal (below) may hold CR LF; a line may not
                    shown=None if shown is None else f"{tag} {shown}\r\n".encode())
         untagged = []
         for data, after in zip(literals, pieces[1:]):
@@ -211,7 +212,7 @@ class _Imap:
                 return line[len(tag) + 1 :], untagged
             if not line.startswith("+"):
                 raise ProtocolError(f"the IMAP server answered a literal of {verb} with {line[:60]!r}")
-            yield Send(data + (after + "\r\n").encode("utf-8"), shown=b"******** (literal)\r\n")
+            yield Send(data + line_bytes(after, verb), shown=b"******** (literal)\r\n")
         while True:
             line = yield from self.reader.line(f"the reply to {verb}")
             if line.startswith(tag + " "):
@@ -252,8 +253,11 @@ def imap_dialogue(host, port, *, family=0, implicit_tls=None, starttls=None, use
         return session.fail(f"EXAMINE {mailbox}", status)
     for line in untagged:
         words = line.split()
-        if len(words) >= 3 and words[2].upper() == "EXISTS" and words[1].isdigit():
+        if len(words) >= 3 and words[2].upper() == "EXISTS" and is_digits(words[1]):
             session.facts["messages"] = int(words[1])
+    if "messages" not in session.facts:  # RFC 9051 6.3.2: EXISTS is a required part of the reply
+        raise ProtocolError(f"the IMAP server answered EXAMINE {mailbox[:60]!r} without its number of messages "
+                            f"(no '* N EXISTS' line)")
     status, untagged = yield from imap.run("SEARCH UNSEEN")
     if not status.startswith("OK"):
         return session.fail("SEARCH UNSEEN", status)
@@ -261,7 +265,7 @@ def imap_dialogue(host, port, *, family=0, implicit_tls=None, starttls=None, use
     for line in untagged:
         words = line.split()
         if len(words) >= 2 and words[1].upper() == "SEARCH":
-            unseen += sum(1 for w in words[2:] if w.isdigit())
+            unseen += sum(1 for w in words[2:] if is_digits(w))
     session.facts["unseen"] = unseen
     session.facts["mailbox"] = mailbox
     yield from quit_(f"n{imap.counter + 1} LOGOUT")
