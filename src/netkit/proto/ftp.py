@@ -21,7 +21,7 @@ def parse_epsv(text: str) -> int:
     if len(inner) < 5 or len(set(inner[:3])) != 1 or not inner.endswith(inner[0]):
         raise ProtocolError(f"cannot read the port of the EPSV reply {text!r}")
     port = inner[3:-1]
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         raise ProtocolError(f"cannot read the port of the EPSV reply {text!r}")
     return int(port)
 
@@ -32,7 +32,7 @@ def parse_pasv(text: str) -> int:
     digits = []
     current = ""
     for ch in text + " ":
-        if ch.isdigit():
+        if "0" <= ch <= "9":  # ASCII only: '²'.isdigit() is True and int() refuses it
             current += ch
         elif current:
             digits.append(int(current))
@@ -129,7 +129,7 @@ def ftp_dialogue(host, port, *, family=0, user=None, password=None, path="", tls
             if r.code != 200:
                 return session.fail("TYPE I", r)
             r = yield from command(reader, f"SIZE {name}")
-            if r.code == 213 and r.text.strip().isdigit():
+            if r.code == 213 and r.text.strip().isascii() and r.text.strip().isdigit():
                 session.facts["size"] = int(r.text.strip())
             got = yield from _transfer(reader, session, "RETR", name, tls, host, family)
             if got is None:
