@@ -301,3 +301,28 @@ def test_dns_diagnoses_a_reply_that_is_not_dns(garbage_dns):
     code, out, err = run_netkit("dns", "example.com", "--server", server, "--tcp", "--timeout", "30")
     assert code == 1 and one_line(err) and "before a complete DNS reply" in err, err
     assert set(garbage_dns.queries) == {"udp", "tcp"}
+
+
+# -- more of the same class: bad files and values are usage errors, before any connection ----
+
+
+def test_a_bad_cafile_is_a_usage_error_and_tls_over_unix_checks_localhost(served, tmp_path, pki):
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate\n")
+    for cafile in (tmp_path / "missing.pem", not_pem, tmp_path):
+        for command in (("connect",), ("send", )):
+            args = [*command, "--tls", "--cafile", cafile, "127.0.0.1", "1"] + (["x"] if command == ("send",) else [])
+            code, out, err = netkit_bytes(*args)
+            assert code == 2 and one_line(err) and str(cafile) in err, err
+    path = str(tmp_path / "tls.sock")
+    served("reverse", "--unix", path, "--tls", pki.good.cert, pki.good.key)
+    code, out, err = netkit_bytes("connect", "--unix", path, "--tls", "--cafile", pki.ca_file, input=b"abc\n")
+    assert (code, out, err) == (0, b"cba\n", "")
+
+
+def test_serve_limits_and_socket_options_are_bounded():
+    for args, words in ((("--max-line", "99999999999G"), "1 GiB"), (("--max-output", "2G"), "1 GiB"),
+                        (("--max-connections", "99999999999"), "1,048,576"),
+                        (("--sockopt", "SO_LINGER=99999999999"), "C int")):
+        code, out, err = run_netkit("serve", "echo", "--port", "0", *args)
+        assert code == 2 and one_line(err) and words in err, (args, err)

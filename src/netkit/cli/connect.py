@@ -39,7 +39,7 @@ def rows(options) -> str:
 def endpoint_from(raw, positional, flags, command, extra=0):
     """(Endpoint, the positional arguments after HOST PORT)."""
     from netkit.core.target import split_hostport
-    from netkit.serve.client import DEFAULT_CONNECT_TIMEOUT, Endpoint
+    from netkit.serve.client import DEFAULT_CONNECT_TIMEOUT, Endpoint, check_cafile
 
     transport = "udp" if raw.get("udp") else "tcp"
     if raw.get("udp") and raw.get("tls"):
@@ -50,8 +50,9 @@ def endpoint_from(raw, positional, flags, command, extra=0):
     if raw.get("cafile") and not raw.get("tls"):
         raise UsageError("--cafile only makes sense with --tls")
     timeout = last_value(raw, flags, "connect-timeout") or DEFAULT_CONNECT_TIMEOUT
+    cafile = last_value(raw, flags, "cafile")
     common = dict(transport=transport, tls=bool(raw.get("tls")), insecure=bool(raw.get("insecure")),
-                  cafile=last_value(raw, flags, "cafile"), timeout=timeout)
+                  cafile=cafile and check_cafile(cafile), timeout=timeout)
     path = last_value(raw, flags, "unix")
     if path:
         return Endpoint(path=path, **common), positional

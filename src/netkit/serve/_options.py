@@ -35,6 +35,12 @@ __all__ = ["ServeOption", "OPTIONS", "BY_NAME", "GLOBAL", "build_service", "load
 
 # More worker processes than this is a typo (nginx machines rarely have 256 cores).
 MAX_WORKERS = 256
+# A line, or the replies buffered for one client, of more than 1 GiB is a typo: memory is
+# what these limits protect.
+MAX_SIZE = 1 << 30
+# Connections at once: each needs a descriptor, and Linux allows at most 1,048,576 a
+# process by default (fs.nr_open); a shared semaphore holds at most 2**31 - 1.
+MAX_CONNECTIONS = 1 << 20
 # A services file is a few dozen lines; more than 1 MiB is the wrong file (or /dev/zero).
 MAX_CONFIG = 1 << 20
 
@@ -50,7 +56,7 @@ def _text(value):
     return value
 
 
-def _count(what):
+def _count(what, most):
     def parse(value):
         if isinstance(value, bool):
             raise ValueError(f"expects a whole number of {what}")
@@ -58,8 +64,8 @@ def _count(what):
             n = int(value)
         except (TypeError, ValueError):
             raise ValueError(f"expects a whole number of {what}") from None
-        if n < 1:
-            raise ValueError(f"expects a whole number of {what}, 1 or more")
+        if not 1 <= n <= most:
+            raise ValueError(f"expects a whole number of {what} from 1 to {most:,}")
         return n
 
     return parse
@@ -79,8 +85,8 @@ def _port(value):
 
 def _positive_size(value):
     n = parse_size(value)
-    if n < 1:
-        raise ValueError("expects a size of 1 or more, like 65536 or 64k")
+    if not 1 <= n <= MAX_SIZE:
+        raise ValueError(f"expects a size from 1 byte to {MAX_SIZE >> 30} GiB, like 65536 or 64k")
     return n
 
 
@@ -144,7 +150,7 @@ OPTIONS = (
                 "time 37, reverse 33333)", "PORT", "7007", short="p"),
     ServeOption("allow", "many", _network, "serve only clients in this network (repeatable); others are "
                 "refused at accept", "CIDR", "192.168.0.0/24"),
-    ServeOption("max-connections", "one", _count("connections"), "connections open at once, all --workers "
+    ServeOption("max-connections", "one", _count("connections", MAX_CONNECTIONS), "connections open at once, all --workers "
                 "together (default 1000); more are refused", "N", "100"),
     ServeOption("max-line", "one", _positive_size, "longest line in bytes (default 64k); a longer one closes "
                 "the connection", "SIZE", "4k"),

@@ -27,10 +27,19 @@ class serving:
         await self.server.stop(self.grace)
 
 
+def _describe_failure(context) -> str:
+    exc = context.get("exception")
+    message = context.get("message") or "unexpected error"
+    return f"{message}: {type(exc).__name__}: {exc}" if exc is not None else message
+
+
 async def _main(server: Server, grace: float, log: Log, on_ready, control: int | None = None):
     """Serve until told to stop: by SIGTERM/SIGINT, or (a worker of --workers, ``control``
     given) by the parent through the control pipe."""
     loop = asyncio.get_running_loop()
+    # Whatever escapes a callback (a bug met by one peer's bytes) is one log line, not a
+    # traceback, and the server goes on serving the others.
+    loop.set_exception_handler(lambda _loop, context: log("serve", "error: " + _describe_failure(context)))
     stop = asyncio.Event()
     signals = []
 

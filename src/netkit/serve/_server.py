@@ -108,6 +108,9 @@ class _Connection(asyncio.Protocol):
         except logic.LineTooLong as exc:
             self._close(f"limit: {exc} (--max-line); closed", abort=True)
             return
+        except Exception as exc:  # noqa: BLE001 - a peer's bytes fail this connection, never the server
+            self._close(f"error: cannot handle what was sent ({type(exc).__name__}); closed", abort=True)
+            return
         if out:
             self.sent += len(out)
             self.write(out)

@@ -26,7 +26,7 @@ from netkit.core.errors import (
 from netkit.core.target import bracket, lookup_name
 from netkit.core.workers import write_all
 
-__all__ = ["Endpoint", "open_socket", "talk", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_WAIT", "MAX_UDP_PAYLOAD_V4",
+__all__ = ["Endpoint", "check_cafile", "open_socket", "talk", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_WAIT", "MAX_UDP_PAYLOAD_V4",
            "MAX_UDP_PAYLOAD_V6"]
 
 # Connecting (and the TLS handshake) may take this long; check_tcp's default.
@@ -63,12 +63,27 @@ class Endpoint:
         return f"{bracket(self.host)}:{self.port}"
 
 
-def _tls_wrap(sock, endpoint):
-    from netkit.drivers._tls import context_for  # the one builder: a bad --cafile is a usage error
+def _context(endpoint_or_cafile, insecure: bool = False):
+    """The client SSL context: the one builder every command shares (netkit.drivers._tls),
+    which makes a missing, unreadable or non-PEM CA file a UsageError."""
+    from netkit.drivers._tls import context_for
     from netkit.proto.actions import TLSParams
 
-    ctx = context_for(TLSParams(endpoint.host, verify=not endpoint.insecure, cafile=endpoint.cafile))
-    server_name = endpoint.host if endpoint.host and not endpoint.path else None
+    return context_for(TLSParams(None, verify=not insecure, cafile=endpoint_or_cafile))
+
+
+def check_cafile(path: str) -> str:
+    """``path`` when it is a readable file of CA certificates; UsageError naming the
+    problem otherwise (the user's mistake, found before anything connects, not a failed
+    handshake)."""
+    _context(path)
+    return path
+
+
+def _tls_wrap(sock, endpoint):
+    ctx = _context(endpoint.cafile, endpoint.insecure)
+    # A Unix socket has no host name to check: the certificate must name localhost.
+    server_name = endpoint.host if endpoint.host and not endpoint.path else "localhost"
     try:
         return ctx.wrap_socket(sock, server_hostname=server_name)
     except ssl.SSLCertVerificationError as exc:
