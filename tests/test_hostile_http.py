@@ -193,3 +193,17 @@ def test_limits_leave_a_good_transfer_alone(hostile_http, tmp_path):
 def test_speed_time_needs_speed_limit(hostile_http, tmp_path):
     code, _, err = run_netkit("get", hostile_http.url("/ok/limits"), "-o", tmp_path / "out", "--speed-time", "5")
     assert code == 2 and "give --speed-limit" in err
+
+
+def test_a_netrc_that_is_not_utf8_is_one_line(hostile_http, tmp_path):
+    netrc = tmp_path / "netrc"
+    netrc.write_bytes(b"machine 127.0.0.1 login alice password \xff\xfe\n")
+    netrc.chmod(0o600)
+    code, _, err = run_netkit("get", hostile_http.url("/ok/netrc-utf8"), "-o", tmp_path / "out",
+                              env={"NETRC": str(netrc)})
+    assert code == 2 and "not UTF-8" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_bad_proxy_in_the_environment_is_the_users_mistake(hostile_http):
+    code, out, err = run_netkit("check", hostile_http.url("/ok/env-proxy"), env={"http_proxy": "http://[::1"})
+    assert code == 3 and "the proxy in the environment (http_proxy)" in out, out + err

@@ -152,3 +152,14 @@ def test_retry_after_reads_ascii_digits_only(value, want):
     p = ResponseParser("GET")
     p.feed(f"HTTP/1.1 503 Busy\r\nRetry-After: {value}\r\nContent-Length: 0\r\n\r\n".encode("latin-1"))
     assert _status_error(p, parse_target("http://h/", {"http": 80})).retry_after == want
+
+
+def test_endless_interim_responses_are_refused():
+    with pytest.raises(ProtocolError, match="interim"):
+        ResponseParser("GET").feed(b"HTTP/1.1 100 Continue\r\n\r\n" * 100)
+
+
+def test_endless_trailers_are_refused():
+    p = ResponseParser("GET")
+    with pytest.raises(ProtocolError, match="trailers"):
+        p.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + b"X: y\r\n" * 20000)

@@ -118,8 +118,15 @@ def _proxy_for(spec):
     env = _environment_proxies()
     if spec.get("no-proxy") or not env:
         return _direct
-    from netkit.core.proxies import proxy_from_env
+    from netkit.core.errors import UsageError
+    from netkit.core.proxies import parse_proxy, proxy_from_env
 
+    for name, value in env.items():  # checked before the dialogue: the user's mistake, not the peer's
+        if value and name.lower() in ("http_proxy", "https_proxy", "all_proxy"):
+            try:
+                parse_proxy(value)
+            except ValueError as exc:
+                raise UsageError(f"the proxy in the environment ({name}) {exc}") from None
     return lambda url: proxy_from_env(url.scheme, url.host, url.port, env)
 
 

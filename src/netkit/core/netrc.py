@@ -6,6 +6,8 @@ from netkit.core.errors import UsageError
 
 __all__ = ["netrc_entry"]
 
+# A netrc holds a few lines per host; a bigger file is a mistake ($NETRC naming a log).
+MAX_NETRC_BYTES = 1 << 20
 # Permission bits that let someone else read or change the file: group and others.
 _SHARED_BITS = 0o077
 
@@ -19,6 +21,8 @@ def _check_private(path: str):
         info = os.stat(path)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if info.st_size > MAX_NETRC_BYTES:
+        raise UsageError(f"{path} is larger than {MAX_NETRC_BYTES} bytes; that is no netrc file")
     if info.st_uid != os.getuid():
         raise UsageError(f"{path} belongs to uid {info.st_uid}, not to you (uid {os.getuid()}): "
                          f"netkit reads passwords only from your own netrc file")
@@ -41,6 +45,8 @@ def netrc_entry(host: str, env=None):
         entry = netrc.netrc(path).authenticators(host)
     except (netrc.NetrcParseError, OSError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read {path}: it is not UTF-8 text") from None
     if entry is None:
         return None
     return entry[0], entry[2]

@@ -5,7 +5,7 @@ when to tunnel (CONNECT for https through a proxy), when to follow a redirect an
 method changes -- and the driver only moves bytes.
 """
 
-from netkit.core.errors import ProtocolError
+from netkit.core.errors import ProtocolError, UsageError
 from netkit.core.target import bracket, encode_path, parse_target
 from netkit.proto.actions import Connect, Recv, Send, StartTLS
 from netkit.proto.http1 import ResponseParser, build_request, find_header
@@ -179,7 +179,7 @@ def request_bytes(request, *, proxy=None, user_agent=None, body_size=None) -> by
     Basic credentials from the URL, User-Agent and Accept unless the caller gave them, the
     caller's headers, Content-Length of the body (or ``body_size`` of a body sent after),
     and the absolute form and Proxy-Authorization when an http URL goes through ``proxy``.
-    ValueError when a value would break the line (the option parsers refuse those first)."""
+    UsageError when a value would break the line (the option parsers refuse those first)."""
     url = request.url
     names = {n.lower() for n, _ in request.headers}
     headers = [("Host", host_header(url))]
@@ -200,7 +200,10 @@ def request_bytes(request, *, proxy=None, user_agent=None, body_size=None) -> by
         if proxy.user is not None:
             headers.append(("Proxy-Authorization", basic_auth(proxy.user, proxy.password)))
     headers.append(("Connection", "close"))
-    return build_request(request.method, target, headers, request.body)
+    try:
+        return build_request(request.method, target, headers, request.body)
+    except ValueError as exc:  # the option parsers refuse these first; a library caller may not have
+        raise UsageError(str(exc)) from None
 
 
 def connect_bytes(url, proxy) -> bytes:

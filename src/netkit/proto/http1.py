@@ -24,6 +24,9 @@ MAX_CHUNK_HEX = 16
 # one over 4300 digits raises ValueError (the interpreter's guard), which a peer must not reach.
 MAX_LENGTH_DIGITS = 18
 NO_BODY_STATUSES = frozenset((204, 304))
+# Interim (1xx) responses before the real one: servers send one or two (100 Continue,
+# 103 Early Hints); an endless stream of them is a peer holding us, not an answer.
+MAX_INTERIM = 16
 
 _DIGITS = frozenset(b"0123456789")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -177,6 +180,8 @@ class ResponseParser:
         self.received_any = False
         self._buf = b""
         self._scan = 0  # where to resume looking for the blank line that ends the head
+        self._interim = 0  # 1xx responses skipped
+        self._trailer_bytes = 0
         self._state = _HEAD
         self._remaining = 0
 
@@ -244,6 +249,9 @@ class ResponseParser:
                 line = self._line(MAX_HEAD_BYTES, "trailer")
                 if line is None:
                     break
+                self._trailer_bytes += len(line) + 1
+                if self._trailer_bytes > MAX_HEAD_BYTES:
+                    raise ProtocolError(f"trailers of the chunked body are larger than {MAX_HEAD_BYTES} bytes")
                 if not line.strip():
                     self._finish()
         return body
@@ -299,6 +307,9 @@ class ResponseParser:
         self._buf = buf[rest:]
         version, status, reason, headers = parse_head(head)
         if 100 <= status < 200 and status != 101:
+            self._interim += 1
+            if self._interim > MAX_INTERIM:
+                raise ProtocolError(f"more than {MAX_INTERIM} interim (1xx) responses and no answer")
             return True  # interim response (100 Continue, 103 Early Hints): the real one follows
         self.version, self.status, self.reason, self.headers = version, status, reason, headers
         self.head_done = True
