@@ -207,3 +207,18 @@ def test_a_netrc_that_is_not_utf8_is_one_line(hostile_http, tmp_path):
 def test_a_bad_proxy_in_the_environment_is_the_users_mistake(hostile_http):
     code, out, err = run_netkit("check", hostile_http.url("/ok/env-proxy"), env={"http_proxy": "http://[::1"})
     assert code == 3 and "the proxy in the environment (http_proxy)" in out, out + err
+
+
+def test_get_verbose_shows_the_heads_with_every_credential_masked(hostile_http, hostile_http_other, tmp_path):
+    key = "get-verbose"
+    url = redirect(hostile_http, 302, hostile_http_other.url(f"/ok/{key}"))
+    code, _, err = run_netkit("get", "-v", url, "-o", tmp_path / "out", "--user", "alice:hunter2",
+                              "-H", "Cookie: sid=SECRET-COOKIE", "-H", "X-Api-Key: SECRET-KEY")
+    assert code == 0, err
+    import base64
+
+    assert [s for s in ("hunter2", "SECRET-COOKIE", "SECRET-KEY", base64.b64encode(b"alice:hunter2").decode())
+            if s in err] == []
+    assert "> Authorization: Basic ********" in err and "> Cookie: ********" in err
+    assert "< HTTP/1.1 302 Moved" in err and "< Set-Cookie: ********" in err
+    assert f"* connected to 127.0.0.1:{hostile_http_other.port}" in err

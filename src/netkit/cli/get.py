@@ -136,6 +136,8 @@ OPTIONS = (
            "no_proxy)", short="x", metavar="URL", example="http://proxy:3128"),
     Option("noproxy", "flag", as_given, None, "http: ignore the environment's proxies"),
     Option("compressed", "flag", as_given, None, "http: ask for gzip/deflate and decode it"),
+    Option("verbose", "flag", as_given, None, "http: show each request and response head on standard error "
+           "(passwords, cookies and tokens masked)", short="v"),
     Option("max-time", "one", seconds, None, "http: give up after this long in all, retries included (as curl "
            "-m)", short="m", metavar="SECONDS", example="600"),
     Option("speed-limit", "one", _rate, None, "http: give up when slower than RATE bytes/s for --speed-time (as "
@@ -412,7 +414,7 @@ def parse(argv):
     if len(checksums) > len(targets):
         raise UsageError(f"{COMMAND}: {len(checksums)} --checksum for {len(targets)} URL(s); give one per URL")
     http_only = [n for n in ("head", "header", "data", "get", "request", "user-agent", "proxy", "noproxy",
-                             "compressed", "max-time", "speed-limit", "speed-time") if values.get(n)]
+                             "compressed", "verbose", "max-time", "speed-limit", "speed-time") if values.get(n)]
     for name in http_only:
         bad = [t for t in targets if t.scheme not in ("http", "https")]
         if bad:
@@ -479,6 +481,19 @@ def _http_request(values, options, target):
     return target
 
 
+def _tracer(err):
+    import threading
+
+    lock = threading.Lock()  # several URLs at once: one line at a time
+
+    def trace(line):
+        with lock:
+            err.write(line + "\n")
+            err.flush()
+
+    return trace
+
+
 def work(request, out, err) -> int:
     values = request["values"]
     jobs = request["jobs"]
@@ -493,6 +508,8 @@ def work(request, out, err) -> int:
         options.checksum = checksum
         if target.scheme in ("http", "https"):
             target = _http_request(values, options, target)
+            if values.get("verbose"):
+                options.trace = _tracer(err)
         prepared.append((target, dest, options))
     if values.get("head"):
         return _heads(prepared, out, err)

@@ -166,6 +166,7 @@ class Options:
         self.keep_mtime = True
         self.env = None
         self.cancel = None  # a threading.Event; set -> Cancelled
+        self.trace = None  # http: trace(line) for each -v line (request and response heads, masked)
         for key, value in kw.items():
             if not hasattr(self, key):
                 raise TypeError(f"unknown transfer option {key!r}")

@@ -174,12 +174,18 @@ def _request(url, options, method, headers, body=None, body_file=None, pacer=Non
         conn, proxy = _connect(url, options, watchdog)
         try:
             size = os.fstat(body_file.fileno()).st_size if body_file is not None else None
-            conn.sock.sendall(request_bytes(request, proxy=proxy, user_agent=options.user_agent or _agent(),
-                                            body_size=size))
+            head = request_bytes(request, proxy=proxy, user_agent=options.user_agent or _agent(), body_size=size)
+            if options.trace is not None:
+                _trace(options, "*", f"connected to {conn.peer}" + (f" (proxy {proxy.netloc})" if proxy else ""))
+                _trace(options, ">", head[: len(head) - len(request.body or b"")])
+            conn.sock.sendall(head)
             if body_file is not None:
                 conn.sock = _full_socket(conn.sock)  # for its sendfile()
                 _send_file(conn.sock, body_file, size, pacer)
             parser, chunks = _read_head(conn, request.method)
+            if options.trace is not None:
+                _trace(options, "<", header_text(parser.version, parser.status, parser.reason,
+                                                 parser.headers).encode("latin-1", "replace"))
         except OSError as exc:
             conn.close()
             raise map_error(exc, f"talking to {conn.peer}", conn.peer, options.timeout) from None
@@ -202,6 +208,20 @@ def _request(url, options, method, headers, body=None, body_file=None, pacer=Non
         if following.method != request.method:
             body_file = None  # 303 (or POST after 301/302): the body stays behind
         request = following
+
+
+def _trace(options, kind, payload):
+    """One -v piece to ``options.trace``, through the transcript's masking (credential
+    headers and URL passwords never shown)."""
+    from netkit.drivers._common import Transcript
+
+    transcript = Transcript()
+    if kind == "*":
+        transcript.note(payload)
+    else:
+        transcript.data(kind, payload)
+    for line in transcript.lines():
+        options.trace(line)
 
 
 def _send_file(sock, f, size, pacer):
