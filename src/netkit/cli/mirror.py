@@ -74,6 +74,9 @@ def parse(argv):
     if len(positional) != 2:
         raise UsageError(f"{COMMAND}: give a URL and a directory: netkit mirror URL DIR (or DIR URL to upload)")
     source, dest = positional
+    if not source or not dest:
+        raise UsageError(f"{COMMAND}: the {'source' if not source else 'destination'} is an empty name; give a "
+                         f"directory, as in netkit mirror URL DIR (or DIR URL to upload)")
     remote = [p for p in positional if "://" in p]
     if len(remote) != 1:
         raise UsageError(f"{COMMAND}: one of the two must be an ftp://, ftps:// or sftp:// URL and the other a "
@@ -91,7 +94,7 @@ def parse(argv):
 
 
 def work(request, out, err) -> int:
-    from netkit.core.text import format_size
+    from netkit.core.text import for_terminal, format_size
     from netkit.transfer._mirror import mirror
 
     values, url = request["values"], request["url"]
@@ -102,18 +105,19 @@ def work(request, out, err) -> int:
 
     def on_file(rel, outcome):
         def say():
-            if isinstance(outcome, BaseException):
-                err.write(f"{COMMAND}: {rel}: {outcome}\n")
+            if isinstance(outcome, BaseException):  # names and messages come from the server
+                text = str(outcome)
+                err.write(f"{COMMAND}: {for_terminal(text if repr(rel) in text else f'{rel}: {text}')}\n")
                 err.flush()
             elif not quiet:
-                out.write(f"copied {rel} ({format_size(outcome)})\n")
+                out.write(f"copied {for_terminal(rel)} ({format_size(outcome)})\n")
                 out.flush()
 
         progress.retire(rel, say)
 
     def on_delete(rel):
         if not quiet:
-            out.write(f"deleted {rel}\n")
+            out.write(f"deleted {for_terminal(rel)}\n")
             out.flush()
 
     try:
@@ -136,9 +140,9 @@ def work(request, out, err) -> int:
     if result.dry_run:
         if not quiet:
             for rel, size in result.planned:
-                out.write(f"would copy {rel} ({format_size(size or 0)})\n")
+                out.write(f"would copy {for_terminal(rel)} ({format_size(size or 0)})\n")
             for rel in result.deleted:
-                out.write(f"would delete {rel}\n")
+                out.write(f"would delete {for_terminal(rel)}\n")
             planned = sum(size or 0 for _, size in result.planned)
             deletes = f", {len(result.deleted)} to delete" if values.get("delete") else ""
             out.write(f"dry run: {len(result.planned)} to copy ({format_size(planned)}), "

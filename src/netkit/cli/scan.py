@@ -122,6 +122,7 @@ def parse(argv):
         raise UsageError(str(exc)) from None
     if not targets:
         raise UsageError("every target was excluded; nothing to scan")
+    _check_outputs(one("grepable"), one("xml"))
     return {
         "targets": targets, "ports": ports, "open": bool(raw.get("open")), "banner": bool(raw.get("banner")),
         "json": bool(raw.get("json")), "grepable": one("grepable"), "xml": one("xml"), "rate": one("rate"),
@@ -158,16 +159,30 @@ class _Progress:
             self.err.flush()
 
 
+def _check_outputs(grepable, xml):
+    """Before the scan, not after it: each report file can be written where it is named."""
+    import os
+
+    from netkit.core.fs import check_output_file
+
+    for flag, path in (("-oG", grepable), ("-oX", xml)):
+        if path and path != "-":
+            problem = check_output_file(path)
+            if problem:
+                raise UsageError(f"{flag} {path}: {problem}")
+    if grepable and grepable != "-" and xml and os.path.realpath(grepable) == os.path.realpath(xml):
+        raise UsageError(f"-oG and -oX both name {xml}; give each report its own file")
+
+
 def _write(path, text, out):
     if path == "-":
         out.write(text)
         return
-    import os
+    from netkit.core.fs import write_whole
 
-    tmp = f"{path}.part"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)  # a report file appears whole or not at all
+    # Whole or not at all, through a new unpredictable name: a planted PATH.part link
+    # cannot redirect the report (netkit scan often runs as root).
+    write_whole(path, text.encode("utf-8"))
 
 
 def _run(request, out, err) -> int:
@@ -217,5 +232,6 @@ def _run(request, out, err) -> int:
 
 def main(argv, out=None, err=None) -> int:
     from netkit.cli.shell import run_command
+    from netkit.core.fs import LocalError
 
-    return run_command(COMMAND, argv, parse, help_text, _run, out, err)
+    return run_command(COMMAND, argv, parse, help_text, _run, out, err, failures=(LocalError,))

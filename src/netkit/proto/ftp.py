@@ -3,6 +3,7 @@ listing or a file retrieved over a passive data connection (RFC 959, 2228, 2428,
 
 from netkit.core.errors import ProtocolError
 from netkit.core.target import percent_decode
+from netkit.core.text import is_digits
 from netkit.proto.actions import Close, Connect, Recv, StartTLS
 from netkit.proto.lines import LineReader, Session, command, no_injection, quit_
 
@@ -12,6 +13,16 @@ __all__ = ["ftp_dialogue", "parse_pasv", "parse_epsv", "ANONYMOUS_PASSWORD"]
 ANONYMOUS_PASSWORD = "anonymous@"
 DATA = 1  # the data connection's channel
 PRELIMINARY = (125, 150)
+# "120 service ready in nnn minutes" greetings waited through; a server that says it for
+# ever is not going to be ready within a check's time.
+MAX_NOT_READY = 10
+
+
+def _port(text: str, reply: str, what: str) -> int:
+    """A TCP port a server named (ASCII digits, 1..65535); ProtocolError otherwise."""
+    if not (is_digits(text) and len(text) <= 5 and 1 <= int(text) <= 65535):
+        raise ProtocolError(f"the {what} reply names no usable port: {reply[:80]!r}")
+    return int(text)
 
 
 def parse_epsv(text: str) -> int:
@@ -20,10 +31,7 @@ def parse_epsv(text: str) -> int:
     inner = text[start + 1 : end] if 0 <= start < end else ""
     if len(inner) < 5 or len(set(inner[:3])) != 1 or not inner.endswith(inner[0]):
         raise ProtocolError(f"cannot read the port of the EPSV reply {text!r}")
-    port = inner[3:-1]
-    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
-        raise ProtocolError(f"cannot read the port of the EPSV reply {text!r}")
-    return int(port)
+    return _port(inner[3:-1], text, "EPSV")
 
 
 def parse_pasv(text: str) -> int:
@@ -35,12 +43,12 @@ def parse_pasv(text: str) -> int:
         if "0" <= ch <= "9":  # ASCII only: '²'.isdigit() is True and int() refuses it
             current += ch
         elif current:
-            digits.append(int(current))
+            digits.append(int(current) if len(current) <= 3 else 256)  # 256: too big, refused below
             current = ""
     numbers = digits[-6:]
     if len(numbers) < 6 or any(n > 255 for n in numbers):
-        raise ProtocolError(f"cannot read the address of the PASV reply {text!r}")
-    return numbers[4] * 256 + numbers[5]
+        raise ProtocolError(f"cannot read the address of the PASV reply {text[:80]!r}")
+    return _port(str(numbers[4] * 256 + numbers[5]), text, "PASV")
 
 
 def _passive(reader, host, family):
@@ -93,7 +101,11 @@ def ftp_dialogue(host, port, *, family=0, user=None, password=None, path="", tls
     session = Session()
     session.peer = yield Connect(host, port, "tcp", family)
     r = yield from reader.reply("the greeting")
+    waits = 0
     while r.code == 120:  # "service ready in nnn minutes"
+        waits += 1
+        if waits > MAX_NOT_READY:
+            raise ProtocolError(f"the FTP server said 'not ready yet' (120) {MAX_NOT_READY} times; giving up")
         r = yield from reader.reply("the greeting")
     session.greeting = str(r)
     if r.code != 220:
@@ -105,6 +117,7 @@ def ftp_dialogue(host, port, *, family=0, user=None, password=None, path="", tls
         no_injection(reader, "AUTH TLS")
         session.tls = yield StartTLS(tls)
     login = user or "anonymous"
+    name = percent_decode(path[1:] if path.startswith("/") else path)
     r = yield from command(reader, f"USER {login}")
     if r.code == 331:
         secret = password if user else (password or ANONYMOUS_PASSWORD)
@@ -117,7 +130,6 @@ def ftp_dialogue(host, port, *, family=0, user=None, password=None, path="", tls
             r = yield from command(reader, step)
             if r.code != ok:
                 return session.fail(step, r)
-    name = percent_decode(path[1:] if path.startswith("/") else path)
     if name:
         if name.endswith("/"):
             got = yield from _transfer(reader, session, "LIST", name, tls, host, family)
@@ -129,7 +141,7 @@ def ftp_dialogue(host, port, *, family=0, user=None, password=None, path="", tls
             if r.code != 200:
                 return session.fail("TYPE I", r)
             r = yield from command(reader, f"SIZE {name}")
-            if r.code == 213 and r.text.strip().isascii() and r.text.strip().isdigit():
+            if r.code == 213 and is_digits(r.text.strip()):
                 session.facts["size"] = int(r.text.strip())
             got = yield from _transfer(reader, session, "RETR", name, tls, host, family)
             if got is None:

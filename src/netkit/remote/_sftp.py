@@ -17,6 +17,7 @@ recursively under its base name, each match of a glob likewise.
 """
 
 import asyncio
+import contextlib
 import os
 import posixpath
 import stat
@@ -87,9 +88,14 @@ def host_dir(label: str) -> str:
 # --- get ------------------------------------------------------------------------------------
 
 
-async def _remote_files(sftp, pattern):
-    """[(remote path, relative local path, attrs)] for a path, directory or glob."""
+async def _remote_files(sftp, pattern, refused):
+    """[(remote path, relative local path, attrs)] for a path, directory or glob; names
+    that are no plain name (a glob match ``..``, a listing's ``../x`` or ``a/b``) go to
+    ``refused`` as lines, never into the list."""
     import asyncssh
+
+    from netkit.core.fs import check_name, refuse
+    from netkit.transfer._sftp import regular_size
 
     if _GLOB_CHARS & set(pattern):
         matches = [name.filename if hasattr(name, "filename") else name for name in await sftp.glob(pattern)]
@@ -106,30 +112,58 @@ async def _remote_files(sftp, pattern):
         except asyncssh.SFTPPermissionDenied:
             raise NetkitError(f"{path}: permission denied") from None
         base = posixpath.basename(path.rstrip("/")) or "root"
+        try:
+            check_name(base)
+        except ValueError as exc:
+            refused.append(str(refuse(path, exc)))
+            continue
         if stat.S_ISDIR(attrs.permissions or 0):
-            await _walk(sftp, path, base, found)
+            await _walk(sftp, path, base, found, refused)
         else:
+            regular_size(attrs, path, "the host")  # a device or a pipe is refused, not read as empty
             found.append((path, base, attrs))
     return found
 
 
-async def _walk(sftp, directory, relative, found):
-    for entry in sorted(await sftp.readdir(directory), key=lambda e: e.filename):
-        name = entry.filename
-        if name in (".", ".."):
-            continue
-        path = posixpath.join(directory, name)
-        rel = posixpath.join(relative, name)
-        mode = entry.attrs.permissions or 0
-        if stat.S_ISDIR(mode):
-            await _walk(sftp, path, rel, found)
-        elif stat.S_ISREG(mode):
-            found.append((path, rel, entry.attrs))
-        # symlinks, devices and sockets are not copied (readdir's attrs are lstat's)
+async def _walk(sftp, top, relative, found, refused):
+    """The regular files under ``top`` (readdir's attrs are lstat's: links, devices and
+    sockets are not copied), at most MAX_DEPTH directories down and MAX_ENTRIES in all."""
+    from netkit.core.fs import MAX_DEPTH, check_name, count_entries, not_followed, refuse
+
+    stack = [(top, relative, 0)]
+    counted = 0
+    while stack:
+        directory, rel_dir, depth = stack.pop()
+        entries = []
+        async for entry in sftp.scandir(directory):
+            entries.append(entry)
+            counted = count_entries(counted, 1, top)
+        for entry in sorted(entries, key=lambda e: e.filename, reverse=True):
+            name = entry.filename
+            if name in (".", ".."):
+                continue
+            path = posixpath.join(directory, name)
+            rel = posixpath.join(rel_dir, name)
+            try:
+                check_name(name)
+            except ValueError as exc:
+                refused.append(str(refuse(path, exc)))
+                continue
+            mode = entry.attrs.permissions or 0
+            if stat.S_ISDIR(mode):
+                if depth >= MAX_DEPTH:
+                    refused.append(str(not_followed(path, f"deeper than {MAX_DEPTH} levels: a loop on the server?")))
+                else:
+                    stack.append((path, rel, depth + 1))
+            elif stat.S_ISREG(mode):
+                found.append((path, rel, entry.attrs))
 
 
-async def _get_file(sftp, remote, local, attrs, result, force, on_bytes):
+async def _get_file(sftp, remote, top, rel, attrs, result, force, on_bytes):
+    from netkit.core.fs import inside, local_error, open_temp
+
     size, mtime = attrs.size or 0, attrs.mtime
+    local = inside(top, rel)  # the directories on the way made, none a link out of ``top``
     try:
         st = os.stat(local)
         if not force and same_file((st.st_size, st.st_mtime), (size, mtime)):
@@ -137,69 +171,83 @@ async def _get_file(sftp, remote, local, attrs, result, force, on_bytes):
             return
     except FileNotFoundError:
         pass
-    os.makedirs(os.path.dirname(local), exist_ok=True)
+    except OSError as exc:
+        raise local_error(exc, f"looking at {local}") from None
     part = local + PART_SUFFIX
+    # Never through a link: a .part is created O_EXCL|O_NOFOLLOW, or taken back only when
+    # it is this user's own regular file (core.fs.open_temp); anything else is refused.
+    fd, kept = open_temp(part, keep=True, mode=0o600)
     offset = 0
-    try:
-        pst = os.stat(part)
-        if mtime is not None and int(pst.st_mtime) == int(mtime) and pst.st_size <= size:
-            offset = pst.st_size
-    except FileNotFoundError:
-        pass
+    if kept and mtime is not None and kept <= size and int(os.fstat(fd).st_mtime) == int(mtime):
+        offset = kept
     stamp = (mtime, mtime) if mtime is not None else None
     # Blocks arrive out of order (many reads in flight) and are written where they belong;
     # ``prefix`` is how far the file is complete without a hole. If the copy fails (a lost
     # connection, Ctrl-C), the .part is cut back to that prefix and stamped with the
     # source's mtime: the next run resumes there. A .part left any other way (the process
     # killed) carries the time of its last write, and is copied anew.
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o600)
     prefix = offset
     try:
         os.ftruncate(fd, offset)
         if offset:
             result.resumed += 1
         ahead = {}  # start -> end of blocks written past the prefix
-        async with sftp.open(remote, "rb") as source:
-            async for at, data in await source.read_parallel(size - offset, offset):
-                os.pwrite(fd, data, at)
-                count = len(data)
-                result.bytes += count
-                if at == prefix:
-                    prefix += count
-                    while prefix in ahead:
-                        prefix = ahead.pop(prefix)
-                else:
-                    ahead[at] = at + count
-                if on_bytes is not None:
-                    on_bytes(count)
-    except BaseException:
-        os.ftruncate(fd, prefix)
+        async with sftp.open(remote, "rb", block_size=0 if not size else -1) as source:
+            if not size:  # /proc files say 0 and hold more: read to the end
+                while data := await source.read(CHUNK, prefix):
+                    os.pwrite(fd, data, prefix)
+                    prefix += len(data)
+                    result.bytes += len(data)
+                    if on_bytes is not None:
+                        on_bytes(len(data))
+                size = prefix
+            else:
+                async for at, data in await source.read_parallel(size - offset, offset):
+                    os.pwrite(fd, data, at)
+                    count = len(data)
+                    result.bytes += count
+                    if at == prefix:
+                        prefix += count
+                        while prefix in ahead:
+                            prefix = ahead.pop(prefix)
+                    else:
+                        ahead[at] = at + count
+                    if on_bytes is not None:
+                        on_bytes(count)
+        if prefix != size:
+            raise NetkitError(f"{remote} changed while it was read ({prefix} of {size} bytes); run again")
+        if attrs.permissions is not None:
+            os.fchmod(fd, attrs.permissions & 0o777)
         if stamp is not None:
             os.utime(fd, stamp)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, prefix)
+            if stamp is not None:
+                os.utime(fd, stamp)
+        if isinstance(exc, OSError):  # asyncssh's errors are not OSErrors: this one is ours
+            raise local_error(exc, f"writing {part}") from None
         raise
     finally:
         os.close(fd)
-    offset = prefix
-    if offset != size:
-        raise NetkitError(f"{remote} changed while it was read ({offset} of {size} bytes); run again")
-    if attrs.permissions is not None:
-        os.chmod(part, attrs.permissions & 0o777)
-    if stamp is not None:
-        os.utime(part, stamp)
-    os.replace(part, local)
+    try:
+        os.replace(part, local)
+    except OSError as exc:
+        raise local_error(exc, f"renaming {part} to {local}") from None
     result.files += 1
     result.paths.append(local)
 
 
-async def _each_file(conn, jobs, on_file):
+async def _each_file(conn, jobs, on_file, refused=()):
     """Await ``copy()`` for every ``(path, copy)`` of ``jobs``, FILES_AT_ONCE at a time. A
     lost connection ends them all as one ConnectError (the .part files stay to resume); other
-    failures are gathered and raised together once the other files are done."""
+    failures (and the names ``refused`` before) are gathered and raised together once the
+    other files are done."""
     import asyncssh
 
     lost = _lost_errors()
     gate = asyncio.Semaphore(FILES_AT_ONCE)
-    problems = []
+    problems = list(refused)
 
     async def one(path, copy):
         async with gate:
@@ -224,13 +272,14 @@ async def _each_file(conn, jobs, on_file):
 async def _get_host(conn, result, source, destination, force, on_bytes, on_file):
     from functools import partial
 
-    async with conn.start_sftp_client() as sftp:
-        files = await _remote_files(sftp, source)
+    # A name that is not UTF-8 is kept byte for byte (as os.fsdecode does), not an error.
+    async with conn.start_sftp_client(path_errors="surrogateescape") as sftp:
+        refused = []
+        files = await _remote_files(sftp, source, refused)
         root = os.path.join(destination, host_dir(result.host))
-        jobs = [(remote, partial(_get_file, sftp, remote, os.path.join(root, *rel.split("/")), attrs, result, force,
-                                 on_bytes))
+        jobs = [(remote, partial(_get_file, sftp, remote, root, rel, attrs, result, force, on_bytes))
                 for remote, rel, attrs in files]
-        await _each_file(conn, jobs, on_file)
+        await _each_file(conn, jobs, on_file, refused)
 
 
 # --- put ------------------------------------------------------------------------------------

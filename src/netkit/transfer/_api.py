@@ -21,7 +21,7 @@ from netkit.transfer._common import (
     run_workers,
 )
 
-__all__ = ["SCHEMES", "download", "download_many", "head", "parse_url", "remote_name", "upload"]
+__all__ = ["SCHEMES", "check_destinations", "download", "download_many", "head", "parse_url", "remote_name", "upload"]
 
 SCHEMES = {"http": 80, "https": 443, "ftp": 21, "ftps": 21, "sftp": 22}
 GET_SCHEMES = (*SCHEMES, "file")
@@ -45,9 +45,25 @@ def parse_url(text, schemes=GET_SCHEMES) -> Target:
     if scheme not in schemes:
         raise UsageError(f"unknown scheme {scheme + '://'!r} in {text!r}; netkit transfers {known}")
     try:
-        return parse_target(text, {s: SCHEMES[s] for s in schemes if s in SCHEMES})
+        target = parse_target(text, {s: SCHEMES[s] for s in schemes if s in SCHEMES})
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if scheme in ("ftp", "ftps"):
+        _check_ftp_fields(target)
+    return target
+
+
+def _check_ftp_fields(target):
+    """The first wall against command injection: what goes into an FTP command line (the
+    user, the password, the decoded path) holds no CR, LF or NUL."""
+    from netkit.core.text import check_line_field
+
+    for value, field in ((target.user, "the user name"), (target.password, "the password"),
+                         (percent_decode(target.path), "the path")):
+        try:
+            check_line_field(value or "", f"{field} of an ftp:// URL")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
 
 def remote_name(url: Target) -> str:
@@ -151,6 +167,28 @@ def upload(path, url, options=None, progress=None, on_retry=None, method="PUT") 
     return result
 
 
+def check_destinations(pairs):
+    """UsageError, before any transfer, when two downloads of ``[(url, dest), ...]`` would
+    write one file: they would share one ``.part`` and mix both files' bytes. Names are
+    compared resolved (``x``, ``./x`` and a link to it are one file); "-" and ``None``
+    (no file) are not files."""
+    seen = {}
+    for url, dest in pairs:
+        if dest in (None, "-"):
+            continue
+        key = os.path.realpath(os.fspath(dest))
+        if key in seen:
+            first, name = seen[key]
+            raise UsageError(f"{_text(first)} and {_text(url)} would both be written to {dest}"
+                             f"{'' if name == dest else f' (as {name})'}; give each URL its own file "
+                             f"(-o FILE once per URL, or --output-dir)")
+        seen[key] = (url, dest)
+
+
+def _text(url):
+    return url.text if isinstance(url, Target) else str(url)
+
+
 def download_many(jobs, progress_for=None, workers=4, on_retry_for=None):
     """Run ``[(url, dest, Options), ...]`` with up to ``workers`` at once (threads: the
     transfers block in the kernel, not in Python). Returns one Result or exception per
@@ -159,6 +197,7 @@ def download_many(jobs, progress_for=None, workers=4, on_retry_for=None):
     through the options' shared ``cancel`` event, leaving their .part files, and re-raises."""
     import threading
 
+    check_destinations([(url, dest) for url, dest, _options in jobs])
     cancel = threading.Event()
     for _url, _dest, options in jobs:
         options.cancel = cancel

@@ -10,7 +10,8 @@ Errors (beyond :mod:`netkit.core.errors`)::
      ├── CutError           the data stopped before its announced end (a ProtocolError)
      └── IntegrityError     the bytes arrived but the checksum does not match
     NetkitError
-     ├── LocalError         the local side failed: disk full, permission, not a directory
+     ├── LocalError         the local side failed: disk full, permission, not a directory,
+     │                      a link where a temporary goes (from :mod:`netkit.core.fs`)
      └── Cancelled          stopped on request (Ctrl-C in another thread)
 """
 
@@ -25,6 +26,7 @@ from netkit.core.errors import (
     RefusedError,
     Timeout,
 )
+from netkit.core.fs import LocalError, local_error, open_temp
 
 __all__ = [
     "CHECKSUMS",
@@ -82,20 +84,8 @@ class IntegrityError(NetError):
     """The data arrived whole but its checksum is not the one asked for."""
 
 
-class LocalError(NetkitError):
-    """The local side failed (disk full, permission denied, not a directory)."""
-
-
 class Cancelled(NetkitError):
     """The transfer was stopped on request."""
-
-
-def local_error(exc: OSError, what: str) -> LocalError:
-    import errno
-
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return LocalError(f"disk full {what}")
-    return LocalError(f"{exc.strerror or exc} {what}")
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -287,10 +277,15 @@ class Pacer:
 
 class PartFile:
     """``DEST.part``: written, verified, then renamed onto ``DEST`` (the destination appears
-    only complete). Destinations that are not regular files (``/dev/null``, a pipe, stdout
-    as a file descriptor) are written directly."""
+    only complete). The ``.part`` is opened by :func:`netkit.core.fs.open_temp`: created
+    O_EXCL|O_NOFOLLOW, or taken back only when it is this user's own regular file.
 
-    def __init__(self, dest, resume=False, checksum=None, fd=None):
+    A destination the user named that is not a regular file (``/dev/null``, a pipe, stdout
+    as a file descriptor) is written directly. ``named_by_peer``: the name came from a
+    listing (mirror): never written directly -- a link there is replaced by the file, not
+    followed, and anything else that is not a regular file is refused."""
+
+    def __init__(self, dest, resume=False, checksum=None, fd=None, named_by_peer=False):
         self.dest = dest
         self.checksum = checksum
         self.direct = False
@@ -304,28 +299,27 @@ class PartFile:
             try:
                 import stat
 
-                st = os.stat(dest)
-                self.direct = not stat.S_ISREG(st.st_mode)
+                st = os.lstat(dest) if named_by_peer else os.stat(dest)
                 if stat.S_ISDIR(st.st_mode):
                     raise LocalError(f"{dest} is a directory; give a file name (-o DIR/NAME)")
+                if named_by_peer:
+                    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                        raise LocalError(f"local {dest} is not a regular file: not replaced")
+                else:
+                    self.direct = not stat.S_ISREG(st.st_mode)
             except FileNotFoundError:
                 pass
             except OSError as exc:
                 raise local_error(exc, f"looking at {dest}") from None
-            target = dest if self.direct else dest + ".part"
-            self.part = None if self.direct else target
-            try:
-                self.fd = os.open(target, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
-            except OSError as exc:
-                raise local_error(exc, f"creating {target}") from None
-        if self.direct:
-            resume = False
-        if resume:
-            self.offset = os.lseek(self.fd, 0, os.SEEK_END)
-        elif not self.direct and os.fstat(self.fd).st_size:
-            # Only a leftover .part is cut: on ext4 a truncate to 0 makes close() flush the
-            # whole file to disk (auto_da_alloc), 6 % of a 1 GiB download's time here.
-            os.ftruncate(self.fd, 0)
+            if self.direct:
+                try:
+                    self.fd = os.open(dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+                except OSError as exc:
+                    raise local_error(exc, f"opening {dest}") from None
+                resume = False
+            else:
+                self.part = dest + ".part"
+                self.fd, self.offset = open_temp(self.part, keep=resume)
         self._new_hasher()
 
     def _new_hasher(self):
@@ -334,13 +328,13 @@ class PartFile:
         import hashlib
 
         self.hasher = hashlib.new(self.checksum[0])
-        if self.offset and self.part:
-            with open(self.part, "rb") as f:
-                while True:
-                    block = f.read(BUFFER_SIZE)
-                    if not block:
-                        break
-                    self.hasher.update(block)
+        at = 0
+        while at < self.offset:  # what a resumed .part holds, read through its descriptor
+            block = os.pread(self.fd, min(BUFFER_SIZE, self.offset - at), at)
+            if not block:
+                break
+            self.hasher.update(block)
+            at += len(block)
 
     def restart(self):
         """Back to zero: the server sent the whole file, not the rest."""
@@ -366,9 +360,10 @@ class PartFile:
             raise local_error(exc, f"writing {self.part or self.dest}") from None
         self.offset += size
 
-    def commit(self, mtime=None):
+    def commit(self, mtime=None, mode=None):
         """Verify and give the file its name; a mismatch removes the part (its bytes are
-        wrong, resuming from them would not help)."""
+        wrong, resuming from them would not help). ``mtime`` and ``mode`` are set through
+        the descriptor, before the rename."""
         if self.hasher is not None:
             got = self.hasher.hexdigest()
             if got != self.checksum[1]:
@@ -380,10 +375,16 @@ class PartFile:
         if self.direct:
             self.close()
             return
+        try:
+            if mode is not None:
+                os.fchmod(self.fd, mode)
+            if mtime is not None:
+                os.utime(self.fd, (mtime, mtime))
+        except OSError as exc:
+            self.close()
+            raise local_error(exc, f"setting the time of {self.part}") from None
         self.close()
         try:
-            if mtime is not None:
-                os.utime(self.part, (mtime, mtime))
             os.replace(self.part, self.dest)
         except OSError as exc:
             raise local_error(exc, f"renaming {self.part} to {self.dest}") from None
@@ -392,7 +393,10 @@ class PartFile:
         """Remove a .part that holds nothing (a 404 leaves no litter)."""
         if self.part and self.offset == 0:
             try:
-                if os.path.getsize(self.part) == 0:
+                import stat
+
+                st = os.lstat(self.part)
+                if stat.S_ISREG(st.st_mode) and st.st_size == 0:
                     os.unlink(self.part)
             except OSError:
                 pass

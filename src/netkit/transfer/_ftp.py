@@ -15,7 +15,7 @@ kept, and costs ~2 ms to import; the control dialogue is not where the time goes
 
 import os
 
-from netkit.core.errors import ConnectError, ProtocolError
+from netkit.core.errors import ProtocolError
 from netkit.core.target import percent_decode
 from netkit.transfer._common import (
     BUFFER_SIZE,
@@ -29,6 +29,51 @@ from netkit.transfer._common import (
 __all__ = ["FtpSession", "remote_path"]
 
 ANONYMOUS_PASSWORD = "anonymous@"
+# Lines of one multi-line reply (``211-``...``211 End``). FEAT and HELP answer in a few
+# dozen; a server that never ends its reply would otherwise be read for ever.
+MAX_REPLY_LINES = 1000
+
+
+def _ftp_class(tls):
+    """ftplib's FTP (or FTP_TLS) with the walls a hostile server needs: a multi-line
+    reply of at most MAX_REPLY_LINES lines, a passive port in 1..65535 (ftplib would
+    connect to port 0 or fail with OverflowError), and no CR, LF or NUL in a command
+    line (ftplib checks CR and LF; the URL parser is the first wall)."""
+    import ftplib
+
+    base = ftplib.FTP_TLS if tls else ftplib.FTP
+
+    class Guarded(base):
+        def getmultiline(self):
+            line = self.getline()
+            if line[3:4] == "-":
+                code = line[:3]
+                for _ in range(MAX_REPLY_LINES):
+                    more = self.getline()
+                    line += "\n" + more
+                    if more[:3] == code and more[3:4] != "-":
+                        return line
+                raise ftplib.error_proto(f"a reply of more than {MAX_REPLY_LINES} lines")
+            return line
+
+        def makepasv(self):
+            host, port = super().makepasv()
+            if not 1 <= port <= 65535:
+                raise ftplib.error_proto(f"the passive-mode reply names port {port}")
+            return host, port
+
+        def putline(self, line):
+            from netkit.core.text import check_line_field
+
+            try:
+                check_line_field(line, "an FTP command (a path, user or password)")
+            except ValueError as exc:
+                from netkit.core.errors import UsageError
+
+                raise UsageError(str(exc)) from None
+            super().putline(line)
+
+    return Guarded
 
 
 def remote_path(url_path: str) -> str:
@@ -36,10 +81,18 @@ def remote_path(url_path: str) -> str:
     return percent_decode(url_path.removeprefix("/"))
 
 
+def _number(text):
+    """A decimal count a server sent (ASCII digits only), or None."""
+    from netkit.core.text import is_digits
+
+    text = (text or "").strip()
+    return int(text) if is_digits(text) and len(text) < 20 else None
+
+
 def _mdtm_time(text):
     """``20240102030405[.123]`` (UTC) -> POSIX seconds, or None."""
     text = text.strip().split(".")[0]
-    if len(text) != 14 or not text.isdigit():
+    if len(text) != 14 or not text.isascii() or not text.isdigit():  # ASCII only: int('²') fails
         return None
     fields = [int(text[i:i + 2]) for i in range(4, 14, 2)]
     if not 1 <= fields[0] <= 12 or not 1 <= fields[1] <= 31:
@@ -67,6 +120,11 @@ class FtpSession:
     def _map(self, exc, what):
         import ftplib
 
+        from netkit.core.text import for_terminal
+
+        if isinstance(exc, ftplib.Error):  # the server's words: no control characters on our terminal
+            exc = type(exc)(for_terminal(str(exc)))
+
         if isinstance(exc, ftplib.error_temp):
             err = RemoteError(f"{self.peer}: {what}: {exc}")
             err.transient = True
@@ -81,20 +139,21 @@ class FtpSession:
             from netkit.drivers._common import map_error
 
             return map_error(exc, what, self.peer, self.options.timeout)
-        return ConnectError(f"{type(exc).__name__}: {exc} {what}")
+        if isinstance(exc, UnicodeError):
+            return ProtocolError(f"{self.peer}: sent bytes that are not text {what}")
+        # ftplib.Error itself (a line past ftplib's maxline), a reply that does not parse
+        return ProtocolError(f"{self.peer}: unreadable reply {what}: {exc}")
 
     def call(self, what, fn, *args):
         import ftplib
 
         try:
             return fn(*args)
-        except (ftplib.Error, EOFError, OSError) as exc:
+        except (ftplib.Error, EOFError, OSError, ValueError, OverflowError) as exc:
             raise self._map(exc, what) from None
 
     # -- connection ----------------------------------------------------------------
     def open(self):
-        import ftplib
-
         url, options = self.url, self.options
         tls = url.scheme == "ftps"
         if tls:
@@ -102,9 +161,9 @@ class FtpSession:
             from netkit.proto.actions import TLSParams
 
             ctx = context_for(TLSParams(url.host, verify=not options.insecure, cafile=options.cacert))
-            ftp = ftplib.FTP_TLS(context=ctx, timeout=options.timeout)
+            ftp = _ftp_class(True)(context=ctx, timeout=options.timeout)
         else:
-            ftp = ftplib.FTP(timeout=options.timeout)
+            ftp = _ftp_class(False)(timeout=options.timeout)
         self.ftp = ftp
         self.call(f"connecting to {self.peer}", ftp.connect, url.host, url.port, options.timeout)
         if tls:
@@ -154,10 +213,9 @@ class FtpSession:
             reply = self.ftp.sendcmd(f"SIZE {name}")
         except ftplib.error_perm:
             return None
-        except (ftplib.Error, EOFError, OSError) as exc:
+        except (ftplib.Error, EOFError, OSError, ValueError) as exc:
             raise self._map(exc, f"asking the size of {name}") from None
-        text = reply[4:].strip()
-        return int(text) if text.isdigit() else None
+        return _number(reply[4:])
 
     def mtime(self, name):
         import ftplib
@@ -166,7 +224,7 @@ class FtpSession:
             reply = self.ftp.sendcmd(f"MDTM {name}")
         except (ftplib.error_perm, ftplib.error_reply):
             return None
-        except (ftplib.Error, EOFError, OSError) as exc:
+        except (ftplib.Error, EOFError, OSError, ValueError) as exc:
             raise self._map(exc, f"asking the time of {name}") from None
         return _mdtm_time(reply[4:])
 
@@ -177,24 +235,56 @@ class FtpSession:
             self.ftp.sendcmd(f"MFMT {_mfmt_text(mtime)} {name}")
         except (ftplib.error_perm, ftplib.error_reply):
             pass  # a server without MFMT: the file is there, only its time is not kept
+        except (ftplib.Error, EOFError, OSError, ValueError) as exc:
+            raise self._map(exc, f"setting the time of {name}") from None
 
-    def walk(self, top):
-        """(relative path, size, mtime) of every file under ``top``, by MLSD."""
-        stack = [""]
+    def walk(self, top, refused):
+        """(relative path, size, mtime) of every file under ``top``, by MLSD. Entries that
+        are no plain name (``../x``, ``a/b``, ``/etc/x``), directories seen before (a loop:
+        MLSD's ``unique`` fact) or deeper than MAX_DEPTH go to ``refused`` as (path,
+        UnsafeName); ``.`` and ``..`` are skipped."""
+        from netkit.core.fs import MAX_DEPTH, check_name, count_entries, not_followed, refuse
+
+        stack = [("", 0)]
+        seen = set()  # the unique facts of the directories listed
+        counted = 0
         while stack:
-            rel = stack.pop()
+            rel, depth = stack.pop()
             where = f"{top.rstrip('/')}/{rel}".rstrip("/") if top else rel
             self.binary = False
-            entries = self.call(f"listing {where or '.'}", lambda w=where: list(self.ftp.mlsd(w or "", ["type", "size",
-                                                                                                   "modify"])))
+            entries = []
+
+            def listing(w=where, entries=entries):
+                for entry in self.ftp.mlsd(w or "", ["type", "size", "modify", "unique"]):
+                    entries.append(entry)
+                    count_entries(counted, len(entries), w or ".")
+
+            self.call(f"listing {where or '.'}", listing)
+            counted += len(entries)
             for name, facts in entries:
                 kind = facts.get("type", "").lower()
+                if kind == "cdir" and facts.get("unique"):
+                    seen.add(facts["unique"])
+                if name in (".", "..") or kind in ("cdir", "pdir"):
+                    continue
                 path = f"{rel}/{name}" if rel else name
+                try:
+                    check_name(name)
+                except ValueError as exc:
+                    refused.append((path, refuse(path, exc)))
+                    continue
                 if kind == "dir":
-                    stack.append(path)
+                    unique = facts.get("unique")
+                    if unique and unique in seen:
+                        refused.append((path, not_followed(path, "listed before: a loop on the server")))
+                    elif depth >= MAX_DEPTH:
+                        refused.append((path, not_followed(path, f"deeper than {MAX_DEPTH} levels: a loop on the server?")))
+                    else:
+                        if unique:
+                            seen.add(unique)
+                        stack.append((path, depth + 1))
                 elif kind == "file":
-                    size = facts.get("size")
-                    yield path, int(size) if size and size.isdigit() else None, _mdtm_time(facts.get("modify", ""))
+                    yield path, _number(facts.get("size")), _mdtm_time(facts.get("modify", ""))
 
     def mkdirs(self, path):
         import ftplib
@@ -207,6 +297,8 @@ class FtpSession:
                 self.ftp.mkd(current)
             except ftplib.error_perm:
                 pass  # it exists (or the next step says why not)
+            except (ftplib.Error, EOFError, OSError, ValueError) as exc:
+                raise self._map(exc, f"making {current}") from None
 
     def remove(self, name):
         self.call(f"removing {name}", self.ftp.delete, name)

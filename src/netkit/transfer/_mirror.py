@@ -22,6 +22,7 @@ import threading
 from fnmatch import fnmatchcase
 
 from netkit.core.errors import ConnectError, UsageError
+from netkit.core.fs import inside
 from netkit.transfer._common import (
     LocalError,
     Pacer,
@@ -127,12 +128,13 @@ class _Side:
     def __init__(self, top):
         self.top = top
         self.made = set()  # directories made (or found) by this connection
+        self.refused = []  # (rel, UnsafeName) of the listing: names that are no plain name
 
     def _do(self, value):
         return value
 
     def _walk(self):
-        return {rel: (size, mtime) for rel, size, mtime in self.session.walk(self.top)}
+        return {rel: (size, mtime) for rel, size, mtime in self.session.walk(self.top, self.refused)}
 
     def files(self, missing_ok=False):
         """{rel: (size, mtime)}; None when ``missing_ok`` and the directory is not there."""
@@ -194,7 +196,7 @@ class _SftpSide(_Side):
         return self.runner.run(coro)
 
     async def _walk(self):
-        return {rel: (size, mtime) async for rel, size, mtime in self.session.walk(self.top)}
+        return {rel: (size, mtime) async for rel, size, mtime in self.session.walk(self.top, self.refused)}
 
     def close(self, abort=False):
         try:
@@ -228,6 +230,9 @@ def mirror(source, dest, options, include=(), exclude=(), progress_for=None, on_
                          "netkit mirror DIR URL (upload)")
     url = parse_url(source if download else dest, ("ftp", "ftps", "sftp"))
     local = os.fspath(dest if download else source)
+    if not local:
+        raise UsageError("mirror: the local directory is an empty name; give a directory, as in netkit mirror "
+                         "URL DIR")
     result = MirrorResult(str(source), str(dest), dry_run)
     if not download:
         local_files = _local_files(local)  # before connecting: a wrong directory is a usage error
@@ -241,6 +246,10 @@ def mirror(source, dest, options, include=(), exclude=(), progress_for=None, on_
             if remote is None and not dry_run:
                 box[0].mkdirs("")
             copy, result.unchanged, extra = plan(local_files, remote or {}, include, exclude)
+        for rel, exc in box[0].refused:  # one line each; the others go on (and --delete stays off)
+            result.failed.append((rel, exc))
+            if on_file is not None:
+                on_file(rel, exc)
         if dry_run:
             result.planned = [(rel, size) for rel, size, _ in copy]
             result.deleted = extra if delete else []
@@ -309,18 +318,18 @@ def _copy_all(box, url, options, jobs, download, local, progress_for, on_file, r
 def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for, record, shared=None):
     """Copy one file, retrying transient failures on a new connection, which replaces
     ``box[0]`` (None: this worker could not reconnect)."""
-    path = os.path.join(local, *rel.split("/"))
     attempt = 0
     while True:
         attempt += 1
         pacer = Pacer(progress_for(rel, size) if progress_for else None, options.limit_rate, options.cancel, shared)
         try:
             if download:
-                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                # The remote name becomes a path only inside the destination (core.fs).
+                path = inside(local, rel)
                 # A .part from an earlier run may hold another version: only -c trusts it; a
                 # retry within this run continues what this run wrote. The listing's size and
                 # time save asking again, on the first try (a retry asks: the file may grow).
-                part = PartFile(path, resume=options.resume or attempt > 1)
+                part = PartFile(path, resume=options.resume or attempt > 1, named_by_peer=True)
                 try:
                     got = box[0].fetch(rel, part, pacer, (size, mtime) if attempt == 1 else None)
                     part.commit(got if got is not None else mtime)
@@ -328,7 +337,7 @@ def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for
                     part.close()
                 outcome = part.offset
             else:
-                outcome = box[0].send(path, rel, pacer, mtime)
+                outcome = box[0].send(os.path.join(local, *rel.split("/")), rel, pacer, mtime)
             pacer.finish()
         except (UsageError, KeyboardInterrupt):
             raise

@@ -19,7 +19,7 @@ from netkit.core.errors import ConnectError, NetError, TLSError
 from netkit.core.target import percent_decode
 from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, local_error
 
-__all__ = ["SSHError", "Session", "fetch", "remote_path", "upload"]
+__all__ = ["SSHError", "Session", "fetch", "regular_size", "remote_path", "upload"]
 
 # Read requests in flight. 32 of 255 KiB: 8 MiB on the way, four times OpenSSH sftp's
 # 64 x 32 KiB (what keeps a long fat link busy), while the peak memory of a download stays
@@ -60,6 +60,27 @@ async def replace(sftp, temp, path):
         except asyncssh.SFTPNoSuchFile:
             pass
         await sftp.rename(temp, path)
+
+
+def regular_size(attrs, path, peer):
+    """The size of a remote file from its (stat) attributes: None when unknown; a
+    directory, device, pipe or socket is refused -- reading ``/dev/zero`` never ends and
+    a pipe's size says nothing, so neither may become an empty "success"."""
+    import stat
+
+    mode = attrs.permissions
+    kind = attrs.type
+    if kind == 2 or (mode is not None and stat.S_ISDIR(mode)):  # FILEXFER_TYPE_DIRECTORY
+        from netkit.core.errors import UsageError
+
+        raise UsageError(f"{path} on {peer} is a directory; use netkit mirror for directories")
+    if (mode is not None and stat.S_IFMT(mode) and not stat.S_ISREG(mode)) or kind in (4, 6, 7, 8, 9):  # special, socket, devices, fifo
+        what = ("a character device" if mode is not None and stat.S_ISCHR(mode) else
+                "a block device" if mode is not None and stat.S_ISBLK(mode) else
+                "a pipe" if mode is not None and stat.S_ISFIFO(mode) else
+                "a socket" if mode is not None and stat.S_ISSOCK(mode) else "not a regular file")
+        raise RemoteError(f"{peer}: {path} is {what}, not a regular file: not copied")
+    return attrs.size
 
 
 def _map(exc, peer, what):
@@ -126,7 +147,8 @@ class Session:
             kw["password"] = password
         try:
             self.conn = await asyncssh.connect(url.host, **kw)
-            self.sftp = await self.conn.start_sftp_client()
+            # A name that is not UTF-8 is kept byte for byte (as os.fsdecode does), not an error.
+            self.sftp = await self.conn.start_sftp_client(path_errors="surrogateescape")
         except BaseException as exc:
             if self.conn is not None:
                 self.conn.abort()
@@ -161,11 +183,7 @@ class Session:
             size, mtime = known
         else:
             attrs = await self.call(f"reading {path}", self.sftp.stat(path))
-            if attrs.type == 2:  # FILEXFER_TYPE_DIRECTORY
-                from netkit.core.errors import UsageError
-
-                raise UsageError(f"{path} on {self.peer} is a directory; use netkit mirror for directories")
-            size, mtime = attrs.size, attrs.mtime
+            size, mtime = regular_size(attrs, path, self.peer), attrs.mtime
         offset = part.offset
         if size is not None and offset > size:
             part.restart()
@@ -177,13 +195,18 @@ class Session:
         most = MAX_REQUESTS if not pacer.rate else max(1, min(MAX_REQUESTS, pacer.rate // block))
         # A file that fits one read (most of a mirror's) is one plain request: block_size 0
         # turns off asyncssh's parallel reader, whose tasks cost more CPU than the file.
-        small = size is not None and 0 < size - offset <= block
-        f = await self.call(f"opening {path}", self.sftp.open(path, "rb", block_size=0 if small else block,
+        # Size 0 (or none said) is read to the end, whatever it holds: files of /proc say 0
+        # and hold more. (Devices and pipes were refused by regular_size.)
+        unknown = not size
+        small = not unknown and 0 < size - offset <= block
+        f = await self.call(f"opening {path}", self.sftp.open(path, "rb", block_size=0 if small or unknown else block,
                                                               max_requests=most))
         try:
-            if small:
+            if unknown:
+                await self._read_to_end(f, path, offset, block, part, pacer)
+            elif small:
                 await self._read_small(f, path, offset, size, part, pacer)
-            elif size is None or offset < size:
+            elif offset < size:
                 await self._pipeline(f, path, offset, size, part, pacer)
         except BaseException:
             with contextlib.suppress(Exception):  # closing a read handle on a failed connection
@@ -200,6 +223,18 @@ class Session:
         self.closing.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: a failed close of a read handle changes nothing
+
+    async def _read_to_end(self, f, path, at, block, part, pacer):
+        while True:
+            try:
+                data = await f.read(block, at)
+            except Exception as exc:  # noqa: BLE001 - mapped onto netkit's tree
+                raise _map(exc, self.peer, f"reading {path}") from None
+            if not data:
+                return
+            part.write(data)
+            pacer(len(data))
+            at += len(data)
 
     async def _read_small(self, f, path, offset, size, part, pacer):
         at = offset
@@ -271,25 +306,44 @@ class Session:
         await self.call(f"renaming {temp} to {path}", replace(self.sftp, temp, path))
         return size
 
-    async def walk(self, top):
-        """(relative path, size, mtime) of every file under ``top``."""
+    async def walk(self, top, refused):
+        """(relative path, size, mtime) of every file under ``top``. Entries that are no
+        plain name (``../x``, ``a/b``), or deeper than MAX_DEPTH (a loop of links the server
+        calls directories), go to ``refused`` as (path, UnsafeName); ``.``/``..`` are skipped.
+        (readdir's attributes are lstat's: a link is not followed, nor copied.)"""
         import stat
 
-        stack = [""]
+        from netkit.core.fs import MAX_DEPTH, check_name, count_entries, not_followed, refuse
+
+        stack = [("", 0)]
+        counted = 0
         while stack:
-            rel = stack.pop()
+            rel, depth = stack.pop()
             where = f"{top.rstrip('/')}/{rel}" if rel else top
-            entries = await self.call(f"listing {where}", self.sftp.readdir(where))
-            for entry in entries:
-                name = entry.filename
-                if name in (".", ".."):
-                    continue
-                path = f"{rel}/{name}" if rel else name
-                mode = entry.attrs.permissions or 0
-                if stat.S_ISDIR(mode):
-                    stack.append(path)
-                elif stat.S_ISREG(mode):
-                    yield path, entry.attrs.size, entry.attrs.mtime
+            try:
+                async for entry in self.sftp.scandir(where):
+                    counted = count_entries(counted, 1, where)
+                    name = entry.filename
+                    if name in (".", ".."):
+                        continue
+                    path = f"{rel}/{name}" if rel else name
+                    try:
+                        check_name(name)
+                    except ValueError as exc:
+                        refused.append((path, refuse(path, exc)))
+                        continue
+                    mode = entry.attrs.permissions or 0
+                    if stat.S_ISDIR(mode):
+                        if depth >= MAX_DEPTH:
+                            refused.append((path, not_followed(path, f"deeper than {MAX_DEPTH} levels: a loop on the server?")))
+                        else:
+                            stack.append((path, depth + 1))
+                    elif stat.S_ISREG(mode):
+                        yield path, entry.attrs.size, entry.attrs.mtime
+            except NetError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - mapped onto netkit's tree
+                raise _map(exc, self.peer, f"listing {where}") from None
 
     async def remove(self, path):
         await self.call(f"removing {path}", self.sftp.remove(path))

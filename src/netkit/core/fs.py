@@ -1,0 +1,265 @@
+"""Local files written with names a peer chose, in directories an attacker may have
+prepared: the one place where a remote name becomes a local path and a temporary is opened.
+
+netkit often runs as root, so (DESIGN.md, "Hostile peers"):
+
+* a remote name is one path component: not empty, not ``.`` or ``..``, no ``/``, no NUL
+  (:func:`check_name`, :func:`check_relative`; :class:`UnsafeName` is the refusal);
+* a path built from remote names stays inside its top: each directory on the way is made
+  here, or is a directory whose real path is inside the top -- a planted link
+  ``dest/sub -> /etc`` is refused (:func:`inside`);
+* a temporary is created with O_CREAT|O_EXCL|O_NOFOLLOW, never through a link; one left
+  from before is taken back (to resume, or to be emptied) only when it is a regular file
+  that this user owns and that has no other name (:func:`open_temp`); a report written
+  whole goes through an unpredictable name (:func:`write_whole`).
+
+Modes and times are set through the descriptor, never by a path a link could redirect.
+"""
+
+import os
+import stat
+
+from netkit.core.errors import NetkitError, ProtocolError
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_ENTRIES",
+    "LocalError",
+    "UnsafeName",
+    "check_name",
+    "check_output_file",
+    "check_relative",
+    "count_entries",
+    "inside",
+    "local_error",
+    "open_temp",
+    "not_followed",
+    "refuse",
+    "write_whole",
+]
+
+# Directory levels a recursive copy follows below its top. Real trees stay far below it
+# (a deep node_modules is ~30); deeper is a loop on the server (a link ``sub -> ..`` that
+# the listing calls a directory) or a hostile listing, and it keeps a path under PATH_MAX.
+MAX_DEPTH = 64
+# Entries a recursive listing takes in. A mirror plan holds them all in memory (a few
+# hundred bytes each); a million is more than the trees netkit mirrors, and a listing
+# that never ends (a loop on the server, a hostile one) stops here instead of the memory.
+MAX_ENTRIES = 1_000_000
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+class LocalError(NetkitError):
+    """The local side failed (disk full, permission denied, not a directory, a link)."""
+
+
+class UnsafeName(ProtocolError):
+    """A peer sent a name that is not one plain file name (``../x``, ``/etc/x``, ``a/b``)."""
+
+
+def local_error(exc: OSError, what: str) -> LocalError:
+    """An OSError of this machine as one line that says the local side failed."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return LocalError(f"disk full {what} (on this machine)")
+    return LocalError(f"{exc.strerror or exc} {what} (on this machine)")
+
+
+def check_name(name: str) -> str:
+    """``name`` when it is one plain file name; ValueError saying why not."""
+    if not name:
+        raise ValueError("an empty name")
+    if "\0" in name:
+        raise ValueError("a NUL byte in a name")
+    if name.startswith("/"):
+        raise ValueError("an absolute path")
+    if "/" in name:
+        raise ValueError("'..' leads out of the destination" if ".." in name.split("/") else "a '/' inside one name")
+    if name in (".", ".."):
+        raise ValueError(f"'{name}' is not a file name")
+    return name
+
+
+def check_relative(rel: str) -> str:
+    """``rel`` when it is plain names joined by ``/`` (no ``..``, not absolute, not
+    deeper than :data:`MAX_DEPTH`); ValueError saying why not."""
+    if rel.startswith("/"):
+        raise ValueError("an absolute path")
+    parts = rel.split("/")
+    if len(parts) > MAX_DEPTH + 1:
+        raise ValueError(f"deeper than {MAX_DEPTH} directories")
+    for part in parts:
+        check_name(part)
+    return rel
+
+
+def refuse(rel: str, why) -> UnsafeName:
+    """The one line for a remote name that is not copied."""
+    return UnsafeName(f"{rel!r}: the server's name is refused ({why}): a remote name must stay inside "
+                      f"the destination; not copied")
+
+
+def count_entries(counted: int, more: int, where: str) -> int:
+    """``counted + more``; ProtocolError past :data:`MAX_ENTRIES`."""
+    counted += more
+    if counted > MAX_ENTRIES:
+        raise ProtocolError(f"the listing of {where} goes past {MAX_ENTRIES} entries: stopped (a loop on the "
+                            f"server?); mirror a smaller directory")
+    return counted
+
+
+def not_followed(rel: str, why) -> UnsafeName:
+    """The one line for a remote directory that is not walked into (a loop, too deep)."""
+    return UnsafeName(f"{rel!r}: directory not followed ({why})")
+
+
+def _within(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def inside(top: str, rel: str) -> str:
+    """``top/rel`` for plain names ``rel`` (checked here too), with the directories on the
+    way made; an existing one must be a directory whose real path is inside ``top`` (a
+    link to elsewhere is refused, LocalError). The last name is not looked at: the caller
+    writes a temporary and renames it there, which replaces a link rather than follows it."""
+    try:
+        check_relative(rel)
+    except ValueError as exc:
+        raise refuse(rel, exc) from None
+    parts = rel.split("/")
+    try:
+        os.makedirs(top, exist_ok=True)  # the top is the user's: made as given
+    except OSError as exc:
+        raise local_error(exc, f"making the directory {top}") from None
+    current = top
+    real_top = None
+    for part in parts[:-1]:
+        current = os.path.join(current, part)
+        try:
+            os.mkdir(current)
+            continue
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise local_error(exc, f"making the directory {current}") from None
+        try:
+            st = os.lstat(current)
+        except OSError as exc:
+            raise local_error(exc, f"looking at {current}") from None
+        if stat.S_ISLNK(st.st_mode):
+            if real_top is None:
+                real_top = os.path.realpath(top)
+            real = os.path.realpath(current)
+            if not _within(real, real_top):
+                raise LocalError(f"local {current} is a link out of {top} (to {real}): not followed")
+            if not os.path.isdir(real):
+                raise LocalError(f"local {current} is not a directory")
+        elif not stat.S_ISDIR(st.st_mode):
+            raise LocalError(f"local {current} is not a directory")
+    return os.path.join(top, *parts)
+
+
+def open_temp(path: str, keep: bool = False, mode: int = 0o666):
+    """(fd opened read-write, size): ``path`` created new (O_CREAT|O_EXCL|O_NOFOLLOW), or
+    one left from before taken back only when it is a regular file this user owns with no
+    other name -- kept as it is (``keep``, to resume) or emptied. Anything else there (a
+    link, a device, another user's file, a hard link) is refused: LocalError names it."""
+    flags = os.O_RDWR | _CLOEXEC | _NOFOLLOW
+    try:
+        return os.open(path, flags | os.O_CREAT | os.O_EXCL, mode), 0
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise local_error(exc, f"creating {path}") from None
+    try:
+        before = os.lstat(path)
+    except FileNotFoundError:
+        return open_temp(path, keep, mode)  # gone meanwhile: create it
+    except OSError as exc:
+        raise local_error(exc, f"looking at {path}") from None
+    _refuse_unless_ours(path, before)
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK)
+    except OSError as exc:
+        raise local_error(exc, f"opening {path}") from None
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino):
+            raise LocalError(f"local {path} changed while it was opened: not written")
+        _refuse_unless_ours(path, st)
+        os.set_blocking(fd, True)
+        size = st.st_size
+        if keep:
+            os.lseek(fd, 0, os.SEEK_END)
+        elif size:
+            # Only a leftover is cut: on ext4 a truncate to 0 makes close() flush the whole
+            # file to disk (auto_da_alloc), 6 % of a 1 GiB download's time here.
+            os.ftruncate(fd, 0)
+            size = 0
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, size
+
+
+def _refuse_unless_ours(path, st):
+    if stat.S_ISLNK(st.st_mode):
+        problem = "is a symbolic link"
+    elif not stat.S_ISREG(st.st_mode):
+        problem = "is not a regular file"
+    elif st.st_uid != os.geteuid():
+        problem = "belongs to another user"
+    elif st.st_nlink != 1:
+        problem = "has other names (hard links)"
+    else:
+        return
+    raise LocalError(f"local {path} {problem}: not written through; remove it or choose another destination")
+
+
+def check_output_file(path: str):
+    """None when a file can be written at ``path`` (its directory exists and is writable,
+    it is not a directory), else the reason, for a usage error before any work."""
+    if os.path.isdir(path):
+        return f"{path} is a directory; give a file name"
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        return f"{directory}: no such directory" if not os.path.exists(directory) else f"{directory} is not a directory"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return f"cannot create files in {directory} (permission denied)"
+    return None
+
+
+def write_whole(path: str, data: bytes, mode: int = 0o666):
+    """Write ``data`` to ``path`` whole or not at all: into an unpredictable new name in
+    the same directory (O_EXCL|O_NOFOLLOW), then renamed over ``path`` (a link there is
+    replaced, never written through)."""
+    directory, base = os.path.split(path)
+    temp = os.path.join(directory, f".{base}.{os.urandom(6).hex()}.part")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, mode)
+    except OSError as exc:
+        raise local_error(exc, f"creating {temp}") from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except OSError as exc:
+        _unlink(temp)
+        raise local_error(exc, f"writing {path}") from None
+    except BaseException:
+        _unlink(temp)
+        raise
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
