@@ -54,16 +54,14 @@ def parse_url(text, schemes=GET_SCHEMES) -> Target:
 
 
 def _check_ftp_fields(target):
-    """The first wall against command injection: what goes into an FTP command line (the
-    user, the password, the decoded path) holds no CR, LF or NUL."""
+    """The first wall against command injection for the path, which goes into RETR/STOR/
+    MLSD lines decoded (parse_target already refuses CR, LF and NUL in a user or password)."""
     from netkit.core.text import check_line_field
 
-    for value, field in ((target.user, "the user name"), (target.password, "the password"),
-                         (percent_decode(target.path), "the path")):
-        try:
-            check_line_field(value or "", f"{field} of an ftp:// URL")
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+    try:
+        check_line_field(percent_decode(target.path), "the path of an ftp:// URL (%0D, %0A, %00)")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def remote_name(url: Target) -> str:
