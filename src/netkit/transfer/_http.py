@@ -432,8 +432,11 @@ def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
 
 
 def _slow_body(conn, parser, chunks, part, pacer, decoder, url):
-    import zlib
+    bad_coding = ()  # zlib.error when decoding; zlib is not loaded for a plain body
+    if decoder is not None:
+        import zlib
 
+        bad_coding = zlib.error
     sock = conn.sock
     try:
         while True:
@@ -457,7 +460,7 @@ def _slow_body(conn, parser, chunks, part, pacer, decoder, url):
             if not decoder.eof:
                 raise ProtocolError(f"{url.url()}: the compressed body ends before its end (Content-Encoding "
                                     f"{parser.header('Content-Encoding')!r})")
-    except zlib.error as exc:
+    except bad_coding as exc:
         raise ProtocolError(f"{url.url()}: the body is not the {parser.header('Content-Encoding')!r} the server "
                             f"said it is ({exc})") from None
 
