@@ -275,6 +275,12 @@ def test_usage_errors(tmp_path):
     assert code == 2 and f"LOCAL_PATH {tmp_path / 'missing'}: no such file or directory" in err
     code, out, err = ssh("get", "web1", "/etc/hostname", "/etc/hostname")
     assert code == 2 and "LOCAL_DIR /etc/hostname: not a directory" in err
+    bad_config = tmp_path / "config"
+    bad_config.write_text("Host *\n    Port abc\n")
+    for config, why in ((tmp_path, f"ssh config {tmp_path}: cannot read it: Is a directory"),
+                        (bad_config, f"ssh config: {bad_config} line 2: Invalid Port integer value: abc")):
+        code, out, err = ssh("run", "-F", config, "--no-agent", "127.0.0.1:1", "--", "true")
+        assert (code, out, err) == (2, "", f"netkit ssh run: {why}\n")  # not "127.0.0.1:1 failed"
     code, out, err = ssh("run", "web1")
     assert code == 2 and "no command" in err
     code, out, err = ssh("run", "--", "uptime")

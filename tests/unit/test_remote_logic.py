@@ -166,6 +166,7 @@ def test_cli_parse_run():
     (["run", "-e", "A=\0", "web1", "--", "true"], "must not contain CR, LF or NUL"),
     (["run", "web1:22", "web1:0", "--", "true"], "host 'web1:0': bad host syntax"),
     (["run", "-f", "-", "--stdin", "--", "true"], "both read standard input"),
+    (["run", "-l", "ro\not", "web1", "--", "true"], "--user 'ro\\\\not': not a user name"),
     (["copy", "web1"], "unknown subcommand"),
 ])
 def test_cli_parse_errors(argv, message):

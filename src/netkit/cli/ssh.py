@@ -207,7 +207,12 @@ def parse(argv):
         raise UsageError("--password-env and --ask-password both give the password; give one")
     from netkit.remote._hosts import merge_duplicates, parse_hosts
 
-    hosts, merged = merge_duplicates(parse_hosts(hosts), user=one("user"), port=one("port"))
+    user = one("user")
+    if user is not None and (not user or not user.isprintable() or any(c.isspace() for c in user)):
+        from netkit.core.text import for_terminal
+
+        raise UsageError(f"--user {for_terminal(repr(user))}: not a user name; e.g. -l root")
+    hosts, merged = merge_duplicates(parse_hosts(hosts), user=user, port=one("port"))
     request.update(
         hosts=hosts, merged=merged, user=one("user"), port=one("port"), parallel=one("parallel"),
         identities=list(raw.get("identity", ())), agent=not raw.get("no-agent"),
@@ -293,8 +298,10 @@ def settings_from(request, err):
     jump = parse_host(request["jump"]) if request["jump"] else None
     from netkit.remote import DEFAULT_CONNECT_TIMEOUT
 
-    return Settings(credentials, policy, user=request["user"], port=request["port"], config=config,
-                    connect_timeout=request["connect_timeout"] or DEFAULT_CONNECT_TIMEOUT, jump=jump)
+    settings = Settings(credentials, policy, user=request["user"], port=request["port"], config=config,
+                        connect_timeout=request["connect_timeout"] or DEFAULT_CONNECT_TIMEOUT, jump=jump)
+    settings.check_config([*request["hosts"], *([jump] if jump else [])])
+    return settings
 
 
 def _runner():

@@ -59,6 +59,34 @@ class Settings:
             **credentials.options(),
         )
 
+    def check_config(self, hosts):
+        """A ``UsageError`` now when the ssh config cannot be read or parsed for one of
+        ``hosts`` (a directory, not UTF-8, ``Port abc``), instead of every host failing
+        alike once connected. asyncssh reads it per host (Host blocks match names): each
+        distinct name is read once here, which costs microseconds a host."""
+        if not self.config:
+            return
+        import getpass
+
+        from asyncssh.config import SSHClientConfig
+
+        from netkit.core.errors import UsageError
+        from netkit.core.text import for_terminal
+
+        local_user = getpass.getuser()
+        for host in dict.fromkeys((h.host, h.port or self.port or 22, h.user or self.user) for h in hosts):
+            name, port, user = host
+            try:
+                SSHClientConfig.load(None, self.config, False, False, False, local_user, user or local_user, name,
+                                     port)
+            except OSError as exc:
+                raise UsageError(f"ssh config {exc.filename or self.config[0]}: cannot read it: "
+                                 f"{exc.strerror or exc}") from None
+            except UnicodeDecodeError:
+                raise UsageError(f"ssh config {', '.join(self.config)} is not UTF-8 text") from None
+            except ValueError as exc:  # asyncssh's ConfigParseError: "PATH line N: what"
+                raise UsageError(f"ssh config: {for_terminal(str(exc))}") from None
+
     async def jump_connection(self):
         """One connection to the jump host, shared by every host behind it."""
         if self._jump_lock is None:
