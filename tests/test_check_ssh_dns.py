@@ -139,11 +139,12 @@ def test_ssh_hostkey_mismatch_names_expected_and_actual(sshd):
 def test_ssh_login_with_a_key(sshd):
     start = sshd.log_file.stat().st_size
     url = f"ssh://{sshd.host}:{sshd.port}"
-    code, out = check(url, "--identity", sshd.client_key, "--user", sshd.user)
+    trust = ("--known-hosts", sshd.known_hosts)
+    code, out = check(url, "--identity", sshd.client_key, "--user", sshd.user, *trust)
     assert code == 0 and f"logged in as {sshd.user} with {sshd.client_key.name}" in out, out
     assert f"Accepted publickey for {sshd.user}" in wait_for_log(sshd.log_file, start, "Accepted publickey")
     # The local user name when no --user (root in CI, where the fixture logs in as itself).
-    code, out = check(url, "--identity", sshd.client_key)
+    code, out = check(url, "--identity", sshd.client_key, *trust)
     assert code == 0 and f"logged in as {sshd.user}" in out
 
 
@@ -168,16 +169,17 @@ def test_ssh_login_failures_are_critical(sshd, tmp_path):
     url = f"ssh://{sshd.host}:{sshd.port}"
     other = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
-    code, out = check(url, "--identity", other)
+    trust = ("--known-hosts", sshd.known_hosts)
+    code, out = check(url, "--identity", other, *trust)
     assert code == 2 and f"authentication as {sshd.user} with other_key failed" in out
-    code, out = check(url, "--identity", sshd.client_key, "--user", "no-such-user-netkit")
+    code, out = check(url, "--identity", sshd.client_key, "--user", "no-such-user-netkit", *trust)
     assert code == 2 and "authentication as no-such-user-netkit" in out and "failed" in out
 
 
 def test_ssh_unusable_key_is_unknown(sshd, tmp_path):
     locked = tmp_path / "locked_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret", "-f", str(locked)], check=True)
-    code, out = check(f"ssh://{sshd.host}:{sshd.port}", "--identity", locked)
+    code, out = check(f"ssh://{sshd.host}:{sshd.port}", "--identity", locked, "--known-hosts", sshd.known_hosts)
     assert code == 3 and f"cannot use {locked}" in out
 
 

@@ -232,3 +232,54 @@ def test_json_results_stay_json(hostile_checks):
 
 def test_errors_are_netkit_errors():
     assert issubclass(ProtocolError, NetkitError) and issubclass(UsageError, NetkitError)
+
+
+# -- ssh: false results ------------------------------------------------------------------------
+
+
+def test_an_echo_service_is_not_an_ssh_server(hostile_checks):
+    code, out = check(url("ssh", hostile_checks.echo))
+    assert code == 2 and out.startswith("SSH CRITICAL - ") and "is not an SSH server" in out, out
+    assert "echoed our own identification line" in out
+
+
+def test_ssh_login_trusts_known_hosts_as_netkit_ssh_does(sshd, tmp_path):
+    """--identity without --hostkey: an unknown host key is refused (no login is tried),
+    unless --accept-new, which records it; a changed key is refused always."""
+    target = f"ssh://{sshd.host}:{sshd.port}"
+    login = ("--identity", sshd.client_key, "--user", sshd.user)
+    home = tmp_path / "home"
+    home.mkdir()
+    start = sshd.log_file.stat().st_size
+    code, results = check_json(target, *login, env={"HOME": str(home)})  # no ~/.ssh/known_hosts
+    [r] = results
+    assert code == 2 and "is not in known_hosts; refused" in r["summary"], r["summary"]
+    assert "login not tried" in r["summary"] and "logged in" not in r["summary"]
+    assert r["details"]["login"]["ok"] is False
+    time.sleep(0.3)
+    from tests.test_check_ssh_dns import log_since
+
+    assert "Accepted publickey" not in log_since(sshd.log_file, start)
+    # The known_hosts of the fixture: trusted, logged in.
+    code, out = check(target, *login, "--known-hosts", sshd.known_hosts)
+    assert code == 0 and f"logged in as {sshd.user}" in out, out
+    # --accept-new: trusted on first use and recorded.
+    recorded = tmp_path / "known_hosts"
+    code, out = check(target, *login, "--known-hosts", recorded, "--accept-new")
+    assert code == 0 and f"logged in as {sshd.user}" in out, out
+    assert f"[{sshd.host}]:{sshd.port} " in recorded.read_text()
+    code, out = check(target, *login, "--known-hosts", recorded)
+    assert code == 0, out
+    # A known_hosts naming another key for the host: refused, --accept-new or not.
+    import asyncssh
+
+    other = asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode().split()[:2]
+    lying = tmp_path / "lying"
+    lying.write_text(f"[{sshd.host}]:{sshd.port} {other[0]} {other[1]}\n")
+    code, out = check(target, *login, "--known-hosts", lying, "--accept-new")
+    assert code == 2 and "host key CHANGED, refused" in out and "logged in" not in out, out
+
+
+def test_known_hosts_options_need_an_unpinned_login():
+    code, out = check("ssh://127.0.0.1:1", "--accept-new")
+    assert code == 3 and "--accept-new applies to ssh:// checks only with --identity" in out

@@ -179,6 +179,12 @@ def _readable_file(value) -> str:
     return path
 
 
+def _path(value) -> str:
+    import os
+
+    return os.path.expanduser(_line_nonempty(value))
+
+
 def _env_name(value) -> str:
     text = _nonempty(value)
     if not all(c.isalnum() or c == "_" for c in text):
@@ -347,6 +353,11 @@ OPTIONS = (
                metavar="SHA256:...", example="SHA256:n1+Xo5HLd0iJ3hLn8vYQk0E7LDgNcFIXu3BjyjGRb3s"),
         Option("identity", "one", _readable_file, frozenset(("ssh",)), "private key to test authentication with",
                metavar="FILE", example="~/.ssh/id_ed25519"),
+        Option("known-hosts", "many", _path, frozenset(("ssh",)),
+               "known_hosts FILE the --identity login trusts (repeatable; default ~/.ssh/known_hosts)",
+               default=(), metavar="FILE", example="~/.ssh/known_hosts"),
+        Option("accept-new", "flag", _flag, frozenset(("ssh",)),
+               "with --identity: accept and record an unknown host key (never a changed one)", default=False),
     ),
     *_section(
         "dns://",

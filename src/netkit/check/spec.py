@@ -97,6 +97,11 @@ def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, p
     if scheme == "ssh" and opts.get("user") is not None and not opts.get("identity"):
         raise UsageError(f"{spell('user')} applies to ssh:// checks only with {spell('identity')} (the login "
                          f"to test)")
+    if scheme == "ssh":
+        for name in ("known-hosts", "accept-new"):
+            if opts.get(name) and (not opts.get("identity") or opts.get("hostkey")):
+                raise UsageError(f"{spell(name)} applies to ssh:// checks only with {spell('identity')} and "
+                                 f"without {spell('hostkey')} (pinned keys are the trust then)")
     if scheme in _NEEDS_USER and opts.get("user") is None and target.user is None:
         raise UsageError(f"{scheme}:// checks log in: give a user, as in {scheme}://USER@{target.netloc} "
                          f"or {spell('user')} USER")

@@ -12,10 +12,14 @@ Host keys: the first key exchange asks for the server's key types in the order O
 ``--hostkey`` pins are compared with its fingerprint (``SHA256:...`` as ``ssh-keygen -lf``
 prints it, or ``MD5:...``); any pin may match. When none matches that key, the server's
 other key types (from its KEXINIT) are fetched one exchange each, so a pin of any key the
-server holds is found; a mismatch names every key the server presented. The known_hosts
-files are never read: the pins are the trust. With ``--identity`` the login happens only
-after a pinned key matched (asyncssh checks the key through our callback before it
-authenticates), and only with that one key: no agent, no ~/.ssh/config, no other keys.
+server holds is found; a mismatch names every key the server presented. With pins, the
+known_hosts files are not read: the pins are the trust, and with ``--identity`` the login
+happens only after a pinned key matched (asyncssh checks the key through our callback
+before it authenticates). Without pins, an ``--identity`` login trusts the host key as
+``netkit ssh`` does (:class:`netkit.remote._trust.HostKeyPolicy`): it must be in known_hosts
+(``--known-hosts``, else ~/.ssh/known_hosts); an unknown key is refused unless
+``--accept-new``, a changed key always, and then no login is tried. The login uses that one
+key only: no agent, no ~/.ssh/config, no other keys.
 
 Statuses follow monitoring-plugins 2.3.3's check_ssh: a protocol or software version that
 differs from the expected one is CRITICAL (older check_ssh releases said WARNING for -r).
@@ -69,13 +73,23 @@ def plan(spec):
     if pins or identity:
         user = login_user(spec) if identity else None
         family = spec.family
+        policy = host_key_policy(spec) if identity and not pins else None
 
         def session(_identification, kexinit):
             return key_session(t.host, t.port, family=family, pins=pins, identity=identity, user=user,
-                               kexinit=kexinit)
+                               kexinit=kexinit, policy=policy)
 
     return ssh_dialogue(t.host, t.port, family=spec.family, identification=client_identification(_version()),
                         read_kexinit=session is not None, session=session)
+
+
+def host_key_policy(spec):
+    """The host key policy of ``netkit ssh`` for a login without pins: the key must be in
+    known_hosts (``--known-hosts``, else ~/.ssh/known_hosts); an unknown key is refused
+    unless ``--accept-new`` (then recorded), a changed one always."""
+    from netkit.remote._trust import HostKeyPolicy
+
+    return HostKeyPolicy(list(spec.get("known-hosts")) or None, accept_new=bool(spec.get("accept-new")))
 
 
 def login_user(spec) -> str:
@@ -102,15 +116,16 @@ class KeyCheck:
     attempt (None when not asked): a dict with user, identity, ok, error, local (True when
     the failure was ours, e.g. an unreadable key)."""
 
-    __slots__ = ("keys", "login", "matched")
+    __slots__ = ("keys", "login", "matched", "refused")
 
-    def __init__(self, keys=(), matched=None, login=None):
+    def __init__(self, keys=(), matched=None, login=None, refused=None):
         self.keys = list(keys)
         self.matched = matched
         self.login = login
+        self.refused = refused  # why known_hosts refused the host key (then no login was tried)
 
     def __repr__(self):
-        return f"KeyCheck({self.keys}, matched={self.matched!r}, login={self.login!r})"
+        return f"KeyCheck({self.keys}, matched={self.matched!r}, login={self.login!r}, refused={self.refused!r})"
 
 
 def fingerprint_matches(pin: str, sha256: str, md5: str) -> bool:
@@ -149,7 +164,8 @@ def _describe(key) -> tuple:
             key.get_fingerprint("md5"))
 
 
-async def key_session(host, port, *, family=0, pins=(), identity=None, user=None, kexinit=None) -> KeyCheck:
+async def key_session(host, port, *, family=0, pins=(), identity=None, user=None, kexinit=None,
+                      policy=None) -> KeyCheck:
     """Fetch the server's host key(s) and try the login, through asyncssh.
 
     asyncssh's exceptions are not OSErrors: they are mapped onto netkit's tree here, so
@@ -159,7 +175,8 @@ async def key_session(host, port, *, family=0, pins=(), identity=None, user=None
 
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        return await _key_session(asyncssh, host, port, family, tuple(pins), identity, user, kexinit, where)
+        return await _key_session(asyncssh, host, port, family, tuple(pins), identity, user, kexinit, where,
+                                  policy)
     except asyncssh.ConnectionLost as exc:
         raise ConnectError(f"{where} closed the connection in the SSH key exchange: {exc.reason}") from None
     except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
@@ -170,8 +187,10 @@ async def key_session(host, port, *, family=0, pins=(), identity=None, user=None
         raise ProtocolError(f"SSH key exchange with {where} failed: {reason}") from None
 
 
-async def _key_session(asyncssh, host, port, family, pins, identity, user, kexinit, where):
+async def _key_session(asyncssh, host, port, family, pins, identity, user, kexinit, where, policy):
     import socket
+
+    from netkit.remote._errors import HostKeyError
 
     options = {
         "family": {4: socket.AF_INET, 6: socket.AF_INET6}.get(family, socket.AF_UNSPEC),
@@ -203,8 +222,15 @@ async def _key_session(asyncssh, host, port, family, pins, identity, user, kexin
         seen = []
 
         class Client(asyncssh.SSHClient):
-            def validate_host_public_key(self, _host, _addr, _port, key):
+            def validate_host_public_key(self, _host, addr, _port, key):
                 seen.append(key)
+                if policy is not None:  # no pins: known_hosts is the trust, as for netkit ssh
+                    try:
+                        policy.check(host, addr, port, key)
+                    except HostKeyError as exc:
+                        refused.append(str(exc))
+                        return False
+                    return True
                 return not pins or _pinned(key) is not None
 
         try:
@@ -218,7 +244,8 @@ async def _key_session(asyncssh, host, port, family, pins, identity, user, kexin
         except asyncssh.HostKeyNotVerifiable:
             if not seen:  # refused before our callback saw a key: nothing to report on
                 raise
-            login["error"] = "not tried: the host key did not match"
+            login["error"] = ("not tried: the host key is not trusted" if refused
+                              else "not tried: the host key did not match")
             return seen[-1]
         except asyncssh.PermissionDenied as exc:
             login.update(ok=False, error=exc.reason or "permission denied")
@@ -240,6 +267,13 @@ async def _key_session(asyncssh, host, port, family, pins, identity, user, kexin
         return None
 
     first = [alg for algs in families for alg in algs]
+    refused = []
+    if policy is not None:
+        # A known host is asked for the types of its known keys first, as OpenSSH does, so
+        # that a server holding several keys shows the one known_hosts has.
+        offered = set(kexinit.server_host_key_algorithms) if kexinit is not None else None
+        known = [a for a in policy.host_key_algs(host, port) if offered is None or a in offered]
+        first = known + [a for a in first if a not in known]
     if client_key is not None:
         key = await log_in(first)
     else:
@@ -260,7 +294,7 @@ async def _key_session(asyncssh, host, port, family, pins, identity, user, kexin
                 if client_key is not None:
                     await log_in(algs)
                 break
-    return KeyCheck([_describe(k) for k in keys], matched, login)
+    return KeyCheck([_describe(k) for k in keys], matched, login, refused[0] if refused else None)
 
 
 # --- the verdict --------------------------------------------------------------------------
@@ -341,10 +375,16 @@ def _judge_keys(spec, keys: KeyCheck, peer, problems, notes, details):
             notes.append(f"host key {_key_text(entry)} as pinned")
     elif keys.keys:
         notes.append(f"host key {_key_text(keys.keys[0])}")
+    if keys.refused is not None:
+        details["hostkey_refused"] = keys.refused
+        problems.insert(0, (CRITICAL, keys.refused))
     login = keys.login
     if login is None:
         return
     details["login"] = dict(login)
+    if keys.refused is not None:
+        notes.append("login not tried")
+        return
     if login["ok"]:
         notes.append(f"logged in as {login['user']} with {_basename(login['identity'])}")
     elif login["local"]:

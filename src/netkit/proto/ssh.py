@@ -248,6 +248,10 @@ def ssh_dialogue(host, port, *, family=0, identification=b"SSH-2.0-netkit\r\n", 
         if not data:
             raise _closed(peer, reader)
         ident = reader.feed(data)
+    if ident.line == identification.rstrip(b"\r\n").decode("ascii", "replace"):
+        # Our own line came back: an echo service (RFC 862), a loop, a proxy that reflects.
+        raise ProtocolError(f"{peer} is not an SSH server: it echoed our own identification line "
+                            f"{preview(identification)!r}")
     kexinit = None
     if read_kexinit:
         payload = reader.packet()
