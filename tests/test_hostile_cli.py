@@ -326,3 +326,18 @@ def test_serve_limits_and_socket_options_are_bounded():
                         (("--sockopt", "SO_LINGER=99999999999"), "C int")):
         code, out, err = run_netkit("serve", "echo", "--port", "0", *args)
         assert code == 2 and one_line(err) and words in err, (args, err)
+
+
+def test_url_arguments_that_are_not_utf8_are_encoded_as_given():
+    def url(*args):
+        proc = subprocess.run([sys.executable.encode(), b"-m", b"netkit", b"url", *args], capture_output=True,
+                              timeout=30)
+        err = proc.stderr.decode("utf-8", "replace")
+        assert "internal error" not in err and "Traceback" not in err, err
+        return proc.returncode, proc.stdout, err
+
+    assert url(b"quote", b"a\xffb \xc3\xa9")[:2] == (0, b"a%FFb%20%C3%A9\n")
+    assert url(b"encode", b"k=a\xffb")[:2] == (0, b"k=a%FFb\n")
+    assert url(b"decode", b"a=\xff\x1b")[:2] == (0, b"a=\\xff\\x1b\n")
+    code, out, err = url(b"quote", b"--safe", b"\xff", b"x")
+    assert code == 2 and one_line(err) and "--safe" in err

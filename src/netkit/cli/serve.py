@@ -21,6 +21,7 @@ def _flags():
 def help_text() -> str:
     from netkit.proto.services import SERVICES
     from netkit.serve._options import GLOBAL, OPTIONS
+    from netkit.serve._ratelimit import SOURCE_BURST, SOURCE_RATE
 
     def rows(options):
         return option_rows(options, 30)
@@ -32,7 +33,9 @@ def help_text() -> str:
         "Serve a small network service in the foreground: one log line per event on stderr,\n"
         "SIGTERM or SIGINT stops it gracefully, systemd is told when it is ready (NOTIFY_SOCKET).\n"
         "Safe by default: listens on 127.0.0.1 only, with limits on connections, line length,\n"
-        "idle time and unread output.\n\n"
+        f"idle time and unread output. Over UDP, replies to one address are limited ({SOURCE_RATE >> 10} KiB/s\n"
+        f"after a {SOURCE_BURST >> 10} KiB burst): a forged source address cannot make it an amplifier.\n"
+        "Peers' text in log lines has its control characters escaped.\n\n"
         "services:\n" + services + "\noptions:\n" + rows(OPTIONS) + "\nprocess:\n" + rows(GLOBAL) +
         "\nExamples:\n"
         "  netkit serve echo --port 7007 --prefix 'You said: '\n"

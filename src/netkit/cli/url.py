@@ -90,7 +90,13 @@ def _visible(text: str) -> str:
     """One line of text: control characters as escapes (\\n, \\t, \\x00), the rest as is."""
     if all(c.isprintable() for c in text):
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    if 0xDC80 <= ord(c) <= 0xDCFF:  # a byte of a command line that was not UTF-8
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    return c.encode("unicode_escape").decode("ascii")
 
 
 def _parts_table(parts) -> str:

@@ -108,9 +108,26 @@ def parse_url(url: str, *, show_password: bool = False) -> UrlParts:
                     parts.query, pairs, parts.fragment)
 
 
+def _as_given(text):
+    """``text``, or its bytes when it came from a command line that was not UTF-8 (the
+    bytes Python kept as surrogates): those bytes are what gets percent-encoded."""
+    if isinstance(text, str) and not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "surrogateescape")
+    return text
+
+
 def quote(text: str, *, safe: str | None = None, plus: bool = False) -> str:
-    """Percent-encode ``text`` as UTF-8: ``quote`` (path; '/' kept by default) or, with
-    ``plus``, ``quote_plus`` (query; spaces become '+', nothing kept by default)."""
+    """Percent-encode ``text`` as UTF-8 (bytes that were not UTF-8 on the command line, as
+    they were): ``quote`` (path; '/' kept by default) or, with ``plus``, ``quote_plus``
+    (query; spaces become '+', nothing kept by default)."""
+    text = _as_given(text)
+    if safe is not None:
+        safe = _as_given(safe)
+        if isinstance(safe, bytes):  # characters, not bytes, are what stays unquoted
+            raise UsageError("--safe takes characters that are UTF-8 text; write them as they are, e.g. --safe '/:'")
     if plus:
         return quote_plus(text, safe="" if safe is None else safe)
     return _quote(text, safe="/" if safe is None else safe)
@@ -147,7 +164,7 @@ def encode_query(pairs) -> str:
     kept, text is encoded as UTF-8, spaces as '+' (HTML form encoding).
     """
     items = [parse_pair(p) if isinstance(p, str) else (str(p[0]), str(p[1])) for p in pairs]
-    return urlencode(items)
+    return urlencode([(_as_given(k), _as_given(v)) for k, v in items])
 
 
 def decode_query(text: str) -> tuple[tuple[str, str], ...]:
