@@ -121,7 +121,7 @@ def _without_duplicate_lengths(headers):
     return [(n, v) for n, v in headers if n != "content-length"]
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(heads(), st.sampled_from(["GET", "HEAD"]))
 @example(b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n", "GET")
 @example(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "GET")

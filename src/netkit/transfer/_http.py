@@ -488,17 +488,18 @@ def send(path, url, options, method="PUT", pacer=None):
         f = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise local_error(exc, f"opening {path}") from None
-    with f:
-        headers = list(options.headers)
-        if not any(n.lower() == "content-type" for n, _ in headers):
-            headers.append(("Content-Type", options.content_type or "application/octet-stream"))
-        conn, parser, chunks, final = _request(url, options, method, headers, body_file=f, pacer=pacer)
-    try:
-        if parser.status >= 400:
-            raise _status_error(parser, final)
-        body = _read_answer(conn, parser, chunks, final, options)
-    finally:
-        conn.close()
+    headers = list(options.headers)
+    if not any(n.lower() == "content-type" for n, _ in headers):
+        headers.append(("Content-Type", options.content_type or "application/octet-stream"))
+    with f, _limits(options, pacer, {}) as watchdog:  # --max-time of this attempt (put has no retry state)
+        conn, parser, chunks, final = _request(url, options, method, headers, body_file=f, pacer=pacer,
+                                               watchdog=watchdog)
+        try:
+            if parser.status >= 400:
+                raise _status_error(parser, final)
+            body = _read_answer(conn, parser, chunks, final, options)
+        finally:
+            conn.close()
     return parser.status, parser.reason, parser.headers, body
 
 
