@@ -1,7 +1,7 @@
 """The HTTP/1.1 response parser: framing, interim responses, peer errors, any split."""
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netkit.core.errors import ProtocolError
@@ -163,3 +163,26 @@ def test_endless_trailers_are_refused():
     p = ResponseParser("GET")
     with pytest.raises(ProtocolError, match="trailers"):
         p.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + b"X: y\r\n" * 20000)
+
+
+_PIECES = st.sampled_from([b"HTTP/1.1 200 OK\r\n", b"HTTP/1.0 100 Continue\r\n\r\n", b"Content-Length: 5\r\n",
+                           b"Content-Length: \xc2\xb2\r\n", b"Transfer-Encoding: chunked\r\n", b"\r\n", b"\n",
+                           b"5\r\nhello\r\n", b"0\r\n\r\n", b"fffffffffffffffff\r\n", b" folded\r\n", b"X:\x1b\r\n",
+                           b"\x00", b"\xff", b"HTTP/1.1 204 No\r\n"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.binary(max_size=20)), max_size=20), st.integers(1, 7),
+       st.sampled_from(["GET", "HEAD", "CONNECT"]))
+def test_any_bytes_any_split_only_protocol_errors(pieces, step, method):
+    """Whatever a peer sends, in whatever pieces, the parser ends in a result or a
+    ProtocolError -- never another exception (issue 12: one bad peer fails one check)."""
+    data = b"".join(pieces)
+    parser = ResponseParser(method)
+    try:
+        for i in range(0, len(data), step):
+            parser.feed(data[i : i + step])
+        parser.feed(b"")
+    except ProtocolError:
+        return
+    assert parser.done
