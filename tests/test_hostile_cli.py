@@ -341,3 +341,15 @@ def test_url_arguments_that_are_not_utf8_are_encoded_as_given():
     assert url(b"decode", b"a=\xff\x1b")[:2] == (0, b"a=\\xff\\x1b\n")
     code, out, err = url(b"quote", b"--safe", b"\xff", b"x")
     assert code == 2 and one_line(err) and "--safe" in err
+
+
+def test_every_duration_is_bounded_by_the_shared_parser():
+    for args in (("dns", "-t", "1e308", "example.com", "--server", "127.0.0.1:9"),
+                 ("connect", "--connect-timeout", "1e308", "127.0.0.1", "9"),
+                 ("send", "--timeout", "1e308", "127.0.0.1", "9", "x"),
+                 ("send", "--wait", "1e308", "--udp", "127.0.0.1", "9", "x"),
+                 ("serve", "echo", "--port", "0", "--idle-timeout", "1e308"),
+                 ("serve", "echo", "--port", "0", "--grace", "1e308"),
+                 ("serve", "echo", "--port", "0", "--sockopt", "SO_RCVTIMEO=1e308")):
+        code, out, err = run_netkit(*args, timeout=30)
+        assert code == 2 and one_line(err) and "a day" in err, (args, err)

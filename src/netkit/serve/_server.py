@@ -206,7 +206,7 @@ class _Connection(asyncio.Protocol):
 
 class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self, listener):
-        from netkit.serve._ratelimit import ReplyBudget
+        from netkit.serve._ratelimit import SOURCE_RATE, ReplyBudget
 
         self.listener = listener
         self.transport = None
@@ -215,7 +215,7 @@ class _Datagrams(asyncio.DatagramProtocol):
             else _DATAGRAM_LOGIC[service.kind]
         # Every reply is paid for from its destination's budget: no amplifier, no loop
         # with another echo service, whatever source address a datagram claims.
-        self.budget = ReplyBudget()
+        self.budget = ReplyBudget(rate=SOURCE_RATE / listener.workers)
         self.answered = self.refused = self.dropped = self.limited = self.failed = 0
 
     def connection_made(self, transport):
@@ -271,6 +271,7 @@ class _Listener:
         self.pending = 0  # accepted, TLS handshake in progress
         self.allow = service.allow
         self.datagrams = None
+        self.workers = 1  # processes sharing this UDP socket (--workers): each gets its share of the rate
         self.accepting = False
         self.label = service.label
         self._log = server.log
@@ -567,15 +568,19 @@ class Server:
     def addresses(self):
         return [(listener.label, listener.address) for listener in self.listeners]
 
-    def share_limits(self):
-        """Before forking workers: make each socket's connection limit a semaphore the
-        workers share, so --max-connections holds overall, not per worker."""
+    def share_limits(self, workers: int = 1):
+        """Before forking ``workers``: make each socket's connection limit a semaphore the
+        workers share, so --max-connections holds overall, not per worker; and give each
+        worker its share of a UDP socket's reply rate (the kernel hands a source's datagrams
+        to any of them)."""
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
         for listener in self.listeners:
             if listener.sock.type == socket.SOCK_STREAM:
                 listener.slots = context.BoundedSemaphore(listener.service.limits.max_connections)
+            else:
+                listener.workers = workers
 
     async def start(self, announce: bool = True):
         """Serve on the bound sockets in the running loop; ``announce`` logs the listening

@@ -60,7 +60,7 @@ def serve_in_workers(server, count: int, grace: float, log, serve_one, on_ready=
     """Fork ``count`` workers, each running ``serve_one(control_fd, ready)`` on ``server``
     (bound, not started; ``ready()`` says it is serving); supervise them until they have
     all exited. 0 when they stopped on a signal, 1 when one failed."""
-    server.share_limits()
+    server.share_limits(count)
     for listener in server.listeners:
         listener.listen()  # connections queue from now on, while the workers start
         listener.unlink = False
