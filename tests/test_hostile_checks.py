@@ -160,6 +160,14 @@ def test_durations_are_bounded(hostile_checks, value):
         assert code == 2 and "at most 86400" in err, (command, err)
 
 
+@pytest.mark.parametrize("option", ["--concurrency", "--maxbytes", "--cert-warn"])
+def test_counts_are_ascii_digits(hostile_checks, option):
+    args = ["--tls"] if option == "--cert-warn" else []
+    code, out = check(url("tcp", hostile_checks.good_http), url("tcp", hostile_checks.good_http), *args,
+                      option, "\u0661\u0662")
+    assert code == 3 and out.startswith(f"NETKIT UNKNOWN - {option} expects a whole number"), out
+
+
 def test_a_day_is_accepted(hostile_checks):
     code, out = check(url("tcp", hostile_checks.good_http), "-t", "86400")
     assert code == 0, out

@@ -269,7 +269,7 @@ def _drive(spec, driver, loop):
     result = module.judge(spec, exchange, time.time())
     list(exchange.transcript.lines())
     for text in (nagios_line(result), json_line(result)):
-        assert "\n" not in text and "\r" not in text
+        assert not any(c in text for c in "\n\r\x00\x07\x1b\x9b"), text  # one line, no terminal sequences
 
 
 def _settings():
@@ -332,3 +332,47 @@ def test_serve_services_survive_any_stream(chunks, max_line):
             except LineTooLong:
                 break
             assert isinstance(reply, bytes)
+
+
+def _kexinit_payload(draw):
+    lists = [b",".join(draw(st.lists(st.sampled_from([b"ssh-ed25519", b"rsa-sha2-512", b"\xb2", b""]), max_size=3)))
+             for _ in range(10)]
+    body = bytes([20]) + draw(st.binary(min_size=16, max_size=16))
+    body += b"".join(len(x).to_bytes(4, "big") + x for x in lists) + b"\0" + b"\0\0\0\0"
+    return body
+
+
+@st.composite
+def ssh_stream(draw):
+    """An identification line (maybe with a preamble), then a binary packet, often mangled."""
+    preamble = draw(st.lists(line, max_size=2))
+    ident = draw(st.sampled_from([b"SSH-2.0-OpenSSH_9.2\r\n", b"SSH-1.99-x\n", b"SSH-2.0-\r\n", b"SSH-\xb2-x\r\n"]))
+    payload = _kexinit_payload(draw)
+    padding = draw(st.integers(4, 16))
+    packet = (len(payload) + padding + 1).to_bytes(4, "big") + bytes([padding]) + payload + b"\0" * padding
+    data = bytearray(b"".join(preamble) + ident + packet)
+    for _ in range(draw(st.integers(0, 3))):
+        if data:
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    cut = draw(st.integers(0, len(data)))
+    return bytes(data[:cut] if draw(st.booleans()) else data), draw(st.integers(1, 64))
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(case=ssh_stream())
+def test_ssh_identification_and_kexinit_parsers(case):
+    """The SSH reader the ssh:// check (with --hostkey/--identity) runs before asyncssh."""
+    from netkit.proto.ssh import IdentificationReader, parse_kexinit
+
+    data, step = case
+    reader = IdentificationReader()
+    try:
+        for at in range(0, len(data), step):
+            if reader.feed(data[at : at + step]) is not None:
+                break
+        if reader.identification is not None:
+            payload = reader.packet()
+            if payload is not None:
+                parse_kexinit(payload)
+    except ProtocolError:
+        pass

@@ -91,25 +91,30 @@ def _range(value):
         raise ValueError(f"expects a range: {RANGE_FORMS}; {exc}") from None
 
 
-def _days(value) -> int:
+def _whole(value):
+    """An int from a TOML int or ASCII text (``int()`` alone takes '١٢' and '1_0'); None if not."""
     if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    digits = text[1:] if text[:1] == "-" else text
+    return int(text) if digits.isascii() and digits.isdigit() else None
+
+
+def _days(value) -> int:
+    days = _whole(value)
+    if days is None:
         raise ValueError("expects a whole number of days")
-    try:
-        days = int(str(value).strip())
-    except ValueError:
-        raise ValueError("expects a whole number of days") from None
     if days < 0:
         raise ValueError("expects a number of days, 0 or more")
     return days
 
 
 def _count(value) -> int:
-    if isinstance(value, bool):
+    n = _whole(value)
+    if n is None:
         raise ValueError("expects a whole number")
-    try:
-        n = int(str(value).strip())
-    except ValueError:
-        raise ValueError("expects a whole number") from None
     if n < 0:
         raise ValueError("expects a whole number, 0 or more")
     return n

@@ -15,10 +15,10 @@ COMMAND = "netkit check"
 
 
 def _concurrency(value):
-    try:
-        n = int(value)
-    except ValueError:
-        raise ValueError("expects a whole number of checks, 1 or more") from None
+    text = str(value)
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError("expects a whole number of checks, 1 or more")
+    n = int(text)
     if n < 1:
         raise ValueError("expects a whole number of checks, 1 or more")
     return n

@@ -6,8 +6,12 @@ __all__ = ["nagios_line", "json_line", "unknown_line"]
 
 
 def _clean(text: str) -> str:
-    # '|' starts perfdata and a newline starts long output: neither may be in the text.
-    return text.replace("|", "/").replace("\r", " ").replace("\n", " ")
+    # '|' starts perfdata and a newline starts long output: neither may be in the text. The
+    # summary quotes what peers said: every other control character (ESC and so terminal
+    # sequences, BEL, C1) is shown escaped, never sent to the terminal or the monitor.
+    from netkit.core.text import for_terminal
+
+    return for_terminal(text.replace("|", "/").replace("\r", " ").replace("\n", " "))
 
 
 def nagios_line(result) -> str:

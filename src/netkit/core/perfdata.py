@@ -75,10 +75,19 @@ def format_perfdata(metrics) -> str:
 
 
 def _parse_number(text: str):
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
+    """An ASCII int or float; ValueError naming the text otherwise (float() alone would
+    read '١٢' as 12 and 'inf' as infinity)."""
+    if text.isascii():
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                value = None
+            if value is not None and value - value == 0:  # finite: not inf, not nan
+                return value
+    raise ValueError(f"perfdata value {text!r} is not a number")
 
 
 def parse_perfdata(text: str) -> list:
@@ -94,7 +103,9 @@ def parse_perfdata(text: str) -> list:
             j = i + 1
             label = []
             while True:
-                k = text.index("'", j)
+                k = text.find("'", j)
+                if k < 0:
+                    raise ValueError(f"perfdata label {text[i:i + 40]!r} has no closing quote")
                 label.append(text[j:k])
                 if k + 1 < n and text[k + 1] == "'":
                     label.append("'")
@@ -116,7 +127,7 @@ def parse_perfdata(text: str) -> list:
         i = end
         raw = fields[0]
         j = len(raw)
-        while j > 0 and not (raw[j - 1].isdigit() or raw[j - 1] == "."):
+        while j > 0 and not ("0" <= raw[j - 1] <= "9" or raw[j - 1] == "."):
             j -= 1
         value, unit = _parse_number(raw[:j]), raw[j:]
         fields += [""] * (5 - len(fields))

@@ -69,7 +69,7 @@ def is_ip_literal(host: str) -> bool:
     if ":" in host:
         return True
     parts = host.split(".")
-    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts)
+    return len(parts) == 4 and all(p.isascii() and p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts)
 
 
 def percent_decode(text: str) -> str:

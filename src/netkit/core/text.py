@@ -53,6 +53,8 @@ def parse_size(value) -> int:
         number, unit = value, ""
     else:
         text = str(value).strip().lower()
+        if not text.isascii():  # int()/float() read '١٢' as 12
+            raise ValueError("expects a size like 65536, 64k, 10M or 1G")
         j = len(text)
         while j and text[j - 1].isalpha():
             j -= 1
@@ -63,7 +65,10 @@ def parse_size(value) -> int:
             raise ValueError("expects a size like 65536, 64k, 10M or 1G") from None
     if unit not in _SIZE_UNITS:
         raise ValueError("expects a size like 65536, 64k, 10M or 1G")
-    size = int(number * _SIZE_UNITS[unit])
+    size = number * _SIZE_UNITS[unit]
+    if size != size or size in (float("inf"), float("-inf")):  # '1e999', 'nan': int() raises
+        raise ValueError("expects a size like 65536, 64k, 10M or 1G")
+    size = int(size)
     if size < 0:
         raise ValueError("expects a size of 0 or more")
     return size
