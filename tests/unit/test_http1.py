@@ -186,3 +186,9 @@ def test_any_bytes_any_split_only_protocol_errors(pieces, step, method):
     except ProtocolError:
         return
     assert parser.done
+
+
+def test_values_go_as_utf8_and_controls_are_refused():
+    assert build_request("GET", "/", [("X", "中 é")]).endswith("X: 中 é\r\n\r\n".encode())
+    with pytest.raises(ValueError, match="control character"):
+        check_header("X", "a\x1b[31m")

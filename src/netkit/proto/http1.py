@@ -44,6 +44,8 @@ def check_header(name: str, value: str) -> None:
     if not name or any(c not in _TOKEN for c in name):
         raise ValueError(f"header name {name!r} is not an HTTP token")
     check_line_field(value, f"the value of header {name!r}")
+    if not _CONTROLS.isdisjoint(value):
+        raise ValueError(f"the value of header {name!r} holds a control character; HTTP allows none but tab")
 
 
 def find_header(headers, name: str, default=None):
@@ -66,7 +68,9 @@ def build_request(method: str, target: str, headers, body: bytes | None = None) 
         check_header(name, value)
     lines = [f"{method} {target} HTTP/1.1"]
     lines.extend(f"{n}: {v}" for n, v in headers)
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+    # Values as UTF-8, as curl sends what the command line holds (RFC 9110 allows any
+    # octet above 0x7f in a value, and the server decides what it means).
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
     return head + body if body else head
 
 
