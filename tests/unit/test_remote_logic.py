@@ -123,6 +123,11 @@ def test_credentials_report_unusable_keys(tmp_path):
     right = Credentials([locked_path], agent=False, prompt=lambda _text: "right")
     assert len(right.keys) == 1 and right.problems == []
     assert Credentials([locked_path], agent=False, passphrase="right").keys
+    for path, why in ((tmp_path / "missing", "cannot read the key"), (garbage, "not a usable private key"),
+                      (locked_path, "the key is encrypted and there is no terminal")):
+        with pytest.raises(UsageError, match=f"identity {path}: {why}"):
+            Credentials([path], agent=False, prompt=None, strict=True)
+    assert Credentials([locked_path], agent=False, prompt=lambda _text: "wrong", strict=True).problems
 
 
 def test_run_result_like_completed_process():

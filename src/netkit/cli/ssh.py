@@ -3,6 +3,7 @@ clush, Ansible ad-hoc), with OpenSSH's host key rules."""
 
 import sys
 
+from netkit.cli._ssh_render import Progress, grouped, interrupted, report_failures, summary_table, write_json
 from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
 from netkit.core.errors import UsageError
 from netkit.core.options import Option, as_given, positive, seconds
@@ -11,8 +12,6 @@ __all__ = ["help_text", "main"]
 
 COMMAND = "netkit ssh"
 SUBCOMMANDS = ("run", "get", "put")
-# Exit codes: every host succeeded; some host failed (its command's status, or an error).
-EXIT_OK, EXIT_FAILED = 0, 1
 # --stdin is read once, held in memory and sent to every host: a script or a small file.
 # More belongs in `netkit ssh put` (streamed from disk).
 MAX_STDIN = 64 << 20
@@ -310,63 +309,7 @@ def _runner():
     return runner()
 
 
-# --- rendering ------------------------------------------------------------------------------
-
-
-def _seconds_text(seconds):
-    return f"{seconds:.2f}s"
-
-
-def summary_table(results, kind="run") -> str:
-    """HOST, STATUS, TIME, ERROR for every host, then one line of counts."""
-    from netkit.core.text import for_terminal
-
-    rows = []
-    for r in results:
-        if kind == "run":
-            status = "-" if r.returncode is None else str(r.returncode)
-            if r.exit_signal and r.returncode is None:
-                status = for_terminal(f"SIG{r.exit_signal}")
-        else:
-            status = "ok" if r.error is None else "failed"
-        detail = for_terminal(r.error or "")
-        if kind != "run" and r.error is None:
-            detail = r.describe()
-        rows.append((r.host, status, _seconds_text(r.duration), detail))
-    width = max([len("HOST")] + [len(h) for h, *_ in rows])
-    status_width = max([len("STATUS")] + [len(s) for _, s, *_ in rows])
-    lines = [f"{'HOST':<{width}}  {'STATUS':<{status_width}}  {'TIME':>7}  {'ERROR' if kind == 'run' else 'DETAIL'}"]
-    for host, status, took, detail in rows:
-        lines.append(f"{host:<{width}}  {status:<{status_width}}  {took:>7}  {detail}".rstrip())
-    ok = sum(1 for r in results if r.ok)
-    lines.append(f"{len(results)} host{'s' if len(results) != 1 else ''}: {ok} ok, {len(results) - ok} failed")
-    return "\n".join(lines) + "\n"
-
-
-def grouped(results) -> str:
-    """clubak's view: each distinct output once, under the hosts that gave it (as kept:
-    the last --keep-output bytes of each stream, said when more came)."""
-    from netkit.core.text import for_terminal
-
-    groups = {}
-    for r in results:
-        if r.error is not None:
-            continue
-        key = (r.stdout, r.stderr, r.returncode, r.stdout_dropped, r.stderr_dropped)
-        groups.setdefault(key, []).append(r.host)
-    blocks = []
-    for (stdout, stderr, code, out_cut, err_cut), hosts in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[1])):
-        title = f"{','.join(hosts)} ({len(hosts)} host{'s' if len(hosts) != 1 else ''}, exit {code})"
-        rule = "-" * min(max(len(title), 15), 78)
-        body = f"[... {out_cut} bytes before these not kept (--keep-output)]\n" if out_cut > 0 else ""
-        stdout = for_terminal(stdout, keep_newlines=True)
-        body += stdout + ("" if not stdout or stdout.endswith("\n") else "\n")
-        if err_cut > 0:
-            body += f"[stderr] [... {err_cut} bytes before these not kept (--keep-output)]\n"
-        if stderr:
-            body += "".join(f"[stderr] {for_terminal(line)}\n" for line in stderr.splitlines())
-        blocks.append(f"{rule}\n{title}\n{rule}\n{body}")
-    return "".join(blocks)
+# --- output directory -----------------------------------------------------------------------
 
 
 def _make_outdir(path):
@@ -381,39 +324,6 @@ def _make_outdir(path):
         raise UsageError(f"-o {path}: not a directory; -o takes a directory for HOST.stdout and HOST.stderr")
     if not os.access(path, os.W_OK | os.X_OK):
         raise UsageError(f"-o {path}: the directory is not writable")
-
-
-def _report_failures(results, err, kind="run"):
-    from netkit.core.text import for_terminal
-
-    failed = [r for r in results if not r.ok]
-    for r in failed:
-        if r.error is None and kind == "run":
-            err.write(f"{COMMAND} {kind}: {r.host}: exit status {r.returncode}\n")
-        else:
-            err.write(f"{COMMAND} {kind}: {for_terminal(r.error)}\n")
-    if failed:
-        names = ", ".join(r.host for r in failed[:10]) + (", ..." if len(failed) > 10 else "")
-        err.write(f"{COMMAND} {kind}: {len(failed)} of {len(results)} host{'s' if len(results) != 1 else ''} "
-                  f"failed: {names}\n")
-    return EXIT_FAILED if failed else EXIT_OK
-
-
-def _interrupted(finished, request, out, err, kind) -> int:
-    """Ctrl-C: what finished is printed (as it would have been), the rest is named."""
-    from netkit.cli.shell import dump_json
-
-    if request["json"]:
-        for r in finished:
-            out.write(dump_json(r.as_dict()))
-    elif finished:
-        out.write(summary_table(finished, kind=kind))
-    out.flush()
-    done = {r.host for r in finished}
-    left = [h.label for h in request["hosts"] if h.label not in done]
-    err.write(f"{COMMAND} {kind}: interrupted: {len(finished)} of {len(request['hosts'])} hosts finished; "
-              f"not finished: {', '.join(left[:10])}{', ...' if len(left) > 10 else ''}\n")
-    return 130
 
 
 # --- the subcommands ------------------------------------------------------------------------
@@ -456,9 +366,9 @@ def _run(request, out, err) -> int:
                                      keep_output=DEFAULT_KEEP_OUTPUT if request["keep_output"] is None
                                      else request["keep_output"]))
     except KeyboardInterrupt:
-        return _interrupted(finished, request, out, err, "run")
+        return interrupted(finished, request, out, err, "run")
     if request["json"]:
-        _write_json(results, out)
+        write_json(results, out)
     else:
         if request["group"]:
             out.write(grouped(results))
@@ -466,50 +376,7 @@ def _run(request, out, err) -> int:
             out.write("\n")
         out.write(summary_table(results))
     out.flush()
-    return _report_failures(results, err)
-
-
-class _Progress:
-    """One line on a terminal's stderr: hosts done, files and bytes moved, speed."""
-
-    def __init__(self, total_hosts, err, on):
-        import time
-
-        self.err = err
-        self.on = on and err.isatty()
-        self.total = total_hosts
-        self.done = self.files = self.bytes = 0
-        self.clock = time.monotonic
-        self.start = self.shown = self.clock()
-
-    def moved(self, nbytes):
-        self.bytes += nbytes
-        self.show()
-
-    def file_done(self):
-        self.files += 1
-        self.show()
-
-    def host_done(self, _result):
-        self.done += 1
-        self.show(force=True)
-
-    def show(self, force=False):
-        if not self.on:
-            return
-        now = self.clock()
-        if not force and now - self.shown < 0.1:
-            return
-        self.shown = now
-        rate = self.bytes / max(now - self.start, 1e-6)
-        self.err.write(f"\r{self.done}/{self.total} hosts, {self.files} files, {self.bytes / 1048576:.1f} MiB, "
-                       f"{rate / 1048576:.1f} MiB/s\x1b[K")
-        self.err.flush()
-
-    def clear(self):
-        if self.on:
-            self.err.write("\r\x1b[K")
-            self.err.flush()
+    return report_failures(results, err)
 
 
 def _transfer(request, out, err) -> int:
@@ -518,7 +385,7 @@ def _transfer(request, out, err) -> int:
 
     settings = settings_from(request, err)
     parallel = fit_to_descriptors(request["parallel"] or DEFAULT_PARALLEL)
-    progress = _Progress(len(request["hosts"]), err, request["progress"] and not request["json"])
+    progress = Progress(len(request["hosts"]), err, request["progress"] and not request["json"])
     action = get if request["sub"] == "get" else put
     finished = []
 
@@ -533,26 +400,15 @@ def _transfer(request, out, err) -> int:
                                         on_file=progress.file_done, on_result=host_done))
     except KeyboardInterrupt:
         progress.clear()
-        return _interrupted(finished, request, out, err, request["sub"])
+        return interrupted(finished, request, out, err, request["sub"])
     finally:
         progress.clear()
     if request["json"]:
-        _write_json(results, out)
+        write_json(results, out)
     else:
         out.write(summary_table(results, kind=request["sub"]))
     out.flush()
-    return _report_failures(results, err, kind=request["sub"])
-
-
-def _write_json(results, out):
-    """--json: one object per host, then the summary."""
-    from netkit.cli.shell import dump_json
-
-    for r in results:
-        out.write(dump_json(r.as_dict()))
-    ok = sum(1 for r in results if r.ok)
-    out.write(dump_json({"summary": {"hosts": len(results), "ok": ok, "failed": len(results) - ok,
-                                     "failed_hosts": [r.host for r in results if not r.ok]}}))
+    return report_failures(results, err, kind=request["sub"])
 
 
 def _work(request, out, err) -> int:

@@ -4,8 +4,9 @@ passwords come from a prompt (on the terminal) or from an environment variable.
 
 A key that cannot be used (unreadable, not a key, wrong passphrase) is left out with a
 ``problem`` line; the hosts then fail their login naming it, and the others go on. With
-``strict`` (the CLI's ``-i``), a key file named by the user that is missing, unreadable or
-not a private key is a ``UsageError`` instead: a mistake in the command, not a host's failure.
+``strict`` (the CLI's ``-i``), a key file named by the user that is missing, unreadable, not a
+private key, or encrypted with no way to ask for its passphrase is a ``UsageError`` instead: a
+mistake in the command, not a host's failure. A wrong passphrase stays a problem line.
 """
 
 import os
@@ -45,8 +46,8 @@ class Credentials:
                 if "Passphrase must be specified" not in str(exc) or passphrase is not None:
                     raise
                 if prompt is None:
-                    self.problems.append(f"{path}: the key is encrypted and there is no terminal to ask for "
-                                         f"its passphrase (use --passphrase-env VAR or ssh-agent)")
+                    self._unusable(f"{path}: the key is encrypted and there is no terminal to ask for its "
+                                   f"passphrase (use --passphrase-env VAR or ssh-agent)")
                     return None
                 return asyncssh.read_private_key(path, prompt(f"Passphrase for {path}: "))
         except asyncssh.KeyEncryptionError as exc:
@@ -64,7 +65,8 @@ class Credentials:
         if self.strict:
             from netkit.core.errors import UsageError
 
-            raise UsageError(f"identity {problem}; -i takes a private key file such as ~/.ssh/id_ed25519")
+            hint = "" if "passphrase" in problem else "; -i takes a private key file such as ~/.ssh/id_ed25519"
+            raise UsageError(f"identity {problem}{hint}")
         self.problems.append(problem)
 
     def methods(self) -> str:
