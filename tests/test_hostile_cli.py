@@ -353,3 +353,10 @@ def test_every_duration_is_bounded_by_the_shared_parser():
                  ("serve", "echo", "--port", "0", "--sockopt", "SO_RCVTIMEO=1e308")):
         code, out, err = run_netkit(*args, timeout=30)
         assert code == 2 and one_line(err) and "a day" in err, (args, err)
+
+
+def test_send_ends_at_its_timeout_even_when_the_peer_never_stops(endless_tcp):
+    proc = subprocess.run([sys.executable, "-m", "netkit", "send", "--timeout", "1", endless_tcp.host,
+                           str(endless_tcp.port), ""], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stderr == b""

@@ -6,6 +6,8 @@
                       services do. With ``wait_for_input`` it first waits until the
                       client's bytes have arrived, so its close (with them unread) is a
                       reset (RST) right after the reply, every time. ``.host``, ``.port``.
+``endless_tcp``       a TCP server that sends lines to each client as fast as it can, for
+                      ever (until the client goes). ``.host``, ``.port``.
 ``garbage_dns``       UDP and TCP on one port that answer anything with bytes that are not
                       a DNS message (an HTTP error line holding an OSC title sequence), as a
                       web server or a confused middlebox on port 53 would. ``.host``, ``.port``,
@@ -73,6 +75,24 @@ def answer_and_close():
     yield start
     for running in servers:
         running.__exit__(None, None, None)
+
+
+class _EndlessHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        line = b"z" * 1000 + b"\n"
+        try:
+            while True:
+                self.request.sendall(line * 64)
+        except OSError:  # the client went
+            pass
+
+
+@pytest.fixture
+def endless_tcp() -> Iterator[ReplyPeer]:
+    """A TCP server that never stops sending."""
+    server = ThreadingServer((HOST, 0), _EndlessHandler)
+    with serve_in_thread(server, "endless-tcp"):
+        yield ReplyPeer(HOST, server.server_address[1])
 
 
 @pytest.fixture
