@@ -222,3 +222,10 @@ def test_get_verbose_shows_the_heads_with_every_credential_masked(hostile_http, 
     assert "> Authorization: Basic ********" in err and "> Cookie: ********" in err
     assert "< HTTP/1.1 302 Moved" in err and "< Set-Cookie: ********" in err
     assert f"* connected to 127.0.0.1:{hostile_http_other.port}" in err
+
+
+def test_one_bad_content_length_fails_one_check(hostile_http):
+    code, out, err = run_netkit("check", hostile_http.url("/bad-length"), hostile_http.url("/ok/sweep"))
+    lines = out.strip().splitlines()
+    assert code == 2 and len(lines) == 2, out + err
+    assert "CRITICAL" in lines[0] and "bad Content-Length" in lines[0] and "OK" in lines[1]
