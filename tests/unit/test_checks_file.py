@@ -52,6 +52,10 @@ expect = ["SSH-2.0"]
         ("[[check]]\nurl = 5\n", "url must be a string"),
         ("[[check]]\nurl = 'tcp://h:1'\nwarning = '5:1'\n", "warning expects a range"),
         ("[[check]]\nurl = 'tcp://h:1'\ninsecure = 'yes'\n", "insecure expects true or false"),
+        ("[[check]]\nurl = 'tcp://h:1'\ntimeout = 1e308\n", "at most 86400 (a day) (got 1e+308); e.g. timeout = 5"),
+        ("[[check]]\nurl = 'tcp://h:1'\nwarning = {x = 1}\n", "a range is text or a number"),
+        ("[[check]]\nurl = 'smtp://h'\nrcpt = ['a@b', \"c@d>\\r\\nDATA\"]\n", "rcpt expects one line of text"),
+        ("[[check]]\nurl = 'pop3://u%0D%0AQUIT@h'\n", "the user name in"),
     ],
 )
 def test_mistakes_name_file_check_and_key(tmp_path, text, words):

@@ -36,7 +36,7 @@ def parse_value(option, value, spell):
             return tuple(option.parse(v) for v in items)
         return option.parse(value)
     except ValueError as exc:
-        example = f"; e.g. {spell(option.name)} = {_toml_example(option)}"
+        example = f"; e.g. {option.name} = {_toml_example(option)}"
         raise UsageError(f"{spell(option.name)} {exc} (got {value!r}){example}") from None
 
 

@@ -60,6 +60,8 @@ def parse_range(text) -> Range:
     """Parse a threshold range; ``ValueError`` names what is wrong with it."""
     if isinstance(text, bool):
         raise ValueError("expects a range, not true/false")
+    if not isinstance(text, (str, int, float)):  # a TOML table or list
+        raise ValueError("a range is text or a number")
     if isinstance(text, (int, float)):
         text = repr(text) if isinstance(text, float) else str(text)
     raw = str(text)
