@@ -348,13 +348,24 @@ def _run(request, out, err) -> int:
     parallel = fit_to_descriptors(request["parallel"] or DEFAULT_PARALLEL)
     stream = not (request["group"] or request["json"] or request["quiet"])
 
+    unflushed = set()
+
+    def flush():
+        for target in unflushed:
+            target.flush()
+        unflushed.clear()
+
     def on_output(host, name, line):
         # Every line prefixed and escaped, one host or many, terminal or pipe: remote bytes never
         # drive the terminal; the CR of a terminal's CRLF is dropped.
         target = out if name == "stdout" else err
         text = for_terminal(line.removesuffix(b"\r"), keep_newlines=True)
         target.write(f"{host}: {text}\n")
-        target.flush()
+        if not unflushed:  # one flush for all the lines of this turn of the loop (a chunk's)
+            import asyncio
+
+            asyncio.get_running_loop().call_soon(flush)
+        unflushed.add(target)
 
     finished = []
     try:
