@@ -161,3 +161,21 @@ def test_proxy_env_precedence():
     assert proxy_from_env("https", "h", 443, env).netloc == "p2:2"
     assert proxy_from_env("http", "h", 80, {"HTTP_PROXY": "http://ignored:9"}) is None
     assert proxy_from_env("http", "h", 80, {"all_proxy": "http://p3:3", "no_proxy": "h"}) is None
+
+
+def test_an_imap_flood_of_untagged_lines_is_bounded():
+    from netkit.proto.lines import MAX_REPLY_LINES
+    from netkit.proto.mail import imap_dialogue
+
+    flood = b"* 1 EXISTS\r\n" * (MAX_REPLY_LINES + 1)
+    peer = FakePeer([b"* PREAUTH hi\r\n", flood, b"n1 OK\r\n"])
+    with pytest.raises(ProtocolError, match="more than 1000 untagged lines"):
+        peer.run(imap_dialogue("h", 143, user="u", password="p"))
+
+
+def test_imap_examine_without_exists_is_a_protocol_error():
+    from netkit.proto.mail import imap_dialogue
+
+    peer = FakePeer([b"* PREAUTH hi\r\n", b"* 0 RECENT\r\nn1 OK [READ-ONLY] done\r\n"])
+    with pytest.raises(ProtocolError, match="without its number of messages"):
+        peer.run(imap_dialogue("h", 143, user="u", password="p"))

@@ -28,12 +28,16 @@ def _module(scheme):
 
 
 def _finish(spec, module, exchange, verbose):
-    from netkit.core.errors import UsageError
+    from netkit.core.errors import NetError, UsageError
 
     if isinstance(exchange.error, UsageError):  # the dialogue refused an argument: not the peer
         return failed(spec, UNKNOWN, str(exchange.error))
     try:
         result = module.judge(spec, exchange, time.time())
+    except UsageError as exc:
+        return failed(spec, UNKNOWN, str(exc))
+    except NetError as exc:
+        return failed(spec, CRITICAL, str(exc))
     except Exception as exc:  # noqa: BLE001 -- judging reads the peer's answer: its fault
         from netkit.drivers._common import peer_fault
 

@@ -5,7 +5,7 @@ at RCPT and resets, IMAP examines the mailbox read-only."""
 from netkit.core.errors import ProtocolError
 from netkit.core.text import is_digits
 from netkit.proto.actions import Connect, Send, StartTLS
-from netkit.proto.lines import LineReader, Session, command, line_bytes, no_injection, quit_
+from netkit.proto.lines import MAX_REPLY_LINES, LineReader, Session, command, line_bytes, no_injection, quit_
 
 __all__ = ["smtp_dialogue", "pop3_dialogue", "imap_dialogue", "imap_quote", "parse_extensions"]
 
@@ -115,15 +115,6 @@ def _pop_command(reader, text, shown=None):
     return (yield from _pop_line(reader, f"the reply to {(shown or text).split(' ', 1)[0]}"))
 
 
-def _pop_multiline(reader, what):
-    lines = []
-    while True:
-        line = yield from reader.line(what)
-        if line == ".":
-            return lines
-        lines.append(line[1:] if line.startswith("..") else line)
-
-
 def pop3_dialogue(host, port, *, family=0, implicit_tls=None, starttls=None, user, password):
     """Greeting, STLS, APOP (when offered and the password is known) or USER/PASS, STAT."""
     reader = LineReader(0, "the POP3 server")
@@ -218,6 +209,9 @@ class _Imap:
             if line.startswith(tag + " "):
                 return line[len(tag) + 1 :], untagged
             if line.startswith("* ") or line.startswith("+"):
+                if len(untagged) >= MAX_REPLY_LINES:
+                    raise ProtocolError(f"the IMAP server answered {verb} with more than {MAX_REPLY_LINES} "
+                                        f"untagged lines")
                 untagged.append(line)
             else:
                 raise ProtocolError(f"the IMAP server answered {verb} with {line[:60]!r}")
