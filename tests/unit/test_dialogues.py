@@ -179,3 +179,14 @@ def test_imap_examine_without_exists_is_a_protocol_error():
     peer = FakePeer([b"* PREAUTH hi\r\n", b"* 0 RECENT\r\nn1 OK [READ-ONLY] done\r\n"])
     with pytest.raises(ProtocolError, match="without its number of messages"):
         peer.run(imap_dialogue("h", 143, user="u", password="p"))
+
+
+def test_a_big_mailbox_search_reply_is_read():
+    """25,000 unseen messages make a SEARCH line of ~140 KB: counted, not 'line too long'."""
+    from netkit.proto.mail import imap_dialogue
+
+    numbers = b" ".join(b"%d" % n for n in range(1, 25001))
+    peer = FakePeer([b"* PREAUTH hi\r\n", b"* 25000 EXISTS\r\nn1 OK done\r\n", b"* SEARCH " + numbers + b"\r\n",
+                     b"n2 OK done\r\n"])
+    session = peer.run(imap_dialogue("h", 143, user="u", password="p"))
+    assert session.facts["unseen"] == 25000 and session.facts["messages"] == 25000

@@ -51,16 +51,16 @@ class LineReader:
         """True when bytes beyond the last line have come (dangerous before STARTTLS)."""
         return bool(self.buffer)
 
-    def line(self, waiting_for: str):
-        """Generator: the next line as text, without its line end."""
+    def line(self, waiting_for: str, limit: int = MAX_LINE):
+        """Generator: the next line as text, without its line end (at most ``limit`` bytes)."""
         while True:
             end = self.buffer.find(b"\n")
             if end >= 0:
                 raw = self.buffer[:end]
                 self.buffer = self.buffer[end + 1 :]
                 return raw.rstrip(b"\r").decode("utf-8", "replace")
-            if len(self.buffer) > MAX_LINE:
-                raise ProtocolError(f"{self.peer_name} sent a line longer than {MAX_LINE} bytes")
+            if len(self.buffer) > limit:
+                raise ProtocolError(f"{self.peer_name} sent a line longer than {limit} bytes")
             data = yield Recv(channel=self.channel)
             if not data:
                 got = f"; it had sent {self.buffer[:60]!r}" if self.buffer else ""

@@ -5,7 +5,7 @@ at RCPT and resets, IMAP examines the mailbox read-only."""
 from netkit.core.errors import ProtocolError
 from netkit.core.text import is_digits
 from netkit.proto.actions import Connect, Send, StartTLS
-from netkit.proto.lines import MAX_REPLY_LINES, LineReader, Session, command, line_bytes, no_injection, quit_
+from netkit.proto.lines import MAX_LINE, MAX_REPLY_LINES, LineReader, Session, command, line_bytes, no_injection, quit_
 
 __all__ = ["smtp_dialogue", "pop3_dialogue", "imap_dialogue", "imap_quote", "parse_extensions"]
 
@@ -172,12 +172,17 @@ def imap_quote(text: str):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# A SEARCH reply is one line of message numbers: 20,000 unseen messages already pass
+# MAX_LINE. 4 MiB holds half a million of them and still bounds what a peer can send.
+MAX_SEARCH_LINE = 4 * 1024 * 1024
+
+
 class _Imap:
     def __init__(self, reader):
         self.reader = reader
         self.counter = 0
 
-    def run(self, command, *args, shown=None):
+    def run(self, command, *args, shown=None, limit=None):
         """Generator: send a tagged command (``args`` as astrings), return (the tagged
         status after the tag, the untagged lines)."""
         self.counter += 1
@@ -205,7 +210,7 @@ class _Imap:
                 raise ProtocolError(f"the IMAP server answered a literal of {verb} with {line[:60]!r}")
             yield Send(data + line_bytes(after, verb), shown=b"******** (literal)\r\n")
         while True:
-            line = yield from self.reader.line(f"the reply to {verb}")
+            line = yield from self.reader.line(f"the reply to {verb}", limit or MAX_LINE)
             if line.startswith(tag + " "):
                 return line[len(tag) + 1 :], untagged
             if line.startswith("* ") or line.startswith("+"):
@@ -252,7 +257,7 @@ def imap_dialogue(host, port, *, family=0, implicit_tls=None, starttls=None, use
     if "messages" not in session.facts:  # RFC 9051 6.3.2: EXISTS is a required part of the reply
         raise ProtocolError(f"the IMAP server answered EXAMINE {mailbox[:60]!r} without its number of messages "
                             f"(no '* N EXISTS' line)")
-    status, untagged = yield from imap.run("SEARCH UNSEEN")
+    status, untagged = yield from imap.run("SEARCH UNSEEN", limit=MAX_SEARCH_LINE)
     if not status.startswith("OK"):
         return session.fail("SEARCH UNSEEN", status)
     unseen = 0
