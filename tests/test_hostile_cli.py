@@ -360,3 +360,28 @@ def test_send_ends_at_its_timeout_even_when_the_peer_never_stops(endless_tcp):
                            str(endless_tcp.port), ""], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           timeout=60)
     assert proc.returncode == 0 and proc.stderr == b""
+
+
+def test_serve_unix_never_replaces_what_is_not_a_socket(tmp_path):
+    regular = tmp_path / "file"
+    regular.write_text("keep me\n")
+    link = tmp_path / "link"
+    link.symlink_to(regular)
+    for path in (regular, link, tmp_path):
+        code, out, err = run_netkit("serve", "echo", "--unix", path)
+        assert code == 1 and one_line(err) and "not a socket" in err and "--port" not in err, err
+    assert regular.read_text() == "keep me\n" and link.is_symlink()
+
+
+def test_serve_unix_removes_only_its_own_socket_file(served, tmp_path):
+    path = tmp_path / "echo.sock"
+    pidfile = tmp_path / "notes"
+    pidfile.write_text("not a pid\n")
+    code, out, err = run_netkit("serve", "echo", "--unix", path, "--pidfile", pidfile)
+    assert code == 2 and not path.exists()  # set-up failed after binding: nothing left behind
+    for workers in ("1", "2"):
+        server = served("echo", "--unix", path, "--workers", workers)
+        path.unlink()
+        path.write_text("someone else's now\n")
+        assert server.stop() == 0 and path.read_text() == "someone else's now\n"
+        path.unlink()

@@ -132,7 +132,8 @@ def _run(request, out, err) -> int:
         where = ", ".join(f"{s.label} {s.path or f'{s.bind}:{s.listen_port}'}" for s in request["services"])
         hint = ""
         if exc.errno == 98:
-            hint = " (another server listens there: stop it or choose --port)"
+            unix = any(s.path for s in request["services"])
+            hint = f" (another server listens there: stop it or choose {'another --unix path' if unix else '--port'})"
         elif exc.errno == 13:
             hint = " (ports below 1024 need root; bind as root with --user to drop it, or pick a higher --port)"
         elif exc.errno == 99:

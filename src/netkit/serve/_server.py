@@ -280,6 +280,8 @@ class _Listener:
         # overall whichever worker accepts. None: one process, counted in `connections`.
         self.slots = None
         self.unlink = True  # remove a Unix socket's file at stop (the parent does, with workers)
+        # which file we bound: at stop, only that one is removed, never one put there since
+        self.socket_file = _identity(service.path) if sock.family == socket.AF_UNIX else None
         self.copies = [sock]  # with --workers: one bound socket per worker (SO_REUSEPORT)
         # where it listens, kept: the parent of --workers closes its copy of the socket
         self.address = service.path if sock.family == socket.AF_UNIX else sock.getsockname()[:2]
@@ -412,7 +414,12 @@ class _Listener:
                 self.datagrams.transport.close()
         else:
             self.sock.close()
-        if self.unlink and self.sock.family == socket.AF_UNIX and self.service.path:
+        if self.unlink:
+            self.remove_socket_file()
+
+    def remove_socket_file(self):
+        """Remove the Unix socket's file if it is still the one we bound."""
+        if self.socket_file is not None and _identity(self.service.path) == self.socket_file:
             try:
                 os.unlink(self.service.path)
             except OSError:
@@ -424,6 +431,15 @@ class _Listener:
             connection.sweep(now, idle)
         if self.datagrams is not None:
             self.datagrams.report()
+
+
+def _identity(path):
+    """(device, inode) of the socket file at ``path``, or None when there is none."""
+    try:
+        st = os.lstat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISSOCK(st.st_mode) else None
 
 
 def _refuse(conn):
@@ -450,18 +466,22 @@ def _bind(service: Service, copies: int = 1):
     if service.transport == "unix":
         path = service.path
         try:
-            if stat.S_ISSOCK(os.stat(path).st_mode):
-                probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    probe.connect(path)
-                except OSError:  # nobody listens: a stale socket of an earlier run
-                    os.unlink(path)
-                else:
-                    raise OSError(errno.EADDRINUSE, "a server is already listening there")
-                finally:
-                    probe.close()
+            mode = os.lstat(path).st_mode
         except FileNotFoundError:
-            pass
+            mode = None
+        if mode is not None:
+            if not stat.S_ISSOCK(mode):  # never replace a file, directory or link that is there
+                raise OSError(errno.EEXIST, "something that is not a socket is there: remove it, or choose "
+                                            "another --unix path")
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(path)
+            except OSError:  # nobody listens: a stale socket of an earlier run
+                os.unlink(path)
+            else:
+                raise OSError(errno.EADDRINUSE, "a server is already listening there")
+            finally:
+                probe.close()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.bind(path)
@@ -557,12 +577,16 @@ class Server:
                 listener.copies = [listener.sock]
 
     def close_sockets(self):
+        """Close every bound socket (and remove the Unix socket files this process owns:
+        set-up that fails after binding leaves nothing behind)."""
         for listener in self.listeners:
             for sock in listener.copies:
                 try:
                     sock.close()
                 except OSError:
                     pass
+            if listener.unlink:
+                listener.remove_socket_file()
 
     @property
     def addresses(self):

@@ -22,7 +22,6 @@ supervisor (systemd's Restart=on-failure) starts the whole service again.
 import os
 import select
 import signal
-import socket
 import sys
 import time
 
@@ -94,11 +93,7 @@ def serve_in_workers(server, count: int, grace: float, log, serve_one, on_ready=
         os.close(wake_r)
         os.close(wake_w)
         for listener in server.listeners:
-            if listener.sock.family == socket.AF_UNIX and listener.service.path:
-                try:
-                    os.unlink(listener.service.path)
-                except OSError:
-                    pass
+            listener.remove_socket_file()
 
 
 def _fds(workers):
