@@ -291,3 +291,21 @@ def test_ssh_login_trusts_known_hosts_as_netkit_ssh_does(sshd, tmp_path):
 def test_known_hosts_options_need_an_unpinned_login():
     code, out = check("ssh://127.0.0.1:1", "--accept-new")
     assert code == 3 and "--accept-new applies to ssh:// checks only with --identity" in out
+
+
+def test_ctrl_d_at_the_password_prompt_is_one_unknown_line(hostile_checks):
+    import pty
+
+    from tests.helpers import read_pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: netkit on a terminal, as a user runs it
+        os.execvpe(sys.executable, [sys.executable, "-m", "netkit", "check", url("pop3", hostile_checks.pop3)
+                                    .replace("//", "//u@")], clean_env())
+    try:
+        seen = read_pty(fd, answer=(b"Password for u", b"\x04"))
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert b"Traceback" not in seen
+    assert b"NETKIT UNKNOWN - no password given for u" in seen and os.waitstatus_to_exitcode(status) == 3

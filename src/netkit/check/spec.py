@@ -220,7 +220,11 @@ def _password(target, opts, spell, env, prompt):
     if prompt is None:
         raise UsageError(f"the password for {login} is needed: set {spell('password-env')} VAR, put it in "
                          f"~/.netrc, or run on a terminal to be asked")
-    return prompt(f"Password for {login} at {target.netloc}: ")
+    try:
+        return prompt(f"Password for {login} at {target.netloc}: ")
+    except EOFError:  # Ctrl-D at the prompt
+        raise UsageError(f"no password given for {login}; type it at the prompt, or use "
+                         f"{spell('password-env')} VAR or ~/.netrc") from None
 
 
 def netrc_password(host: str, login: str, env=None):
