@@ -122,6 +122,11 @@ def test_part_links_and_hard_links_are_refused_by_get_mirror_ssh_get_and_scan(ho
     os.symlink(target, mirror / "good.txt.part")
     code, _, err = run("mirror", server.url("/top/"), mirror)
     assert "good.txt.part is a symbolic link" in err and (mirror / "sub" / "inner.txt").exists()
+    replaced = tmp_path / "replaced"
+    replaced.mkdir()
+    os.symlink(target, replaced / "good.txt")  # the file's own name a link: replaced, not followed
+    code, _, err = run("mirror", server.url("/top/"), replaced)
+    assert not os.path.islink(replaced / "good.txt") and (replaced / "good.txt").read_bytes() == content("good.txt")
 
     host = f"tester@127.0.0.1:{hostile_sftp.port}"
     sshdest = tmp_path / "sshdest" / host / "sub"
@@ -253,3 +258,24 @@ def test_a_local_failure_says_it_is_local(hostile_ftp, tmp_path):
     (dest / "sub").write_text("a file where the listing has a directory\n")
     code, _, err = run("mirror", hostile_ftp("names").url("/top/"), dest)
     assert "sub/inner.txt: local" in err and "is not a directory" in err, err
+
+
+# -- 9. the same class elsewhere: local sources that are not files --------------------------------
+
+def test_file_urls_of_pipes_and_devices_are_refused_and_proc_is_read_whole(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    for source in (tmp_path / "fifo", "/dev/zero"):
+        code, _, err = run("get", f"file://{source}", "-o", tmp_path / "out", timeout=20)
+        assert code == 1 and "is not a regular file" in err and err.count("\n") == 1, err
+    assert sorted(os.listdir(tmp_path)) == ["fifo"]
+    code, _, err = run("get", "file:///proc/self/status", "-o", tmp_path / "status")
+    assert code == 0 and b"Name:" in (tmp_path / "status").read_bytes(), err
+
+
+def test_ssh_put_sends_proc_files_whole_and_refuses_devices(ssh_fleet, tmp_path):
+    host = ssh_fleet.host_args()[0]
+    code, _, err = run("ssh", "put", *ssh_auth(ssh_fleet), host, "/proc/self/status", tmp_path / "in")
+    assert code == 0 and b"Name:" in (tmp_path / "in" / "status").read_bytes(), err
+    code, _, err = run("ssh", "put", *ssh_auth(ssh_fleet), host, "/dev/zero", tmp_path / "in")
+    assert code != 0 and "not a regular file" in err, err
+    assert sorted(os.listdir(tmp_path / "in")) == ["status"]

@@ -305,7 +305,10 @@ def _local_files(pattern):
                         rel = os.path.relpath(full, path).replace(os.sep, "/")
                         found.append((full, posixpath.join(base, rel), os.stat(full)))
         else:
-            found.append((path, base, os.stat(path)))
+            st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):  # /dev/zero would be sent as an empty file, a pipe never end
+                raise NetkitError(f"{path} is not a regular file (a device, pipe or socket); put copies files")
+            found.append((path, base, st))
     return found
 
 
@@ -331,13 +334,23 @@ async def _put_file(sftp, local, remote, st, result, force, on_bytes):
     if offset:
         result.resumed += 1
     stamp = asyncssh.SFTPAttrs(atime=mtime, mtime=mtime)
-    with open(local, "rb") as source:  # noqa: ASYNC230 -- local disk, chunk by chunk
+    from netkit.core.fs import local_error
+
+    try:
+        source = open(local, "rb")  # noqa: ASYNC230, SIM115 -- local disk, chunk by chunk; closed below
+    except OSError as exc:
+        raise local_error(exc, f"opening {local}") from None
+    unknown = not size  # files of /proc say 0 and hold more: sent to their end
+    with source:
         async with sftp.open(part, "r+b" if offset else "wb") as out:
             if offset:
                 await out.truncate(offset)
-            while offset < size:
-                source.seek(offset)
-                data = source.read(min(CHUNK, size - offset))
+            while offset < size or unknown:
+                try:
+                    source.seek(offset)
+                    data = source.read(CHUNK if unknown else min(CHUNK, size - offset))
+                except OSError as exc:
+                    raise local_error(exc, f"reading {local}") from None
                 if not data:
                     break
                 await out.write(data, offset)
@@ -347,7 +360,7 @@ async def _put_file(sftp, local, remote, st, result, force, on_bytes):
                 if on_bytes is not None:
                     on_bytes(len(data))
             await out.setstat(asyncssh.SFTPAttrs(permissions=st.st_mode & 0o777, atime=mtime, mtime=mtime))
-    if offset != size:
+    if offset != size and not unknown:
         raise NetkitError(f"{local} changed while it was sent; run again")
     await replace(sftp, part, remote)
     result.files += 1

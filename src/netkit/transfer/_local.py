@@ -9,17 +9,22 @@ __all__ = ["fetch"]
 
 
 def fetch(url, part, options, pacer, state):
+    import stat
+
     path = percent_decode(url.path)
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed by the with below
+        # O_NONBLOCK: opening a pipe must not wait for a writer; what it is, fstat says.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise LocalError(f"{path}: no such file") from None
     except OSError as exc:
         raise local_error(exc, f"opening {path}") from None
-    with f:
-        st = os.fstat(f.fileno())
-        if not os.path.isfile(path):
-            raise LocalError(f"{path} is not a file")
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise LocalError(f"{path} is not a regular file" if not stat.S_ISDIR(st.st_mode) else f"{path} is a directory")
+    os.set_blocking(fd, True)
+    with open(fd, "rb") as f:
         offset = part.offset if part.offset <= st.st_size else 0
         if offset != part.offset:
             part.restart()
