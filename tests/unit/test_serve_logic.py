@@ -157,6 +157,9 @@ def test_services_file(tmp_path):
     ("[[service]]\nservice = \"echo\"\ntls = [\"a\"]\n", "tls expects auto or"),
     ("gracee = 1\n[[service]]\nservice = \"echo\"\n", "did you mean 'grace'"),
     ("[[service]\n", "not valid TOML"),
+    ("[[service]]\nservice = \"echo\"\nport = inf\n", "port expects a port number"),
+    ("[[service]]\nservice = \"echo\"\nmax-connections = 2.5\n", "max-connections expects a whole number"),
+    ("workers = -inf\n[[service]]\nservice = \"echo\"\n", "workers expects a number of processes"),
 ])
 def test_services_file_mistakes_name_the_table_and_key(tmp_path, text, words):
     path = tmp_path / "bad.toml"

@@ -56,13 +56,22 @@ def _text(value):
     return value
 
 
+def _whole(value) -> int:
+    """A whole number from the command line (ASCII digits, a sign) or a TOML integer;
+    ValueError for anything else (1.5, inf, true, '²'), never OverflowError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = value.strip() if isinstance(value, str) else None
+    if not text or not text.lstrip("+-").isdigit() or not text.isascii():
+        raise ValueError("not a whole number")
+    return int(text)
+
+
 def _count(what, most):
     def parse(value):
-        if isinstance(value, bool):
-            raise ValueError(f"expects a whole number of {what}")
         try:
-            n = int(value)
-        except (TypeError, ValueError):
+            n = _whole(value)
+        except ValueError:
             raise ValueError(f"expects a whole number of {what}") from None
         if not 1 <= n <= most:
             raise ValueError(f"expects a whole number of {what} from 1 to {most:,}")
@@ -72,11 +81,9 @@ def _count(what, most):
 
 
 def _port(value):
-    if isinstance(value, bool):
-        raise ValueError("expects a port number 0-65535")
     try:
-        n = int(value)
-    except (TypeError, ValueError):
+        n = _whole(value)
+    except ValueError:
         raise ValueError("expects a port number 0-65535 (0: any free port)") from None
     if not 0 <= n <= 65535:
         raise ValueError("expects a port number 0-65535 (0: any free port)")
@@ -127,11 +134,9 @@ def _workers(value):
         from netkit.core.limits import usable_cpus
 
         return usable_cpus()
-    if isinstance(value, bool):
-        raise ValueError("expects a number of processes, 1 or more, or auto")
     try:
-        n = int(value)
-    except (TypeError, ValueError):
+        n = _whole(value)
+    except ValueError:
         raise ValueError("expects a number of processes, 1 or more, or auto (one per usable core)") from None
     if not 1 <= n <= MAX_WORKERS:
         raise ValueError(f"expects a number of processes from 1 to {MAX_WORKERS}, or auto")
