@@ -270,6 +270,8 @@ def test_help_command_and_no_arguments():
     assert code == 2 and one_line(err) and "did you mean scan" in err
     code, out, err = run_netkit()
     assert code == 2 and out == "" and err.startswith("usage: netkit COMMAND")
+    code, out, err = run_netkit("help", "help")
+    assert code == 0 and out.startswith("usage: netkit COMMAND")
     code, out, err = run_netkit("--help")
     assert code == 0 and out.startswith("usage: netkit COMMAND") and err == ""
 

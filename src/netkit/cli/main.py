@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     if not argv:  # a mistake, not a request for help: usage on stderr, as a usage error
         sys.stderr.write(USAGE)
         return 2
-    if argv[0] == "help" and len(argv) > 1:  # netkit help scan: scan's own help
+    if argv[0] == "help" and len(argv) > 1 and argv[1] not in ("help", "-h", "--help"):  # scan's own help
         if argv[1] not in COMMANDS:
             return _unknown(argv[1])
         argv = [argv[1], "--help"]

@@ -167,6 +167,10 @@ class _Sink:
         self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape") if escape else None
 
     def write(self, chunk: bytes, final: bool = False) -> None:
+        if not self.crlf and self.decoder is None:  # raw: byte for byte, nothing held back
+            if chunk:
+                write_all(self.fd, chunk)
+            return
         if self.held:
             chunk, self.held = self.held + chunk, b""
         if chunk.endswith(b"\r") and not final:
