@@ -1,6 +1,7 @@
 """The asyncio driver of the services: listening sockets, an accept loop that refuses
 before any work (``--allow``, the connection limit), one small ``asyncio.Protocol`` per
-connection feeding :mod:`netkit.proto.services`, idle sweeps and graceful stop.
+connection feeding :mod:`netkit.proto.services` (UDP sockets: :mod:`netkit.serve._udp`),
+idle sweeps and graceful stop.
 
 Fast on uvloop because the per-batch path is short: ``data_received`` hands the bytes to
 the service, which answers every complete line of the batch with one slice, and the
@@ -21,6 +22,7 @@ from netkit.proto import services as logic
 from netkit.serve import sockopts
 from netkit.serve._spec import DEFAULT_GRACE, DEFAULT_HANDSHAKE_TIMEOUT, Service
 from netkit.serve._system import Log
+from netkit.serve._udp import Datagrams
 
 __all__ = ["Server"]
 
@@ -56,10 +58,6 @@ def _stream_logic(service: Service):
     if kind == "reverse":
         return logic.ReverseLines(limits.max_line)
     return logic.Discard()  # discard; time and chargen ignore what they are sent
-
-
-_DATAGRAM_LOGIC = {"echo": logic.echo_datagram, "reverse": logic.reverse_datagram,
-                   "chargen": logic.chargen_datagram, "discard": lambda _data: None}
 
 
 class _Connection(asyncio.Protocol):
@@ -204,61 +202,6 @@ class _Connection(asyncio.Protocol):
             self._close(f"limit: no complete request for {idle:g} s (--idle-timeout); closed")
 
 
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, listener):
-        from netkit.serve._ratelimit import SOURCE_RATE, ReplyBudget
-
-        self.listener = listener
-        self.transport = None
-        service = listener.service
-        self.answer = (lambda _d: logic.time_text(time.time(), service.iso)) if service.kind == "time" \
-            else _DATAGRAM_LOGIC[service.kind]
-        # Every reply is paid for from its destination's budget: no amplifier, no loop
-        # with another echo service, whatever source address a datagram claims.
-        self.budget = ReplyBudget(rate=SOURCE_RATE / listener.workers)
-        self.answered = self.refused = self.dropped = self.limited = self.failed = 0
-
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def datagram_received(self, data, addr):
-        listener = self.listener
-        host = addr[0] if isinstance(addr, tuple) else addr
-        if listener.allow and not listener.allowed(host):
-            self.refused += 1
-            return
-        try:
-            reply = self.answer(data)
-        except Exception:  # noqa: BLE001 - one bad datagram must not reach the loop's handler
-            self.failed += 1
-            return
-        if reply is None:
-            return
-        if not self.budget.allow(host, len(reply), time.monotonic()):
-            self.limited += 1
-            return
-        if self.transport.get_write_buffer_size() > listener.service.limits.max_output:
-            self.dropped += 1
-            return
-        self.transport.sendto(reply, addr)
-        self.answered += 1
-
-    def error_received(self, exc):
-        pass  # ICMP port unreachable from a client that left: nothing to do
-
-    def report(self, final=False):
-        """A log line when something was refused or dropped since the last one (at most
-        one per sweep, not one per datagram: a flood must not flood the log)."""
-        if self.refused or self.dropped or self.limited or self.failed or (final and self.answered):
-            from netkit.serve._ratelimit import SOURCE_RATE
-
-            self.listener.log(f"{'stopped: ' if final else ''}{self.answered} datagrams answered, "
-                              f"{self.refused} refused (not in --allow), {self.dropped} dropped (--max-output), "
-                              f"{self.limited} not answered (over {SOURCE_RATE // 1024} KiB/s of replies to one "
-                              f"address)" + (f", {self.failed} failed" if self.failed else ""))
-            self.answered = self.refused = self.dropped = self.limited = self.failed = 0
-
-
 class _Listener:
     """One bound socket of a service and what is open on it."""
 
@@ -324,7 +267,7 @@ class _Listener:
                 sock.listen(LISTEN_BACKLOG)
 
     async def _start_datagrams(self):
-        _t, self.datagrams = await self.loop.create_datagram_endpoint(lambda: _Datagrams(self), sock=self.sock)
+        _t, self.datagrams = await self.loop.create_datagram_endpoint(lambda: Datagrams(self), sock=self.sock)
 
     def resume(self):
         if not self.accepting and self.sock.fileno() >= 0:
