@@ -47,8 +47,9 @@ def victim(tmp_path):
 
 # -- 1. a remote name is never a path -------------------------------------------------------------
 
-def test_mirror_ftp_refuses_names_that_leave_the_destination(hostile_ftp, tmp_path):
-    server = hostile_ftp("names", outside=tmp_path / "outside")
+@pytest.mark.parametrize("mode", ["names", "list"])
+def test_mirror_ftp_refuses_names_that_leave_the_destination(hostile_ftp, tmp_path, mode):
+    server = hostile_ftp(mode, outside=tmp_path / "outside")
     dest = tmp_path / "a" / "b" / "dest"
     dest.parent.mkdir(parents=True)
     before = snapshot(tmp_path, dest)
@@ -58,8 +59,13 @@ def test_mirror_ftp_refuses_names_that_leave_the_destination(hostile_ftp, tmp_pa
     assert (dest / "good.txt").read_bytes() == content("good.txt")
     assert snapshot(tmp_path, dest) == before  # nothing outside the destination changed
     lines = err.splitlines()
-    assert len(lines) == REFUSED and all("refused" in line for line in lines), err
+    # LIST cannot carry an empty name (the line has no ninth field): one fewer
+    assert len(lines) == REFUSED - (mode == "list") and all("refused" in line for line in lines), err
     assert "'../evil'" in err and "'nul\\x00name'" in err and b"2 copied" in out
+    if mode == "list":
+        assert "MLSD top" in server.commands and "LIST top" in server.commands
+        code, out, err = run("mirror", server.url("/top/"), dest)  # LIST + MDTM: unchanged is unchanged
+        assert b"0 copied (0 B), 2 unchanged" in out, out
 
 
 def test_mirror_sftp_and_ssh_get_refuse_names_that_leave_the_destination(hostile_sftp, tmp_path):

@@ -9,6 +9,8 @@ Modes:
               ``dir``), ``../evil``, ``../../evil``, ``sub/../../../evil``, the absolute
               ``outside``, an empty name, ``a/b`` and a name with a NUL; RETR of any name
               sends ``content of NAME``
+``list``      as ``names``, but MLSD is not understood (500, as vsftpd): the same entries
+              come as a Unix-style LIST (with a ``total`` line and a link)
 ``loop``      every directory holds ``again/`` (a link to itself) and ``f.txt``: an endless
               tree, no ``unique`` fact
 ``loopu``     the same with MLSD's ``unique`` fact (the same id for every level)
@@ -71,6 +73,18 @@ def _listing(state, path) -> list[str]:
             "type=file;size=1; ", file("a/b"), file("nul\0name"), "type=dir; ../up"]
 
 
+def _unix_listing(state, path) -> list[str]:
+    """The MLSD entries of ``path`` as ``ls -l`` lines."""
+    lines = ["total 8", "lrwxrwxrwx 1 ftp ftp 1 Jan 02  2020 link -> /etc"]
+    for entry in _listing(state, path):
+        facts, _, name = entry.partition(" ")
+        kind = facts.split(";")[0].removeprefix("type=")
+        size = len(content(name)) if kind == "file" else 4096
+        if kind in ("file", "dir") and name:
+            lines.append(f"{'d' if kind == 'dir' else '-'}rw-r--r-- 1 ftp ftp {size} Jan 02  2020 {name}")
+    return lines
+
+
 class _Handler(socketserver.StreamRequestHandler):
     def reply(self, text):
         self.wfile.write(text.encode("utf-8", "surrogateescape") + b"\r\n")
@@ -125,7 +139,9 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.reply(f"227 Entering Passive Mode ({host},{hi},{lo})")
             elif verb == "EPSV":
                 self.reply("502 use PASV")
-            elif verb in ("MLSD", "RETR"):
+            elif verb == "MLSD" and state.mode == "list":
+                self.reply("500 unknown command MLSD")
+            elif verb in ("MLSD", "RETR", "LIST"):
                 if listener is None:
                     self.reply("425 use PASV first")
                     continue
@@ -142,6 +158,9 @@ class _Handler(socketserver.StreamRequestHandler):
                 with conn:
                     if verb == "MLSD":
                         conn.sendall("".join(x + "\r\n" for x in _listing(state, arg)).encode("utf-8", "surrogateescape"))
+                    elif verb == "LIST":
+                        conn.sendall("".join(x + "\r\n" for x in _unix_listing(state, arg)).encode("utf-8",
+                                                                                                  "surrogateescape"))
                     else:
                         conn.sendall(content(arg))
                 self.reply("226 done")

@@ -120,8 +120,27 @@ def test_bad_epsv(text):
 
 def test_pasv_ignores_the_address():
     assert parse_pasv("Entering Passive Mode (10,0,0,1,195,80).") == 195 * 256 + 80
-    with pytest.raises(ProtocolError):
-        parse_pasv("Entering Passive Mode (1,2,3)")
+    for bad in ("Entering Passive Mode (1,2,3)", "(127,0,0,1,0,0)", "(127,0,0,1,999,999)",
+                "(127,0,0,1,1,\u00b2)", "(127,0,0,1,1," + "9" * 5000 + ")"):
+        with pytest.raises(ProtocolError):
+            parse_pasv(bad)
+
+
+def test_ftp_greeting_not_ready_for_ever_is_a_protocol_error():
+    peer = FakePeer([b"120 wait\r\n"] * 50)
+    with pytest.raises(ProtocolError, match="not ready"):
+        peer.run(ftp_dialogue("h", 21))
+
+
+def test_ftp_list_lines():
+    from netkit.transfer._ftp import parse_list_line
+
+    assert parse_list_line("-rw-r--r--   1 ftp  ftp   42 Jan 02  2020 my file.txt") == (
+        "my file.txt", {"type": "file", "size": "42"})
+    assert parse_list_line("drwxr-xr-x 2 ftp ftp 4096 Jan 02 12:00 ../up") == ("../up", {"type": "dir", "size": "4096"})
+    for other in ("total 8", "lrwxrwxrwx 1 ftp ftp 4 Jan 02 2020 l -> /etc", "crw-rw-rw- 1 0 0 1, 5 Jan 1 2020 zero",
+                  "garbage"):
+        assert parse_list_line(other) is None
 
 
 def test_ftp_retrieve_over_a_data_connection():

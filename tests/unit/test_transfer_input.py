@@ -314,3 +314,67 @@ def test_shared_rate_is_one_budget_for_every_worker(monkeypatch):
     for _ in range(10):
         pacers[0](10_000)
     assert clock[0] - start == pytest.approx(0.9)
+
+
+def test_remote_names_are_plain_names_only():
+    from netkit.core.fs import check_name, check_relative
+
+    for name in ("a", "a b", "..a", "a..", "\\x", ".hidden", "caf\u00e9"):
+        assert check_name(name) == name
+    for name in ("", ".", "..", "../x", "a/b", "/etc/x", "a\0b"):
+        with pytest.raises(ValueError):
+            check_name(name)
+    assert check_relative("a/b/c") == "a/b/c"
+    for rel in ("a/../b", "/a", "a//b", "a/", "/".join(["d"] * 80)):
+        with pytest.raises(ValueError):
+            check_relative(rel)
+
+
+def test_open_temp_never_follows_and_takes_back_only_our_own_file(tmp_path):
+    from netkit.core.fs import LocalError, open_temp
+
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    os.symlink(victim, tmp_path / "link.part")
+    os.link(victim, tmp_path / "hard.part")
+    os.mkfifo(tmp_path / "fifo.part")
+    for name, says in (("link.part", "symbolic link"), ("hard.part", "hard links"), ("fifo.part", "not a regular")):
+        with pytest.raises(LocalError, match=says):
+            open_temp(str(tmp_path / name))
+    assert victim.read_bytes() == b"keep"
+    (tmp_path / "mine.part").write_bytes(b"12345")
+    fd, size = open_temp(str(tmp_path / "mine.part"), keep=True)
+    assert size == 5 and os.lseek(fd, 0, os.SEEK_CUR) == 5
+    os.close(fd)
+    fd, size = open_temp(str(tmp_path / "mine.part"))
+    assert size == 0 and os.fstat(fd).st_size == 0
+    os.close(fd)
+    fd, size = open_temp(str(tmp_path / "new.part"))
+    assert size == 0 and stat_mode(tmp_path / "new.part") == 0o666 & ~current_umask()
+    os.close(fd)
+
+
+def stat_mode(path):
+    return os.stat(path).st_mode & 0o777
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_inside_makes_directories_and_refuses_links_out(tmp_path):
+    from netkit.core.fs import LocalError, UnsafeName, inside
+
+    top = tmp_path / "top"
+    assert inside(str(top), "a/b/c.txt") == str(top / "a" / "b" / "c.txt") and (top / "a" / "b").is_dir()
+    (tmp_path / "etc").mkdir()
+    os.symlink(tmp_path / "etc", top / "out")
+    os.symlink("a", top / "in")
+    with pytest.raises(LocalError, match="link out of"):
+        inside(str(top), "out/x/y")
+    assert os.listdir(tmp_path / "etc") == []
+    assert inside(str(top), "in/b/x") == str(top / "in" / "b" / "x")
+    with pytest.raises(UnsafeName):
+        inside(str(top), "../x")

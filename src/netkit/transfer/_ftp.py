@@ -26,7 +26,7 @@ from netkit.transfer._common import (
     utc_seconds,
 )
 
-__all__ = ["FtpSession", "remote_path"]
+__all__ = ["FtpSession", "parse_list_line", "remote_path"]
 
 ANONYMOUS_PASSWORD = "anonymous@"
 # Lines of one multi-line reply (``211-``...``211 End``). FEAT and HELP answer in a few
@@ -100,6 +100,17 @@ def _mdtm_time(text):
     return utc_seconds(int(text[0:4]), *fields)
 
 
+def parse_list_line(line: str):
+    """(name, {"type", "size"}) of one line of a Unix-style LIST (``-rw-r--r-- 1 u g 42
+    Jan 02 2020 name``), or None for what is not a file or a directory (``total 8``, links,
+    devices, lines of other shapes). The name is the rest of the line: it is checked like
+    any remote name before it becomes a path."""
+    fields = line.split(None, 8)
+    if len(fields) < 9 or fields[0][:1] not in ("-", "d"):
+        return None
+    return fields[8], {"type": "dir" if fields[0][0] == "d" else "file", "size": fields[4]}
+
+
 def _mfmt_text(mtime) -> str:
     import time
 
@@ -115,6 +126,7 @@ class FtpSession:
         self.ftp = None
         self.peer = url.netloc
         self.binary = False  # TYPE I in force (a listing sets TYPE A)
+        self.has_mlsd = None  # None until a listing says
 
     # -- errors ----------------------------------------------------------------------
     def _map(self, exc, what):
@@ -238,12 +250,41 @@ class FtpSession:
         except (ftplib.Error, EOFError, OSError, ValueError) as exc:
             raise self._map(exc, f"setting the time of {name}") from None
 
+    def _listing(self, where, counted):
+        """[(name, facts)] of the directory ``where``: by MLSD, or by LIST on a server that
+        has no MLSD (vsftpd); at most MAX_ENTRIES in all, counting ``counted`` before."""
+        import ftplib
+
+        from netkit.core.fs import count_entries
+
+        entries = []
+        self.binary = False  # a listing says TYPE A
+
+        def add(entry):
+            if entry is not None:
+                entries.append(entry)
+                count_entries(counted, len(entries), where or ".")
+
+        if self.has_mlsd is not False:
+            try:
+                for entry in self.ftp.mlsd(where or "", ["type", "size", "modify", "unique"]):
+                    add(entry)
+                self.has_mlsd = True
+                return entries
+            except ftplib.error_perm as exc:
+                if self.has_mlsd or str(exc)[:3] not in ("500", "501", "502", "504"):
+                    raise
+                self.has_mlsd = False  # not understood: LIST from now on
+        self.ftp.retrlines(f"LIST {where}".rstrip(), lambda line: add(parse_list_line(line)))
+        return entries
+
     def walk(self, top, refused):
-        """(relative path, size, mtime) of every file under ``top``, by MLSD. Entries that
-        are no plain name (``../x``, ``a/b``, ``/etc/x``), directories seen before (a loop:
-        MLSD's ``unique`` fact) or deeper than MAX_DEPTH go to ``refused`` as (path,
-        UnsafeName); ``.`` and ``..`` are skipped."""
-        from netkit.core.fs import MAX_DEPTH, check_name, count_entries, not_followed, refuse
+        """(relative path, size, mtime) of every file under ``top``, by MLSD (or LIST and
+        MDTM). Entries that are no plain name (``../x``, ``a/b``, ``/etc/x``), directories
+        seen before (a loop: MLSD's ``unique`` fact) or deeper than MAX_DEPTH go to
+        ``refused`` as (path, UnsafeName); ``.`` and ``..`` are skipped; LIST's links are not
+        followed."""
+        from netkit.core.fs import MAX_DEPTH, check_name, not_followed, refuse
 
         stack = [("", 0)]
         seen = set()  # the unique facts of the directories listed
@@ -251,15 +292,7 @@ class FtpSession:
         while stack:
             rel, depth = stack.pop()
             where = f"{top.rstrip('/')}/{rel}".rstrip("/") if top else rel
-            self.binary = False
-            entries = []
-
-            def listing(w=where, entries=entries):
-                for entry in self.ftp.mlsd(w or "", ["type", "size", "modify", "unique"]):
-                    entries.append(entry)
-                    count_entries(counted, len(entries), w or ".")
-
-            self.call(f"listing {where or '.'}", listing)
+            entries = self.call(f"listing {where or '.'}", self._listing, where, counted)
             counted += len(entries)
             for name, facts in entries:
                 kind = facts.get("type", "").lower()
@@ -278,13 +311,18 @@ class FtpSession:
                     if unique and unique in seen:
                         refused.append((path, not_followed(path, "listed before: a loop on the server")))
                     elif depth >= MAX_DEPTH:
-                        refused.append((path, not_followed(path, f"deeper than {MAX_DEPTH} levels: a loop on the server?")))
+                        refused.append((path, not_followed(path, f"deeper than {MAX_DEPTH} levels: a loop on the "
+                                                                 f"server?")))
                     else:
                         if unique:
                             seen.add(unique)
                         stack.append((path, depth + 1))
                 elif kind == "file":
-                    yield path, _number(facts.get("size")), _mdtm_time(facts.get("modify", ""))
+                    if "modify" in facts or not self.options.keep_mtime:
+                        mtime = _mdtm_time(facts.get("modify", ""))
+                    else:  # LIST's times are minutes in the server's zone, often without a year
+                        mtime = self.mtime(f"{where}/{name}" if where else name)
+                    yield path, _number(facts.get("size")), mtime
 
     def mkdirs(self, path):
         import ftplib
