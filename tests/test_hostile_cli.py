@@ -387,3 +387,16 @@ def test_serve_unix_removes_only_its_own_socket_file(served, tmp_path):
         path.write_text("someone else's now\n")
         assert server.stop() == 0 and path.read_text() == "someone else's now\n"
         path.unlink()
+
+
+def test_connect_with_closed_stdin_or_stdout_or_a_full_disk_is_one_line(served):
+    server = served("echo")
+    base = [sys.executable, "-m", "netkit", "connect", "127.0.0.1", str(server.port)]
+    proc = subprocess.run(["sh", "-c", '"$@" <&-', "sh", *base], capture_output=True, timeout=30)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")  # nothing to send: done
+    proc = subprocess.run(["sh", "-c", 'echo hi | "$@" >&-', "sh", *base], capture_output=True, timeout=30)
+    assert proc.returncode == 1 and b"standard output is closed" in proc.stderr
+    assert proc.stderr.count(b"\n") == 1
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(base, input=b"hi\n", stdout=full, stderr=subprocess.PIPE, timeout=30)
+    assert proc.returncode == 1 and b"No space left on device" in proc.stderr and proc.stderr.count(b"\n") == 1

@@ -5,7 +5,7 @@ from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
 from netkit.core.errors import UsageError
 from netkit.core.options import Option, seconds
 
-__all__ = ["main", "help_text", "Flag", "endpoint_from", "escape_for"]
+__all__ = ["main", "help_text", "Flag", "check_output", "endpoint_from", "escape_for"]
 
 COMMAND = "netkit connect"
 
@@ -118,6 +118,15 @@ def parse(argv):
             "raw": bool(raw.get("raw"))}
 
 
+def check_output(out) -> None:
+    """OutputError when standard output is closed (>&-): the replies would have nowhere to go."""
+    if out is None:
+        from netkit.serve.client import OutputError
+
+        raise OutputError("standard output is closed: the replies have nowhere to go (redirect it, "
+                          "e.g. > /dev/null)")
+
+
 def escape_for(request, out) -> bool:
     """Show the replies' control characters as escapes: on a terminal, unless --raw."""
     import os
@@ -130,10 +139,12 @@ def _run(request, out, err) -> int:
 
     from netkit.serve.client import open_socket, talk
 
+    check_output(out)
+    source = sys.stdin.fileno() if sys.stdin is not None else None  # closed (<&-): nothing to send
     sock = open_socket(request["endpoint"])
     try:
         out.flush()
-        talk(sock, request["endpoint"], source=sys.stdin.fileno(), sink=out.fileno(), crlf=request["crlf"],
+        talk(sock, request["endpoint"], source=source, sink=out.fileno(), crlf=request["crlf"],
              wait=request["wait"], escape=escape_for(request, out))
     finally:
         sock.close()
@@ -143,5 +154,6 @@ def _run(request, out, err) -> int:
 def main(argv, out=None, err=None) -> int:
     from netkit.cli.shell import run_command
     from netkit.core.errors import NetError
+    from netkit.serve.client import OutputError
 
-    return run_command(COMMAND, argv, parse, help_text, _run, out, err, failures=(NetError,))
+    return run_command(COMMAND, argv, parse, help_text, _run, out, err, failures=(NetError, OutputError))

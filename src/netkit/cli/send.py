@@ -2,7 +2,7 @@
 of the source texts, for any line service)."""
 
 from netkit.cli.args import flag_table, last_value, parse_argv
-from netkit.cli.connect import ENDPOINT_OPTIONS, Flag, endpoint_from, escape_for, rows
+from netkit.cli.connect import ENDPOINT_OPTIONS, Flag, check_output, endpoint_from, escape_for, rows
 from netkit.core.errors import UsageError
 from netkit.core.options import seconds
 
@@ -75,6 +75,7 @@ def _run(request, out, err) -> int:
 
     from netkit.serve.client import open_socket, talk
 
+    check_output(out)
     deadline = time.monotonic() + request["timeout"]
     sock = open_socket(request["endpoint"])
     try:
@@ -96,5 +97,6 @@ def _run(request, out, err) -> int:
 def main(argv, out=None, err=None) -> int:
     from netkit.cli.shell import run_command
     from netkit.core.errors import NetError
+    from netkit.serve.client import OutputError
 
-    return run_command(COMMAND, argv, parse, help_text, _run, out, err, failures=(NetError,))
+    return run_command(COMMAND, argv, parse, help_text, _run, out, err, failures=(NetError, OutputError))

@@ -26,7 +26,7 @@ from netkit.core.errors import (
 from netkit.core.target import bracket, lookup_name
 from netkit.core.workers import write_all
 
-__all__ = ["Endpoint", "check_cafile", "open_socket", "talk", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_WAIT", "MAX_UDP_PAYLOAD_V4",
+__all__ = ["Endpoint", "OutputError", "check_cafile", "open_socket", "talk", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_WAIT", "MAX_UDP_PAYLOAD_V4",
            "MAX_UDP_PAYLOAD_V6"]
 
 # Connecting (and the TLS handshake) may take this long; check_tcp's default.
@@ -149,6 +149,20 @@ def open_socket(endpoint: Endpoint):
     return sock
 
 
+class OutputError(Exception):
+    """The replies could not be written where they go (a full disk, a closed output)."""
+
+
+def _read(source: int) -> bytes:
+    """A chunk of input; a read error (EIO: the terminal hung up) ends the input."""
+    try:
+        return os.read(source, _CHUNK)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
 class _Sink:
     """Where replies go: ``fd``, with CRLF shown as LF (``crlf``) and, for a terminal
     (``escape``), control characters shown as ``\\xHH`` (netkit.core.text.for_terminal) so
@@ -169,7 +183,7 @@ class _Sink:
     def write(self, chunk: bytes, final: bool = False) -> None:
         if not self.crlf and self.decoder is None:  # raw: byte for byte, nothing held back
             if chunk:
-                write_all(self.fd, chunk)
+                self._out(chunk)
             return
         if self.held:
             chunk, self.held = self.held + chunk, b""
@@ -183,7 +197,15 @@ class _Sink:
             chunk = for_terminal(self.decoder.decode(chunk, final), keep_newlines=True).encode("utf-8",
                                                                                               "surrogateescape")
         if chunk:
-            write_all(self.fd, chunk)
+            self._out(chunk)
+
+    def _out(self, data: bytes) -> None:
+        try:
+            write_all(self.fd, data)
+        except BrokenPipeError:  # the reader went (| head): the command's exit 141
+            raise
+        except OSError as exc:
+            raise OutputError(f"cannot write the replies to standard output: {exc.strerror or exc}") from None
 
     def end(self) -> None:
         self.write(b"", final=True)
@@ -254,6 +276,8 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
 
     def take(chunk):
         nonlocal pending, source_open, ended_at
+        if chunk is None:  # nothing after all (a spurious wake-up)
+            return
         if not chunk:
             if watched:
                 sel.unregister(source)
@@ -273,7 +297,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
         while True:
             room = len(pending) < _MAX_PENDING and len(datagrams) < _MAX_DATAGRAMS
             if source_open and not watched and room:
-                take(os.read(source, _CHUNK))
+                take(_read(source))
                 room = len(pending) < _MAX_PENDING and len(datagrams) < _MAX_DATAGRAMS
             # what we want from the socket now
             want = selectors.EVENT_READ | (selectors.EVENT_WRITE if pending or datagrams else 0)
@@ -334,6 +358,8 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
                             if "EOF" in str(exc) or "SHUTDOWN" in str(exc).upper():
                                 return received
                             raise TLSError(f"{endpoint.where}: TLS error: {exc.reason or exc}") from None
+                        except OSError as exc:  # unreachable, timed out (ICMP errors on UDP too)
+                            raise ConnectError(f"{endpoint.where}: {exc.strerror or exc}") from None
                         if chunk == b"" and not udp:
                             if gone and not received:
                                 raise ConnectError(f"{endpoint.where}: the server closed the connection before "
@@ -367,9 +393,9 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
                         except OSError as exc:
                             if exc.errno == errno.EMSGSIZE:
                                 raise _too_long(endpoint, len(datagrams[0]), limit) from None
-                            raise
+                            raise ConnectError(f"{endpoint.where}: {exc.strerror or exc}") from None
                 else:
-                    take(os.read(source, _CHUNK))
+                    take(_read(source))
     finally:
         sel.close()
         out.end()
