@@ -400,3 +400,15 @@ def test_connect_with_closed_stdin_or_stdout_or_a_full_disk_is_one_line(served):
     with open("/dev/full", "wb") as full:
         proc = subprocess.run(base, input=b"hi\n", stdout=full, stderr=subprocess.PIPE, timeout=30)
     assert proc.returncode == 1 and b"No space left on device" in proc.stderr and proc.stderr.count(b"\n") == 1
+
+
+def test_output_that_cannot_be_written_is_one_line_not_an_internal_error():
+    for args in (("--help",), ("url", "quote", "x"), ("service", "http"), ("serve", "--help"), ("dns", "--hostname")):
+        with open("/dev/full", "wb") as full:
+            proc = subprocess.run([sys.executable, "-m", "netkit", *args], stdout=full, stderr=subprocess.PIPE,
+                                  timeout=30)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and one_line(err) and "No space left on device" in err, (args, err)
+    proc = subprocess.run(["sh", "-c", '"$@" >&-', "sh", sys.executable, "-m", "netkit", "url", "quote", "x"],
+                          capture_output=True, timeout=30)
+    assert proc.returncode == 1 and b"closed" in proc.stderr and proc.stderr.count(b"\n") == 1

@@ -120,7 +120,9 @@ def parse(argv):
 
 def check_output(out) -> None:
     """OutputError when standard output is closed (>&-): the replies would have nowhere to go."""
-    if out is None:
+    try:
+        out.fileno()
+    except (OSError, ValueError, AttributeError):
         from netkit.serve.client import OutputError
 
         raise OutputError("standard output is closed: the replies have nowhere to go (redirect it, "

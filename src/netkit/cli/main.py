@@ -1,5 +1,6 @@
 """``netkit COMMAND ...``: dispatch to a subcommand, loading only that one."""
 
+import errno
 import sys
 
 from netkit import __version__
@@ -37,26 +38,39 @@ Run 'netkit COMMAND --help' (or 'netkit help COMMAND') for a command's options.
 def _unknown(word: str) -> int:
     from netkit.cli.args import suggest
 
-    sys.stderr.write(f"netkit: unknown command {word!r}{suggest(word, COMMANDS)}; "
-                     f"commands: {', '.join(COMMANDS)} (see netkit --help)\n")
-    return 2
+    return _write(sys.stderr, f"netkit: unknown command {word!r}{suggest(word, COMMANDS)}; "
+                              f"commands: {', '.join(COMMANDS)} (see netkit --help)\n", 2)
+
+
+def _write(stream, text: str, code: int) -> int:
+    """``text`` to ``stream`` and ``code``; 1 and one line when it cannot be written (a
+    full disk, a closed stream)."""
+    try:
+        if stream is None:
+            raise OSError(errno.EBADF, "it is closed (>&-)")
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError) as exc:
+        try:
+            sys.stderr.write(f"netkit: cannot write the output: {getattr(exc, 'strerror', None) or exc}\n")
+        except (OSError, AttributeError, ValueError):
+            pass
+        return 1
+    return code
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:  # a mistake, not a request for help: usage on stderr, as a usage error
-        sys.stderr.write(USAGE)
-        return 2
+        return _write(sys.stderr, USAGE, 2)
     if argv[0] == "help" and len(argv) > 1 and argv[1] not in ("help", "-h", "--help"):  # scan's own help
         if argv[1] not in COMMANDS:
             return _unknown(argv[1])
         argv = [argv[1], "--help"]
     elif argv[0] in ("-h", "--help", "help"):
-        sys.stdout.write(USAGE)
-        return 0
+        return _write(sys.stdout, USAGE, 0)
     if argv[0] in ("--version", "-V"):
-        print(f"netkit {__version__}")
-        return 0
+        return _write(sys.stdout, f"netkit {__version__}\n", 0)
     entry = COMMANDS.get(argv[0])
     if entry is None:
         return _unknown(argv[0])

@@ -1,6 +1,7 @@
 """What every subcommand's ``main`` does around its work: exit codes and the promise of
 one clear line, never a traceback."""
 
+import errno
 import sys
 
 __all__ = ["run_command", "dump_json"]
@@ -19,8 +20,8 @@ def run_command(command: str, argv, parse, help_text, work, out=None, err=None, 
     and a bug is one line and exit 1 (``NETKIT_DEBUG=1`` shows the traceback)."""
     from netkit.core.errors import UsageError
 
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = out or sys.stdout or _Closed()
+    err = err or sys.stderr or _Closed()
     try:
         try:
             request = parse(list(argv))
@@ -45,10 +46,48 @@ def run_command(command: str, argv, parse, help_text, work, out=None, err=None, 
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except Exception as exc:  # a bug: one line, never a traceback
-        import os
-
-        if os.environ.get("NETKIT_DEBUG"):
-            raise
-        err.write(f"{command}: internal error: {type(exc).__name__}: {exc} (NETKIT_DEBUG=1 shows where)\n")
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            return _bug(command, exc, err)
+        _say(err, f"{command}: cannot write the output: {exc.strerror or exc}\n")
         return 1
+    except Exception as exc:  # a bug: one line, never a traceback
+        return _bug(command, exc, err)
+
+
+# Writing the output failed (a full disk or quota, a file too big, a closed standard
+# output): the user's environment, said in one line, not a bug.
+_OUTPUT_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EBADF))
+
+
+class _Closed:
+    """Standard output or error closed (>&-, 2>&-): writing says so with EBADF."""
+
+    def write(self, _text):
+        raise OSError(errno.EBADF, "it is closed (>&-)")
+
+    def flush(self):
+        pass
+
+    def fileno(self):
+        raise OSError(errno.EBADF, "it is closed (>&-)")
+
+    def isatty(self):
+        return False
+
+
+def _say(err, text: str) -> None:
+    try:
+        err.write(text)
+    except OSError:
+        pass
+
+
+def _bug(command: str, exc: BaseException, err) -> int:
+    import os
+
+    if os.environ.get("NETKIT_DEBUG"):
+        raise exc
+    _say(err, f"{command}: internal error: {type(exc).__name__}: {exc} (NETKIT_DEBUG=1 shows where)\n")
+    return 1
+
