@@ -285,3 +285,20 @@ def test_ssh_put_sends_proc_files_whole_and_refuses_devices(ssh_fleet, tmp_path)
     code, _, err = run("ssh", "put", *ssh_auth(ssh_fleet), host, "/dev/zero", tmp_path / "in")
     assert code != 0 and "not a regular file" in err, err
     assert sorted(os.listdir(tmp_path / "in")) == ["status"]
+
+
+def test_a_local_name_with_cr_is_one_failed_file_not_a_stopped_mirror(ftp_server, tmp_path):
+    src = tmp_path / "site"
+    src.mkdir()
+    (src / "ok.txt").write_bytes(b"fine\n")
+    (src / "bad\r\nDELE ok.txt").write_bytes(b"a name an attacker left in the tree\n")
+    top = f"crname-{os.getpid()}"
+    try:
+        code, out, err = run("mirror", src, f"ftp://{ftp_server.user}@127.0.0.1:{ftp_server.port}/{top}/",
+                             "--password-env", "FTP_PW", env={"FTP_PW": ftp_server.password})
+        assert code == 1 and "CR, LF or NUL" in err and err.count("\n") == 1, err
+        assert os.listdir(ftp_server.home / top) == ["ok.txt"]
+    finally:
+        import shutil
+
+        shutil.rmtree(ftp_server.home / top, ignore_errors=True)

@@ -58,6 +58,8 @@ class LocalError(NetkitError):
 class UnsafeName(ProtocolError):
     """A peer sent a name that is not one plain file name (``../x``, ``/etc/x``, ``a/b``)."""
 
+    transient = False  # the same name comes back on every try
+
 
 def local_error(exc: OSError, what: str) -> LocalError:
     """An OSError of this machine as one line that says the local side failed."""

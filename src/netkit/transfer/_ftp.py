@@ -63,14 +63,15 @@ def _ftp_class(tls):
             return host, port
 
         def putline(self, line):
-            from netkit.core.text import check_line_field
+            from netkit.core.text import LINE_BREAKERS
 
-            try:
-                check_line_field(line, "an FTP command (a path, user or password)")
-            except ValueError as exc:
-                from netkit.core.errors import UsageError
+            if not LINE_BREAKERS.isdisjoint(line):
+                # The URL parser refused these in what the user typed: this name came from a
+                # listing or a local tree. That one file fails; the others go on.
+                from netkit.core.fs import UnsafeName
 
-                raise UsageError(str(exc)) from None
+                raise UnsafeName(f"{line.partition(' ')[2]!r} holds CR, LF or NUL, which would end the FTP "
+                                 f"command line; not sent")
             super().putline(line)
 
     return Guarded

@@ -88,6 +88,10 @@ def _map(exc, peer, what):
 
     if isinstance(exc, NetError):
         return exc
+    if getattr(exc, "reason", None):  # the server's words: no control characters on our terminal
+        from netkit.core.text import for_terminal
+
+        exc.reason = for_terminal(exc.reason)
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         return SSHError(f"host key of {peer} not verified ({exc.reason}); add it to known_hosts "
                         f"(or give --known-hosts FILE)")
