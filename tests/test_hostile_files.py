@@ -302,3 +302,17 @@ def test_a_local_name_with_cr_is_one_failed_file_not_a_stopped_mirror(ftp_server
         import shutil
 
         shutil.rmtree(ftp_server.home / top, ignore_errors=True)
+
+
+def test_a_symlink_loop_on_a_real_sftp_server_is_not_followed(sshd, ssh_fleet, tmp_path):
+    remote = tmp_path / "remote"
+    (remote / "d").mkdir(parents=True)
+    (remote / "d" / "f.txt").write_bytes(b"once\n")
+    os.symlink("..", remote / "d" / "up")  # d/up/d/up/... for ever, if links were followed
+    os.symlink(".", remote / "d" / "here")
+    code, _, err = run("mirror", f"sftp://{sshd.user}@{sshd.host}:{sshd.port}{remote}", tmp_path / "m",
+                       "--identity", sshd.client_key, "--known-hosts", sshd.known_hosts, timeout=60)
+    assert code == 0 and tree(tmp_path / "m") == ["d", "d/f.txt"], err
+    host = ssh_fleet.host_args()[0]
+    code, _, err = run("ssh", "get", *ssh_auth(ssh_fleet), host, remote / "d", tmp_path / "s", timeout=60)
+    assert code == 0 and tree(tmp_path / "s" / host) == ["d", "d/f.txt"], err

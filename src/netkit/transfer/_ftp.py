@@ -5,7 +5,9 @@ library's ftplib for the control dialogue; the data connection is read with
 URL paths follow RFC 1738: ``ftp://host/a/b`` is ``a/b`` relative to the login
 directory, ``ftp://host/%2Fa/b`` is the absolute ``/a/b``. Uploads go to a temporary name
 (``.NAME.part``) in the same directory and are renamed with RNFR/RNTO when complete;
-mirror keeps modification times with MDTM/MLSD (reading) and MFMT (writing).
+mirror lists by MLSD (LIST and MDTM on a server without it) and keeps modification times
+with MFMT (writing). Every listed name is checked by :mod:`netkit.core.fs` before it becomes
+a path; a hostile server's replies (undecodable, endless, a PASV port 0) are ProtocolErrors.
 
 Why ftplib and not :mod:`netkit.proto.ftp`: that dialogue is a check's (log in, one LIST
 or RETR counted and dropped); a transfer needs REST, STOR, RNFR/RNTO, MLSD, MDTM and MFMT
