@@ -316,3 +316,13 @@ def test_a_symlink_loop_on_a_real_sftp_server_is_not_followed(sshd, ssh_fleet, t
     host = ssh_fleet.host_args()[0]
     code, _, err = run("ssh", "get", *ssh_auth(ssh_fleet), host, remote / "d", tmp_path / "s", timeout=60)
     assert code == 0 and tree(tmp_path / "s" / host) == ["d", "d/f.txt"], err
+
+
+def test_ssh_get_globs_over_hostile_listings_end_in_one_line(hostile_sftp, tmp_path):
+    host = f"tester@127.0.0.1:{hostile_sftp.port}"
+    opts = ("--known-hosts", hostile_sftp.known_hosts, "-F", "none", "--no-agent", host)
+    code, _, err = run("ssh", "get", *opts, "/loop/**/f.txt", tmp_path / "a", timeout=120)
+    assert code == 1 and "a directory loop on the server?" in err, err
+    code, _, err = run("ssh", "get", *opts, "/trav/*", tmp_path / "b", timeout=60)
+    assert code == 1 and "not one" in err, err
+    assert not os.path.exists(tmp_path / "b" / "evil") and not os.path.exists(tmp_path / "evil")

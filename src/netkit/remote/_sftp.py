@@ -98,7 +98,15 @@ async def _remote_files(sftp, pattern, refused):
     from netkit.transfer._sftp import regular_size
 
     if _GLOB_CHARS & set(pattern):
-        matches = [name.filename if hasattr(name, "filename") else name for name in await sftp.glob(pattern)]
+        try:
+            names = await sftp.glob(pattern)
+        except RecursionError:  # asyncssh's '**' follows what the listing calls directories
+            raise NetkitError(f"{pattern}: the match goes deeper than Python can follow (a directory loop on "
+                              f"the server?); name a smaller tree") from None
+        except asyncssh.SFTPBadMessage as exc:
+            raise NetkitError(f"{pattern}: the server listed a name that is not one ({exc.reason}); "
+                              f"nothing copied") from None
+        matches = [name.filename if hasattr(name, "filename") else name for name in names]
         if not matches:
             raise NetkitError(f"nothing matches {pattern}")
     else:
