@@ -127,19 +127,22 @@ def _without_duplicate_lengths(headers):
 @example(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "GET")
 @example(b"HTTP/1.1 200 OK\nA: 1\n\r\nB: 2\r\n\r\n", "GET")
 @example(b"HTTP/1.1 200 OK\r\nA: x  \r\n  y\r\n\r\n", "GET")
+@example(b"HTTP/1.1 100\r\nTransfer-Encoding:\r\n\r\n", "GET")  # a 1xx and an empty coding
 def test_netkit_and_h11_agree(data, method):
     ours = netkit_reads(data, method)
     theirs = h11_reads(data, method)
     if ours is None and theirs is not None and _has_controls(data):
         return  # netkit refuses controls in values and reasons; h11 lets them through
+    if theirs is None and ours is not None and _transfer_coding_other_than_chunked(data):
+        # h11 knows only chunked (even on a 1xx, where no body follows); netkit reads other
+        # codings until the end (RFC 9112 6.3)
+        return
     if "interim only" in (ours, theirs):
         assert ours == theirs, (data, ours, theirs)
         return
     status = ours[0] if ours else theirs[0] if theirs else None
     if status == 101:
         return  # h11 refuses a 101 nobody asked for; netkit reads a final answer without a body
-    if theirs is None and ours is not None and _transfer_coding_other_than_chunked(data):
-        return  # h11 knows only chunked; netkit reads other codings until the end (RFC 9112 6.3)
     assert (ours is None) == (theirs is None), (data, ours, theirs)
     if ours is None:
         return

@@ -20,7 +20,7 @@ from netkit.check.spec import make_spec, parse_check_target
 from netkit.cli.args import suggest
 from netkit.core.errors import UsageError
 
-__all__ = ["load_checks", "parse_value", "read_text_file", "MAX_CHECKS_FILE"]
+__all__ = ["load_checks", "parse_value", "MAX_CHECKS_FILE"]
 
 _TOP_KEYS = ("defaults", "check")
 # The largest checks file read: tens of thousands of checks at ~200 bytes each is a few
@@ -70,49 +70,13 @@ def _table(path, where, table, *, required_url, prompt, cli_opts):
     return url, opts
 
 
-def read_text_file(path, what: str, limit: int) -> str:
-    """The UTF-8 text of a regular file of at most ``limit`` bytes; UsageError otherwise.
-
-    Opened non-blocking so a FIFO cannot hang the open, then refused unless it is a regular
-    file: /dev/zero, a pipe or a directory would be read forever or make no sense.
-    """
-    import os
-    import stat
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path!r}: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise UsageError(f"{what} {path!r} is {kind}; give a TOML file")
-        if info.st_size > limit:
-            raise UsageError(f"{what} {path!r} is {info.st_size} bytes, more than the {limit // 2**20} MiB "
-                             f"a {what} may have")
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            raw = fh.read(limit + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path!r}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(raw) > limit:  # it grew while we read
-        raise UsageError(f"{what} {path!r} is more than the {limit // 2**20} MiB a {what} may have")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise UsageError(f"{what} {path!r} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
-                         f"save it as UTF-8") from None
-
-
 def load_checks(path, *, cli_opts=None, prompt=None, env=None) -> list:
     """Read a checks file into specs. Precedence: check keys > ``cli_opts`` > [defaults]."""
     import tomllib
 
-    data = read_text_file(path, "checks file", MAX_CHECKS_FILE)
+    from netkit.core.fs import read_text_file
+
+    data = read_text_file(path, "checks file", MAX_CHECKS_FILE, "give a TOML file")
     try:
         doc = tomllib.loads(data)
     except tomllib.TOMLDecodeError as exc:

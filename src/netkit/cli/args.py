@@ -130,7 +130,9 @@ def parse_values(argv, flags: dict, command: str):
             try:
                 parsed.append(option.parse(text))
             except ValueError as exc:
-                raise UsageError(f"{command}: --{name} {text}: {exc}") from None
+                from netkit.core.text import for_terminal  # the value may hold CR/LF or ESC
+
+                raise UsageError(f"{command}: --{name} {for_terminal(text)}: {exc}") from None
         values[name] = parsed if option.kind == "many" else parsed[-1]
     for option in by_name.values():
         if option.kind != "flag" and option.name not in values and option.default is not None:

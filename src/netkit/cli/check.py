@@ -1,5 +1,6 @@
 """``netkit check``: run checks, print Nagios lines (or JSON), exit with the worst status."""
 
+import errno
 import sys
 
 from netkit.check.options import BY_FLAG, OPTIONS, Option
@@ -139,6 +140,10 @@ def _emit(result, settings, out):
 
 def main(argv, out=None) -> int:
     out = out or sys.stdout
+    if out is None:  # stdout closed (>&-): writing says so with EBADF, handled below
+        from netkit.cli.shell import _Closed
+
+        out = _Closed()
     as_json = "--json" in argv
     try:
         try:
@@ -159,8 +164,11 @@ def main(argv, out=None) -> int:
 
             result = run_one(specs[0], settings["verbose"])
             _emit(result, settings, out)
+            out.flush()  # a full disk shows here, inside the handlers below, not at exit
             return int(result.status)
-        return _sweep(specs, settings, out)
+        code = _sweep(specs, settings, out)
+        out.flush()
+        return code
     except KeyboardInterrupt:  # the Nagios contract: a check that did not finish is UNKNOWN (3)
         out.write(unknown_line("interrupted", as_json) + "\n")
         return int(UNKNOWN)
@@ -172,14 +180,47 @@ def main(argv, out=None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
-    except Exception as exc:  # a bug: still one line and UNKNOWN, never a traceback
-        import os
-
-        if os.environ.get("NETKIT_DEBUG"):
-            raise
-        out.write(unknown_line(f"internal error: {type(exc).__name__}: {exc} (NETKIT_DEBUG=1 shows where)",
-                               as_json) + "\n")
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            return _bug(exc, out, as_json)
+        # The output cannot be written (a full disk or quota, a closed stdout): say so on
+        # stderr, drop what is still buffered, and exit UNKNOWN as the Nagios contract has it.
+        _output_lost(f"netkit check: cannot write the output: {exc.strerror or exc}\n")
         return int(UNKNOWN)
+    except Exception as exc:  # a bug: still one line and UNKNOWN, never a traceback
+        return _bug(exc, out, as_json)
+
+
+# Writing the output failed: the user's environment, not a bug (as cli.shell has them).
+_OUTPUT_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EBADF))
+
+
+def _output_lost(text: str) -> None:
+    import os
+
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, AttributeError, ValueError):
+        pass
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
+def _bug(exc, out, as_json) -> int:
+    import os
+
+    if os.environ.get("NETKIT_DEBUG"):
+        raise exc
+    line = unknown_line(f"internal error: {type(exc).__name__}: {exc} (NETKIT_DEBUG=1 shows where)", as_json)
+    try:
+        out.write(line + "\n")
+        out.flush()
+    except OSError:
+        _output_lost(line + "\n")
+    return int(UNKNOWN)
 
 
 def _sweep(specs, settings, out) -> int:

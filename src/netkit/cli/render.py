@@ -25,7 +25,9 @@ def nagios_line(result) -> str:
 def json_line(result) -> str:
     import json
 
-    return json.dumps(result.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    from netkit.core.text import json_controls_escaped
+
+    return json_controls_escaped(json.dumps(result.to_dict(), ensure_ascii=False, separators=(",", ":")))
 
 
 def unknown_line(message: str, as_json: bool = False, service: str = "NETKIT") -> str:
@@ -34,5 +36,5 @@ def unknown_line(message: str, as_json: bool = False, service: str = "NETKIT") -
 
         return json.dumps({"name": None, "target": None, "status": "UNKNOWN", "code": 3,
                            "summary": message, "metrics": {}, "timings": {}, "error": message,
-                           "details": {}}, ensure_ascii=False)
+                           "details": {}}, ensure_ascii=True)
     return f"{service} UNKNOWN - {_clean(message)}"

@@ -10,7 +10,9 @@ __all__ = ["run_command", "dump_json"]
 def dump_json(obj) -> str:
     import json
 
-    return json.dumps(obj, ensure_ascii=False) + "\n"
+    from netkit.core.text import json_controls_escaped
+
+    return json_controls_escaped(json.dumps(obj, ensure_ascii=False)) + "\n"
 
 
 def run_command(command: str, argv, parse, help_text, work, out=None, err=None, failures=()) -> int:

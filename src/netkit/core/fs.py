@@ -11,7 +11,11 @@ netkit often runs as root, so (DESIGN.md, "Hostile peers"):
 * a temporary is created with O_CREAT|O_EXCL|O_NOFOLLOW, never through a link; one left
   from before is taken back (to resume, or to be emptied) only when it is a regular file
   that this user owns and that has no other name (:func:`open_temp`); a report written
-  whole goes through an unpredictable name (:func:`write_whole`).
+  whole goes through an unpredictable name (:func:`write_whole`);
+* a file the user names as input (a checks file, a target or host list, a services
+  file) is read only when it is a regular file under a stated size, as UTF-8
+  (:func:`read_text_file`): ``/dev/zero`` or a FIFO named by mistake neither hangs nor
+  fills the memory.
 
 Modes and times are set through the descriptor, never by a path a link could redirect.
 """
@@ -19,7 +23,7 @@ Modes and times are set through the descriptor, never by a path a link could red
 import os
 import stat
 
-from netkit.core.errors import NetkitError, ProtocolError
+from netkit.core.errors import NetkitError, ProtocolError, UsageError
 
 __all__ = [
     "MAX_DEPTH",
@@ -34,6 +38,7 @@ __all__ = [
     "local_error",
     "open_temp",
     "not_followed",
+    "read_text_file",
     "refuse",
     "write_whole",
 ]
@@ -265,3 +270,45 @@ def _unlink(path):
         os.unlink(path)
     except OSError:
         pass
+
+
+def read_text_file(path, what: str, limit: int, hint: str = "") -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes; UsageError otherwise,
+    naming ``what`` (``"checks file"``) and the path, and ending with ``hint`` (the right
+    form) where one helps.
+
+    Opened non-blocking so a FIFO cannot hang the open, then refused unless it is a regular
+    file: /dev/zero, a pipe or a directory would be read forever or make no sense.
+    """
+    hint = f"; {hint}" if hint else ""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path!r}: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise UsageError(f"{what} {path!r} is {kind}{hint}")
+        if info.st_size > limit:
+            raise UsageError(f"{what} {path!r} is {info.st_size} bytes, more than the {_size(limit)} "
+                             f"a {what} may have")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path!r}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > limit:  # it grew while we read
+        raise UsageError(f"{what} {path!r} is more than the {_size(limit)} a {what} may have")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise UsageError(f"{what} {path!r} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+                         f"save it as UTF-8 (iconv -f latin1 -t utf-8)") from None
+
+
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit >> 10} KiB"

@@ -155,3 +155,22 @@ def for_terminal(text, keep_newlines: bool = False) -> str:
         "".join(c if c.isprintable() or c == "\t" or (c == "\r" and i == len(line) - 1) else _escape_control(c)
                 for i, c in enumerate(line))
         for line in text.split("\n"))
+
+
+def json_controls_escaped(dumped: str) -> str:
+    """JSON text from ``json.dumps(..., ensure_ascii=False)`` with the characters it leaves
+    raw but a terminal obeys -- C1 controls (U+0080-U+009F: 0x9B is a CSI), bidi overrides,
+    line and paragraph separators -- written as ``\\uHHHH`` escapes: the same JSON value,
+    safe to print. (json itself escapes only the C0 controls.)"""
+    if dumped.isprintable():
+        return dumped
+    out = []
+    for c in dumped:
+        if c.isprintable():
+            out.append(c)
+        elif ord(c) < 0x10000:
+            out.append(f"\\u{ord(c):04x}")
+        else:  # outside the BMP: a surrogate pair, as JSON spells it
+            n = ord(c) - 0x10000
+            out.append(f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}")
+    return "".join(out)

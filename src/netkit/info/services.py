@@ -163,7 +163,7 @@ def read_services_file(path: str = SERVICES_FILE) -> dict:
                 if len(words) < 2:
                     continue
                 number, slash, proto = words[1].partition("/")
-                if not slash or not number.isdigit():
+                if not slash or not (number.isascii() and number.isdigit()):
                     continue
                 table.setdefault((int(number), proto.lower()), (words[0], tuple(words[2:])))
     except OSError:

@@ -125,12 +125,13 @@ def read_hosts_file(path: str) -> list[str]:
     try:
         if path == "-":
             data = sys.stdin.buffer.read(MAX_HOSTS_FILE + 1)
+            if len(data) > MAX_HOSTS_FILE:
+                raise UsageError(f"hosts on stdin are more than {MAX_HOSTS_FILE >> 20} MiB; is it a list of hosts?")
+            text = data.decode("utf-8")
         else:
-            with open(path, "rb") as f:
-                data = f.read(MAX_HOSTS_FILE + 1)
-        if len(data) > MAX_HOSTS_FILE:
-            raise UsageError(f"hosts file {path} is larger than {MAX_HOSTS_FILE >> 20} MiB; is it a list of hosts?")
-        text = data.decode("utf-8")
+            from netkit.core.fs import read_text_file
+
+            text = read_text_file(path, "hosts file", MAX_HOSTS_FILE, "give a file of host names, one a line")
     except OSError as exc:
         raise UsageError(f"cannot read hosts file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

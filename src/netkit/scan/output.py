@@ -13,6 +13,7 @@ one count, as nmap does ("Not shown", "Ignored State", ``<extraports>``).
 import time
 
 from netkit import __version__
+from netkit.core.text import json_controls_escaped
 from netkit.scan.model import CLOSED, FILTERED, OPEN, STATES
 
 __all__ = ["INTERRUPTED_MESSAGE", "MAX_SHOWN_PER_STATE", "XML_OUTPUT_VERSION", "grepable",
@@ -243,7 +244,10 @@ def _utf8_or_none(text):
 
 
 def _dumps(obj) -> str:
-    return _utf8_or_none(_encoder("utf-8")(obj)) or _encoder("ascii")(obj)
+    text = _utf8_or_none(_encoder("utf-8")(obj))
+    if text is None:
+        return _encoder("ascii")(obj)
+    return text if text.isprintable() else json_controls_escaped(text)
 
 
 def json_line(port_result, hostname=None) -> str:

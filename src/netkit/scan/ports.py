@@ -1,6 +1,8 @@
 """Port lists: ``22,80,443``, ``1-1024``, ``-`` (all 65,535), ``-1024``, ``60000-``, and the
 most common ports first (``--top-ports N``), as nmap writes and orders them."""
 
+from netkit.core.text import is_digits
+
 __all__ = ["parse_ports", "top_ports", "ALL_PORTS", "PORT_FORMS"]
 
 ALL_PORTS = range(1, 65536)
@@ -21,7 +23,7 @@ _TOP_TCP = (
 
 
 def _port(text: str, spec: str) -> int:
-    if not text.isdigit():
+    if not is_digits(text):
         raise ValueError(f"{text!r} in -p {spec} is not a port number; give {PORT_FORMS}")
     port = int(text)
     if not 1 <= port <= 65535:
@@ -69,7 +71,7 @@ def _nmap_frequencies(path: str = NMAP_SERVICES):
                 if len(words) < 3:
                     continue
                 number, _, proto = words[1].partition("/")
-                if proto != "tcp" or not number.isdigit():
+                if proto != "tcp" or not is_digits(number):
                     continue
                 try:
                     ranked.append((float(words[2]), int(number)))

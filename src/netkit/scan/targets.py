@@ -4,11 +4,16 @@ scanned once, in the order first given."""
 
 import ipaddress
 
+from netkit.core.text import is_digits
+
 __all__ = ["expand_targets", "read_target_file", "MAX_ADDRESSES", "TARGET_FORMS"]
 
 # More addresses than this in one scan is almost surely a typo (a /8 is 16.7 million);
 # nmap would start it, but it would run for days.
 MAX_ADDRESSES = 1 << 20
+# A target file (-iL) of more than this is not a list of hosts (a million names of 60
+# bytes); /dev/zero or a log named by mistake stops here, not in the memory.
+MAX_TARGET_FILE = 64 << 20
 TARGET_FORMS = ("a host name, an address (192.0.2.1, ::1), a CIDR block (192.0.2.0/24), or an "
                 "octet range (192.0.2.1-20)")
 
@@ -21,7 +26,7 @@ def _octets(spec: str):
     ranges = []
     for part in parts:
         lo, dash, hi = part.partition("-")
-        if not lo.isdigit() or (dash and not hi.isdigit()):
+        if not is_digits(lo) or (dash and not is_digits(hi)):
             return None
         lo_n, hi_n = int(lo), int(hi) if dash else int(lo)
         if lo_n > 255 or hi_n > 255:
@@ -40,7 +45,7 @@ def _network(spec: str):
         net = ipaddress.ip_network(spec, strict=False)
     except ValueError as exc:
         address, _, bits = spec.partition("/")
-        if bits and not bits.isdigit():
+        if bits and not is_digits(bits):
             raise ValueError(f"{spec!r}: the prefix length {bits!r} is not a number") from None
         maximum = 128 if ":" in address else 32
         if bits and int(bits) > maximum:
@@ -75,7 +80,7 @@ def _addresses(spec: str, family: int, resolve):
     octets = _octets(spec)
     if octets is not None:
         return ((a, None) for a in octets)
-    if "/" in spec or ":" in spec or spec.replace(".", "").isdigit():
+    if "/" in spec or ":" in spec or is_digits(spec.replace(".", "")):
         return ((a, None) for a in _network(spec))
     if any(c in spec for c in " \t,;@\\") or spec.startswith("-"):
         raise ValueError(f"{spec!r} is not {TARGET_FORMS}")
@@ -109,11 +114,13 @@ def expand_targets(specs, exclude=(), family: int = 0, resolve=_resolve) -> list
 
 def read_target_file(path: str) -> list:
     """Targets from a file (``-iL``): separated by white space or lines, ``#`` comments."""
+    from netkit.core.errors import UsageError
+    from netkit.core.fs import read_text_file
+
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise ValueError(f"cannot read the target file {path!r}: {exc.strerror}") from None
+        text = read_text_file(path, "the target file", MAX_TARGET_FILE, "give a file of targets, one a line")
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
     targets = []
     for line in text.splitlines():
         targets.extend(line.split("#", 1)[0].split())

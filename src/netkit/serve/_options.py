@@ -248,37 +248,14 @@ def _toml_example(option) -> str:
     return ex if ex.isdigit() else f'"{ex}"'
 
 
-def _read_config(path: str) -> str:
-    """The text of a services file: a regular file of at most MAX_CONFIG bytes, UTF-8 (as
-    TOML is); UsageError naming the file and what is wrong otherwise."""
-    import stat
-
-    try:
-        # O_NONBLOCK: a FIFO named by mistake must not hang the open
-        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise UsageError(f"--config {path}: not a regular file; give a TOML file such as services.toml")
-            data = f.read(MAX_CONFIG + 1)
-    except FileNotFoundError:
-        raise UsageError(f"--config {path}: no such file") from None
-    except OSError as exc:
-        raise UsageError(f"--config {path}: cannot read it ({exc.strerror})") from None
-    if len(data) > MAX_CONFIG:
-        raise UsageError(f"--config {path}: larger than {MAX_CONFIG // 1024} KiB; a services file is a few lines")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise UsageError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); TOML files are "
-                         "UTF-8: save it as UTF-8 (iconv -f latin1 -t utf-8)") from None
-
-
 def load_config(path: str):
     """(services, {grace, user, pidfile, workers}) from a services file; UsageError names the file,
     the table and the key."""
     import tomllib
 
-    data = _read_config(path)
+    from netkit.core.fs import read_text_file
+
+    data = read_text_file(path, "services file", MAX_CONFIG, "give a TOML file such as services.toml")
     try:
         data = tomllib.loads(data)
     except tomllib.TOMLDecodeError as exc:

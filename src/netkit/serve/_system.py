@@ -146,7 +146,7 @@ def drop_privileges(user: str) -> str:
     import pwd
 
     try:
-        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+        entry = pwd.getpwuid(int(user)) if user.isascii() and user.isdigit() else pwd.getpwnam(user)
     except KeyError:
         raise ValueError(f"--user {user}: no such user (a name from /etc/passwd or a uid)") from None
     if os.geteuid() != 0:
