@@ -1,7 +1,8 @@
 """Small text helpers for user input: escapes, sizes, durations, previews."""
 
 __all__ = ["unescape", "parse_size", "parse_seconds", "preview", "format_size", "for_terminal",
-           "check_line_field", "LINE_BREAKERS", "is_digits", "MAX_SECONDS"]
+           "check_line_field", "LINE_BREAKERS", "is_digits", "MAX_SECONDS",
+           "json_controls_escaped"]
 
 _SIMPLE = {"r": "\r", "n": "\n", "t": "\t", "\\": "\\", "0": "\0", "e": "\x1b", "a": "\a"}
 ESCAPES_HELP = r"\r, \n, \t, \0, \\ and \xHH"

@@ -392,8 +392,10 @@ def lookup_records(name: str, types=DEFAULT_TYPES, *, server=None, tcp: bool = F
     """
     qname = check_name(name)
     rdtypes = tuple(dict.fromkeys(parse_record_type(t) for t in (types or DEFAULT_TYPES)))
-    if not timeout or timeout <= 0:
-        raise UsageError("the timeout is a number of seconds greater than 0")
+    from netkit.core.text import MAX_SECONDS
+
+    if not timeout or not 0 < timeout <= MAX_SECONDS:  # NaN fails too; 1e308 would hang
+        raise UsageError(f"the timeout is a number of seconds greater than 0 and at most {MAX_SECONDS:g}")
     import dns.exception
     import dns.resolver
 
