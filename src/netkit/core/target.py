@@ -178,16 +178,17 @@ def parse_target(text: str, default_ports: dict, *, hostless: frozenset = frozen
     system's resolver); the host is then "".
     """
     url = str(text).strip()
+    shown = _masked(url)  # what a message may quote: never the password
     if not LINE_BREAKERS.isdisjoint(url):
-        raise ValueError(f"{url!r} holds CR, LF or NUL; a URL is one line (write them %-encoded where "
+        raise ValueError(f"{shown!r} holds CR, LF or NUL; a URL is one line (write them %-encoded where "
                          f"the path may hold them)")
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise ValueError(f"{url!r} has no scheme; write it as a URL like tcp://host:port")
+        raise ValueError(f"{shown!r} has no scheme; write it as a URL like tcp://host:port")
     scheme = scheme.lower()
     if scheme not in default_ports:
         known = ", ".join(f"{s}://" for s in default_ports)
-        raise ValueError(f"unknown scheme {scheme + '://'!r} in {url!r}; netkit checks {known}")
+        raise ValueError(f"unknown scheme {scheme + '://'!r} in {shown!r}; netkit checks {known}")
     cut = len(rest)
     for mark in "/?#":
         pos = rest.find(mark)
@@ -206,13 +207,13 @@ def parse_target(text: str, default_ports: dict, *, hostless: frozenset = frozen
         # start a command of the URL writer's choosing.
         for field, value in (("user name", user), ("password", password)):
             if value is not None and not LINE_BREAKERS.isdisjoint(value):
-                raise ValueError(f"the {field} in {_masked(url)!r} holds CR, LF or NUL (%0D, %0A, %00); "
+                raise ValueError(f"the {field} in {shown!r} holds CR, LF or NUL (%0D, %0A, %00); "
                                  f"it would end the protocol line it is sent in")
     if not authority and scheme in hostless:
         return Target(scheme, "", default_ports[scheme], path, user, password)
-    host, port = split_hostport(authority, url, default_ports[scheme])
+    host, port = split_hostport(authority, shown, default_ports[scheme])
     if port is None:
-        raise ValueError(f"{url!r} needs a port: {scheme}://host:port")
+        raise ValueError(f"{shown!r} needs a port: {scheme}://host:port")
     if path and path[0] == "?":
         path = "/" + path
     return Target(scheme, host, port, path, user, password)

@@ -1,0 +1,53 @@
+"""The red team's HTTP attacks (tests/peers/hostile_attack_http.py): what landed for issue
+12 tried as an attacker and as a careless user would. Each test is a defect found (and
+fixed, or marked xfail and routed to the helper who owns the file)."""
+
+import pytest
+
+from tests.helpers import run_netkit
+from tests.peers.hostile_attack_http import response
+
+SECRET = "S3CRET-PW"
+
+
+@pytest.mark.parametrize("url", [
+    f"http://alice:{SECRET}@127.0.0.1:80:1/x",  # two colons: the IPv6 hint
+    f"http://alice:{SECRET}@127.0.0.1:abc/x",  # a port that is no number
+    f"ftp://alice:{SECRET}@127.0.0.1:0/x",  # out of range
+    f"http://alice:{SECRET}@[::1/x",  # '[' without ']'
+    f"http://alice:{SECRET}@/x",  # no host
+])
+@pytest.mark.parametrize("command", ["get", "check", "mirror"])
+def test_a_bad_url_is_quoted_without_its_password(tmp_path, url, command):
+    """A URL that cannot be parsed was quoted whole in the error line, password and all
+    (a line that goes to the terminal, the shell history of a CI log, the monitor)."""
+    args = {"get": ("-o", tmp_path / "out"), "mirror": (tmp_path / "m",), "check": ()}[command]
+    if command == "mirror":
+        url = url.replace("http://", "ftp://")  # mirror has no http (that one is the xfail below)
+    code, out, err = run_netkit(command, url, *args)
+    assert code in (2, 3), (out, err)
+    assert SECRET not in out + err
+    assert "alice:" in out + err  # the URL is still named, the user too
+
+
+@pytest.mark.xfail(strict=True, reason="files: transfer/_api.py quotes an unknown scheme's URL whole, "
+                                       "password and all (core.target masks it for the other errors)")
+@pytest.mark.parametrize("args", [("get", f"htxp://alice:{SECRET}@127.0.0.1/x", "-o", "out"),
+                                  ("mirror", f"http://alice:{SECRET}@127.0.0.1/x", "m")])
+def test_an_unknown_scheme_is_quoted_without_its_password(tmp_path, args):
+    code, out, err = run_netkit(*args, cwd=tmp_path)
+    assert code == 2
+    assert SECRET not in out + err
+
+
+@pytest.mark.xfail(strict=True, reason="files: transfer/_common.retrying sleeps the whole backoff (a server's "
+                                       "Retry-After, up to MAX_BACKOFF 60 s) past --max-time, which says "
+                                       "'retries included'")
+def test_max_time_bounds_the_wait_for_a_retry(attack_http, tmp_path):
+    url = attack_http.script(response(b"503 Busy", [b"Retry-After: 3600"]))
+    try:
+        code, _, err = run_netkit("get", "-m", "2", "--retry", "1", "-o", tmp_path / "out", url, timeout=10)
+    except Exception as exc:  # subprocess.TimeoutExpired: the wait outlived --max-time by far
+        pytest.fail(f"get -m 2 still waiting after 10 s: {exc!r}")
+    assert code == 1
+    assert "max-time" in err or "503" in err
