@@ -5,7 +5,7 @@ import sys
 
 from netkit.check.options import BY_FLAG, OPTIONS, Option
 from netkit.cli.args import parse_argv
-from netkit.cli.render import nagios_line, unknown_line
+from netkit.cli.render import nagios_line, nagios_long_text, unknown_line
 from netkit.core.errors import UsageError
 from netkit.core.options import as_given
 from netkit.core.status import UNKNOWN, worst
@@ -130,7 +130,7 @@ def _render(result, settings) -> str:
         return json_line(result) + "\n"
     text = nagios_line(result) + "\n"
     if result.dialogue:
-        text += "".join(f"  {line}\n" for line in result.dialogue)
+        text += nagios_long_text(result.dialogue)
     return text
 
 

@@ -2,7 +2,7 @@
 
 from netkit.core.perfdata import format_perfdata
 
-__all__ = ["nagios_line", "json_line", "unknown_line"]
+__all__ = ["nagios_line", "nagios_long_text", "json_line", "unknown_line"]
 
 
 def _clean(text: str) -> str:
@@ -20,6 +20,13 @@ def nagios_line(result) -> str:
     if result.metrics:
         line += "|" + format_perfdata(result.metrics)
     return line
+
+
+def nagios_long_text(lines) -> str:
+    """The long output after the Nagios line (the -v dialogue), two spaces in. Nagios reads
+    the first '|' of the long output as the start of more perfdata, so a peer's '|' (a
+    banner, a body) is shown as '/' there as in the summary; the lines come escaped."""
+    return "".join(f"  {line.replace('|', '/')}\n" for line in lines)
 
 
 def json_line(result) -> str:
