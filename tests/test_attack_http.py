@@ -51,3 +51,31 @@ def test_max_time_bounds_the_wait_for_a_retry(attack_http, tmp_path):
         pytest.fail(f"get -m 2 still waiting after 10 s: {exc!r}")
     assert code == 1
     assert "max-time" in err or "503" in err
+
+
+@pytest.mark.parametrize("command", [("check",), ("get", "-o", "out"), ("get", "-I")])
+def test_a_host_header_names_the_virtual_host_once(attack_http, tmp_path, command):
+    """-H 'Host: vhost' (the usual check of one virtual host on an address) sent a second Host
+    after the URL's: RFC 9112 has servers answer 400 to that (nginx does), and two proxies
+    may each pick another one."""
+    path = f"/vhost-{command[-1]}"
+    url = attack_http.script(response(b"200 OK", [], b"ok\n"), path)
+    code, out, err = run_netkit(*command, "-H", "Host: vhost.example", url, cwd=tmp_path)
+    assert code == 0, out + err
+    hosts = [v for n, v in attack_http.seen_for(path)[-1].headers if n.lower() == "host"]
+    assert hosts == ["vhost.example"]
+
+
+@pytest.mark.parametrize("header", ["Content-Length: 5", "Transfer-Encoding: chunked", "Connection: keep-alive"])
+@pytest.mark.parametrize("command", [("check",), ("get", "-o", "out"), ("get", "-I")])
+def test_framing_headers_from_the_user_are_usage_errors(attack_http, tmp_path, command, header):
+    """-H 'Content-Length: 5' on a GET made the server wait for a body that never came (the
+    check timed out); on a PUT it framed the body wrong; a second Connection contradicted
+    ours. netkit frames the request itself: one line naming the header, exit 2/UNKNOWN."""
+    path = f"/framing-{command[-1]}-{header.split(':')[0]}"
+    url = attack_http.script(response(b"200 OK", [], b"ok\n"), path)
+    code, out, err = run_netkit(*command[:1], "-H", header, *command[1:], url, cwd=tmp_path, timeout=30)
+    assert code in (2, 3), out + err
+    assert "frames the request" in out + err
+    assert len((out + err).strip().splitlines()) == 1
+    assert not attack_http.seen_for(path)  # refused before anything was sent

@@ -139,14 +139,14 @@ def _method(value) -> str:
 
 
 def _header(value):
-    from netkit.proto.http1 import check_header
+    from netkit.proto.http1 import check_caller_header
 
     text = _text(value)
     name, colon, val = text.partition(":")
     if not colon:
         raise ValueError("expects 'Name: value'")
     name, val = name.strip(), val.strip()
-    check_header(name, val)
+    check_caller_header(name, val)
     return (name, val)
 
 

@@ -45,13 +45,13 @@ def _checksum(text):
 
 
 def _header(text):
-    from netkit.proto.http1 import check_header
+    from netkit.proto.http1 import check_caller_header
 
     name, colon, value = str(text).partition(":")
     if not colon:
         raise ValueError(f"{text!r} is not a header; write 'Name: value'")
     name, value = name.strip(), value.strip()
-    check_header(name, value)
+    check_caller_header(name, value)
     return name, value
 
 

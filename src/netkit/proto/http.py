@@ -8,7 +8,7 @@ method changes -- and the driver only moves bytes.
 from netkit.core.errors import ProtocolError, UsageError
 from netkit.core.target import bracket, encode_path, parse_target
 from netkit.proto.actions import Connect, Recv, Send, StartTLS
-from netkit.proto.http1 import ResponseParser, build_request, find_header
+from netkit.proto.http1 import ResponseParser, build_request, check_caller_header, find_header
 
 __all__ = ["Request", "Response", "HTTPOutcome", "http_dialogue", "REDIRECT_STATUSES", "MAX_KEEP_BODY",
            "CROSS_ORIGIN_HEADERS", "RedirectRefused", "TooManyRedirects", "next_request", "request_bytes",
@@ -175,24 +175,31 @@ def next_request(request, status: int, location, max_redirects: int):
 
 
 def request_bytes(request, *, proxy=None, user_agent=None, body_size=None) -> bytes:
-    """The bytes of ``request`` on its own connection (``Connection: close``): Host, then
-    Basic credentials from the URL, User-Agent and Accept unless the caller gave them, the
+    """The bytes of ``request`` on its own connection (``Connection: close``): Host (the
+    caller's if given, in its place), then Basic credentials from the URL, User-Agent and Accept unless the caller gave them, the
     caller's headers, Content-Length of the body (or ``body_size`` of a body sent after),
     and the absolute form and Proxy-Authorization when an http URL goes through ``proxy``.
     UsageError when a value would break the line (the option parsers refuse those first)."""
     url = request.url
     names = {n.lower() for n, _ in request.headers}
-    headers = [("Host", host_header(url))]
+    for name, value in request.headers:
+        try:
+            check_caller_header(name, value)
+        except ValueError as exc:  # the option parsers refuse these first; a library caller may not have
+            raise UsageError(str(exc)) from None
+    # One Host (RFC 9112 section 3.2: a server must answer 400 to two): the caller's, which
+    # names a virtual host on the URL's address, or the URL's.
+    headers = [("Host", find_header(request.headers, "Host") or host_header(url))]
     if url.user is not None and "authorization" not in names:
         headers.append(("Authorization", basic_auth(url.user, url.password)))
     if user_agent and "user-agent" not in names:
         headers.append(("User-Agent", user_agent))
     if "accept" not in names:
         headers.append(("Accept", "*/*"))
-    headers.extend(request.headers)
+    headers.extend((n, v) for n, v in request.headers if n.lower() != "host")
     if body_size is None and request.body is not None:
         body_size = len(request.body)
-    if body_size is not None and "content-length" not in names:
+    if body_size is not None:
         headers.append(("Content-Length", str(body_size)))
     target = origin_form(url)
     if proxy is not None and url.scheme == "http":

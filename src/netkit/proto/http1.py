@@ -9,7 +9,7 @@ imports, more than the whole start-up budget of ``netkit check http://...``.
 from netkit.core.errors import ProtocolError
 from netkit.core.text import check_line_field
 
-__all__ = ["ResponseParser", "build_request", "check_header", "find_header", "head_end", "parse_head", "ascii_number",
+__all__ = ["ResponseParser", "build_request", "check_header", "check_caller_header", "FRAMING_HEADERS", "find_header", "head_end", "parse_head", "ascii_number",
            "content_length",
            "MAX_HEAD_BYTES", "NO_BODY_STATUSES"]
 
@@ -46,6 +46,24 @@ def check_header(name: str, value: str) -> None:
     check_line_field(value, f"the value of header {name!r}")
     if not _CONTROLS.isdisjoint(value):
         raise ValueError(f"the value of header {name!r} holds a control character; HTTP allows none but tab")
+
+
+# Headers that frame the message on the wire, which netkit writes itself: Connection
+# (always close: the response is read to its end), Content-Length (of the body it sends)
+# and Transfer-Encoding. A caller's copy would contradict ours -- two Connection values, a
+# length the body does not have (the server waits for bytes that never come, or reads our
+# next bytes as a request) -- so it is refused, not sent.
+FRAMING_HEADERS = frozenset(("connection", "content-length", "transfer-encoding"))
+
+
+def check_caller_header(name: str, value: str) -> None:
+    """:func:`check_header` for a header a user gives (``-H``): also ValueError for the
+    :data:`FRAMING_HEADERS`, which netkit sets itself. (``Host`` is allowed: it replaces
+    the URL's, for one virtual host on another address.)"""
+    check_header(name, value)
+    if name.lower() in FRAMING_HEADERS:
+        raise ValueError(f"header {name!r} frames the request, which netkit does itself (Connection: close, "
+                         f"the body's Content-Length); leave it out")
 
 
 def find_header(headers, name: str, default=None):
