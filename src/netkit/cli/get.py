@@ -15,7 +15,7 @@ from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.core.errors import NetkitError, UsageError
 from netkit.core.options import Option, as_given, positive, seconds, whole
 
-__all__ = ["COMMON", "Progress", "build_options", "help_text", "main"]
+__all__ = ["COMMON", "Progress", "build_options", "check_limits", "help_text", "limit_options", "main"]
 
 COMMAND = "netkit get"
 # Transfers at once when several URLs are given (curl --parallel's default is 50, aria2's
@@ -109,6 +109,18 @@ COMMON = (
     Option("help", "flag", as_given, None, "show this help", short="h"),
 )
 
+
+def limit_options(max_time_help):
+    """--max-time, --speed-limit and --speed-time (curl's -m, -Y, -y), for every scheme;
+    ``max_time_help`` says what --max-time bounds for the command."""
+    return (
+        Option("max-time", "one", seconds, None, max_time_help, short="m", metavar="SECONDS", example="600"),
+        Option("speed-limit", "one", _rate, None, "give up when slower than RATE bytes/s for --speed-time (as "
+               "curl -Y; retried like a cut connection)", short="Y", metavar="RATE", example="1k"),
+        Option("speed-time", "one", seconds, None, "how long --speed-limit may go unmet (default 30 s, as curl "
+               "-y)", short="y", metavar="SECONDS", example="60"),
+    )
+
 OPTIONS = (
     Option("output", "many", as_given, None, "write to FILE ('-': standard output); repeat for several URLs, in "
            "order", short="o", metavar="FILE", example="out.iso"),
@@ -138,12 +150,7 @@ OPTIONS = (
     Option("compressed", "flag", as_given, None, "http: ask for gzip/deflate and decode it"),
     Option("verbose", "flag", as_given, None, "http: show each request and response head on standard error "
            "(passwords, cookies and tokens masked)", short="v"),
-    Option("max-time", "one", seconds, None, "http: give up after this long in all, retries included (as curl "
-           "-m)", short="m", metavar="SECONDS", example="600"),
-    Option("speed-limit", "one", _rate, None, "http: give up when slower than RATE bytes/s for --speed-time (as "
-           "curl -Y)", short="Y", metavar="RATE", example="1k"),
-    Option("speed-time", "one", seconds, None, "http: how long --speed-limit may go unmet (default 30 s, as curl "
-           "-y)", short="y", metavar="SECONDS", example="60"),
+    *limit_options("give up after this long in all, retries included (as curl -m); never retried"),
     *COMMON,
 )
 
@@ -255,6 +262,13 @@ def retry_notice(values, progress, err, command=COMMAND):
     return say
 
 
+def check_limits(values, command=COMMAND):
+    """--speed-time alone is a mistake (it says how long --speed-limit may go unmet)."""
+    if values.get("speed-time") and not values.get("speed-limit"):
+        raise UsageError(f"{command}: --speed-time says how long --speed-limit may go unmet; give --speed-limit "
+                         f"RATE too")
+
+
 def build_options(values, url=None, command=COMMAND):
     from netkit.transfer._common import Options
 
@@ -263,6 +277,8 @@ def build_options(values, url=None, command=COMMAND):
         resume=bool(values.get("continue")), limit_rate=values.get("limit-rate"),
         insecure=bool(values.get("insecure")), cacert=values.get("cacert"),
         identity=values.get("identity"), known_hosts=values.get("known-hosts"),
+        max_time=values.get("max-time"), speed_limit=values.get("speed-limit"),
+        speed_time=values.get("speed-time"),
     )
     if values.get("insecure") and values.get("cacert"):
         raise UsageError(f"{command}: --insecure and --cacert exclude each other; give one")
@@ -414,14 +430,12 @@ def parse(argv):
     if len(checksums) > len(targets):
         raise UsageError(f"{COMMAND}: {len(checksums)} --checksum for {len(targets)} URL(s); give one per URL")
     http_only = [n for n in ("head", "header", "data", "get", "request", "user-agent", "proxy", "noproxy",
-                             "compressed", "verbose", "max-time", "speed-limit", "speed-time") if values.get(n)]
+                             "compressed", "verbose") if values.get(n)]
     for name in http_only:
         bad = [t for t in targets if t.scheme not in ("http", "https")]
         if bad:
             raise UsageError(f"{COMMAND}: --{name} is for http:// and https:// URLs, not {bad[0].scheme}://")
-    if values.get("speed-time") and not values.get("speed-limit"):
-        raise UsageError(f"{COMMAND}: --speed-time says how long --speed-limit may go unmet; give --speed-limit "
-                         f"RATE too")
+    check_limits(values)
     if values.get("get") and not values.get("data"):
         raise UsageError(f"{COMMAND}: -G/--get puts --data in the query; give --data KEY=VALUE too")
     check_ssh_flags(values, [t.scheme for t in targets])
@@ -449,9 +463,6 @@ def _http_request(values, options, target):
     options.proxy = values.get("proxy")
     options.no_proxy = bool(values.get("noproxy"))
     options.compressed = bool(values.get("compressed"))
-    options.max_time = values.get("max-time")
-    options.speed_limit = values.get("speed-limit")
-    options.speed_time = values.get("speed-time")
     method = values.get("request")
     if method is not None:
         method = method.upper()

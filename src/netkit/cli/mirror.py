@@ -16,7 +16,9 @@ from netkit.cli.get import (
     DEFAULT_PARALLEL,
     Progress,
     build_options,
+    check_limits,
     check_ssh_flags,
+    limit_options,
     show_progress,
 )
 from netkit.core.errors import NetkitError, UsageError
@@ -46,6 +48,8 @@ OPTIONS = (
            short="P", metavar="N", example="8", default=DEFAULT_PARALLEL),
     Option("json", "flag", as_given, None, "print one JSON object at the end: source, dest, dry_run, ok, copied "
            "[{path, bytes}], unchanged, deleted, failed [{path, error}], kept (and planned for --dry-run)"),
+    *limit_options("give up after this long: the whole run (listing, every file, retries), not each file; "
+                   "files not copied by then fail, and --delete deletes nothing"),
     *COMMON,
 )
 FLAGS = flag_table(OPTIONS)
@@ -58,7 +62,9 @@ def help_text() -> str:
         "Copy the new and changed files of an ftp://, ftps:// or sftp:// directory tree, keeping\n"
         "modification times. Files arrive whole (a temporary name, renamed when complete); nothing\n"
         "is deleted without --delete. Globs match the path below the top (logs/*.gz) or the file\n"
-        "name (*.log); .part files are temporary names and never move.\n\n"
+        "name (*.log); .part files are temporary names and never move.\n"
+        "--max-time bounds the whole run (listing, every file, retries), as a cron job's time budget,\n"
+        "not each file; --speed-limit holds for each file, and a slow file is retried on a new connection.\n\n"
         "options:\n" + option_rows(OPTIONS) +
         "\nExamples:\n"
         "  netkit mirror sftp://admin@server/var/log/ logs --include '*.log' --include '*.gz'\n"
@@ -85,6 +91,7 @@ def parse(argv):
 
     url = parse_url(remote[0], ("ftp", "ftps", "sftp"))
     check_ssh_flags(values, [url.scheme], COMMAND)
+    check_limits(values, COMMAND)
     if "://" not in source:
         import os
 

@@ -12,7 +12,9 @@ from netkit.cli.get import (
     COMMON,
     Progress,
     build_options,
+    check_limits,
     check_ssh_flags,
+    limit_options,
     retry_notice,
     show_progress,
 )
@@ -29,6 +31,7 @@ OPTIONS = (
            example="POST"),
     Option("content-type", "one", as_given, None, "http: the Content-Type of the body (default "
            "application/octet-stream)", metavar="TYPE", example="text/csv"),
+    *limit_options("give up after this long in all, retries included (as curl -m); never retried"),
     *COMMON,
 )
 FLAGS = flag_table(OPTIONS)
@@ -71,6 +74,7 @@ def parse(argv):
     if method not in ("PUT", "POST"):
         raise UsageError(f"{COMMAND}: -X {values['request']}: put sends PUT or POST")
     check_ssh_flags(values, [url.scheme], COMMAND)
+    check_limits(values, COMMAND)
     return {"values": values, "path": path, "url": url, "method": method}
 
 

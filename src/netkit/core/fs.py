@@ -40,6 +40,8 @@ __all__ = [
     "not_followed",
     "read_text_file",
     "refuse",
+    "rename_temp",
+    "unlink_temp",
     "write_whole",
 ]
 
@@ -212,6 +214,37 @@ def open_temp(path: str, keep: bool = False, mode: int = 0o666):
     return fd, size
 
 
+def _still_names(fd: int, path: str) -> bool:
+    """``path`` still names the file open at ``fd`` (not a link or another file put there
+    since the open)."""
+    try:
+        held, named = os.fstat(fd), os.lstat(path)
+    except OSError:
+        return False
+    return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)
+
+
+def rename_temp(fd: int, temp: str, dest: str):
+    """Give the temporary open at ``fd`` its final name (``os.replace(temp, dest)``), only
+    while ``temp`` still names that file: one swapped after the open (a link to a victim,
+    someone else's file) is not moved onto ``dest``. Called before ``fd`` is closed. (Linux
+    renames by name only: the check narrows the window to the two calls.) OSError as
+    os.replace's; LocalError for a swapped name."""
+    if not _still_names(fd, temp):
+        raise LocalError(f"local {temp} was replaced while it was written: not renamed to {dest}")
+    os.replace(temp, dest)
+
+
+def unlink_temp(fd: int, temp: str):
+    """Remove the temporary open at ``fd`` by its name, only while the name is still that
+    file (not whatever was put there since); errors are ignored (it is a clean-up)."""
+    if _still_names(fd, temp):
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+
+
 def _refuse_unless_ours(path, st):
     if stat.S_ISLNK(st.st_mode):
         problem = "is a symbolic link"
@@ -250,26 +283,18 @@ def write_whole(path: str, data: bytes, mode: int = 0o666):
     except OSError as exc:
         raise local_error(exc, f"creating {temp}") from None
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        rename_temp(fd, temp, path)
     except OSError as exc:
-        _unlink(temp)
+        unlink_temp(fd, temp)
         raise local_error(exc, f"writing {path}") from None
     except BaseException:
-        _unlink(temp)
+        unlink_temp(fd, temp)
         raise
-
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    finally:
+        os.close(fd)
 
 
 def read_text_file(path, what: str, limit: int, hint: str = "") -> str:

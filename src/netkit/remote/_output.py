@@ -107,18 +107,16 @@ class OutputFiles:
             self._fail(self.paths[stream], exc)
 
     def _fail(self, path, exc):
-        self.error = f"cannot write {path}: {exc.strerror or exc}; the host's output was not saved"
+        self.error = f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}; the host's output was not saved"
         self._discard()
 
     def _discard(self):
-        for fd in self.fds.values():
+        from netkit.core.fs import unlink_temp
+
+        for stream, fd in self.fds.items():
+            unlink_temp(fd, self.temps[stream])  # by name only while the name is still ours
             try:
                 os.close(fd)
-            except OSError:
-                pass
-        for temp in self.temps.values():
-            try:
-                os.unlink(temp)
             except OSError:
                 pass
         self.fds, self.temps = {}, {}
@@ -127,15 +125,15 @@ class OutputFiles:
         """Every file under its final name, or ``error`` set and nothing left behind."""
         if self.error is not None:
             return
+        from netkit.core.fs import LocalError, rename_temp
+
         stream = None
         try:
-            for stream, fd in list(self.fds.items()):
-                del self.fds[stream]
-                os.close(fd)
             for stream, temp in list(self.temps.items()):
-                os.replace(temp, self.paths[stream])
+                rename_temp(self.fds[stream], temp, self.paths[stream])  # while open: never a swapped name
                 del self.temps[stream]
-        except OSError as exc:
+                os.close(self.fds.pop(stream))
+        except (OSError, LocalError) as exc:
             self._fail(self.paths[stream], exc)
 
 

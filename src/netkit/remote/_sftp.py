@@ -168,7 +168,7 @@ async def _walk(sftp, top, relative, found, refused):
 
 
 async def _get_file(sftp, remote, top, rel, attrs, result, force, on_bytes):
-    from netkit.core.fs import inside, local_error, open_temp
+    from netkit.core.fs import inside, local_error, open_temp, rename_temp
 
     size, mtime = attrs.size or 0, attrs.mtime
     local = inside(top, rel)  # the directories on the way made, none a link out of ``top``
@@ -233,15 +233,16 @@ async def _get_file(sftp, remote, top, rel, attrs, result, force, on_bytes):
             os.ftruncate(fd, prefix)
             if stamp is not None:
                 os.utime(fd, stamp)
+        os.close(fd)
         if isinstance(exc, OSError):  # asyncssh's errors are not OSErrors: this one is ours
             raise local_error(exc, f"writing {part}") from None
         raise
-    finally:
-        os.close(fd)
-    try:
-        os.replace(part, local)
+    try:  # renamed while open, and only while the name is still the file written (core.fs)
+        rename_temp(fd, part, local)
     except OSError as exc:
         raise local_error(exc, f"renaming {part} to {local}") from None
+    finally:
+        os.close(fd)
     result.files += 1
     result.paths.append(local)
 

@@ -120,8 +120,8 @@ def download(url, dest, options=None, progress=None, on_retry=None) -> Result:
         facts = retrying(once, options, on_retry)
         part.commit(facts.get("mtime") if options.keep_mtime else None)
     except BaseException:
-        part.close()
         part.discard_if_empty()
+        part.close()
         raise
     pacer.finish()
     size = part.offset
@@ -146,6 +146,7 @@ def upload(path, url, options=None, progress=None, on_retry=None, method="PUT") 
     attempts = [0]
     status = None
     body = b""
+    state = {}  # outlives the retries: --max-time's deadline
 
     def once(attempt):
         nonlocal status, body
@@ -153,9 +154,9 @@ def upload(path, url, options=None, progress=None, on_retry=None, method="PUT") 
         if target.scheme in ("http", "https"):
             from netkit.transfer import _http
 
-            status, _reason, _headers, body = _http.send(path, target, options, method, pacer)
+            status, _reason, _headers, body = _http.send(path, target, options, method, pacer, state)
             return os.path.getsize(path)
-        return _backend(target.scheme).upload(path, target, options, pacer)
+        return _backend(target.scheme).upload(path, target, options, pacer, state)
 
     size = retrying(once, options, on_retry)
     pacer.finish()

@@ -41,6 +41,7 @@ __all__ = [
     "RemoteError",
     "Result",
     "is_transient",
+    "limits",
     "parse_checksum",
     "retrying",
     "utc_seconds",
@@ -134,8 +135,8 @@ class Options:
         self.resume = False  # continue an existing .part (-c); retries always resume
         self.checksum = None  # (algo, hex)
         self.limit_rate = None  # bytes per second
-        self.max_time = None  # http: seconds for the whole transfer, retries included (curl -m)
-        self.speed_limit = None  # http: bytes per second below which... (curl -Y)
+        self.max_time = None  # seconds for the whole transfer, retries included (curl -m); mirror: the run
+        self.speed_limit = None  # bytes per second below which... (curl -Y)
         self.speed_time = None  # ...for this many seconds the transfer fails (curl -y; default 30)
         self.insecure = False
         self.cacert = None
@@ -224,9 +225,10 @@ class SharedRate:
 class Pacer:
     """Called for every block moved: counts, reports progress at most every 0.1 s, keeps
     to ``--limit-rate`` (its own, or a :class:`SharedRate`), and raises
-    :class:`Cancelled` when asked to stop."""
+    :class:`Cancelled` when asked to stop, or ``halt`` when the watchdog set it (a
+    --max-time or --speed-limit passed: :mod:`netkit.transfer._watchdog`)."""
 
-    __slots__ = ("_base", "_next", "_start", "cancel", "done", "rate", "report", "shared", "total")
+    __slots__ = ("_base", "_next", "_start", "cancel", "done", "halt", "rate", "report", "shared", "total")
 
     def __init__(self, report=None, rate=None, cancel=None, shared=None):
         self.done = 0
@@ -235,6 +237,7 @@ class Pacer:
         self.shared = shared
         self.rate = shared.rate if shared is not None else rate
         self.cancel = cancel
+        self.halt = None
         self._next = 0.0
         self._start = monotonic()
         self._base = 0
@@ -261,6 +264,8 @@ class Pacer:
             self._next = now + PROGRESS_EVERY
             if self.cancel is not None and self.cancel.is_set():
                 raise Cancelled("cancelled")
+            if self.halt is not None:
+                raise self.halt
             if self.report is not None:
                 self.report(self.done, self.total)
 
@@ -362,14 +367,17 @@ class PartFile:
 
     def commit(self, mtime=None, mode=None):
         """Verify and give the file its name; a mismatch removes the part (its bytes are
-        wrong, resuming from them would not help). ``mtime`` and ``mode`` are set through
-        the descriptor, before the rename."""
+        wrong, resuming from them would not help). ``mtime`` and ``mode`` are set, and the
+        rename made, through the descriptor (:func:`netkit.core.fs.rename_temp`: a
+        ``.part`` name swapped for a link after the open is not followed)."""
+        from netkit.core.fs import rename_temp, unlink_temp
+
         if self.hasher is not None:
             got = self.hasher.hexdigest()
             if got != self.checksum[1]:
+                if self.part and self.fd is not None:
+                    unlink_temp(self.fd, self.part)
                 self.close()
-                if self.part:
-                    os.unlink(self.part)
                 raise IntegrityError(f"{self.checksum[0]} of the data is {got}, not {self.checksum[1]} as asked; "
                                      f"{self.dest} was not written")
         if self.direct:
@@ -383,21 +391,22 @@ class PartFile:
         except OSError as exc:
             self.close()
             raise local_error(exc, f"setting the time of {self.part}") from None
-        self.close()
         try:
-            os.replace(self.part, self.dest)
+            rename_temp(self.fd, self.part, self.dest)
         except OSError as exc:
             raise local_error(exc, f"renaming {self.part} to {self.dest}") from None
+        finally:
+            self.close()
 
     def discard_if_empty(self):
-        """Remove a .part that holds nothing (a 404 leaves no litter)."""
-        if self.part and self.offset == 0:
+        """Remove a .part that holds nothing (a 404 leaves no litter); called while it is
+        open, so that only the file this run opened goes, never what its name now is."""
+        if self.part and self.offset == 0 and self.fd is not None:
             try:
-                import stat
+                if os.fstat(self.fd).st_size == 0:
+                    from netkit.core.fs import unlink_temp
 
-                st = os.lstat(self.part)
-                if stat.S_ISREG(st.st_mode) and st.st_size == 0:
-                    os.unlink(self.part)
+                    unlink_temp(self.fd, self.part)
             except OSError:
                 pass
 
@@ -431,6 +440,33 @@ def run_workers(count, work, cancel, here=None):
         for t in threads:
             t.join(5)
         raise
+
+
+class limits:
+    """``with limits(options, pacer, state) as watchdog``: the --max-time/--speed-limit
+    watchdog of one attempt (None without them: nothing is imported); when it fired, its
+    error replaces whatever the cut connection looked like. ``state`` outlives the
+    retries (it holds the deadline)."""
+
+    __slots__ = ("options", "pacer", "state", "watchdog")
+
+    def __init__(self, options, pacer, state):
+        self.options, self.pacer, self.state = options, pacer, state
+        self.watchdog = None
+
+    def __enter__(self):
+        if self.options.max_time is not None or self.options.speed_limit is not None:
+            from netkit.transfer._watchdog import watchdog_for
+
+            self.watchdog = watchdog_for(self.options, self.pacer, self.state)
+        return self.watchdog
+
+    def __exit__(self, kind, exc, tb):
+        if self.watchdog is None:
+            return False
+        from netkit.transfer._watchdog import guard
+
+        return guard(self.watchdog, stop=True).__exit__(kind, exc, tb)
 
 
 def backoff(options, attempt, exc=None) -> float:

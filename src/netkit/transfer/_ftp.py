@@ -23,6 +23,7 @@ from netkit.transfer._common import (
     BUFFER_SIZE,
     CutError,
     RemoteError,
+    limits,
     local_error,
     receive,
     utc_seconds,
@@ -121,11 +122,14 @@ def _mfmt_text(mtime) -> str:
 
 
 class FtpSession:
-    """One logged-in control connection; errors come out as netkit's."""
+    """One logged-in control connection; errors come out as netkit's. ``watchdog``
+    (--max-time, --speed-limit: :mod:`netkit.transfer._watchdog`) is shown the control
+    connection and each data connection, to cut them when a limit passes."""
 
-    def __init__(self, url, options):
+    def __init__(self, url, options, watchdog=None):
         self.url = url
         self.options = options
+        self.watchdog = watchdog
         self.ftp = None
         self.peer = url.netloc
         self.binary = False  # TYPE I in force (a listing sets TYPE A)
@@ -171,16 +175,18 @@ class FtpSession:
     def open(self):
         url, options = self.url, self.options
         tls = url.scheme == "ftps"
+        timeout = options.timeout if self.watchdog is None else self.watchdog.remaining(options.timeout)
         if tls:
             from netkit.drivers._tls import context_for
             from netkit.proto.actions import TLSParams
 
             ctx = context_for(TLSParams(url.host, verify=not options.insecure, cafile=options.cacert))
-            ftp = _ftp_class(True)(context=ctx, timeout=options.timeout)
+            ftp = _ftp_class(True)(context=ctx, timeout=timeout)
         else:
-            ftp = _ftp_class(False)(timeout=options.timeout)
+            ftp = _ftp_class(False)(timeout=timeout)
         self.ftp = ftp
-        self.call(f"connecting to {self.peer}", ftp.connect, url.host, url.port, options.timeout)
+        self._watch(ftp)  # its .sock, the control connection, once connected
+        self.call(f"connecting to {self.peer}", ftp.connect, url.host, url.port, timeout)
         if tls:
             self.call("asking for TLS (AUTH TLS)", ftp.auth)
         user = options.user if options.user is not None else url.user
@@ -192,12 +198,21 @@ class FtpSession:
             self.call("protecting the data connection (PROT P)", ftp.prot_p)
         return self  # retrieve and store say TYPE I themselves (a listing sets TYPE A)
 
+    def _watch(self, conn):
+        if self.watchdog is not None:
+            self.watchdog.watch(conn)
+
+    def _unwatch(self, conn):
+        if self.watchdog is not None:
+            self.watchdog.unwatch(conn)
+
     def close(self):
         if self.ftp is not None:
             try:
                 self.ftp.quit()
             except Exception:  # noqa: BLE001 - a goodbye that fails changes nothing
                 self.ftp.close()
+            self._unwatch(self.ftp)
             self.ftp = None
 
     def __enter__(self):
@@ -207,6 +222,7 @@ class FtpSession:
         """Drop the connection without a goodbye (after a failure)."""
         if self.ftp is not None:
             self.ftp.close()
+            self._unwatch(self.ftp)
             self.ftp = None
 
     def __exit__(self, *exc):
@@ -362,6 +378,7 @@ class FtpSession:
         if size is not None and offset == size and size:
             return mtime
         conn = self.call(f"retrieving {name}", self.ftp.transfercmd, f"RETR {name}", offset or None)
+        self._watch(conn)
         got = 0
         try:
             got = receive(conn, part, pacer, None, self.options.timeout)
@@ -371,12 +388,10 @@ class FtpSession:
                 except (OSError, ValueError):
                     pass
         except OSError as exc:
-            conn.close()
             raise self._map(exc, f"receiving {name}") from None
-        except BaseException:
+        finally:
+            self._unwatch(conn)
             conn.close()
-            raise
-        conn.close()
         self.call(f"finishing {name}", self.ftp.voidresp)
         if size is not None and offset + got != size:
             raise CutError(f"{self.peer}: {name}: received {offset + got} of {size} bytes")
@@ -395,6 +410,7 @@ class FtpSession:
             pacer.begin(0, size)
             self.binary_mode()
             conn = self.call(f"storing {name}", self.ftp.transfercmd, f"STOR {temp}")
+            self._watch(conn)
             try:
                 sent = 0
                 while True:
@@ -407,12 +423,10 @@ class FtpSession:
                 if hasattr(conn, "unwrap"):
                     conn.unwrap()
             except OSError as exc:
-                conn.close()
                 raise self._map(exc, f"sending {name}") from None
-            except BaseException:
+            finally:
+                self._unwatch(conn)
                 conn.close()
-                raise
-            conn.close()
         self.call(f"finishing {name}", self.ftp.voidresp)
         self.call(f"renaming {temp} to {name}", self.ftp.rename, temp, name)
         if mtime is not None:
@@ -426,15 +440,15 @@ def fetch(url, part, options, pacer, state):
         from netkit.core.errors import UsageError
 
         raise UsageError(f"{url.url()} names a directory; get a file, or use netkit mirror for a directory")
-    with FtpSession(url, options) as session:
+    with limits(options, pacer, state) as watchdog, FtpSession(url, options, watchdog) as session:
         return {"mtime": session.retrieve(name, part, pacer)}
 
 
-def upload(path, url, options, pacer):
+def upload(path, url, options, pacer, state):
     name = remote_path(url.path)
     if not name or name.endswith("/"):
         name = name + os.path.basename(path)
     mtime = os.stat(path).st_mtime if options.keep_mtime else None
-    with FtpSession(url, options) as session:
+    with limits(options, pacer, state) as watchdog, FtpSession(url, options, watchdog) as session:
         return session.store(path, name, pacer, mtime)
 

@@ -15,7 +15,7 @@ changed, and the file is fetched again from zero rather than corrupted.
 
 import os
 
-from netkit.core.errors import ConnectError, NetError, ProtocolError
+from netkit.core.errors import ConnectError, ProtocolError
 from netkit.core.target import is_ip_literal, lookup_name
 from netkit.proto.http import Request, TooManyRedirects, connect_bytes, next_request, request_bytes, tunnel_refused
 from netkit.proto.http1 import ResponseParser, ascii_number, content_length
@@ -24,6 +24,7 @@ from netkit.transfer._common import (
     RCVBUF,
     CutError,
     HTTPStatusError,
+    limits,
     local_error,
     receive,
     utc_seconds,
@@ -260,7 +261,7 @@ def _status_error(parser, url):
 
 def head(url, options, method="HEAD"):
     """(status, reason, version, headers) of ``url`` (redirects followed)."""
-    with _limits(options, None, {}) as watchdog:
+    with limits(options, None, {}) as watchdog:
         conn, parser, _, _ = _request(url, options, method, options.headers, watchdog=watchdog)
         conn.close()
     return parser.status, parser.reason, parser.version, parser.headers
@@ -302,10 +303,10 @@ def _content_range_start(value):
 
 
 def _get_validator(part):
-    if part.part is None:
+    if part.part is None:  # written directly (a device, stdout): nothing to remember
         return None
-    try:
-        return os.getxattr(part.part, VALIDATOR_XATTR).decode("latin-1")
+    try:  # through the descriptor: a name swapped after the open cannot redirect it
+        return os.getxattr(part.fd, VALIDATOR_XATTR).decode("latin-1")
     except (OSError, AttributeError):
         return None
 
@@ -314,7 +315,7 @@ def _set_validator(part, value):
     if part.part is None or value is None:
         return
     try:
-        os.setxattr(part.part, VALIDATOR_XATTR, value.encode("latin-1"))
+        os.setxattr(part.fd, VALIDATOR_XATTR, value.encode("latin-1"))
     except (OSError, AttributeError):  # a filesystem without user xattrs: resume unchecked
         pass
 
@@ -346,39 +347,13 @@ def fetch(url, part, options, pacer, state):
     elif offset:
         part.restart()
         offset = 0
-    with _limits(options, pacer, state) as watchdog:
+    with limits(options, pacer, state) as watchdog:
         conn, parser, chunks, final_url = _request(url, options, method, headers, body=options.data,
                                                    watchdog=watchdog)
         try:
             return _receive(conn, parser, chunks, final_url, part, pacer, state, offset, options)
         finally:
             conn.close()
-
-
-class _limits:
-    """``with _limits(options, pacer, state) as watchdog``: the --max-time/--speed-limit
-    watchdog of one attempt (None without them); when it fired, its error replaces
-    whatever the shut connection looked like (a cut, an EOF, even a short success)."""
-
-    def __init__(self, options, pacer, state):
-        self.options, self.pacer, self.state = options, pacer, state
-        self.watchdog = None
-
-    def __enter__(self):
-        if self.options.max_time is not None or self.options.speed_limit is not None:
-            from netkit.transfer._watchdog import watchdog_for
-
-            self.watchdog = watchdog_for(self.options, self.pacer, self.state)
-        return self.watchdog
-
-    def __exit__(self, kind, exc, tb):
-        watchdog = self.watchdog
-        if watchdog is None:
-            return False
-        watchdog.stop()
-        if watchdog.error is not None and (kind is None or issubclass(kind, (OSError, NetError))):
-            raise watchdog.error from None
-        return False
 
 
 def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
@@ -481,9 +456,9 @@ def _fast_body(conn, chunks, part, pacer, total, url, timeout):
         raise CutError(f"{url.url()}: the connection closed after {total - remaining + got} of {total} bytes")
 
 
-def send(path, url, options, method="PUT", pacer=None):
+def send(path, url, options, method="PUT", pacer=None, state=None):
     """Upload the file at ``path`` as the body of a PUT (or POST); returns (status, reason,
-    headers, response body up to 64 KiB)."""
+    headers, response body up to 64 KiB). ``state`` outlives retries (the deadline)."""
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
@@ -491,7 +466,7 @@ def send(path, url, options, method="PUT", pacer=None):
     headers = list(options.headers)
     if not any(n.lower() == "content-type" for n, _ in headers):
         headers.append(("Content-Type", options.content_type or "application/octet-stream"))
-    with f, _limits(options, pacer, {}) as watchdog:  # --max-time of this attempt (put has no retry state)
+    with f, limits(options, pacer, {} if state is None else state) as watchdog:
         conn, parser, chunks, final = _request(url, options, method, headers, body_file=f, pacer=pacer,
                                                watchdog=watchdog)
         try:

@@ -3,12 +3,19 @@
 import os
 
 from netkit.core.target import percent_decode
-from netkit.transfer._common import LocalError, local_error
+from netkit.transfer._common import LocalError, limits, local_error
 
 __all__ = ["fetch"]
 
 
 def fetch(url, part, options, pacer, state):
+    """Copy the local file. --max-time and --speed-limit hold here too: the Pacer stops
+    the loop at the next block once the watchdog fired (there is no connection to cut)."""
+    with limits(options, pacer, state):
+        return _copy(url, part, pacer)
+
+
+def _copy(url, part, pacer):
     import stat
 
     path = percent_decode(url.path)

@@ -14,12 +14,20 @@ copied and deleted and changes nothing.
 ``workers`` files move at once, each worker on its own connection (an FTP login, an SSH
 connection) in its own thread; a worker whose connection the server refuses (a limit of
 connections per client) leaves its share to the others.
+
+``options.max_time`` bounds the whole run (listing, every file, retries; as lftp's
+``mirror`` under a ``timeout`` would be stopped as a whole): when it passes, every
+connection is cut, the files on the way fail, and those not begun fail unstarted (so
+``delete`` deletes nothing). ``options.speed_limit`` holds per file, and a file slower
+than it is retried on a new connection, as get retries it. Each connection has its own
+watchdog (:mod:`netkit.transfer._watchdog`), all on the run's one deadline.
 """
 
 import os
 import stat
 import threading
 from fnmatch import fnmatchcase
+from time import monotonic
 
 from netkit.core.errors import ConnectError, UsageError
 from netkit.core.fs import inside
@@ -123,15 +131,31 @@ def _join(top, rel):
 class _Side:
     """One connection to the remote tree, with blocking calls; ``_do`` turns what the
     session returns into the result (the value itself for FTP, a coroutine run on this
-    thread's loop for SFTP)."""
+    thread's loop for SFTP). ``watchdog`` (or None) cuts the connection when --max-time
+    or --speed-limit passes; every call then raises its error (:func:`guard`)."""
 
-    def __init__(self, top):
+    def __init__(self, top, watchdog):
         self.top = top
+        self.watchdog = watchdog
         self.made = set()  # directories made (or found) by this connection
         self.refused = []  # (rel, UnsafeName) of the listing: names that are no plain name
 
     def _do(self, value):
         return value
+
+    def _call(self, make, pacer=None):
+        """``self._do(make())`` under the watchdog, which measures ``pacer``'s speed meanwhile."""
+        watchdog = self.watchdog
+        if watchdog is None:
+            return self._do(make())
+        from netkit.transfer._watchdog import guard
+
+        watchdog.follow(pacer)
+        try:
+            with guard(watchdog):
+                return self._do(make())
+        finally:
+            watchdog.follow(None)
 
     def _walk(self):
         return {rel: (size, mtime) for rel, size, mtime in self.session.walk(self.top, self.refused)}
@@ -139,55 +163,67 @@ class _Side:
     def files(self, missing_ok=False):
         """{rel: (size, mtime)}; None when ``missing_ok`` and the directory is not there."""
         try:
-            return self._do(self._walk())
+            return self._call(self._walk)
         except Exception:
-            if missing_ok:
+            if missing_ok and (self.watchdog is None or self.watchdog.error is None):
                 return None
             raise
 
     def fetch(self, rel, part, pacer, known):
-        return self._do(self.session.retrieve(_join(self.top, rel), part, pacer, known))
+        return self._call(lambda: self.session.retrieve(_join(self.top, rel), part, pacer, known), pacer)
 
     def mkdirs(self, rel):
         if rel not in self.made:
-            self._do(self.session.mkdirs(_join(self.top, rel) if rel else self.top))
+            self._call(lambda: self.session.mkdirs(_join(self.top, rel) if rel else self.top))
             self.made.add(rel)
 
     def send(self, local, rel, pacer, mtime):
         parent = rel.rpartition("/")[0]
         if parent:
             self.mkdirs(parent)
-        return self._do(self.session.store(local, _join(self.top, rel), pacer, mtime))
+        return self._call(lambda: self.session.store(local, _join(self.top, rel), pacer, mtime), pacer)
 
     def remove(self, rel):
-        self._do(self.session.remove(_join(self.top, rel)))
+        self._call(lambda: self.session.remove(_join(self.top, rel)))
+
+    def _stop(self):
+        if self.watchdog is not None:
+            self.watchdog.stop()
 
 
 class _FtpSide(_Side):
-    def __init__(self, url, options):
+    def __init__(self, url, options, watchdog):
         from netkit.transfer._ftp import FtpSession, remote_path
 
-        super().__init__(remote_path(url.path))
-        self.session = FtpSession(url, options).open()
+        super().__init__(remote_path(url.path), watchdog)
+        session = FtpSession(url, options, watchdog)
+        try:
+            self.session = session.open()
+        except BaseException:
+            session.abort()
+            raise
 
     def close(self, abort=False):
-        if abort:
-            self.session.abort()
-        else:
-            self.session.close()
+        try:
+            if abort:
+                self.session.abort()
+            else:
+                self.session.close()
+        finally:
+            self._stop()
 
 
 class _SftpSide(_Side):
     """The async SFTP session behind the same blocking calls, on this thread's own loop."""
 
-    def __init__(self, url, options):
+    def __init__(self, url, options, watchdog):
         from netkit.drivers.aio import runner
         from netkit.transfer._sftp import Session, remote_path
 
-        super().__init__(remote_path(url.path))
+        super().__init__(remote_path(url.path), watchdog)
         self.runner = runner()
         try:
-            self.session = self.runner.run(Session(url, options).__aenter__())
+            self.session = self.runner.run(Session(url, options, watchdog).__aenter__())
         except BaseException:
             self.runner.close()
             raise
@@ -207,10 +243,34 @@ class _SftpSide(_Side):
                 self.runner.run(self.session.__aexit__(None, None, None))
         finally:
             self.runner.close()
+            self._stop()
 
 
-def _side(url, options):
-    return (_SftpSide if url.scheme == "sftp" else _FtpSide)(url, options)
+def _side(url, options, state):
+    """A new connection, with its watchdog when --max-time or --speed-limit is set (on the
+    run's deadline, kept in ``state``: DeadlineError at once when it has passed)."""
+    watchdog = None
+    if options.max_time is not None or options.speed_limit is not None:
+        from netkit.transfer._watchdog import watchdog_for
+
+        watchdog = watchdog_for(options, None, state)
+    kind = _SftpSide if url.scheme == "sftp" else _FtpSide
+    if watchdog is None:
+        return kind(url, options, None)
+    from netkit.transfer._watchdog import guard
+
+    try:
+        with guard(watchdog):
+            return kind(url, options, watchdog)
+    except BaseException:
+        watchdog.stop()
+        raise
+
+
+def _expired(state) -> bool:
+    """The run's --max-time has passed."""
+    deadline = state.get("deadline")
+    return deadline is not None and monotonic() >= deadline
 
 
 # --- the copy ------------------------------------------------------------------------------------
@@ -236,7 +296,8 @@ def mirror(source, dest, options, include=(), exclude=(), progress_for=None, on_
     result = MirrorResult(str(source), str(dest), dry_run)
     if not download:
         local_files = _local_files(local)  # before connecting: a wrong directory is a usage error
-    box = [_side(url, options)]  # this thread's connection (a retry may replace it)
+    state = {}  # the run's deadline (--max-time), fixed by the first connection
+    box = [_side(url, options, state)]  # this thread's connection (a retry may replace it)
     try:
         if download:
             copy, result.unchanged, extra = plan(box[0].files(), _local_files(local, missing_ok=True), include,
@@ -256,7 +317,7 @@ def mirror(source, dest, options, include=(), exclude=(), progress_for=None, on_
         else:
             if download:
                 os.makedirs(local, exist_ok=True)
-            _copy_all(box, url, options, copy, download, local, progress_for, on_file, result, workers)
+            _copy_all(box, url, options, copy, download, local, progress_for, on_file, result, workers, state)
             if delete and extra:
                 if result.failed:
                     result.kept = extra  # as rsync: a failed copy turns deletions off
@@ -271,7 +332,7 @@ def mirror(source, dest, options, include=(), exclude=(), progress_for=None, on_
     return result
 
 
-def _copy_all(box, url, options, jobs, download, local, progress_for, on_file, result, workers):
+def _copy_all(box, url, options, jobs, download, local, progress_for, on_file, result, workers, state):
     """Copy ``jobs`` with up to ``workers`` connections: ``box[0]`` (this thread's) and
     more opened in threads. Ctrl-C stops them all through the options' cancel event."""
     lock = threading.Lock()
@@ -292,16 +353,16 @@ def _copy_all(box, url, options, jobs, download, local, progress_for, on_file, r
                 on_file(rel, outcome)
 
     def work(mine):
-        while mine[0] is not None and not cancel.is_set():
+        while mine[0] is not None and not cancel.is_set() and not _expired(state):
             with lock:
                 if not pending:
                     return
                 rel, size, mtime = pending.pop()
-            _copy_one(mine, url, options, rel, size, mtime, download, local, progress_for, record, shared)
+            _copy_one(mine, url, options, rel, size, mtime, download, local, progress_for, record, shared, state)
 
     def extra_worker():
         try:
-            mine = [_side(url, options)]
+            mine = [_side(url, options, state)]
         except Exception:  # noqa: BLE001 - the server refuses another connection: the others carry on
             return
         try:
@@ -311,11 +372,16 @@ def _copy_all(box, url, options, jobs, download, local, progress_for, on_file, r
                 mine[0].close(abort=cancel.is_set())
 
     run_workers(min(workers, len(jobs)) - 1, extra_worker, cancel, lambda: work(box))
-    for rel, _size, _mtime in reversed(pending):  # every connection was lost before these
-        record(rel, ConnectError(f"not copied: no connection to {url.netloc} left"))
+    for rel, _size, _mtime in reversed(pending):  # the time ran out, or every connection was lost, before these
+        if _expired(state):
+            from netkit.transfer._watchdog import DeadlineError
+
+            record(rel, DeadlineError(f"not copied: --max-time {options.max_time:g} s passed before it began"))
+        else:
+            record(rel, ConnectError(f"not copied: no connection to {url.netloc} left"))
 
 
-def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for, record, shared=None):
+def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for, record, shared=None, state=None):
     """Copy one file, retrying transient failures on a new connection, which replaces
     ``box[0]`` (None: this worker could not reconnect)."""
     attempt = 0
@@ -349,7 +415,7 @@ def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for
                     record(rel, exc)
                     return
                 try:
-                    box[0] = _side(url, options)
+                    box[0] = _side(url, options, state if state is not None else {})
                 except Exception as again:  # noqa: BLE001 - recorded; this worker stops
                     record(rel, again)
                     return

@@ -17,7 +17,7 @@ import os
 
 from netkit.core.errors import ConnectError, NetError, TLSError
 from netkit.core.target import percent_decode
-from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, local_error
+from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, limits, local_error
 
 __all__ = ["SSHError", "Session", "fetch", "regular_size", "remote_path", "upload"]
 
@@ -121,23 +121,42 @@ def _map(exc, peer, what):
 
 
 class Session:
-    """A connection and its SFTP client, as an async context manager."""
+    """A connection and its SFTP client, as an async context manager. ``watchdog``
+    (--max-time, --speed-limit: :mod:`netkit.transfer._watchdog`) may :meth:`cut` it
+    from its thread: the connection is aborted on its loop (the task is cancelled while
+    it is still connecting), and what was waiting on it fails at once."""
 
-    def __init__(self, url, options):
+    def __init__(self, url, options, watchdog=None):
         self.url = url
         self.options = options
+        self.watchdog = watchdog
         self.peer = url.netloc
         self.conn = None
         self.sftp = None
         self.closing = set()  # read handles being closed, not waited for (see retrieve)
+        self._loop = None
+        self._connecting = None
+
+    def cut(self):
+        """Abort the connection; called from the watchdog's thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._abort)
+
+    def _abort(self):
+        if self.conn is not None:
+            self.conn.abort()
+        elif self._connecting is not None:
+            self._connecting.cancel()
 
     async def __aenter__(self):
         import asyncssh
 
         url, options = self.url, self.options
         user = options.user if options.user is not None else url.user
+        timeout = options.timeout if self.watchdog is None else self.watchdog.remaining(options.timeout)
         kw = {"port": url.port, "compression_algs": None, "encryption_algs": list(ENCRYPTION),
-              "connect_timeout": options.timeout, "login_timeout": options.timeout,
+              "connect_timeout": timeout, "login_timeout": timeout,
               "window": WINDOW, "max_pktsize": MAX_PACKET}
         if user is not None:
             kw["username"] = user
@@ -149,19 +168,33 @@ class Session:
         password = options.password if options.user is not None else url.password
         if password is not None:
             kw["password"] = password
+        if self.watchdog is not None:
+            self._loop, self._connecting = asyncio.get_running_loop(), asyncio.current_task()
+            self.watchdog.watch(self)
         try:
             self.conn = await asyncssh.connect(url.host, **kw)
             # A name that is not UTF-8 is kept byte for byte (as os.fsdecode does), not an error.
             self.sftp = await self.conn.start_sftp_client(path_errors="surrogateescape")
         except BaseException as exc:
+            self._stop_watch()
             if self.conn is not None:
                 self.conn.abort()
             if isinstance(exc, Exception):
                 raise _map(exc, self.peer, f"connecting to {self.peer}") from None
             raise
+        finally:
+            self._connecting = None
         return self
 
+    def _stop_watch(self):
+        if self.watchdog is not None:
+            self.watchdog.unwatch(self)
+        self._loop = None
+
     async def __aexit__(self, *exc):
+        self._stop_watch()
+        if exc[0] is not None and self.conn is not None:
+            self.conn.abort()  # after a failure (a cut, a limit): no goodbye to wait for
         if self.closing:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*self.closing, return_exceptions=True), 5)
@@ -367,24 +400,26 @@ def run(coro):
         return r.run(coro)
 
 
-async def afetch(url, part, options, pacer):
-    async with Session(url, options) as s:
+async def afetch(url, part, options, pacer, watchdog=None):
+    async with Session(url, options, watchdog) as s:
         return {"mtime": await s.retrieve(remote_path(url.path), part, pacer)}
 
 
 def fetch(url, part, options, pacer, state):
-    return run(afetch(url, part, options, pacer))
+    with limits(options, pacer, state) as watchdog:
+        return run(afetch(url, part, options, pacer, watchdog))
 
 
-async def aupload(local, url, options, pacer):
+async def aupload(local, url, options, pacer, watchdog=None):
     path = remote_path(url.path)
     if path.endswith("/"):
         path += os.path.basename(local)
     mtime = os.stat(local).st_mtime if options.keep_mtime else None
-    async with Session(url, options) as s:
+    async with Session(url, options, watchdog) as s:
         return await s.store(local, path, pacer, mtime)
 
 
-def upload(local, url, options, pacer):
-    return run(aupload(local, url, options, pacer))
+def upload(local, url, options, pacer, state):
+    with limits(options, pacer, state) as watchdog:
+        return run(aupload(local, url, options, pacer, watchdog))
 

@@ -1,21 +1,31 @@
 """The limits of a transfer that no socket timeout can keep: ``--max-time`` (the whole
-transfer, retries included, as curl -m) and ``--speed-limit``/``--speed-time`` (slower
-than RATE for SECONDS, as curl -Y/-y).
+transfer, retries included, as curl -m; for mirror the whole run) and ``--speed-limit``/
+``--speed-time`` (slower than RATE for SECONDS, as curl -Y/-y), for every scheme.
 
 A socket timeout bounds each wait for data, so a server that sends one byte a second
 never trips it. A watchdog thread looks at the transfer's count (the Pacer's ``done``)
-a few times a second; when a limit is passed it shuts the connection down, which wakes
-the blocked recv/splice at once (no poll in the hot loop, which stays as fast as it is),
-and the transfer raises the watchdog's error instead of what the shut socket looked like.
+a few times a second; when a limit is passed it stops the transfer two ways, so that
+the hot loop keeps no poll of its own and stays as fast as it is:
+
+* the Pacer (called for every block moved, whatever the scheme) raises the watchdog's
+  error at its next look (at most every ``PROGRESS_EVERY``): data that still flows,
+  slowly, or a local copy held by ``--limit-rate``, ends there;
+* every connection the transfer shows the watchdog (``watch``) is cut: a socket (or an
+  object with ``.sock``: an ``ftplib.FTP``'s control connection, the HTTP connection) is
+  shut down, which wakes a blocked recv/splice/sendall at once; an object with ``cut()``
+  (an SFTP session on its event loop) is asked to abort itself.
+
+The transfer then raises the watchdog's error instead of what the cut looked like
+(:class:`limits`, :func:`guard`).
 """
 
 import threading
 from collections import deque
 from time import monotonic
 
-from netkit.core.errors import Timeout
+from netkit.core.errors import NetError, Timeout
 
-__all__ = ["DeadlineError", "SpeedError", "Watchdog", "watchdog_for"]
+__all__ = ["DeadlineError", "SpeedError", "Watchdog", "guard", "watchdog_for"]
 
 # Seconds between two looks at the transfer: a limit is noticed at most this late.
 CHECK_EVERY = 0.2
@@ -34,9 +44,10 @@ class SpeedError(Timeout):
 
 
 def watchdog_for(options, pacer, state):
-    """A started Watchdog for one attempt, or None when no limit is set. The deadline is
-    fixed at the first attempt (``state`` outlives retries); an attempt that starts after
-    it fails at once."""
+    """A started Watchdog, or None when no limit is set. The deadline is fixed at the
+    first call with ``state`` (which outlives retries, or a mirror's connections); a
+    call after it fails at once. ``pacer`` None: no speed is measured until
+    :meth:`Watchdog.follow` names one (a mirror's connection between files)."""
     max_time = options.max_time
     limit = options.speed_limit
     if max_time is None and limit is None:
@@ -51,19 +62,70 @@ def watchdog_for(options, pacer, state):
     return watch
 
 
+class guard:
+    """``with guard(watchdog):`` -- when the watchdog fired, its error replaces whatever
+    the cut connection looked like (an EOF, a reset, a cancelled task, even a short
+    success). ``stop=True`` also stops the watchdog on the way out."""
+
+    def __init__(self, watchdog, stop=False):
+        self.watchdog = watchdog
+        self.stop = stop
+
+    def __enter__(self):
+        return self.watchdog
+
+    def __exit__(self, kind, exc, tb):
+        watchdog = self.watchdog
+        if watchdog is None:
+            return False
+        if self.stop:
+            watchdog.stop()
+        error = watchdog.error
+        if error is None and kind is not None:
+            # A timeout cut short to the deadline (Watchdog.remaining) may end the wait a
+            # moment before the watchdog's next look: the deadline is what ended it.
+            error = watchdog.passed()
+        if error is not None and exc is not error and (kind is None or _replaceable(kind)):
+            raise error from None
+        return False
+
+
+def _replaceable(kind) -> bool:
+    import sys
+
+    asyncio = sys.modules.get("asyncio")  # a task cancelled by a cut; not imported for http/ftp
+    cancelled = (asyncio.CancelledError,) if asyncio is not None else ()
+    return issubclass(kind, (OSError, EOFError, NetError, *cancelled))
+
+
 class Watchdog:
-    def __init__(self, pacer, deadline=None, max_time=None, speed_limit=None, speed_time=DEFAULT_SPEED_TIME):
+    def __init__(self, pacer=None, deadline=None, max_time=None, speed_limit=None, speed_time=DEFAULT_SPEED_TIME):
         self.pacer = pacer
         self.deadline = deadline
         self.max_time = max_time
         self.speed_limit = speed_limit
         self.speed_time = speed_time
         self.error = None  # the limit that was passed
-        self._conn = None
+        self._conns = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._samples = deque()
         self._thread = threading.Thread(target=self._run, name="netkit-watchdog", daemon=True)
+
+    @property
+    def expired(self) -> bool:
+        """--max-time has passed (nothing more may start)."""
+        return isinstance(self.error, DeadlineError) or (self.deadline is not None and monotonic() >= self.deadline)
+
+    def passed(self):
+        """The DeadlineError when the deadline has passed (looked at now), else None."""
+        if self.deadline is None:
+            return None
+        with self._lock:
+            error = self._check(monotonic(), self._done(), deadline_only=True)
+            if error is not None and self.error is None:
+                self.error = error
+            return self.error
 
     def remaining(self, timeout: float) -> float:
         """``timeout``, or less when the deadline is nearer (a connect waits at most that)."""
@@ -72,42 +134,58 @@ class Watchdog:
         return max(0.001, min(timeout, self.deadline - monotonic()))
 
     def watch(self, conn):
-        """``conn`` (with ``.sock``) is the connection to shut when a limit passes."""
+        """``conn`` is cut when a limit passes: a socket, an object with ``.sock`` (looked
+        up at each cut: TLS may replace it), or an object with ``cut()``."""
         with self._lock:
-            self._conn = conn
+            self._conns.append(conn)
             if self.error is not None:
-                self._shut()
+                _cut(conn)
 
     def unwatch(self, conn):
         with self._lock:
-            if self._conn is conn:
-                self._conn = None
+            if conn in self._conns:
+                self._conns.remove(conn)
+
+    def follow(self, pacer):
+        """Measure the speed of ``pacer``'s transfer from now on (None: of none)."""
+        with self._lock:
+            self.pacer = pacer
+            self._samples.clear()
+            self._samples.append((monotonic(), self._done()))
+            if pacer is not None and self.error is not None:
+                pacer.halt = self.error
 
     def start(self):
         self._samples.append((monotonic(), self._done()))
+        if self.pacer is not None:
+            self.pacer.halt = None
         self._thread.start()
 
     def stop(self):
         self._stop.set()
         with self._lock:
-            self._conn = None
+            self._conns = []
 
     def _done(self) -> int:
         return self.pacer.done if self.pacer is not None else 0
 
     def _run(self):
         while not self._stop.wait(CHECK_EVERY):
-            error = self._check(monotonic(), self._done())
-            if error is not None:
-                with self._lock:
-                    if self.error is None:
-                        self.error = error
-                    self._shut()  # again each look: a TLS wrap may have replaced the socket
+            with self._lock:
+                error = self._check(monotonic(), self._done())
+                if error is not None and self.error is None:
+                    self.error = error
+                if self.error is not None:
+                    if self.pacer is not None:
+                        self.pacer.halt = self.error
+                    for conn in self._conns:  # again each look: a TLS wrap may have replaced the socket
+                        _cut(conn)
 
-    def _check(self, now, done):
+    def _check(self, now, done, deadline_only=False):
         if self.deadline is not None and now >= self.deadline:
-            return DeadlineError(f"--max-time {self.max_time:g} s passed ({done} bytes received)")
-        if self.speed_limit is None:
+            moved = f" ({done} bytes moved)" if self.pacer is not None else ""
+            return DeadlineError(f"--max-time {self.max_time:g} s passed{moved}")
+        if deadline_only or self.speed_limit is None or self.pacer is None:
             return None
         samples = self._samples
         samples.append((now, done))
@@ -121,13 +199,19 @@ class Watchdog:
                                   f"({rate:.0f} B/s)")
         return None
 
-    def _shut(self):
-        conn = self._conn
-        if conn is None:
-            return
-        import _socket
 
-        try:  # the C method: an SSLSocket's own shutdown() would also drop its TLS state under the reader
-            _socket.socket.shutdown(conn.sock, _socket.SHUT_RDWR)
-        except (OSError, TypeError):
+def _cut(conn):
+    cut = getattr(conn, "cut", None)
+    if cut is not None:
+        try:
+            cut()
+        except Exception:  # noqa: BLE001 - a connection that cannot be cut is ending anyway
             pass
+        return
+    import _socket
+
+    sock = getattr(conn, "sock", conn)
+    try:  # the C method: an SSLSocket's own shutdown() would also drop its TLS state under the reader
+        _socket.socket.shutdown(sock, _socket.SHUT_RDWR)
+    except (OSError, TypeError, ValueError):
+        pass
