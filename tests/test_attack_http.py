@@ -30,8 +30,6 @@ def test_a_bad_url_is_quoted_without_its_password(tmp_path, url, command):
     assert "alice:" in out + err  # the URL is still named, the user too
 
 
-@pytest.mark.xfail(strict=True, reason="files: transfer/_api.py quotes an unknown scheme's URL whole, "
-                                       "password and all (core.target masks it for the other errors)")
 @pytest.mark.parametrize("args", [("get", f"htxp://alice:{SECRET}@127.0.0.1/x", "-o", "out"),
                                   ("mirror", f"http://alice:{SECRET}@127.0.0.1/x", "m")])
 def test_an_unknown_scheme_is_quoted_without_its_password(tmp_path, args):
@@ -40,9 +38,6 @@ def test_an_unknown_scheme_is_quoted_without_its_password(tmp_path, args):
     assert SECRET not in out + err
 
 
-@pytest.mark.xfail(strict=True, reason="files: transfer/_common.retrying sleeps the whole backoff (a server's "
-                                       "Retry-After, up to MAX_BACKOFF 60 s) past --max-time, which says "
-                                       "'retries included'")
 def test_max_time_bounds_the_wait_for_a_retry(attack_http, tmp_path):
     url = attack_http.script(response(b"503 Busy", [b"Retry-After: 3600"]))
     try:

@@ -149,3 +149,18 @@ def test_limits_are_in_every_transfer_commands_help():
     assert b"the whole run" in out
     code, _, err = run("mirror", "ftp://127.0.0.1:9/top/", "dest", "--speed-time", "5")
     assert code == 2 and "give --speed-limit" in err
+
+
+def test_no_retry_waits_past_max_time(trickling_ftp, tmp_path):
+    """A retry whose wait would end after --max-time is not waited for: the file fails at
+    once, and the run goes on with the next file on a new connection."""
+    server = trickling_ftp("trickle")
+    dest = tmp_path / "dest"
+    code, out, err = run("mirror", server.url("/top/"), dest, "-P", "1", "--speed-limit", "1k", "--speed-time", "1",
+                         "--retry", "1", "--retry-delay", "30", "--max-time", "20", timeout=30)
+    assert code == 1 and one_line(err) and "slow.txt" in err and TOO_SLOW in err, err
+    assert "not retried: its wait of 30 s would pass --max-time 20 s" in err
+    assert b"2 copied" in out and sorted(os.listdir(dest)) == ["a.txt", "slow.txt.part", "z.txt"]
+    code, _, err = run("get", server.url("/top/slow.txt"), "-o", tmp_path / "out", "--speed-limit", "1k",
+                       "--speed-time", "1", "--retry", "1", "--retry-delay", "30", "--max-time", "20", timeout=30)
+    assert code == 1 and one_line(err) and "not retried" in err, err

@@ -37,13 +37,18 @@ def parse_url(text, schemes=GET_SCHEMES) -> Target:
         rest = text[len("file://"):]
         authority, slash, path = rest.partition("/")
         if authority not in ("", "localhost"):
-            raise UsageError(f"{text!r}: file URLs name this machine only: file:///path/to/file")
+            from netkit.core.secrets import mask_url
+
+            raise UsageError(f"{mask_url(text)!r}: file URLs name this machine only: file:///path/to/file")
         return Target("file", "", 0, "/" + path if slash else "/", text=text)
     known = ", ".join(f"{s}://" for s in schemes)
-    if not scheme:
-        raise UsageError(f"{text!r} is not a URL; write it as scheme://host/path (schemes: {known})")
-    if scheme not in schemes:
-        raise UsageError(f"unknown scheme {scheme + '://'!r} in {text!r}; netkit transfers {known}")
+    if not scheme or scheme not in schemes:
+        from netkit.core.secrets import mask_url
+
+        shown = mask_url(text)  # quoted back, but never with its password
+        if not scheme:
+            raise UsageError(f"{shown!r} is not a URL; write it as scheme://host/path (schemes: {known})")
+        raise UsageError(f"unknown scheme {scheme + '://'!r} in {shown!r}; netkit transfers {known}")
     try:
         target = parse_target(text, {s: SCHEMES[s] for s in schemes if s in SCHEMES})
     except ValueError as exc:
@@ -117,7 +122,7 @@ def download(url, dest, options=None, progress=None, on_retry=None) -> Result:
         return mod.fetch(target, part, options, pacer, state)
 
     try:
-        facts = retrying(once, options, on_retry)
+        facts = retrying(once, options, on_retry, state)
         part.commit(facts.get("mtime") if options.keep_mtime else None)
     except BaseException:
         part.discard_if_empty()
@@ -158,7 +163,7 @@ def upload(path, url, options=None, progress=None, on_retry=None, method="PUT") 
             return os.path.getsize(path)
         return _backend(target.scheme).upload(path, target, options, pacer, state)
 
-    size = retrying(once, options, on_retry)
+    size = retrying(once, options, on_retry, state)
     pacer.finish()
     result = Result(target.url(), path, size=size, received=size, seconds=monotonic() - start,
                     attempts=attempts[0], status=status)

@@ -478,9 +478,24 @@ def backoff(options, attempt, exc=None) -> float:
     return min(delay, MAX_BACKOFF)
 
 
-def retrying(once, options, on_retry=None):
+def retry_delay(options, attempt, exc, state=None) -> float:
+    """Seconds to wait before try ``attempt + 1`` (:func:`backoff`); DeadlineError, with
+    ``exc``'s words, when that wait would pass --max-time's deadline (kept in ``state``):
+    the next try could not start, so none is waited for."""
+    delay = backoff(options, attempt, exc)
+    deadline = state.get("deadline") if state else None
+    if deadline is not None and monotonic() + delay >= deadline:
+        from netkit.transfer._watchdog import DeadlineError
+
+        raise DeadlineError(f"{exc}; not retried: its wait of {delay:g} s would pass --max-time "
+                            f"{options.max_time:g} s") from None
+    return delay
+
+
+def retrying(once, options, on_retry=None, state=None):
     """Run ``once(attempt)`` until it succeeds, a permanent error, or the retries run out.
-    Backoff doubles from ``retry_delay``; an HTTP Retry-After wins when the server said."""
+    Backoff doubles from ``retry_delay``; an HTTP Retry-After wins when the server said;
+    no wait passes --max-time (``state`` holds its deadline)."""
     attempt = 1
     while True:
         try:
@@ -488,7 +503,7 @@ def retrying(once, options, on_retry=None):
         except NetError as exc:
             if attempt > options.retries or not is_transient(exc):
                 raise
-            delay = backoff(options, attempt, exc)
+            delay = retry_delay(options, attempt, exc, state)
             if on_retry is not None:
                 on_retry(exc, attempt, delay)
             if options.cancel is None:

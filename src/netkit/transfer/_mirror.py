@@ -29,16 +29,16 @@ import threading
 from fnmatch import fnmatchcase
 from time import monotonic
 
-from netkit.core.errors import ConnectError, UsageError
+from netkit.core.errors import ConnectError, NetError, UsageError
 from netkit.core.fs import inside
 from netkit.transfer._common import (
     LocalError,
     Pacer,
     PartFile,
     SharedRate,
-    backoff,
     is_transient,
     local_error,
+    retry_delay,
     run_workers,
 )
 
@@ -411,11 +411,21 @@ def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for
             if is_transient(exc) and attempt <= options.retries and not options.cancel.is_set():
                 box[0].close(abort=True)
                 box[0] = None
-                if options.cancel.wait(backoff(options, attempt, exc)):
+                state = state if state is not None else {}
+                try:
+                    delay = retry_delay(options, attempt, exc, state)
+                except NetError as late:  # the wait would pass --max-time: this file fails now
+                    record(rel, late)
+                    try:  # the next file may still fit before the deadline
+                        box[0] = _side(url, options, state)
+                    except Exception:  # noqa: BLE001 - this worker stops; its files go to the others
+                        pass
+                    return
+                if options.cancel.wait(delay):
                     record(rel, exc)
                     return
                 try:
-                    box[0] = _side(url, options, state if state is not None else {})
+                    box[0] = _side(url, options, state)
                 except Exception as again:  # noqa: BLE001 - recorded; this worker stops
                     record(rel, again)
                     return
