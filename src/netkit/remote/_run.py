@@ -112,7 +112,9 @@ async def _command(conn, result, command, output, *, timeout, stdin, env, pty):
         if not task.cancelled():
             task.exception()  # retrieved: a failure while stopping is said by stop()
     if process.exit_signal:
-        result.exit_signal = process.exit_signal[0]
+        from netkit.remote._stop import signal_name
+
+        result.exit_signal = signal_name(process)
     if result.error is not None:
         return
     if process.exit_status is None and not process.exit_signal:

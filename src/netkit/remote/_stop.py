@@ -19,7 +19,7 @@ on the channel; otherwise the message says that it may still run there.
 
 import asyncio
 
-__all__ = ["KILL_SESSIONS", "STOP_GRACE", "stop"]
+__all__ = ["KILL_SESSIONS", "MAX_SIGNAL_NAME", "STOP_GRACE", "signal_name", "stop"]
 
 # Seconds the host has to report the command's end after each signal. sshd reports it as
 # soon as the process is reaped: this covers a loaded host or a slow link, not the command.
@@ -57,6 +57,20 @@ async def _send(conn, process, signal, task):
         await asyncio.wait({helper})
 
 
+# Characters of a signal name a host reports that netkit keeps: real ones are a few letters
+# (TERM, KILL, SEGV); a hostile host's 100 KB name widened every row of the summary table.
+MAX_SIGNAL_NAME = 32
+
+
+def signal_name(process):
+    """The name of the signal the host says ended the command (``exit-signal``), at most
+    MAX_SIGNAL_NAME characters (more are cut and marked with "..."), or None."""
+    if not process.exit_signal:
+        return None
+    name = str(process.exit_signal[0])
+    return name if len(name) <= MAX_SIGNAL_NAME else name[: MAX_SIGNAL_NAME - 3] + "..."
+
+
 def _ended(process, task):
     """How the command ended, as the host reported it, or None."""
     from netkit.core.text import for_terminal
@@ -64,7 +78,7 @@ def _ended(process, task):
     if not task.done() or task.cancelled() or task.exception() is not None:
         return None
     if process.exit_signal:
-        return f"it ended by signal {for_terminal(process.exit_signal[0])}"
+        return f"it ended by signal {for_terminal(signal_name(process))}"
     if process.exit_status is not None and process.exit_status >= 0:
         return f"it exited with status {process.exit_status}"
     return None
