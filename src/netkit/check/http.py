@@ -163,6 +163,14 @@ def _body_checks(spec, body: bytes):
     return not problems, "; ".join(problems)
 
 
+def secret_names(spec) -> frozenset:
+    """The names of the -H headers whose values -v and --json mask (every one not on the
+    redirect policy's allowlist: :func:`netkit.core.secrets.caller_secrets`)."""
+    from netkit.core.secrets import caller_secrets
+
+    return caller_secrets(spec.get("header"))
+
+
 def judge(spec, exchange, now) -> CheckResult:
     t = spec.target
     elapsed = exchange.timings.total
@@ -176,6 +184,7 @@ def judge(spec, exchange, now) -> CheckResult:
 
     outcome = exchange.outcome
     r = outcome.response
+    secrets = secret_names(spec)  # a -H value the server echoes back is masked as ours
     statuses = [time_status(spec, elapsed)]
     details = {
         "peer": exchange.peer,
@@ -183,7 +192,7 @@ def judge(spec, exchange, now) -> CheckResult:
         "http_version": r.version,
         "status_code": r.status,
         "reason": r.reason,
-        "headers": [[n, mask_header(n, v)] for n, v in r.headers],
+        "headers": [[n, mask_header(n, v, secrets)] for n, v in r.headers],
         "size": r.size,
         "redirects": [{"status": s, "location": u} for s, u in outcome.redirects],
     }

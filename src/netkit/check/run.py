@@ -43,7 +43,9 @@ def _finish(spec, module, exchange, verbose):
 
         return failed(spec, CRITICAL, peer_fault(exc, exchange.peer))
     if verbose and exchange.transcript is not None:
-        result.dialogue = list(exchange.transcript.lines())
+        # The caller's own headers that may be credentials (http's -H): masked too.
+        secrets = getattr(module, "secret_names", None)
+        result.dialogue = list(exchange.transcript.lines(secrets(spec) if secrets is not None else frozenset()))
     return result
 
 

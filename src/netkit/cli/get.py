@@ -149,7 +149,7 @@ OPTIONS = (
     Option("noproxy", "flag", as_given, None, "http: ignore the environment's proxies"),
     Option("compressed", "flag", as_given, None, "http: ask for gzip/deflate and decode it"),
     Option("verbose", "flag", as_given, None, "http: show each request and response head on standard error "
-           "(passwords, cookies and tokens masked)", short="v"),
+           "(passwords, cookies, tokens and the -H headers a redirect would drop masked)", short="v"),
     *limit_options("give up after this long in all, retries included (as curl -m); never retried"),
     *COMMON,
 )

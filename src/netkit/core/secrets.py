@@ -1,13 +1,25 @@
 """Secrets out of what netkit shows: credential headers and URL passwords masked.
 
-Every transcript (``check -v``), every header list a result carries (``--json``), goes
-through :func:`mask_line` / :func:`mask_header`: a value is shown as :data:`MASK` when its
-header is a credential by name, whatever the protocol and whichever side sent it.
+Every transcript (``check -v``, ``get -v``), every header list a result carries
+(``--json``), goes through :func:`mask_line` / :func:`mask_header`: a value is shown as
+:data:`MASK` when its header is a credential by name, whatever the protocol and whichever
+side sent it, or when it is one of the user's own headers (``-H``) that is not on
+:data:`SAFE_HEADERS` (:func:`caller_secrets`) -- the rule of the redirect policy
+(:func:`netkit.proto.http.next_request`), which keeps only those on another origin: a
+header netkit cannot vouch for may be a credential (``-H 'X-Custom: SECRET'``).
 """
 
-__all__ = ["MASK", "is_secret_header", "mask_header", "mask_line", "mask_url"]
+__all__ = ["MASK", "SAFE_HEADERS", "caller_secrets", "is_secret_header", "mask_header", "mask_line", "mask_url"]
 
 MASK = "********"
+# The only request headers of the caller's (-H, --compressed, resume) that say what the
+# client accepts or which bytes it wants, never who it is: a redirect to another origin
+# keeps these alone (curl drops Authorization and Cookie; netkit drops every header it
+# cannot vouch for), and transcripts and --json show these alone of the caller's headers.
+SAFE_HEADERS = frozenset((
+    "accept", "accept-encoding", "accept-language", "cache-control", "content-type", "if-range", "pragma",
+    "range", "user-agent",
+))
 # A header is a credential when its name (lower case) is one of these or holds one of the
 # words below: Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key,
 # X-Auth-Token, X-Session-Id, X-Amz-Security-Token, ... Guessing wide costs a hidden value
@@ -22,16 +34,26 @@ _AUTH_SCHEMES = ("authorization", "proxy-authorization")
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def is_secret_header(name: str) -> bool:
+def caller_secrets(headers) -> frozenset:
+    """The names (lower case) of the caller's ``[(name, value)]`` headers that are not on
+    :data:`SAFE_HEADERS`: their values are masked wherever they are shown."""
+    return frozenset(n.lower() for n, _ in headers or ()) - SAFE_HEADERS
+
+
+def is_secret_header(name: str, also=frozenset()) -> bool:
+    """A credential by its name, or one of ``also`` (:func:`caller_secrets`)."""
     lname = name.lower()
+    if lname in also:
+        return True
     if lname in _NOT_SECRET:
         return False
     return lname in _SECRET_NAMES or any(word in lname for word in _SECRET_WORDS)
 
 
-def mask_header(name: str, value: str) -> str:
-    """``value`` as it may be shown: masked when ``name`` is a credential header."""
-    if not is_secret_header(name):
+def mask_header(name: str, value: str, also=frozenset()) -> str:
+    """``value`` as it may be shown: masked when ``name`` is a credential header, or one of
+    ``also`` (the caller's own headers off :data:`SAFE_HEADERS`: :func:`caller_secrets`)."""
+    if not is_secret_header(name, also):
         return mask_url(value)
     if name.lower() in _AUTH_SCHEMES:
         scheme, space, _ = value.strip().partition(" ")
@@ -64,16 +86,17 @@ def mask_url(text: str) -> str:
             rest = rest[start:]
 
 
-def mask_line(line: str, masking: bool = False):
+def mask_line(line: str, masking: bool = False, also=frozenset()):
     """(line as it may be shown, whether a continuation of it must be masked too): a
-    ``Name: value`` line of a credential header is masked, as is a folded continuation
-    (``masking``: the line before was masked) and any URL password."""
+    ``Name: value`` line of a credential header (or of one named in ``also``) is masked,
+    as is a folded continuation (``masking``: the line before was masked) and any URL
+    password."""
     if masking and line[:1] in (" ", "\t"):
         return " " + MASK, True
     name, colon, value = line.partition(":")
-    if colon and name and _TOKEN.issuperset(name) and is_secret_header(name):
+    if colon and name and _TOKEN.issuperset(name) and is_secret_header(name, also):
         lead = value[: len(value) - len(value.lstrip(" \t"))]
         trail = value[len(value.rstrip(" \t\r")) :]
-        shown = mask_header(name, value.strip(" \t"))
+        shown = mask_header(name, value.strip(" \t"), also)
         return f"{name}:{lead}{shown}{trail}", True
     return mask_url(line), False

@@ -77,11 +77,12 @@ class Transcript:
             self.entries.append((direction, data))
         self._budget[direction] = left - len(data)
 
-    def lines(self):
+    def lines(self, also=frozenset()):
         """Printable lines, one per line of data, prefixed like curl -v. Consecutive pieces
         of one direction are read as one stream (a header split across two reads is still
-        one line), and every credential header value and URL password is masked
-        (:mod:`netkit.core.secrets`), whoever sent it."""
+        one line), and every credential header value, the value of every header named in
+        ``also`` (the caller's own: :func:`netkit.core.secrets.caller_secrets`) and every
+        URL password is masked (:mod:`netkit.core.secrets`), whoever sent it."""
         from netkit.core.secrets import mask_line, mask_url
         from netkit.core.text import for_terminal
 
@@ -100,7 +101,7 @@ class Transcript:
                 parts.pop()
             masking = False
             for part in parts:
-                shown, masking = mask_line(part.rstrip("\r"), masking)
+                shown, masking = mask_line(part.rstrip("\r"), masking, also)
                 yield f"{kind} " + "".join(c if c.isprintable() or c == "\t" else "." for c in shown)
 
 

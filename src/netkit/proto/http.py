@@ -11,19 +11,10 @@ from netkit.proto.actions import Connect, Recv, Send, StartTLS
 from netkit.proto.http1 import ResponseParser, build_request, check_caller_header, find_header
 
 __all__ = ["Request", "Response", "HTTPOutcome", "http_dialogue", "REDIRECT_STATUSES", "MAX_KEEP_BODY",
-           "CROSS_ORIGIN_HEADERS", "RedirectRefused", "TooManyRedirects", "next_request", "request_bytes",
+           "RedirectRefused", "TooManyRedirects", "next_request", "request_bytes",
            "connect_bytes", "same_origin"]
 
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
-# The only request headers of the caller's (-H, --compressed, resume) that a redirect to
-# another origin keeps: they say what the client accepts or which bytes it wants, never
-# who it is. Everything else -- Authorization, Cookie, Proxy-Authorization, X-Api-Key and
-# every other custom header -- and the user/password stay with the origin they were given
-# for (curl drops Authorization and Cookie; netkit drops every header it cannot vouch for).
-CROSS_ORIGIN_HEADERS = frozenset((
-    "accept", "accept-encoding", "accept-language", "cache-control", "content-type", "if-range", "pragma",
-    "range", "user-agent",
-))
 # Headers that describe a request body; they go when a redirect drops the body.
 _BODY_HEADERS = frozenset(("content-type", "content-length", "content-encoding", "content-language"))
 # How much of a body is kept in memory for string and regex matching; the rest is only
@@ -153,8 +144,9 @@ def next_request(request, status: int, location, max_redirects: int):
     - 303 turns any method but HEAD into GET, 301 and 302 turn POST into GET (as browsers
       and curl do); the body and its Content-* headers go with the method change;
     - on a change of origin (scheme, host or port; so https -> http too) the credentials
-      of the URL and every header outside :data:`CROSS_ORIGIN_HEADERS` are dropped, for
-      this hop and every later one.
+      of the URL and every header outside :data:`netkit.core.secrets.SAFE_HEADERS` (the
+      allowlist the transcripts' masking uses too) are dropped, for this hop and every
+      later one.
     """
     if status not in REDIRECT_STATUSES or location is None:
         return None
@@ -170,7 +162,9 @@ def next_request(request, status: int, location, max_redirects: int):
         if target.user is None:
             target.user, target.password = url.user, url.password
     else:
-        headers = [(n, v) for n, v in headers if n.lower() in CROSS_ORIGIN_HEADERS]
+        from netkit.core.secrets import SAFE_HEADERS  # here: a download without a redirect never loads it
+
+        headers = [(n, v) for n, v in headers if n.lower() in SAFE_HEADERS]
     return Request(method, target, headers, body, request.hops + 1)
 
 

@@ -213,7 +213,9 @@ def _request(url, options, method, headers, body=None, body_file=None, pacer=Non
 
 def _trace(options, kind, payload):
     """One -v piece to ``options.trace``, through the transcript's masking (credential
-    headers and URL passwords never shown)."""
+    headers, the -H headers off the redirect policy's allowlist, URL passwords: never
+    shown, in either direction)."""
+    from netkit.core.secrets import caller_secrets
     from netkit.drivers._common import Transcript
 
     transcript = Transcript()
@@ -221,7 +223,7 @@ def _trace(options, kind, payload):
         transcript.note(payload)
     else:
         transcript.data(kind, payload)
-    for line in transcript.lines():
+    for line in transcript.lines(caller_secrets(options.headers)):
         options.trace(line)
 
 
