@@ -1,8 +1,11 @@
 """The red team's attacks on netkit ssh (tests/peers/hostile_attack_ssh.py)."""
 
 import json
+import os
 
-from tests.helpers import ssh
+import pytest
+
+from tests.helpers import run_netkit, ssh
 from tests.peers.hostile_attack_ssh import BIG_SIGNAL
 
 
@@ -22,3 +25,23 @@ def test_a_huge_signal_name_is_cut(attack_ssh):
     code, out, _ = ssh("run", *hostile(attack_ssh, "--json"), attack_ssh.label, "--", "bigsignal")
     result = json.loads(out.splitlines()[0])
     assert BIG_SIGNAL[:20] in result["exit_signal"] and len(result["exit_signal"]) < 100
+
+
+@pytest.mark.parametrize("option", ["-i", "-F"])
+@pytest.mark.parametrize("kind", ["device", "fifo", "directory"])
+def test_key_and_config_files_must_be_regular(tmp_path, option, kind):
+    """-i /dev/zero read the device until the memory was gone, -F /dev/zero too, and a FIFO
+    nobody writes blocked the run: one line naming the file, exit 2, before any host."""
+    path = {"device": "/dev/zero", "directory": str(tmp_path)}.get(kind)
+    if kind == "fifo":
+        path = str(tmp_path / "fifo")
+        os.mkfifo(path)
+    code, out, err = ssh("run", option, path, "127.0.0.1:1", "--", "true", timeout=30)
+    assert code == 2, out + err
+    assert path in err and ("not a regular file" in err or "Is a directory" in err)
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_get_identity_that_is_a_device_is_not_missing(tmp_path):
+    code, _, err = run_netkit("get", "-i", "/dev/zero", "sftp://127.0.0.1:1/x", "-o", tmp_path / "x")
+    assert code == 2 and "not a regular file" in err

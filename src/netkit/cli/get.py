@@ -72,7 +72,7 @@ def _pair(text):
 def _file(text):
     path = os.path.expanduser(str(text))
     if not os.path.isfile(path):
-        raise ValueError(f"{text}: no such file")
+        raise ValueError(f"{text}: " + ("not a regular file" if os.path.exists(path) else "no such file"))
     return path
 
 

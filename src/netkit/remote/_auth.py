@@ -39,9 +39,16 @@ class Credentials:
     def _load(self, path, prompt, passphrase):
         import asyncssh
 
+        from netkit.remote._local import MAX_KEY_BYTES, read_regular
+
         try:
             try:
-                return asyncssh.read_private_key(path, passphrase)
+                data = read_regular(path, MAX_KEY_BYTES)
+            except ValueError as exc:  # /dev/zero was read for ever, a FIFO blocked the run
+                self._unusable(f"{path}: {exc}, not a private key")
+                return None
+            try:
+                return asyncssh.import_private_key(data, passphrase)
             except asyncssh.KeyImportError as exc:
                 if "Passphrase must be specified" not in str(exc) or passphrase is not None:
                     raise
@@ -49,7 +56,7 @@ class Credentials:
                     self._unusable(f"{path}: the key is encrypted and there is no terminal to ask for its "
                                    f"passphrase (use --passphrase-env VAR or ssh-agent)")
                     return None
-                return asyncssh.read_private_key(path, prompt(f"Passphrase for {path}: "))
+                return asyncssh.import_private_key(data, prompt(f"Passphrase for {path}: "))
         except asyncssh.KeyEncryptionError as exc:
             wrong = "incorrect passphrase" in str(exc).lower()
             self.problems.append(f"{path}: wrong passphrase" if wrong else f"{path}: cannot decrypt the key ({exc})")

@@ -73,6 +73,15 @@ class Settings:
         from netkit.core.errors import UsageError
         from netkit.core.text import for_terminal
 
+        from netkit.remote._local import MAX_CONFIG_BYTES, check_regular
+
+        for path in self.config:
+            try:
+                check_regular(path, MAX_CONFIG_BYTES)
+            except OSError as exc:
+                raise UsageError(f"ssh config {path}: cannot read it: {exc.strerror or exc}") from None
+            except ValueError as exc:  # -F /dev/zero was read for ever
+                raise UsageError(f"ssh config {path} {exc}; -F takes an ssh_config file") from None
         local_user = getpass.getuser()
         for host in dict.fromkeys((h.host, h.port or self.port or 22, h.user or self.user) for h in hosts):
             name, port, user = host
