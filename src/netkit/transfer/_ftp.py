@@ -398,9 +398,19 @@ class FtpSession:
         return mtime
 
     def store(self, path, name, pacer, mtime=None):
-        """STOR the local file ``path`` as ``name`` via a temporary name, then rename."""
+        """STOR the local file ``path`` as ``name`` via a temporary name, then rename. A
+        leftover under the temporary name (or a link planted there, which the server's STOR
+        would write through) is deleted first (DELE removes a link, not its target)."""
+        import ftplib
+
         directory, _, base = name.rpartition("/")
         temp = f"{directory}/.{base}.part" if directory else f".{base}.part"
+        try:
+            self.ftp.delete(temp)
+        except ftplib.error_perm:
+            pass  # 550: nothing there (the usual case)
+        except (ftplib.Error, EOFError, OSError, ValueError) as exc:
+            raise self._map(exc, f"removing the leftover {temp}") from None
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed by the with below
         except OSError as exc:

@@ -313,6 +313,12 @@ class Session:
             raise CutError(f"{self.peer}: {path} ended at byte {at} of {size} (it shrank while read)")
 
     async def store(self, local, path, pacer, mtime=None):
+        """Upload ``local`` as ``path`` through ``.NAME.part``, made new on the server
+        (exclusive create: a link planted under that name is removed, never written
+        through) and given its time through the open handle (fsetstat), never by a name
+        that could have been swapped since."""
+        import asyncssh
+
         directory, _, base = path.rpartition("/")
         temp = f"{directory}/.{base}.part" if directory else f".{base}.part"
         try:
@@ -322,7 +328,13 @@ class Session:
         with src:
             size = os.fstat(src.fileno()).st_size
             pacer.begin(0, size)
-            f = await self.call(f"creating {temp}", self.sftp.open(temp, "wb", block_size=-1))
+            try:  # a leftover (or a link someone put there): the upload starts over anyway
+                await self.sftp.remove(temp)
+            except asyncssh.SFTPNoSuchFile:
+                pass
+            except Exception as exc:  # noqa: BLE001 - mapped onto netkit's tree
+                raise _map(exc, self.peer, f"removing the leftover {temp}") from None
+            f = await self.call(f"creating {temp}", self.sftp.open(temp, "xb", block_size=-1))
             try:
                 block = pacer.block_size(4 * 1024 * 1024)
                 offset = 0
@@ -333,13 +345,11 @@ class Session:
                     await self.call(f"writing {temp}", f.write(data, offset))
                     offset += len(data)
                     pacer(len(data))
+                if mtime is not None:
+                    await self.call(f"setting the time of {temp}",
+                                    f.setstat(asyncssh.SFTPAttrs(atime=int(mtime), mtime=int(mtime))))
             finally:
                 await self.call(f"closing {temp}", f.close())
-        if mtime is not None:
-            import asyncssh
-
-            await self.call(f"setting the time of {temp}",
-                            self.sftp.setstat(temp, asyncssh.SFTPAttrs(atime=int(mtime), mtime=int(mtime))))
         await self.call(f"renaming {temp} to {path}", replace(self.sftp, temp, path))
         return size
 
