@@ -150,7 +150,8 @@ OPTIONS = (
     Option("compressed", "flag", as_given, None, "http: ask for gzip/deflate and decode it"),
     Option("verbose", "flag", as_given, None, "http: show each request and response head on standard error "
            "(passwords, cookies, tokens and the -H headers a redirect would drop masked)", short="v"),
-    *limit_options("give up after this long in all, retries included (as curl -m); never retried"),
+    *limit_options("give up after this long in all, retries included, for each URL (as curl -m); never "
+                   "retried"),
     *COMMON,
 )
 

@@ -15,8 +15,8 @@ copied and deleted and changes nothing.
 connection) in its own thread; a worker whose connection the server refuses (a limit of
 connections per client) leaves its share to the others.
 
-``options.max_time`` bounds the whole run (listing, every file, retries; as lftp's
-``mirror`` under a ``timeout`` would be stopped as a whole): when it passes, every
+``options.max_time`` bounds the whole run (listing, every file, retries: the budget of a
+cron job, which is what a mirror's caller has), not each file: when it passes, every
 connection is cut, the files on the way fail, and those not begun fail unstarted (so
 ``delete`` deletes nothing). ``options.speed_limit`` holds per file, and a file slower
 than it is retried on a new connection, as get retries it. Each connection has its own
