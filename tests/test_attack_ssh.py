@@ -27,11 +27,12 @@ def test_a_huge_signal_name_is_cut(attack_ssh):
     assert BIG_SIGNAL[:20] in result["exit_signal"] and len(result["exit_signal"]) < 100
 
 
-@pytest.mark.parametrize("option", ["-i", "-F"])
+@pytest.mark.parametrize("option", ["-i", "-F", "--known-hosts"])
 @pytest.mark.parametrize("kind", ["device", "fifo", "directory"])
 def test_key_and_config_files_must_be_regular(tmp_path, option, kind):
-    """-i /dev/zero read the device until the memory was gone, -F /dev/zero too, and a FIFO
-    nobody writes blocked the run: one line naming the file, exit 2, before any host."""
+    """-i /dev/zero read the device until the memory was gone, -F /dev/zero too (known_hosts:
+    256 MiB of it), and a FIFO nobody writes blocked the run: one line naming the file, exit
+    2, before any host."""
     path = {"device": "/dev/zero", "directory": str(tmp_path)}.get(kind)
     if kind == "fifo":
         path = str(tmp_path / "fifo")

@@ -51,16 +51,18 @@ class HostKeyPolicy:
 
         self.files = list(files) if files else default_known_hosts()
         self.accept_new = accept_new
+        from netkit.remote._local import read_regular
+
         text = []
         for path in self.files:
             try:
-                with open(os.path.expanduser(path), encoding="utf-8", errors="replace") as f:
-                    text.append(f.read(MAX_KNOWN_HOSTS + 1))
-                if len(text[-1]) > MAX_KNOWN_HOSTS:
-                    from netkit.core.errors import UsageError
+                # A regular file only: /dev/zero was read to the limit (256 MiB of memory), a
+                # FIFO blocked the open.
+                text.append(read_regular(os.path.expanduser(path), MAX_KNOWN_HOSTS).decode("utf-8", "replace"))
+            except ValueError as exc:
+                from netkit.core.errors import UsageError
 
-                    raise UsageError(f"known_hosts file {path} is larger than {MAX_KNOWN_HOSTS >> 20} MiB; "
-                                     f"is it a known_hosts file?")
+                raise UsageError(f"known_hosts file {path} {exc}; is it a known_hosts file?") from None
             except FileNotFoundError:
                 continue
             except OSError as exc:
