@@ -112,20 +112,18 @@ def write_pidfile(path: str):
         fd, tmp = tempfile.mkstemp(prefix=".netkit-pid.", dir=directory)
     except OSError as exc:
         raise ValueError(f"--pidfile {path}: cannot write in {directory}: {exc.strerror}") from None
+    from netkit.core.fs import LocalError, rename_temp, unlink_temp
+
     try:
-        try:
-            os.fchmod(fd, 0o644)
-            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-            written = os.fstat(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ValueError(f"--pidfile {path}: cannot write it: {exc.strerror}") from None
+        os.fchmod(fd, 0o644)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        written = os.fstat(fd)
+        rename_temp(fd, tmp, path)  # while open, and only while tmp is still the file written
+    except (OSError, LocalError) as exc:
+        unlink_temp(fd, tmp)
+        raise ValueError(f"--pidfile {path}: cannot write it: {getattr(exc, 'strerror', None) or exc}") from None
+    finally:
+        os.close(fd)
     return (written.st_dev, written.st_ino)
 
 
