@@ -23,7 +23,7 @@ def test_a_bad_url_is_quoted_without_its_password(tmp_path, url, command):
     (a line that goes to the terminal, the shell history of a CI log, the monitor)."""
     args = {"get": ("-o", tmp_path / "out"), "mirror": (tmp_path / "m",), "check": ()}[command]
     if command == "mirror":
-        url = url.replace("http://", "ftp://")  # mirror has no http (that one is the xfail below)
+        url = url.replace("http://", "ftp://")  # mirror has no http (that one is the test below)
     code, out, err = run_netkit(command, url, *args)
     assert code in (2, 3), (out, err)
     assert SECRET not in out + err
