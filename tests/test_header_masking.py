@@ -35,3 +35,11 @@ def test_get_v_masks_them(echo_http, tmp_path):
     assert SECRET not in out + err
     assert "> X-Custom: ********" in err and "< X-Trace: ********" in err and "> Accept: text/plain" in err
     assert (tmp_path / "out").read_bytes() == b"echo\n" and echo_http.sent("X-Trace") == [f"t-{SECRET}"]
+
+
+def test_a_virtual_host_is_shown(echo_http):
+    """-H 'Host: …' stays with its origin on a redirect, but it is no secret: a transcript
+    that hid it would hide the usual reason a virtual-host check fails."""
+    code, out, err = run_netkit("check", echo_http.url(), "-v", "-H", "Host: vhost.example", *HEADERS)
+    assert code == 0, out + err
+    assert "> Host: vhost.example" in out and SECRET not in out + err

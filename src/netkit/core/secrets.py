@@ -20,6 +20,9 @@ SAFE_HEADERS = frozenset((
     "accept", "accept-encoding", "accept-language", "cache-control", "content-type", "if-range", "pragma",
     "range", "user-agent",
 ))
+# Dropped on another origin because they belong to one (a virtual host, the body's framing),
+# not because they are secret: shown in transcripts, where a wrong vhost is what one looks for.
+_SHOWN_HEADERS = frozenset(("host", "content-length"))
 # A header is a credential when its name (lower case) is one of these or holds one of the
 # words below: Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key,
 # X-Auth-Token, X-Session-Id, X-Amz-Security-Token, ... Guessing wide costs a hidden value
@@ -37,7 +40,7 @@ _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHI
 def caller_secrets(headers) -> frozenset:
     """The names (lower case) of the caller's ``[(name, value)]`` headers that are not on
     :data:`SAFE_HEADERS`: their values are masked wherever they are shown."""
-    return frozenset(n.lower() for n, _ in headers or ()) - SAFE_HEADERS
+    return frozenset(n.lower() for n, _ in headers or ()) - SAFE_HEADERS - _SHOWN_HEADERS
 
 
 def is_secret_header(name: str, also=frozenset()) -> bool:
