@@ -17,15 +17,15 @@ Every file reads ``content of NAME``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import posixpath
 import stat
-import threading
 from pathlib import Path
 
 import pytest
+
+from tests.peers._asyncssh import running_asyncssh
 
 HOST = "127.0.0.1"
 MTIME = 1_600_000_000
@@ -118,47 +118,11 @@ def _server_class(state):
 
 @contextlib.contextmanager
 def running_hostile_sftp(directory: Path, outside):
-    import asyncssh
-
     state = HostileSftp(outside)
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder = {}
-
-    class Server(asyncssh.SSHServer):
-        def begin_auth(self, username):
-            return False  # no login asked
-
-    async def start():
-        server = await asyncssh.create_server(Server, HOST, 0, server_host_keys=[key],
-                                              sftp_factory=_server_class(state), allow_scp=False)
-        holder["server"] = server
-        state.port = server.sockets[0].getsockname()[1]
-        ready.set()
-
-    def run():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(start())
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, name="hostile-sftp", daemon=True)
-    thread.start()
-    if not ready.wait(10):
-        pytest.fail("the hostile SFTP server did not start", pytrace=False)
-    known = directory / "hostile_known_hosts"
-    known.write_text(f"[{HOST}]:{state.port} {key.export_public_key().decode()}")
-    state.known_hosts = known
-    try:
+    with running_asyncssh("hostile-sftp", directory / "hostile_known_hosts", sftp_factory=_server_class(state),
+                          allow_scp=False) as ssh:
+        state.port, state.known_hosts = ssh
         yield state
-    finally:
-        async def stop():
-            holder["server"].close()
-            await holder["server"].wait_closed()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
 
 
 @pytest.fixture

@@ -15,22 +15,20 @@ Attributes: ``host``, ``port``, ``known_hosts`` (its host key for ``[127.0.0.1]:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.peers._asyncssh import running_asyncssh
+
 HOST = "127.0.0.1"
 # What the evil commands send: an OSC window title, CSI colours and clear screen, a bell.
 OSC_TITLE = "\x1b]0;owned\x07"
 EVIL_OUTPUT = f"{OSC_TITLE}hello\x1b[31m red\x1b[2J\a\rover\n"
 EVIL_REASON = "bye\x1b[2J\x1b]0;owned\x07"
-# How long the server thread may take to start listening.
-START_TIMEOUT = 10.0
 
 
 @dataclass
@@ -46,7 +44,7 @@ class HostileSsh:
         return f"{self.host}:{self.port}"
 
 
-def _serve(state: HostileSsh, key, ready: threading.Event, stop: list):
+def _server_class(state: HostileSsh):
     import asyncssh
 
     class Session(asyncssh.SSHServerSession):
@@ -89,37 +87,16 @@ def _serve(state: HostileSsh, key, ready: threading.Event, stop: list):
         def session_requested(self):
             return Session()
 
-    async def main():
-        server = await asyncssh.listen(HOST, 0, server_host_keys=[key], server_factory=Server, encoding=None)
-        state.port = server.sockets[0].getsockname()[1]
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        stop.append(lambda: loop.call_soon_threadsafe(done.set_result, None))
-        ready.set()
-        await done
-        server.close()
-
-    asyncio.run(main())
+    return Server
 
 
 @contextlib.contextmanager
 def running_hostile_ssh(directory: Path) -> Iterator[HostileSsh]:
-    import asyncssh
-
-    key = asyncssh.generate_private_key("ssh-ed25519")
     state = HostileSsh(HOST, 0, directory / "known_hosts")
-    ready, stop = threading.Event(), []
-    thread = threading.Thread(target=_serve, args=(state, key, ready, stop), name="hostile-ssh", daemon=True)
-    thread.start()
-    if not ready.wait(START_TIMEOUT):
-        raise RuntimeError("the hostile SSH server did not start")
-    public = key.export_public_key("openssh").decode().split()[:2]
-    state.known_hosts.write_text(f"[{HOST}]:{state.port} {' '.join(public)}\n")
-    try:
+    with running_asyncssh("hostile-ssh", state.known_hosts, server_factory=_server_class(state),
+                          encoding=None) as ssh:
+        state.port = ssh.port
         yield state
-    finally:
-        stop[0]()
-        thread.join(START_TIMEOUT)
 
 
 @pytest.fixture
