@@ -74,3 +74,30 @@ def test_framing_headers_from_the_user_are_usage_errors(attack_http, tmp_path, c
     assert "frames the request" in out + err
     assert len((out + err).strip().splitlines()) == 1
     assert not attack_http.seen_for(path)  # refused before anything was sent
+
+
+def _answer_early(status):
+    """A server that refuses an upload at its head (a 401, nginx's 413 over
+    client_max_body_size): it answers, then closes with the body unread (a reset)."""
+    def answer(sock, seen):
+        import socket
+        import struct
+
+        sock.sendall(response(status, [], b"refused\n"))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    return answer
+
+
+@pytest.mark.parametrize("status", [b"401 Unauthorized", b"413 Payload Too Large"])
+def test_put_says_the_answer_of_a_server_that_refused_the_body(attack_http, tmp_path, status):
+    """put of a big file to a server that answered 401/413 and closed said 'connection
+    closed by HOST talking to HOST' and lost the answer (curl shows it): the answer that
+    arrived is read when the body cannot be sent any more."""
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(32 << 20)  # far more than the socket buffers hold
+    url = attack_http.script(_answer_early(status))
+    code, out, err = run_netkit("put", "--retry", "0", big, url, timeout=60)
+    assert code == 1
+    assert status.decode() in err, err
+    assert len(err.strip().splitlines()) == 1

@@ -34,6 +34,9 @@ __all__ = ["fetch", "head", "open_connection", "send"]
 
 # Bytes of a server's answer to an upload kept to show (put prints it, as curl does).
 KEEP_ANSWER = 65536
+# Seconds to wait, after a server stopped reading an upload, for the answer it sent (it is
+# on its way or already here: a server answers, then closes).
+EARLY_ANSWER_WAIT = 2.0
 # The extended attribute that remembers, on a .part file, which version of the remote
 # file it holds (so `get -c` the next day does not glue two versions together).
 VALIDATOR_XATTR = "user.netkit.validator"
@@ -180,10 +183,16 @@ def _request(url, options, method, headers, body=None, body_file=None, pacer=Non
                 _trace(options, "*", f"connected to {conn.peer}" + (f" (proxy {proxy.netloc})" if proxy else ""))
                 _trace(options, ">", head[: len(head) - len(request.body or b"")])
             conn.sock.sendall(head)
+            early = None
             if body_file is not None:
                 conn.sock = _full_socket(conn.sock)  # for its sendfile()
-                _send_file(conn.sock, body_file, size, pacer)
-            parser, chunks = _read_head(conn, request.method)
+                try:
+                    _send_file(conn.sock, body_file, size, pacer)
+                except OSError:
+                    early = _early_answer(conn, request.method)
+                    if early is None:
+                        raise
+            parser, chunks = early or _read_head(conn, request.method)
             if options.trace is not None:
                 _trace(options, "<", header_text(parser.version, parser.status, parser.reason,
                                                  parser.headers).encode("latin-1", "replace"))
@@ -209,6 +218,19 @@ def _request(url, options, method, headers, body=None, body_file=None, pacer=Non
         if following.method != request.method:
             body_file = None  # 303 (or POST after 301/302): the body stays behind
         request = following
+
+
+def _early_answer(conn, method):
+    """The answer a server sent before it stopped reading the request body (a 401, a 413:
+    nginx answers and closes, the rest of the body unread), or None. Only a refusal or a
+    redirect stands for the request; an early 2xx of a body that was not all sent is no
+    proof the server stored it, so the failed send is said instead."""
+    try:
+        conn.sock.settimeout(EARLY_ANSWER_WAIT)
+        parser, chunks = _read_head(conn, method)
+    except (OSError, ProtocolError):
+        return None
+    return (parser, chunks) if parser.status >= 300 else None
 
 
 def _trace(options, kind, payload):
