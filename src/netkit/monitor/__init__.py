@@ -1,6 +1,64 @@
-"""``netkit monitor``: every check on a schedule, with states, history and alerts.
+"""``netkit monitor``: every check on a schedule, with states, alerts and history.
 
-This package holds the monitor's sans-I/O core so far; names are imported lazily.
+The engine's core is sans-I/O: pure logic that takes the time as an argument and answers
+with plain frozen objects, so the asyncio runner, the store and alerting are thin drivers
+around it, and every rule is tested on a fake clock.
+
+- :class:`Scheduler` and :class:`Job` (``_schedule``): when each target runs.
+- :func:`advance`, :class:`TargetState`, :class:`Result`, :class:`Policy` and the events
+  (``_state``): what results mean -- soft and hard states, flapping, acknowledgements.
+- :class:`Maintenance`, :class:`OneOff`, :class:`Recurring` (``_windows``): when alerts
+  are suppressed.
+
+Imports are lazy: ``import netkit.monitor`` loads nothing until a name is used.
 """
 
-__all__ = []
+__all__ = sorted([
+    "AckCleared",
+    "Acknowledged",
+    "FlappingStarted",
+    "FlappingStopped",
+    "HardChange",
+    "Job",
+    "LatenessStats",
+    "Maintenance",
+    "OneOff",
+    "Policy",
+    "Recurring",
+    "Reload",
+    "Result",
+    "Run",
+    "Scheduler",
+    "SoftChange",
+    "TargetState",
+    "Transition",
+    "acknowledge",
+    "advance",
+    "percent_state_change",
+    "should_alert",
+    "unacknowledge",
+])
+
+_MODULES = {
+    "netkit.monitor._schedule": ("Job", "LatenessStats", "Reload", "Run", "Scheduler"),
+    "netkit.monitor._state": ("AckCleared", "Acknowledged", "FlappingStarted", "FlappingStopped", "HardChange",
+                              "Policy", "Result", "SoftChange", "TargetState", "Transition", "acknowledge",
+                              "advance", "percent_state_change", "should_alert", "unacknowledge"),
+    "netkit.monitor._windows": ("Maintenance", "OneOff", "Recurring"),
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'netkit.monitor' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
