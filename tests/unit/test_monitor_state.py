@@ -350,3 +350,32 @@ def test_events_and_states_are_frozen():
         state.status = O
     with pytest.raises(AttributeError):
         events[-1].suppressed = ("x",)
+
+
+@given(st.lists(st.sampled_from([O, W, C, U]), max_size=40), st.booleans())
+def test_state_round_trips_through_plain_data(statuses, acked):
+    import json
+
+    state, _ = feed(statuses, Policy(failure_threshold=2))
+    if acked and state.hard_status != O:
+        state = acknowledge(state, 5.0, "alice", "on it", sticky=True).state
+    data = json.loads(json.dumps(state.to_dict()))
+    assert TargetState.from_dict(data) == state
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d.pop("history"),
+    lambda d: d.update(status=9),
+    lambda d: d.update(history=[0] * 3),
+    lambda d: d.update(attempt=-1),
+    lambda d: d.update(since="yesterday"),
+    lambda d: d.update(percent_change=250),
+    lambda d: d.update(ack={"at": 1}),
+    lambda d: d.update(flapping="no"),
+])
+def test_a_damaged_stored_state_is_refused_in_one_line(damage):
+    data = TargetState("web").to_dict()
+    damage(data)
+    with pytest.raises(UsageError) as info:
+        TargetState.from_dict(data)
+    assert "\n" not in str(info.value)

@@ -172,6 +172,43 @@ class TargetState:
         """``"soft"`` while the last result disagrees with the hard status, else ``"hard"``."""
         return SOFT if self.status != self.hard_status else HARD
 
+    def to_dict(self) -> dict:
+        """Plain JSON-able data for the store; :meth:`from_dict` reads it back."""
+        ack = self.ack
+        return {
+            "target": self.target, "status": int(self.status), "hard_status": int(self.hard_status),
+            "attempt": self.attempt, "since": self.since, "last_result": self.last_result,
+            "flapping": self.flapping, "percent_change": self.percent_change,
+            "history": [int(s) for s in self.history],
+            "ack": None if ack is None else {"at": ack.at, "author": ack.author, "comment": ack.comment,
+                                             "sticky": ack.sticky},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TargetState:
+        """A state from :meth:`to_dict`'s form; UsageError naming the field if it is not one
+        (a damaged store row is refused, not half-read)."""
+        try:
+            ack = data["ack"]
+            optional = {k: None if data[k] is None else _time(data[k], k) for k in ("since", "last_result")}
+            percent = _percent(data["percent_change"], "percent_change")
+            if not isinstance(data["target"], str) or not isinstance(data["flapping"], bool):
+                raise UsageError("a stored state's target must be text and flapping true or false")
+            if isinstance(data["attempt"], bool) or not isinstance(data["attempt"], int) or not (
+                    0 <= data["attempt"] <= MAX_THRESHOLD):
+                raise UsageError(f"a stored state's attempt must be 0 to {MAX_THRESHOLD}")
+            return cls(
+                target=data["target"], status=_status(data["status"], "status"),
+                hard_status=_status(data["hard_status"], "hard_status"), attempt=data["attempt"],
+                flapping=data["flapping"], percent_change=percent,
+                history=tuple(_status(s, "history") for s in data["history"]),
+                ack=None if ack is None else Ack(_time(ack["at"], "ack time"), _text(ack["author"], "author"),
+                                                 _text(ack["comment"], "comment"), bool(ack["sticky"])),
+                **optional,
+            )
+        except (KeyError, TypeError) as exc:
+            raise UsageError(f"a stored state lacks or misshapes {exc}") from None
+
 
 # -- events ------------------------------------------------------------------------------
 
