@@ -101,3 +101,21 @@ def test_put_says_the_answer_of_a_server_that_refused_the_body(attack_http, tmp_
     assert code == 1
     assert status.decode() in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_verbose_masks_secret_form_fields_and_query_parameters(attack_http):
+    """check -v printed a login form's body whole (password=...), and get -v / check -v a
+    token in the query of the request line: fields named like credentials are masked in
+    transcripts as headers are; the others stay readable."""
+    url = attack_http.script(response(b"200 OK", [], b"ok\n"), "/login")
+    code, out, err = run_netkit("check", "-v", "-X", "POST", "-d", f"password={SECRET}", "-d", "user=bob",
+                                f"{url}?x=1")
+    assert code == 0, err
+    assert SECRET not in out + err and "password=********&user=bob" in out
+    seen = attack_http.seen_for("/login")[-1]
+    assert seen.body == f"password={SECRET}&user=bob".encode()  # sent as given, only shown masked
+    for command in (("check", "-v"), ("get", "-v", "-o", "/dev/null")):
+        code, out, err = run_netkit(*command, f"{url}?access_token={SECRET}&page=2")
+        assert code == 0, err
+        transcript = "\n".join(line for line in (out + err).splitlines() if line.lstrip()[:2] in ("> ", "< "))
+        assert SECRET not in transcript and "access_token=********&page=2" in transcript

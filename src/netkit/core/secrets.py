@@ -9,7 +9,7 @@ side sent it, or when it is one of the user's own headers (``-H``) that is not o
 header netkit cannot vouch for may be a credential (``-H 'X-Custom: SECRET'``).
 """
 
-__all__ = ["MASK", "SAFE_HEADERS", "caller_secrets", "is_secret_header", "mask_header", "mask_line", "mask_url"]
+__all__ = ["mask_fields", "MASK", "SAFE_HEADERS", "caller_secrets", "is_secret_header", "mask_header", "mask_line", "mask_url"]
 
 MASK = "********"
 # The only request headers of the caller's (-H, --compressed, resume) that say what the
@@ -102,4 +102,25 @@ def mask_line(line: str, masking: bool = False, also=frozenset()):
         trail = value[len(value.rstrip(" \t\r")) :]
         shown = mask_header(name, value.strip(" \t"), also)
         return f"{name}:{lead}{shown}{trail}", True
-    return mask_url(line), False
+    return mask_fields(mask_url(line)), False
+
+
+def _field(match) -> str:
+    name = match.group(2)
+    from urllib.parse import unquote_plus
+
+    if is_secret_header(unquote_plus(name).replace("_", "-")):
+        return f"{match.group(1)}{name}={MASK}"
+    return match.group(0)
+
+
+def mask_fields(text: str) -> str:
+    """``text`` with the value of every ``name=value`` field whose name is a credential's
+    (``password=``, ``token=``, ``api_key=``, as :func:`is_secret_header` reads names)
+    masked: a login form's body (``check -X POST -d password=...``) and a query string
+    (``?token=...``) in a transcript."""
+    if "=" not in text:
+        return text
+    import re
+
+    return re.sub(r"(^|[?&;\s])([A-Za-z0-9_.~%+-]+)=([^&;\s#]*)", _field, text)
