@@ -258,6 +258,20 @@ def test_reload_while_running_keeps_one_run_per_target():
     assert sched.in_flight == 0 and sched.next_wakeup(nxt + 2) is None
 
 
+def test_removed_and_added_again_while_running_is_still_one_run():
+    sched = Scheduler()
+    sched.update([Job("a", interval=10)], T0)
+    now = sched.next_wakeup(T0)
+    (run,) = sched.due(now)
+    sched.update([], now + 1)
+    sched.update([Job("a", interval=10)], now + 2)
+    assert sched.due(now + 30) == []                     # the old run still holds the target
+    assert sched.finish(run, now + 30)
+    (again,) = sched.due(now + 30)       # once, for the latest slot; +10 and +20 were held up
+    assert again.slot == run.slot + 30 and again.missed == 2
+    assert again.job.id == "a" and again.seq != run.seq
+
+
 def test_timeout_change_keeps_the_slot():
     sched = Scheduler()
     sched.update([Job("a", interval=60, timeout=10)], T0)

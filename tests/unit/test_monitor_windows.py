@@ -1,7 +1,7 @@
 """Maintenance windows on given instants: one-off, recurring by weekday or cron, in IANA
 time zones, across daylight saving time changes."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -188,6 +188,7 @@ class Scheduler:
         self._queue: list = []          # (slot time, tie, entry, gen): due order, lazily pruned
         self._deadlines: list = []      # (deadline, run seq) of runs in flight, lazily pruned
         self._in_flight: dict[int, Run] = {}
+        self._orphans: dict[str, Run] = {}  # runs in flight of removed targets, by target id
         self._seq = 0
         self._tie = 0                   # insertion order breaks ties between equal slots
         self._samples: deque = deque(maxlen=MAX_LATENESS_SAMPLES)   # (started, lateness)
@@ -200,8 +201,10 @@ class Scheduler:
 
     def update(self, jobs, now: float) -> Reload:
         """Make the scheduled set exactly ``jobs`` (a reload). Untouched targets keep their
-        phase and their place; a changed interval takes its new phase from ``now`` on; a
-        removed or changed target's run in flight finishes, and is forgotten when it does."""
+        phase and their place; a changed timeout applies from the next run; a changed
+        interval takes its new phase from ``now`` on (after the run in flight, if any); a
+        removed target's run in flight is stale: :meth:`finish` says so, and the runner drops
+        its result."""
         wanted: dict[str, Job] = {}
         for job in jobs:
             if job.id in wanted:
@@ -244,16 +247,21 @@ class Scheduler:
         return entry.job.slot(entry.k)
 
     def _add(self, job: Job, now: float, running: Run | None = None) -> None:
+        if running is None:   # removed and added again while a run was still going
+            running = self._orphans.pop(job.id, None)
         entry = _Entry(job, job.slot_at_or_after(now))
         self._entries[job.id] = entry
         if running is None:
             self._push(entry)
         else:   # queued again when that run finishes: one run per target at a time
             entry.running = running
+            entry.k -= 1   # finish() moves on by one, to the first slot from ``now``
 
     def _drop(self, job_id: str) -> None:
         entry = self._entries.pop(job_id)
-        entry.gen += 1   # its queued item is stale now; a run in flight is orphaned
+        entry.gen += 1   # its queued item is stale now
+        if entry.running is not None:
+            self._orphans[job_id] = entry.running
 
     def _push(self, entry: _Entry) -> None:
         self._tie += 1
@@ -303,6 +311,8 @@ class Scheduler:
         finished or its target was removed or changed meanwhile (its result is stale)."""
         if self._in_flight.pop(run.seq, None) is None:
             return False
+        if self._orphans.get(run.job.id) is run:
+            del self._orphans[run.job.id]
         entry = self._entries.get(run.job.id)
         if entry is None or entry.running is not run:
             return False
