@@ -13,7 +13,7 @@ def test_exported_members():
         "AckCleared", "Acknowledged", "FlappingStarted", "FlappingStopped", "HardChange", "Job",
         "LatenessStats", "Maintenance", "OneOff", "Policy", "Recurring", "Reload", "Result", "Run",
         "Scheduler", "SoftChange", "TargetState", "Transition", "acknowledge", "advance",
-        "percent_state_change", "should_alert", "unacknowledge",
+        "percent_state_change", "should_alert", "unacknowledge", "window_from_table",
     ]
     for name in monitor.__all__:
         assert getattr(monitor, name) is not None

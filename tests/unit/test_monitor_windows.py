@@ -171,3 +171,54 @@ def test_next_change_flips_active_property(when, zone, hour, minute, duration):
     change = w.next_change(now)
     assert change is not None and now < change <= now + 8 * 86400 + duration
     assert w.active(change - 1e-3) == w.active(now) != w.active(change)
+
+
+def test_windows_from_config_tables():
+    import tomllib
+
+    from netkit.monitor._windows import window_from_table
+
+    doc = tomllib.loads("""
+        [[w]]
+        start = 2026-12-24T08:00:00+01:00
+        end = 2026-12-24T10:00:00+01:00
+        [[w]]
+        start = "2026-12-24T08:00:00"
+        end = "2026-12-24T10:00:00"
+        timezone = "Europe/Paris"
+        [[w]]
+        days = ["sat", "sun"]
+        at = "02:30"
+        duration = "2h"
+        timezone = "Europe/Paris"
+        [[w]]
+        cron = "30 2 * * 0,6"
+        duration = 7200
+        timezone = "Europe/Paris"
+    """)
+    a, b, c, d = (window_from_table(t) for t in doc["w"])
+    assert a == b == OneOff(at(PARIS, 2026, 12, 24, 8), at(PARIS, 2026, 12, 24, 10))
+    assert c == d == Recurring("30 2 * * 0,6", 7200.0, "Europe/Paris")
+    assert window_from_table({"cron": "0 0 * * *", "duration": "90m"}).duration == 5400
+    assert window_from_table({"cron": "0 0 * * *", "duration": "1d"}, "America/New_York").timezone == "America/New_York"
+
+
+@pytest.mark.parametrize("table, words", [
+    ({"start": "2026-01-01T00:00:00Z"}, "needs both start and end"),
+    ({"days": ["mon"], "duration": 60}, "needs at"),
+    ({"cron": "0 0 * * *"}, "needs a duration"),
+    ({"cron": "0 0 * * *", "duration": "2 weeks"}, "expects seconds or a number with s, m, h or d"),
+    ({"cron": "0 0 * * *", "duration": "8d"}, "a week"),
+    ({"cron": "0 0 * * *", "start": 1, "duration": 1}, "expects start/end"),
+    ({"whenever": True}, "expects start/end"),
+    ({"timezone": "UTC"}, "expects start/end"),
+    ({"start": "christmas", "end": "new year"}, "expects a date and time"),
+    ({"start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00", "timezone": "Nowhere/Land"},
+     "unknown time zone"),
+    ("every sunday", "is a table"),
+])
+def test_bad_window_tables_say_why(table, words):
+    from netkit.monitor._windows import window_from_table
+
+    with pytest.raises(UsageError, match=words):
+        window_from_table(table)

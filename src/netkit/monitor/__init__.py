@@ -7,8 +7,8 @@ around it, and every rule is tested on a fake clock.
 - :class:`Scheduler` and :class:`Job` (``_schedule``): when each target runs.
 - :func:`advance`, :class:`TargetState`, :class:`Result`, :class:`Policy` and the events
   (``_state``): what results mean -- soft and hard states, flapping, acknowledgements.
-- :class:`Maintenance`, :class:`OneOff`, :class:`Recurring` (``_windows``): when alerts
-  are suppressed.
+- :class:`Maintenance`, :class:`OneOff`, :class:`Recurring`, :func:`window_from_table`
+  (``_windows``): when alerts are suppressed.
 
 Imports are lazy: ``import netkit.monitor`` loads nothing until a name is used.
 """
@@ -37,6 +37,7 @@ __all__ = sorted([
     "percent_state_change",
     "should_alert",
     "unacknowledge",
+    "window_from_table",
 ])
 
 _MODULES = {
@@ -44,7 +45,7 @@ _MODULES = {
     "netkit.monitor._state": ("AckCleared", "Acknowledged", "FlappingStarted", "FlappingStopped", "HardChange",
                               "Policy", "Result", "SoftChange", "TargetState", "Transition", "acknowledge",
                               "advance", "percent_state_change", "should_alert", "unacknowledge"),
-    "netkit.monitor._windows": ("Maintenance", "OneOff", "Recurring"),
+    "netkit.monitor._windows": ("Maintenance", "OneOff", "Recurring", "window_from_table"),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 

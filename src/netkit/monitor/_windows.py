@@ -30,7 +30,7 @@ from datetime import date, datetime, time, timedelta
 
 from netkit.core.errors import UsageError
 
-__all__ = ["Maintenance", "OneOff", "Recurring", "MAX_DURATION"]
+__all__ = ["Maintenance", "OneOff", "Recurring", "MAX_DURATION", "window_from_table"]
 
 # A recurring window longer than a week would overlap its own next week's occurrence for
 # a weekly schedule, and would be a week-long blind spot; use a one-off window for that.
@@ -243,3 +243,61 @@ class Maintenance:
                 return t
             t = max(ends)
         return t   # still covered after that many windows: ask again then
+
+
+# -- from a config table --------------------------------------------------------------------
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_KEYS = ({"start", "end", "timezone"}, {"days", "at", "duration", "timezone"},
+         {"cron", "duration", "timezone"})
+_FORMS = ("start/end, days/at/duration or cron/duration (each with an optional timezone)")
+
+
+def _parse_duration(value) -> float:
+    """Seconds from a TOML number or ``"90s"``, ``"30m"``, ``"2h"``, ``"1d"``."""
+    if isinstance(value, str):
+        text = value.strip()
+        number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+        if not (number.isascii() and number.replace(".", "", 1).isdigit()):
+            raise UsageError(f"duration {value!r}: expects seconds or a number with s, m, h or d (2h)")
+        value = float(number) * _UNITS[unit]
+    return _duration(value)
+
+
+def _parse_instant(value, zone_name):
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"{value!r}: expects a date and time such as 2026-12-24T08:00:00+01:00") from None
+    if isinstance(value, datetime) and value.tzinfo is None and zone_name is not None:
+        value = value.replace(tzinfo=_zone(zone_name))
+    return value
+
+
+def window_from_table(table: dict, default_timezone: str = "UTC"):
+    """One maintenance window from its config table, in one of three forms::
+
+        {start = 2026-12-24T08:00:00+01:00, end = 2026-12-24T10:00:00+01:00}
+        {days = ["sat", "sun"], at = "02:30", duration = "2h", timezone = "Europe/Paris"}
+        {cron = "30 2 * * 0", duration = 7200, timezone = "Europe/Paris"}
+    """
+    if not isinstance(table, dict):
+        raise UsageError(f"a maintenance window is a table with {_FORMS}")
+    keys = set(table)
+    form = next((i for i, allowed in enumerate(_KEYS) if keys <= allowed and keys - {"timezone"}
+                 and ({"start", "days", "cron"} & keys)), None)
+    if form is None:
+        raise UsageError(f"a maintenance window with keys {sorted(map(str, keys))}: expects {_FORMS}")
+    zone = table.get("timezone", default_timezone)
+    if form == 0:
+        if "end" not in table:
+            raise UsageError("a one-off maintenance window needs both start and end")
+        return OneOff(_parse_instant(table["start"], zone), _parse_instant(table["end"], zone))
+    if "duration" not in table:
+        raise UsageError("a recurring maintenance window needs a duration (such as 2h)")
+    if form == 1:
+        if "at" not in table:
+            raise UsageError("a weekly maintenance window needs at = \"HH:MM\"")
+        return Recurring.weekly(table["days"], table["at"], _parse_duration(table["duration"]), zone)
+    return Recurring.cron(table["cron"], _parse_duration(table["duration"]), zone)
