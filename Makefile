@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# Debian packages the tests talk to (real peers) and the benchmarks compare against.
-TEST_DEBS  := nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client \
+# Debian packages the tests talk to (real peers) and the benchmarks compare against; tzdata
+# for the monitor's maintenance windows (zoneinfo reads the system's time zones).
+TEST_DEBS  := tzdata nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client \
               nftables nmap-common libxml2-utils xsltproc ndiff iproute2 nmap
 # monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils); the scan
 # benchmark runs nmap, and reads peak memory with GNU time (time).
