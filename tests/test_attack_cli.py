@@ -40,3 +40,21 @@ def test_a_truncated_reply_is_said_so(attack_dns):
     assert code == 1
     assert "(udp): ;" not in err
     assert "truncated" in err
+
+
+@pytest.mark.parametrize("args", [
+    ("ssh", "run", "--connect-timeout", "1", "..", "--", "true"),
+    ("ssh", "run", "--connect-timeout", "1", "a..b:22", "--", "true"),
+    ("ssh", "run", "--connect-timeout", "1", "a" * 64 + ".example", "--", "true"),
+    ("check", "-t", "1", "tcp://a..b:22"),
+    ("get", "-o", "out", "http://../x"),
+    ("scan", "a..b", "-p", "1"),
+])
+def test_a_host_name_of_no_dns_shape_is_a_usage_error(tmp_path, args):
+    """'..', 'a..b' or a 64-character label went on to the resolver: ssh run and scan then
+    said "encoding with 'idna' codec failed (UnicodeError: label empty or too long)" (ssh run
+    as a host's failure, exit 1); core.target and scan refuse them as names."""
+    code, out, err = run_netkit(*args, cwd=tmp_path)
+    assert code == (3 if args[0] == "check" else 2), out + err
+    assert "idna" not in out + err and "UnicodeError" not in out + err
+    assert "valid host name" in out + err or "bad host syntax" in out + err

@@ -109,6 +109,11 @@ def encode_path(path: str) -> str:
     return percent_encode(path, _UNRESERVED | _PATH_SAFE)
 
 
+# A DNS label and a whole name at most (RFC 1035 section 2.3.4; 253 without the root dot).
+MAX_LABEL = 63
+MAX_HOST_NAME = 253
+
+
 def _port(text: str, url: str) -> int:
     if not text.isdigit() or not text.isascii():
         raise ValueError(f"port {text!r} in {url!r} is not a number; the port is 1-65535")
@@ -128,6 +133,13 @@ def _host(text: str, url: str) -> str:
             text = text.encode("idna").decode("ascii")
         except UnicodeError:
             raise ValueError(f"host {text!r} in {url!r} is not a valid host name") from None
+    # DNS's shape (RFC 1035): labels of 1 to 63 characters, 253 in all, one trailing dot at
+    # most. '..' or 'a..b' went on to the resolver, where the idna codec failed with
+    # "label empty or too long" (ssh run, scan) instead of a usage error.
+    labels = (text[:-1] if text.endswith(".") else text).split(".")
+    if len(text) > MAX_HOST_NAME or not all(0 < len(label) <= MAX_LABEL for label in labels):
+        raise ValueError(f"host {text!r} in {url!r} is not a valid host name (its dot-separated parts are "
+                         f"1 to {MAX_LABEL} characters, {MAX_HOST_NAME} in all)")
     return text.lower()
 
 

@@ -65,6 +65,9 @@ def _resolve(name: str, family: int):
         infos = socket.getaddrinfo(name, None, fam, socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise ValueError(f"cannot resolve {name!r}: {exc.strerror}") from None
+    except UnicodeError:  # the idna codec: an empty label ('a..b') or one over 63 characters
+        raise ValueError(f"{name!r} is not a valid host name (its dot-separated parts are 1 to 63 characters)") \
+            from None
     # nmap's choice: the first address the resolver gives, IPv4 preferred unless -6.
     infos.sort(key=lambda info: 0 if info[0] == (socket.AF_INET6 if family == 6 else socket.AF_INET) else 1)
     return infos[0][4][0]
