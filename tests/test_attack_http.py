@@ -119,3 +119,20 @@ def test_verbose_masks_secret_form_fields_and_query_parameters(attack_http):
         assert code == 0, err
         transcript = "\n".join(line for line in (out + err).splitlines() if line.lstrip()[:2] in ("> ", "< "))
         assert SECRET not in transcript and "access_token=********&page=2" in transcript
+
+
+# 1-byte chunks: 6 bytes on the wire per byte of body, the most work per byte a server
+# can ask of the parser.
+TINY_CHUNKS = 1_700_000
+
+
+def test_a_body_of_tiny_chunks_is_read_in_linear_time(attack_http, tmp_path):
+    """The parser cut every chunk off the front of its buffer (a copy of the rest each time):
+    fed 1 MiB reads, as get does, each MiB of 1-byte chunks cost ~13 s of CPU (10 MB: over
+    two minutes) -- a server could pin a core for as long as it liked. The bound below is a
+    hang guard over ten times what the linear parser needs, not a measure."""
+    body = b"1\r\nx\r\n" * TINY_CHUNKS + b"0\r\n\r\n"
+    url = attack_http.script(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + body)
+    code, _, err = run_netkit("get", "-o", tmp_path / "out", url, timeout=120)
+    assert code == 0, err
+    assert (tmp_path / "out").read_bytes() == b"x" * TINY_CHUNKS

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from tests.helpers import run_netkit, ssh
-from tests.peers.hostile_attack_ssh import BIG_SIGNAL
+from tests.peers.hostile_attack_ssh import BIG_SIGNAL, BINARY
 
 
 def hostile(server, *args):
@@ -46,3 +46,12 @@ def test_key_and_config_files_must_be_regular(tmp_path, option, kind):
 def test_get_identity_that_is_a_device_is_not_missing(tmp_path):
     code, _, err = run_netkit("get", "-i", "/dev/zero", "sftp://127.0.0.1:1/x", "-o", tmp_path / "x")
     assert code == 2 and "not a regular file" in err
+
+
+def test_output_that_is_not_utf8_stays_text_and_json(attack_ssh, tmp_path):
+    code, out, err = ssh("run", *hostile(attack_ssh), attack_ssh.label, "--", "binary")
+    assert code == 0 and "\\xff\\xfe ok \\xc0\\x80" in out
+    code, out, _ = ssh("run", *hostile(attack_ssh, "--json", "-o", tmp_path / "o"), attack_ssh.label, "--",
+                       "binary")
+    assert code == 0 and " ok " in json.loads(out.splitlines()[0])["stdout"]
+    assert (tmp_path / "o" / f"{attack_ssh.label}.stdout").read_bytes() == BINARY  # the bytes, as sent

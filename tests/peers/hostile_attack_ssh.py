@@ -2,6 +2,7 @@
 is asked; an auth banner full of terminal sequences is sent to every client; the command
 chooses the fault:
 
+``binary``      writes BINARY (not UTF-8) to stdout and stderr, exits 0
 ``bigsignal``   ends "killed" by a signal whose name is BIG_SIGNAL (100 KB, ESC inside)
                 with an error message of terminal sequences
 anything else   exits 0
@@ -22,6 +23,8 @@ import pytest
 
 HOST = "127.0.0.1"
 BIG_SIGNAL = "A" * 100_000 + "\x1b[2J"
+# Output that is no UTF-8: lone continuation bytes, an overlong NUL, a surrogate's bytes.
+BINARY = b"\xff\xfe ok \xc0\x80 \xed\xa0\x80 \x80\n"
 BANNER = "Welcome \x1b]0;owned\x07\x1b[2J banner\n"
 # How long the server thread may take to start listening.
 START_TIMEOUT = 10.0
@@ -54,6 +57,10 @@ def _serve(state: AttackSsh, key, ready: threading.Event, stop: list):
         def session_started(self):
             if self.command == "bigsignal":
                 self.chan.exit_with_signal(BIG_SIGNAL, False, "m\x1b]0;x\x07" * 1000)
+            elif self.command == "binary":
+                self.chan.write(BINARY)
+                self.chan.write_stderr(BINARY)
+                self.chan.exit(0)
             else:
                 self.chan.exit(0)
 

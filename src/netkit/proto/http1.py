@@ -201,6 +201,7 @@ class ResponseParser:
         self.done = False
         self.received_any = False
         self._buf = b""
+        self._pos = 0  # how much of _buf is consumed: slicing the rest off at each step was quadratic
         self._scan = 0  # where to resume looking for the blank line that ends the head
         self._interim = 0  # 1xx responses skipped
         self._trailer_bytes = 0
@@ -218,7 +219,8 @@ class ResponseParser:
         if not data:
             return self._eof()
         self.received_any = True
-        self._buf += data
+        self._buf = self._buf[self._pos :] + data if self._pos else self._buf + data
+        self._pos = 0
         body = []
         while not self.done:
             state = self._state
@@ -226,15 +228,15 @@ class ResponseParser:
                 if not self._parse_head():
                     break
             elif state == _LENGTH:
-                if not self._buf:
+                if self._pos == len(self._buf):
                     break
                 body.append(self._take())
                 if self._remaining == 0:
                     self._finish()
             elif state == _UNTIL_EOF:
-                if self._buf:
-                    body.append(self._buf)
-                    self._buf = b""
+                if self._pos < len(self._buf):
+                    body.append(self._buf[self._pos :])
+                    self._buf, self._pos = b"", 0
                 break
             elif state == _CHUNK_SIZE:
                 line = self._line(MAX_CHUNK_LINE, "chunk size line")
@@ -252,18 +254,19 @@ class ResponseParser:
                     self._remaining = size
                     self._state = _CHUNK_DATA
             elif state == _CHUNK_DATA:
-                if not self._buf:
+                if self._pos == len(self._buf):
                     break
                 body.append(self._take())
                 if self._remaining == 0:
                     self._state = _CHUNK_END
             elif state == _CHUNK_END:
-                if len(self._buf) < 2 and self._buf != b"\n":
+                end = self._buf[self._pos : self._pos + 2]
+                if len(end) < 2 and end != b"\n":
                     break
-                if self._buf.startswith(b"\r\n"):
-                    self._buf = self._buf[2:]
-                elif self._buf.startswith(b"\n"):
-                    self._buf = self._buf[1:]
+                if end == b"\r\n":
+                    self._pos += 2
+                elif end[:1] == b"\n":
+                    self._pos += 1
                 else:
                     raise ProtocolError("chunk data not followed by CRLF in chunked body")
                 self._state = _CHUNK_SIZE
@@ -280,8 +283,8 @@ class ResponseParser:
 
     def _take(self) -> bytes:
         """Up to the ``_remaining`` bytes of the body (or chunk) that have arrived."""
-        take = self._buf[: self._remaining]
-        self._buf = self._buf[len(take) :]
+        take = self._buf[self._pos : self._pos + self._remaining]
+        self._pos += len(take)
         self._remaining -= len(take)
         return take
 
@@ -302,16 +305,18 @@ class ResponseParser:
         raise ProtocolError("the connection closed in the middle of a chunked body")
 
     def _line(self, limit: int, what: str):
-        end = self._buf.find(b"\n")
+        end = self._buf.find(b"\n", self._pos)
         if end < 0:
-            if len(self._buf) > limit:
+            if len(self._buf) - self._pos > limit:
                 raise ProtocolError(f"{what} longer than {limit} bytes")
             return None
-        line = self._buf[:end]
-        self._buf = self._buf[end + 1 :]
+        line = self._buf[self._pos : end]
+        self._pos = end + 1
         return line[:-1] if line.endswith(b"\r") else line
 
     def _parse_head(self) -> bool:
+        if self._pos:  # after an interim (1xx) response
+            self._buf, self._pos = self._buf[self._pos :], 0
         buf = self._buf
         found = head_end(buf, self._scan)
         if found is None:
