@@ -22,8 +22,6 @@ def test_mirror_shows_hostile_names_escaped(attack_ftp, tmp_path):
     assert (tmp_path / "m" / NAMES[0]).exists()  # a local name may hold what the server's did
 
 
-@pytest.mark.xfail(strict=True, reason="files: mirror --json prints the URL with its password "
-                                       "(\"source\"/\"dest\": \"ftp://tester:secret@...\")")
 @pytest.mark.parametrize("upload", [False, True])
 def test_mirror_json_does_not_print_the_password(attack_ftp, tmp_path, upload):
     local = tmp_path / "m"

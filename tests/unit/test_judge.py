@@ -128,3 +128,11 @@ def test_no_certificate_is_critical():
     spec = build_spec("tls://h.example")
     status, text, _, _ = tls_check.judge_certificates(spec, TLSInfo("TLSv1.3", "x", 1, [], True, "h"), 0)
     assert status == CRITICAL and "no certificate" in text
+
+
+@pytest.mark.parametrize("text", ["1_00", "２00", "2\u00b2", " 200-", "+200"])
+def test_status_codes_are_ascii_digits(text):
+    from netkit.check.http import parse_statuses
+
+    with pytest.raises(ValueError, match="expects"):
+        parse_statuses(text)

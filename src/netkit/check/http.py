@@ -5,7 +5,7 @@ from netkit.check.result import CheckResult, phase_metrics, time_metric, time_st
 from netkit.core.perfdata import Metric
 from netkit.core.status import CRITICAL, worst
 from netkit.core.target import Target, percent_encode
-from netkit.core.text import format_size
+from netkit.core.text import format_size, is_digits
 from netkit.proto.http import Request, http_dialogue
 
 __all__ = ["plan", "judge", "parse_statuses", "StatusSet", "urlencode", "DEFAULT_USER_AGENT"]
@@ -49,11 +49,10 @@ def parse_statuses(value) -> StatusSet:
                 ranges.append((base, base + 99))
                 continue
             lo, dash, hi = part.partition("-")
-            try:
-                lo_n = int(lo)
-                hi_n = int(hi) if dash else lo_n
-            except ValueError:
-                raise ValueError(f"expects {_STATUS_FORMS}; {part!r} is not one") from None
+            if not is_digits(lo) or (dash and not is_digits(hi)):  # int() would take '1_00' and ' 200'
+                raise ValueError(f"expects {_STATUS_FORMS}; {part!r} is not one")
+            lo_n = int(lo)
+            hi_n = int(hi) if dash else lo_n
             if not (100 <= lo_n <= 599 and 100 <= hi_n <= 599) or lo_n > hi_n:
                 raise ValueError(f"expects status codes from 100 to 599; {part!r} is not one")
             ranges.append((lo_n, hi_n))

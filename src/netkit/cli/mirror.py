@@ -164,7 +164,10 @@ def work(request, out, err) -> int:
 
 def _record(result) -> dict:
     """The mirror's outcome as --json prints it."""
-    record = {"source": result.source, "dest": result.dest, "dry_run": result.dry_run, "ok": not result.failed,
+    from netkit.core.secrets import mask_url  # a password given in the URL is not printed back
+
+    record = {"source": mask_url(result.source), "dest": mask_url(result.dest), "dry_run": result.dry_run,
+              "ok": not result.failed,
               "copied": [{"path": rel, "bytes": size} for rel, size in result.copied],
               "unchanged": len(result.unchanged), "deleted": list(result.deleted),
               "failed": [{"path": rel, "error": str(exc), "error_kind": type(exc).__name__}

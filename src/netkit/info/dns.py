@@ -293,6 +293,8 @@ def _error_text(exc) -> str:
             parts.append(f"{where} answered {error}")
         elif isinstance(error, EOFError):
             parts.append(f"{where} closed the connection before a complete DNS reply")
+        elif type(error).__name__ == "Truncated":  # dns.message.Truncated says nothing itself
+            parts.append(f"{where} sent a truncated reply (TC set: the answer did not fit a datagram)")
         elif _not_dns(error):
             what = (type(error).__doc__ or str(error)).strip().rstrip(".")
             if type(error).__name__ == "NotDNS":
