@@ -15,7 +15,8 @@ from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.core.errors import NetkitError, UsageError
 from netkit.core.options import Option, as_given, positive, seconds, whole
 
-__all__ = ["COMMON", "Progress", "build_options", "check_limits", "help_text", "limit_options", "main"]
+__all__ = ["COMMON", "Progress", "build_options", "check_limits", "help_text", "limit_options", "main",
+           "max_filesize_option"]
 
 COMMAND = "netkit get"
 # Transfers at once when several URLs are given (curl --parallel's default is 50, aria2's
@@ -36,6 +37,22 @@ def _rate(text):
     if value < 1:
         raise ValueError("expects a rate in bytes per second like 500k or 10M")
     return value
+
+
+def _max_filesize(text):
+    from netkit.core.text import parse_size
+
+    value = parse_size(text)
+    if value < 1:
+        raise ValueError("expects a size of 1 byte or more like 10M or 1G")
+    return value
+
+
+def max_filesize_option(what):
+    """--max-filesize SIZE (curl's): ``what`` says what it bounds for the command."""
+    return Option("max-filesize", "one", _max_filesize, None, f"refuse {what} larger than SIZE (10M, 1G): at once "
+                  f"when its announced size is, else when the bytes written (decoded, with --compressed) pass "
+                  f"it; the .part is removed, never retried (as curl)", metavar="SIZE", example="1G")
 
 
 def _checksum(text):
@@ -152,6 +169,7 @@ OPTIONS = (
            "(passwords, cookies, tokens and the -H headers a redirect would drop masked)", short="v"),
     *limit_options("give up after this long in all, retries included, for each URL (as curl -m); never "
                    "retried"),
+    max_filesize_option("a file"),
     *COMMON,
 )
 
@@ -279,7 +297,7 @@ def build_options(values, url=None, command=COMMAND):
         insecure=bool(values.get("insecure")), cacert=values.get("cacert"),
         identity=values.get("identity"), known_hosts=values.get("known-hosts"),
         max_time=values.get("max-time"), speed_limit=values.get("speed-limit"),
-        speed_time=values.get("speed-time"),
+        speed_time=values.get("speed-time"), max_filesize=values.get("max-filesize"),
     )
     if values.get("insecure") and values.get("cacert"):
         raise UsageError(f"{command}: --insecure and --cacert exclude each other; give one")

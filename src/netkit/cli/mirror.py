@@ -19,6 +19,7 @@ from netkit.cli.get import (
     check_limits,
     check_ssh_flags,
     limit_options,
+    max_filesize_option,
     show_progress,
 )
 from netkit.core.errors import NetkitError, UsageError
@@ -50,6 +51,7 @@ OPTIONS = (
            "[{path, bytes}], unchanged, deleted, failed [{path, error}], kept (and planned for --dry-run)"),
     *limit_options("give up after this long: the whole run (listing, every file, retries), not each file; "
                    "files not copied by then fail, and --delete deletes nothing"),
+    max_filesize_option("a file (URL DIR only)"),
     *COMMON,
 )
 FLAGS = flag_table(OPTIONS)
@@ -92,6 +94,9 @@ def parse(argv):
     url = parse_url(remote[0], ("ftp", "ftps", "sftp"))
     check_ssh_flags(values, [url.scheme], COMMAND)
     check_limits(values, COMMAND)
+    if "://" not in source and values.get("max-filesize") is not None:
+        raise UsageError(f"{COMMAND}: --max-filesize bounds the files a mirror downloads (URL DIR), not what it "
+                         f"uploads; leave it out of DIR URL")
     if "://" not in source:
         import os
 

@@ -16,6 +16,7 @@ from netkit.transfer._common import (
     Pacer,
     PartFile,
     Result,
+    TooLargeError,
     local_error,
     retrying,
     run_workers,
@@ -111,7 +112,7 @@ def download(url, dest, options=None, progress=None, on_retry=None) -> Result:
         part = PartFile("-", checksum=options.checksum, fd=1)
     else:
         part = PartFile(os.fspath(dest), resume=options.resume, checksum=options.checksum)
-    pacer = Pacer(progress, options.limit_rate, options.cancel)
+    pacer = Pacer(progress, options.limit_rate, options.cancel, max_size=options.max_filesize)
     state = {}
     start = monotonic()
     resumed_from = part.offset
@@ -124,8 +125,11 @@ def download(url, dest, options=None, progress=None, on_retry=None) -> Result:
     try:
         facts = retrying(once, options, on_retry, state)
         part.commit(facts.get("mtime") if options.keep_mtime else None)
-    except BaseException:
-        part.discard_if_empty()
+    except BaseException as exc:
+        if isinstance(exc, TooLargeError):
+            part.discard()
+        else:
+            part.discard_if_empty()
         part.close()
         raise
     pacer.finish()

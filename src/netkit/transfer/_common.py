@@ -8,6 +8,7 @@ Errors (beyond :mod:`netkit.core.errors`)::
      ├── RemoteError        the server answered with a refusal (404, 550, no such file)
      │    └── HTTPStatusError   an HTTP status >= 400 (``retry_after`` when the server said)
      ├── CutError           the data stopped before its announced end (a ProtocolError)
+     ├── TooLargeError      the file is over --max-filesize (announced, or as written)
      └── IntegrityError     the bytes arrived but the checksum does not match
     NetkitError
      ├── LocalError         the local side failed: disk full, permission, not a directory,
@@ -40,6 +41,7 @@ __all__ = [
     "PartFile",
     "RemoteError",
     "Result",
+    "TooLargeError",
     "is_transient",
     "limits",
     "parse_checksum",
@@ -83,6 +85,25 @@ class CutError(ProtocolError):
 
 class IntegrityError(NetError):
     """The data arrived whole but its checksum is not the one asked for."""
+
+
+class TooLargeError(NetError):
+    """The file is over --max-filesize: refused at its announced size, or stopped once
+    the bytes written passed it. Never retried; its ``.part`` is removed (resuming it
+    could only make it larger)."""
+
+    transient = False
+
+
+def too_large(size, limit, written=False):
+    """The TooLargeError of ``size`` bytes against ``limit`` (curl --max-filesize)."""
+    from netkit.core.text import format_size
+
+    if written:
+        return TooLargeError(f"stopped after {size} bytes written: over --max-filesize {limit} "
+                             f"({format_size(limit)}); the file is not kept")
+    return TooLargeError(f"the file is {size} bytes ({format_size(size)}), over --max-filesize {limit} "
+                         f"({format_size(limit)}); not downloaded")
 
 
 class Cancelled(NetkitError):
@@ -138,6 +159,7 @@ class Options:
         self.max_time = None  # seconds for the whole transfer, retries included (curl -m); mirror: the run
         self.speed_limit = None  # bytes per second below which... (curl -Y)
         self.speed_time = None  # ...for this many seconds the transfer fails (curl -y; default 30)
+        self.max_filesize = None  # bytes a downloaded file may hold (curl --max-filesize): a bomb, an endless body
         self.insecure = False
         self.cacert = None
         self.headers = []  # [(name, value)]
@@ -226,11 +248,17 @@ class Pacer:
     """Called for every block moved: counts, reports progress at most every 0.1 s, keeps
     to ``--limit-rate`` (its own, or a :class:`SharedRate`), and raises
     :class:`Cancelled` when asked to stop, or ``halt`` when the watchdog set it (a
-    --max-time or --speed-limit passed: :mod:`netkit.transfer._watchdog`)."""
+    --max-time or --speed-limit passed: :mod:`netkit.transfer._watchdog`).
 
-    __slots__ = ("_base", "_next", "_start", "cancel", "done", "halt", "rate", "report", "shared", "total")
+    ``max_size`` (--max-filesize, for every scheme): a ``total`` announced to :meth:`begin`
+    over it is refused at once, and the block that takes ``done`` past it raises
+    :class:`TooLargeError` (one comparison per block: the fast paths already call here)."""
 
-    def __init__(self, report=None, rate=None, cancel=None, shared=None):
+    __slots__ = ("_base", "_next", "_start", "cancel", "done", "halt", "max_size", "rate", "report", "shared",
+                 "total")
+
+    def __init__(self, report=None, rate=None, cancel=None, shared=None, max_size=None):
+        self.max_size = max_size
         self.done = 0
         self.total = None
         self.report = report  # report(done, total) or None
@@ -243,6 +271,7 @@ class Pacer:
         self._base = 0
 
     def begin(self, done, total):
+        self.announce(total)
         self.done = done
         self.total = total
         self._start = monotonic()
@@ -250,8 +279,15 @@ class Pacer:
         if self.report is not None:
             self.report(done, total)
 
+    def announce(self, total):
+        """TooLargeError when the size the peer announced is over --max-filesize."""
+        if self.max_size is not None and total is not None and total > self.max_size:
+            raise too_large(total, self.max_size)
+
     def __call__(self, n):
         self.done += n
+        if self.max_size is not None and self.done > self.max_size:
+            raise too_large(self.done, self.max_size, written=True)
         if self.shared is not None:
             self.shared.take(n)
         now = monotonic()
@@ -397,6 +433,17 @@ class PartFile:
             raise local_error(exc, f"renaming {self.part} to {self.dest}") from None
         finally:
             self.close()
+
+    def discard(self):
+        """Remove the .part this run opened (a file over --max-filesize: not kept, since
+        resuming it could only make it larger); written directly: nothing to remove."""
+        if self.part and self.fd is not None:
+            from netkit.core.fs import unlink_temp
+
+            try:
+                unlink_temp(self.fd, self.part)
+            except OSError:
+                pass
 
     def discard_if_empty(self):
         """Remove a .part that holds nothing (a 404 leaves no litter); called while it is
@@ -572,8 +619,8 @@ def _fill(sock, part, pacer, limit):
                 left -= n
             if filled == size or not left or pacer.rate:
                 write(view[:filled])
-                pacer(filled)
-                filled = 0
+                n, filled = filled, 0  # written before pacer() may raise (the finally must not write it again)
+                pacer(n)
     finally:
         if filled:
             write(view[:filled])

@@ -37,6 +37,10 @@ KEEP_ANSWER = 65536
 # Seconds to wait, after a server stopped reading an upload, for the answer it sent (it is
 # on its way or already here: a server answers, then closes).
 EARLY_ANSWER_WAIT = 2.0
+# Bytes one call of the gzip/deflate decoder may produce: a megabyte of compressed zeros
+# expands to a gigabyte, which must never be held at once (a "gzip bomb"); what is left
+# of the input is decoded in further calls.
+DECODE_BLOCK = 1024 * 1024
 # The extended attribute that remembers, on a .part file, which version of the remote
 # file it holds (so `get -c` the next day does not glue two versions together).
 VALIDATOR_XATTR = "user.netkit.validator"
@@ -419,6 +423,8 @@ def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
 
         decoder = zlib.decompressobj(47 if encoding != "deflate" else 15)
     total = None if chunked else content_length(parser.headers)
+    if total is not None:
+        pacer.announce(offset + total)  # --max-filesize; a compressed body only grows when decoded
     pacer.begin(offset, offset + total if total is not None and decoder is None else None)
     try:
         if parser.done or chunked or decoder is not None:
@@ -441,8 +447,8 @@ def _slow_body(conn, parser, chunks, part, pacer, decoder, url):
         while True:
             for chunk in chunks:
                 if decoder is not None:
-                    chunk = decoder.decompress(chunk)
-                if chunk:
+                    _decode(decoder, chunk, part, pacer)
+                elif chunk:
                     part.write(chunk)
                     pacer(len(chunk))
             if parser.done:
@@ -462,6 +468,19 @@ def _slow_body(conn, parser, chunks, part, pacer, decoder, url):
     except bad_coding as exc:
         raise ProtocolError(f"{url.url()}: the body is not the {parser.header('Content-Encoding')!r} the server "
                             f"said it is ({exc})") from None
+
+
+def _decode(decoder, data, part, pacer):
+    """Decode ``data`` into ``part`` at most DECODE_BLOCK bytes at a time, each block
+    counted before the next is made (--max-filesize stops a bomb within a block)."""
+    while data:
+        out = decoder.decompress(data, DECODE_BLOCK)
+        data = decoder.unconsumed_tail
+        if out:
+            part.write(out)
+            pacer(len(out))
+        elif decoder.eof:
+            break
 
 
 def _fast_body(conn, chunks, part, pacer, total, url, timeout):

@@ -36,6 +36,7 @@ from netkit.transfer._common import (
     Pacer,
     PartFile,
     SharedRate,
+    TooLargeError,
     is_transient,
     local_error,
     retry_delay,
@@ -387,7 +388,8 @@ def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for
     attempt = 0
     while True:
         attempt += 1
-        pacer = Pacer(progress_for(rel, size) if progress_for else None, options.limit_rate, options.cancel, shared)
+        pacer = Pacer(progress_for(rel, size) if progress_for else None, options.limit_rate, options.cancel, shared,
+                      options.max_filesize)
         try:
             if download:
                 # The remote name becomes a path only inside the destination (core.fs).
@@ -399,6 +401,9 @@ def _copy_one(box, url, options, rel, size, mtime, download, local, progress_for
                 try:
                     got = box[0].fetch(rel, part, pacer, (size, mtime) if attempt == 1 else None)
                     part.commit(got if got is not None else mtime)
+                except TooLargeError:
+                    part.discard()
+                    raise
                 finally:
                     part.close()
                 outcome = part.offset
