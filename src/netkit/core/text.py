@@ -136,14 +136,15 @@ def _escape_control(c: str) -> str:
         return f"\\x{n - 0xDC00:02x}"
     if n < 0x100:
         return f"\\x{n:02x}"
-    return f"\\u{n:04x}"
+    return f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
 
 def for_terminal(text, keep_newlines: bool = False) -> str:
     """Remote text made safe for a terminal: every control character (ESC and so every
     CSI/OSC sequence, BEL, backspace, C1 controls, bidi overrides) shown as ``\\xHH`` /
-    ``\\uHHHH``; tabs kept; newlines (and the CR of a CRLF) kept when ``keep_newlines``
-    (a command's output), else escaped (a one-line field). Bytes are read as UTF-8, invalid bytes shown as ``\\xHH``."""
+    ``\\uHHHH`` / ``\\UHHHHHHHH``; tabs kept; newlines (and the CR of a CRLF) kept when
+    ``keep_newlines`` (a command's output), else escaped (a one-line field). Bytes are read
+    as UTF-8, invalid bytes shown as ``\\xHH``."""
     if isinstance(text, (bytes, bytearray, memoryview)):
         text = bytes(text).decode("utf-8", "surrogateescape")
     text = "" if text is None else str(text)
