@@ -251,15 +251,20 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
     pending = b""  # read from the source, not yet sent
     datagrams = []
     watched = False  # the source is in the selector (else it is read without waiting)
-    if source is None:
+
+    def queue(chunk):  # bytes for the socket: CRLF line ends if asked, one datagram each
+        nonlocal pending
         if crlf:
-            data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         if udp:
-            if limit and len(data) > limit:
-                raise _too_long(endpoint, len(data), limit)
-            datagrams.append(data)
+            if limit and len(chunk) > limit:
+                raise _too_long(endpoint, len(chunk), limit)
+            datagrams.append(chunk)
         else:
-            pending = data
+            pending += chunk
+
+    if source is None:
+        queue(data)
         source_open = False
     else:
         try:
@@ -275,7 +280,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
     ended_at = None if source_open else time.monotonic()
 
     def take(chunk):
-        nonlocal pending, source_open, ended_at
+        nonlocal source_open, ended_at
         if chunk is None:  # nothing after all (a spurious wake-up)
             return
         if not chunk:
@@ -284,14 +289,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
             source_open = False
             ended_at = time.monotonic()
             return
-        if crlf:
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        if udp:
-            if limit and len(chunk) > limit:
-                raise _too_long(endpoint, len(chunk), limit)
-            datagrams.append(chunk)
-        else:
-            pending += chunk
+        queue(chunk)
 
     try:
         while True:
