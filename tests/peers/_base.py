@@ -292,6 +292,27 @@ def running_in_thread(handler, make_state, name: str, host: str = "127.0.0.1"):
         yield state
 
 
+# The most a raw HTTP test peer reads before a request head's end: a bound, not a size tests send.
+MAX_HTTP_HEAD = 1 << 20
+
+
+def read_http_head(sock: socket.socket, limit: int = MAX_HTTP_HEAD):
+    """Read an HTTP request head from ``sock``: ``(request line, [(name, value)], bytes read
+    after the head)``, or None when the peer closes first or sends over ``limit`` bytes without one."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+        if len(data) > limit:
+            return None
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = [(n.strip(), v.strip()) for n, _, v in (line.partition(":") for line in lines[1:])]
+    return lines[0], headers, rest
+
+
 def first_time(state, key) -> bool:
     """Whether ``key`` is new to ``state.seen`` (a set guarded by ``state.lock``); now it is not."""
     with state.lock:

@@ -16,11 +16,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.peers._base import running_in_thread
+from tests.peers._base import read_http_head, running_in_thread
 
 HOST = "127.0.0.1"
-# The longest request read; the tests' requests are a few hundred bytes.
-MAX_REQUEST = 1 << 20
 
 
 @dataclass
@@ -32,16 +30,11 @@ class Seen:
 
 
 def _read_request(sock):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk or len(data) > MAX_REQUEST:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    method, path, _ = lines[0].split(" ", 2)
-    headers = [(n.strip(), v.strip()) for n, _, v in (line.partition(":") for line in lines[1:])]
+    got = read_http_head(sock)
+    if got is None:
+        return None
+    line, headers, body = got
+    method, path, _ = line.split(" ", 2)
     return Seen(method, path, headers, body)
 
 

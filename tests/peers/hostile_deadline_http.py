@@ -15,7 +15,7 @@ import threading
 
 import pytest
 
-from tests.peers._base import running_in_thread
+from tests.peers._base import read_http_head, running_in_thread
 
 HOST = "127.0.0.1"
 ETAG = '"v1-swapped"'
@@ -38,12 +38,8 @@ class _Handler:
     def __init__(self, request, client_address, server):
         state = server.state
         try:
-            data = b""
-            while b"\r\n\r\n" not in data and len(data) < 65536:
-                chunk = request.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
+            if read_http_head(request) is None:
+                return
             with state.lock:
                 swap, state.swap = state.swap, None
             if swap is not None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.peers._base import running_in_thread
+from tests.peers._base import read_http_head, running_in_thread
 
 HOST = "127.0.0.1"
 SET_COOKIE = "session=SECRET-COOKIE; Path=/"
@@ -68,18 +68,11 @@ class HostileHttp:
 
 
 def _read_request(sock):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-        if len(data) > MAX_REQUEST:
-            return None
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    method, path, _ = lines[0].split(" ", 2)
-    headers = [(n.strip(), v.strip()) for n, _, v in (line.partition(":") for line in lines[1:])]
+    got = read_http_head(sock, MAX_REQUEST)
+    if got is None:
+        return None
+    line, headers, body = got
+    method, path, _ = line.split(" ", 2)
     length = next((int(v) for n, v in headers if n.lower() == "content-length" and v.isascii() and v.isdigit()), 0)
     while len(body) < min(length, MAX_REQUEST):
         chunk = sock.recv(65536)

@@ -19,7 +19,7 @@ import zlib
 
 import pytest
 
-from tests.peers._base import running_in_thread
+from tests.peers._base import read_http_head, running_in_thread
 
 HOST = "127.0.0.1"
 BOMB_SIZE = 64 * 1024 * 1024
@@ -58,13 +58,10 @@ class _Handler:
     def __init__(self, request, client_address, server):
         state = server.state
         try:
-            data = b""
-            while b"\r\n\r\n" not in data and len(data) < 65536:
-                chunk = request.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            path = data.split(b" ", 2)[1].decode("latin-1")
+            head = read_http_head(request)
+            if head is None:
+                return
+            path = head[0].split(" ", 2)[1]
             with state.lock:
                 state.requests[path] += 1
             if path == "/bomb":
