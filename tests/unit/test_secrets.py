@@ -27,6 +27,8 @@ def test_mask_line_keeps_the_scheme_word_and_masks_continuations():
 def test_mask_url():
     assert mask_url("see http://alice:pw@h/x and ftp://bob@h/ or https://c:d@e:1/") == \
         f"see http://alice:{MASK}@h/x and ftp://bob@h/ or https://c:{MASK}@e:1/"
+    # parse_target reads a raw '@' in a password (the userinfo ends at the last one)
+    assert mask_url("ftp://u:p@ss@host/x a@b") == f"ftp://u:{MASK}@host/x a@b"
 
 
 def test_transcript_masks_a_header_split_across_reads():

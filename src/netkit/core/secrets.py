@@ -78,12 +78,15 @@ def mask_url(text: str) -> str:
             return "".join(out)
         start = mark + 3
         end = start
-        while end < len(rest) and rest[end] not in "/?#@ \t\r\n\"'<>":
+        while end < len(rest) and rest[end] not in "/?# \t\r\n\"'<>":
             end += 1
-        userinfo = rest[start:end]
-        if end < len(rest) and rest[end] == "@" and ":" in userinfo:
+        # The userinfo ends at the authority's last '@' (a password may hold a raw '@', as
+        # netkit.core.target.parse_target reads it): the first would show the password's rest.
+        at = rest.rfind("@", start, end)
+        userinfo = rest[start:at]
+        if at >= 0 and ":" in userinfo:
             out.append(rest[:start] + userinfo.partition(":")[0] + ":" + MASK + "@")
-            rest = rest[end + 1 :]
+            rest = rest[at + 1 :]
         else:
             out.append(rest[:start])
             rest = rest[start:]

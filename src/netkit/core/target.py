@@ -171,17 +171,6 @@ def split_hostport(authority: str, url: str, default_port=None):
     return host, _port(port_text, url)
 
 
-def _masked(url: str) -> str:
-    """``url`` with the password of its userinfo (if any) replaced by ``***``."""
-    scheme, sep, rest = url.partition("://")
-    authority = rest.split("/", 1)[0].split("?", 1)[0]
-    if "@" not in authority:
-        return url
-    userinfo, _, hostport = authority.rpartition("@")
-    name, colon, _secret = userinfo.partition(":")
-    return f"{scheme}{sep}{name}{':***' if colon else ''}@{hostport}{rest[len(authority):]}"
-
-
 def parse_target(text: str, default_ports: dict, *, hostless: frozenset = frozenset()) -> Target:
     """Parse a URL target; ``ValueError`` says what is wrong and the right form.
 
@@ -190,7 +179,11 @@ def parse_target(text: str, default_ports: dict, *, hostless: frozenset = frozen
     system's resolver); the host is then "".
     """
     url = str(text).strip()
-    shown = _masked(url)  # what a message may quote: never the password
+    shown = url  # what a message may quote: never the password
+    if "@" in url:  # a userinfo; netkit.core.secrets stays off check's start-up otherwise
+        from netkit.core.secrets import mask_url
+
+        shown = mask_url(url)
     if not LINE_BREAKERS.isdisjoint(url):
         raise ValueError(f"{shown!r} holds CR, LF or NUL; a URL is one line (write them %-encoded where "
                          f"the path may hold them)")
