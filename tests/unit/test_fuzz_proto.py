@@ -10,10 +10,8 @@ a parser defect that deserves its own clear line.
 """
 
 import asyncio
-import contextlib
 import socket
 import socketserver
-import threading
 import time
 
 import pytest
@@ -26,6 +24,7 @@ from netkit.cli.render import json_line, nagios_line
 from netkit.core.errors import NetkitError, ProtocolError
 from netkit.drivers import aio, blocking
 from netkit.proto.services import Discard, EchoLines, EchoRaw, LineTooLong, ReverseLines
+from tests.peers._base import ThreadingServer, serve_in_thread
 
 HOST = "127.0.0.1"
 # Each exchange ends at the peer's EOF; this only bounds a dialogue that would wait anyway.
@@ -181,25 +180,8 @@ class _Datagrams(socketserver.BaseRequestHandler):
             sock.sendto(data[:2] + piece[2:], self.client_address)
 
 
-class _TCP(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 class _UDP(socketserver.UDPServer):
     allow_reuse_address = True
-
-
-@contextlib.contextmanager
-def _serving(server):
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +189,7 @@ def replay():
     """A TCP and a UDP replay peer on one port number; ``.state.script`` is what they say."""
     state = _State()
     for _ in range(20):
-        tcp = _TCP((HOST, 0), _Stream)
+        tcp = ThreadingServer((HOST, 0), _Stream)
         try:
             udp = _UDP((HOST, tcp.server_address[1]), _Datagrams)
         except OSError:
@@ -217,7 +199,7 @@ def replay():
     else:
         pytest.fail("no port free for both TCP and UDP on 127.0.0.1")
     tcp.state = udp.state = state
-    with _serving(tcp), _serving(udp):
+    with serve_in_thread(tcp, "replay-tcp"), serve_in_thread(udp, "replay-udp"):
         state.port = tcp.server_address[1]
         yield state
 
