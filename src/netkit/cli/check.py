@@ -1,6 +1,5 @@
 """``netkit check``: run checks, print Nagios lines (or JSON), exit with the worst status."""
 
-import errno
 import sys
 
 from netkit.check.options import BY_FLAG, OPTIONS, Option
@@ -181,6 +180,8 @@ def main(argv, out=None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except OSError as exc:
+        from netkit.cli.shell import _OUTPUT_ERRNOS  # the same errors as every other command's
+
         if exc.errno not in _OUTPUT_ERRNOS:
             return _bug(exc, out, as_json)
         # The output cannot be written (a full disk or quota, a closed stdout): say so on
@@ -189,10 +190,6 @@ def main(argv, out=None) -> int:
         return int(UNKNOWN)
     except Exception as exc:  # a bug: still one line and UNKNOWN, never a traceback
         return _bug(exc, out, as_json)
-
-
-# Writing the output failed: the user's environment, not a bug (as cli.shell has them).
-_OUTPUT_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EBADF))
 
 
 def _output_lost(text: str) -> None:
