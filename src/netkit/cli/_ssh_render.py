@@ -3,6 +3,7 @@ lines, the failures on stderr, what finished when interrupted, and get/put's pro
 Remote text (errors, outputs, signal names) is escaped for the terminal here, a second wall
 after the library's."""
 
+from netkit.cli.shell import StatusLine
 from netkit.core.text import for_terminal
 
 __all__ = ["Progress", "grouped", "interrupted", "report_failures", "summary_table", "write_json"]
@@ -97,18 +98,14 @@ def interrupted(finished, request, out, err, kind) -> int:
     return 130
 
 
-class Progress:
+class Progress(StatusLine):
     """One line on a terminal's stderr: hosts done, files and bytes moved, speed."""
 
     def __init__(self, total_hosts, err, on):
-        import time
-
-        self.err = err
-        self.on = on and err.isatty()
+        super().__init__(err, on)
         self.total = total_hosts
         self.done = self.files = self.bytes = 0
-        self.clock = time.monotonic
-        self.start = self.shown = self.clock()
+        self.shown = self.start
 
     def moved(self, nbytes):
         self.bytes += nbytes
@@ -130,14 +127,8 @@ class Progress:
             return
         self.shown = now
         rate = self.bytes / max(now - self.start, 1e-6)
-        self.err.write(f"\r{self.done}/{self.total} hosts, {self.files} files, {self.bytes / 1048576:.1f} MiB, "
-                       f"{rate / 1048576:.1f} MiB/s\x1b[K")
-        self.err.flush()
-
-    def clear(self):
-        if self.on:
-            self.err.write("\r\x1b[K")
-            self.err.flush()
+        self.write(f"{self.done}/{self.total} hosts, {self.files} files, {self.bytes / 1048576:.1f} MiB, "
+                   f"{rate / 1048576:.1f} MiB/s")
 
 
 def write_json(results, out):

@@ -2,6 +2,7 @@
 
 
 from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
+from netkit.cli.shell import StatusLine
 from netkit.core.errors import UsageError
 from netkit.core.options import Option, as_given, seconds
 
@@ -132,31 +133,20 @@ def parse(argv):
     }
 
 
-class _Progress:
+class _Progress(StatusLine):
     """A one-line progress display on a terminal's stderr; nothing when not a terminal."""
 
     def __init__(self, total, err):
+        super().__init__(err)
         self.total = total
-        self.err = err
-        self.on = err.isatty()
         self.shown = 0.0
-        import time
-
-        self.clock = time.monotonic
-        self.start = self.clock()
 
     def __call__(self, done, opened):
         if self.on and (now := self.clock()) - self.shown > 0.1:
             from netkit.scan.output import progress_text
 
             self.shown = now
-            self.err.write("\r" + progress_text(done, self.total, now - self.start, opened) + "\x1b[K")
-            self.err.flush()
-
-    def clear(self):
-        if self.on:
-            self.err.write("\r\x1b[K")
-            self.err.flush()
+            self.write(progress_text(done, self.total, now - self.start, opened))
 
 
 def _check_outputs(grepable, xml):
