@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import socketserver
 import threading
 from collections.abc import Iterator
 
 import pytest
 
 from tests.peers._base import running_in_thread
+from tests.peers._ftp_base import HOST, FtpHandler
 
-HOST = "127.0.0.1"
 NAMES = ("\x1b]0;owned\x07title.txt", "two\nHost: forged.txt", "cr\rover.txt", "rtl\u202etxt.exe", "csi\u009b2J.txt")
 BAD_TIMES = ("999991231235959", "garbage", "")
 
@@ -47,10 +45,7 @@ def _listing() -> list[str]:
     return lines
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    def reply(self, text):
-        self.wfile.write(text.encode("utf-8", "surrogateescape") + b"\r\n")
-        self.wfile.flush()
+class _Handler(FtpHandler):
 
     def handle(self):
         try:
@@ -78,9 +73,7 @@ class _Handler(socketserver.StreamRequestHandler):
             elif verb == "MDTM":
                 self.reply("213 999991231235959")
             elif verb == "PASV":
-                listener = socket.create_server((HOST, 0))
-                port = listener.getsockname()[1]
-                self.reply(f"227 Entering Passive Mode (127,0,0,1,{port >> 8},{port & 255})")
+                listener = self.passive()
             elif verb == "EPSV":
                 self.reply("502 use PASV")
             elif verb in ("MLSD", "RETR"):
@@ -88,15 +81,9 @@ class _Handler(socketserver.StreamRequestHandler):
                     self.reply("425 use PASV first")
                     continue
                 self.reply("150 here it comes")
-                listener.settimeout(5)
-                try:
-                    conn, _ = listener.accept()
-                except OSError:
-                    self.reply("425 no data connection")
+                conn, listener = self.accept_data(listener), None
+                if conn is None:
                     continue
-                finally:
-                    listener.close()
-                    listener = None
                 with conn:
                     if verb == "MLSD":
                         conn.sendall("".join(x + "\r\n" for x in _listing()).encode("utf-8", "surrogateescape"))

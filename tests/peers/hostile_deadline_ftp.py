@@ -20,16 +20,14 @@ Modes:
 from __future__ import annotations
 
 import contextlib
-import socket
-import socketserver
 import threading
 import time
 
 import pytest
 
 from tests.peers._base import running_in_thread
+from tests.peers._ftp_base import HOST, FtpHandler
 
-HOST = "127.0.0.1"
 TIME = "20200102030405"
 TRICKLE_PAUSE = 0.2
 TRICKLE_LENGTH = 1000
@@ -55,10 +53,7 @@ def _slow(name):
     return name.endswith("slow.txt") or "-trickle" in name
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    def reply(self, text):
-        self.wfile.write(text.encode() + b"\r\n")
-        self.wfile.flush()
+class _Handler(FtpHandler):
 
     def handle(self):
         state = self.server.state  # type: ignore[attr-defined]
@@ -73,16 +68,6 @@ class _Handler(socketserver.StreamRequestHandler):
             self.dialogue(state)
         except OSError:
             pass
-
-    def data(self, listener):
-        listener.settimeout(5)
-        try:
-            return listener.accept()[0]
-        except OSError:
-            self.reply("425 no data connection")
-            return None
-        finally:
-            listener.close()
 
     def dialogue(self, state):
         listener = None
@@ -104,9 +89,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 offset = int(arg) if arg.isdigit() else 0
                 self.reply(f"350 restarting at {offset}")
             elif verb == "PASV":
-                listener = socket.create_server((HOST, 0))
-                port = listener.getsockname()[1]
-                self.reply(f"227 Entering Passive Mode (127,0,0,1,{port >> 8},{port & 255})")
+                listener = self.passive()
             elif verb in ("EPSV", "MFMT"):
                 self.reply("502 not here")
             elif verb in ("MLSD", "RETR", "STOR"):
@@ -114,7 +97,7 @@ class _Handler(socketserver.StreamRequestHandler):
                     self.reply("425 use PASV first")
                     continue
                 self.reply("150 here it comes")
-                conn, listener = self.data(listener), None
+                conn, listener = self.accept_data(listener), None
                 if conn is None:
                     continue
                 with conn:

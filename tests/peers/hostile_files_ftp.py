@@ -31,14 +31,13 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import socketserver
 import threading
 
 import pytest
 
 from tests.peers._base import running_in_thread
+from tests.peers._ftp_base import HOST, FtpHandler
 
-HOST = "127.0.0.1"
 TIME = "20200102030405"
 
 
@@ -85,10 +84,7 @@ def _unix_listing(state, path) -> list[str]:
     return lines
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    def reply(self, text):
-        self.wfile.write(text.encode("utf-8", "surrogateescape") + b"\r\n")
-        self.wfile.flush()
+class _Handler(FtpHandler):
 
     def handle(self):
         state = self.server.state  # type: ignore[attr-defined]
@@ -146,15 +142,9 @@ class _Handler(socketserver.StreamRequestHandler):
                     self.reply("425 use PASV first")
                     continue
                 self.reply("150 here it comes")
-                listener.settimeout(5)
-                try:
-                    conn, _ = listener.accept()
-                except OSError:
-                    self.reply("425 no data connection")
+                conn, listener = self.accept_data(listener), None
+                if conn is None:
                     continue
-                finally:
-                    listener.close()
-                    listener = None
                 with conn:
                     if verb == "MLSD":
                         conn.sendall("".join(x + "\r\n" for x in _listing(state, arg)).encode("utf-8", "surrogateescape"))
