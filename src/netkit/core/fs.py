@@ -38,6 +38,7 @@ __all__ = [
     "local_error",
     "open_temp",
     "not_followed",
+    "read_regular",
     "read_text_file",
     "refuse",
     "rename_temp",
@@ -297,6 +298,21 @@ def write_whole(path: str, data: bytes, mode: int = 0o666):
         os.close(fd)
 
 
+def read_regular(path, limit: int, refuse) -> bytes:
+    """At most ``limit + 1`` bytes of ``path`` (one more: the caller sees a file that grew
+    while read). Opened non-blocking so a FIFO cannot hang the open; ``refuse(stat)`` raises
+    before anything is read unless it is a file worth reading (a regular one of a sane size:
+    /dev/zero, a pipe or a directory would be read forever or make no sense)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
+    try:
+        refuse(os.fstat(fd))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(limit + 1)
+    finally:
+        os.close(fd)
+
+
 def read_text_file(path, what: str, limit: int, hint: str = "") -> str:
     """The UTF-8 text of a regular file of at most ``limit`` bytes; UsageError otherwise,
     naming ``what`` (``"checks file"``) and the path, and ending with ``hint`` (the right
@@ -306,25 +322,19 @@ def read_text_file(path, what: str, limit: int, hint: str = "") -> str:
     file: /dev/zero, a pipe or a directory would be read forever or make no sense.
     """
     hint = f"; {hint}" if hint else ""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path!r}: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)
+
+    def refuse(info):
         if not stat.S_ISREG(info.st_mode):
             kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
             raise UsageError(f"{what} {path!r} is {kind}{hint}")
         if info.st_size > limit:
             raise UsageError(f"{what} {path!r} is {info.st_size} bytes, more than the {_size(limit)} "
                              f"a {what} may have")
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            raw = fh.read(limit + 1)
+
+    try:
+        raw = read_regular(path, limit, refuse)
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path!r}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
     if len(raw) > limit:  # it grew while we read
         raise UsageError(f"{what} {path!r} is more than the {_size(limit)} a {what} may have")
     try:

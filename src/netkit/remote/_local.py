@@ -12,7 +12,6 @@ __all__ = ["MAX_CONFIG_BYTES", "MAX_KEY_BYTES", "check_regular", "read_regular"]
 MAX_KEY_BYTES = 1 << 20
 # An ssh config of a few thousand hosts is well under a MiB; 16 MiB is no config file.
 MAX_CONFIG_BYTES = 16 << 20
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def _refusal(info, limit):
@@ -37,16 +36,14 @@ def read_regular(path: str, limit: int) -> bytes:
     """The bytes of ``path`` when it is a regular file of at most ``limit`` bytes (opened
     non-blocking, so a FIFO cannot hang the open); ValueError or OSError as
     :func:`check_regular`."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
-    try:
-        why = _refusal(os.fstat(fd), limit)
+    from netkit.core.fs import read_regular as read_bounded
+
+    def refuse(info):
+        why = _refusal(info, limit)
         if why:
             raise ValueError(why)
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(limit + 1)
-    finally:
-        os.close(fd)
+
+    data = read_bounded(path, limit, refuse)
     if len(data) > limit:  # it grew while we read
         raise ValueError(f"is larger than {limit >> 20} MiB")
     return data
