@@ -230,9 +230,9 @@ def _check_local_path(sub, path):
     import os
 
     if sub == "put":
-        found = glob.glob(path) if set("*?[") & set(path) else ([path] if os.path.lexists(path) else [])
-        if not found:
-            raise UsageError(f"LOCAL_PATH {path}: {'nothing matches' if set('*?[') & set(path) else 'no such file or directory'}"
+        pattern = bool(set("*?[") & set(path))
+        if not (glob.glob(path) if pattern else os.path.lexists(path)):
+            raise UsageError(f"LOCAL_PATH {path}: {'nothing matches' if pattern else 'no such file or directory'}"
                              f"; put copies an existing local file, directory or glob")
     elif os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"LOCAL_DIR {path}: not a directory; get copies into a directory (made if missing)")
