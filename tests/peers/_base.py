@@ -25,6 +25,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -311,6 +312,29 @@ def read_http_head(sock: socket.socket, limit: int = MAX_HTTP_HEAD):
     lines = head.decode("latin-1").split("\r\n")
     headers = [(n.strip(), v.strip()) for n, _, v in (line.partition(":") for line in lines[1:])]
     return lines[0], headers, rest
+
+
+@dataclass
+class Seen:
+    """A request as a raw HTTP test peer read it."""
+
+    method: str
+    path: str
+    headers: list
+    body: bytes
+
+    def header(self, name):
+        return next((v for n, v in self.headers if n.lower() == name.lower()), None)
+
+
+def read_http_request(sock: socket.socket, limit: int = MAX_HTTP_HEAD) -> Seen | None:
+    """:func:`read_http_head` as a :class:`Seen` (its body: what came with the head)."""
+    got = read_http_head(sock, limit)
+    if got is None:
+        return None
+    line, headers, body = got
+    method, path, _ = line.split(" ", 2)
+    return Seen(method, path, headers, body)
 
 
 def first_time(state, key) -> bool:

@@ -16,26 +16,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.peers._base import read_http_head, running_in_thread
+from tests.peers._base import Seen, read_http_request, running_in_thread
 
 HOST = "127.0.0.1"
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: list
-    body: bytes
-
-
-def _read_request(sock):
-    got = read_http_head(sock)
-    if got is None:
-        return None
-    line, headers, body = got
-    method, path, _ = line.split(" ", 2)
-    return Seen(method, path, headers, body)
 
 
 @dataclass
@@ -75,7 +58,7 @@ class _Handler:
         self.sock = request
         state = server.state
         try:
-            seen = _read_request(self.sock)
+            seen = read_http_request(self.sock)
             if seen is None:
                 return
             with state.lock:

@@ -1,7 +1,7 @@
 """Fixture ``echo_http``: an HTTP server on loopback that records every request and echoes
 each request header back as a response header of the same name (as httpbin-like debugging
 services and some proxies do), with a body ``echo\\n``. ``state.requests`` lists the
-:class:`tests.peers.hostile_http.Seen` requests in order."""
+:class:`tests.peers._base.Seen` requests in order."""
 
 from __future__ import annotations
 

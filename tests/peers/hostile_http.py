@@ -13,7 +13,8 @@ as an attacker would. ``KEY`` is any token a test chooses, to find its own reque
 ``/put-cut``                reads the request body, answers 201 announcing PUT_CUT_TOTAL
                             bytes, sends PUT_CUT_SENT of them and closes
 
-``state.requests`` lists :class:`Seen` (method, path, headers as sent, body) in order;
+``state.requests`` lists :class:`tests.peers._base.Seen` (method, path, headers as sent,
+body) in order;
 ``state.seen_for(KEY)`` those whose path holds KEY; ``state.url(path)`` the full URL.
 """
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.peers._base import read_http_head, running_in_thread
+from tests.peers._base import read_http_request, running_in_thread
 
 HOST = "127.0.0.1"
 SET_COOKIE = "session=SECRET-COOKIE; Path=/"
@@ -38,17 +39,6 @@ PUT_CUT_TOTAL = 100 * 1024
 PUT_CUT_SENT = 30 * 1024
 # The longest a test request may be; they are a few hundred bytes.
 MAX_REQUEST = 1 << 20
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: list
-    body: bytes
-
-    def header(self, name):
-        return next((v for n, v in self.headers if n.lower() == name.lower()), None)
 
 
 @dataclass
@@ -68,18 +58,17 @@ class HostileHttp:
 
 
 def _read_request(sock):
-    got = read_http_head(sock, MAX_REQUEST)
-    if got is None:
+    seen = read_http_request(sock, MAX_REQUEST)
+    if seen is None:
         return None
-    line, headers, body = got
-    method, path, _ = line.split(" ", 2)
-    length = next((int(v) for n, v in headers if n.lower() == "content-length" and v.isascii() and v.isdigit()), 0)
-    while len(body) < min(length, MAX_REQUEST):
+    lengths = (v for n, v in seen.headers if n.lower() == "content-length")
+    length = next((int(v) for v in lengths if v.isascii() and v.isdigit()), 0)
+    while len(seen.body) < min(length, MAX_REQUEST):
         chunk = sock.recv(65536)
         if not chunk:
             break
-        body += chunk
-    return Seen(method, path, headers, body)
+        seen.body += chunk
+    return seen
 
 
 class _Handler:
