@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import socketserver
@@ -61,20 +62,16 @@ class _AnswerHandler(socketserver.BaseRequestHandler):
 @pytest.fixture
 def answer_and_close():
     """A factory of servers that answer and close without reading (see the module doc)."""
-    servers = []
+    with contextlib.ExitStack() as stack:
 
-    def start(reply: bytes, wait_for_input: bool = True) -> ReplyPeer:
-        server = ThreadingServer((HOST, 0), _AnswerHandler)
-        server.reply = reply  # type: ignore[attr-defined]
-        server.wait_for_input = wait_for_input  # type: ignore[attr-defined]
-        running = serve_in_thread(server, "answer-and-close")
-        running.__enter__()
-        servers.append(running)
-        return ReplyPeer(HOST, server.server_address[1])
+        def start(reply: bytes, wait_for_input: bool = True) -> ReplyPeer:
+            server = ThreadingServer((HOST, 0), _AnswerHandler)
+            server.reply = reply  # type: ignore[attr-defined]
+            server.wait_for_input = wait_for_input  # type: ignore[attr-defined]
+            stack.enter_context(serve_in_thread(server, "answer-and-close"))
+            return ReplyPeer(HOST, server.server_address[1])
 
-    yield start
-    for running in servers:
-        running.__exit__(None, None, None)
+        yield start
 
 
 class _EndlessHandler(socketserver.BaseRequestHandler):
