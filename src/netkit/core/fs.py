@@ -112,6 +112,16 @@ def refuse(rel: str, why) -> UnsafeName:
                       f"the destination; not copied")
 
 
+def refused_name(rel: str, name: str):
+    """:func:`refuse`'s UnsafeName for a listed ``name`` (at ``rel``) that is not a plain
+    name, else None: the one check every remote walker makes on a server's entry."""
+    try:
+        check_name(name)
+    except ValueError as exc:
+        return refuse(rel, exc)
+    return None
+
+
 def count_entries(counted: int, more: int, where: str) -> int:
     """``counted + more``; ProtocolError past :data:`MAX_ENTRIES`."""
     counted += more

@@ -94,7 +94,7 @@ async def _remote_files(sftp, pattern, refused):
     ``refused`` as lines, never into the list."""
     import asyncssh
 
-    from netkit.core.fs import check_name, refuse
+    from netkit.core.fs import refused_name
     from netkit.transfer._sftp import regular_size
 
     if _GLOB_CHARS & set(pattern):
@@ -120,10 +120,9 @@ async def _remote_files(sftp, pattern, refused):
         except asyncssh.SFTPPermissionDenied:
             raise NetkitError(f"{path}: permission denied") from None
         base = posixpath.basename(path.rstrip("/")) or "root"
-        try:
-            check_name(base)
-        except ValueError as exc:
-            refused.append(str(refuse(path, exc)))
+        bad = refused_name(path, base)
+        if bad:
+            refused.append(str(bad))
             continue
         if stat.S_ISDIR(attrs.permissions or 0):
             await _walk(sftp, path, base, found, refused)
@@ -136,7 +135,7 @@ async def _remote_files(sftp, pattern, refused):
 async def _walk(sftp, top, relative, found, refused):
     """The regular files under ``top`` (readdir's attrs are lstat's: links, devices and
     sockets are not copied), at most MAX_DEPTH directories down and MAX_ENTRIES in all."""
-    from netkit.core.fs import MAX_DEPTH, check_name, count_entries, not_followed, refuse
+    from netkit.core.fs import MAX_DEPTH, count_entries, not_followed, refused_name
 
     stack = [(top, relative, 0)]
     counted = 0
@@ -152,10 +151,9 @@ async def _walk(sftp, top, relative, found, refused):
                 continue
             path = posixpath.join(directory, name)
             rel = posixpath.join(rel_dir, name)
-            try:
-                check_name(name)
-            except ValueError as exc:
-                refused.append(str(refuse(path, exc)))
+            bad = refused_name(path, name)
+            if bad:
+                refused.append(str(bad))
                 continue
             mode = entry.attrs.permissions or 0
             if stat.S_ISDIR(mode):

@@ -303,7 +303,7 @@ class FtpSession:
         seen before (a loop: MLSD's ``unique`` fact) or deeper than MAX_DEPTH go to
         ``refused`` as (path, UnsafeName); ``.`` and ``..`` are skipped; LIST's links are not
         followed."""
-        from netkit.core.fs import MAX_DEPTH, check_name, not_followed, refuse
+        from netkit.core.fs import MAX_DEPTH, not_followed, refused_name
 
         stack = [("", 0)]
         seen = set()  # the unique facts of the directories listed
@@ -320,10 +320,9 @@ class FtpSession:
                 if name in (".", "..") or kind in ("cdir", "pdir"):
                     continue
                 path = f"{rel}/{name}" if rel else name
-                try:
-                    check_name(name)
-                except ValueError as exc:
-                    refused.append((path, refuse(path, exc)))
+                bad = refused_name(path, name)
+                if bad:
+                    refused.append((path, bad))
                     continue
                 if kind == "dir":
                     unique = facts.get("unique")

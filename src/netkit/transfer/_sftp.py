@@ -360,7 +360,7 @@ class Session:
         (readdir's attributes are lstat's: a link is not followed, nor copied.)"""
         import stat
 
-        from netkit.core.fs import MAX_DEPTH, check_name, count_entries, not_followed, refuse
+        from netkit.core.fs import MAX_DEPTH, count_entries, not_followed, refused_name
 
         stack = [("", 0)]
         counted = 0
@@ -374,10 +374,9 @@ class Session:
                     if name in (".", ".."):
                         continue
                     path = f"{rel}/{name}" if rel else name
-                    try:
-                        check_name(name)
-                    except ValueError as exc:
-                        refused.append((path, refuse(path, exc)))
+                    bad = refused_name(path, name)
+                    if bad:
+                        refused.append((path, bad))
                         continue
                     mode = entry.attrs.permissions or 0
                     if stat.S_ISDIR(mode):
