@@ -239,10 +239,8 @@ class Session:
         f = await self.call(f"opening {path}", self.sftp.open(path, "rb", block_size=0 if small or unknown else block,
                                                               max_requests=most))
         try:
-            if unknown:
-                await self._read_to_end(f, path, offset, block, part, pacer)
-            elif small:
-                await self._read_small(f, path, offset, size, part, pacer)
+            if unknown or small:
+                await self._read_serial(f, path, offset, None if unknown else size, block, part, pacer)
             elif offset < size:
                 await self._pipeline(f, path, offset, size, part, pacer)
         except BaseException:
@@ -261,23 +259,12 @@ class Session:
         if not task.cancelled():
             task.exception()  # retrieved: a failed close of a read handle changes nothing
 
-    async def _read_to_end(self, f, path, at, block, part, pacer):
-        while True:
+    async def _read_serial(self, f, path, at, end, block, part, pacer):
+        """One request at a time from ``at``: to the end of the file (``end`` None), or to
+        ``end`` -- CutError when the file ends before it."""
+        while end is None or at < end:
             try:
-                data = await f.read(block, at)
-            except Exception as exc:  # noqa: BLE001 - mapped onto netkit's tree
-                raise _map(exc, self.peer, f"reading {path}") from None
-            if not data:
-                return
-            part.write(data)
-            pacer(len(data))
-            at += len(data)
-
-    async def _read_small(self, f, path, offset, size, part, pacer):
-        at = offset
-        while at < size:
-            try:
-                data = await f.read(size - at, at)
+                data = await f.read(block if end is None else min(block, end - at), at)
             except Exception as exc:  # noqa: BLE001 - mapped onto netkit's tree
                 raise _map(exc, self.peer, f"reading {path}") from None
             if not data:
@@ -285,8 +272,8 @@ class Session:
             part.write(data)
             pacer(len(data))
             at += len(data)
-        if at < size:
-            raise CutError(f"{self.peer}: {path} ended at byte {at} of {size} (it shrank while read)")
+        if end is not None and at < end:
+            raise CutError(f"{self.peer}: {path} ended at byte {at} of {end} (it shrank while read)")
 
     async def _pipeline(self, f, path, offset, size, part, pacer):
         """asyncssh's parallel reads (``read_parallel``: up to ``max_requests`` in flight,
