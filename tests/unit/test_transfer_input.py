@@ -10,7 +10,8 @@ import pytest
 
 from netkit.core.errors import ConnectError, RefusedError
 from netkit.transfer import _common
-from netkit.transfer._common import Options, Pacer, PartFile, parse_checksum, retrying
+from netkit.transfer._common import Options, Pacer, parse_checksum, retrying
+from netkit.transfer._part import PartFile
 
 GOOD_SHA = "sha256=" + "a" * 64
 

@@ -14,13 +14,13 @@ from netkit.transfer._common import (
     LocalError,
     Options,
     Pacer,
-    PartFile,
     Result,
     TooLargeError,
     local_error,
     retrying,
     run_workers,
 )
+from netkit.transfer._part import PartFile
 
 __all__ = ["SCHEMES", "check_destinations", "download", "download_many", "head", "parse_url", "remote_name", "upload"]
 

@@ -34,7 +34,6 @@ from netkit.core.fs import inside
 from netkit.transfer._common import (
     LocalError,
     Pacer,
-    PartFile,
     SharedRate,
     TooLargeError,
     is_transient,
@@ -42,6 +41,7 @@ from netkit.transfer._common import (
     retry_delay,
     run_workers,
 )
+from netkit.transfer._part import PartFile
 
 __all__ = ["MirrorResult", "mirror", "plan", "selected"]
 
