@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 # Debian packages the tests talk to (real peers) and the benchmarks compare against; tzdata
 # for the monitor's maintenance windows (zoneinfo reads the system's time zones).
 TEST_DEBS  := tzdata nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client \
-              nftables nmap-common libxml2-utils xsltproc ndiff iproute2 nmap
+              nftables nmap-common libxml2-utils xsltproc ndiff iproute2 nmap \
+              postgresql prometheus prometheus-alertmanager
 # monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils); the scan
 # benchmark runs nmap, and reads peak memory with GNU time (time).
 BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils \
@@ -16,15 +17,15 @@ BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutil
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e '.[monitor]'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,monitor]'
 	touch $@
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[test,monitor,bench]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,0 +1,150 @@
+"""Where the monitor keeps results, states, events and the alert outbox: the interface.
+
+Two engines implement it with the same behaviour and the same test suite: SQLite (default;
+``_sqlite``) and PostgreSQL (``_postgres``, psycopg 3), where several monitors meet. The
+methods are blocking; the runner calls them from one writer thread, the web side from a
+reader thread, so the event loop never waits on a disk.
+
+Every write method is one transaction: a ``kill -9`` at any moment leaves either all of a
+batch or none of it, and a store that opens.
+
+``open_store(url)`` picks the engine: ``postgresql://...`` (or ``postgres://``), else a
+SQLite path (``sqlite:///abs/path.db`` or a plain path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from netkit.monitor._records import Alert, Sample, StoredEvent, TargetInfo, Verdict
+from netkit.monitor._state import TargetState
+
+__all__ = ["Store", "open_store"]
+
+
+class Store:
+    """The store's operations; engines override every method."""
+
+    location: str   # this monitor's location, set by open_store
+
+    # -- life ------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Create or upgrade the schema (run at every start; a no-op when current)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- the runner's writes ---------------------------------------------------------------
+    def sync_targets(self, targets: Iterable[TargetInfo]) -> None:
+        """Make the configured targets these (added, changed; removed ones are kept for their
+        history and marked inactive)."""
+        raise NotImplementedError
+
+    def commit(self, samples: Iterable[Sample], states: Iterable[TargetState],
+               events: Iterable[StoredEvent]) -> None:
+        """One batch of the runner's work, in one transaction: samples appended, this
+        location's states upserted (keyed by target and ``self.location``), events appended."""
+        raise NotImplementedError
+
+    def load_states(self) -> dict[str, TargetState]:
+        """This location's saved states by target id (to resume after a restart)."""
+        raise NotImplementedError
+
+    # -- the decider's (leader's) reads and writes -----------------------------------------
+    def try_lead(self) -> bool:
+        """True while this monitor is the one that decides and dispatches alerts. SQLite:
+        always True. PostgreSQL: a session advisory lock, taken over when its holder dies."""
+        raise NotImplementedError
+
+    def changed_states(self, since: float) -> tuple[float, dict[str, dict[str, TargetState]]]:
+        """(watermark, {target: {location: state}}) for the targets whose state in any
+        location was written after ``since``; pass the watermark back next time."""
+        raise NotImplementedError
+
+    def load_verdicts(self) -> dict[str, Verdict]:
+        raise NotImplementedError
+
+    def commit_verdicts(self, verdicts: Iterable[Verdict], events: Iterable[StoredEvent],
+                        alerts: Iterable[Alert]) -> None:
+        """Verdicts upserted, their events appended and their alerts enqueued (an alert
+        whose key is already in the outbox is skipped), in one transaction."""
+        raise NotImplementedError
+
+    # -- the outbox --------------------------------------------------------------------------
+    def due_alerts(self, now: float, limit: int = 100) -> list[Alert]:
+        """Undelivered alerts with ``next_at <= now``, oldest first."""
+        raise NotImplementedError
+
+    def alert_delivered(self, key: str, now: float) -> None:
+        raise NotImplementedError
+
+    def alert_failed(self, key: str, next_at: float, error: str) -> None:
+        """Count an attempt, keep the error, try again at ``next_at`` (inf: give up)."""
+        raise NotImplementedError
+
+    def last_alerts(self) -> dict[tuple[str, str], float]:
+        """{(target, channel): created} of the newest alert per pair (for reminders)."""
+        raise NotImplementedError
+
+    # -- acknowledgements and silences (API writes, decider reads) --------------------------
+    def acknowledge(self, target: str, at: float, author: str, comment: str, sticky: bool = False) -> None:
+        raise NotImplementedError
+
+    def unacknowledge(self, target: str, at: float) -> None:
+        raise NotImplementedError
+
+    def acks(self) -> dict[str, dict]:
+        """Active acknowledgements by target: {"at", "author", "comment", "sticky"}."""
+        raise NotImplementedError
+
+    # -- housekeeping --------------------------------------------------------------------------
+    def rollup(self, now: float) -> None:
+        """Fold samples of closed minutes, hours and days into rollups (count, failures,
+        min/avg/max and p50/p95/p99 of duration); idempotent."""
+        raise NotImplementedError
+
+    def prune(self, now: float, raw_days: float, rollup_days: float) -> None:
+        """Drop samples older than ``raw_days`` and rollups older than ``rollup_days``."""
+        raise NotImplementedError
+
+    # -- reads: the API, `netkit monitor status`, /metrics --------------------------------------
+    def targets(self) -> list[TargetInfo]:
+        raise NotImplementedError
+
+    def current(self) -> list[dict]:
+        """Per active target: info, verdict, each location's state and its last sample."""
+        raise NotImplementedError
+
+    def history(self, target: str, since: float, until: float, limit: int = 1000) -> list[Sample]:
+        raise NotImplementedError
+
+    def series(self, target: str, since: float, until: float, step: str) -> list[dict]:
+        """Rollups ("minute", "hour", "day") of one target: {"at", "count", "failures",
+        "min", "avg", "max", "p50", "p95", "p99"}."""
+        raise NotImplementedError
+
+    def uptime(self, since: float, until: float, target: str | None = None) -> dict[str, float]:
+        """Fraction of OK runs per target (one or all) over the range, from rollups and the
+        raw samples not yet rolled up."""
+        raise NotImplementedError
+
+    def events(self, target: str | None, since: float, limit: int = 1000) -> list[StoredEvent]:
+        raise NotImplementedError
+
+    def incidents(self, target: str | None, since: float) -> list[dict]:
+        """Problem periods from verdict changes: {"target", "start", "end" (None: open),
+        "status", "duration"}."""
+        raise NotImplementedError
+
+
+def open_store(url: str, location: str = "default") -> Store:
+    """The store at ``url`` (schema migrated), for this monitor's ``location``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from netkit.monitor._postgres import PostgresStore as engine
+    else:
+        from netkit.monitor._sqlite import SqliteStore as engine
+    store = engine(url, location)
+    store.migrate()
+    return store
+
