@@ -6,26 +6,27 @@ PY     := $(VENV)/bin/python
 # for the monitor's maintenance windows (zoneinfo reads the system's time zones).
 TEST_DEBS  := tzdata nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client \
               nftables nmap-common libxml2-utils xsltproc ndiff iproute2 nmap \
-              postgresql prometheus prometheus-alertmanager
+              postgresql prometheus prometheus-alertmanager tcpdump graphviz
 # monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils); the scan
 # benchmark runs nmap, and reads peak memory with GNU time (time).
 BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils \
-              prometheus-blackbox-exporter apache2-utils nmap time pssh gcc curl lftp
+              prometheus-blackbox-exporter apache2-utils nmap time pssh gcc curl lftp \
+              swaks getmail6 fetchmail arp-scan traceroute mtr-tiny
 
 .PHONY: run test bench install install-test debs-test debs-bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[monitor]'
+	$(PY) -m pip install -q -e '.[monitor,rpc,packets]'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test,monitor]'
+	$(PY) -m pip install -q -e '.[test,monitor,rpc,packets]'
 	touch $@
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test
-	$(PY) -m pip install -q -e '.[test,monitor,bench]'
+	$(PY) -m pip install -q -e '.[test,monitor,rpc,packets,bench]'
 	touch $@
 
 install: $(VENV)/.installed
