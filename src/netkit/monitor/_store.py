@@ -16,10 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from netkit.core.errors import NetError
 from netkit.monitor._records import Alert, Sample, StoredEvent, TargetInfo, Verdict
 from netkit.monitor._state import TargetState
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "StoreError", "open_store"]
+
+
+class StoreError(NetError):
+    """The store failed while in use: its disk (full, I/O error), its database server, or
+    the connection to it. A bad URL or path, or a store this netkit cannot read, is a
+    UsageError instead, raised by :func:`open_store`."""
 
 
 class Store:
@@ -33,6 +40,7 @@ class Store:
         raise NotImplementedError
 
     def close(self) -> None:
+        """Close every connection (of every thread); the store cannot be used after."""
         raise NotImplementedError
 
     # -- the runner's writes ---------------------------------------------------------------
@@ -59,16 +67,22 @@ class Store:
 
     def changed_states(self, since: float) -> tuple[float, dict[str, dict[str, TargetState]]]:
         """(watermark, {target: {location: state}}) for the targets whose state in any
-        location was written after ``since``; pass the watermark back next time."""
+        location was written after ``since``; pass the watermark back next time. The
+        watermark trails the store's clock by a few seconds (a batch commits a little after
+        it is timed, monitors' clocks differ), so a state may come twice: deciding is
+        idempotent. Start with ``since=0`` (every state)."""
         raise NotImplementedError
 
     def load_verdicts(self) -> dict[str, Verdict]:
+        """Every target's last verdict, by target id."""
         raise NotImplementedError
 
     def commit_verdicts(self, verdicts: Iterable[Verdict], events: Iterable[StoredEvent],
                         alerts: Iterable[Alert]) -> None:
         """Verdicts upserted, their events appended and their alerts enqueued (an alert
-        whose key is already in the outbox is skipped), in one transaction."""
+        whose key is already in the outbox is skipped), in one transaction. Incidents
+        (see :meth:`incidents`) follow the verdicts: one opens when a verdict leaves OK (at
+        its ``since``), ends when it is OK again."""
         raise NotImplementedError
 
     # -- the outbox --------------------------------------------------------------------------
@@ -77,6 +91,7 @@ class Store:
         raise NotImplementedError
 
     def alert_delivered(self, key: str, now: float) -> None:
+        """Mark it delivered (counts the attempt); it is never due again."""
         raise NotImplementedError
 
     def alert_failed(self, key: str, next_at: float, error: str) -> None:
@@ -89,9 +104,12 @@ class Store:
 
     # -- acknowledgements and silences (API writes, decider reads) --------------------------
     def acknowledge(self, target: str, at: float, author: str, comment: str, sticky: bool = False) -> None:
+        """The target's active acknowledgement is now this one (a previous one is cleared;
+        cleared ones are kept as history until pruned)."""
         raise NotImplementedError
 
     def unacknowledge(self, target: str, at: float) -> None:
+        """Clear the target's active acknowledgement (none: nothing happens)."""
         raise NotImplementedError
 
     def acks(self) -> dict[str, dict]:
@@ -101,40 +119,52 @@ class Store:
     # -- housekeeping --------------------------------------------------------------------------
     def rollup(self, now: float) -> None:
         """Fold samples of closed minutes, hours and days into rollups (count, failures,
-        min/avg/max and p50/p95/p99 of duration); idempotent."""
+        min/avg/max and p50/p95/p99 of duration); idempotent. A bucket is folded a few
+        minutes after it closes (late samples), days are UTC days. A first call on a big
+        store may take a while: call it from its own thread, not the runner's writer."""
         raise NotImplementedError
 
     def prune(self, now: float, raw_days: float, rollup_days: float) -> None:
-        """Drop samples older than ``raw_days`` and rollups older than ``rollup_days``."""
+        """Drop samples and minute rollups older than ``raw_days`` (never samples the day
+        rollups have not folded yet), and hour/day rollups, events, ended incidents, cleared
+        acknowledgements and finished alerts older than ``rollup_days``."""
         raise NotImplementedError
 
     # -- reads: the API, `netkit monitor status`, /metrics --------------------------------------
     def targets(self) -> list[TargetInfo]:
+        """The active (configured) targets, by id."""
         raise NotImplementedError
 
     def current(self) -> list[dict]:
-        """Per active target: info, verdict, each location's state and its last sample."""
+        """Per active target, by id: ``{"info": TargetInfo, "verdict": Verdict | None,
+        "states": {location: TargetState}, "samples": {location: last Sample}}``."""
         raise NotImplementedError
 
     def history(self, target: str, since: float, until: float, limit: int = 1000) -> list[Sample]:
+        """The target's samples (every location) with ``since <= at < until``, oldest first,
+        at most ``limit`` (page on by passing the last ``at`` + a little as ``since``)."""
         raise NotImplementedError
 
     def series(self, target: str, since: float, until: float, step: str) -> list[dict]:
         """Rollups ("minute", "hour", "day") of one target: {"at", "count", "failures",
-        "min", "avg", "max", "p50", "p95", "p99"}."""
+        "min", "avg", "max", "p50", "p95", "p99"}, oldest first; the target's locations are
+        summed per bucket (percentiles: the worst location's). UsageError for another step."""
         raise NotImplementedError
 
     def uptime(self, since: float, until: float, target: str | None = None) -> dict[str, float]:
         """Fraction of OK runs per target (one or all) over the range, from rollups and the
-        raw samples not yet rolled up."""
+        raw samples not yet rolled up. Every location's runs count; WARNING and UNKNOWN are
+        not OK. Targets without runs in the range are absent."""
         raise NotImplementedError
 
     def events(self, target: str | None, since: float, limit: int = 1000) -> list[StoredEvent]:
+        """Events (of one target, or all) with ``at >= since``, oldest first, at most ``limit``."""
         raise NotImplementedError
 
     def incidents(self, target: str | None, since: float) -> list[dict]:
         """Problem periods from verdict changes: {"target", "start", "end" (None: open),
-        "status", "duration"}."""
+        "status", "duration"} (duration None while open) of those open or ended at or after
+        ``since``, oldest first; ``status`` is the worst the verdict reached."""
         raise NotImplementedError
 
 
@@ -145,6 +175,10 @@ def open_store(url: str, location: str = "default") -> Store:
     else:
         from netkit.monitor._sqlite import SqliteStore as engine
     store = engine(url, location)
-    store.migrate()
+    try:
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
     return store
 

@@ -1,0 +1,452 @@
+"""The Store written once in SQL both engines speak; ``_sqlite`` and ``_postgres`` add how
+to connect, how a transaction begins, and the few words that differ.
+
+Every write method is one transaction (the engine's ``_write()``); reads that look at several
+tables take one snapshot (``_read()``). All SQL is constant text with ``?`` placeholders.
+
+Rollups: ``rollup(now)`` folds the raw samples of each closed minute, hour and (UTC) day into
+one row per target and location (count, failures, min/avg/max and the nearest-rank
+p50/p95/p99 of the duration), each step from the raw samples, so percentiles are exact. A
+``rollup_marks`` row per step says up to where it has folded; folding a bucket again gives
+the same row (upsert), so the call is idempotent and a crash in the middle is harmless.
+``uptime`` then reads whole days, hours and minutes from rollups and only the not yet folded
+edges from the raw samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+
+from netkit.core.errors import UsageError
+from netkit.monitor import _schema as s
+from netkit.monitor._records import Alert, Sample, StoredEvent, TargetInfo, Verdict
+from netkit.monitor._state import MAX_ACK_TEXT, TargetState
+from netkit.monitor._store import Store
+
+log = logging.getLogger("netkit.monitor.store")
+
+MINUTE, HOUR, DAY = 60, 3600, 86400
+STEPS = {"minute": MINUTE, "hour": HOUR, "day": DAY}
+# A sample is committed after its run ends, up to a check's deadline plus a batch (~1 s)
+# after its start time ``at``: a minute is folded only this long after it closed, so no
+# late sample lands in a bucket already folded.
+ROLLUP_GRACE = 180.0
+# Targets folded per statement: a day of 1,000 targets at 60 s is 1.44 M samples sorted
+# at once, a few seconds and a bounded temporary space, not the whole fleet's day.
+ROLLUP_TARGET_CHUNK = 1000
+# Samples are deleted in slices of this many seconds of history, one transaction each, so
+# pruning a day never holds the write lock long enough to stall the runner's batches.
+PRUNE_SLICE = 600.0
+# changed_states() hands back a watermark this far behind the store's clock: a state
+# written at t may commit a little later (a 10k batch takes up to a second) and monitors'
+# clocks differ; re-reading the last seconds is harmless (the decider is idempotent).
+CHANGED_STATES_LAG = 5.0
+
+_FAIL = "SUM(CASE WHEN status <> 0 THEN 1 ELSE 0 END)"
+
+
+def _percentile(rank: int) -> str:
+    # The nearest-rank percentile: the smallest value whose rank r (1-based, by duration)
+    # has r >= p * n, i.e. r * 100 >= p100 * n (no ceil(): SQLite may lack math functions).
+    return f"MIN(CASE WHEN rn * 100 >= n * {rank} THEN duration END)"
+
+
+class SqlStore(Store):
+    """The shared implementation; engines set ``types`` and the hooks below."""
+
+    types: dict = s.SQLITE_TYPES
+    name = "store"   # what error messages call it (the masked URL or path)
+
+    # -- engine hooks ------------------------------------------------------------------------
+    def _write(self):
+        """A context manager: a cursor inside one write transaction (commit on exit)."""
+        raise NotImplementedError
+
+    def _read(self):
+        """A context manager: a cursor reading one consistent snapshot."""
+        raise NotImplementedError
+
+    def _now(self, cur) -> float:
+        """The store's clock (one clock for every monitor sharing it)."""
+        raise NotImplementedError
+
+    def _bucket(self, step: int) -> str:
+        """SQL for the start of ``at``'s bucket of ``step`` seconds."""
+        raise NotImplementedError
+
+    def _tables(self, cur) -> set[str]:
+        raise NotImplementedError
+
+    def _lock_schema(self, cur) -> None:
+        """Serialize concurrent migrations (several monitors starting at once)."""
+
+    def _insert_samples(self, cur, rows: list[tuple]) -> None:
+        cur.executemany(f"INSERT INTO samples ({s.SAMPLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    # -- life --------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        with self._write() as cur:
+            self._lock_schema(cur)
+            tables = self._tables(cur)
+            if "schema_version" not in tables:
+                if tables & s.OUR_TABLES or tables and not tables <= s.OUR_TABLES:
+                    raise UsageError(f"{self.name} holds other tables, not a netkit monitor store: "
+                                     "give a new file or an empty database")
+                cur.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                cur.execute("INSERT INTO schema_version (version) VALUES (0)")
+            version = self._version(cur)
+        if version > s.SCHEMA_VERSION:
+            raise UsageError(f"{self.name} has schema version {version}, newer than this netkit knows "
+                             f"({s.SCHEMA_VERSION}): run a newer netkit, or give another store")
+        for number in range(version + 1, s.SCHEMA_VERSION + 1):
+            self._migrate_step(number)
+
+    def _migrate_step(self, number: int) -> None:
+        with self._write() as cur:
+            self._lock_schema(cur)
+            if self._version(cur) >= number:   # another monitor did it meanwhile
+                return
+            for statement in s.MIGRATIONS[number - 1]:
+                cur.execute(s.ddl(statement, self.types))
+            cur.execute("UPDATE schema_version SET version = ?", (number,))
+        log.info("%s: schema migrated to version %d", self.name, number)
+
+    def schema_version(self) -> int:
+        with self._read() as cur:
+            return self._version(cur)
+
+    @staticmethod
+    def _version(cur) -> int:
+        cur.execute("SELECT version FROM schema_version")
+        row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- the runner's writes -------------------------------------------------------------------
+    def sync_targets(self, targets: Iterable[TargetInfo]) -> None:
+        rows = [s.target_row(t) for t in targets]
+        with self._write() as cur:
+            now = self._now(cur)
+            cur.execute("UPDATE targets SET active = 0, updated = ? WHERE active <> 0", (now,))
+            cur.executemany(
+                f"INSERT INTO targets ({s.TARGET_COLUMNS}, active, updated) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET url = excluded.url, grp = excluded.grp, labels = excluded.labels, "
+                "every = excluded.every, locations = excluded.locations, quorum = excluded.quorum, "
+                "active = 1, updated = excluded.updated",
+                [row + (now,) for row in rows])
+
+    def commit(self, samples: Iterable[Sample], states: Iterable[TargetState],
+               events: Iterable[StoredEvent]) -> None:
+        sample_rows = [s.sample_row(x) for x in samples]
+        state_rows = [(st.target, self.location, s._dumps(st.to_dict())) for st in states]
+        event_rows = [s.event_row(e) for e in events]
+        with self._write() as cur:
+            if sample_rows:
+                self._insert_samples(cur, sample_rows)
+            if state_rows:
+                now = self._now(cur)
+                cur.executemany(
+                    "INSERT INTO states (target, location, state, updated) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (target, location) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+                    [row + (now,) for row in state_rows])
+            if event_rows:
+                cur.executemany("INSERT INTO events (target, location, at, kind, data) VALUES (?, ?, ?, ?, ?)",
+                                event_rows)
+
+    def load_states(self) -> dict[str, TargetState]:
+        with self._read() as cur:
+            cur.execute("SELECT target, state FROM states WHERE location = ?", (self.location,))
+            rows = cur.fetchall()
+        return {target: state for target, state in (self._state(t, text) for t, text in rows) if state}
+
+    def _state(self, target: str, text: str) -> tuple[str, TargetState | None]:
+        try:
+            return target, TargetState.from_dict(s._loads(text))
+        except (UsageError, ValueError, TypeError, KeyError) as exc:
+            log.warning("%s: the saved state of %r is damaged, starting it afresh: %s", self.name, target, exc)
+            return target, None
+
+    # -- the decider's -------------------------------------------------------------------------
+    def try_lead(self) -> bool:
+        return True
+
+    def changed_states(self, since: float) -> tuple[float, dict[str, dict[str, TargetState]]]:
+        with self._read() as cur:
+            now = self._now(cur)
+            cur.execute("SELECT target, location, state FROM states WHERE updated > ?", (since,))
+            rows = cur.fetchall()
+        changed: dict[str, dict[str, TargetState]] = {}
+        for target, location, text in rows:
+            state = self._state(target, text)[1]
+            if state is not None:
+                changed.setdefault(target, {})[location] = state
+        return max(since, now - CHANGED_STATES_LAG), changed
+
+    def load_verdicts(self) -> dict[str, Verdict]:
+        with self._read() as cur:
+            cur.execute(f"SELECT {s.VERDICT_COLUMNS} FROM verdicts")
+            return {row[0]: s.verdict_from(row) for row in cur.fetchall()}
+
+    def commit_verdicts(self, verdicts: Iterable[Verdict], events: Iterable[StoredEvent],
+                        alerts: Iterable[Alert]) -> None:
+        verdicts = list(verdicts)
+        event_rows = [s.event_row(e) for e in events]
+        alert_rows = [s.alert_row(a) for a in alerts]
+        with self._write() as cur:
+            now = self._now(cur)
+            for verdict in verdicts:
+                self._track_incident(cur, verdict, now)
+            cur.executemany(
+                f"INSERT INTO verdicts ({s.VERDICT_COLUMNS}, updated) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (target) DO UPDATE SET status = excluded.status, since = excluded.since, "
+                "locations = excluded.locations, flapping = excluded.flapping, acked = excluded.acked, "
+                "updated = excluded.updated",
+                [s.verdict_row(v) + (now,) for v in verdicts])
+            if event_rows:
+                cur.executemany("INSERT INTO events (target, location, at, kind, data) VALUES (?, ?, ?, ?, ?)",
+                                event_rows)
+            if alert_rows:
+                cur.executemany(f"INSERT INTO outbox ({s.ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                                "ON CONFLICT (key) DO NOTHING", alert_rows)
+
+    @staticmethod
+    def _track_incident(cur, verdict: Verdict, now: float) -> None:
+        """An incident opens when a verdict leaves OK, takes the worst status while open, and
+        ends when the verdict is OK again."""
+        cur.execute("SELECT start, status FROM incidents WHERE target = ? AND finish IS NULL", (verdict.target,))
+        row = cur.fetchone()
+        at = verdict.since if verdict.since is not None else now
+        if verdict.status != 0 and row is None:
+            cur.execute("INSERT INTO incidents (target, start, finish, status) VALUES (?, ?, NULL, ?) "
+                        "ON CONFLICT (target, start) DO NOTHING", (verdict.target, at, int(verdict.status)))
+        elif verdict.status != 0 and verdict.status > row[1]:
+            cur.execute("UPDATE incidents SET status = ? WHERE target = ? AND start = ?",
+                        (int(verdict.status), verdict.target, row[0]))
+        elif verdict.status == 0 and row is not None:
+            cur.execute("UPDATE incidents SET finish = ? WHERE target = ? AND start = ?",
+                        (max(at, row[0]), verdict.target, row[0]))
+
+    # -- the outbox ----------------------------------------------------------------------------
+    def due_alerts(self, now: float, limit: int = 100) -> list[Alert]:
+        with self._read() as cur:
+            cur.execute(f"SELECT {s.ALERT_COLUMNS} FROM outbox WHERE delivered IS NULL AND next_at <= ? "
+                        "ORDER BY created, key LIMIT ?", (now, int(limit)))
+            return [s.alert_from(row) for row in cur.fetchall()]
+
+    def alert_delivered(self, key: str, now: float) -> None:
+        with self._write() as cur:
+            cur.execute("UPDATE outbox SET delivered = ?, attempts = attempts + 1 WHERE key = ? AND delivered IS NULL",
+                        (now, key))
+
+    def alert_failed(self, key: str, next_at: float, error: str) -> None:
+        with self._write() as cur:
+            cur.execute("UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? "
+                        "WHERE key = ? AND delivered IS NULL", (float(next_at), s.clean_text(error, s.MAX_ERROR), key))
+
+    def last_alerts(self) -> dict[tuple[str, str], float]:
+        with self._read() as cur:
+            cur.execute("SELECT target, channel, MAX(created) FROM outbox GROUP BY target, channel")
+            return {(target, channel): created for target, channel, created in cur.fetchall()}
+
+    # -- acknowledgements ----------------------------------------------------------------------
+    def acknowledge(self, target: str, at: float, author: str, comment: str, sticky: bool = False) -> None:
+        with self._write() as cur:
+            cur.execute("UPDATE acks SET cleared = ? WHERE target = ? AND cleared IS NULL", (at, target))
+            cur.execute("INSERT INTO acks (target, at, author, comment, sticky, cleared) VALUES (?, ?, ?, ?, ?, NULL) "
+                        "ON CONFLICT (target, at) DO UPDATE SET author = excluded.author, "
+                        "comment = excluded.comment, sticky = excluded.sticky, cleared = NULL",
+                        (target, float(at), s.clean_text(author, MAX_ACK_TEXT), s.clean_text(comment, MAX_ACK_TEXT),
+                         int(bool(sticky))))
+
+    def unacknowledge(self, target: str, at: float) -> None:
+        with self._write() as cur:
+            cur.execute("UPDATE acks SET cleared = ? WHERE target = ? AND cleared IS NULL", (at, target))
+
+    def acks(self) -> dict[str, dict]:
+        with self._read() as cur:
+            cur.execute("SELECT target, at, author, comment, sticky FROM acks WHERE cleared IS NULL ORDER BY at")
+            return {t: {"at": at, "author": a, "comment": c, "sticky": bool(st)}
+                    for t, at, a, c, st in cur.fetchall()}
+
+    # -- housekeeping ----------------------------------------------------------------------------
+    def rollup(self, now: float) -> None:
+        for step in (MINUTE, HOUR, DAY):
+            self._rollup_step(step, now)
+
+    def _marks(self, cur) -> dict[int, float]:
+        cur.execute("SELECT step, mark FROM rollup_marks")
+        return {int(step): mark for step, mark in cur.fetchall()}
+
+    def _rollup_step(self, step: int, now: float) -> None:
+        closed = math.floor((now - ROLLUP_GRACE) / step) * step
+        with self._read() as cur:
+            mark = self._marks(cur).get(step)
+            if mark is None:
+                cur.execute("SELECT MIN(at) FROM samples")
+                first = cur.fetchone()[0]
+                if first is None:
+                    return
+                mark = math.floor(first / step) * step
+            cur.execute("SELECT id FROM targets ORDER BY id")
+            ids = [row[0] for row in cur.fetchall()]
+        bounds = ids[ROLLUP_TARGET_CHUNK::ROLLUP_TARGET_CHUNK]
+        chunks = list(zip([None, *bounds], [*bounds, None]))
+        window = max(step, HOUR)   # minutes are folded an hour at a time
+        while mark < closed:
+            end = min(closed, mark + window)
+            with self._write() as cur:
+                for low, high in chunks:
+                    self._fold(cur, step, mark, end, low, high)
+                cur.execute("INSERT INTO rollup_marks (step, mark) VALUES (?, ?) "
+                            "ON CONFLICT (step) DO UPDATE SET mark = excluded.mark", (step, end))
+            mark = end
+
+    def _fold(self, cur, step: int, start: float, end: float, low: str | None, high: str | None) -> None:
+        where, params = "at >= ? AND at < ?", [start, end]
+        if low is not None:
+            where, params = where + " AND target >= ?", params + [low]
+        if high is not None:
+            where, params = where + " AND target < ?", params + [high]
+        bucket = self._bucket(step)
+        cur.execute(
+            "INSERT INTO rollups (step, target, location, at, count, failures, min, avg, max, p50, p95, p99) "
+            f"SELECT {step}, target, location, bucket, COUNT(*), {_FAIL}, MIN(duration), AVG(duration), "
+            f"MAX(duration), {_percentile(50)}, {_percentile(95)}, {_percentile(99)} "
+            f"FROM (SELECT target, location, {bucket} AS bucket, duration, status, "
+            "ROW_NUMBER() OVER w AS rn, COUNT(*) OVER w2 AS n FROM samples "
+            f"WHERE {where} WINDOW w AS (PARTITION BY target, location, {bucket} ORDER BY duration), "
+            f"w2 AS (PARTITION BY target, location, {bucket})) AS r "
+            "WHERE true GROUP BY target, location, bucket "
+            "ON CONFLICT (step, target, location, at) DO UPDATE SET count = excluded.count, "
+            "failures = excluded.failures, min = excluded.min, avg = excluded.avg, max = excluded.max, "
+            "p50 = excluded.p50, p95 = excluded.p95, p99 = excluded.p99", params)
+
+    def prune(self, now: float, raw_days: float, rollup_days: float) -> None:
+        """Samples and minute rollups go after ``raw_days`` (at a 60 s interval a minute
+        rollup is as big as its sample), but never before the day rollup has folded them;
+        hour and day rollups, events, closed incidents, cleared acks and finished alerts go
+        after ``rollup_days``."""
+        raw_cut = now - raw_days * DAY
+        old_cut = now - rollup_days * DAY
+        with self._read() as cur:
+            day_mark = self._marks(cur).get(DAY)
+        raw_cut = min(raw_cut, day_mark if day_mark is not None else -math.inf)
+        while True:   # in slices: the runner's batches go in between
+            with self._write() as cur:
+                cur.execute("SELECT MIN(at) FROM samples")
+                first = cur.fetchone()[0]
+                if first is None or first >= raw_cut:
+                    break
+                cur.execute("DELETE FROM samples WHERE at < ?", (min(raw_cut, first + PRUNE_SLICE),))
+        with self._write() as cur:
+            cur.execute("DELETE FROM rollups WHERE step = ? AND at < ?", (MINUTE, now - raw_days * DAY))
+            cur.execute("DELETE FROM rollups WHERE step <> ? AND at < ?", (MINUTE, old_cut))
+            cur.execute("DELETE FROM events WHERE at < ?", (old_cut,))
+            cur.execute("DELETE FROM incidents WHERE finish < ?", (old_cut,))
+            cur.execute("DELETE FROM acks WHERE cleared < ?", (old_cut,))
+            cur.execute("DELETE FROM outbox WHERE created < ? AND (delivered IS NOT NULL OR next_at > ?)",
+                        (old_cut, 1e300))
+
+    # -- reads -----------------------------------------------------------------------------------
+    def targets(self) -> list[TargetInfo]:
+        with self._read() as cur:
+            cur.execute(f"SELECT {s.TARGET_COLUMNS} FROM targets WHERE active <> 0 ORDER BY id")
+            return [s.target_from(row) for row in cur.fetchall()]
+
+    def current(self) -> list[dict]:
+        with self._read() as cur:
+            cur.execute(f"SELECT {s.TARGET_COLUMNS} FROM targets WHERE active <> 0 ORDER BY id")
+            infos = [s.target_from(row) for row in cur.fetchall()]
+            cur.execute(f"SELECT {s.VERDICT_COLUMNS} FROM verdicts")
+            verdicts = {row[0]: s.verdict_from(row) for row in cur.fetchall()}
+            cur.execute("SELECT target, location, state FROM states")
+            states = cur.fetchall()
+            columns = ", ".join(f"x.{c.strip()}" for c in s.SAMPLE_COLUMNS.split(","))
+            cur.execute(f"SELECT {columns} FROM states st JOIN samples x ON x.target = st.target "
+                        "AND x.location = st.location AND x.at = (SELECT MAX(at) FROM samples m "
+                        "WHERE m.target = st.target AND m.location = st.location)")
+            samples = [s.sample_from(row) for row in cur.fetchall()]
+        by_target = {info.id: {"info": info, "verdict": verdicts.get(info.id), "states": {}, "samples": {}}
+                     for info in infos}
+        for target, location, text in states:
+            state = self._state(target, text)[1]
+            if target in by_target and state is not None:
+                by_target[target]["states"][location] = state
+        for sample in samples:
+            if sample.target in by_target:
+                by_target[sample.target]["samples"][sample.location] = sample
+        return list(by_target.values())
+
+    def history(self, target: str, since: float, until: float, limit: int = 1000) -> list[Sample]:
+        with self._read() as cur:
+            cur.execute(f"SELECT {s.SAMPLE_COLUMNS} FROM samples WHERE target = ? AND at >= ? AND at < ? "
+                        "ORDER BY at, location LIMIT ?", (target, since, until, int(limit)))
+            return [s.sample_from(row) for row in cur.fetchall()]
+
+    def series(self, target: str, since: float, until: float, step: str) -> list[dict]:
+        seconds = STEPS.get(step)
+        if seconds is None:
+            raise UsageError(f"a series step is one of {', '.join(STEPS)}, got {step!r}")
+        with self._read() as cur:
+            cur.execute("SELECT at, SUM(count), SUM(failures), MIN(min), SUM(avg * count) / SUM(count), MAX(max), "
+                        "MAX(p50), MAX(p95), MAX(p99) FROM rollups WHERE step = ? AND target = ? AND at >= ? "
+                        "AND at < ? GROUP BY at ORDER BY at", (seconds, target, since, until))
+            keys = ("at", "count", "failures", "min", "avg", "max", "p50", "p95", "p99")
+            return [dict(zip(keys, row)) for row in cur.fetchall()]
+
+    def uptime(self, since: float, until: float, target: str | None = None) -> dict[str, float]:
+        counts: dict[str, list[int]] = {}
+        only = " AND target = ?" if target is not None else ""
+        extra = (target,) if target is not None else ()
+        with self._read() as cur:
+            marks = self._marks(cur)
+            for step, lo, hi in _plan(since, until, marks):
+                if step is None:
+                    cur.execute(f"SELECT target, COUNT(*), {_FAIL} FROM samples WHERE at >= ? AND at < ?{only} "
+                                "GROUP BY target", (lo, hi, *extra))
+                else:
+                    cur.execute("SELECT target, SUM(count), SUM(failures) FROM rollups WHERE step = ? AND at >= ? "
+                                f"AND at < ?{only} GROUP BY target", (step, lo, hi, *extra))
+                for name, count, failures in cur.fetchall():
+                    total = counts.setdefault(name, [0, 0])
+                    total[0] += int(count)
+                    total[1] += int(failures or 0)
+        return {name: (count - failures) / count for name, (count, failures) in sorted(counts.items()) if count}
+
+    def events(self, target: str | None, since: float, limit: int = 1000) -> list[StoredEvent]:
+        with self._read() as cur:
+            if target is None:
+                cur.execute("SELECT target, location, at, kind, data FROM events WHERE at >= ? ORDER BY at LIMIT ?",
+                            (since, int(limit)))
+            else:
+                cur.execute("SELECT target, location, at, kind, data FROM events WHERE target = ? AND at >= ? "
+                            "ORDER BY at LIMIT ?", (target, since, int(limit)))
+            return [s.event_from(row) for row in cur.fetchall()]
+
+    def incidents(self, target: str | None, since: float) -> list[dict]:
+        with self._read() as cur:
+            query = "SELECT target, start, finish, status FROM incidents WHERE (finish IS NULL OR finish >= ?)"
+            if target is None:
+                cur.execute(query + " ORDER BY start, target", (since,))
+            else:
+                cur.execute(query + " AND target = ? ORDER BY start", (since, target))
+            rows = cur.fetchall()
+        return [{"target": t, "start": start, "end": end, "status": int(status),
+                 "duration": None if end is None else end - start} for t, start, end, status in rows]
+
+
+def _plan(lo: float, hi: float, marks: dict[int, float], steps=(DAY, HOUR, MINUTE)) -> list[tuple]:
+    """Cover [lo, hi) with whole buckets of the coarsest folded step, finer steps at the
+    edges, raw samples (step None) for what no rollup holds yet."""
+    if lo >= hi:
+        return []
+    if not steps:
+        return [(None, lo, hi)]
+    step, finer = steps[0], steps[1:]
+    mark = marks.get(step)
+    start = math.ceil(lo / step) * step
+    end = min(math.floor(hi / step) * step, mark) if mark is not None else start
+    if start >= end:
+        return _plan(lo, hi, marks, finer)
+    return [*_plan(lo, start, marks, finer), (step, start, end), *_plan(end, hi, marks, finer)]
