@@ -20,7 +20,7 @@ from netkit.check.spec import make_spec, parse_check_target
 from netkit.cli.args import suggest
 from netkit.core.errors import UsageError
 
-__all__ = ["load_checks", "parse_value", "MAX_CHECKS_FILE"]
+__all__ = ["load_checks", "check_from_table", "check_label", "parse_defaults", "parse_value", "MAX_CHECKS_FILE"]
 
 _TOP_KEYS = ("defaults", "check")
 # The largest checks file read: tens of thousands of checks at ~200 bytes each is a few
@@ -49,7 +49,9 @@ def _toml_example(option) -> str:
     return '"' + ex.replace("\\", "\\\\") + '"'
 
 
-def _table(path, where, table, *, required_url, prompt, cli_opts):
+def _table(path, where, table, *, required_url, also=()):
+    """({option: parsed value}, url) of one table; ``also`` are other keys the caller takes
+    (a monitor's ``interval``...), named in the suggestion for a misspelt key."""
     if not isinstance(table, dict):
         raise UsageError(f"{path}: {where} must be a table of options")
     opts = {}
@@ -60,14 +62,56 @@ def _table(path, where, table, *, required_url, prompt, cli_opts):
             continue
         option = BY_NAME.get(key) or BY_NAME.get(key.replace("_", "-"))
         if option is None:
-            raise UsageError(f"{path}: {where}: unknown option {key!r}"
-                             f"{suggest(key, [*BY_NAME, 'url'] if required_url else BY_NAME, quoted=True)}")
+            known = [*BY_NAME, *also, *(("url",) if required_url else ())]
+            raise UsageError(f"{path}: {where}: unknown option {key!r}{suggest(key, known, quoted=True)}")
 
         def spell(name):
             return f"{path}: {where}: {name}"
 
         opts[option.name] = parse_value(option, value, spell)
     return url, opts
+
+
+def parse_defaults(path, where, table, *, also=()) -> dict:
+    """The check options of a defaults table (``[defaults]``; a monitor's group), parsed."""
+    return _table(path, where, table, required_url=False, also=also)[1]
+
+
+def check_from_table(path, label, table, defaults=None, *, cli_opts=None, prompt=None, env=None, also=()):
+    """One check table (a ``[[check]]``, a monitor's ``[[target]]`` without its monitor
+    keys) -> CheckSpec. Precedence: the table's keys > ``cli_opts`` > ``defaults``, each
+    default kept only where the scheme takes it. Every mistake is a UsageError starting
+    ``{path}: {label}``."""
+    url, own = _table(path, label, table, required_url=True, also=also)
+    if url is None:
+        raise UsageError(f"{path}: {label} has no url; e.g. url = \"https://example.com/\"")
+    if not isinstance(url, str):
+        raise UsageError(f"{path}: {label}: url must be a string like \"tcp://host:port\"")
+    try:
+        target = parse_check_target(url)
+    except UsageError as exc:
+        raise UsageError(f"{path}: {label}: {exc}") from None
+    merged = {k: v for k, v in (defaults or {}).items() if target.scheme in BY_NAME[k].schemes}
+    merged.update({k: v for k, v in (cli_opts or {}).items() if target.scheme in BY_NAME[k].schemes})
+    merged.update(own)
+    if target.scheme == "tcp" and not merged.get("tls"):
+        for k in ("insecure", "cacert", "sni", "cert-warn", "cert-crit"):
+            if k not in own:
+                merged.pop(k, None)
+    try:
+        return make_spec(target, merged, spell=lambda name: name, env=env, prompt=prompt)
+    except UsageError as exc:
+        raise UsageError(f"{path}: {label}: {exc}") from None
+
+
+def check_label(n: int, table, what: str = "check") -> str:
+    """``check 3 (web)``: how messages name the n-th table (and its name, when it has one)."""
+    label = f"{what} {n}"
+    if isinstance(table, dict) and isinstance(table.get("name"), str):
+        from netkit.core.text import for_terminal
+
+        label += f" ({for_terminal(table['name'])})"
+    return label
 
 
 def load_checks(path, *, cli_opts=None, prompt=None, env=None) -> list:
@@ -85,35 +129,10 @@ def load_checks(path, *, cli_opts=None, prompt=None, env=None) -> list:
         if key not in _TOP_KEYS:
             raise UsageError(f"{path}: unknown top-level key {key!r}{suggest(key, _TOP_KEYS, quoted=True)}; "
                              f"a checks file has [defaults] and [[check]] tables")
-    _, defaults = _table(path, "[defaults]", doc.get("defaults", {}), required_url=False, prompt=prompt,
-                         cli_opts=None)
+    defaults = parse_defaults(path, "[defaults]", doc.get("defaults", {}))
     checks = doc.get("check", [])
     if not isinstance(checks, list) or not checks:
         raise UsageError(f"{path}: no checks; add [[check]] tables with a url, e.g. "
                          f"[[check]] url = \"tcp://127.0.0.1:22\"")
-    specs = []
-    for n, table in enumerate(checks, 1):
-        label = f"check {n}"
-        if isinstance(table, dict) and isinstance(table.get("name"), str):
-            label += f" ({table['name']})"
-        url, own = _table(path, label, table, required_url=True, prompt=prompt, cli_opts=cli_opts)
-        if url is None:
-            raise UsageError(f"{path}: {label} has no url; e.g. url = \"https://example.com/\"")
-        if not isinstance(url, str):
-            raise UsageError(f"{path}: {label}: url must be a string like \"tcp://host:port\"")
-        try:
-            target = parse_check_target(url)
-        except UsageError as exc:
-            raise UsageError(f"{path}: {label}: {exc}") from None
-        merged = {k: v for k, v in defaults.items() if target.scheme in BY_NAME[k].schemes}
-        merged.update({k: v for k, v in (cli_opts or {}).items() if target.scheme in BY_NAME[k].schemes})
-        merged.update(own)
-        if target.scheme == "tcp" and not merged.get("tls"):
-            for k in ("insecure", "cacert", "sni", "cert-warn", "cert-crit"):
-                if k not in own:
-                    merged.pop(k, None)
-        try:
-            specs.append(make_spec(target, merged, spell=lambda name: name, env=env, prompt=prompt))
-        except UsageError as exc:
-            raise UsageError(f"{path}: {label}: {exc}") from None
-    return specs
+    return [check_from_table(path, check_label(n, table), table, defaults, cli_opts=cli_opts, prompt=prompt, env=env)
+            for n, table in enumerate(checks, 1)]
