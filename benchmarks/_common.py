@@ -73,7 +73,7 @@ def _source_digest(tree: Path) -> str:
 STALE_VENV = 6 * 3600
 
 
-def bench_venv(rebuild: bool = False, log=print) -> Path:
+def bench_venv(rebuild: bool = False, log=print, extras: str = "") -> Path:
     """A venv with netkit installed from the working tree, non-editable; returns its path.
 
     The working tree is first copied to a temp dir (without .git, .venv, tests, build debris):
@@ -81,12 +81,13 @@ def bench_venv(rebuild: bool = False, log=print) -> Path:
     tree another engineer is editing. The venv is cached in ``benchmarks/.cache/venv-<hash>``
     keyed on the bytes of that copy, so an edit to src/ gets a fresh install and a re-run
     without edits costs nothing. Cached venvs unused for STALE_VENV seconds are removed.
+    ``extras`` (e.g. "monitor") installs those optional dependencies too, in a venv of its own.
     """
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="netkit-src-") as tmp:
         src = Path(tmp) / "netkit"
         shutil.copytree(REPO, src, ignore=_ignore)
-        venv = CACHE / f"venv-{_source_digest(src)}"
+        venv = CACHE / f"venv-{_source_digest(src)}{'-' + extras if extras else ''}"
         done = venv / ".netkit-bench-complete"
         if done.exists() and not rebuild:
             os.utime(venv)  # in use: not stale
@@ -97,7 +98,8 @@ def bench_venv(rebuild: bool = False, log=print) -> Path:
         # `python -m venv` from the dev venv's python makes a venv of the same base interpreter.
         _run_install([sys.executable, "-m", "venv", str(venv)])
         _run_install([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                      "--disable-pip-version-check", "--no-input", str(src)])
+                      "--disable-pip-version-check", "--no-input",
+                      f"{src}[{extras}]" if extras else str(src)])
     if not (venv / "bin" / "netkit").exists():
         raise BenchError(f"{venv}/bin/netkit is missing after pip install")
     done.touch()
