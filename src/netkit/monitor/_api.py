@@ -1,0 +1,202 @@
+"""The JSON API: targets, their state and history, incidents, events, uptime; acknowledgements.
+
+Reads of the running monitor (``/api/targets``, ``/api/targets/{id}``) come from its memory;
+reads of history go to the store on the app's one store thread (the store is blocking;
+the event loop never waits on a disk). Every answer is JSON (``application/json``), errors
+too: ``{"error": "one line"}``.
+
+Writes (``POST``/``DELETE /api/targets/{id}/ack``) need ``Authorization: Bearer <token>``
+with the token the config names (``api-token-env``); a monitor configured without one
+refuses every write (403): safe by default until the dashboard brings sessions.
+
+Times in queries: epoch seconds (``since=1764800000``) or an age (``since=24h``: 24 hours
+ago; units s, m, h, d).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import json
+import re
+import time
+
+from aiohttp import web
+
+from netkit.core.errors import UsageError
+
+__all__ = ["add_routes"]
+
+# Rows one history/events answer holds at most: a month of one-minute samples is 43,200;
+# an answer past this asks for paging (until=) rather than a response of hundreds of MiB.
+MAX_ROWS = 10_000
+DEFAULT_ROWS = 1_000
+# History asked for without since= covers this much (a day).
+DEFAULT_SPAN = 86_400.0
+_AGE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def json_response(data, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(data, default=str, separators=(",", ":")), status=status,
+                        content_type="application/json")
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return json_response({"error": message}, status)
+
+
+def _time(query, name: str, default: float, now: float) -> float:
+    text = query.get(name)
+    if text is None or text == "":
+        return default
+    age = _AGE.fullmatch(text)
+    if age:
+        return now - float(age[1]) * _UNITS[age[2]]
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1e11:
+        raise UsageError(f"{name} must be epoch seconds or an age like 24h (s, m, h, d), got {text[:40]!r}")
+    return value
+
+
+def _limit(query) -> int:
+    text = query.get("limit")
+    if text is None:
+        return DEFAULT_ROWS
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ROWS:
+        raise UsageError(f"limit must be a whole number from 1 to {MAX_ROWS}, got {text[:40]!r}")
+    return int(text)
+
+
+def _plain(record):
+    """A record as JSON-able data (None stays None)."""
+    if record is None:
+        return None
+    if hasattr(record, "to_dict"):
+        return record.to_dict()
+    return dataclasses.asdict(record)
+
+
+def _target_doc(monitor, target, states, samples, verdicts) -> dict:
+    info = target.info
+    verdict = _plain(verdicts.get(target.id))
+    if verdict is not None:
+        verdict["locations"] = dict(verdict["locations"])
+    return {"id": target.id, "url": info.url, "group": info.group, "labels": dict(info.labels),
+            "interval": info.interval, "location": monitor.location,
+            "state": _plain(states.get(target.id)), "verdict": verdict, "last": _plain(samples.get(target.id))}
+
+
+def _find(monitor, tid: str):
+    for target in monitor.config.targets:
+        if target.id == tid:
+            return target
+    raise web.HTTPNotFound(text=json.dumps({"error": f"no target {tid!r} in the config"}),
+                           content_type="application/json")
+
+
+def add_routes(app: web.Application, monitor, store_call, token_of) -> None:
+    """Add the API's routes. ``store_call(fn, *args)`` runs a store method on the store
+    thread; ``token_of()`` is the configured API token or None."""
+
+    async def targets(request):
+        states, samples, verdicts = monitor.states(), monitor.last_samples(), monitor.verdicts()
+        return json_response([_target_doc(monitor, t, states, samples, verdicts) for t in monitor.config.targets])
+
+    async def target(request):
+        t = _find(monitor, request.match_info["id"])
+        return json_response(_target_doc(monitor, t, monitor.states(), monitor.last_samples(), monitor.verdicts()))
+
+    async def history(request):
+        t = _find(monitor, request.match_info["id"])
+        now = time.time()
+        until = _time(request.query, "until", now, now)
+        since = _time(request.query, "since", until - DEFAULT_SPAN, now)
+        rows = await store_call(monitor.store.history, t.id, since, until, _limit(request.query))
+        return json_response([_plain(s) for s in rows])
+
+    def _target_filter(request):
+        tid = request.query.get("target")
+        return None if tid is None else _find(monitor, tid).id
+
+    async def incidents(request):
+        now = time.time()
+        since = _time(request.query, "since", now - DEFAULT_SPAN, now)
+        return json_response(await store_call(monitor.store.incidents, _target_filter(request), since))
+
+    async def events(request):
+        now = time.time()
+        since = _time(request.query, "since", now - DEFAULT_SPAN, now)
+        rows = await store_call(monitor.store.events, _target_filter(request), since, _limit(request.query))
+        return json_response([_plain(e) for e in rows])
+
+    async def uptime(request):
+        now = time.time()
+        until = _time(request.query, "until", now, now)
+        since = _time(request.query, "since", until - DEFAULT_SPAN, now)
+        return json_response(await store_call(monitor.store.uptime, since, until, _target_filter(request)))
+
+    def _authorize(request):
+        token = token_of()
+        if not token:
+            raise _refuse(403, "writes are disabled: set api-token-env in the monitor's config")
+        given = request.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+            raise _refuse(401, "give the API token as Authorization: Bearer TOKEN")
+
+    async def ack(request):
+        _authorize(request)
+        t = _find(monitor, request.match_info["id"])
+        body = await _json_body(request)
+        author, comment, sticky = body.get("author"), body.get("comment", ""), body.get("sticky", False)
+        from netkit.monitor._state import MAX_ACK_TEXT
+
+        for name, value in (("author", author), ("comment", comment)):
+            if not isinstance(value, str) or len(value) > MAX_ACK_TEXT:
+                return json_error(400, f"{name} must be text of at most {MAX_ACK_TEXT} characters")
+        if not author.strip() or any(c in author for c in "\r\n\0"):
+            return json_error(400, "author must be one non-empty line, e.g. {\"author\": \"alice\"}")
+        if not isinstance(sticky, bool):
+            return json_error(400, "sticky must be true or false")
+        verdict, state = monitor.verdicts().get(t.id), monitor.states().get(t.id)
+        if (verdict.status if verdict is not None else state.hard_status if state is not None else 0) == 0:
+            return json_error(409, f"{t.id} is OK: there is no problem to acknowledge")
+        await store_call(monitor.store.acknowledge, t.id, time.time(), author, comment, sticky)
+        return json_response({"target": t.id, "acknowledged": True})
+
+    async def unack(request):
+        _authorize(request)
+        t = _find(monitor, request.match_info["id"])
+        await store_call(monitor.store.unacknowledge, t.id, time.time())
+        return json_response({"target": t.id, "acknowledged": False})
+
+    app.router.add_get("/api/targets", targets)
+    app.router.add_get("/api/targets/{id}", target)
+    app.router.add_get("/api/targets/{id}/history", history)
+    app.router.add_post("/api/targets/{id}/ack", ack)
+    app.router.add_delete("/api/targets/{id}/ack", unack)
+    app.router.add_get("/api/incidents", incidents)
+    app.router.add_get("/api/events", events)
+    app.router.add_get("/api/uptime", uptime)
+
+
+def _refuse(status: int, message: str) -> web.HTTPException:
+    cls = web.HTTPForbidden if status == 403 else web.HTTPUnauthorized
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return cls(text=json.dumps({"error": message}), content_type="application/json", headers=headers)
+
+
+async def _json_body(request) -> dict:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text=json.dumps({"error": 'the body must be a JSON object, e.g. '
+                                                           '{"author": "alice", "comment": "on it"}'}),
+                                 content_type="application/json")
+    return body
