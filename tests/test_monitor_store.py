@@ -4,26 +4,32 @@ PostgreSQL (a fresh database per test in the real server of tests/peers/postgres
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
-from netkit.core.errors import UsageError
+from netkit.core.errors import NetError, UsageError
 from netkit.monitor import _schema
 from netkit.monitor._records import Alert, Sample, StoredEvent, TargetInfo, Verdict
 from netkit.monitor._sql import DAY, HOUR, MINUTE, ROLLUP_GRACE
 from netkit.monitor._state import FLAP_HISTORY, Ack, TargetState
-from netkit.monitor._store import open_store
+from netkit.monitor._store import StoreError, open_store
 
 T0 = 1_700_000_000.0 - 1_700_000_000.0 % DAY   # a UTC midnight
 HOSTILE = "it's \"quoted\"; DROP TABLE samples; --\r\nline\x00nul \udcff\x1b[31m"
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "monitor.db")
-    return request.getfixturevalue("postgres").new_database()
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture
@@ -343,5 +349,84 @@ def test_a_new_sqlite_store_is_private_and_in_wal_mode(tmp_path):
             cur.execute("PRAGMA journal_mode")
             assert cur.fetchone()[0] == "wal"
         assert store.integrity_check() == "ok"
+    finally:
+        store.close()
+
+
+def test_unreachable_postgres_is_one_line(tmp_path):
+    from tests.peers._base import free_port
+
+    with pytest.raises(NetError) as failed:
+        open_store(f"postgresql://netkit:s3cret@127.0.0.1:{free_port()}/monitor")
+    text = str(failed.value)
+    assert "\n" not in text and "s3cret" not in text and "127.0.0.1" in text
+
+
+def test_a_bad_postgres_url_is_a_usage_error():
+    with pytest.raises(UsageError, match="postgresql://"):
+        open_store("postgresql://host:notaport/db")
+
+
+def test_sqlite_always_leads(tmp_path):
+    first, second = open_store(str(tmp_path / "m.db")), open_store(str(tmp_path / "m.db"))
+    assert first.try_lead() and second.try_lead()
+    first.close()
+    second.close()
+
+
+LEADER = """
+import sys, time
+from netkit.monitor._store import StoreError, open_store
+store = open_store(sys.argv[1], "leader")
+print(store.try_lead(), flush=True)
+time.sleep(600)
+"""
+# How long a takeover may take after the holder's death (the server notices a closed
+# socket at once; this is a bound for a loaded machine, not a measurement).
+TAKEOVER_TIMEOUT = 30.0
+
+
+def test_one_leader_on_postgres_and_a_takeover_when_it_dies(postgres_url):
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
+    holder = subprocess.Popen([sys.executable, "-c", LEADER, postgres_url], stdout=subprocess.PIPE, env=env)
+    try:
+        assert holder.stdout.readline() == b"True\n"
+        tokyo, paris = open_store(postgres_url, "tokyo"), open_store(postgres_url, "paris")
+        assert not tokyo.try_lead() and not paris.try_lead()
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        deadline = time.monotonic() + TAKEOVER_TIMEOUT
+        while not tokyo.try_lead():
+            assert time.monotonic() < deadline, "nobody took the lead over"
+            time.sleep(0.1)
+        assert tokyo.try_lead() and not paris.try_lead()   # held, and by one monitor only
+        tokyo.close()   # a clean stop hands it over too
+        deadline = time.monotonic() + TAKEOVER_TIMEOUT
+        while not paris.try_lead():
+            assert time.monotonic() < deadline, "paris did not take the lead over"
+            time.sleep(0.1)
+        paris.close()
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+def test_a_lost_postgres_session_is_one_error_then_reconnected(postgres, postgres_url):
+    store = open_store(postgres_url)
+    try:
+        store.commit([sample()], [], [])
+        assert store.try_lead()
+        database = postgres_url.rsplit("/", 1)[1]
+        # The timeout makes it wait until the sessions are gone (PostgreSQL 14+).
+        postgres.execute("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = %s "
+                         "AND pid <> pg_backend_pid()", (database,))
+        with pytest.raises(StoreError) as lost:
+            store.history("web", 0, math.inf)
+        assert "\n" not in str(lost.value)
+        assert store.history("web", 0, math.inf) == [sample()]
+        # The leader's session was ended too: it lost the lock, and takes it again.
+        assert not store.try_lead()
+        assert store.try_lead()
     finally:
         store.close()
