@@ -9,6 +9,11 @@ around it, and every rule is tested on a fake clock.
   (``_state``): what results mean -- soft and hard states, flapping, acknowledgements.
 - :class:`Maintenance`, :class:`OneOff`, :class:`Recurring`, :func:`window_from_table`
   (``_windows``): when alerts are suppressed.
+- :func:`load_config` and :class:`Config` (``_config``): a TOML config, validated.
+- :class:`Monitor` and :func:`run` (``_runner``): the asyncio driver around all of it --
+  ``Monitor(load_config(path)).subscribe(callback)``, then ``await monitor.run()``.
+- :func:`open_store` and :class:`Store` (``_store``): results, states, events and the outbox
+  in SQLite or PostgreSQL.
 
 Imports are lazy: ``import netkit.monitor`` loads nothing until a name is used.
 """
@@ -19,6 +24,9 @@ _MODULES = {
                               "Policy", "Result", "SoftChange", "TargetState", "Transition", "acknowledge",
                               "advance", "percent_state_change", "should_alert", "unacknowledge"),
     "netkit.monitor._windows": ("Maintenance", "OneOff", "Recurring", "window_from_table"),
+    "netkit.monitor._config": ("Config", "load_config"),
+    "netkit.monitor._runner": ("Monitor", "run"),
+    "netkit.monitor._store": ("Store", "open_store"),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_LAZY)  # tests/unit/test_monitor_api.py pins it

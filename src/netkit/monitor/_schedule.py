@@ -161,6 +161,7 @@ class LatenessStats:
     window_count: int
     window_max: float
     window_p99: float
+    window_p50: float = 0.0
 
 
 class _Entry:
@@ -370,5 +371,6 @@ class Scheduler:
             samples.popleft()
         values = sorted(s[1] for s in samples)
         p99 = values[math.ceil(0.99 * len(values)) - 1] if values else 0.0
+        p50 = values[math.ceil(0.50 * len(values)) - 1] if values else 0.0
         return LatenessStats(self._count, self._total, self._missed, self._expired, self._window,
-                             len(values), values[-1] if values else 0.0, p99)
+                             len(values), values[-1] if values else 0.0, p99, p50)
