@@ -62,14 +62,16 @@ def pending(store) -> dict:
 def dispatch(store, channels, until, clock=None, timeout=WAIT):
     """Run a Dispatcher until ``until()`` holds (checked between polls), then stop it."""
 
+    said = []
+
     async def main():
-        dispatcher = Dispatcher(store, channels, clock=clock or time.time, log=lambda m: None)
+        dispatcher = Dispatcher(store, channels, clock=clock or time.time, log=said.append)
         await dispatcher.start()
         try:
             deadline = time.monotonic() + timeout
             while not await asyncio.to_thread(until):
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"not done after {timeout:g} s; outbox: {pending(store)}")
+                    raise AssertionError(f"not done after {timeout:g} s; outbox: {pending(store)}; log: {said}")
                 await asyncio.sleep(0.05)
         finally:
             await dispatcher.stop()
