@@ -264,7 +264,9 @@ def judge(spec, exchange, now) -> CheckResult:
     asked = [r for r in records if r["type"] == rdtype]
     count = len(asked)
     details.update(rcode=rcode, flags=dns.flags.to_text(response.flags).split(), transport=outcome.transport,
-                   truncated=outcome.truncated, answers=records)
+                   truncated=outcome.truncated, answers=records,
+                   authority_records=sum(len(r) for r in response.authority),
+                   additional_records=sum(len(r) for r in response.additional))
     if outcome.ignored:
         details["ignored_replies"] = outcome.ignored
     how = " over TCP after a truncated UDP answer" if outcome.truncated else (

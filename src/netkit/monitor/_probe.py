@@ -121,8 +121,9 @@ def probe_metrics(module, spec, result, duration: float) -> str:
     out.gauge("probe_dns_lookup_time_seconds", "Returns the time taken for probe dns lookup in seconds",
               timings.get("dns") or 0.0)
     out.gauge("probe_duration_seconds", "Returns how long the probe took to complete in seconds", duration)
-    out.gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex",
-              _failed_regex(spec, details, success))
+    if scheme != "dns":     # blackbox's dns prober has no regex rules, nor this series
+        out.gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex",
+                  _failed_regex(spec, details, success))
     if scheme in _HTTP:
         _http_metrics(out, details, timings)
     if scheme == "dns":
@@ -134,7 +135,7 @@ def probe_metrics(module, spec, result, duration: float) -> str:
                   fnv32a(address))
     out.gauge("probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6",
               0 if address is None else 6 if ":" in address else 4)
-    tls = details.get("tls")
+    tls = details if scheme == "tls" else details.get("tls")     # a tls check's details are the TLS
     if isinstance(tls, dict) and tls.get("chain"):
         _tls_metrics(out, tls)
     out.gauge("probe_success", "Displays whether or not the probe was a success", success)
@@ -156,11 +157,16 @@ def _failed_regex(spec, details, success: bool) -> int:
     return 0
 
 
+def _header(headers, name: str):
+    """The first value of header ``name`` (lower case) in the details' [[name, value]...]."""
+    return next((str(v) for n, v in headers if str(n).lower() == name), None)
+
+
 def _http_metrics(out: Exposition, details: dict, timings: dict) -> None:
     headers = details.get("headers") or []
-    length = next((v for n, v in headers if str(n).lower() == "content-length"), None)
-    try:
-        length = int(length) if length is not None else -1
+    length = _header(headers, "content-length")
+    try:    # blackbox (Go's ContentLength): -1 for an answer without one, 0 for no answer
+        length = int(length) if length is not None else -1 if "status_code" in details else 0
     except ValueError:
         length = -1
     out.gauge("probe_http_content_length", "Length of http content response", length)
@@ -170,6 +176,17 @@ def _http_metrics(out: Exposition, details: dict, timings: dict) -> None:
               "transfer": max(0.0, total - connect - tls - first - (timings.get("dns") or 0.0)) if first else 0.0}
     for phase, value in phases.items():
         out.sample("probe_http_duration_seconds", value, (("phase", phase),))
+    modified = _header(headers, "last-modified")
+    if modified is not None:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            stamp = parsedate_to_datetime(modified).timestamp()
+        except (TypeError, ValueError, IndexError):
+            stamp = None
+        if stamp is not None:
+            out.gauge("probe_http_last_modified_timestamp_seconds",
+                      "Returns the Last-Modified HTTP response header in unixtime", stamp)
     out.gauge("probe_http_redirects", "The number of redirects", len(details.get("redirects") or ()))
     out.gauge("probe_http_ssl", "Indicates if SSL was used for the final redirect",
               str(details.get("url", "")).startswith("https://"))
@@ -182,8 +199,12 @@ def _http_metrics(out: Exposition, details: dict, timings: dict) -> None:
 
 def _dns_metrics(out: Exposition, details: dict, timings: dict, success: bool) -> None:
     answers = details.get("answers") or ()
+    out.gauge("probe_dns_additional_rrs", "Returns number of entries in the additional resource record list",
+              details.get("additional_records") or 0)
     out.gauge("probe_dns_answer_rrs", "Returns number of entries in the answer resource record list",
               len(answers))
+    out.gauge("probe_dns_authority_rrs", "Returns number of entries in the authority resource record list",
+              details.get("authority_records") or 0)
     out.family("probe_dns_duration_seconds", "gauge", "Duration of DNS request by phase")
     for phase, key in (("connect", "connect"), ("request", "firstbyte"), ("resolve", "dns")):
         out.sample("probe_dns_duration_seconds", timings.get(key) or 0.0, (("phase", phase),))

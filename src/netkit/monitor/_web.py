@@ -188,7 +188,8 @@ def _debug_page(module, spec, result, why: str, metrics: str) -> str:
 
     lines = ["Logs for the probe:"]
     if spec is not None:
-        lines.append(f"* probing {for_terminal(mask_url(spec.target.text))} with module {module.name}")
+        lines.append(f"* probing {for_terminal(mask_url(spec.target.text))} with module {module.name}, "
+                     f"timeout {spec.get('timeout'):g} s")
     lines.extend(for_terminal(line) for line in (result.dialogue or () if result is not None else ()))
     lines.append(f"* {for_terminal(why)}")
     options = ", ".join(sorted(module.opts)) or "(none)"
