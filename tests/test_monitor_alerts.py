@@ -143,6 +143,42 @@ def test_email_refuses_a_certificate_it_does_not_trust(store, smtp_server):
     assert "CERTIFICATE_VERIFY_FAILED" in pending(store)[alert.key].last_error
 
 
+@pytest.fixture
+def plain_smtp():
+    """aiosmtpd in a thread, without STARTTLS: what a downgrading man in the middle looks like."""
+    from aiosmtpd.controller import Controller
+
+    from tests.peers._base import free_port
+
+    class Handler:
+        def __init__(self):
+            self.mails = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.mails.append(envelope)
+            return "250 OK"
+
+    handler = Handler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize("mode, sent", [("required", False), ("optional", True), ("never", True)])
+def test_starttls_required_never_downgrades(store, plain_smtp, mode, sent):
+    controller, handler = plain_smtp
+    mail = chan("mail", {"type": "email", "url": f"smtp://127.0.0.1:{controller.port}", "starttls": mode,
+                         "from": "monitor@example.net", "to": "ops@example.test"})
+    [alert] = enqueue(store, [mail], f"web-plain-{mode}")
+    dispatch(store, [mail], lambda: alert.key not in pending(store) or pending(store)[alert.key].attempts == 1)
+    assert len(handler.mails) == (1 if sent else 0)
+    if not sent:
+        assert "does not offer STARTTLS" in pending(store)[alert.key].last_error
+
+
 def test_command_gets_the_alert_on_stdin_and_in_its_environment(store, tmp_path):
     out = tmp_path / "alert.json"
     script = tmp_path / "page.py"

@@ -192,3 +192,59 @@ def test_no_reminders_for_acked_flapping_or_removed_targets():
 def test_backoff_doubles_to_a_cap():
     assert [backoff(n) for n in (1, 2, 3)] == [FIRST_RETRY, 2 * FIRST_RETRY, 4 * FIRST_RETRY]
     assert backoff(50) == backoff(10_000) == MAX_RETRY
+
+
+# -- what the senders write ------------------------------------------------------------------------
+
+from netkit.monitor import _senders  # noqa: E402
+
+
+def payload_of(change, channel=HOOK, target=WEB):
+    [a] = plan_alerts(change, target, (channel,), now=change.at)
+    return a.payload
+
+
+def test_reminder_headline():
+    [r] = reminders({"web1": Verdict("web1", 2, since=0.0)}, {"web1": WEB}, (HOOK,), {}, now=7200.0)
+    assert _senders.headline(r.payload) == "still CRITICAL web1: since 1970-01-01 00:00:00 UTC"
+
+
+def test_alertmanager_alerts():
+    am = Channel(name="am", type="alertmanager", url="http://am:9093", resend=3600, labels=(("team", "netops"),))
+    target = TargetInfo("web1", "https://web1/", group="web", labels=(("team", "web"), ("rack-id", "r1")))
+    [fire] = _senders._alertmanager(am, payload_of(VerdictChange("web1", 1000.0, 0, 2, "down"), am, target), now=1010.0)
+    assert fire["labels"] == {"alertname": _senders.ALERTNAME, "target": "web1", "group": "web",
+                              "severity": "critical", "team": "netops", "rack_id": "r1"}
+    assert fire["startsAt"] == "1970-01-01T00:16:40.000Z"
+    assert fire["endsAt"] == _senders._iso(1010.0 + _senders.HOLD_RESENDS * 3600)
+    [resolved] = _senders._alertmanager(am, payload_of(VerdictChange("web1", 2000.0, 2, 0), am, target), now=2001.0)
+    assert resolved["labels"]["severity"] == "critical" and resolved["endsAt"] == _senders._iso(2000.0)
+    old, new = _senders._alertmanager(am, payload_of(VerdictChange("web1", 3000.0, 1, 2), am, target), now=3000.0)
+    assert (old["labels"]["severity"], old["endsAt"]) == ("warning", _senders._iso(3000.0))
+    assert new["labels"]["severity"] == "critical" and new["endsAt"] > new["startsAt"]
+
+
+def test_mail_headers_stay_one_line_each():
+    evil = TargetInfo("web\r\nBcc: x@evil.test", "https://web/")
+    channel = Channel(name="m", type="email", sender="monitor@example.net", to=("ops@example.net",))
+    message = _senders._mail(channel, payload_of(VerdictChange(evil.id, 1.0, 0, 2, "s" * 1000 + "\nX-A: 1"), channel, evil))
+    raw = message.as_bytes()
+    head, _, body = raw.partition(b"\n\n")
+    assert b"\nBcc:" not in raw and b"\nX-A:" not in head and b"\nX-A: 1" in body   # the summary keeps its lines
+    assert len(message["Subject"]) <= _senders.MAX_SUBJECT and "\\x0d\\x0aBcc" in message["Subject"]
+
+
+def test_slack_text_escapes():
+    payload = payload_of(VerdictChange("web1", 1.0, 0, 2, "<@here> & <!channel>"))
+    assert _senders._slack_text(payload) == \
+        "CRITICAL web1: &lt;@here&gt; &amp; &lt;!channel&gt; (https://user:********@web1.example/)"
+
+
+def test_describe():
+    hook = HOOK
+    assert _senders.describe(TimeoutError(), hook) == (f"no answer within {hook.timeout:g} s", False)
+    assert _senders.describe(_senders.DeliveryError("moved", permanent=True), hook) == ("moved", True)
+    text, permanent = _senders.describe(ConnectionResetError("\x1b[31mreset"), hook)
+    assert text == "ConnectionResetError: \\x1b[31mreset" and not permanent
+    text, _ = _senders.describe(ValueError("x" * 1000), hook)
+    assert len(text) <= _senders.MAX_ERROR

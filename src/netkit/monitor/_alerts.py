@@ -76,6 +76,12 @@ def _payload(kind: str, key: str, channel: Channel, target: TargetInfo, old: int
     }
 
 
+def _iso(t: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def plan_alerts(change: VerdictChange, target: TargetInfo, channels, now: float) -> list[Alert]:
     """The alerts ``change`` makes, one per channel that gets it: none when the change is
     suppressed; a change to OK is a "recovery" and goes only to ``send-on-resolved``
@@ -117,9 +123,8 @@ def reminders(verdicts: dict[str, Verdict], targets: dict[str, TargetInfo], chan
             # ``resend`` apart, so their numbers differ and so do their keys.
             n = int((now - verdict.since) // channel.resend)
             key = f"{target_id}|{verdict.since!r}|{channel.name}|reminder-{n}"
-            name = _status_name(verdict.status)
             payload = _payload("reminder", key, channel, target, verdict.status, verdict.status,
-                               f"still {name}", now, verdict.since, verdict.locations)
+                               f"since {_iso(verdict.since)}", now, verdict.since, verdict.locations)
             alerts.append(Alert(key, channel.name, target_id, "reminder", payload, created=now, next_at=now))
     return alerts
 

@@ -211,8 +211,9 @@ def _mail(channel: Channel, payload: dict):
              f"{'At':<10} {_iso(payload['at'])}", f"{'Since':<10} {_iso(payload.get('since') or payload['at'])}"]
     lines += [f"{'Label':<10} {k}={v}" for k, v in payload.get("labels", {}).items()]
     lines += [f"{'Location':<10} {k}: {v}" for k, v in payload.get("locations", {}).items()]
+    lines = [for_terminal(line) for line in lines]     # one line each, whatever a name holds
     lines += ["", for_terminal(payload.get("summary", ""), keep_newlines=True), "", f"Alert id: {payload['id']}"]
-    message.set_content("\n".join(for_terminal(line, keep_newlines=True) for line in lines) + "\n")
+    message.set_content("\n".join(lines) + "\n")
     return message
 
 
