@@ -21,6 +21,7 @@ COMMANDS = {
     "sockopt": ("netkit.cli.sockopt", "socket options: list what this platform has, read a live connection's"),
     "dns": ("netkit.cli.dns", "look up DNS records (A, AAAA, MX, TXT, ...), reverse names (-x), this host's names"),
     "service": ("netkit.cli.service", "service name to port and back (https <-> 443/tcp)"),
+    "rpc": ("netkit.cli.rpc", "serve functions over XML-RPC, JSON-RPC, Pyro or Twisted PB, safely; call them"),
     "url": ("netkit.cli.url", "parse, quote, unquote, join, encode and decode URLs and query strings"),
 }
 

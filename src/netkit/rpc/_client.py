@@ -1,0 +1,180 @@
+"""``netkit rpc call``: one call to an XML-RPC or JSON-RPC server (``http(s)://``), a Pyro
+object (``PYRO:name@host:port``) or a Perspective Broker root (``pb://host:port``).
+
+The server's reply is as hostile as any peer's bytes: it is read up to ``MAX_REPLY``
+bytes, XML parsed defused and depth-bounded, JSON depth-bounded.
+"""
+
+import json
+
+from netkit.core.errors import ConnectError, NetError, ProtocolError, Timeout, UsageError
+
+__all__ = ["Fault", "MAX_REPLY", "call", "parse_arg"]
+
+# A reply larger than this is a flood, not an answer (an ls is capped at 10,000 names).
+MAX_REPLY = 64 << 20
+# Nesting accepted in a reply, as the server accepts in a request (plus the envelope).
+MAX_REPLY_DEPTH = 64
+
+
+class Fault(NetError):
+    """The server answered with a fault: ``code`` and ``message``."""
+
+    def __init__(self, code, message):
+        super().__init__(f"fault {code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def parse_arg(text: str):
+    """A command-line argument: ``str:``, ``int:``, ``float:``, ``bool:``, ``json:`` say the
+    type; otherwise JSON when it parses (``5``, ``[1,2]``, ``{"a":1}``, ``null``), else the
+    text itself (``/var/log``)."""
+    kind, colon, rest = text.partition(":")
+    if colon and kind in ("str", "int", "float", "bool", "json"):
+        try:
+            if kind == "str":
+                return rest
+            if kind == "int":
+                return int(rest)
+            if kind == "float":
+                return float(rest)
+            if kind == "bool":
+                if rest.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError("expects true or false")
+                return rest.lower() in ("true", "1", "yes")
+            return json.loads(rest)
+        except ValueError as exc:
+            raise UsageError(f"argument {text[:80]!r}: {kind}: {exc}; e.g. int:5, str:007, bool:true, "
+                             'json:{"a":1}') from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def call(url: str, method: str, params=(), *, protocol=None, token=None, user=None, password=None, cafile=None,
+         insecure=False, cert=None, key=None, timeout=30.0):
+    """The result of ``method(*params)`` at ``url``; Fault when the server says no;
+    NetError subclasses when it cannot be reached or breaks the protocol."""
+    params = list(params)
+    lower = url.lower()
+    if lower.startswith(("http://", "https://")):
+        return _http_call(url, method, params, protocol or "xmlrpc", token, user, password, cafile, insecure,
+                          cert, key, timeout)
+    if lower.startswith(("pyro:", "pyros:")):
+        from netkit.rpc._pyro import pyro_call
+
+        return pyro_call(url, method, params, token=token, cafile=cafile, cert=cert, key=key, timeout=timeout)
+    if lower.startswith("pb://"):
+        from netkit.rpc._pb import pb_call
+
+        return pb_call(url, method, params, token=token, cafile=cafile, timeout=timeout)
+    raise UsageError(f"{url[:120]!r}: give http(s)://host:port/ (xmlrpc, jsonrpc), PYRO:name@host:port or "
+                     "pb://host:port")
+
+
+def _http_call(url, method, params, protocol, token, user, password, cafile, insecure, cert, key, timeout):
+    import base64
+    import http.client
+    import socket
+    import ssl
+
+    from netkit.core.target import parse_target
+
+    try:
+        target = parse_target(url, {"http": 80, "https": 443})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if protocol == "jsonrpc":
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": 1}).encode()
+        kind = "application/json"
+    else:
+        from xmlrpc.client import dumps
+
+        try:
+            body = dumps(tuple(params), method, allow_none=True).encode()
+        except (TypeError, OverflowError) as exc:
+            raise UsageError(f"cannot send these arguments as XML-RPC: {exc}") from None
+        kind = "text/xml"
+    headers = {"Content-Type": kind, "User-Agent": "netkit-rpc"}
+    user = user if user is not None else target.user
+    password = password if password is not None else target.password
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    elif user is not None:
+        pair = f"{user}:{password or ''}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    if target.scheme == "https":
+        ctx = ssl.create_default_context(cafile=cafile)
+        if insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if cert:
+            ctx.load_cert_chain(cert, key)
+        conn = http.client.HTTPSConnection(target.host, target.port, timeout=timeout, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+    where = target.netloc
+    try:
+        conn.request("POST", target.path or "/", body, headers)
+        response = conn.getresponse()
+        data = response.read(MAX_REPLY + 1)
+    except socket.timeout:
+        raise Timeout(f"{where}: no answer within {timeout:g} s") from None
+    except ssl.SSLError as exc:
+        from netkit.core.errors import TLSError
+
+        raise TLSError(f"{where}: TLS failed: {exc.reason or exc}") from None
+    except ConnectionRefusedError:
+        from netkit.core.errors import RefusedError
+
+        raise RefusedError(f"{where}: connection refused (is netkit rpc serve running there?)") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise ConnectError(f"{where}: {getattr(exc, 'strerror', None) or exc or type(exc).__name__} "
+                           "(the server closed the connection: outside its --allow?)") from None
+    finally:
+        conn.close()
+    if len(data) > MAX_REPLY:
+        raise ProtocolError(f"{where}: a reply over {MAX_REPLY >> 20} MiB: not read")
+    if response.status != 200:
+        from netkit.core.text import for_terminal
+
+        first = data.decode("utf-8", "replace").strip().splitlines()[:1]
+        raise ProtocolError(f"{where}: HTTP {response.status} {for_terminal(response.reason[:80])}"
+                            + (f": {for_terminal(first[0][:200])}" if first else ""))
+    return _json_reply(data, where) if protocol == "jsonrpc" else _xml_reply(data, where)
+
+
+def _xml_reply(data, where):
+    from xmlrpc.client import Fault as XmlFault
+
+    from netkit.rpc._faults import RpcFault
+    from netkit.rpc._http import parse_xml
+
+    try:
+        _, params = parse_xml(data, MAX_REPLY_DEPTH)
+    except XmlFault as fault:
+        raise Fault(fault.faultCode, fault.faultString) from None
+    except RpcFault as fault:
+        raise ProtocolError(f"{where}: a reply that is not XML-RPC: {fault.message}") from None
+    if len(params) != 1:
+        raise ProtocolError(f"{where}: a reply with {len(params)} values; XML-RPC answers one")
+    return params[0]
+
+
+def _json_reply(data, where):
+    from netkit.rpc._registry import depth_over
+
+    try:
+        reply = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"{where}: a reply that is not JSON: {str(exc)[:100]}") from None
+    if depth_over(reply, MAX_REPLY_DEPTH) or not isinstance(reply, dict):
+        raise ProtocolError(f"{where}: a reply that is not a JSON-RPC response")
+    error = reply.get("error")
+    if error is not None:
+        if not isinstance(error, dict):
+            raise ProtocolError(f"{where}: a JSON-RPC error that is not an object")
+        raise Fault(error.get("code"), str(error.get("message")))
+    return reply.get("result")
