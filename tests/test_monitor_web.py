@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -17,9 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from netkit.check.run import run_one, run_one_async
 from netkit.monitor._config import load_config
 from netkit.monitor._records import Sample
+from netkit.monitor._runner import Monitor
 from netkit.monitor._state import Result, TargetState, advance
+from netkit.monitor._store import open_store
 from netkit.monitor._web import make_app, serve
-from tests.peers._base import free_port
 
 # Seconds a test waits for the app's thread to start or stop.
 THREAD_WAIT = 10.0
@@ -66,21 +69,71 @@ def serving(monitor):
     thread = threading.Thread(target=loop.run_forever, name="web-under-test", daemon=True)
     thread.start()
     try:
-        served = asyncio.run_coroutine_threadsafe(serve(make_app(monitor), port=0), loop).result(THREAD_WAIT)
-        try:
-            yield served.port
-        finally:
-            asyncio.run_coroutine_threadsafe(served.close(), loop).result(THREAD_WAIT)
+        with serving_on(loop, monitor) as port:
+            yield port
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(THREAD_WAIT)
         loop.close()
 
 
-def monitor_config(tmp_path, body: str):
+def monitor_config(tmp_path, body: str, settings: str = "", env=None):
     path = tmp_path / "monitor.toml"
-    path.write_text(f'[monitor]\nstate-dir = "{tmp_path}"\n\n{body}')
-    return load_config(path, env={})
+    path.write_text(f'[monitor]\nstate-dir = "{tmp_path}"\n{settings}\n{body}')
+    return load_config(path, env=env or {})
+
+
+@contextlib.contextmanager
+def running(monitor):
+    """The real runner's ``monitor.run()`` and the app over it, on one event loop in a
+    thread (as ``netkit monitor run`` has them); yields the app's port."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="monitor-under-test", daemon=True)
+    thread.start()
+    task = asyncio.run_coroutine_threadsafe(monitor.run(), loop)
+    try:
+        with serving_on(loop, monitor) as port:
+            yield port
+    finally:
+        loop.call_soon_threadsafe(monitor.stop)
+        task.result(THREAD_WAIT * 3)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(THREAD_WAIT)
+        loop.close()
+
+
+@contextlib.contextmanager
+def serving_on(loop, monitor):
+    served = asyncio.run_coroutine_threadsafe(serve(make_app(monitor), port=0), loop).result(THREAD_WAIT)
+    try:
+        yield served.port
+    finally:
+        asyncio.run_coroutine_threadsafe(served.close(), loop).result(THREAD_WAIT)
+
+
+def http(port: int, path: str, method: str = "GET", body=None, token=None):
+    """(status, parsed JSON or text) of one request to the app."""
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data, headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, text, kind = response.status, response.read().decode(), response.headers["Content-Type"]
+    except urllib.error.HTTPError as exc:
+        status, text, kind = exc.code, exc.read().decode(), exc.headers["Content-Type"]
+    return status, json.loads(text) if kind.startswith("application/json") else text
+
+
+def poll(what, done, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, f"gave up waiting; last {value}"
+        time.sleep(0.2)
 
 
 def probe_job(name: str, module: str, targets: list, app_port: int) -> dict:
@@ -97,8 +150,8 @@ def by_label(result: list, label: str) -> dict:
     return {r["metric"][label]: float(r["value"][1]) for r in result}
 
 
-def test_prometheus_scrapes_probe_and_metrics(prometheus, nginx, pki, tmp_path):
-    closed = free_port()
+def test_prometheus_scrapes_probe_and_metrics(prometheus, nginx, pki, closed_port, tmp_path):
+    closed = closed_port.port
     config = monitor_config(tmp_path, f"""
 [defaults]
 failure-threshold = 1
@@ -172,8 +225,8 @@ def exposition(text: str) -> dict:
     return out
 
 
-def test_probe_answers_as_blackbox_exporter_does(blackbox_exporter, nginx, dnsmasq, pki, tmp_path):
-    closed = free_port()
+def test_probe_answers_as_blackbox_exporter_does(blackbox_exporter, nginx, dnsmasq, pki, closed_port, tmp_path):
+    closed = closed_port.port
     tls = {"ca_file": str(pki.ca_file)}
     box = blackbox_exporter({
         "http_2xx": {"prober": "http", "http": {"preferred_ip_protocol": "ip4", "tls_config": tls}},
@@ -253,3 +306,50 @@ def test_probe_of_a_black_hole_ends_within_the_scrape_timeout(nginx, tmp_path):
     logs, _, metrics = page.partition("Metrics that would have been returned:")
     assert "with module http_2xx, timeout 1 s" in logs
     assert exposition(metrics.partition("Module configuration:")[0])["probe_success"][()] == 0
+
+
+# -- over the real runner --------------------------------------------------------------------
+
+def test_the_running_monitor_through_its_web_side(nginx, closed_port, tmp_path):
+    """The runner checks nginx and a closed port every second into SQLite; the app shows
+    it: /metrics, the API's reads from memory and from the store, and an acknowledgement
+    written with the token."""
+    db = tmp_path / "m.db"
+    config = monitor_config(tmp_path, f"""
+[defaults]
+interval = "1s"
+failure-threshold = 1
+
+[[target]]
+name = "web"
+url = "{nginx.url('/')}"
+
+[[target]]
+name = "down"
+url = "tcp://127.0.0.1:{closed_port.port}"
+""", settings=f'store = "{db}"\nlisten = ""\napi-token-env = "TEST_TOKEN"', env={"TEST_TOKEN": "s3cret"})
+    with running(Monitor(config)) as port:
+        def seen():
+            return {d["id"]: d for d in http(port, "/api/targets")[1]}
+
+        targets = poll(seen, lambda t: t["web"]["last"] and (t["down"]["verdict"] or {}).get("status") == 2)
+        metrics = exposition(http(port, "/metrics")[1])
+        history = poll(lambda: http(port, "/api/targets/web/history?since=1h")[1], lambda h: len(h) >= 1)
+        incidents = poll(lambda: http(port, "/api/incidents?since=1h")[1], lambda i: len(i) >= 1)
+        uptime = http(port, "/api/uptime?since=1h")[1]
+        refused = http(port, "/api/targets/down/ack", "POST", {"author": "alice"}, token="wrong")
+        acked = http(port, "/api/targets/down/ack", "POST", {"author": "alice", "comment": "on it"}, token="s3cret")
+    assert targets["web"]["state"]["hard_status"] == 0 and targets["down"]["state"]["hard_status"] == 2
+    assert targets["down"]["last"]["status"] == 2 and "refused" in targets["down"]["last"]["summary"].lower()
+    up = {dict(k)["target"]: v for k, v in metrics["netkit_target_up"].items()}
+    assert up == {"web": 1, "down": 0}
+    assert metrics["netkit_monitor_checks_total"][()] >= 2 and metrics["netkit_monitor_leader"][()] == 1
+    assert all(s["status"] == 0 and s["location"] == "default" for s in history)
+    assert [i["target"] for i in incidents] == ["down"] and incidents[0]["end"] is None
+    assert uptime["web"] == 1.0 and uptime["down"] == 0.0
+    assert refused[0] == 401 and acked == (200, {"target": "down", "acknowledged": True})
+    store = open_store(str(db))
+    try:
+        assert store.acks()["down"]["author"] == "alice"
+    finally:
+        store.close()

@@ -409,6 +409,14 @@ def test_unknown_path_404_and_oversized_body_413():
     assert status == 413
 
 
+def test_store_reads_before_the_store_opens_are_503():
+    monitor = FakeMonitor()
+    monitor.store = None
+    status, _, text = call(monitor, "GET", "/api/incidents")
+    assert status == 503 and "try again" in json.loads(text)["error"]
+    assert call(monitor, "GET", "/api/targets")[0] == 200      # memory, not the store
+
+
 def test_a_bug_is_a_one_line_500_without_traceback():
     monitor = FakeMonitor()
     monitor.stats = lambda: 1 / 0

@@ -99,8 +99,8 @@ def _find(monitor, tid: str):
 
 
 def add_routes(app: web.Application, monitor, store_call, token_of) -> None:
-    """Add the API's routes. ``store_call(fn, *args)`` runs a store method on the store
-    thread; ``token_of()`` is the configured API token or None."""
+    """Add the API's routes. ``store_call(method name, *args)`` runs a store method on the
+    store thread; ``token_of()`` is the configured API token or None."""
 
     async def targets(request):
         states, samples, verdicts = monitor.states(), monitor.last_samples(), monitor.verdicts()
@@ -115,7 +115,7 @@ def add_routes(app: web.Application, monitor, store_call, token_of) -> None:
         now = time.time()
         until = _time(request.query, "until", now, now)
         since = _time(request.query, "since", until - DEFAULT_SPAN, now)
-        rows = await store_call(monitor.store.history, t.id, since, until, _limit(request.query))
+        rows = await store_call("history", t.id, since, until, _limit(request.query))
         return json_response([_plain(s) for s in rows])
 
     def _target_filter(request):
@@ -125,19 +125,19 @@ def add_routes(app: web.Application, monitor, store_call, token_of) -> None:
     async def incidents(request):
         now = time.time()
         since = _time(request.query, "since", now - DEFAULT_SPAN, now)
-        return json_response(await store_call(monitor.store.incidents, _target_filter(request), since))
+        return json_response(await store_call("incidents", _target_filter(request), since))
 
     async def events(request):
         now = time.time()
         since = _time(request.query, "since", now - DEFAULT_SPAN, now)
-        rows = await store_call(monitor.store.events, _target_filter(request), since, _limit(request.query))
+        rows = await store_call("events", _target_filter(request), since, _limit(request.query))
         return json_response([_plain(e) for e in rows])
 
     async def uptime(request):
         now = time.time()
         until = _time(request.query, "until", now, now)
         since = _time(request.query, "since", until - DEFAULT_SPAN, now)
-        return json_response(await store_call(monitor.store.uptime, since, until, _target_filter(request)))
+        return json_response(await store_call("uptime", since, until, _target_filter(request)))
 
     def _authorize(request):
         token = token_of()
@@ -165,13 +165,13 @@ def add_routes(app: web.Application, monitor, store_call, token_of) -> None:
         verdict, state = monitor.verdicts().get(t.id), monitor.states().get(t.id)
         if (verdict.status if verdict is not None else state.hard_status if state is not None else 0) == 0:
             return json_error(409, f"{t.id} is OK: there is no problem to acknowledge")
-        await store_call(monitor.store.acknowledge, t.id, time.time(), author, comment, sticky)
+        await store_call("acknowledge", t.id, time.time(), author, comment, sticky)
         return json_response({"target": t.id, "acknowledged": True})
 
     async def unack(request):
         _authorize(request)
         t = _find(monitor, request.match_info["id"])
-        await store_call(monitor.store.unacknowledge, t.id, time.time())
+        await store_call("unacknowledge", t.id, time.time())
         return json_response({"target": t.id, "acknowledged": False})
 
     app.router.add_get("/api/targets", targets)

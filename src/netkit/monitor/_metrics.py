@@ -104,6 +104,11 @@ _OWN = (
     ("netkit_monitor_queue_length", "gauge", "Runs due but waiting for a free slot", "queue"),
     ("netkit_monitor_checks_per_second", "gauge", "Check runs finished per second, recently", "checks_per_second"),
     ("netkit_monitor_lateness_max_seconds", "gauge", "Largest scheduling lateness, recently", "lateness_max"),
+    ("netkit_monitor_pending_results", "gauge", "Results waiting for the next store commit", "pending"),
+    ("netkit_monitor_dropped_results_total", "counter",
+     "Results dropped because the store fell too far behind", "dropped_total"),
+    ("netkit_monitor_store_errors_total", "counter", "Store commits that failed", "store_errors_total"),
+    ("netkit_monitor_leader", "gauge", "1 while this monitor decides verdicts and sends alerts", "leader"),
     ("netkit_monitor_store_commit_max_seconds", "gauge", "Slowest store commit, recently", "store_commit_max"),
 )
 # Summaries: (name, help, stats key prefix); quantiles from <prefix>_p50/_p99, and

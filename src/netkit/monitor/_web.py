@@ -19,7 +19,8 @@ else is touched, so a test's FakeMonitor is a few lines:
                           ``expired_total``, ``in_flight``, ``queue``, ``checks_per_second``,
                           ``lateness_p50``/``_p99``/``_max``/``_sum``/``_count`` (seconds),
                           ``store_commit_p50``/``_p99``/``_max``/``_sum``/``_count`` (seconds)
-``monitor.store``         the Store; called only on the app's one store thread
+``monitor.store``         the Store (None until open: API reads answer 503); called only
+                          on the app's one store thread
 ``monitor.probe(spec, verbose)`` awaitable CheckResult: runs one check now (the runner's
                           resolver and limits); the app bounds its time and concurrency
 
@@ -45,6 +46,7 @@ from aiohttp import web
 
 from netkit.core.errors import UsageError
 from netkit.monitor._api import add_routes, json_error
+from netkit.monitor._config import DEFAULT_LISTEN
 from netkit.monitor._metrics import CONTENT_TYPE, _LabelCache, render_metrics
 from netkit.monitor._probe import probe_metrics, probe_spec, probe_timeout
 
@@ -52,9 +54,9 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "MAX_PROBES_IN_FLIGHT", "Served", "ma
 
 log = logging.getLogger("netkit.monitor.web")
 
-DEFAULT_HOST = "127.0.0.1"
-# Not blackbox_exporter's 9115, so both run side by side while a Prometheus switches over.
-DEFAULT_PORT = 9125
+# The config's default address (loopback, blackbox_exporter's port): one default, not two.
+DEFAULT_HOST, _, _PORT = DEFAULT_LISTEN.rpartition(":")
+DEFAULT_PORT = int(_PORT)
 # Probes run at once: Prometheus scraping 10,000 targets a minute asks ~170 a second, each
 # taking milliseconds; a few hundred slow (timing-out) ones must not take every descriptor.
 MAX_PROBES_IN_FLIGHT = 200
@@ -73,7 +75,7 @@ SHUTDOWN_TIMEOUT = 5.0
 
 
 class Busy(Exception):
-    """More requests waiting than :data:`MAX_WAITING`."""
+    """More requests waiting than :data:`MAX_WAITING` (or the store is not open yet)."""
 
 
 class _Limiter:
@@ -129,9 +131,12 @@ def make_app(monitor) -> web.Application:
     reads = _Limiter(STORE_THREADS, MAX_WAITING)
     executor = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="netkit-web-store")
 
-    async def store_call(fn, *args):
+    async def store_call(method: str, *args):
+        store = monitor.store
+        if store is None:       # the runner opens it as it starts
+            raise Busy
         async with reads:
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(executor, getattr(store, method), *args)
 
     async def metrics(request):
         return web.Response(body=render_metrics(monitor, labels).encode("utf-8", "replace"),
