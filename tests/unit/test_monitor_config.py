@@ -258,5 +258,5 @@ def test_example_config_loads():
     from pathlib import Path
 
     example = Path(__file__).parents[2] / "examples" / "monitor" / "monitor.toml"
-    config = load_config(str(example), env={"HOME": "/home/op", "SHOP_PASSWORD": "x"})
+    config = load_config(str(example), env={"HOME": "/home/op"})
     assert config.targets and config.channels and config.modules

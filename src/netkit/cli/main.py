@@ -22,6 +22,7 @@ COMMANDS = {
     "dns": ("netkit.cli.dns", "look up DNS records (A, AAAA, MX, TXT, ...), reverse names (-x), this host's names"),
     "service": ("netkit.cli.service", "service name to port and back (https <-> 443/tcp)"),
     "rpc": ("netkit.cli.rpc", "serve functions over XML-RPC, JSON-RPC, Pyro or Twisted PB, safely; call them"),
+    "monitor": ("netkit.cli.monitor", "every check on a schedule: states, alerts, history, Prometheus metrics"),
     "url": ("netkit.cli.url", "parse, quote, unquote, join, encode and decode URLs and query strings"),
 }
 

@@ -60,7 +60,7 @@ from netkit.core.errors import UsageError
 from netkit.monitor._schedule import MAX_INTERVAL, MIN_INTERVAL
 from netkit.monitor._state import MAX_THRESHOLD
 
-__all__ = ["Config", "Module", "Settings", "TargetConfig", "load_config", "parse_listen", "MAX_CONFIG_FILE",
+__all__ = ["Config", "Module", "Settings", "TargetConfig", "load_config", "parse_config", "parse_listen", "default_settings", "MAX_CONFIG_FILE",
            "MAX_TARGETS"]
 
 # 100,000 targets of ~300 bytes each are ~30 MiB of TOML; a file far past that is a mistake
@@ -379,15 +379,21 @@ def parse_listen(text) -> str:
 def load_config(path, env=None) -> Config:
     """Read and validate the monitor config at ``path``; UsageError (one line) on any
     mistake. ``env`` (default ``os.environ``) holds the passwords named by ``*-env`` keys."""
+    from netkit.core.fs import read_text_file
+
+    path = str(path)
+    return parse_config(read_text_file(path, "monitor config", MAX_CONFIG_FILE, "give a TOML file"), path, env)
+
+
+def parse_config(data: str, path: str, env=None) -> Config:
+    """:func:`load_config` of the text ``data``, as if read from ``path`` (which names it in
+    messages, and which relative paths in it are relative to)."""
     import tomllib
 
     from netkit.check.file import check_label, parse_defaults
     from netkit.cli.args import suggest
-    from netkit.core.fs import read_text_file
 
     env = os.environ if env is None else env
-    path = str(path)
-    data = read_text_file(path, "monitor config", MAX_CONFIG_FILE, "give a TOML file")
     try:
         doc = tomllib.loads(data)
     except tomllib.TOMLDecodeError as exc:
@@ -556,6 +562,13 @@ def _settings(path, table, env, base) -> Settings:
         keep_raw=get("keep-raw", _seconds(MIN_KEEP, MAX_KEEP), '"14d"', DEFAULT_KEEP_RAW),
         keep_rollups=get("keep-rollups", _seconds(MIN_KEEP, MAX_KEEP), '"400d"', DEFAULT_KEEP_ROLLUPS),
         api_token=token)
+
+
+def default_settings(env=None) -> Settings:
+    """The settings of a config without a [monitor] table (``netkit monitor status`` with
+    no config names the default store this way)."""
+    env = os.environ if env is None else env
+    return _settings("[monitor]", {}, env, os.getcwd())
 
 
 def _default_state_dir(env) -> str:
