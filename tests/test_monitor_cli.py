@@ -216,3 +216,79 @@ def test_systemd_unit_runs_the_monitor_and_reloads_with_hup():
 
     request = parse(service["ExecStart"].split()[2:])   # what the unit runs parses
     assert (request["sub"], request["config"], request["once"]) == ("run", "/etc/netkit/monitor.toml", False)
+
+
+# -- run --once and status ----------------------------------------------------------------------
+
+
+def test_run_once_prints_a_line_per_target_and_exits_with_the_worst(tmp_path, sshd, closed_port):
+    path = write(tmp_path, f"""
+[monitor]
+listen = ""
+state-dir = "state"
+[[target]]
+name = "sshd"
+url = "ssh://127.0.0.1:{sshd.port}"
+[[target]]
+name = "closed"
+url = "tcp://127.0.0.1:{closed_port.port}"
+timeout = 2
+""")
+    code, out, err = run(["run", path, "--once"])
+    assert (code, err) == (2, "")
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("sshd OK - OpenSSH")
+    assert lines[1].startswith("closed CRITICAL - connection refused")
+    assert not (tmp_path / "state").exists()   # --once leaves no store behind
+    code, out, _ = run(["run", path, "--once", "--json"])
+    import json
+
+    assert code == 2 and [json.loads(line)["status"] for line in out.splitlines()] == ["OK", "CRITICAL"]
+
+
+def test_status_reads_the_store_worst_first(tmp_path):
+    import time
+
+    from netkit.monitor._records import Sample, Verdict
+    from netkit.monitor._state import TargetState
+    from netkit.monitor._store import open_store
+
+    path = write(tmp_path, """
+[monitor]
+state-dir = "state"
+location = "fra"
+[[target]]
+name = "web"
+url = "https://admin:pw@shop.example/"
+[[target]]
+name = "db"
+url = "tcp://db.example:5432"
+""")
+    code, _, err = run(["status", path])
+    assert code == 1 and "no store at" in err and str(tmp_path / "state" / "monitor.db") in err
+    config = load_config(path)
+    (tmp_path / "state").mkdir()
+    store = open_store(config.settings.store, "fra")
+    now = time.time()
+    try:
+        store.sync_targets([t.info for t in config.targets])
+        store.commit([Sample("web", "fra", now - 5, 0.2, 0, "HTTP OK - 200"),
+                      Sample("db", "fra", now - 3, 0.1, 2, "TCP CRITICAL - refused \x1b[2J")],
+                     [TargetState("web", since=now - 3600, last_result=now - 5),
+                      TargetState("db", status=2, hard_status=2, since=now - 120, last_result=now - 3)], [])
+        store.commit_verdicts([Verdict("db", 2, now - 120, (("fra", 2),))], [], [])
+    finally:
+        store.close()
+    code, out, err = run(["status", path])
+    assert (code, err) == (0, ""), err
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["TARGET", "STATE", "SINCE"]
+    assert lines[1].split()[:4] == ["db", "CRITICAL", "2m", "ago"] and "refused \\x1b[2J" in lines[1]
+    assert lines[2].split()[:4] == ["web", "OK", "1h", "ago"] and lines[2].endswith("HTTP OK - 200")
+    assert "\x1b" not in out
+    code, out, _ = run(["status", path, "--json"])
+    import json
+
+    rows = json.loads(out)
+    assert [(r["target"], r["state"], r["locations"]) for r in rows] == [("db", "CRITICAL", {"fra": "CRITICAL"}),
+                                                                          ("web", "OK", {"fra": "OK"})]

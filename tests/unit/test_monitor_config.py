@@ -147,7 +147,8 @@ query-name = "www.netkit.test"
 type = "A"
 """)
     a, b, c = config.targets
-    assert [ch.name for ch in config.channels] == ["ops", "pager"]
+    assert [(ch.name, ch.url) for ch in config.channels] == [("ops", "http://hooks.example/"),
+                                                              ("pager", "http://pager.example/")]
     assert (a.channels, b.channels, c.channels) == (("ops", "pager"), ("pager",), ())
     assert set(config.maintenance) == {"a", "b"}
     from datetime import datetime
@@ -179,7 +180,8 @@ type = "A"
          "quorum 3 is more than its 2 locations (a, b); e.g. quorum = 2"),
         ("[[target]]\nurl = 'tcp://h:1'\ngroup = 'wbe'\n[group.web]\n",
          "group 'wbe' is not defined; did you mean 'web'?; add a [group.wbe] table"),
-        ("[[target]]\nurl = 'tcp://h:1'\nalerts = ['opz']\n[[alert]]\nname = 'ops'\n",
+        ("[[target]]\nurl = 'tcp://h:1'\nalerts = ['opz']\n"
+         "[[alert]]\nname = 'ops'\ntype = 'slack'\nurl = 'http://h/'\n",
          "alert channel 'opz' is not defined; did you mean 'ops'?"),
         ("[[target]]\nurl = 'tcp://h:1'\nfailure-threshold = 0\n", "failure-threshold expects a whole number from 1"),
         ("[[target]]\nurl = 'tcp://h:1'\nlow-flap-threshold = 40\n",
@@ -199,12 +201,17 @@ type = "A"
         ("[monitor]\nstore = 'postgresql://u@db/n'\nstore-password-env = 'NOPE'\n", "the environment has no NOPE"),
         ("[monitor]\napi-token-env = 'NOPE'\n", "api-token-env NOPE: the environment has no NOPE"),
         ("[[target]]\nurl = 'https://u@h/'\npassword-env = 'NOPE'\n", "password-env NOPE: the environment has no NOPE"),
-        ("[[alert]]\ntype = 'webhook'\n", "alert 1 has no name"),
-        ("[[alert]]\nname = 'a'\n[[alert]]\nname = 'a'\n", "alert 2 (a): another [[alert]] is named 'a' too"),
+        ("[[alert]]\nurl = 'http://h/'\n", "alert 1 has no name"),
+        ("[[alert]]\ntype = 'slack'\nurl = 'http://h/'\n[[alert]]\ntype = 'slack'\nurl = 'http://g/'\n",
+         "alert 2: another [[alert]] is named 'slack' too; give each its own name"),
+        ("[[alert]]\nname = 'a'\ntype = 'webhok'\n", "alert 1 (a): type 'webhok' is not a channel type; did you "
+         "mean 'webhook'?"),
+        ("[[alert]]\nname = 'a'\ntype = 'slack'\nurl-env = 'NOPE'\n", "alert 1 (a): "),
         ("[[target]]\nname = 'shop'\nurl = 'tcp://h:1'\n[[maintenance]]\ntargets = ['shp']\nstart = 1\nend = 2\n",
          "maintenance 1: target 'shp' is not defined; did you mean 'shop'?"),
         ("[[maintenance]]\nstart = 1\nend = 2\n", "maintenance 1 names no targets or groups"),
-        ("[group.g]\n[[maintenance]]\ngroups = ['g']\nstart = 1\n", "maintenance 1: a one-off maintenance window needs"),
+        ("[group.g]\n[[maintenance]]\ngroups = ['g']\nstart = 1\n",
+         "maintenance 1: a one-off maintenance window needs"),
         ("[module.x]\nprober = 'htp'\n", "[module.x]: prober 'htp' is not one of"),
         ("[module.x]\nprober = 'http'\nsend = 'a'\n", "[module.x]: send does not apply to http probes"),
         ("[module.x]\nprober = 'dns'\n", "a dns module needs query-name"),

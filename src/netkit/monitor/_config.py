@@ -28,7 +28,7 @@
     quorum = 2                      # locations that must agree before it is a problem
     alerts = ["ops"]                # default: every [[alert]] channel; [] for none
 
-    [[alert]]                       # a channel (see netkit.monitor._alerts)
+    [[alert]]                       # a channel (see netkit.monitor._channels)
     name = "ops"
     type = "webhook"
     url = "https://hooks.example/..."
@@ -60,8 +60,8 @@ from netkit.core.errors import UsageError
 from netkit.monitor._schedule import MAX_INTERVAL, MIN_INTERVAL
 from netkit.monitor._state import MAX_THRESHOLD
 
-__all__ = ["Config", "Module", "Settings", "TargetConfig", "load_config", "parse_config", "parse_listen", "default_settings", "MAX_CONFIG_FILE",
-           "MAX_TARGETS"]
+__all__ = ["Config", "Module", "Settings", "TargetConfig", "default_settings", "load_config", "parse_config",
+           "parse_listen", "MAX_CONFIG_FILE", "MAX_TARGETS"]
 
 # 100,000 targets of ~300 bytes each are ~30 MiB of TOML; a file far past that is a mistake
 # (a log, a disk image), and reading it whole would cost the memory the monitor needs.
@@ -170,16 +170,6 @@ class Module:
             raise UsageError(f"module {self.name} probes {self.prober}, not {spec_target.scheme}:// targets")
         opts = {k: v for k, v in self.opts.items() if spec_target.scheme in BY_NAME[k].schemes}
         return make_spec(spec_target, opts, spell=lambda name: name, env=env)
-
-
-@dataclass(frozen=True)
-class RawChannel:
-    """An ``[[alert]]`` table kept as written, for when netkit.monitor._alerts cannot read
-    channels (it validates them when it can)."""
-
-    name: str
-    table: dict = field(hash=False)
-    resend: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -417,7 +407,7 @@ def parse_config(data: str, path: str, env=None) -> Config:
         labels = {**mon_defaults.get("labels", {}), **mine.get("labels", {})}
         resolved[name] = ({**mon_defaults, **mine, "labels": labels}, {**check_defaults, **opts})
     resolved[""] = (mon_defaults, check_defaults)
-    channels = _channels(path, doc.get("alert", []))
+    channels = _channels(path, doc.get("alert", []), env)
     channel_names = tuple(c.name for c in channels)
     raw_targets = doc.get("target", [])
     if not isinstance(raw_targets, list):
@@ -615,33 +605,30 @@ def _with_password(url: str, password: str) -> str:
     return f"{scheme}://{user}:{quote(password, safe='')}@{host}{slash}{tail}"
 
 
-def _channels(path, tables) -> tuple:
+def _channels(path, tables, env) -> tuple:
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise UsageError(f"{path}: alert must be [[alert]] tables, e.g. [[alert]] name = \"ops\" type = \"webhook\"")
-    try:
-        from netkit.monitor._alerts import channel_from_table
-    except ImportError:  # the alerts module not there yet: keep the tables as they are
-        channel_from_table = None
+    from netkit.monitor._channels import channel_from_table
+
     channels, seen = [], set()
     for n, table in enumerate(tables, 1):
         from netkit.check.file import check_label
 
         where = f"{path}: {check_label(n, table, 'alert')}"
-        if "name" not in table:
+        name = table.get("name", table.get("type"))   # one channel of a type needs no name
+        if name is None:
             raise UsageError(f"{where} has no name; e.g. name = \"ops\" (targets name it in alerts = [...])")
         try:
-            name = _name(table["name"], "a channel name")
+            name = _name(name, "a channel name")
         except ValueError as exc:
-            raise _bad(where, "name", exc, table["name"], '"ops"') from None
+            raise _bad(where, "name", exc, name, '"ops"') from None
         if name in seen:
-            raise UsageError(f"{where}: another [[alert]] is named {_shown(name)} too; names must be unique")
+            raise UsageError(f"{where}: another [[alert]] is named {_shown(name)} too; give each its own "
+                             f"name = \"...\"")
         seen.add(name)
         rest = {k: v for k, v in table.items() if k != "name"}
-        if channel_from_table is None:
-            channels.append(RawChannel(name, rest))
-            continue
         try:
-            channels.append(channel_from_table(name, rest, where))
+            channels.append(channel_from_table(name, rest, where, env))
         except UsageError as exc:
             message = str(exc)
             raise UsageError(message if message.startswith(path) else f"{where}: {message}") from None
