@@ -30,7 +30,7 @@ from netkit.monitor._probe import (
 )
 from netkit.monitor._records import Sample, StoredEvent, TargetInfo, Verdict
 from netkit.monitor._state import TargetState
-from netkit.monitor._web import DEFAULT_HOST, make_app, serve
+from netkit.monitor._web import DEFAULT_HOST, Busy, _Limiter, make_app, serve
 
 NOW = time.time()
 
@@ -122,6 +122,8 @@ class FakeMonitor:
         self.probed.append((spec, verbose))
         if self.probe_result == "hang":
             await asyncio.sleep(3600)
+        if self.probe_result == "bug":
+            raise RuntimeError("a bug")
         return self.probe_result
 
 
@@ -255,6 +257,28 @@ def test_probe_failure_and_tls_metrics():
     assert v[("probe_tls_version_info", (("version", "TLS 1.3"),))] == 1
 
 
+def test_probe_over_ipv6():
+    result = http_result()
+    result.details["peer"] = "[::1]:8080"
+    v = values(call(FakeMonitor(modules={"http_2xx": http_module()}, probe_result=result), "GET",
+                    "/probe?target=http://[::1]:8080/&module=http_2xx")[2])
+    assert v[("probe_ip_protocol", ())] == 6 and v[("probe_ip_addr_hash", ())] == fnv32a("::1")
+
+
+def test_probes_past_the_queue_bound_are_refused_at_once():
+    async def go():
+        limiter = _Limiter(1, 1)
+        async with limiter:
+            waiter = asyncio.create_task(limiter.__aenter__())     # the one allowed to wait
+            await asyncio.sleep(0)
+            with pytest.raises(Busy):
+                await limiter.__aenter__()
+        await waiter
+        await limiter.__aexit__(None, None, None)
+
+    asyncio.run(go())
+
+
 def test_probe_missing_target_and_unknown_module_are_400_one_line():
     monitor = FakeMonitor(modules={"http_2xx": http_module()})
     status, _, text = call(monitor, "GET", "/probe?module=http_2xx")
@@ -280,6 +304,13 @@ def test_probe_hanging_check_is_cut_by_the_scrape_timeout():
     assert status == 200 and values(text)[("probe_success", ())] == 0
     assert monitor.probed[0][0].get("timeout") == pytest.approx(0.7 - TIMEOUT_OFFSET)
     assert time.monotonic() - started < 30          # bounded, not the fake's hour
+
+
+def test_a_bug_in_one_probe_fails_that_probe_not_the_scrape():
+    monitor = FakeMonitor(modules={"http_2xx": http_module()}, probe_result="bug")
+    status, _, text = call(monitor, "GET", "/probe?target=h:1&module=http_2xx&debug=true")
+    assert status == 200 and "probe_success 0" in text and "* internal error;" in text
+    assert "RuntimeError" not in text
 
 
 def test_probe_debug_shows_the_masked_dialogue_and_metrics():
@@ -326,6 +357,12 @@ def test_api_targets_and_one_target():
     assert one["last"]["cert_expiry"] == pytest.approx(NOW + 86400)
     status, _, text = call(FakeMonitor(), "GET", "/api/targets/nope")
     assert status == 404 and json.loads(text) == {"error": "no target 'nope' in the config"}
+
+
+def test_api_ids_with_slashes_are_percent_encoded():
+    monitor = FakeMonitor(targets=[TargetInfo("https://shop.example/a b", "https://shop.example/")])
+    status = call(monitor, "GET", "/api/targets/https%3A%2F%2Fshop.example%2Fa%20b/history")[0]
+    assert status == 200 and monitor.store.calls[0][:2] == ("history", "https://shop.example/a b")
 
 
 def test_api_history_reads_the_store_on_its_thread():
@@ -413,7 +450,7 @@ def test_store_reads_before_the_store_opens_are_503():
     monitor = FakeMonitor()
     monitor.store = None
     status, _, text = call(monitor, "GET", "/api/incidents")
-    assert status == 503 and "try again" in json.loads(text)["error"]
+    assert status == 503 and json.loads(text)["error"] == "the store is not open yet; try again"
     assert call(monitor, "GET", "/api/targets")[0] == 200      # memory, not the store
 
 

@@ -9,7 +9,8 @@ Writes (``POST``/``DELETE /api/targets/{id}/ack``) need ``Authorization: Bearer 
 with the token the config names (``api-token-env``); a monitor configured without one
 refuses every write (403): safe by default until the dashboard brings sessions.
 
-Times in queries: epoch seconds (``since=1764800000``) or an age (``since=24h``: 24 hours
+A target's id goes in the path percent-encoded (ids are often URLs:
+``/api/targets/https%3A%2F%2Fshop.example%2F/history``). Times in queries: epoch seconds (``since=1764800000``) or an age (``since=24h``: 24 hours
 ago; units s, m, h, d).
 """
 

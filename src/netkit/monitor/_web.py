@@ -75,7 +75,8 @@ SHUTDOWN_TIMEOUT = 5.0
 
 
 class Busy(Exception):
-    """More requests waiting than :data:`MAX_WAITING` (or the store is not open yet)."""
+    """Not now (503): more requests waiting than :data:`MAX_WAITING`, or the store not open
+    yet; the message says which."""
 
 
 class _Limiter:
@@ -88,7 +89,7 @@ class _Limiter:
 
     async def __aenter__(self):
         if self._sem.locked() and self._waiting >= self._max_waiting:
-            raise Busy
+            raise Busy("too many requests waiting; try again")
         self._waiting += 1
         try:
             await self._sem.acquire()
@@ -110,8 +111,8 @@ async def _guard(request, handler):
         raise
     except UsageError as exc:
         response = json_error(400, str(exc)) if api else web.Response(status=400, text=f"{exc}\n")
-    except Busy:
-        response = (json_error if api else _text_error)(503, "too many requests waiting; try again")
+    except Busy as exc:
+        response = (json_error if api else _text_error)(503, str(exc))
     except Exception:
         log.exception("internal error answering %s %s", request.method, request.path)
         response = (json_error if api else _text_error)(500, "internal error; the monitor's log has the details")
@@ -134,7 +135,7 @@ def make_app(monitor) -> web.Application:
     async def store_call(method: str, *args):
         store = monitor.store
         if store is None:       # the runner opens it as it starts
-            raise Busy
+            raise Busy("the store is not open yet; try again")
         async with reads:
             return await asyncio.get_running_loop().run_in_executor(executor, getattr(store, method), *args)
 
@@ -166,6 +167,9 @@ def make_app(monitor) -> web.Application:
                 why = result.summary
             except TimeoutError:
                 why = f"no answer within {timeout:g} s"
+            except Exception:   # a bug met by one probe fails that probe (as blackbox), not the scrape
+                log.exception("internal error probing %s with module %s", spec.target.text, module.name)
+                why = "internal error; the monitor's log has the details"
         text = probe_metrics(module, spec, result, time.perf_counter() - started)
         if debug:
             text = _debug_page(module, spec, result, why, text)
