@@ -200,6 +200,16 @@ def test_metrics_hostile_labels_stay_one_valid_series_each():
                             "label_target": "spoof", "bad_name": 'v"\n}x 1'}
 
 
+def test_metrics_gzipped_for_a_scraper_that_asks():
+    many = [TargetInfo(f"t{i}", f"http://h{i}/", "g") for i in range(2000)]
+    monitor = FakeMonitor(targets=many)
+    monitor._states = {t.id: TargetState(t.id) for t in many}
+    plain = call(monitor, "GET", "/metrics", headers={"Accept-Encoding": "identity"})
+    zipped = call(monitor, "GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in plain[1] and zipped[1]["Content-Encoding"] == "gzip"
+    assert zipped[2] == plain[2] and len(values(plain[2])) > 2000     # the client unzipped it
+
+
 def test_metrics_label_cache_follows_a_reloaded_config():
     monitor = FakeMonitor()
 

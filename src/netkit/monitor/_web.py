@@ -70,6 +70,11 @@ MAX_REQUEST_BODY = 64 * 1024
 # Past the probe's own timeout, the hard deadline (the check's driver enforces the timeout;
 # this catches a check that does not return).
 PROBE_GRACE = 1.0
+# /metrics is gzipped when the scraper accepts it (Prometheus does) and it is this big:
+# 10,000 targets' 5.5 MB become 160 KB at level 1 in ~50 ms on a thread (level 6: 149 KB
+# in ~85 ms), which matters when Prometheus scrapes monitors in other locations.
+GZIP_FROM = 64 * 1024
+GZIP_LEVEL = 1
 # How long serve()'s shutdown waits for requests in progress.
 SHUTDOWN_TIMEOUT = 5.0
 
@@ -140,8 +145,14 @@ def make_app(monitor) -> web.Application:
             return await asyncio.get_running_loop().run_in_executor(executor, getattr(store, method), *args)
 
     async def metrics(request):
-        return web.Response(body=render_metrics(monitor, labels).encode("utf-8", "replace"),
-                            headers={"Content-Type": CONTENT_TYPE})
+        body = render_metrics(monitor, labels).encode("utf-8", "replace")
+        headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("Accept-Encoding", "").lower() and len(body) >= GZIP_FROM:
+            import gzip
+
+            body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
 
     async def probe(request):
         query = request.query
