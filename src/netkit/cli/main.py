@@ -23,6 +23,7 @@ COMMANDS = {
     "service": ("netkit.cli.service", "service name to port and back (https <-> 443/tcp)"),
     "rpc": ("netkit.cli.rpc", "serve functions over XML-RPC, JSON-RPC, Pyro or Twisted PB, safely; call them"),
     "monitor": ("netkit.cli.monitor", "every check on a schedule: states, alerts, history, Prometheus metrics"),
+    "packets": ("netkit.cli.packets", "packets by hand: DNS query, ARP sweep, TCP traceroute with a graph, sniffing"),
     "url": ("netkit.cli.url", "parse, quote, unquote, join, encode and decode URLs and query strings"),
 }
 

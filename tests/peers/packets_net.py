@@ -1,0 +1,303 @@
+"""Namespace networks for ``netkit packets``, each with its ground truth; plain context
+managers (``with arp_lan(...) as lan:``), made by the tests and removed at the end even
+after a failed setup (the helpers of tests/peers/netns.py: names ``nk<pid>n<seq>...`` so a
+crashed run's leftovers are removed by the next setup, one setup lock, bounded waits).
+
+``arp_lan(live, silent, duplicate, hostile)``: a bridge in the root namespace holding
+``.1`` of a free /24 of 198.18.0.0/15, and one namespace per host on it with a KNOWN MAC
+(``02:6e:6b:00:00:<i>``; host 0 has ``00:16:3e:00:00:10``, a Xensource OUI, for the
+vendor look-up):
+
+``lan.truth``      {address: [MAC, ...]} of everything that answers ARP
+``lan.silent``     an address a host has but never answers ARP for (``arp off``)
+``lan.duplicate``  an address two hosts (two MACs) answer for
+``lan.hostile``    an address answered by a raw-socket script that first sends malformed
+                   frames (short, bogus lengths, wrong types, another address) and then
+                   one valid reply with ``HOSTILE_MAC``
+
+``router_chain(routers, targets, drop_at)``: root -- r1 -- ... -- rN -- a bridge in rN
+with ``targets`` target namespaces; forwarding on, ICMP rate limits off, router
+``drop_at`` (1-based, 0 for none) drops the ICMP time-exceeded it would send (nftables).
+Every target listens on ``OPEN_PORT`` (80); ``CLOSED_PORT`` (443) answers RST.
+``chain.hops[target]`` is the ground-truth path: router addresses as seen from the root
+(None for the silent one), then the target.
+
+``veth_pair()``: a namespace reached over one veth (root side ``pair.root_if``), for a
+capture while the test sends known traffic to ``pair.address``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.peers._base import need_binary
+from tests.peers.netns import (
+    LISTENER,
+    READY_TIMEOUT,
+    _free_subnet,
+    _Helper,
+    _ip_batch,
+    _Made,
+    _run,
+    _sequence,
+    _setup_lock,
+    _teardown,
+    remove_stale,
+)
+
+OPEN_PORT = 80
+CLOSED_PORT = 443
+VENDOR_MAC = "00:16:3e:00:00:10"
+VENDOR = "Xensource, Inc."
+HOSTILE_MAC = "02:6e:6b:66:66:66"
+MAX_LIVE = 200
+
+# Run in the hostile host's namespace: for each ARP request for its address, malformed
+# frames first, then one valid reply.
+HOSTILE_ARP = r"""
+import json, os, select, socket, struct, sys
+cfg = json.loads(sys.argv[1])
+mine = socket.inet_aton(cfg["address"]); mac = bytes.fromhex(cfg["mac"].replace(":", ""))
+other = socket.inet_aton(cfg["other"])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806)); s.bind(("eth0", 0x0806))
+print("ready", flush=True)
+while True:
+    r, _, _ = select.select([s, sys.stdin], [], [])
+    if sys.stdin in r:
+        if not os.read(sys.stdin.fileno(), 1024): sys.exit(0)
+        continue
+    f = s.recv(2048)
+    if len(f) < 42 or f[20:22] != b"\x00\x01" or f[38:42] != mine: continue
+    head = f[6:12] + mac + b"\x08\x06"
+    their = f[22:28] + f[28:32]
+    valid = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) + mac + mine + their
+    for bad in (head[:10],                                                  # a cut Ethernet header
+                head + valid[:10],                                          # a cut ARP
+                head + struct.pack("!HHBBH", 1, 0x0800, 8, 16, 2) + b"\xff" * 40,  # bogus lengths
+                head + struct.pack("!HHBBH", 1, 0x86dd, 6, 4, 2) + valid[8:],  # IPv6 protocol type
+                head + struct.pack("!HHBBH", 6, 0x0800, 6, 4, 2) + valid[8:],  # not Ethernet
+                head + valid[:8] + mac + other + their,                    # an address not asked
+                head + valid[:6] + b"\x00\x09" + valid[8:]):              # opcode 9
+        s.send(bad.ljust(14, b"\0"))
+    s.send((head + valid).ljust(60, b"\0"))
+"""
+
+
+def _prefix() -> str:
+    return f"nk{os.getpid()}n{next(_sequence)}"
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("packet test networks need root (namespaces, raw sockets)", pytrace=False)
+    need_binary("ip", "iproute2")
+    need_binary("nft", "nftables")
+
+
+def _sysctl(namespace: str, *settings: str) -> None:
+    _run(["ip", "netns", "exec", namespace, "sysctl", "-q", "-w", *settings])
+
+
+def _listener(made: _Made, namespace: str, ports) -> _Helper:
+    helper = _Helper(f"listener of {namespace}", [
+        "ip", "netns", "exec", namespace, sys.executable, "-I", "-c", LISTENER,
+        json.dumps({"parent": os.getpid(), "name": namespace, "open": list(ports), "banners": {}, "http": list(ports),
+                    "hold": 5.0, "max_held": 256, "max_request": 8192})])
+    made.helpers.append(helper)
+    return helper
+
+
+@contextlib.contextmanager
+def _network() -> Iterator[_Made]:
+    made = _Made()
+    try:
+        yield made
+    finally:
+        _teardown(made)
+
+
+def mac_of(i: int) -> str:
+    return VENDOR_MAC if i == 0 else f"02:6e:6b:00:{i >> 8:02x}:{i & 0xff:02x}"
+
+
+@dataclass
+class ArpLan:
+    network: str
+    gateway: str
+    bridge: str
+    truth: dict = field(default_factory=dict)
+    silent: str | None = None
+    duplicate: str | None = None
+    hostile: str | None = None
+
+
+@contextlib.contextmanager
+def arp_lan(live: int = 20, silent: bool = True, duplicate: bool = True, hostile: bool = False) -> Iterator[ArpLan]:
+    """A bridge with ``live`` answering hosts (plus the silent, duplicate and hostile ones)."""
+    _need_root()
+    if not 1 <= live <= MAX_LIVE:
+        raise ValueError(f"live must be 1..{MAX_LIVE}")
+    prefix = _prefix()
+    with _network() as made:
+        bridge = f"{prefix}br"
+        with _setup_lock():
+            remove_stale()
+            subnet = _free_subnet()
+            made.links.append(bridge)
+            gateway = str(subnet[1])
+            _ip_batch([f"link add {bridge} type bridge", f"addr add {gateway}/24 dev {bridge}",
+                       f"link set {bridge} up"])
+        lan = ArpLan(str(subnet), gateway, bridge)
+        hosts = []  # (index, address, mac, arp on?)
+        for i in range(live):
+            hosts.append((i, str(subnet[10 + i]), mac_of(i), True))
+        n = live
+        if silent:
+            lan.silent = str(subnet[200])
+            hosts.append((n, lan.silent, mac_of(n), False))
+            n += 1
+        if duplicate:
+            lan.duplicate = str(subnet[201])
+            hosts += [(n, lan.duplicate, mac_of(n), True), (n + 1, lan.duplicate, mac_of(n + 1), True)]
+            n += 2
+        if hostile:
+            lan.hostile = str(subnet[202])
+            hosts.append((n, lan.hostile, HOSTILE_MAC, False))
+        batch = []
+        for i, _, mac, _ in hosts:
+            ns, veth = f"{prefix}h{i}", f"{prefix}v{i}"
+            _run(["ip", "netns", "add", ns])
+            made.namespaces.append(ns)
+            made.links.append(veth)
+            batch += [f"link add {veth} type veth peer name eth0 netns {ns}", f"link set {veth} master {bridge}",
+                      f"link set {veth} up"]
+        _ip_batch(batch)
+        for i, address, mac, answers in hosts:
+            ns = f"{prefix}h{i}"
+            _ip_batch(["link set lo up", f"link set eth0 address {mac}", f"addr add {address}/24 dev eth0",
+                       "link set eth0 up"] + ([] if answers else ["link set eth0 arp off"]), namespace=ns)
+            if answers:
+                lan.truth.setdefault(address, []).append(mac)
+        if hostile:
+            helper = _Helper("hostile ARP", ["ip", "netns", "exec", f"{prefix}h{n}", sys.executable, "-I", "-c",
+                                             HOSTILE_ARP, json.dumps({"address": lan.hostile, "mac": HOSTILE_MAC,
+                                                                      "other": "192.0.2.77"})])
+            made.helpers.append(helper)
+            import time
+
+            helper.wait_ready(time.monotonic() + READY_TIMEOUT)
+            lan.truth[lan.hostile] = [HOSTILE_MAC]
+        yield lan
+
+
+@dataclass
+class RouterChain:
+    routers: list          # addresses of the routers as the root sees them (towards it)
+    targets: list          # target addresses
+    hops: dict             # target -> [router address or None (silent), ..., target]
+    drop_at: int
+    namespaces: list = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def router_chain(routers: int = 4, targets: int = 1, drop_at: int = 2) -> Iterator[RouterChain]:
+    """root -- r1 -- ... -- rN -- LAN of ``targets`` hosts; router ``drop_at`` silent."""
+    _need_root()
+    if not 1 <= routers <= 8 or not 1 <= targets <= 8:
+        raise ValueError("1..8 routers and 1..8 targets")
+    import time
+
+    prefix = _prefix()
+    with _network() as made:
+        with _setup_lock():
+            remove_stale()
+            subnet = _free_subnet()
+            links = list(subnet.subnets(new_prefix=28))
+            # link k joins r_k (or the root, k=0) to r_{k+1}: .1 is the left side, .2 the right
+            veth0 = f"{prefix}l0"
+            made.links.append(veth0)
+            _run(["ip", "netns", "add", f"{prefix}r1"])
+            made.namespaces.append(f"{prefix}r1")
+            _ip_batch([f"link add {veth0} type veth peer name left netns {prefix}r1",
+                       f"addr add {links[0][1]}/28 dev {veth0}", f"link set {veth0} up",
+                       f"route add {subnet} via {links[0][2]}"])
+        lan = links[routers]
+        for k in range(1, routers + 1):
+            ns = f"{prefix}r{k}"
+            if k > 1:
+                _run(["ip", "netns", "add", ns])
+                made.namespaces.append(ns)
+                _ip_batch([f"link add right type veth peer name left netns {ns}",
+                           f"addr add {links[k - 1][1]}/28 dev right", "link set right up"],
+                          namespace=f"{prefix}r{k - 1}")
+            commands = ["link set lo up", f"addr add {links[k - 1][2]}/28 dev left", "link set left up",
+                        f"route add default via {links[k - 1][1]}"]
+            if k < routers:
+                commands.append(f"route add {lan} via {links[k][2]}")
+            _ip_batch(commands, namespace=ns)
+            _sysctl(ns, "net.ipv4.ip_forward=1", "net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000")
+            if k == drop_at:
+                _run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=(
+                    "table inet netkit_test { chain output { type filter hook output priority filter; "
+                    "icmp type time-exceeded drop; } }\n"))
+        last = f"{prefix}r{routers}"
+        _ip_batch(["link add lanbr type bridge", f"addr add {lan[1]}/28 dev lanbr", "link set lanbr up"],
+                  namespace=last)
+        chain = RouterChain([str(links[k - 1][2]) for k in range(1, routers + 1)], [], {}, drop_at)
+        for t in range(targets):
+            ns = f"{prefix}t{t}"
+            address = str(lan[2 + t])
+            _run(["ip", "netns", "add", ns])
+            made.namespaces.append(ns)
+            _ip_batch([f"link add p{t} type veth peer name eth0 netns {ns}", f"link set p{t} master lanbr",
+                       f"link set p{t} up"], namespace=last)
+            _ip_batch(["link set lo up", f"addr add {address}/28 dev eth0", "link set eth0 up",
+                       f"route add default via {lan[1]}"], namespace=ns)
+            _sysctl(ns, "net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000")
+            _listener(made, ns, [OPEN_PORT])
+            chain.targets.append(address)
+            chain.hops[address] = [None if k + 1 == drop_at else a for k, a in enumerate(chain.routers)] + [address]
+        chain.namespaces = list(made.namespaces)
+        deadline = time.monotonic() + READY_TIMEOUT
+        for helper in made.helpers:
+            helper.wait_ready(deadline)
+        yield chain
+
+
+@dataclass
+class VethPair:
+    root_if: str
+    gateway: str
+    address: str
+    namespace: str
+
+
+@contextlib.contextmanager
+def veth_pair() -> Iterator[VethPair]:
+    """One namespace behind one veth: the root side is ``root_if`` with ``gateway``."""
+    _need_root()
+    prefix = _prefix()
+    with _network() as made:
+        with _setup_lock():
+            remove_stale()
+            subnet = _free_subnet()
+            ns, veth = f"{prefix}s", f"{prefix}s"
+            _run(["ip", "netns", "add", ns])
+            made.namespaces.append(ns)
+            made.links.append(veth)
+            _ip_batch([f"link add {veth} type veth peer name eth0 netns {ns}", f"addr add {subnet[1]}/24 dev {veth}",
+                       f"link set {veth} up"])
+        _ip_batch(["link set lo up", f"addr add {subnet[2]}/24 dev eth0", "link set eth0 up"], namespace=ns)
+        yield VethPair(veth, str(subnet[1]), str(subnet[2]), ns)
+
+
+def addresses(network: str) -> list[str]:
+    return [str(a) for a in ipaddress.ip_network(network)]

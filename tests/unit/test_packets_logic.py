@@ -1,0 +1,95 @@
+"""The pure parts of netkit.packets: the DNS message walk, ARP reply parsing, the OUI
+look-up, filter compilation and the public names -- no sockets."""
+
+import socket
+import struct
+
+import pytest
+
+import netkit.packets
+from netkit.core.errors import ProtocolError, UsageError
+from netkit.packets import _arp, _dns, _oui, _raw
+
+
+def test_public_names_are_pinned():
+    assert netkit.packets.__all__ == sorted(netkit.packets.__all__)
+    for name in netkit.packets.__all__:
+        assert getattr(netkit.packets, name) is not None
+
+
+def _message(an=b"", counts=(1, 0, 0, 0), question=b"\x03www\x04test\x00\x00\x01\x00\x01"):
+    return b"\x12\x34\x81\x80" + struct.pack("!4H", *counts) + question + an
+
+
+def test_a_well_formed_message_walks():
+    rr = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + b"\x01\x02\x03\x04"
+    assert _dns.check_message(_message(rr, (1, 1, 0, 0))) == {"question": 1, "answer": 1, "authority": 0,
+                                                               "additional": 0}
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"\x00" * 11, "shorter than a DNS header"),
+    (_message(counts=(1, 3, 0, 0)), "counts 3 answer records"),
+    (_message(b"\xc0\x1b" + b"\x00" * 14, (1, 1, 0, 0)), "points forward"),  # to itself (offset 27)
+    (_message(b"\xc0", (1, 1, 0, 0)), "cut off"),
+    (_message(b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 9) + b"\x01", (1, 1, 0, 0)), "data length 9"),
+    (_message(b"\x80abc\x00" + b"\x00" * 10, (1, 1, 0, 0)), "label type"),
+    (_message(question=(b"\x3f" + b"a" * 63) * 5 + b"\x00\x00\x01\x00\x01"), "longer than 255"),
+])
+def test_lies_are_named(data, words):
+    with pytest.raises(ProtocolError, match=words):
+        _dns.check_message(data)
+
+
+def test_pointer_chains_are_bounded():
+    """Every pointer points back, to the one before it: no loop, but 70 jumps for one name."""
+    head = _message(counts=(1, 2, 0, 0))
+    rdata_at = len(head) + 12
+    chain = b"\xc0\x0c" + b"".join(struct.pack("!H", 0xC000 | (rdata_at + 2 * i)) for i in range(70))
+    first = b"\xc0\x0c" + struct.pack("!HHIH", 16, 1, 60, len(chain)) + chain
+    second = struct.pack("!H", 0xC000 | (rdata_at + 2 * 70)) + struct.pack("!HHIH", 1, 1, 60, 0)
+    with pytest.raises(ProtocolError, match="more than 64 compression pointers"):
+        _dns.check_message(head + first + second)
+
+
+def test_parse_type():
+    assert _dns.parse_type("mx") == 15 and _dns.parse_type("TYPE65") == 65 and _dns.parse_type("257") == 257
+    with pytest.raises(UsageError):
+        _dns.parse_type("TYPE0")
+
+
+def test_arp_reply_parsing():
+    us = socket.inet_aton("192.0.2.1")
+    mac = bytes.fromhex("020000000001")
+    reply = b"\xff" * 6 + mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) + mac \
+        + socket.inet_aton("192.0.2.9") + b"\x00" * 6 + us
+    assert _arp.parse_reply(reply, us) == ("192.0.2.9", "02:00:00:00:00:01")
+    assert _arp.parse_reply(reply[:41], us) is None
+    assert _arp.parse_reply(reply, socket.inet_aton("192.0.2.2")) is None  # a reply to someone else
+    bad = reply[:14] + struct.pack("!HHBBH", 1, 0x0800, 8, 4, 2) + reply[22:]
+    assert _arp.parse_reply(bad, us) is None
+    request = _arp.request_frame(mac, us, socket.inet_aton("192.0.2.9"))
+    assert len(request) == _arp.FRAME and request[:6] == b"\xff" * 6 and request[20:22] == b"\x00\x01"
+
+
+def test_arp_targets():
+    assert _arp.arp_targets(["192.0.2.1-3", "192.0.2.2/31"]) == ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+    with pytest.raises(UsageError, match="not an address"):
+        _arp.arp_targets(["gateway.example"])
+
+
+def test_oui_lookup(tmp_path):
+    registry = tmp_path / "oui.txt"
+    registry.write_text("# comment\n00163E\tXensource, Inc.\n0050C27D5\tDEUTA\n0050C2\tIEEE RA\n")
+    got = _oui.vendors(["00:16:3e:01:02:03", "00:50:c2:7d:50:00", "00:50:c2:00:00:01", "02:00:00:00:00:01",
+                        "00:00:5e:00:00:01"], files=(str(registry),))
+    assert got == {"00:16:3e:01:02:03": "Xensource, Inc.", "00:50:c2:7d:50:00": "DEUTA",
+                   "00:50:c2:00:00:01": "IEEE RA", "02:00:00:00:00:01": _oui.LOCAL, "00:00:5e:00:00:01": ""}
+
+
+def test_filters_compile_without_privilege():
+    code = _raw.compile_filter("arp[6:2] = 2")
+    assert len(code) % 8 == 0 and len(code) >= 16
+    assert _raw.compile_filter("icmp", _raw.DLT_RAW) != _raw.compile_filter("icmp")
+    with pytest.raises(UsageError, match="bad filter"):
+        _raw.compile_filter("tcp port banana")
