@@ -86,6 +86,21 @@ def test_hostile_text_is_stored_as_data_and_bounded(store):
     assert [x.target for x in store.history("web", 0, math.inf)] == ["web", "web"]   # the table is there
 
 
+def test_a_sample_that_cannot_be_stored_fails_alone(store, caplog):
+    loop: dict = {}
+    loop["self"] = loop
+    store.commit([sample(at=T0 + 1, duration=math.nan, status=7, details={(1, 2): "tuple key"}),
+                  sample(at=math.nan), sample(at=T0 + 2, details=loop),
+                  sample(at=T0 + 3, duration=-1.0, details={"when": T0})],
+                 [], [StoredEvent("web", "berlin", math.inf, "Broken"), StoredEvent("web", "berlin", T0, "Fine")])
+    first, second, third = store.history("web", 0, math.inf)
+    assert (first.duration, first.status, first.details) == (0.0, 3, {"(1, 2)": "tuple key"})
+    assert second.details == {"unstorable": "dict"}
+    assert third.duration == 0.0 and third.details == {"when": T0}
+    assert [e.kind for e in store.events(None, 0)] == ["Fine"]
+    assert "not stored" in caplog.text
+
+
 def test_states_by_location_and_changes(store_url):
     berlin, tokyo = open_store(store_url, "berlin"), open_store(store_url, "tokyo")
     try:

@@ -40,9 +40,10 @@ MAX_JSON_STRING = 256
 TRUNCATED = "\u2026"   # marks text cut to its bound
 
 # The engine-specific words in the DDL: {real} a float8, {key} a short text compared by
-# bytes (ids, locations, keys), {text} any text.
-SQLITE_TYPES = {"real": "REAL", "key": "TEXT", "text": "TEXT"}
-POSTGRES_TYPES = {"real": "DOUBLE PRECISION", "key": 'TEXT COLLATE "C"', "text": "TEXT"}
+# bytes (ids, locations, keys), {text} any text, {clustered} a small-row table kept in its
+# primary key's order (SQLite's WITHOUT ROWID: one b-tree instead of a table and an index).
+SQLITE_TYPES = {"real": "REAL", "key": "TEXT", "text": "TEXT", "clustered": " WITHOUT ROWID"}
+POSTGRES_TYPES = {"real": "DOUBLE PRECISION", "key": 'TEXT COLLATE "C"', "text": "TEXT", "clustered": ""}
 
 # Numbered steps: step N brings a store from version N-1 to N. Never edit a released step;
 # add one. Each runs in one transaction with the version update.
@@ -89,7 +90,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             step INTEGER NOT NULL, target {key} NOT NULL, location {key} NOT NULL, at {real} NOT NULL,
             count INTEGER NOT NULL, failures INTEGER NOT NULL, min {real} NOT NULL, avg {real} NOT NULL,
             max {real} NOT NULL, p50 {real} NOT NULL, p95 {real} NOT NULL, p99 {real} NOT NULL,
-            PRIMARY KEY (step, target, location, at))""",
+            PRIMARY KEY (step, target, location, at)){clustered}""",
         "CREATE INDEX rollups_at ON rollups (step, at)",
     ),
     # 2: how far each rollup step has folded the samples (rollup() and uptime() read it).
@@ -140,13 +141,19 @@ def bounded_json(value, limit: int) -> str | None:
     fail a batch)."""
     if value is None:
         return None
-    text = _dumps(value)
-    if len(text) <= limit:
+    try:
+        text = _dumps(value)
+    except (TypeError, ValueError):   # keys that are not text, a value that holds itself
+        text = None
+    if text is not None and len(text) <= limit:
         return text
-    shrunk = _dumps(_shrunk(value))
+    try:
+        shrunk = _dumps(_shrunk(value))
+    except (TypeError, ValueError, RecursionError):
+        return _dumps({"unstorable": type(value).__name__})
     if len(shrunk) <= limit:
         return shrunk
-    return _dumps({"truncated": True, "bytes": len(text)})
+    return _dumps({"truncated": True, "bytes": len(text or shrunk)})
 
 
 def dialogue_json(lines) -> str | None:
@@ -193,8 +200,12 @@ def sample_row(sample: Sample) -> tuple:
     """A Sample as a row of SAMPLE_COLUMNS; the dialogue is kept for non-OK runs only."""
     dialogue = dialogue_json(sample.dialogue) if sample.status != 0 else None
     expiry = sample.cert_expiry
-    return (sample.target, sample.location, _finite(sample.at, "a sample's time"), float(sample.duration),
-            int(sample.status), clean_text(sample.summary, MAX_SUMMARY), bounded_json(sample.details, MAX_DETAILS),
+    duration = float(sample.duration)
+    status = int(sample.status)
+    return (sample.target, sample.location, _finite(sample.at, "a sample's time"),
+            duration if math.isfinite(duration) and duration >= 0 else 0.0,
+            status if 0 <= status <= 3 else 3,   # a status we do not know is UNKNOWN
+            clean_text(sample.summary, MAX_SUMMARY), bounded_json(sample.details, MAX_DETAILS),
             dialogue, None if expiry is None or not math.isfinite(expiry) else float(expiry))
 
 

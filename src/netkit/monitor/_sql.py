@@ -138,9 +138,9 @@ class SqlStore(Store):
 
     def commit(self, samples: Iterable[Sample], states: Iterable[TargetState],
                events: Iterable[StoredEvent]) -> None:
-        sample_rows = [s.sample_row(x) for x in samples]
+        sample_rows = self._rows(s.sample_row, samples)
         state_rows = [(st.target, self.location, s._dumps(st.to_dict())) for st in states]
-        event_rows = [s.event_row(e) for e in events]
+        event_rows = self._rows(s.event_row, events)
         with self._write() as cur:
             if sample_rows:
                 self._insert_samples(cur, sample_rows)
@@ -153,6 +153,17 @@ class SqlStore(Store):
             if event_rows:
                 cur.executemany("INSERT INTO events (target, location, at, kind, data) VALUES (?, ?, ?, ?, ?)",
                                 event_rows)
+
+    def _rows(self, row, records) -> list[tuple]:
+        """``row(record)`` of each record; one that cannot be stored (a time that is not a
+        number) is logged and left out, so it fails alone, not its batch."""
+        rows = []
+        for record in records:
+            try:
+                rows.append(row(record))
+            except (TypeError, ValueError) as exc:
+                log.warning("%s: not stored, %s: %r", self.name, exc, record)
+        return rows
 
     def load_states(self) -> dict[str, TargetState]:
         with self._read() as cur:
@@ -191,7 +202,7 @@ class SqlStore(Store):
     def commit_verdicts(self, verdicts: Iterable[Verdict], events: Iterable[StoredEvent],
                         alerts: Iterable[Alert]) -> None:
         verdicts = list(verdicts)
-        event_rows = [s.event_row(e) for e in events]
+        event_rows = self._rows(s.event_row, events)
         alert_rows = [s.alert_row(a) for a in alerts]
         with self._write() as cur:
             now = self._now(cur)
@@ -295,9 +306,10 @@ class SqlStore(Store):
         window = max(step, HOUR)   # minutes are folded an hour at a time
         while mark < closed:
             end = min(closed, mark + window)
-            with self._write() as cur:
-                for low, high in chunks:
+            for low, high in chunks:   # a transaction each: the runner's batches go in between
+                with self._write() as cur:
                     self._fold(cur, step, mark, end, low, high)
+            with self._write() as cur:
                 cur.execute("INSERT INTO rollup_marks (step, mark) VALUES (?, ?) "
                             "ON CONFLICT (step) DO UPDATE SET mark = excluded.mark", (step, end))
             mark = end
@@ -332,21 +344,26 @@ class SqlStore(Store):
         with self._read() as cur:
             day_mark = self._marks(cur).get(DAY)
         raw_cut = min(raw_cut, day_mark if day_mark is not None else -math.inf)
-        while True:   # in slices: the runner's batches go in between
-            with self._write() as cur:
-                cur.execute("SELECT MIN(at) FROM samples")
-                first = cur.fetchone()[0]
-                if first is None or first >= raw_cut:
-                    break
-                cur.execute("DELETE FROM samples WHERE at < ?", (min(raw_cut, first + PRUNE_SLICE),))
+        self._delete_sliced("samples", "", (), raw_cut)
+        self._delete_sliced("rollups", "step = ? AND ", (MINUTE,), now - raw_days * DAY)
         with self._write() as cur:
-            cur.execute("DELETE FROM rollups WHERE step = ? AND at < ?", (MINUTE, now - raw_days * DAY))
             cur.execute("DELETE FROM rollups WHERE step <> ? AND at < ?", (MINUTE, old_cut))
             cur.execute("DELETE FROM events WHERE at < ?", (old_cut,))
             cur.execute("DELETE FROM incidents WHERE finish < ?", (old_cut,))
             cur.execute("DELETE FROM acks WHERE cleared < ?", (old_cut,))
             cur.execute("DELETE FROM outbox WHERE created < ? AND (delivered IS NOT NULL OR next_at > ?)",
                         (old_cut, 1e300))
+
+    def _delete_sliced(self, table: str, where: str, params: tuple, cut: float) -> None:
+        """Delete rows with ``at < cut`` a PRUNE_SLICE of history per transaction, so the
+        runner's batches go in between."""
+        while True:
+            with self._write() as cur:
+                cur.execute(f"SELECT MIN(at) FROM {table} WHERE {where}at < ?", (*params, cut))
+                first = cur.fetchone()[0]
+                if first is None:
+                    return
+                cur.execute(f"DELETE FROM {table} WHERE {where}at < ?", (*params, min(cut, first + PRUNE_SLICE)))
 
     # -- reads -----------------------------------------------------------------------------------
     def targets(self) -> list[TargetInfo]:
@@ -406,8 +423,11 @@ class SqlStore(Store):
                     cur.execute(f"SELECT target, COUNT(*), {_FAIL} FROM samples WHERE at >= ? AND at < ?{only} "
                                 "GROUP BY target", (lo, hi, *extra))
                 else:
-                    cur.execute("SELECT target, SUM(count), SUM(failures) FROM rollups WHERE step = ? AND at >= ? "
-                                f"AND at < ?{only} GROUP BY target", (step, lo, hi, *extra))
+                    # One target: "+at" keeps the planner on the primary key (step, target...),
+                    # not on (step, at), which would read every target's rows in the range.
+                    at = "+at" if target is not None else "at"
+                    cur.execute(f"SELECT target, SUM(count), SUM(failures) FROM rollups WHERE step = ? AND {at} >= ? "
+                                f"AND {at} < ?{only} GROUP BY target", (step, lo, hi, *extra))
                 for name, count, failures in cur.fetchall():
                     total = counts.setdefault(name, [0, 0])
                     total[0] += int(count)

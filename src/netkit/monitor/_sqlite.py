@@ -36,6 +36,8 @@ __all__ = ["SqliteStore", "sqlite_path"]
 BUSY_TIMEOUT = 30.0
 # The WAL file is cut back to this after a checkpoint, so one burst does not keep a big file.
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+# Rows ANALYZE reads per index when PRAGMA optimize refreshes the statistics (SQLite's advice).
+ANALYSIS_LIMIT = 1000
 # A new store file is readable by its owner only: results carry (masked) dialogues.
 FILE_MODE = 0o600
 
@@ -111,8 +113,10 @@ class SqliteStore(SqlStore):
 
     def _error(self, exc: sqlite3.Error, doing: str = "failed") -> Exception:
         text = str(exc)
-        if "not a database" in text or "malformed" in text:
+        if "not a database" in text:
             return UsageError(f"{self.name} is not a netkit monitor store ({text})")
+        if "malformed" in text:
+            return StoreError(f"{self.name} is damaged ({text}): restore it from a backup, or start a new one")
         if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
             return UsageError(f"cannot open {self.name}: {text} (is its directory writable?)")
         return StoreError(f"{self.name} {doing}: {text}")
@@ -152,6 +156,15 @@ class SqliteStore(SqlStore):
     def _tables(self, cur) -> set[str]:
         cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'")
         return {row[0] for row in cur.fetchall()}
+
+    def rollup(self, now: float) -> None:
+        super().rollup(now)
+        # Keep the planner's statistics fresh (cheap: it analyzes only tables that changed
+        # much, each from a sample of ANALYSIS_LIMIT rows).
+        with contextlib.suppress(sqlite3.Error):
+            conn = self._conn()
+            conn.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
+            conn.execute("PRAGMA optimize")
 
     def integrity_check(self) -> str:
         """SQLite's own check of the file: "ok" when sound."""

@@ -3,7 +3,8 @@
 Two engines implement it with the same behaviour and the same test suite: SQLite (default;
 ``_sqlite``) and PostgreSQL (``_postgres``, psycopg 3), where several monitors meet. The
 methods are blocking; the runner calls them from one writer thread, the web side from a
-reader thread, so the event loop never waits on a disk.
+reader thread, so the event loop never waits on a disk. One Store may be shared by threads:
+each thread gets its own connection on first use (closed by ``close()``).
 
 Every write method is one transaction: a ``kill -9`` at any moment leaves either all of a
 batch or none of it, and a store that opens.
