@@ -96,6 +96,17 @@ def test_webhook_posts_the_payload_with_its_id(store, webhook):
     assert seen.header("Content-Type") == "application/json"
 
 
+def test_https_webhook_verifies_the_certificate(store, webhook_tls, pki):
+    untrusted = chan("untrusted", {"type": "webhook", "url": webhook_tls.url("/ok/tls1")})
+    trusted = chan("trusted", {"type": "webhook", "url": webhook_tls.url("/ok/tls2"), "cafile": str(pki.ca_file)})
+    [refused] = enqueue(store, [untrusted], "web-tls-1")
+    [accepted] = enqueue(store, [trusted], "web-tls-2")
+    dispatch(store, [untrusted, trusted],
+             lambda: accepted.key not in pending(store) and pending(store)[refused.key].attempts == 1)
+    assert "CERTIFICATE_VERIFY_FAILED" in pending(store)[refused.key].last_error
+    assert webhook_tls.requests("/ok/tls1") == [] and len(webhook_tls.requests("/ok/tls2")) == 1
+
+
 def test_slack_form_escapes_markup(store, webhook):
     slack = chan("slack", {"type": "slack", "url": webhook.url("/ok/slack")})
     enqueue(store, [slack], "web-<!channel>", summary="a & b <http://evil|click>")
@@ -279,6 +290,33 @@ def test_an_alert_that_failed_before_a_restart_arrives_once_after_it(tmp_path, w
         again.close()
     [seen] = webhook.requests("/ok/back")
     assert json.loads(seen.body)["id"] == alert_id(alert.key)
+
+
+class SlowReads:
+    """The store, with every due list read before a pause: deliveries end during the read."""
+
+    PAUSE = 0.3
+
+    def __init__(self, store):
+        self.store = store
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def due_alerts(self, now, limit=100):
+        due = self.store.due_alerts(now, limit)
+        time.sleep(self.PAUSE)
+        return due
+
+
+def test_an_alert_delivered_during_a_read_of_the_due_list_is_not_sent_again(store, tmp_path):
+    log = tmp_path / "sent"
+    command = chan("cmd", {"type": "command", "argv": ["/bin/sh", "-c", f'echo "$NETKIT_TARGET" >> {log}']})
+    for n in range(5):
+        enqueue(store, [command], f"web-race-{n}")
+    dispatch(SlowReads(store), [command], lambda: not pending(store))
+    dispatch(SlowReads(store), [command], lambda: True)
+    assert sorted(log.read_text().split()) == [f"web-race-{n}" for n in range(5)]
 
 
 # -- hostile receivers -------------------------------------------------------------------------

@@ -12,6 +12,8 @@ Routes (``KEY`` is any token a test picks, so per-route counters never leak betw
 ``/huge/CODE/KEY``     CODE with ``Content-Length`` HUGE_LENGTH (1 GiB), then zeros for as long
                        as the client reads; ``webhook.sent[path]`` is how many body bytes went
 
+``webhook_tls`` is the same receiver over TLS (``https://``, certificate ``pki.good``).
+
 Every request is recorded, before its answer, as a :class:`tests.peers._base.Seen` (method,
 path, headers, the whole body as Content-Length says); ``webhook.requests(path)`` lists them,
 ``webhook.wait_for(path, n)`` waits until ``n`` came. ``webhook.url(path)`` is the full URL.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -52,9 +55,10 @@ class Webhook:
     sent: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
+    tls: ssl.SSLContext | None = None
 
     def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}{path}"
 
     def requests(self, path: str | None = None) -> list[Seen]:
         with self.lock:
@@ -78,6 +82,9 @@ class _Handler:
     def __init__(self, request, client_address, server):
         self.request, self.state = request, server.state
         try:
+            if self.state.tls is not None:
+                self.request.settimeout(HANG_SECONDS)   # a client that never finishes its handshake
+                self.request = self.state.tls.wrap_socket(request, server_side=True)
             self.handle()
         except OSError:     # the client went away: a cut on purpose, or the dispatcher's timeout
             pass
@@ -130,6 +137,19 @@ class _Handler:
         if body is not None:
             head.append(f"Content-Length: {len(body)}")
         self.request.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b""))
+
+
+@pytest.fixture
+def webhook_tls(pki):
+    """The same receiver over TLS (``https://``), presenting ``pki.good`` (127.0.0.1)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki.good.cert, pki.good.key)
+    with running_in_thread(_Handler, lambda host, port: Webhook(host, port, tls=context), "webhook-tls-peer",
+                           HOST) as state:
+        try:
+            yield state
+        finally:
+            state.stopping.set()
 
 
 @pytest.fixture

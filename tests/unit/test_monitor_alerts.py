@@ -182,11 +182,13 @@ def test_reminders_after_resend_then_each_resend():
     assert r2.key != r.key
 
 
-def test_no_reminders_for_acked_flapping_or_removed_targets():
+def test_no_reminders_for_acked_flapping_quiet_or_removed_targets():
     targets = {"web1": WEB}
     for verdict in (Verdict("web1", 2, since=0.0, acked=True), Verdict("web1", 2, since=0.0, flapping=True)):
         assert reminders({"web1": verdict}, targets, CHANNELS, {}, now=1e6) == []
     assert reminders({"gone": Verdict("gone", 2, since=0.0)}, targets, CHANNELS, {}, now=1e6) == []
+    assert reminders({"web1": Verdict("web1", 2, since=0.0)}, targets, CHANNELS, {}, now=1e6, quiet={"web1"}) == []
+    assert len(reminders({"web1": Verdict("web1", 2, since=0.0)}, targets, CHANNELS, {}, now=1e6)) == 1
 
 
 def test_backoff_doubles_to_a_cap():

@@ -104,14 +104,16 @@ def plan_alerts(change: VerdictChange, target: TargetInfo, channels, now: float)
 
 
 def reminders(verdicts: dict[str, Verdict], targets: dict[str, TargetInfo], channels,
-              last_alerts: dict[tuple[str, str], float], now: float) -> list[Alert]:
+              last_alerts: dict[tuple[str, str], float], now: float, quiet=frozenset()) -> list[Alert]:
     """Reminder alerts for problems still open: per channel with a ``resend`` interval that
     covers the target, when ``resend`` has passed since the channel's last alert about it (or
-    since the problem began). Acknowledged and flapping targets get none."""
+    since the problem began). Acknowledged and flapping targets get none, nor those in
+    ``quiet`` (the caller's: targets in a maintenance window now)."""
     alerts = []
     for target_id, verdict in verdicts.items():
         target = targets.get(target_id)
-        if target is None or verdict.status == OK or verdict.acked or verdict.flapping or verdict.since is None:
+        if target is None or verdict.status == OK or verdict.acked or verdict.flapping or verdict.since is None \
+                or target_id in quiet:
             continue
         for channel in channels:
             if not channel.resend or not channel.covers(target_id, target.group):
@@ -155,6 +157,7 @@ class Dispatcher:
         self._log = log or _log
         self._wake = asyncio.Event()
         self._in_flight: set[str] = set()
+        self._ended: set[str] = set()      # deliveries ended since the last look began
         self._busy: Counter = Counter()
         self._down_until: dict[str, tuple[float, str]] = {}
         self._task: asyncio.Task | None = None
@@ -200,8 +203,13 @@ class Dispatcher:
 
     async def _look(self, group: asyncio.TaskGroup, senders) -> None:
         now = self._clock()
-        for alert in await self._store_call(self._store.due_alerts, now, DUE_BATCH):
-            if alert.key in self._in_flight:
+        # A delivery that ends while the due list is being read may be in that list as it was
+        # before its end (still undelivered): such keys are skipped until the next look, or
+        # they would be sent twice.
+        self._ended.clear()
+        due = await self._store_call(self._store.due_alerts, now, DUE_BATCH)
+        for alert in due:
+            if alert.key in self._in_flight or alert.key in self._ended:
                 continue
             channel = self._channels.get(alert.channel)
             if channel is None:
@@ -247,6 +255,7 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 -- the store failed: the alert stays due
             self._log(f"alerts: recording the delivery of {alert.key!r} failed ({exc})")
         finally:
+            self._ended.add(alert.key)
             self._in_flight.discard(alert.key)
             self._busy[channel.name] -= 1
             self._wake.set()
