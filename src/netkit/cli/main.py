@@ -25,6 +25,7 @@ COMMANDS = {
     "monitor": ("netkit.cli.monitor", "every check on a schedule: states, alerts, history, Prometheus metrics"),
     "packets": ("netkit.cli.packets", "packets by hand: DNS query, ARP sweep, TCP traceroute with a graph, sniffing"),
     "url": ("netkit.cli.url", "parse, quote, unquote, join, encode and decode URLs and query strings"),
+    "mail": ("netkit.cli.mail", "send mail (and test servers, as swaks), list and fetch POP3/IMAP mailboxes"),
 }
 
 USAGE = f"""\
