@@ -456,10 +456,9 @@ class Monitor:
         self._watermark = watermark
 
     def _channels_for(self, target):
-        channels = self.config.channels
-        if target.channels:
-            channels = tuple(c for c in channels if c.name in target.channels)
-        return channels
+        # target.channels is resolved by the config: every channel's name unless the target's
+        # alerts = [...] names some (or none: alerts = [] is silence).
+        return tuple(c for c in self.config.channels if c.name in target.channels)
 
     async def _remind(self, now: float) -> None:
         from netkit.monitor._alerts import reminders
