@@ -292,3 +292,49 @@ url = "tcp://db.example:5432"
     rows = json.loads(out)
     assert [(r["target"], r["state"], r["locations"]) for r in rows] == [("db", "CRITICAL", {"fra": "CRITICAL"}),
                                                                           ("web", "OK", {"fra": "OK"})]
+
+
+def test_run_in_the_foreground_takes_the_overrides_and_stops_on_sigterm(tmp_path, sshd):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    path = write(tmp_path, f"""
+[monitor]
+state-dir = "state"
+listen = "127.0.0.1:1"
+[[target]]
+name = "sshd"
+url = "ssh://127.0.0.1:{sshd.port}"
+interval = 1
+""")
+    (tmp_path / "state").mkdir()
+    src = str(Path(__file__).parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.pop("NOTIFY_SOCKET", None)
+    proc = subprocess.Popen([sys.executable, "-m", "netkit", "monitor", "run", path, "--location", "fra",
+                             "--listen", ""], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = proc.stderr.readline()
+        assert "running 1 targets" in first and "location 'fra'" in first and "web" not in first, first
+        import json
+
+        rows = []
+        deadline = time.monotonic() + 30
+        while not (rows and rows[0]["last_check"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            code, out, err = run(["status", path, "--json"])   # read beside the running writer
+            rows = json.loads(out) if code == 0 else []
+        assert rows and rows[0]["target"] == "sshd" and rows[0]["locations"] == {"fra": "OK"}, rows
+        assert rows[0]["summary"].startswith("OpenSSH")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    code, out, err = run(["status", path])
+    assert code == 0 and out.splitlines()[1].split()[:2] == ["sshd", "OK"], out + err
