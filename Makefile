@@ -6,7 +6,8 @@ PY     := $(VENV)/bin/python
 # for the monitor's maintenance windows (zoneinfo reads the system's time zones).
 TEST_DEBS  := tzdata nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client \
               nftables nmap-common libxml2-utils xsltproc ndiff iproute2 nmap \
-              postgresql prometheus prometheus-alertmanager tcpdump graphviz
+              postgresql prometheus prometheus-alertmanager tcpdump graphviz \
+              chromium chromium-driver fonts-dejavu-core
 # monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils); the scan
 # benchmark runs nmap, and reads peak memory with GNU time (time).
 BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils \
