@@ -64,7 +64,7 @@ def not_exposed():
 helper = {"data": not_exposed}
 
 
-@value_class("psacb.PSACB")
+@value_class("psacb.PSACB", "psacbpb.PSACB")
 class PSACB:
     """What example 5.8's client sends: the server rebuilds it as this class."""
 
@@ -75,7 +75,8 @@ class PSACB:
         return "PSA callback"
 '''
 
-# The client side of example 5.8: its PSACB, importable as psacb.PSACB.
+# The client side of example 5.8: its PSACB, importable as psacb.PSACB; for PB, whose
+# jelly sends only Copyable objects, psacbpb.PSACB.
 CLIENT_CLASS = '''\
 class PSACB:
     def __init__(self):
@@ -83,6 +84,21 @@ class PSACB:
 
     def cb(self):
         return "PSA callback"
+'''
+CLIENT_CLASS_PB = '''\
+from twisted.spread import pb
+
+
+class PSACB(pb.Copyable):
+    def __init__(self):
+        self.some_attribute = 1
+
+    def cb(self):
+        return "PSA callback"
+
+
+class Unlisted(pb.Copyable):
+    """A class the server never registered: jelly refuses it."""
 '''
 
 
@@ -101,6 +117,7 @@ def write_module(top: Path) -> Path:
     path = top / "tools.py"
     path.write_text(MODULE)
     (top / "psacb.py").write_text(CLIENT_CLASS)
+    (top / "psacbpb.py").write_text(CLIENT_CLASS_PB)
     return path
 
 

@@ -246,11 +246,7 @@ def _call(request, out, err) -> int:
     url = request["url"]
     try:
         if request["method"] is None:
-            names = call(url, "system.listMethods", [], **kw)
-            if not isinstance(names, list):
-                raise NetError(f"{url}: system.listMethods answered a {type(names).__name__}, not a list")
-            result = [{"method": str(n), "help": _first_line(call(url, "system.methodHelp", [n], **kw))}
-                      for n in names]
+            result = _describe(url, call, kw)
         else:
             result = call(url, request["method"], request["params"], **kw)
     except NetError as exc:
@@ -258,6 +254,25 @@ def _call(request, out, err) -> int:
         return 1
     out.write(dump_json(result) if values.get("json") else render(result))
     return 0
+
+
+def _describe(url, call, kw):
+    """[{method, help}] of the server: its names, then their help in one multicall."""
+    from netkit.core.errors import ProtocolError
+
+    if url.lower().startswith("pb://"):
+        got = call(url, "describe", [], **kw)
+    else:
+        names = call(url, "system.listMethods", [], **kw)
+        got = [names, call(url, "system.multicall", [[{"methodName": "system.methodHelp", "params": [n]}
+                                                      for n in names[:100]]], **kw) if isinstance(names, list) else []]
+    if not (isinstance(got, list) and len(got) == 2 and isinstance(got[0], list) and isinstance(got[1], list)):
+        raise ProtocolError(f"{url}: system.listMethods did not answer a list of names")
+    rows = []
+    for name, help in zip(got[0], got[1]):
+        text = help[0] if isinstance(help, list) and help else ""
+        rows.append({"method": str(name), "help": _first_line(text)})
+    return rows
 
 
 def _first_line(text):

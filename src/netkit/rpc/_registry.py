@@ -64,12 +64,12 @@ def expose(fn=None, *, name=None):
     return mark(fn) if fn is not None else mark
 
 
-def value_class(wire_name: str):
-    """Mark a class whose objects Pyro and PB clients may send: ``wire_name`` is the
-    client's ``module.Class``; the server rebuilds an object of the marked class from it
+def value_class(*wire_names: str):
+    """Mark a class whose objects Pyro and PB clients may send: ``wire_names`` are the
+    clients' ``module.Class``; the server rebuilds an object of the marked class from them
     (and nothing else: every other class stays a dict or is refused)."""
     def mark(cls):
-        cls.__netkit_rpc_value__ = wire_name
+        cls.__netkit_rpc_value__ = wire_names
         return cls
 
     return mark
@@ -107,9 +107,10 @@ class Registry:
         for value in vars(module).values():
             if callable(value) and isinstance(getattr(value, "__netkit_rpc__", None), str):
                 self.add(value, value.__netkit_rpc__)
-            wire = getattr(value, "__netkit_rpc_value__", None) if isinstance(value, type) else None
-            if isinstance(wire, str):
-                self.value_classes[wire] = value
+            wires = getattr(value, "__netkit_rpc_value__", ()) if isinstance(value, type) else ()
+            for wire in wires if isinstance(wires, tuple) else ():
+                if isinstance(wire, str):
+                    self.value_classes[wire] = value
 
     def resolve(self, name) -> Method:
         if not isinstance(name, str) or not NAME.match(name) or name not in self.methods:
