@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from netkit.monitor._alerts import Dispatcher, alert_id, plan_alerts
+from netkit.monitor._alerts import GIVE_UP_AFTER, Dispatcher, alert_id, plan_alerts
 from netkit.monitor._channels import channel_from_table
 from netkit.monitor._records import TargetInfo, VerdictChange
 from netkit.monitor._store import open_store
@@ -214,13 +214,37 @@ def test_a_failing_command_is_retried_with_its_last_line(store, tmp_path):
     assert "exited with status 3" in row.last_error and row.next_at < math.inf
 
 
-def test_a_hung_command_is_killed_at_the_timeout(store, tmp_path):
-    marker = tmp_path / "still-running"
+def _gone(pid: int) -> bool:
+    """The process has ended (a zombie nobody reaped counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_hung_command_is_killed_at_the_timeout_with_its_children(store, tmp_path):
+    pidfile = tmp_path / "child.pid"
     command = chan("cmd", {"type": "command", "timeout": 1,
-                           "argv": ["/bin/sh", "-c", f"sleep 30; touch {marker}"]})
+                           "argv": ["/bin/sh", "-c", f"sleep 300 & echo $! > {pidfile}; wait"]})
     [alert] = enqueue(store, [command], "web-cmd-hang")
     dispatch(store, [command], lambda: pending(store)[alert.key].attempts == 1)
     assert "no answer within 1 s" in pending(store)[alert.key].last_error
+    child = int(pidfile.read_text())
+    deadline = time.monotonic() + WAIT
+    while not _gone(child):
+        assert time.monotonic() < deadline, f"the command's child {child} outlived the timeout"
+        time.sleep(0.05)
+
+
+def test_an_alert_undelivered_for_a_day_is_given_up(store, webhook):
+    hook = chan("hook", {"type": "webhook", "url": webhook.url("/status/503/old")})
+    [alert] = enqueue(store, [hook], "web-old")
+    clock = Clock()
+    clock.offset = GIVE_UP_AFTER
+    dispatch(store, [hook], lambda: pending(store)[alert.key].attempts == 1, clock=clock)
+    row = pending(store)[alert.key]
+    assert row.next_at == math.inf and row.last_error.startswith("answered 503")
 
 
 def test_alertmanager_fires_then_resolves(store, alertmanager):
