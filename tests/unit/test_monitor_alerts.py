@@ -63,6 +63,7 @@ def test_slack_url_from_the_environment():
     ({"type": "webhook", "url": "https://x", "send_on_resolved": True}, "did you mean 'send-on-resolved'?"),
     ({"type": "webhook"}, "needs url"),
     ({"type": "webhook", "url": "ftp://x/"}, "http:// or https://"),
+    ({"type": "webhook", "url": "https://u:pw@x/"}, "url holds a password"),
     ({"type": "webhook", "url": "https://x", "resend": "4 hours"}, "resend"),
     ({"type": "webhook", "url": "https://x", "resend": -1}, "resend"),
     ({"type": "webhook", "url": "https://x", "timeout": 0}, "timeout"),

@@ -10,11 +10,11 @@ from netkit.core.status import CRITICAL, OK
 
 def test_exported_members():
     assert monitor.__all__ == [
-        "AckCleared", "Acknowledged", "Config", "FlappingStarted", "FlappingStopped", "HardChange", "Job",
-        "LatenessStats", "Maintenance", "Monitor", "OneOff", "Policy", "Recurring", "Reload", "Result", "Run",
-        "Scheduler", "SoftChange", "Store", "TargetState", "Transition", "acknowledge", "advance",
-        "load_config", "open_store", "percent_state_change", "run", "should_alert", "unacknowledge",
-        "window_from_table",
+        "AckCleared", "Acknowledged", "Channel", "Config", "Dispatcher", "FlappingStarted", "FlappingStopped",
+        "HardChange", "Job", "LatenessStats", "Maintenance", "Monitor", "OneOff", "Policy", "Recurring", "Reload",
+        "Result", "Run", "Scheduler", "SoftChange", "Store", "TargetState", "Transition", "acknowledge", "advance",
+        "channel_from_table", "load_config", "open_store", "percent_state_change", "plan_alerts", "reminders",
+        "run", "should_alert", "unacknowledge", "window_from_table",
     ]
     for name in monitor.__all__:
         assert getattr(monitor, name) is not None

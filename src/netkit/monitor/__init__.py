@@ -14,6 +14,8 @@ around it, and every rule is tested on a fake clock.
   ``Monitor(load_config(path)).subscribe(callback)``, then ``await monitor.run()``.
 - :func:`open_store` and :class:`Store` (``_store``): results, states, events and the outbox
   in SQLite or PostgreSQL.
+- :class:`Channel`, :func:`channel_from_table`, :func:`plan_alerts`, :func:`reminders` and
+  :class:`Dispatcher` (``_alerts``): who gets an alert, and its delivery from the outbox.
 
 Imports are lazy: ``import netkit.monitor`` loads nothing until a name is used.
 """
@@ -27,6 +29,7 @@ _MODULES = {
     "netkit.monitor._config": ("Config", "load_config"),
     "netkit.monitor._runner": ("Monitor", "run"),
     "netkit.monitor._store": ("Store", "open_store"),
+    "netkit.monitor._alerts": ("Channel", "Dispatcher", "channel_from_table", "plan_alerts", "reminders"),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_LAZY)  # tests/unit/test_monitor_api.py pins it

@@ -172,6 +172,8 @@ def channel_from_table(name: str, table: dict, where: str, env=None) -> Channel:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         fail(f"url must be an http:// or https:// address with a host, got {_shown(url)!r}")
+    if parts.password is not None and "url" in table:
+        fail("url holds a password: give the whole url in url-env (the name of an environment variable)")
     if kind == "alertmanager":
         if parts.query or parts.fragment:
             fail("url is Alertmanager's base address (http://host:9093); the API path is added")
