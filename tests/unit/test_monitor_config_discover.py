@@ -111,3 +111,13 @@ def test_status_rows_worst_first_with_soft_and_flags():
     assert "WARNING* (flapping)" in lines[2] and lines[-1].startswith("* a location's last result disagrees")
     assert lines[3].split()[:4] == ["new", "OK", "-", "-"]
     assert status_table([]) == "no targets in the store yet\n"
+
+
+def test_a_name_on_two_addresses_is_one_target():
+    from netkit.monitor._discover import unique
+
+    v4 = classify("localhost", 8080, "HTTP/1.1 200 OK", None, None, "n")
+    v6 = classify("localhost", 8080, "HTTP/1.1 200 OK", None, None, "n")
+    other = classify("localhost", 22, "SSH-2.0-x", None, None, "n")
+    assert unique([v4, other, v6]) == [v4, other]
+    assert len(parse_config(render(unique([v4, v6, other]), "c", now=0), "x.toml", env={}).targets) == 2

@@ -243,7 +243,14 @@ def discover(targets, ports, *, dns_name: str = "localhost", timeout: float = PR
         return [], report
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         services = runner.run(_probe_all(open_ports, names, dns_name, timeout))
-    return services, report
+    return unique(services), report
+
+
+def unique(services) -> list:
+    """``services`` without a second one of the same name: a host name given that resolves
+    to 127.0.0.1 and ::1 is one target (its check resolves the name itself)."""
+    seen = set()
+    return [s for s in services if not (s.name in seen or seen.add(s.name))]
 
 
 # -- the file ---------------------------------------------------------------------------------
