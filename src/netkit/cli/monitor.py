@@ -15,15 +15,15 @@ SUMMARY_WIDTH = 60
 
 
 def _listen(value):
-    from netkit.monitor._config import parse_listen
+    from netkit.monitor._fields import parse_listen
 
     return parse_listen(value)
 
 
 def _location(value):
-    from netkit.monitor._config import _name
+    from netkit.monitor._fields import check_name
 
-    return _name(value, "a location name")
+    return check_name(value, "a location name")
 
 
 def _dns_name(value):

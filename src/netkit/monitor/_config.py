@@ -57,11 +57,25 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from netkit.core.errors import UsageError
+from netkit.monitor._fields import (
+    bad,
+    check_name,
+    duration,
+    flag,
+    labels,
+    names,
+    parse_listen,
+    percent,
+    shown,
+    whole,
+)
+from netkit.monitor._fields import MAX_NAME
 from netkit.monitor._schedule import MAX_INTERVAL, MIN_INTERVAL
+from netkit.monitor._settings import DEFAULT_LISTEN, Settings, default_settings, settings_from_table
 from netkit.monitor._state import MAX_THRESHOLD
 
 __all__ = ["Config", "Module", "Settings", "TargetConfig", "default_settings", "load_config", "parse_config",
-           "parse_listen", "MAX_CONFIG_FILE", "MAX_TARGETS"]
+           "parse_listen", "DEFAULT_LISTEN", "MAX_CONFIG_FILE", "MAX_TARGETS"]
 
 # 100,000 targets of ~300 bytes each are ~30 MiB of TOML; a file far past that is a mistake
 # (a log, a disk image), and reading it whole would cost the memory the monitor needs.
@@ -69,60 +83,13 @@ MAX_CONFIG_FILE = 64 << 20
 # Targets in one config: ten times the 10,000 one small box is built to run, so a generated
 # config has room, while a generator gone wrong stops here instead of eating the memory.
 MAX_TARGETS = 100_000
-# A target id, a group, channel, location or label name: ids go into URLs (/api/targets/ID),
-# Prometheus labels and log lines; a few words is what a person reads.
-MAX_NAME = 200
-# Labels per target and the length of a value: a label set is repeated in every series of
-# the target on /metrics.
-MAX_LABELS = 32
-MAX_LABEL_VALUE = 256
 # Locations a target may name (a fleet has a handful; each is a row per target in the store).
 MAX_LOCATIONS = 64
-# Checks at once: each holds a socket; past this the open-files limit is the bound anyway.
-MAX_IN_FLIGHT = 65536
-# The web side's default address: blackbox_exporter's port, so a Prometheus that scraped it
-# switches by changing the host; loopback, as every netkit server.
-DEFAULT_LISTEN = "127.0.0.1:9115"
-DEFAULT_LOCATION = "default"
-# Raw results for two weeks (enough to look at last week's incident in detail); rollups
-# for over a year (this month against the same month last year).
-DEFAULT_KEEP_RAW = 14 * 86400.0
-DEFAULT_KEEP_ROLLUPS = 400 * 86400.0
-# Retention bounds: less than an hour of history makes the uptime rollups meaningless;
-# more than ten years is a typo.
-MIN_KEEP, MAX_KEEP = 3600.0, 3660 * 86400.0
-DEFAULT_API_TOKEN_ENV = "NETKIT_API_TOKEN"
-STORE_FILE = "monitor.db"
-
 _TOP_KEYS = ("monitor", "defaults", "group", "target", "alert", "maintenance", "module")
-_SETTING_KEYS = ("state-dir", "store", "store-password-env", "listen", "location", "max-in-flight", "keep-raw",
-                 "keep-rollups", "api-token-env")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
 
 
 # -- the records ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The ``[monitor]`` table, defaults filled in. ``store`` is the URL ``open_store``
-    takes, the password from ``store-password-env`` in it (so never printed: mask it);
-    ``listen`` is ``"host:port"`` or "" (no web side); durations are seconds."""
-
-    state_dir: str
-    store: str = field(repr=False)
-    listen: str = DEFAULT_LISTEN
-    location: str = DEFAULT_LOCATION
-    max_in_flight: int = 500
-    keep_raw: float = DEFAULT_KEEP_RAW
-    keep_rollups: float = DEFAULT_KEEP_ROLLUPS
-    api_token: str | None = field(default=None, repr=False)
-
-    @property
-    def store_masked(self) -> str:
-        from netkit.core.secrets import mask_url
-
-        return mask_url(self.store)
 
 
 @dataclass(frozen=True)
@@ -197,133 +164,24 @@ class Config:
         return {t.id: t for t in self.targets}
 
 
-# -- values ---------------------------------------------------------------------------------
-
-
-def _name(value, what: str = "a name") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"expects {what}: non-empty text")
-    if value != value.strip() or not value.isprintable():
-        raise ValueError(f"expects {what} without control characters or spaces around it")
-    if len(value) > MAX_NAME:
-        raise ValueError(f"expects {what} of at most {MAX_NAME} characters")
-    return value
-
-
-def _seconds(low: float, high: float):
-    """A parser of a duration: a TOML number (seconds) or text like "30s", "5m", "2h", "14d"."""
-    expects = (f"expects seconds or a number with s, m, h or d, from {_human(low)} to {_human(high)}")
-
-    def parse(value):
-        if isinstance(value, bool):
-            raise ValueError(expects)
-        if isinstance(value, str):
-            text = value.strip()
-            number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
-            if not (number.isascii() and number.replace(".", "", 1).isdigit()):
-                raise ValueError(expects)
-            value = float(number) * _UNITS[unit]
-        if not isinstance(value, (int, float)) or not low <= value <= high:  # nan fails too
-            raise ValueError(expects)
-        return float(value)
-
-    return parse
-
-
-def _human(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
-
-
-def _whole(low: int, high: int):
-    def parse(value):
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"expects a whole number from {low} to {high}")
-        return value
-
-    return parse
-
-
-def _percent(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-        raise ValueError("expects a percentage from 0 to 100")
-    return float(value)
-
-
-def _flag(value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("expects true or false")
-    return value
-
-
-def _label_name(name) -> str:
-    if not (isinstance(name, str) and name and name.isascii() and (name[0].isalpha() or name[0] == "_")
-            and name.replace("_", "a").isalnum() and not name.startswith("__") and len(name) <= MAX_NAME):
-        raise ValueError(f"expects label names as Prometheus has them ([a-zA-Z_][a-zA-Z0-9_]*, not __...); "
-                         f"{name!r} is not one")
-    return name
-
-
-def _labels(value) -> dict:
-    if not isinstance(value, dict):
-        raise ValueError("expects a table of name = \"value\"")
-    if len(value) > MAX_LABELS:
-        raise ValueError(f"expects at most {MAX_LABELS} labels")
-    out = {}
-    for name, text in value.items():
-        _label_name(name)
-        if not isinstance(text, str) or not text.isprintable() or len(text) > MAX_LABEL_VALUE:
-            raise ValueError(f"expects text values of at most {MAX_LABEL_VALUE} characters without control "
-                             f"characters; {name} is {text!r}")
-        out[name] = text
-    return out
-
-
-def _names(what: str, limit: int):
-    def parse(value):
-        if not isinstance(value, list):
-            raise ValueError(f"expects a list of {what} names")
-        if len(value) > limit:
-            raise ValueError(f"expects at most {limit} {what} names")
-        names = tuple(_name(v, f"{what} names") for v in value)
-        if len(set(names)) != len(names):
-            raise ValueError(f"names a {what} twice")
-        return names
-
-    return parse
-
-
 # Monitor keys of [defaults], [group.NAME] and [[target]]: parser and an example value.
 _KEYS = {
-    "interval": (_seconds(MIN_INTERVAL, MAX_INTERVAL), '"30s"'),
-    "failure-threshold": (_whole(1, MAX_THRESHOLD), "3"),
-    "success-threshold": (_whole(1, MAX_THRESHOLD), "2"),
-    "flap-detection": (_flag, "false"),
-    "low-flap-threshold": (_percent, "20"),
-    "high-flap-threshold": (_percent, "30"),
-    "labels": (_labels, '{ env = "prod" }'),
-    "locations": (_names("location", MAX_LOCATIONS), '["fra", "nyc"]'),
-    "quorum": (_whole(1, MAX_LOCATIONS), "2"),
-    "alerts": (_names("alert channel", 1000), '["ops"]'),
+    "interval": (duration(MIN_INTERVAL, MAX_INTERVAL), '"30s"'),
+    "failure-threshold": (whole(1, MAX_THRESHOLD), "3"),
+    "success-threshold": (whole(1, MAX_THRESHOLD), "2"),
+    "flap-detection": (flag, "false"),
+    "low-flap-threshold": (percent, "20"),
+    "high-flap-threshold": (percent, "30"),
+    "labels": (labels, '{ env = "prod" }'),
+    "locations": (names("location", MAX_LOCATIONS), '["fra", "nyc"]'),
+    "quorum": (whole(1, MAX_LOCATIONS), "2"),
+    "alerts": (names("alert channel", 1000), '["ops"]'),
 }
 _POLICY_KEYS = ("failure-threshold", "success-threshold", "flap-detection", "low-flap-threshold",
                 "high-flap-threshold")
 _PROBER_SCHEMES = {"http": ("http", "https"), "https": ("https",), "tcp": ("tcp",), "udp": ("udp",), "tls": ("tls",),
                    "ftp": ("ftp",), "smtp": ("smtp",), "smtps": ("smtps",), "pop3": ("pop3",), "pop3s": ("pop3s",),
                    "imap": ("imap",), "imaps": ("imaps",), "ssh": ("ssh",), "dns": ("dns",)}
-
-
-def _bad(where: str, key: str, exc: ValueError, value, example: str) -> UsageError:
-    return UsageError(f"{where}: {key} {exc} (got {_shown(value)}); e.g. {key} = {example}")
-
-
-def _shown(value) -> str:
-    from netkit.core.text import for_terminal
-
-    text = repr(value)
-    return for_terminal(text if len(text) <= 80 else text[:77] + "...")
 
 
 def _split(where: str, table, *, extra=()):
@@ -337,30 +195,10 @@ def _split(where: str, table, *, extra=()):
             try:
                 mine[key] = parse(value)
             except ValueError as exc:
-                raise _bad(where, key, exc, value, example) from None
+                raise bad(where, key, exc, value, example) from None
         elif key not in extra:
             rest[key] = value
     return mine, rest
-
-
-def parse_listen(text) -> str:
-    """``host:port`` (``[v6]:port``) normalized, or "" (no web side); ValueError otherwise."""
-    if not isinstance(text, str):
-        raise ValueError("expects \"host:port\" or \"\" (off)")
-    text = text.strip()
-    if not text:
-        return ""
-    host, colon, port = text.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-        if ":" not in host:
-            host = ""
-    elif ":" in host:
-        host = ""  # an IPv6 address must be in brackets: [::1]:9115
-    if not colon or not host or not host.isprintable() or " " in host or not port.isascii() \
-            or not port.isdigit() or int(port) > 65535:
-        raise ValueError("expects \"host:port\" such as \"127.0.0.1:9115\" or \"[::1]:9115\", or \"\" (off)")
-    return f"[{host}]:{int(port)}" if ":" in host else f"{host}:{int(port)}"
 
 
 # -- the file -------------------------------------------------------------------------------
@@ -392,10 +230,10 @@ def parse_config(data: str, path: str, env=None) -> Config:
         if key not in _TOP_KEYS:
             hint = "; [[check]] is a checks file's, a monitor config has [[target]] tables" if key == "check" else \
                 suggest(key, _TOP_KEYS, quoted=True)
-            raise UsageError(f"{path}: unknown top-level key {_shown(key)}{hint}; a monitor config has [monitor], "
+            raise UsageError(f"{path}: unknown top-level key {shown(key)}{hint}; a monitor config has [monitor], "
                              f"[defaults], [group.NAME], [[target]], [[alert]], [[maintenance]] and [module.NAME]")
     base = os.path.dirname(os.path.abspath(path))
-    settings = _settings(path, doc.get("monitor", {}), env, base)
+    settings = settings_from_table(path, doc.get("monitor", {}), env, base)
     also = (*_KEYS, "name", "group")
     mon_defaults, check_defaults = _split(f"{path}: [defaults]", doc.get("defaults", {}))
     check_defaults = parse_defaults(path, "[defaults]", check_defaults, also=also)
@@ -404,8 +242,8 @@ def parse_config(data: str, path: str, env=None) -> Config:
     for name, table in groups.items():
         mine, rest = _split(f"{path}: [group.{name}]", table)
         opts = parse_defaults(path, f"[group.{name}]", rest, also=also)
-        labels = {**mon_defaults.get("labels", {}), **mine.get("labels", {})}
-        resolved[name] = ({**mon_defaults, **mine, "labels": labels}, {**check_defaults, **opts})
+        merged = {**mon_defaults.get("labels", {}), **mine.get("labels", {})}
+        resolved[name] = ({**mon_defaults, **mine, "labels": merged}, {**check_defaults, **opts})
     resolved[""] = (mon_defaults, check_defaults)
     channels = _channels(path, doc.get("alert", []), env)
     channel_names = tuple(c.name for c in channels)
@@ -421,7 +259,7 @@ def parse_config(data: str, path: str, env=None) -> Config:
     for n, table in enumerate(raw_targets, 1):
         target = _target(path, check_label(n, table, "target"), table, resolved, channel_names, env, also)
         if target.id in seen:
-            raise UsageError(f"{path}: {check_label(n, table, 'target')}: the id {_shown(target.id)} is also target "
+            raise UsageError(f"{path}: {check_label(n, table, 'target')}: the id {shown(target.id)} is also target "
                              f"{seen[target.id]}'s; give each target its own name = \"...\"")
         seen[target.id] = n
         targets.append(target)
@@ -436,9 +274,9 @@ def _section(path, doc, key) -> dict:
         raise UsageError(f"{path}: {key} must be named tables, e.g. [{key}.web]")
     for name in tables:
         try:
-            _name(name, f"{key} names")
+            check_name(name, f"{key} names")
         except ValueError as exc:
-            raise UsageError(f"{path}: [{key}.{_shown(name)}]: the name {exc}") from None
+            raise UsageError(f"{path}: [{key}.{shown(name)}]: the name {exc}") from None
     return tables
 
 
@@ -456,17 +294,17 @@ def _target(path, label, table, resolved, channel_names, env, also) -> TargetCon
     group = table.get("group", "") if isinstance(table, dict) else ""
     if not isinstance(group, str) or (group and group not in resolved):
         known = [g for g in resolved if g]
-        raise UsageError(f"{where}: group {_shown(group)} is not defined{suggest(str(group), known, quoted=True)}; "
+        raise UsageError(f"{where}: group {shown(group)} is not defined{suggest(str(group), known, quoted=True)}; "
                          f"add a [group.{for_name(group)}] table (it may be empty)")
     mon, check_defaults = resolved[group]
     spec = check_from_table(path, label, rest, check_defaults, env=env, also=also)
-    labels = {**mon.get("labels", {}), **mine.get("labels", {})}
-    mon = {**mon, **mine, "labels": labels}
+    label_set = {**mon.get("labels", {}), **mine.get("labels", {})}
+    mon = {**mon, **mine, "labels": label_set}
     target_id = spec.name if spec.name is not None else mask_url(rest["url"].strip())
     try:
-        _name(target_id, "a name")
+        check_name(target_id, "a name")
     except ValueError as exc:
-        raise UsageError(f"{where}: the id {_shown(target_id)} {exc}; set name = \"...\"") from None
+        raise UsageError(f"{where}: the id {shown(target_id)} {exc}; set name = \"...\"") from None
     interval = mon.get("interval", DEFAULT_INTERVAL)
     timeout = spec.opts.get("timeout")
     if timeout is None:
@@ -483,14 +321,14 @@ def _target(path, label, table, resolved, channel_names, env, also) -> TargetCon
     channels = mon.get("alerts", channel_names)   # no alerts key: every channel
     for name in channels:
         if name not in channel_names:
-            raise UsageError(f"{where}: alert channel {_shown(name)} is not defined"
+            raise UsageError(f"{where}: alert channel {shown(name)} is not defined"
                              f"{suggest(name, channel_names, quoted=True)}; add an [[alert]] with name = "
                              f"\"{for_name(name)}\"")
     try:
         policy = Policy(**{k.replace("-", "_"): mon[k] for k in _POLICY_KEYS if k in mon})
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
-    info = TargetInfo(target_id, mask_url(rest["url"].strip()), group, tuple(sorted(labels.items())), interval,
+    info = TargetInfo(target_id, mask_url(rest["url"].strip()), group, tuple(sorted(label_set.items())), interval,
                       tuple(locations), quorum)
     return TargetConfig(target_id, spec, info, policy, timeout, channels)
 
@@ -500,109 +338,6 @@ def for_name(value) -> str:
     from netkit.core.text import for_terminal
 
     return for_terminal(str(value)).replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _settings(path, table, env, base) -> Settings:
-    where = f"{path}: [monitor]"
-    if not isinstance(table, dict):
-        raise UsageError(f"{where} must be a table of settings")
-    from netkit.cli.args import suggest
-
-    for key in table:
-        if key not in _SETTING_KEYS:
-            raise UsageError(f"{where}: unknown setting {_shown(key)}{suggest(str(key), _SETTING_KEYS, quoted=True)}; "
-                             f"settings are {', '.join(_SETTING_KEYS)}")
-
-    def get(key, parse, example, default=None):
-        if key not in table:
-            return default
-        try:
-            return parse(table[key])
-        except ValueError as exc:
-            raise _bad(where, key, exc, table[key], example) from None
-
-    state_dir = get("state-dir", _path, '"/var/lib/netkit"')
-    if state_dir is None:
-        state_dir = _default_state_dir(env)
-    state_dir = os.path.join(base, state_dir)
-    store = get("store", _store, '"sqlite:///var/lib/netkit/monitor.db"')
-    password_var = get("store-password-env", _env_name, '"NETKIT_DB_PASSWORD"')
-    if store is None:
-        store = "sqlite://" + os.path.join(state_dir, STORE_FILE)
-    elif not store.startswith(("postgresql://", "postgres://")):
-        file = store[len("sqlite://"):] if store.startswith("sqlite://") else store
-        store = "sqlite://" + os.path.join(base, os.path.expanduser(file))
-    if password_var is not None:
-        if not store.startswith(("postgresql://", "postgres://")):
-            raise UsageError(f"{where}: store-password-env applies to a postgresql:// store only")
-        if password_var not in env:
-            raise UsageError(f"{where}: store-password-env {password_var}: the environment has no {password_var}; "
-                             f"export {password_var}=... first")
-        store = _with_password(store, env[password_var])
-    token_var = get("api-token-env", _env_name, '"NETKIT_API_TOKEN"')
-    if token_var is not None and token_var not in env:
-        raise UsageError(f"{where}: api-token-env {token_var}: the environment has no {token_var}; "
-                         f"export {token_var}=... first (or leave api-token-env out: the API is read-only then)")
-    token = env.get(token_var or DEFAULT_API_TOKEN_ENV) or None
-    return Settings(
-        state_dir=state_dir, store=store,
-        listen=get("listen", parse_listen, '"127.0.0.1:9115"', DEFAULT_LISTEN),
-        location=get("location", _name, '"fra"', DEFAULT_LOCATION),
-        max_in_flight=get("max-in-flight", _whole(1, MAX_IN_FLIGHT), "500", 500),
-        keep_raw=get("keep-raw", _seconds(MIN_KEEP, MAX_KEEP), '"14d"', DEFAULT_KEEP_RAW),
-        keep_rollups=get("keep-rollups", _seconds(MIN_KEEP, MAX_KEEP), '"400d"', DEFAULT_KEEP_ROLLUPS),
-        api_token=token)
-
-
-def default_settings(env=None) -> Settings:
-    """The settings of a config without a [monitor] table (``netkit monitor status`` with
-    no config names the default store this way)."""
-    env = os.environ if env is None else env
-    return _settings("[monitor]", {}, env, os.getcwd())
-
-
-def _default_state_dir(env) -> str:
-    """systemd's StateDirectory= (the first of them), else the XDG state home."""
-    given = env.get("STATE_DIRECTORY", "").split(":")[0]
-    if given:
-        return given
-    home = env.get("XDG_STATE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "state")
-    return os.path.join(home, "netkit")
-
-
-def _path(value) -> str:
-    if not isinstance(value, str) or not value or not value.isprintable():
-        raise ValueError("expects a path")
-    return os.path.expanduser(value)
-
-
-def _env_name(value) -> str:
-    if not isinstance(value, str) or not value or not value.isascii() or not value.replace("_", "a").isalnum():
-        raise ValueError("expects the name of an environment variable")
-    return value
-
-
-def _store(value) -> str:
-    if not isinstance(value, str) or not value.strip() or not value.isprintable():
-        raise ValueError("expects a SQLite file (a path or sqlite:///path) or a postgresql:// URL")
-    value = value.strip()
-    if value.startswith(("postgresql://", "postgres://")):
-        authority = value.split("://", 1)[1].split("/", 1)[0]
-        if ":" in authority.rpartition("@")[0]:
-            raise ValueError("holds a password; keep it out of the file: store-password-env = \"VAR\" names the "
-                             "environment variable holding it")
-    elif "://" in value and not value.startswith("sqlite://"):
-        raise ValueError("expects a SQLite file (a path or sqlite:///path) or a postgresql:// URL")
-    return value
-
-
-def _with_password(url: str, password: str) -> str:
-    from urllib.parse import quote
-
-    scheme, _, rest = url.partition("://")
-    authority, slash, tail = rest.partition("/")
-    user, at, host = authority.rpartition("@")
-    return f"{scheme}://{user}:{quote(password, safe='')}@{host}{slash}{tail}"
 
 
 def _channels(path, tables, env) -> tuple:
@@ -619,11 +354,11 @@ def _channels(path, tables, env) -> tuple:
         if name is None:
             raise UsageError(f"{where} has no name; e.g. name = \"ops\" (targets name it in alerts = [...])")
         try:
-            name = _name(name, "a channel name")
+            name = check_name(name, "a channel name")
         except ValueError as exc:
-            raise _bad(where, "name", exc, name, '"ops"') from None
+            raise bad(where, "name", exc, name, '"ops"') from None
         if name in seen:
-            raise UsageError(f"{where}: another [[alert]] is named {_shown(name)} too; give each its own "
+            raise UsageError(f"{where}: another [[alert]] is named {shown(name)} too; give each its own "
                              f"name = \"...\"")
         seen.add(name)
         rest = {k: v for k, v in table.items() if k != "name"}
@@ -652,14 +387,15 @@ def _maintenance(path, tables, targets, groups) -> dict:
             if key not in table:
                 continue
             try:
-                names = _names(key[:-1], MAX_TARGETS)(table[key])
+                chosen_names = names(key[:-1], MAX_TARGETS)(table[key])
             except ValueError as exc:
-                raise _bad(where, key, exc, table[key], '["web"]') from None
-            for name in names:
+                raise bad(where, key, exc, table[key], '["web"]') from None
+            for name in chosen_names:
                 if name not in known:
-                    raise UsageError(f"{where}: {key[:-1]} {_shown(name)} is not defined"
+                    raise UsageError(f"{where}: {key[:-1]} {shown(name)} is not defined"
                                      f"{suggest(name, known, quoted=True)}")
-            chosen.update(names if key == "targets" else (t.id for t in targets if t.info.group in names))
+            chosen.update(chosen_names if key == "targets" else
+                          (t.id for t in targets if t.info.group in chosen_names))
         if "targets" not in table and "groups" not in table:
             raise UsageError(f"{where} names no targets or groups; e.g. groups = [\"web\"] or targets = [\"shop\"]")
         try:
@@ -681,12 +417,12 @@ def _modules(path, tables, env) -> dict:
         raise UsageError(f"{path}: module must be named tables, e.g. [module.http_2xx]")
     modules = {}
     for name, table in tables.items():
-        where = f"{path}: [module.{_shown(name)[1:-1]}]"
+        where = f"{path}: [module.{shown(name)[1:-1]}]"
         if not (name.isascii() and name.replace("_", "a").replace("-", "a").isalnum() and len(name) <= MAX_NAME):
             raise UsageError(f"{where}: a module name is letters, digits, _ and - (as in http_2xx)")
         prober = table.get("prober")
         if prober not in _PROBER_SCHEMES:
-            raise UsageError(f"{where}: prober {_shown(prober)} is not one of {', '.join(_PROBER_SCHEMES)}"
+            raise UsageError(f"{where}: prober {shown(prober)} is not one of {', '.join(_PROBER_SCHEMES)}"
                              f"{suggest(str(prober), _PROBER_SCHEMES, quoted=True)}; e.g. prober = \"http\"")
         query = table.get("query-name")
         if prober == "dns":
