@@ -30,6 +30,8 @@ MAX_REPLY = 4096
 # The most of a command's output kept (for the error message); the rest is read and dropped
 # so the command never blocks on a full pipe.
 MAX_OUTPUT = 4096
+# SMTP sessions at once (blocking, one thread each): the dispatcher's own in-flight bound.
+MAX_MAIL_SESSIONS = 32
 # The longest error line kept in the outbox.
 MAX_ERROR = 300
 # A mail subject: long enough for status, target and the start of the summary.
@@ -106,6 +108,7 @@ class Senders:
 
     def __init__(self):
         self._session = None
+        self._mailers = None
 
     async def __aenter__(self) -> Senders:
         return self
@@ -113,6 +116,9 @@ class Senders:
     async def __aexit__(self, *exc) -> None:
         if self._session is not None:
             await self._session.close()
+        if self._mailers is not None:
+            # A session still running ends at its socket timeout; nobody waits for it.
+            self._mailers.shutdown(wait=False, cancel_futures=True)
 
     async def send(self, channel: Channel, alert: Alert, now: float) -> None:
         if channel.type == "webhook":
@@ -122,7 +128,14 @@ class Senders:
         elif channel.type == "alertmanager":
             await self._post(channel, channel.url + "/api/v2/alerts", _alertmanager(channel, alert.payload, now), {})
         elif channel.type == "email":
-            await asyncio.to_thread(_send_mail, channel, _mail(channel, alert.payload))
+            if self._mailers is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                # Threads of their own: SMTP sessions stuck until their timeout never hold up
+                # the store calls or anything else on asyncio's default executor.
+                self._mailers = ThreadPoolExecutor(MAX_MAIL_SESSIONS, thread_name_prefix="netkit-mail")
+            await asyncio.get_running_loop().run_in_executor(self._mailers, _send_mail, channel,
+                                                             _mail(channel, alert.payload))
         elif channel.type == "command":
             await _run_command(channel, alert.payload)
         else:
