@@ -15,11 +15,12 @@ vendor look-up):
                    frames (short, bogus lengths, wrong types, another address) and then
                    one valid reply with ``HOSTILE_MAC``
 
-``router_chain(routers, targets, drop_at)``: root -- r1 -- ... -- rN -- a bridge in rN
+``router_chain(routers, targets, drop_at, delay)``: root -- r1 -- ... -- rN -- a bridge in rN
 with ``targets`` target namespaces; forwarding on, ICMP rate limits off, router
 ``drop_at`` (1-based, 0 for none) drops the ICMP time-exceeded it would send (nftables).
 Every target listens on ``OPEN_PORT`` (80); ``CLOSED_PORT`` (443) answers RST.
-``chain.hops[target]`` is the ground-truth path: router addresses as seen from the root
+With ``hostile``, the first target answers probes to ``HOSTILE_PORT`` with malformed
+packets before its kernel's RST. ``chain.hops[target]`` is the ground-truth path: router addresses as seen from the root
 (None for the silent one), then the target.
 
 ``veth_pair()``: a namespace reached over one veth (root side ``pair.root_if``), for a
@@ -33,6 +34,7 @@ import ipaddress
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -42,6 +44,9 @@ from tests.peers._base import need_binary
 from tests.peers.netns import (
     LISTENER,
     READY_TIMEOUT,
+    RELAY,
+    RELAY_QUEUE_LIMIT,
+    TUN_TXQUEUELEN,
     _free_subnet,
     _Helper,
     _ip_batch,
@@ -88,6 +93,46 @@ while True:
                 head + valid[:6] + b"\x00\x09" + valid[8:]):              # opcode 9
         s.send(bad.ljust(14, b"\0"))
     s.send((head + valid).ljust(60, b"\0"))
+"""
+
+# Run in a target's namespace: every TCP SYN to HOSTILE_PORT (closed: the kernel answers
+# RST) first draws malformed answers -- ICMP errors quoting too little, a bogus inner
+# header length, another destination, a cut ICMP, and TCP segments with a wrong ack or cut
+# short -- all sent back to the prober from raw sockets.
+HOSTILE_PORT = 8080
+HOSTILE_TRACE = r"""
+import os, select, socket, struct, sys
+def csum(b):
+    b += b"\0" * (len(b) % 2); t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while t >> 16: t = (t & 0xFFFF) + (t >> 16)
+    return ~t & 0xFFFF
+def ip(src, dst, proto, body):
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 7, 0, 64, proto, 0, src, dst) + body
+def icmp(kind, rest):
+    b = struct.pack("!BBHI", kind, 0, 0, 0) + rest
+    return b[:2] + struct.pack("!H", csum(b)) + b[4:]
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800)); s.bind(("eth0", 0x0800))
+out = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+print("ready", flush=True)
+while True:
+    r, _, _ = select.select([s, sys.stdin], [], [])
+    if sys.stdin in r:
+        if not os.read(sys.stdin.fileno(), 1024): sys.exit(0)
+        continue
+    f = s.recv(4096)
+    if len(f) < 14 + 40 or f[14 + 9] != 6: continue
+    p = f[14:]; hl = (p[0] & 15) * 4
+    sport, dport, seq = struct.unpack_from("!HHI", p, hl)
+    if dport != port or not p[hl + 13] & 2 or p[hl + 13] & 16: continue
+    them, me = p[12:16], p[16:20]
+    quote = p[:hl + 8]
+    for body, proto in ((icmp(11, quote[:6]), 1), (icmp(11, b"\x4f" + quote[1:]), 1),
+                        (icmp(11, quote[:16] + bytes([192, 0, 2, 1]) + quote[20:]), 1), (icmp(11, b"")[:2], 1),
+                        (icmp(3, quote[:12] + b"\x11" + quote[13:]), 1),
+                        (struct.pack("!HHIIBBHHH", port, sport, 1, seq + 12345, 0x50, 0x12, 0, 0, 0), 6),
+                        (struct.pack("!HHI", port, sport, 1), 6)):
+        out.sendto(ip(me, them, proto, body), (socket.inet_ntoa(them), 0))
 """
 
 
@@ -191,8 +236,6 @@ def arp_lan(live: int = 20, silent: bool = True, duplicate: bool = True, hostile
                                              HOSTILE_ARP, json.dumps({"address": lan.hostile, "mac": HOSTILE_MAC,
                                                                       "other": "192.0.2.77"})])
             made.helpers.append(helper)
-            import time
-
             helper.wait_ready(time.monotonic() + READY_TIMEOUT)
             lan.truth[lan.hostile] = [HOSTILE_MAC]
         yield lan
@@ -208,12 +251,13 @@ class RouterChain:
 
 
 @contextlib.contextmanager
-def router_chain(routers: int = 4, targets: int = 1, drop_at: int = 2) -> Iterator[RouterChain]:
-    """root -- r1 -- ... -- rN -- LAN of ``targets`` hosts; router ``drop_at`` silent."""
+def router_chain(routers: int = 4, targets: int = 1, drop_at: int = 2, delay: float = 0.0,
+                 hostile: bool = False) -> Iterator[RouterChain]:
+    """root -- r1 -- ... -- rN -- LAN of ``targets`` hosts; router ``drop_at`` silent;
+    ``delay`` ms each way on the first link (a TUN relay, as netns.py's)."""
     _need_root()
     if not 1 <= routers <= 8 or not 1 <= targets <= 8:
         raise ValueError("1..8 routers and 1..8 targets")
-    import time
 
     prefix = _prefix()
     with _network() as made:
@@ -226,11 +270,22 @@ def router_chain(routers: int = 4, targets: int = 1, drop_at: int = 2) -> Iterat
             made.links.append(veth0)
             _run(["ip", "netns", "add", f"{prefix}r1"])
             made.namespaces.append(f"{prefix}r1")
-            _ip_batch([f"link add {veth0} type veth peer name left netns {prefix}r1",
-                       f"addr add {links[0][1]}/28 dev {veth0}", f"link set {veth0} up",
-                       f"route add {subnet} via {links[0][2]}"])
+            if not delay:
+                _ip_batch([f"link add {veth0} type veth peer name left netns {prefix}r1",
+                           f"addr add {links[0][1]}/28 dev {veth0}", f"link set {veth0} up",
+                           f"route add {subnet} via {links[0][2]}"])
+        if delay:  # the first link is netns.py's TUN delay line: every probe and answer crosses it
+            relay = _Helper(f"relay {veth0}", [sys.executable, "-I", "-c", RELAY, json.dumps({
+                "parent": os.getpid(), "outer": veth0, "netns": f"/run/netns/{prefix}r1", "delay": delay,
+                "queue_limit": RELAY_QUEUE_LIMIT})])
+            made.helpers.append(relay)
+            relay.wait_ready(time.monotonic() + READY_TIMEOUT)
+            _ip_batch([f"addr add {links[0][1]} peer {links[0][2]}/32 dev {veth0}",
+                       f"link set {veth0} txqueuelen {TUN_TXQUEUELEN} up", f"route add {subnet} via {links[0][2]}"])
+            _ip_batch(["link set eth0 name left", f"link set left txqueuelen {TUN_TXQUEUELEN}"],
+                      namespace=f"{prefix}r1")
         lan = links[routers]
-        for k in range(1, routers + 1):
+        for k in range(1, routers + 1):  # first every link, then the routes over them
             ns = f"{prefix}r{k}"
             if k > 1:
                 _run(["ip", "netns", "add", ns])
@@ -238,16 +293,19 @@ def router_chain(routers: int = 4, targets: int = 1, drop_at: int = 2) -> Iterat
                 _ip_batch([f"link add right type veth peer name left netns {ns}",
                            f"addr add {links[k - 1][1]}/28 dev right", "link set right up"],
                           namespace=f"{prefix}r{k - 1}")
-            commands = ["link set lo up", f"addr add {links[k - 1][2]}/28 dev left", "link set left up",
-                        f"route add default via {links[k - 1][1]}"]
+            _ip_batch(["link set lo up", f"addr add {links[k - 1][2]}/28 dev left", "link set left up"],
+                      namespace=ns)
+        for k in range(1, routers + 1):
+            ns = f"{prefix}r{k}"
+            commands = [f"route add default via {links[k - 1][1]}"]
             if k < routers:
                 commands.append(f"route add {lan} via {links[k][2]}")
             _ip_batch(commands, namespace=ns)
             _sysctl(ns, "net.ipv4.ip_forward=1", "net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000")
             if k == drop_at:
                 _run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=(
-                    "table inet netkit_test { chain output { type filter hook output priority filter; "
-                    "icmp type time-exceeded drop; } }\n"))
+                    "table inet netkit_test {\n  chain output {\n    type filter hook output priority filter;\n"
+                    "    icmp type time-exceeded drop\n  }\n}\n"))
         last = f"{prefix}r{routers}"
         _ip_batch(["link add lanbr type bridge", f"addr add {lan[1]}/28 dev lanbr", "link set lanbr up"],
                   namespace=last)
@@ -263,6 +321,9 @@ def router_chain(routers: int = 4, targets: int = 1, drop_at: int = 2) -> Iterat
                        f"route add default via {lan[1]}"], namespace=ns)
             _sysctl(ns, "net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000")
             _listener(made, ns, [OPEN_PORT])
+            if hostile and t == 0:
+                made.helpers.append(_Helper("hostile trace answers", [
+                    "ip", "netns", "exec", ns, sys.executable, "-I", "-c", HOSTILE_TRACE, str(HOSTILE_PORT)]))
             chain.targets.append(address)
             chain.hops[address] = [None if k + 1 == drop_at else a for k, a in enumerate(chain.routers)] + [address]
         chain.namespaces = list(made.namespaces)

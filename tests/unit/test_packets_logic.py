@@ -93,3 +93,36 @@ def test_filters_compile_without_privilege():
     assert _raw.compile_filter("icmp", _raw.DLT_RAW) != _raw.compile_filter("icmp")
     with pytest.raises(UsageError, match="bad filter"):
         _raw.compile_filter("tcp port banana")
+
+
+def _hostile_trace():
+    from netkit.packets._trace import Flow, Hop, Trace
+
+    evil = 'r1"];\n"x" -> "y\\\x1b[31m<script>alert(1)</script>&'
+    hop1 = Hop(1, [("192.0.2.1", 0.001, "time-exceeded"), ("192.0.2.9", 0.001, "time-exceeded")])  # ECMP
+    flows = [Flow('t"1', "192.0.2.50", 80, "tcp", [hop1, Hop(2, [(None, None, None)]),
+                                                    Hop(3, [("192.0.2.50", 0.002, "SYN-ACK")])], True, "SYN-ACK",
+                  {"192.0.2.1": evil}),
+             Flow("t2", "192.0.2.60", 80, "tcp", [Hop(1, [(None, None, None)]), Hop(2, [("192.0.2.60", 0.1, "RST")])],
+                  True, "RST")]
+    return Trace("tcp", "192.0.2.254", flows), evil
+
+
+def test_graph_labels_are_escaped_and_paths_kept_apart(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from netkit.packets._graph import graph_dot, write_graph
+
+    result, evil = _hostile_trace()
+    dot = graph_dot(result)
+    assert "\x1b" not in dot and '"x" -> "y' not in dot and '\\"' in dot
+    assert '"*0:2"' in dot and '"*1:1"' in dot  # one '*' node per (flow, TTL) that was silent
+    assert '"192.0.2.1" -> "*0:2"' in dot and '"192.0.2.9" -> "*0:2"' in dot  # both ECMP addresses lead on
+    svg = tmp_path / "g.svg"
+    write_graph(result, str(svg))
+    root = ET.parse(svg).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    assert not list(root.iter(f"{ns}script"))
+    texts = {t.text for t in root.iter(f"{ns}text")}
+    assert {"192.0.2.1", "192.0.2.9", "192.0.2.50", "192.0.2.60", "*"} <= texts
+    assert any("<script>" in (t or "") and "\\x1b" in t for t in texts)

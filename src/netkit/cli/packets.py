@@ -58,9 +58,53 @@ ARP_OPTIONS = (
     Option("no-vendor", "flag", as_given, None, "do not look MAC vendors up (the IEEE OUI registry)"),
     JSON, HELP,
 )
+def _ports(text):
+    ports = []
+    for part in str(text).split(","):
+        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) <= 65535:
+            raise ValueError("expects ports 1-65535, separated by commas")
+        ports.append(int(part))
+    return ports
+
+
+def _ttl(text):
+    from netkit.packets._trace import MAX_TTL
+
+    value = positive(text)
+    if value > MAX_TTL:
+        raise ValueError(f"expects a TTL of 1 to {MAX_TTL}")
+    return value
+
+
+def _queries(text):
+    from netkit.packets._trace import MAX_QUERIES
+
+    value = positive(text)
+    if value > MAX_QUERIES:
+        raise ValueError(f"expects 1 to {MAX_QUERIES} probes per hop")
+    return value
+
+
+TRACE_OPTIONS = (
+    Option("port", "many", _ports, None, "destination ports, e.g. 80,443 (default 80; UDP 33434)", short="p",
+           metavar="PORTS", example="80,443"),
+    Option("udp", "flag", as_given, None, "probe with UDP datagrams (the answer: ICMP port unreachable)"),
+    Option("icmp", "flag", as_given, None, "probe with ICMP echo requests (the answer: echo reply)"),
+    Option("first-ttl", "one", _ttl, None, "start at this TTL (default 1)", short="f", metavar="TTL", example="3"),
+    Option("max-ttl", "one", _ttl, None, "give up after this many hops (default 30)", short="m", metavar="TTL",
+           example="20"),
+    Option("queries", "one", _queries, None, "probes per hop (default 3)", short="q", metavar="N", example="1"),
+    Option("wait", "one", seconds, None, "seconds a probe waits at most (default 3; less once a later hop answered)",
+           short="w", metavar="SECONDS", example="1"),
+    Option("names", "flag", as_given, None, "look up the hops' names (reverse DNS)", short="n"),
+    Option("graph", "one", as_given, None, "draw the merged paths into FILE.svg, .png or .dot (graphviz)",
+           short="g", metavar="FILE", example="paths.svg"),
+    JSON, HELP,
+)
 SUBCOMMANDS = {
     "dns": ("a hand-built DNS query and its whole decoded answer", DNS_OPTIONS),
     "arp": ("ARP ping of a subnet: IP, MAC, vendor, RTT; duplicates flagged", ARP_OPTIONS),
+    "trace": ("traceroute by TCP SYN, UDP or ICMP to many hosts and ports at once; --graph", TRACE_OPTIONS),
 }
 FLAGS = {name: flag_table(options) for name, (_, options) in SUBCOMMANDS.items()}
 
@@ -78,6 +122,16 @@ USAGE = {
             "address are flagged DUPLICATE. Needs CAP_NET_RAW (root).\n\n"
             "Exit status: 0 some address answered, 1 none did, 2 bad input.\n\n"
             "Examples:\n  netkit packets arp 192.168.1.0/24\n  netkit packets arp 10.0.0.1-20 -i eth1 --json\n"),
+    "trace": ("netkit packets trace HOST... [-p PORTS] [--udp|--icmp] [-m TTL] [-q N] [--graph FILE] [--json]",
+              "Trace the route to every host and port at once, as scapy's traceroute([...], dport=[80,443])\n"
+              "and traceroute -T: per hop its address (and name with -n), the round trips, and how the\n"
+              "destination answered (SYN-ACK: open, RST: closed). Unanswered probes are '*'. Each\n"
+              "host and port keeps one 5-tuple, so load-balanced (ECMP) paths stay apart. Needs\n"
+              "CAP_NET_RAW (root).\n\n"
+              "Exit status: 0 every destination answered, 1 some did not, 2 bad input.\n\n"
+              "Examples:\n  netkit packets trace example.com\n"
+              "  netkit packets trace www.example.com www.example.org -p 80,443 --graph paths.svg\n"
+              "  netkit packets trace 192.0.2.1 --icmp -q 1 --json\n"),
 }
 
 
@@ -149,6 +203,34 @@ def _parse_arp(values, positional):
             "json": bool(values.get("json"))}
 
 
+def _parse_trace(values, positional):
+    from netkit.core.fs import check_output_file
+    from netkit.packets import _trace
+    from netkit.packets._graph import graph_format
+
+    if not positional:
+        raise UsageError("give the hosts to trace: netkit packets trace HOST... (e.g. example.com -p 80,443)")
+    if values.get("udp") and values.get("icmp"):
+        raise UsageError("--udp and --icmp exclude each other; TCP SYN is the default")
+    method = "udp" if values.get("udp") else "icmp" if values.get("icmp") else "tcp"
+    if method == "icmp" and values.get("port"):
+        raise UsageError("ICMP echo has no port; drop -p, or trace with TCP (the default) or --udp")
+    first, last = values.get("first-ttl") or 1, values.get("max-ttl") or _trace.DEFAULT_MAX_TTL
+    if first > last:
+        raise UsageError(f"--first-ttl {first} is past --max-ttl {last}")
+    graph = values.get("graph")
+    if graph:
+        graph_format(graph)
+        problem = check_output_file(graph)
+        if problem:
+            raise UsageError(f"--graph {problem}")
+    ports = [p for group in values.get("port") or [] for p in group]
+    return {"sub": "trace", "targets": positional, "ports": ports, "method": method, "first_ttl": first,
+            "max_ttl": last, "queries": values.get("queries") or _trace.DEFAULT_QUERIES,
+            "wait": values.get("wait") or _trace.DEFAULT_WAIT, "names": bool(values.get("names")), "graph": graph,
+            "json": bool(values.get("json"))}
+
+
 # --- work ------------------------------------------------------------------------------
 
 
@@ -206,6 +288,53 @@ def _arp(request, out, err) -> int:
         out.write(f"{len(sweep.hosts)} of {sweep.targets} addresses answered on {sweep.interface} "
                   f"({sweep.sent} requests, {sweep.elapsed:.2f} s)\n")
     return 0 if sweep.hosts else 1
+
+
+def _trace(request, out, err) -> int:
+    from netkit.packets._trace import lookup_names, trace
+
+    result = trace(request["targets"], request["ports"], method=request["method"], first_ttl=request["first_ttl"],
+                   max_ttl=request["max_ttl"], queries=request["queries"], wait=request["wait"])
+    if request["names"]:
+        lookup_names(result)
+    if request["graph"]:
+        from netkit.packets._graph import write_graph
+
+        write_graph(result, request["graph"])
+    if request["json"]:
+        out.write(dump_json(result.to_dict()))
+    else:
+        out.write("".join(_flow_text(flow, request) for flow in result.flows))
+    return 0 if all(f.reached for f in result.flows) else 1
+
+
+_MEANING = {"SYN-ACK": "open", "RST": "closed"}
+
+
+def _flow_text(flow, request) -> str:
+    from netkit.core.text import for_terminal
+
+    where = f"{request['method']} port {flow.port}" if request["method"] != "icmp" else "icmp echo"
+    lines = [f"trace to {for_terminal(flow.target)} ({flow.address}), {where}, {request['max_ttl']} hops max\n"]
+    for hop in flow.hops:
+        parts, last = [], None
+        for address, rtt, _ in hop.probes:
+            if address is None:
+                parts.append("*")
+                continue
+            if address != last:
+                name = flow.names.get(address)
+                parts.append(f"{name} ({address})" if name else address)
+                last = address
+            parts.append(f"{rtt * 1000:.3f} ms")
+        line = f"{hop.ttl:2d}  " + "  ".join(parts)
+        if flow.address in hop.addresses and hop is flow.hops[-1]:
+            meaning = _MEANING.get(flow.final)
+            line += f"  [{flow.final}{': ' + meaning if meaning else ''}]"
+        lines.append(line + "\n")
+    if not flow.reached:
+        lines.append(f"    {flow.address} not reached ({flow.final})\n")
+    return "".join(lines)
 
 
 def main(argv, out=None, err=None) -> int:

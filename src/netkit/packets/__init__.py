@@ -17,7 +17,9 @@ Imports are lazy: ``import netkit.packets`` loads nothing until a name is used.
 _MODULES = {
     "netkit.packets._arp": ("ArpHost", "ArpSweep", "arp_sweep"),
     "netkit.packets._dns": ("DnsRecord", "DnsReply", "dns_query"),
+    "netkit.packets._graph": ("graph_dot", "write_graph"),
     "netkit.packets._raw": ("NeedsPrivilege", "compile_filter"),
+    "netkit.packets._trace": ("Flow", "Hop", "Trace", "lookup_names", "trace"),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_LAZY)  # tests/unit/test_packets_logic.py pins it
