@@ -136,3 +136,18 @@ def test_a_transition_alerts_once_through_the_outbox(tmp_path, webhook):
     assert [(p["target"], p["old_status"], p["status"]) for p in payloads] == [
         ("svc", "OK", "CRITICAL"), ("svc", "CRITICAL", "OK")]
     assert "refused" in payloads[0]["summary"]
+
+
+def test_reminders_go_only_to_the_channels_a_target_alerts(tmp_path, webhook, closed_port, monkeypatch):
+    import netkit.monitor._runner as runner
+
+    monkeypatch.setattr(runner, "REMINDER_SECONDS", 0.2)
+    body = ("[defaults]\ninterval = \"1s\"\nfailure-threshold = 1\n"
+            + target("svc", f"tcp://127.0.0.1:{closed_port.port}", alerts=["a"])
+            + "".join(f'\n[[alert]]\nname = "{n}"\ntype = "webhook"\nresend = "1s"\nurl = "{webhook.url("/ok/" + n)}"\n'
+                      for n in ("a", "b")))
+    cfg = write_config(tmp_path / "m.toml", body, store=tmp_path / "m.db")
+    asyncio.run(run_until(Monitor(load_config(cfg)), lambda m: len(webhook.requests("/ok/a")) >= 3))
+    kinds = [json.loads(seen.body)["kind"] for seen in webhook.requests("/ok/a")]
+    assert kinds[0] == "problem" and set(kinds[1:]) == {"reminder"}, kinds
+    assert webhook.requests("/ok/b") == []

@@ -449,6 +449,8 @@ class Monitor:
                     cleared.append(target_id)   # an ack lasts until the next change (sticky: recovery)
         if verdicts or events:
             await self._in_writer(self._store.commit_verdicts, verdicts, events, alerts)
+            if alerts:
+                self._wake_dispatcher()
         for target_id in cleared:
             await self._in_writer(self._store.unacknowledge, target_id, now)
         for verdict in verdicts:
@@ -463,13 +465,23 @@ class Monitor:
     async def _remind(self, now: float) -> None:
         from netkit.monitor._alerts import reminders
 
-        if not any(getattr(c, "resend", 0) for c in self.config.channels):
+        if not any(c.resend for c in self.config.channels):
             return
         last = await self._in_writer(self._store.last_alerts)
-        alerts = reminders(self._verdicts, {t.id: t.info for t in self.config.targets}, self.config.channels,
-                           last, now)
+        quiet = {t.id for t in self.config.targets
+                 if (w := self.config.maintenance.get(t.id)) is not None and w.active(now)}
+        routed = {t.id: set(t.channels) for t in self.config.targets}
+        alerts = [a for a in reminders(self._verdicts, {t.id: t.info for t in self.config.targets},
+                                       self.config.channels, last, now, quiet)
+                  if a.channel in routed.get(a.target, ())]   # only the channels the target alerts
         if alerts:
             await self._in_writer(self._store.commit_verdicts, [], [], alerts)
+            self._wake_dispatcher()
+
+    def _wake_dispatcher(self) -> None:
+        """New alerts are in the outbox: send them now, not at the dispatcher's next poll."""
+        if self._dispatcher is not None:
+            self._dispatcher.wake()
 
     async def _start_dispatcher(self) -> None:
         if self._dispatcher is None and self.config.channels:
