@@ -1,0 +1,251 @@
+"""Where fetched mail goes, and what was fetched before -- both durable before the server
+is told to delete anything.
+
+:class:`Maildir` writes each message into ``tmp/`` under a name of ours (never the
+server's: a UIDL ``../../x`` stays a string), fsyncs it, renames it into ``new/`` and fsyncs
+the directory. :class:`Mbox` appends (mboxrd quoting, under an exclusive lock) and fsyncs.
+:class:`State` keeps the UIDLs/UIDs fetched per account: an append-only file, one ID a
+line, fsynced after each -- a crash loses at most the line being written, so at most one
+message is fetched twice -- and rewritten atomically (temporary, fsync, rename, directory
+fsync) without the IDs the server no longer has.
+"""
+
+import os
+import socket
+import time
+
+from netkit.core.errors import NetkitError
+from netkit.core.fs import LocalError, inside, local_error, open_temp, rename_temp, unlink_temp
+
+__all__ = ["MAX_STATE_BYTES", "Maildir", "Mbox", "State", "state_path"]
+
+# A state file holds one short ID a line (RFC 1939: at most 70 characters) per message
+# still on the server; 64 MiB is a million messages with room to spare. A larger file is
+# not ours.
+MAX_STATE_BYTES = 64 << 20
+STATE_MAGIC = "netkit-mail-state 1"
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY | _CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class Maildir:
+    """A Maildir (``cur``, ``new``, ``tmp``; made when missing, mode 0700)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.host = (socket.gethostname() or "localhost").replace("/", "\\057").replace(":", "\\072")
+        self.count = 0
+        for sub in ("cur", "new", "tmp"):
+            where = inside(path, f"{sub}/x")  # each a real directory inside path, not a link out
+            directory = os.path.dirname(where)
+            try:
+                os.chmod(directory, 0o700) if os.stat(directory).st_uid == os.geteuid() else None
+            except OSError:
+                pass
+
+    def _name(self):
+        now = time.time()
+        self.count += 1
+        return f"{int(now)}.M{int(now % 1 * 1e6)}P{os.getpid()}Q{self.count}.{self.host}"
+
+    def begin(self):
+        """(fd, temporary path) of a new message."""
+        temp = os.path.join(self.path, "tmp", self._name())
+        fd, _ = open_temp(temp, mode=0o600)
+        return fd, temp
+
+    def commit(self, fd, temp):
+        """The message written at ``fd`` made durable and visible in ``new/``."""
+        try:
+            os.fsync(fd)
+            final = os.path.join(self.path, "new", os.path.basename(temp))
+            rename_temp(fd, temp, final)
+            _fsync_dir(os.path.join(self.path, "new"))
+        except OSError as exc:
+            raise local_error(exc, f"writing into {self.path}") from None
+        finally:
+            os.close(fd)
+        return final
+
+    def abort(self, fd, temp):
+        unlink_temp(fd, temp)
+        os.close(fd)
+
+
+class Mbox:
+    """An mbox file (mboxrd): ``From `` line, the message with ``>*From `` lines quoted
+    once more, a blank line; appended under an exclusive lock, fsynced."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _CLOEXEC | _NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise local_error(exc, f"opening {path}") from None
+        import fcntl
+
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self.fd)
+            raise LocalError(f"{path} is locked by another program; try again later") from None
+
+    def begin(self):
+        import tempfile
+
+        fd, temp = tempfile.mkstemp(prefix=".netkit-mbox-", dir=os.path.dirname(os.path.abspath(self.path)))
+        return fd, temp
+
+    def commit(self, fd, temp):
+        import re
+
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            with os.fdopen(os.dup(fd), "rb") as src:
+                data = src.read()
+            data = re.sub(rb"(?m)^(>*From )", rb">\1", data)
+            stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime())
+            if not data.endswith(b"\n"):
+                data += b"\n"
+            before = os.fstat(self.fd).st_size
+            try:
+                _write_all(self.fd, f"From MAILER-DAEMON {stamp}\n".encode() + data + b"\n")
+                os.fsync(self.fd)
+            except OSError:
+                os.ftruncate(self.fd, before)  # no half message left at the end
+                raise
+        except OSError as exc:
+            raise local_error(exc, f"appending to {self.path}") from None
+        finally:
+            self.abort(fd, temp)
+        return self.path
+
+    def abort(self, fd, temp):
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        os.close(fd)
+
+    def close(self):
+        os.close(self.fd)
+
+
+def state_path(key: str, env=None) -> str:
+    """The state file of an account: $XDG_STATE_HOME/netkit/mail/<hash>.ids (default
+    ~/.local/state), named by a hash of the account (the server's words never make a path)."""
+    import hashlib
+
+    env = os.environ if env is None else env
+    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return os.path.join(base, "netkit", "mail", f"{name}.ids")
+
+
+class State:
+    """The IDs fetched from one account (see the module docstring). ``scope`` is what the
+    IDs are valid for (IMAP's UIDVALIDITY; "" for POP3): another scope empties the set."""
+
+    def __init__(self, path, key, scope=""):
+        self.path = path
+        self.key = key
+        self.scope = str(scope)
+        self.ids = set()
+        self.fd = None
+        self.reset = False
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        self._lock()
+        self._load()
+
+    def _lock(self):
+        import fcntl
+
+        lock = self.path + ".lock"
+        try:
+            self.lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT | _CLOEXEC | _NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise local_error(exc, f"opening {lock}") from None
+        try:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self.lock_fd)
+            raise NetkitError(f"another netkit mail fetch of this account is running (it holds {lock})") from None
+
+    def _load(self):
+        try:
+            fd = os.open(self.path, os.O_RDONLY | _CLOEXEC | _NOFOLLOW)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise local_error(exc, f"reading {self.path}") from None
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(MAX_STATE_BYTES + 1)
+        if len(data) > MAX_STATE_BYTES:
+            raise LocalError(f"{self.path} is larger than {MAX_STATE_BYTES >> 20} MiB: not a netkit state file")
+        lines = data.decode("utf-8", "replace").split("\n")
+        complete = lines[:-1]  # the last piece has no newline: a write a crash cut short
+        if not complete or complete[0] != STATE_MAGIC or len(complete) < 3:
+            raise LocalError(f"{self.path} is not a netkit mail state file; move it away")
+        if complete[1] != f"account {self.key}":
+            raise LocalError(f"{self.path} belongs to another account ({complete[1][8:]!r})")
+        if complete[2] != f"scope {self.scope}":
+            self.reset = True  # IMAP's UIDVALIDITY changed: every UID means another message now
+            return
+        self.ids = set(line for line in complete[3:] if line)
+
+    def __contains__(self, uid):
+        return uid in self.ids
+
+    def _head(self):
+        return f"{STATE_MAGIC}\naccount {self.key}\nscope {self.scope}\n"
+
+    def add(self, uid: str):
+        """Record ``uid`` durably (appended, fsynced)."""
+        if self.fd is None:
+            self.rewrite(self.ids)
+        try:
+            _write_all(self.fd, (uid + "\n").encode("utf-8"))
+            os.fsync(self.fd)
+        except OSError as exc:
+            raise local_error(exc, f"writing {self.path}") from None
+        self.ids.add(uid)
+
+    def rewrite(self, keep):
+        """Replace the file, atomically, by one holding only ``keep``."""
+        directory = os.path.dirname(self.path)
+        temp = os.path.join(directory, f".{os.path.basename(self.path)}.{os.urandom(6).hex()}")
+        fd, _ = open_temp(temp, mode=0o600)
+        try:
+            _write_all(fd, (self._head() + "".join(f"{uid}\n" for uid in sorted(keep))).encode("utf-8"))
+            os.fsync(fd)
+            rename_temp(fd, temp, self.path)
+            _fsync_dir(directory)
+        except OSError as exc:
+            unlink_temp(fd, temp)
+            os.close(fd)
+            raise local_error(exc, f"writing {self.path}") from None
+        if self.fd is not None:
+            os.close(self.fd)
+        os.lseek(fd, 0, os.SEEK_END)
+        self.fd = fd  # the file now named self.path, open for appends
+        self.ids = set(keep)
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        os.close(self.lock_fd)
