@@ -259,25 +259,15 @@ def _target_dict(target, config) -> dict:
 
 
 def _run(request, out, err) -> int:
-    from netkit.monitor._config import load_config
+    from netkit.monitor import _runner
 
-    try:
-        from netkit.monitor import _runner
-    except ImportError:
-        err.write(f"{COMMAND} run: this netkit has no monitor runner (netkit.monitor._runner)\n")
-        return 1
     overrides = {k: request[k] for k in ("location", "listen") if request[k] is not None}
     if not request["once"]:
         return _runner.run(request["config"], **overrides)
-    from dataclasses import replace
-
     from netkit.cli.render import json_line, nagios_line
     from netkit.core.status import worst
 
-    config = load_config(request["config"])
-    if overrides:
-        config = replace(config, settings=replace(config.settings, **overrides))
-    results = _runner.run_once(config)
+    results = _runner.run_once(_runner.load(request["config"], overrides))
     for _target, result in results:
         out.write((json_line(result) if request["json"] else nagios_line(result)) + "\n")
     return int(worst(r.status for _, r in results))

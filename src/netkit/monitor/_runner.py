@@ -37,7 +37,7 @@ from netkit.monitor._records import Sample, StoredEvent
 from netkit.monitor._schedule import Scheduler
 from netkit.monitor._state import Result, TargetState, advance
 
-__all__ = ["Monitor", "run", "run_once"]
+__all__ = ["Monitor", "load", "run", "run_once"]
 
 # How often pending results are committed: a second of 10,000 targets at 60 s is ~170 rows,
 # one transaction; a crash loses at most this much uncommitted work.
@@ -544,7 +544,7 @@ async def _main(path: str, overrides: dict) -> int:
     from netkit.core.errors import UsageError
 
     loop = asyncio.get_running_loop()
-    config = await loop.run_in_executor(None, _load, path, overrides)
+    config = await loop.run_in_executor(None, load, path, overrides)
     reloads = asyncio.Queue()
 
     def on_signal(kind):
@@ -573,7 +573,7 @@ async def _main(path: str, overrides: dict) -> int:
             seen = now_seen
             _notify("RELOADING=1")
             try:
-                new = await loop.run_in_executor(None, _load, path, overrides)
+                new = await loop.run_in_executor(None, load, path, overrides)
                 await monitor.reload(new)
             except UsageError as exc:
                 _log(f"reload refused, the running config stays: {exc}")
@@ -586,6 +586,7 @@ async def _main(path: str, overrides: dict) -> int:
     from netkit.monitor._store import open_store
 
     settings = config.settings
+    await loop.run_in_executor(None, _make_state_dir, settings.state_dir)
     monitor = Monitor(config, await loop.run_in_executor(None, open_store, settings.store, settings.location))
     for sig, kind in ((signal.SIGTERM, "stop"), (signal.SIGINT, "stop"), (signal.SIGHUP, "reload")):
         loop.add_signal_handler(sig, on_signal, kind)
@@ -596,7 +597,7 @@ async def _main(path: str, overrides: dict) -> int:
             runner = group.create_task(monitor.run())
             watcher = group.create_task(watch())
             _log(f"running {len(config.targets)} targets, location {settings.location!r}, "
-                 f"store {_masked(settings.store)}" + (f", web http://{listen}/" if listen else ""))
+                 f"store {settings.store_masked}" + (f", web http://{listen}/" if listen else ""))
             _notify("READY=1")
             await asyncio.wait([runner])
             watcher.cancel()
@@ -606,19 +607,24 @@ async def _main(path: str, overrides: dict) -> int:
     return 0
 
 
-def _load(path: str, overrides: dict):
+def _make_state_dir(path: str) -> None:
+    """Create the state directory (owner only) when it is missing, as systemd's
+    StateDirectory= does for the unit; a store path the config names is not created."""
+    from netkit.core.errors import UsageError
+
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the state directory {path}: {exc.strerror or exc}") from None
+
+
+def load(path: str, overrides: dict):
     """The config at ``path`` with the command line's settings (``location``, ``listen``) over it."""
     from netkit.monitor._config import load_config
 
     config = load_config(path)
     given = {k: v for k, v in overrides.items() if v is not None}
     return replace(config, settings=replace(config.settings, **given)) if given else config
-
-
-def _masked(url: str) -> str:
-    from netkit.core.secrets import mask_url
-
-    return mask_url(url)
 
 
 def run(path: str, **overrides) -> int:
