@@ -33,8 +33,10 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# The main job: the monitor on this machine's services (examples/monitor.toml), its SQLite
+# store in .state/, the dashboard on http://127.0.0.1:9115/ ; Ctrl-C stops it.
 run: install
-	$(VENV)/bin/netkit scan 127.0.0.1 -p- --banner
+	$(VENV)/bin/netkit monitor run examples/monitor.toml
 
 debs-test:
 	@./.ci/apt-ensure $(TEST_DEBS)

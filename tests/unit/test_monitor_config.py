@@ -264,6 +264,10 @@ def test_parse_listen():
 def test_example_config_loads():
     from pathlib import Path
 
-    example = Path(__file__).parents[2] / "examples" / "monitor" / "monitor.toml"
+    example = Path(__file__).parents[2] / "examples" / "monitor" / "fleet.toml"
     config = load_config(str(example), env={"HOME": "/home/op"})
     assert config.targets and config.channels and config.modules
+    # make run's: this machine's services, stored in the checkout's .state/.
+    local = load_config(str(example.parents[1] / "monitor.toml"), env={})
+    assert {t.id for t in local.targets} >= {"monitor metrics", "ssh", "dns"}
+    assert local.settings.state_dir == str(example.parents[2] / ".state")

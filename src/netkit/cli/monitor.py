@@ -86,7 +86,7 @@ def help_text() -> str:
         "Alertmanager), history in SQLite or PostgreSQL, /metrics and a blackbox_exporter-\n"
         "compatible /probe for Prometheus. CONFIG is TOML: each [[target]] is a check as\n"
         "`netkit check --file` takes a [[check]], plus interval, group, labels, locations, quorum,\n"
-        "alerts (see examples/monitor/monitor.toml).\n\n"
+        "alerts (see examples/monitor/fleet.toml).\n\n"
         "run       the monitor in the foreground (systemd Type=notify); SIGTERM drains the checks\n"
         "          in flight, SIGHUP or a changed file reloads the config (a bad one is refused,\n"
         "          the running one stays).\n"

@@ -77,7 +77,7 @@ def settings_from_table(path, table, env, base) -> Settings:
     state_dir = get("state-dir", _path, '"/var/lib/netkit"')
     if state_dir is None:
         state_dir = _default_state_dir(env)
-    state_dir = os.path.join(base, state_dir)
+    state_dir = os.path.normpath(os.path.join(base, state_dir))
     store = get("store", _store, '"sqlite:///var/lib/netkit/monitor.db"')
     password_var = get("store-password-env", _env_name, '"NETKIT_DB_PASSWORD"')
     if store is None:
