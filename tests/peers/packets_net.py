@@ -23,8 +23,9 @@ With ``hostile``, the first target answers probes to ``HOSTILE_PORT`` with malfo
 packets before its kernel's RST. ``chain.hops[target]`` is the ground-truth path: router addresses as seen from the root
 (None for the silent one), then the target.
 
-``veth_pair()``: a namespace reached over one veth (root side ``pair.root_if``), for a
-capture while the test sends known traffic to ``pair.address``.
+``veth_pair()``: a namespace reached over one veth (root side ``pair.root_if``, no IPv6
+on either side), for a capture while the test sends known traffic to ``pair.address``;
+``send_frames(namespace, frames)`` sends raw (malformed) frames from inside it.
 """
 
 from __future__ import annotations
@@ -356,8 +357,25 @@ def veth_pair() -> Iterator[VethPair]:
             made.links.append(veth)
             _ip_batch([f"link add {veth} type veth peer name eth0 netns {ns}", f"addr add {subnet[1]}/24 dev {veth}",
                        f"link set {veth} up"])
+        # no IPv6 on the pair: its neighbour discovery would add packets the test did not send
+        _run(["sysctl", "-q", "-w", f"net.ipv6.conf.{veth}.disable_ipv6=1"])
+        _sysctl(ns, "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
         _ip_batch(["link set lo up", f"addr add {subnet[2]}/24 dev eth0", "link set eth0 up"], namespace=ns)
         yield VethPair(veth, str(subnet[1]), str(subnet[2]), ns)
+
+
+SEND_FRAMES = r"""
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+for frame in sys.argv[1:]:
+    s.send(bytes.fromhex(frame))
+"""
+
+
+def send_frames(namespace: str, frames) -> None:
+    """Send raw Ethernet ``frames`` out of ``eth0`` of ``namespace`` (hostile bytes welcome)."""
+    _run(["ip", "netns", "exec", namespace, sys.executable, "-I", "-c", SEND_FRAMES, *(f.hex() for f in frames)])
 
 
 def addresses(network: str) -> list[str]:

@@ -113,7 +113,7 @@ def test_graph_labels_are_escaped_and_paths_kept_apart(tmp_path):
 
     from netkit.packets._graph import graph_dot, write_graph
 
-    result, evil = _hostile_trace()
+    result, _ = _hostile_trace()
     dot = graph_dot(result)
     assert "\x1b" not in dot and '"x" -> "y' not in dot and '\\"' in dot
     assert '"*0:2"' in dot and '"*1:1"' in dot  # one '*' node per (flow, TTL) that was silent
@@ -126,3 +126,28 @@ def test_graph_labels_are_escaped_and_paths_kept_apart(tmp_path):
     texts = {t.text for t in root.iter(f"{ns}text")}
     assert {"192.0.2.1", "192.0.2.9", "192.0.2.50", "192.0.2.60", "*"} <= texts
     assert any("<script>" in (t or "") and "\\x1b" in t for t in texts)
+
+
+@pytest.mark.parametrize("frame, words", [
+    (b"\x00" * 12 + b"\x81\x00\x00", "802.1Q truncated"),
+    (b"\x00" * 12 + b"\x81\x00\x00\x05\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x02" + b"\x00" * 20, "ARP, Reply"),
+    (b"\x00" * 5, "Ethernet truncated"),
+    (b"\x00" * 12 + b"\x08\x00" + b"\x45" + b"\x00" * 19, "IP 0.0.0.0 > 0.0.0.0: bad total length 0"),
+])
+def test_summary_lines(frame, words):
+    from netkit.packets._summary import summary
+
+    assert words in summary(frame)
+
+
+def test_summary_raw_ip_and_garbage_never_raise():
+    import random
+
+    from netkit.packets._summary import summary
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        data = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 80)))
+        for linktype in (1, 101):
+            line = summary(data, linktype)
+            assert isinstance(line, str) and line.isprintable()

@@ -19,6 +19,8 @@ _MODULES = {
     "netkit.packets._dns": ("DnsRecord", "DnsReply", "dns_query"),
     "netkit.packets._graph": ("graph_dot", "write_graph"),
     "netkit.packets._raw": ("NeedsPrivilege", "compile_filter"),
+    "netkit.packets._sniff": ("Capture", "Packet", "PcapWriter", "capture", "read_pcap"),
+    "netkit.packets._summary": ("summary",),
     "netkit.packets._trace": ("Flow", "Hop", "Trace", "lookup_names", "trace"),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}

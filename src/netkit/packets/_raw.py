@@ -141,6 +141,20 @@ def compile_filter(text: str, linktype: int = DLT_EN10MB) -> bytes:
         lib.pcap_close(handle)
 
 
+def filter_matcher(code: bytes):
+    """A function (frame bytes, length on the wire) -> bool running compiled ``code`` in
+    libpcap's BPF interpreter: the filter of ``sniff -r``, where no kernel runs it."""
+    lib = _libpcap()
+    lib.bpf_filter.restype = ctypes.c_uint
+    lib.bpf_filter.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint, ctypes.c_uint]
+    program = ctypes.create_string_buffer(code, len(code))
+
+    def matches(data: bytes, wirelen: int) -> bool:
+        return lib.bpf_filter(program, data, max(wirelen, len(data)), len(data)) != 0
+
+    return matches
+
+
 def attach_filter(sock: socket.socket, code: bytes) -> None:
     """Attach compiled BPF ``code`` to ``sock``: the kernel drops what it rejects."""
     buffer = ctypes.create_string_buffer(code, len(code))

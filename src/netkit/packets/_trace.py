@@ -367,7 +367,7 @@ def trace(targets, ports=(), *, method="tcp", first_ttl=1, max_ttl=DEFAULT_MAX_T
     if len(flows) * (max_ttl - first_ttl + 1) * queries > MAX_PROBES:
         raise UsageError(f"that is more than {MAX_PROBES} probes; trace fewer targets or hops, or use fewer -q")
     sources = {_source_for(f.address) for f in flows}
-    source = sorted(sources)[0]
+    source = min(sources)
     if len(sources) > 1:
         raise UsageError(f"the targets are reached from different addresses ({', '.join(sorted(sources))}); "
                          "trace them in separate runs")
