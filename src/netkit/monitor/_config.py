@@ -44,6 +44,9 @@
     prober = "http"
     status = "2xx"
 
+    [web]                           # the dashboard (see Web)
+    status-groups = ["web"]         # groups on the public status page, /status
+
 A target's keys win over its group's, which win over [defaults]. The check part of each
 table goes through :func:`netkit.check.file.check_from_table`, so a target is validated,
 and wrong, in the same words as a checks file's [[check]]; every message starts with the
@@ -74,7 +77,7 @@ from netkit.monitor._schedule import MAX_INTERVAL, MIN_INTERVAL
 from netkit.monitor._settings import DEFAULT_LISTEN, Settings, default_settings, settings_from_table
 from netkit.monitor._state import MAX_THRESHOLD
 
-__all__ = ["Config", "Module", "Settings", "TargetConfig", "default_settings", "load_config", "parse_config",
+__all__ = ["Config", "Module", "Settings", "TargetConfig", "Web", "default_settings", "load_config", "parse_config",
            "parse_listen", "DEFAULT_LISTEN", "MAX_CONFIG_FILE", "MAX_TARGETS"]
 
 # 100,000 targets of ~300 bytes each are ~30 MiB of TOML; a file far past that is a mistake
@@ -85,7 +88,9 @@ MAX_CONFIG_FILE = 64 << 20
 MAX_TARGETS = 100_000
 # Locations a target may name (a fleet has a handful; each is a row per target in the store).
 MAX_LOCATIONS = 64
-_TOP_KEYS = ("monitor", "defaults", "group", "target", "alert", "maintenance", "module")
+_TOP_KEYS = ("monitor", "defaults", "group", "target", "alert", "maintenance", "module", "web")
+# The [web] table's keys.
+_WEB_KEYS = ("status-groups",)
 
 
 
@@ -140,6 +145,14 @@ class Module:
 
 
 @dataclass(frozen=True)
+class Web:
+    """The ``[web]`` table: the dashboard's settings. ``status_groups`` are the groups the
+    public read-only status page (``/status``) shows; none: no status page."""
+
+    status_groups: tuple = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole monitor config. ``maintenance`` maps a target id to its
     :class:`~netkit.monitor._windows.Maintenance` (ids without windows are absent);
@@ -152,6 +165,7 @@ class Config:
     maintenance: dict = field(default_factory=dict, hash=False)
     modules: dict = field(default_factory=dict, hash=False)
     groups: tuple = ()
+    web: Web = field(default_factory=Web)
 
     def jobs(self) -> list:
         """A scheduler job per target: its id, interval and deadline."""
@@ -231,7 +245,7 @@ def parse_config(data: str, path: str, env=None) -> Config:
             hint = "; [[check]] is a checks file's, a monitor config has [[target]] tables" if key == "check" else \
                 suggest(key, _TOP_KEYS, quoted=True)
             raise UsageError(f"{path}: unknown top-level key {shown(key)}{hint}; a monitor config has [monitor], "
-                             f"[defaults], [group.NAME], [[target]], [[alert]], [[maintenance]] and [module.NAME]")
+                             f"[defaults], [group.NAME], [[target]], [[alert]], [[maintenance]], [module.NAME] and [web]")
     base = os.path.dirname(os.path.abspath(path))
     settings = settings_from_table(path, doc.get("monitor", {}), env, base)
     also = (*_KEYS, "name", "group")
@@ -265,7 +279,31 @@ def parse_config(data: str, path: str, env=None) -> Config:
         targets.append(target)
     maintenance = _maintenance(path, doc.get("maintenance", []), targets, set(groups))
     modules = _modules(path, doc.get("module", {}), env)
-    return Config(path, settings, tuple(targets), channels, maintenance, modules, tuple(groups))
+    web = _web(path, doc.get("web", {}), groups)
+    return Config(path, settings, tuple(targets), channels, maintenance, modules, tuple(groups), web)
+
+
+def _web(path, table, groups) -> Web:
+    from netkit.cli.args import suggest
+
+    where = f"{path}: [web]"
+    if not isinstance(table, dict):
+        raise UsageError(f"{where} must be a table of settings, e.g. [web] status-groups = [\"web\"]")
+    for key in table:
+        if key not in _WEB_KEYS:
+            raise UsageError(f"{where}: unknown setting {shown(key)}{suggest(str(key), _WEB_KEYS, quoted=True)}; "
+                             f"settings are {', '.join(_WEB_KEYS)}")
+    status_groups = ()
+    if "status-groups" in table:
+        try:
+            status_groups = names("group", 1000)(table["status-groups"])
+        except ValueError as exc:
+            raise bad(where, "status-groups", exc, table["status-groups"], '["web"]') from None
+        for name in status_groups:
+            if name not in groups:
+                raise UsageError(f"{where}: status-groups names {shown(name)}, which is not defined"
+                                 f"{suggest(name, list(groups), quoted=True)}; add a [group.{for_name(name)}] table")
+    return Web(status_groups=status_groups)
 
 
 def _section(path, doc, key) -> dict:

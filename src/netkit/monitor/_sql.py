@@ -444,6 +444,25 @@ class SqlStore(Store):
                             "ORDER BY at LIMIT ?", (target, since, int(limit)))
             return [s.event_from(row) for row in cur.fetchall()]
 
+    def alerts(self, target: str, since: float, limit: int = 100) -> list[Alert]:
+        with self._read() as cur:
+            cur.execute(f"SELECT {s.ALERT_COLUMNS} FROM outbox WHERE target = ? AND created >= ? "
+                        "ORDER BY created DESC, key LIMIT ?", (target, since, int(limit)))
+            return [s.alert_from(row) for row in cur.fetchall()]
+
+    def series_all(self, since: float, until: float, step: str) -> dict[str, list[tuple]]:
+        seconds = STEPS.get(step)
+        if seconds is None:
+            raise UsageError(f"a series step is one of {', '.join(STEPS)}, got {step!r}")
+        out: dict[str, list[tuple]] = {}
+        with self._read() as cur:
+            cur.execute("SELECT target, at, SUM(count), SUM(failures), SUM(avg * count) / SUM(count) FROM rollups "
+                        "WHERE step = ? AND at >= ? AND at < ? GROUP BY target, at ORDER BY target, at",
+                        (seconds, since, until))
+            for target, at, count, failures, avg in cur.fetchall():
+                out.setdefault(target, []).append((at, int(count), int(failures or 0), avg))
+        return out
+
     def incidents(self, target: str | None, since: float) -> list[dict]:
         with self._read() as cur:
             query = "SELECT target, start, finish, status FROM incidents WHERE (finish IS NULL OR finish >= ?)"

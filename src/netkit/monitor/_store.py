@@ -162,6 +162,17 @@ class Store:
         """Events (of one target, or all) with ``at >= since``, oldest first, at most ``limit``."""
         raise NotImplementedError
 
+    def alerts(self, target: str, since: float, limit: int = 100) -> list[Alert]:
+        """The outbox's alerts of one target created at or after ``since``, newest first, at
+        most ``limit`` (the dashboard's "alerts sent": delivered, pending or given up)."""
+        raise NotImplementedError
+
+    def series_all(self, since: float, until: float, step: str) -> dict[str, list[tuple]]:
+        """Every target's rollups of ``step`` in the range as {target: [(at, count, failures,
+        avg)]}, oldest first, locations summed per bucket (the dashboard's sparklines and
+        status bars, read in the background, never per request)."""
+        raise NotImplementedError
+
     def incidents(self, target: str | None, since: float) -> list[dict]:
         """Problem periods from verdict changes: {"target", "start", "end" (None: open),
         "status", "duration"} (duration None while open) of those open or ended at or after

@@ -1,4 +1,5 @@
-"""The monitor's HTTP side: ``/metrics``, a blackbox-compatible ``/probe``, the JSON ``/api``.
+"""The monitor's HTTP side: ``/metrics``, a blackbox-compatible ``/probe``, the JSON ``/api``,
+and the dashboard's pages (``_dash``).
 
 ``make_app(monitor)`` builds an :mod:`aiohttp.web` application; ``serve(app)`` runs it on
 127.0.0.1 (safe by default: exposing it is a choice, ``host="0.0.0.0"``).
@@ -186,13 +187,12 @@ def make_app(monitor) -> web.Application:
             text = _debug_page(module, spec, result, why, text)
         return web.Response(body=text.encode("utf-8", "replace"), headers={"Content-Type": CONTENT_TYPE})
 
-    async def index(request):
-        return web.Response(text="netkit monitor: /metrics, /probe?target=...&module=..., /api/targets\n")
-
-    app.router.add_get("/", index)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/probe", probe)
     add_routes(app, monitor, store_call, lambda: monitor.config.settings.api_token)
+    from netkit.monitor._dash import add_dash_routes   # the dashboard's pages: /, /target, /events, /status
+
+    add_dash_routes(app, monitor, store_call)
 
     async def stop_executor(app):
         executor.shutdown(wait=True, cancel_futures=True)

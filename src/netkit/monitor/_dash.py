@@ -1,0 +1,618 @@
+"""The dashboard's pages: the overview ``/``, a target's page ``/target/{id}``, the live
+stream ``/events`` (server-sent events) and the public status page ``/status[/{group}]``.
+
+Fast at any size, by never doing per request what can be done once a minute:
+
+* The overview reads the runner's memory (states, verdicts, last samples: no store call)
+  and streams: the head and the counts go out first, then the rows in chunks, worst first.
+  A row is one small ``<div>`` written by :func:`_row` (plain Python, each value escaped by
+  markupsafe: ten times faster than a template loop at 10,000 rows); the page around it is
+  a jinja2 template with autoescape on.
+* Uptime (24 h, 7 d, 30 d of every target), sparklines (24 hourly averages) and the status
+  page's day bars come from :class:`_Cache`, refreshed in the background on its own store
+  thread (a minute for uptime, ten for rollups) from the first page asked for on, never on
+  a request's path (the first page shows dashes until the first round is in).
+* A target's page reads rollups (minutes for 1 h and 24 h, hours for 7 d and 30 d), so 30
+  days is 720 rows, as fast as one hour; only the not yet folded tail comes from raw rows.
+
+Live: the runner's ``subscribe(callback)`` pushes a row's new state to every ``/events``
+client's queue (bounded: a client that falls :data:`SSE_QUEUE` messages behind is dropped,
+never waited for), and a sweep every :data:`SWEEP_SECONDS` catches what no state event
+announces (the decider's verdicts, a reload).
+
+Nothing here writes: actions (acknowledge, maintenance, pause) are plain forms POSTing to
+``/actions/...`` with the ``csrf_token`` the auth layer puts in ``request["csrf_token"]``.
+The status page shows no URLs, labels, summaries or dialogues: a target's public name is
+its id unless the id is its URL (then "GROUP service N").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from netkit.monitor import _svg
+
+__all__ = ["CACHE", "LIVE", "add_dash_routes"]
+
+log = logging.getLogger("netkit.monitor.web")
+
+HERE = Path(__file__).parent
+STATUS_TEXT = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
+PENDING = -1     # no result yet
+# Worst first: CRITICAL, UNKNOWN, WARNING, not yet checked, OK.
+_RANK = {2: 0, 3: 1, 1: 2, PENDING: 3, 0: 4}
+PUBLIC_TEXT = {0: "Operational", 1: "Degraded", 2: "Down", 3: "Unknown", PENDING: "Unknown"}
+
+# Uptime of every target is read this often (a 30-day all-target query takes ~1 s at
+# 10,000 targets: once a minute in the background, never per request).
+UPTIME_REFRESH = 60.0
+# Hour and day rollups change once an hour: their all-target read (sparklines, status
+# bars) every ten minutes is fresh enough and costs a few seconds an hour at 10,000.
+SERIES_REFRESH = 600.0
+SPARK_HOURS = 24
+STATUS_DAYS = 30
+# The ranges of a target's page: seconds and the rollup step read.
+RANGES = {"1h": (3600.0, "minute"), "24h": (86400.0, "minute"), "7d": (7 * 86400.0, "hour"),
+          "30d": (30 * 86400.0, "hour")}
+STEP_SECONDS = {"minute": 60.0, "hour": 3600.0}
+# Raw rows read past the last folded bucket (a tail of minutes, or a young store's whole
+# range): bounded, so a target checked every second never makes a 30-day page slow.
+MAX_TAIL_SAMPLES = 5000
+RECENT_RESULTS = 50
+# The target page's events and alerts lists (the newest; the API pages through the rest).
+MAX_EVENTS = 200
+MAX_ALERTS = 100
+# Live clients at once: each holds a connection and a queue; 50 dashboards is the bar.
+MAX_SSE_CLIENTS = 500
+# Messages a client may lag behind: a burst of 10,000 changes at once drops the slow
+# client (its browser reconnects and reloads the page) instead of queueing megabytes.
+SSE_QUEUE = 2000
+SSE_HEARTBEAT = 15.0
+# A write to a client that does not read for this long drops it.
+SSE_WRITE_TIMEOUT = 10.0
+SWEEP_SECONDS = 2.0
+# Streamed pages are written in chunks of about this size.
+CHUNK = 64 * 1024
+# A search or filter value longer than this is cut (a query string is not a document).
+MAX_FILTER = 200
+# Choices offered in the label filter at most (every value of every label could be 10,000).
+MAX_LABEL_CHOICES = 300
+
+
+# The app's dashboard state, for tests and benchmarks: the background cache, the live clients.
+CACHE = web.AppKey("dash_cache", object)
+LIVE = web.AppKey("dash_live", object)
+
+
+# -- what a row shows ----------------------------------------------------------------------
+
+def display_status(tid, verdicts, states) -> int:
+    """The verdict's status (what alerts are about), else this location's hard status,
+    else PENDING."""
+    verdict = verdicts.get(tid)
+    if verdict is not None:
+        return int(verdict.status)
+    state = states.get(tid)
+    if state is None or state.last_result is None:
+        return PENDING
+    return int(state.hard_status)
+
+
+def _fraction(value) -> str:
+    if value is None:
+        return "\u2013"
+    if value >= 1:
+        return "100%"
+    return f"{min(value * 100, 99.99):.2f}%"
+
+
+def _age(seconds: float) -> str:
+    seconds = max(seconds, 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}" if unit != "d" else f"{seconds / size:.1f}d"
+    return f"{seconds:.0f}s"
+
+
+def _ms(seconds) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def target_href(tid: str) -> str:
+    return "/target/" + quote(tid, safe="")
+
+
+def _labels_text(info) -> str:
+    return " ".join(f"{k}={v}" for k, v in info.labels)
+
+
+def _locations(info, verdict, here: str) -> tuple:
+    if verdict is not None and verdict.locations:
+        return tuple(loc for loc, _ in verdict.locations)
+    return tuple(info.locations) or (here,)
+
+
+class _Filter:
+    """The overview's filters from the query string (the same names the form's inputs
+    have, so the page filters without JS)."""
+
+    def __init__(self, query):
+        def get(name):
+            return query.get(name, "")[:MAX_FILTER].strip()
+
+        self.q, self.state, self.group = get("q"), get("state").upper(), get("group")
+        self.label, self.location = get("label"), get("location")
+        self.active = any((self.q, self.state, self.group, self.label, self.location))
+
+    def keep(self, tid, info, status, locations) -> bool:
+        if self.state and (STATUS_TEXT[status] if status != PENDING else "PENDING") != self.state:
+            return False
+        if self.group and info.group != self.group:
+            return False
+        if self.label:
+            name, eq, value = self.label.partition("=")
+            if not any(k == name and (not eq or v == value) for k, v in info.labels):
+                return False
+        if self.location and self.location not in locations:
+            return False
+        if self.q:
+            q = self.q.lower()
+            if q not in tid.lower() and q not in info.group.lower() and q not in _labels_text(info).lower():
+                return False
+        return True
+
+
+def _row(r: tuple, cache, now: float) -> str:
+    """One overview row: ``r`` is (rank, id, info, status, state, sample, verdict, locations)."""
+    _, tid, info, status, state, sample, verdict, locs = r
+    text = STATUS_TEXT[status] if status != PENDING else "PENDING"
+    flags = ""
+    if state is not None and state.last_result is not None and state.status != state.hard_status:
+        flags += f' <i class="soft">last {STATUS_TEXT[state.status]} {state.attempt}x</i>'
+    if (verdict is not None and verdict.flapping) or (state is not None and state.flapping):
+        flags += ' <i class="flap">flapping</i>'
+    if (verdict is not None and verdict.acked) or (state is not None and state.ack is not None):
+        flags += ' <i class="ack">acknowledged</i>'
+    up = cache.uptime_text.get(tid, ("\u2013", "\u2013", "\u2013"))
+    cert = ""
+    if sample is not None and sample.cert_expiry is not None:
+        days = (sample.cert_expiry - now) / 86400
+        cls = "crit" if days < 3 else "warn" if days < 14 else "ok"
+        cert = f'<span class="cert {cls}">{days:.0f}d</span>'
+    summary = sample.summary if sample is not None and sample.status != 0 else ""
+    e = escape
+    return (f'<div class="r s{status}" data-id="{e(tid)}" data-g="{e(info.group)}" data-l="{e(_labels_text(info))}" '
+            f'data-loc="{e(" ".join(locs))}"><b class="st">{text}</b><a href="{e(target_href(tid))}">{e(tid)}</a>'
+            f'<span class="fl">{flags}</span><span class="d">{_ms(sample.duration if sample else None)}</span>'
+            f'{cache.sparks.get(tid, _EMPTY_SPARK)}<span class="u">{up[0]}</span><span class="u">{up[1]}</span>'
+            f'<span class="u">{up[2]}</span><span class="c">{cert}</span><span class="m">{e(summary)}</span></div>\n')
+
+
+_EMPTY_SPARK = Markup('<svg class="spark"></svg>')
+
+
+# -- the background cache ------------------------------------------------------------------
+
+class _Cache:
+    """Every target's uptime, sparkline and day bars, read from the store in the background
+    on a thread of its own (the API's store thread stays free for requests)."""
+
+    def __init__(self, monitor):
+        self.monitor = monitor
+        self.uptime_text: dict[str, tuple] = {}
+        self.uptime30: dict[str, float] = {}
+        self.sparks: dict[str, Markup] = {}
+        self.days: dict[str, list] = {}
+        self.incidents: list[dict] = []
+        self.uptime_at = self.series_at = 0.0
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="netkit-web-cache")
+        self._complained = False
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Begin refreshing (at the first page asked for: a monitor whose dashboard nobody
+        opens never pays for the all-target queries)."""
+        if self.task is None:
+            self.task = asyncio.create_task(self.run(), name="dash-cache")
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.refresh(time.time())
+            except asyncio.CancelledError:
+                raise
+            except Exception:   # a store error (disk, network) waits for the next round
+                if not self._complained:
+                    log.exception("dashboard: reading uptime and rollups failed; retrying every minute")
+                    self._complained = True
+            await asyncio.sleep(UPTIME_REFRESH)
+
+    async def refresh(self, now: float) -> None:
+        store = self.monitor.store
+        if store is None:
+            return
+        call = asyncio.get_running_loop().run_in_executor
+        windows = [await call(self._executor, store.uptime, now - span, now) for span in (86400, 7 * 86400, 30 * 86400)]
+        self.uptime_text = {tid: tuple(_fraction(w.get(tid)) for w in windows) for tid in windows[2]}
+        self.uptime30 = windows[2]
+        self.incidents = await call(self._executor, store.incidents, None, now - STATUS_DAYS * 86400)
+        self.uptime_at = now
+        if now - self.series_at >= SERIES_REFRESH:
+            await self.refresh_series(store, now)
+
+    async def refresh_series(self, store, now: float) -> None:
+        call = asyncio.get_running_loop().run_in_executor
+        hour = now // 3600 * 3600
+        hours = await call(self._executor, store.series_all, hour - SPARK_HOURS * 3600, hour, "hour")
+        first = hour - SPARK_HOURS * 3600
+        sparks = {}
+        for tid, rows in hours.items():
+            values = [None] * SPARK_HOURS
+            for at, count, failures, avg in rows:
+                values[min(int((at - first) // 3600), SPARK_HOURS - 1)] = avg
+            sparks[tid] = _svg.sparkline(values, width=2 * (SPARK_HOURS - 1), height=14)
+        self.sparks = sparks
+        day = now // 86400 * 86400
+        self.days = await call(self._executor, store.series_all, day - STATUS_DAYS * 86400, day, "day")
+        self.series_at = now
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+# -- live clients ----------------------------------------------------------------------------
+
+class _Client:
+    __slots__ = ("queue", "task")
+
+    def __init__(self, task):
+        self.queue: asyncio.Queue = asyncio.Queue(SSE_QUEUE)
+        self.task = task
+
+
+class _Live:
+    """The ``/events`` clients and what is sent to them."""
+
+    def __init__(self, monitor):
+        self.monitor = monitor
+        self.clients: set[_Client] = set()
+        self.shown: dict[str, tuple] = {}
+        self.counts: dict = {}
+        self.dropped = 0
+        self.closed = False
+        self.loop = None
+
+    def message(self, tid: str) -> tuple:
+        monitor = self.monitor
+        states, samples, verdicts = monitor.states(), monitor.last_samples(), monitor.verdicts()
+        status = display_status(tid, verdicts, states)
+        state, sample = states.get(tid), samples.get(tid)
+        last = STATUS_TEXT[state.status] if state is not None and state.last_result is not None else ""
+        soft = bool(state is not None and state.last_result is not None and state.status != state.hard_status)
+        return (status, last, soft, sample.summary if sample is not None and sample.status != 0 else "",
+                _ms(sample.duration) if sample is not None else "")
+
+    def publish(self, kind: str, data: dict) -> None:
+        if not self.clients:
+            return
+        payload = f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+        for client in list(self.clients):
+            try:
+                client.queue.put_nowait(payload)
+            except asyncio.QueueFull:   # too slow: dropped, never waited for
+                self.drop(client)
+
+    def drop(self, client: _Client) -> None:
+        self.dropped += 1
+        self.clients.discard(client)
+        client.task.cancel()
+
+    def changed(self, tid: str) -> None:
+        if self.closed or not self.clients:
+            return
+        shown = self.message(tid)
+        if self.shown.get(tid) != shown:
+            self.shown[tid] = shown
+            self.publish("row", _row_data(tid, shown))
+
+    def on_events(self, tid, events) -> None:
+        """The runner's subscriber: on the loop it runs on (a test may run the app's in
+        another thread: then handed over)."""
+        loop = self.loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self.changed(tid)
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(self.changed, tid)
+
+    def sweep(self) -> None:
+        if not self.clients:
+            self.shown.clear()
+            return
+        monitor = self.monitor
+        counts = {}
+        states, verdicts = monitor.states(), monitor.verdicts()
+        for target in monitor.config.targets:
+            status = display_status(target.id, verdicts, states)
+            counts[status] = counts.get(status, 0) + 1
+        for target in monitor.config.targets:
+            if self.shown.get(target.id, "unseen") == "unseen":
+                self.shown[target.id] = self.message(target.id)   # the page has it already
+                continue
+            self.changed(target.id)
+        named = {("PENDING" if s == PENDING else STATUS_TEXT[s]): n for s, n in counts.items()}
+        if named != self.counts:
+            self.counts = named
+            self.publish("counts", named)
+
+    async def sweep_loop(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                self.sweep()
+            except Exception:   # noqa: BLE001 -- a reload mid-sweep: the next one sees it whole
+                log.debug("dashboard sweep failed", exc_info=True)
+
+
+def _row_data(tid: str, shown: tuple) -> dict:
+    status, last, soft, summary, duration = shown
+    return {"id": tid, "s": status, "t": "PENDING" if status == PENDING else STATUS_TEXT[status],
+            "last": last, "soft": soft, "sum": summary, "d": duration}
+
+
+# -- the pages -------------------------------------------------------------------------------
+
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["when"] = lambda at: "" if at is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+    env.filters["age"] = _age
+    env.filters["ms"] = _ms
+    env.filters["href"] = target_href
+    env.globals["STATUS_TEXT"] = STATUS_TEXT
+    env.globals["inf"] = float("inf")
+    return env
+
+
+def _status_text(status) -> str:
+    return "PENDING" if status is None or status == PENDING else STATUS_TEXT[int(status)]
+
+
+def add_dash_routes(app: web.Application, monitor, store_call) -> None:
+    """Add the dashboard's routes; ``store_call(method, *args)`` runs a store read on the
+    app's store thread (see ``_web.make_app``)."""
+    env = _environment()
+    cache = _Cache(monitor)
+    live = _Live(monitor)
+
+    async def background(app):
+        live.loop = asyncio.get_running_loop()
+        if hasattr(monitor, "subscribe"):
+            monitor.subscribe(live.on_events)
+        sweep = asyncio.create_task(live.sweep_loop(), name="dash-sweep")
+        yield
+        live.closed = True
+        for client in list(live.clients):
+            live.drop(client)
+        tasks = [sweep, *([cache.task] if cache.task is not None else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        cache.close()
+
+    app.cleanup_ctx.append(background)
+    app[CACHE], app[LIVE] = cache, live
+
+    def context(request, **more) -> dict:
+        return {"csrf_token": request.get("csrf_token", ""), "location": monitor.location, "now": time.time(),
+                **more}
+
+    async def stream(request, template: str, ctx: dict) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
+        await response.prepare(request)
+        buffer, size = [], 0
+        for part in env.get_template(template).generate(ctx):
+            buffer.append(part)
+            size += len(part)
+            if size >= CHUNK:
+                await response.write("".join(buffer).encode())
+                await asyncio.sleep(0)   # other requests and the runner between chunks
+                buffer, size = [], 0
+        await response.write("".join(buffer).encode())
+        await response.write_eof()
+        return response
+
+    async def overview(request):
+        cache.start()
+        now = time.time()
+        filt = _Filter(request.query)
+        states, samples, verdicts = monitor.states(), monitor.last_samples(), monitor.verdicts()
+        counts = dict.fromkeys((2, 3, 1, PENDING, 0), 0)
+        groups: dict[str, list] = {}
+        labels, locations = set(), set()
+        for target in monitor.config.targets:
+            tid, info = target.id, target.info
+            status = display_status(tid, verdicts, states)
+            counts[status] += 1
+            verdict = verdicts.get(tid)
+            locs = _locations(info, verdict, monitor.location)
+            locations.update(locs)
+            if len(labels) < MAX_LABEL_CHOICES:
+                labels.update(f"{k}={v}" for k, v in info.labels)
+            if filt.active and not filt.keep(tid, info, status, locs):
+                continue
+            groups.setdefault(info.group, []).append(
+                (_RANK[status], tid, info, status, states.get(tid), samples.get(tid), verdict, locs))
+        ordered = []
+        for name, rows in groups.items():
+            rows.sort(key=lambda r: (r[0], r[1]))
+            ordered.append((rows[0][0], name == "", name, rows))
+        ordered.sort(key=lambda g: g[:3])
+        shown = sum(len(g[3]) for g in ordered)
+
+        def sections():
+            for _, _, name, rows in ordered:
+                worst = rows[0][3]
+                yield name, len(rows), _status_text(worst), _chunks(rows)
+
+        def _chunks(rows):
+            for start in range(0, len(rows), 200):
+                yield Markup("".join(_row(r, cache, now) for r in rows[start:start + 200]))
+
+        group_names = sorted({t.info.group for t in monitor.config.targets if t.info.group})
+        ctx = context(request, counts=[(_status_text(s), n, s) for s, n in counts.items()], total=sum(counts.values()),
+                      shown=shown, filt=filt, sections=sections(), groups=group_names,
+                      labels=sorted(labels), locations=sorted(locations),
+                      states=["CRITICAL", "UNKNOWN", "WARNING", "PENDING", "OK"],
+                      uptime_ready=bool(cache.uptime_at), status_page=bool(_status_groups(monitor)))
+        return await stream(request, "overview.html", ctx)
+
+    async def target_page(request):
+        cache.start()
+        tid = request.match_info["id"]
+        target = _find(monitor, tid)
+        if target is None:
+            raise web.HTTPNotFound(text=f"no target {tid[:200]!r} in the config\n")
+        chosen = request.query.get("range", "24h")
+        if chosen not in RANGES:
+            chosen = "24h"
+        span, step = RANGES[chosen]
+        now = time.time()
+        since = now - span
+        series = await store_call("series", tid, since, now, step)
+        step_s = STEP_SECONDS[step]
+        tail_from = series[-1]["at"] + step_s if series else since
+        tail = await store_call("history", tid, tail_from, now, MAX_TAIL_SAMPLES) if tail_from < now else []
+        points = [(r["at"], r["avg"], r["p95"], r["max"]) for r in series]
+        buckets = [(r["at"], r["count"], r["failures"]) for r in series]
+        for at, durations, failures in _bin(tail, step_s):
+            points.append((at, sum(durations) / len(durations), max(durations), max(durations)))
+            buckets.append((at, len(durations), failures))
+        interval = target.info.interval
+        recent_span = max(interval * RECENT_RESULTS * max(len(target.info.locations), 1) * 1.5, 600.0)
+        recent = await store_call("history", tid, now - recent_span, now, 1000)
+        recent = list(reversed(recent[-RECENT_RESULTS:]))
+        incidents = await store_call("incidents", tid, since)
+        events = await store_call("events", tid, since, MAX_EVENTS)
+        alerts = await store_call("alerts", tid, since, MAX_ALERTS)
+        states, samples, verdicts = monitor.states(), monitor.last_samples(), monitor.verdicts()
+        status = display_status(tid, verdicts, states)
+        from netkit.core.text import for_terminal
+
+        ctx = context(request, target=target, info=target.info, tid=tid, status=_status_text(status), status_n=status,
+                      state=states.get(tid), verdict=verdicts.get(tid), sample=samples.get(tid),
+                      ranges=list(RANGES), chosen=chosen,
+                      chart=_svg.chart(points, since, now), timeline=_svg.timeline(buckets, since, now, step_s),
+                      recent=[(s, _status_text(s.status), [for_terminal(line) for line in s.dialogue or ()])
+                              for s in recent],
+                      incidents=list(reversed(incidents)), events=list(reversed(events)), alerts=alerts,
+                      uptime=cache.uptime_text.get(tid), range_href=lambda r: f"{target_href(tid)}?"
+                      + urlencode({"range": r}))
+        return await stream(request, "target.html", ctx)
+
+    async def events(request):
+        if len(live.clients) >= MAX_SSE_CLIENTS:
+            raise web.HTTPServiceUnavailable(text="too many live dashboards open; try again later\n")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                               "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        client = _Client(asyncio.current_task())
+        live.clients.add(client)
+        try:
+            await response.write(b"retry: 3000\n\n")
+            while True:
+                try:
+                    async with asyncio.timeout(SSE_HEARTBEAT):
+                        payload = await client.queue.get()
+                except TimeoutError:
+                    payload = b": keep-alive\n\n"
+                async with asyncio.timeout(SSE_WRITE_TIMEOUT):
+                    await response.write(payload)
+        except (ConnectionError, TimeoutError, asyncio.CancelledError):
+            pass
+        finally:
+            live.clients.discard(client)
+        return response
+
+    async def status_page(request):
+        cache.start()
+        chosen = _status_groups(monitor)
+        group = request.match_info.get("group")
+        if not chosen:
+            raise web.HTTPNotFound(text="no public status page: the config's [web] table has no status-groups\n")
+        if group is not None and group not in chosen:
+            raise web.HTTPNotFound(text="no such status page\n")
+        wanted = (group,) if group is not None else chosen
+        states, verdicts = monitor.states(), monitor.verdicts()
+        public, sections = {}, []
+        now = time.time()
+        day = now // 86400 * 86400
+        first = day - STATUS_DAYS * 86400
+        for name in wanted:
+            rows = []
+            members = [t for t in monitor.config.targets if t.info.group == name]
+            for n, t in enumerate(members, 1):
+                label = t.id if "://" not in t.id and t.id != t.info.url else f"{name} service {n}"
+                public[t.id] = label
+                status = display_status(t.id, verdicts, states)
+                by_day = {int(at): (count, failures) for at, count, failures, _ in cache.days.get(t.id, ())}
+                days = [(at, *by_day.get(int(at), (0, 0))) for at in range(int(first), int(day), 86400)]
+                rows.append((label, PUBLIC_TEXT[status], status, _fraction(cache.uptime30.get(t.id)),
+                             _svg.uptime_bars(days)))
+            worst = min((r[2] for r in rows), key=lambda s: _RANK[s], default=0)
+            sections.append((name, rows, PUBLIC_TEXT[worst], worst))
+        incidents = [{**i, "name": public[i["target"]], "what": PUBLIC_TEXT.get(i["status"], "Unknown")}
+                     for i in reversed(cache.incidents) if i["target"] in public]
+        overall = min((s[3] for s in sections), key=lambda s: _RANK[s], default=0)
+        ctx = {"sections": sections, "incidents": incidents, "overall": overall, "now": now,
+               "overall_text": "All systems operational" if overall in (0, PENDING) else "Some systems have problems",
+               "days": STATUS_DAYS}
+        return await stream(request, "status.html", ctx)
+
+    app.router.add_get("/", overview)
+    app.router.add_get("/target/{id}", target_page)
+    app.router.add_get("/events", events)
+    app.router.add_get("/status", status_page)
+    app.router.add_get("/status/{group}", status_page)
+    app.router.add_static("/static/", HERE / "static", name="static")
+
+
+def _status_groups(monitor) -> tuple:
+    web_settings = getattr(monitor.config, "web", None)
+    return tuple(getattr(web_settings, "status_groups", ()) or ())
+
+
+def _find(monitor, tid: str):
+    by_id = getattr(monitor.config, "by_id", None)
+    if isinstance(by_id, dict):
+        return by_id.get(tid)
+    return next((t for t in monitor.config.targets if t.id == tid), None)
+
+
+def _bin(samples, step: float):
+    """Raw samples into step buckets: (bucket start, durations, failures), oldest first."""
+    out: dict[float, list] = {}
+    for sample in samples:
+        bucket = out.setdefault(sample.at // step * step, [[], 0])
+        bucket[0].append(sample.duration)
+        bucket[1] += sample.status != 0
+    return [(at, durations, failures) for at, (durations, failures) in sorted(out.items())]
