@@ -56,6 +56,7 @@ file and the table (``monitor.toml: target 3 (web): ...``).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -138,6 +139,11 @@ class Module:
         if self.prober == "dns" and "://" not in target:
             url = f"dns://{target}/{self.query_name}"
         spec_target = parse_check_target(url)
+        if spec_target.user is not None and spec_target.password is None:
+            # A login without its password would be completed from the monitor's ~/.netrc,
+            # whose "default" entry holds a password for any host: never for a caller's host.
+            raise UsageError("a /probe target brings its own password (scheme://user:password@host) or names "
+                             "no user; the monitor's ~/.netrc is not lent to /probe")
         if spec_target.scheme not in _PROBER_SCHEMES[self.prober]:
             raise UsageError(f"module {self.name} probes {self.prober}, not {spec_target.scheme}:// targets")
         opts = {k: v for k, v in self.opts.items() if spec_target.scheme in BY_NAME[k].schemes}
@@ -445,6 +451,23 @@ def _maintenance(path, tables, targets, groups) -> dict:
     return {target_id: Maintenance(tuple(w)) for target_id, w in windows.items()}
 
 
+# A module's options go to whatever host a /probe caller names, so none may carry a
+# credential: a login (user, password-env), a private key (identity), or a header whose name
+# says it holds one. The same options on a [[target]] go to that target's own URL only.
+_MODULE_CREDENTIALS = ("user", "password-env", "identity")
+_SECRET_HEADER = re.compile(r"auth|token|key|secret|cookie|session|passw", re.IGNORECASE)
+
+
+def _no_credentials(where: str, opts: dict) -> None:
+    found = [k for k in _MODULE_CREDENTIALS if opts.get(k) is not None]
+    names = (h[0] if isinstance(h, tuple) else str(h).partition(":")[0] for h in opts.get("header") or ())
+    found += [f"header {name.strip()}" for name in names if _SECRET_HEADER.search(name)]
+    if found:
+        raise UsageError(f"{where}: {found[0]} would go to any host a /probe caller names (target=...); a module "
+                         f"carries no credentials: monitor that service as a [[target]] (its credentials go to "
+                         f"its own URL only)")
+
+
 def _modules(path, tables, env) -> dict:
     from netkit.check.file import parse_defaults
     from netkit.check.options import BY_NAME
@@ -472,6 +495,7 @@ def _modules(path, tables, env) -> dict:
         rest = {k: v for k, v in table.items() if k not in ("prober", "query-name")}
         opts = parse_defaults(path, f"[module.{name}]", rest, also=("prober", "query-name"))
         schemes = _PROBER_SCHEMES[prober]
+        _no_credentials(where, opts)
         for key in opts:
             if not set(schemes) & BY_NAME[key].schemes:
                 raise UsageError(f"{where}: {key} does not apply to {prober} probes (it is for "
