@@ -34,6 +34,9 @@ MAX_ROWS = 10_000
 DEFAULT_ROWS = 1_000
 # History asked for without since= covers this much (a day).
 DEFAULT_SPAN = 86_400.0
+# A target id in a path: any text but "/" (aiohttp's default, [^{}/]+, made a target whose
+# name holds a brace unreachable: the config allows any printable name).
+_TARGET = "/api/targets/{id:[^/]+}"
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -176,10 +179,10 @@ def add_routes(app: web.Application, monitor, store_call, token_of) -> None:
         return json_response({"target": t.id, "acknowledged": False})
 
     app.router.add_get("/api/targets", targets)
-    app.router.add_get("/api/targets/{id}", target)
-    app.router.add_get("/api/targets/{id}/history", history)
-    app.router.add_post("/api/targets/{id}/ack", ack)
-    app.router.add_delete("/api/targets/{id}/ack", unack)
+    app.router.add_get(_TARGET, target)
+    app.router.add_get(_TARGET + "/history", history)
+    app.router.add_post(_TARGET + "/ack", ack)
+    app.router.add_delete(_TARGET + "/ack", unack)
     app.router.add_get("/api/incidents", incidents)
     app.router.add_get("/api/events", events)
     app.router.add_get("/api/uptime", uptime)
@@ -194,7 +197,10 @@ def _refuse(status: int, message: str) -> web.HTTPException:
 async def _json_body(request) -> dict:
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except web.HTTPRequestEntityTooLarge as exc:    # aiohttp's answer is text; ours is JSON
+        raise web.HTTPRequestEntityTooLarge(0, text=json.dumps({"error": f"the body is too large: {exc.text}"}),
+                                            content_type="application/json") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):    # RecursionError: [[[[... nested deep
         body = None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text=json.dumps({"error": 'the body must be a JSON object, e.g. '

@@ -55,6 +55,23 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "MAX_PROBES_IN_FLIGHT", "Served", "ma
 
 log = logging.getLogger("netkit.monitor.web")
 
+
+class _NotPeerErrors(logging.Filter):
+    """Drops aiohttp's record of a malformed request (answered 400, the peer's fault): as
+    aiohttp logs it, a traceback of many lines per request, which any peer could send by
+    the thousand into the monitor's journal. aiohttp's other errors pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, HttpProcessingError)
+
+
+# The logger the HTTP protocol of serve() writes to (aiohttp's "aiohttp.server" otherwise).
+_http_log = logging.getLogger("netkit.monitor.web.http")
+_http_log.addFilter(_NotPeerErrors())
+
 # The config's default address (loopback, blackbox_exporter's port): one default, not two.
 DEFAULT_HOST, _, _PORT = DEFAULT_LISTEN.rpartition(":")
 DEFAULT_PORT = int(_PORT)
@@ -76,6 +93,11 @@ PROBE_GRACE = 1.0
 # in ~85 ms), which matters when Prometheus scrapes monitors in other locations.
 GZIP_FROM = 64 * 1024
 GZIP_LEVEL = 1
+# A connection idle this long is closed, and so is one whose request head has not come
+# whole by then (aiohttp's keep-alive timer runs from the connection's start; its default,
+# an hour, let a slowloris client hold a descriptor per connection for that long). A
+# Prometheus scraping every 15 s or more reconnects at worst: one handshake on loopback or LAN.
+IDLE_TIMEOUT = 15.0
 # How long serve()'s shutdown waits for requests in progress.
 SHUTDOWN_TIMEOUT = 5.0
 
@@ -233,7 +255,8 @@ async def serve(app: web.Application, host: str = DEFAULT_HOST, port: int = DEFA
                 access_log: logging.Logger | None = None) -> Served:
     """Start serving ``app`` on ``host:port`` in the running loop; ``await served.close()``
     stops it. No access log by default (a probe a target a minute is 10,000 lines a minute)."""
-    runner = web.AppRunner(app, access_log=access_log, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(app, access_log=access_log, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT,
+                           keepalive_timeout=IDLE_TIMEOUT, logger=_http_log)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:
