@@ -230,9 +230,7 @@ def _parse_arp(values, positional):
 
 
 def _parse_trace(values, positional):
-    from netkit.core.fs import check_output_file
     from netkit.packets import _trace
-    from netkit.packets._graph import graph_format
 
     if not positional:
         raise UsageError("give the hosts to trace: netkit packets trace HOST... (e.g. example.com -p 80,443)")
@@ -246,6 +244,9 @@ def _parse_trace(values, positional):
         raise UsageError(f"--first-ttl {first} is past --max-ttl {last}")
     graph = values.get("graph")
     if graph:
+        from netkit.core.fs import check_output_file
+        from netkit.packets._graph import graph_format
+
         graph_format(graph)
         problem = check_output_file(graph)
         if problem:
