@@ -35,6 +35,7 @@ import contextlib
 import datetime as dt
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -61,6 +62,7 @@ from monitor_peers import (
     blackbox_config,
     counts,
     histogram_quantile,
+    machine_busy,
     netkit_config,
     prometheus_config,
     running_world,
@@ -173,6 +175,7 @@ class Observation:
         while True:
             now = time.monotonic()
             if start is None and now >= steady:
+                start_busy = machine_busy()
                 start_cpu = self._cpu()
                 start = {
                     "t": now,
@@ -200,6 +203,7 @@ class Observation:
                          f"{self.describe(snap)}")
                 last_log, last_cpu = time.monotonic(), cpu
         end_cpu = self._cpu()
+        end_busy = machine_busy()
         stop = {
             "t": time.monotonic(),
             "wall": time.time(),
@@ -210,7 +214,11 @@ class Observation:
         reads.append(stop["snapshot"])
         window = stop["t"] - start["t"]
         cpu = {k: 100 * (end_cpu[k] - start_cpu[k]) / window for k in self.trees}
+        machine = 100 * (end_busy - start_busy) / window
         return {
+            "machine_busy_percent": round(machine, 1),
+            "others_percent": round(machine - sum(cpu.values()), 1),
+            "loadavg_end": Path("/proc/loadavg").read_text().split()[0],
             "window_s": round(window, 1),
             "cpu_percent": round(sum(cpu.values()), 2),
             "cpu_percent_each": {k: round(v, 2) for k, v in cpu.items()},
@@ -556,6 +564,8 @@ def print_report(result: dict) -> None:
         ["missed runs", cell(nk, "missed_runs", ".0f"),
          cell(pr, "missed_runs", ".0f") + (" (scrapes short of one per interval)" if pr else ""),
          "0"],
+        ["everything else on the machine, % of one core", cell(nk, "others_percent"),
+         cell(pr, "others_percent"), f"(of {100 * os.cpu_count()})"],
         ["runs in the window / expected", runs(nk, "runs_in_window"),
          runs(pr, "scrapes_in_window"), ""],
         ["CPU per run, ms", per_run(nk, "runs_in_window"), per_run(pr, "scrapes_in_window"),

@@ -381,6 +381,15 @@ class ProcTree:
         return sum(self.hwm_kib.values()) / 1024
 
 
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy so far (every core; /proc/stat's first line:
+    all but idle and iowait), to tell how much else ran beside a side."""
+    with open("/proc/stat", "rb") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
 def tree_size(path: Path) -> int:
     """Bytes of every file under ``path`` (a store's directory)."""
     total = 0
