@@ -220,7 +220,6 @@ def bench_sniff(netkit, rounds, count, log):
 
         sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # bound, never read: no ICMP unreachable back
         sink.bind((pair.gateway, SINK_PORT))
-        pcap = Path(tmp) / "capture.pcap"
         flt = f"udp dst port {SINK_PORT}"
 
         def blast_now():
@@ -228,6 +227,8 @@ def bench_sniff(netkit, rounds, count, log):
                             str(count)], check=True, capture_output=True, timeout=RUN_TIMEOUT)
 
         def run_netkit():
+            pcap = Path(tmp) / "netkit.pcap"
+            pcap.unlink(missing_ok=True)
             proc = subprocess.Popen([netkit, "packets", "sniff", "-i", pair.root_if, "-w", str(pcap), "-c", str(count),
                                      "-d", "20", flt], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                     env=child_env())
@@ -235,17 +236,23 @@ def bench_sniff(netkit, rounds, count, log):
             blast_now()
             time.sleep(1.0)  # the ring's last blocks handed over
             proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=RUN_TIMEOUT)
+            err = proc.communicate(timeout=RUN_TIMEOUT)[1]
+            if proc.returncode != 0:
+                raise BenchError(f"netkit packets sniff failed: {err.strip()}")
+            log(f"    netkit: {err.strip().splitlines()[-1]}")
             return _pcap_count(pcap)
 
         def run_tcpdump():
+            pcap = Path(tmp) / "tcpdump.pcap"
+            pcap.unlink(missing_ok=True)
             proc = subprocess.Popen([tcpdump, "-i", pair.root_if, "-w", str(pcap), "-c", str(count), "-U", flt],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=child_env())
             proc.stderr.readline()  # "tcpdump: listening on ..."
             blast_now()
             time.sleep(1.0)
             proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=RUN_TIMEOUT)
+            err = proc.communicate(timeout=RUN_TIMEOUT)[1]
+            log(f"    tcpdump: {' / '.join(err.strip().splitlines()[-3:])}")
             return _pcap_count(pcap)
 
         tools = {"netkit": run_netkit, "tcpdump": run_tcpdump}

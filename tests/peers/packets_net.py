@@ -66,21 +66,28 @@ VENDOR = "Xensource, Inc."
 HOSTILE_MAC = "02:6e:6b:66:66:66"
 MAX_LIVE = 200
 
+# The start of both raw-socket peers below: a socket on eth0 for ETHERTYPE, "ready", and
+# frames(), the frames it receives until stdin closes (the parent is gone).
+RAW_PEER = r"""
+import json, os, select, socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETHERTYPE)); s.bind(("eth0", ETHERTYPE))
+def frames():
+    print("ready", flush=True)
+    while True:
+        r, _, _ = select.select([s, sys.stdin], [], [])
+        if sys.stdin in r:
+            if not os.read(sys.stdin.fileno(), 1024): sys.exit(0)
+            continue
+        yield s.recv(4096)
+"""
+
 # Run in the hostile host's namespace: for each ARP request for its address, malformed
 # frames first, then one valid reply.
-HOSTILE_ARP = r"""
-import json, os, select, socket, struct, sys
+HOSTILE_ARP = RAW_PEER.replace("ETHERTYPE", "0x0806") + r"""
 cfg = json.loads(sys.argv[1])
 mine = socket.inet_aton(cfg["address"]); mac = bytes.fromhex(cfg["mac"].replace(":", ""))
 other = socket.inet_aton(cfg["other"])
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806)); s.bind(("eth0", 0x0806))
-print("ready", flush=True)
-while True:
-    r, _, _ = select.select([s, sys.stdin], [], [])
-    if sys.stdin in r:
-        if not os.read(sys.stdin.fileno(), 1024): sys.exit(0)
-        continue
-    f = s.recv(2048)
+for f in frames():
     if len(f) < 42 or f[20:22] != b"\x00\x01" or f[38:42] != mine: continue
     head = f[6:12] + mac + b"\x08\x06"
     their = f[22:28] + f[28:32]
@@ -101,8 +108,7 @@ while True:
 # header length, another destination, a cut ICMP, and TCP segments with a wrong ack or cut
 # short -- all sent back to the prober from raw sockets.
 HOSTILE_PORT = 8080
-HOSTILE_TRACE = r"""
-import os, select, socket, struct, sys
+HOSTILE_TRACE = RAW_PEER.replace("ETHERTYPE", "0x0800") + r"""
 def csum(b):
     b += b"\0" * (len(b) % 2); t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
     while t >> 16: t = (t & 0xFFFF) + (t >> 16)
@@ -113,15 +119,8 @@ def icmp(kind, rest):
     b = struct.pack("!BBHI", kind, 0, 0, 0) + rest
     return b[:2] + struct.pack("!H", csum(b)) + b[4:]
 port = int(sys.argv[1])
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800)); s.bind(("eth0", 0x0800))
 out = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-print("ready", flush=True)
-while True:
-    r, _, _ = select.select([s, sys.stdin], [], [])
-    if sys.stdin in r:
-        if not os.read(sys.stdin.fileno(), 1024): sys.exit(0)
-        continue
-    f = s.recv(4096)
+for f in frames():
     if len(f) < 14 + 40 or f[14 + 9] != 6: continue
     p = f[14:]; hl = (p[0] & 15) * 4
     sport, dport, seq = struct.unpack_from("!HHI", p, hl)

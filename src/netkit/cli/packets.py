@@ -25,13 +25,25 @@ def _rate(text):
     return value
 
 
-def _tries(text):
-    from netkit.packets._arp import MAX_TRIES
+def _at_most(module: str, name: str, what: str):
+    """A parser of a whole number from 1 to ``module.name`` (read when used: the packets
+    modules load only then)."""
 
-    value = positive(text)
-    if value > MAX_TRIES:
-        raise ValueError(f"expects 1 to {MAX_TRIES} tries")
-    return value
+    def parse(text):
+        import importlib
+
+        limit = getattr(importlib.import_module(module), name)
+        value = positive(text)
+        if value > limit:
+            raise ValueError(f"expects {what} of 1 to {limit}")
+        return value
+
+    return parse
+
+
+_tries = _at_most("netkit.packets._arp", "MAX_TRIES", "a number of tries")
+_ttl = _at_most("netkit.packets._trace", "MAX_TTL", "a TTL")
+_queries = _at_most("netkit.packets._trace", "MAX_QUERIES", "a number of probes per hop")
 
 
 HELP = Option("help", "flag", as_given, None, "show this help", short="h")
@@ -69,24 +81,6 @@ def _ports(text):
     return ports
 
 
-def _ttl(text):
-    from netkit.packets._trace import MAX_TTL
-
-    value = positive(text)
-    if value > MAX_TTL:
-        raise ValueError(f"expects a TTL of 1 to {MAX_TTL}")
-    return value
-
-
-def _queries(text):
-    from netkit.packets._trace import MAX_QUERIES
-
-    value = positive(text)
-    if value > MAX_QUERIES:
-        raise ValueError(f"expects 1 to {MAX_QUERIES} probes per hop")
-    return value
-
-
 TRACE_OPTIONS = (
     Option("port", "many", _ports, None, "destination ports, e.g. 80,443 (default 80; UDP 33434)", short="p",
            metavar="PORTS", example="80,443"),
@@ -98,7 +92,7 @@ TRACE_OPTIONS = (
     Option("queries", "one", _queries, None, "probes per hop (default 3)", short="q", metavar="N", example="1"),
     Option("wait", "one", seconds, None, "seconds a probe waits at most (default 3; less once a later hop answered)",
            short="w", metavar="SECONDS", example="1"),
-    Option("names", "flag", as_given, None, "look up the hops' names (reverse DNS)", short="n"),
+    Option("names", "flag", as_given, None, "look up the hops' names (reverse DNS; traceroute's default, its -n off)"),
     Option("graph", "one", as_given, None, "draw the merged paths into FILE.svg, .png or .dot (graphviz)",
            short="g", metavar="FILE", example="paths.svg"),
     JSON, HELP,
@@ -140,7 +134,7 @@ USAGE = {
             "Examples:\n  netkit packets arp 192.168.1.0/24\n  netkit packets arp 10.0.0.1-20 -i eth1 --json\n"),
     "trace": ("netkit packets trace HOST... [-p PORTS] [--udp|--icmp] [-m TTL] [-q N] [--graph FILE] [--json]",
               "Trace the route to every host and port at once, as scapy's traceroute([...], dport=[80,443])\n"
-              "and traceroute -T: per hop its address (and name with -n), the round trips, and how the\n"
+              "and traceroute -T: per hop its address (and name with --names), the round trips, and how the\n"
               "destination answered (SYN-ACK: open, RST: closed). Unanswered probes are '*'. Each\n"
               "host and port keeps one 5-tuple, so load-balanced (ECMP) paths stay apart. Needs\n"
               "CAP_NET_RAW (root).\n\n"

@@ -237,11 +237,8 @@ class _Tracer:
 
     # -- answers
     def on_icmp(self, packet: bytes, stamp: float, src: bytes) -> None:
-        if len(packet) < 28 or packet[0] >> 4 != 4:
-            self.ignored += 1
-            return
-        ihl = (packet[0] & 0x0F) * 4
-        if ihl < 20 or len(packet) < ihl + 8:
+        ihl = _ihl(packet, 8)
+        if ihl is None:
             self.ignored += 1
             return
         sender = socket.inet_ntoa(packet[12:16])
@@ -258,16 +255,12 @@ class _Tracer:
             self.ignored += 1
             return
         inner = ihl + 8
-        if len(packet) < inner + 20 or packet[inner] >> 4 != 4:
-            self.ignored += 1
-            return
-        inner_ihl = (packet[inner] & 0x0F) * 4
-        l4 = inner + inner_ihl
-        if inner_ihl < 20 or len(packet) < l4 + 8 or packet[inner + 12:inner + 16] != src:
+        inner_ihl = _ihl(packet[inner:], 8)  # the quoted probe: its IP header and 8 bytes at least
+        if inner_ihl is None or packet[inner + 12:inner + 16] != src:
             self.ignored += 1
             return
         proto = packet[inner + 9]
-        probe = self._quoted_probe(packet, inner, l4, proto)
+        probe = self._quoted_probe(packet, inner, inner + inner_ihl, proto)
         if probe is None or socket.inet_aton(self.flows[probe.flow].address) != packet[inner + 16:inner + 20]:
             self.ignored += 1
             return
@@ -303,11 +296,8 @@ class _Tracer:
         return None
 
     def on_tcp(self, packet: bytes, stamp: float, sport: int) -> None:
-        if len(packet) < 40 or packet[0] >> 4 != 4:
-            self.ignored += 1
-            return
-        ihl = (packet[0] & 0x0F) * 4
-        if ihl < 20 or len(packet) < ihl + 20:
+        ihl = _ihl(packet, 20)
+        if ihl is None:
             self.ignored += 1
             return
         src_port, dst_port, _, ack = struct.unpack_from("!HHII", packet, ihl)
@@ -324,6 +314,15 @@ class _Tracer:
             self.answered(probe, sender, stamp, "SYN-ACK", True)
         else:
             self.ignored += 1
+
+
+def _ihl(packet: bytes, after: int):
+    """The header length of the IPv4 packet ``packet`` when it is one and holds ``after``
+    bytes past its header, else None."""
+    if len(packet) < 20 or packet[0] >> 4 != 4:
+        return None
+    ihl = (packet[0] & 0x0F) * 4
+    return ihl if ihl >= 20 and len(packet) >= ihl + after else None
 
 
 def _receive(sock, handler, *args) -> None:
