@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from netkit.core.errors import NetError, UsageError
-from netkit.monitor import _schema
+from netkit.monitor import _schema, _sql
 from netkit.monitor._records import Alert, Sample, StoredEvent, TargetInfo, Verdict
 from netkit.monitor._sql import DAY, HOUR, MINUTE, ROLLUP_GRACE
 from netkit.monitor._state import FLAP_HISTORY, Ack, TargetState
@@ -46,6 +46,11 @@ def sample(target="web", at=T0 + 10, status=0, duration=0.1, location="berlin", 
 
 def state(target="web", status=0, **kw):
     return TargetState(target=target, status=status, hard_status=kw.pop("hard_status", status), **kw)
+
+
+def fold(store, now):
+    """rollup() to the end (no time budget: a loaded machine must not make a test flaky)."""
+    assert store.rollup(now, budget=math.inf) is True
 
 
 def info(id_="web", **kw):
@@ -208,8 +213,9 @@ def test_acknowledgements(store):
 def test_rollups_are_exact_and_idempotent(store):
     # 100 runs in one minute, durations 0.01 .. 1.00, every 10th a failure.
     runs = [sample(at=T0 + 60 + i * 0.5, duration=(i + 1) / 100, status=2 if i % 10 == 0 else 0) for i in range(100)]
+    store.sync_targets([info("web")])
     store.commit(runs + [sample(location="tokyo", at=T0 + 61, duration=5.0)], [], [])
-    store.rollup(T0 + DAY + ROLLUP_GRACE)
+    fold(store, T0 + DAY + ROLLUP_GRACE)
     (minute,) = store.series("web", T0, T0 + DAY, "minute")
     assert minute["at"] == T0 + 60 and minute["count"] == 101 and minute["failures"] == 10
     assert minute["min"] == 0.01 and minute["max"] == 5.0
@@ -220,8 +226,8 @@ def test_rollups_are_exact_and_idempotent(store):
     assert rows[MINUTE] == (100, 10, 0.01, 1.0, 0.5, 0.95, 0.99)
     assert rows[HOUR] == rows[DAY] == rows[MINUTE]
     before = store.series("web", T0, T0 + DAY, "hour")
-    store.rollup(T0 + DAY + ROLLUP_GRACE)
-    store.rollup(T0 + DAY + ROLLUP_GRACE + 1)
+    fold(store, T0 + DAY + ROLLUP_GRACE)
+    fold(store, T0 + DAY + ROLLUP_GRACE + 1)
     assert store.series("web", T0, T0 + DAY, "hour") == before
     assert [r["at"] for r in store.series("web", T0, T0 + 2 * DAY, "day")] == [T0]
     with pytest.raises(UsageError, match="minute, hour, day"):
@@ -236,15 +242,17 @@ def _rows(store, location):
 
 
 def test_a_bucket_still_open_is_not_folded(store):
+    store.sync_targets([info("web")])
     store.commit([sample(at=T0 + 10), sample(at=T0 + 70)], [], [])
-    store.rollup(T0 + 120 + ROLLUP_GRACE - 1)   # minute 1 closed, but not for long enough
+    fold(store, T0 + 120 + ROLLUP_GRACE - 1)   # minute 1 closed, but not for long enough
     assert [r["at"] for r in store.series("web", 0, math.inf, "minute")] == [T0]
-    store.rollup(T0 + 120 + ROLLUP_GRACE)
+    fold(store, T0 + 120 + ROLLUP_GRACE)
     assert [r["at"] for r in store.series("web", 0, math.inf, "minute")] == [T0, T0 + 60]
 
 
 def test_uptime_is_the_same_from_rollups_and_raw(store):
     # 3 days, one run every 10 minutes per target; web fails in one hour a day.
+    store.sync_targets([info("web"), info("db")])
     runs = []
     for i in range(3 * 144):
         at = T0 + i * 600 + 7
@@ -254,19 +262,62 @@ def test_uptime_is_the_same_from_rollups_and_raw(store):
     ranges = [(T0, T0 + 3 * DAY), (T0 + 1234.5, T0 + 2 * DAY + 7777), (T0 + 5000, T0 + 5000)]
     raw = {r: store.uptime(*r) for r in ranges}
     assert raw[ranges[0]] == {"web": pytest.approx(1 - 18 / 432), "db": pytest.approx(0.75)}
-    store.rollup(T0 + 2 * DAY + 5 * HOUR)   # folds two days, 4 more hours, ~4 h of minutes
+    fold(store, T0 + 2 * DAY + 5 * HOUR)   # folds two days, 4 more hours, ~4 h of minutes
     for r in ranges:
         assert store.uptime(*r) == pytest.approx(raw[r])
         assert store.uptime(*r, target="web") == pytest.approx({k: v for k, v in raw[r].items() if k == "web"})
     assert store.uptime(T0 - DAY, T0) == {}
 
 
+def test_rollup_works_in_slices_and_resumes(store, monkeypatch):
+    monkeypatch.setattr(_sql, "ROLLUP_CHUNK_ROWS", 1)   # a chunk per target
+    names = [f"t{i}" for i in range(4)]
+    store.sync_targets([info(name, interval=600.0) for name in names])
+    store.commit([sample(name, at=T0 + i * 600 + 3, status=int(i % 7 == 0), duration=i / 100)
+                  for name in names for i in range(2 * 144)], [], [])
+    now, whole = T0 + 2 * DAY + ROLLUP_GRACE, {}
+    raw = store.uptime(T0 + 999, now)
+    calls = 0
+    while not store.rollup(now, budget=0):   # stops after each chunk
+        calls += 1
+        assert store.uptime(T0 + 999, now) == pytest.approx(raw)   # right at every point
+    assert calls >= 2 * (24 + 2) * 4 - 1
+    for step in ("minute", "hour", "day"):
+        whole[step] = {name: store.series(name, 0, math.inf, step) for name in names}
+    with store._write() as cur:
+        cur.execute("DELETE FROM rollups")
+        cur.execute("DELETE FROM rollup_marks")
+    fold(store, now)
+    assert {step: {name: store.series(name, 0, math.inf, step) for name in names} for step in whole} == whole
+    assert len(whole["day"]["t0"]) == 2 and len(whole["hour"]["t1"]) == 48
+
+
+def test_one_monitor_folds_at_a_time_on_postgres(postgres_url):
+    import psycopg
+
+    from netkit.monitor._postgres import HOUSEKEEPING_LOCK
+
+    store = open_store(postgres_url)
+    try:
+        store.commit([sample(at=T0 + 5)], [state("web")], [])   # a target with a state is folded too
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(%s)", (HOUSEKEEPING_LOCK,))
+            assert store.rollup(T0 + DAY + ROLLUP_GRACE) is True   # the other monitor is at it
+            assert store.series("web", 0, math.inf, "minute") == []
+            other.execute("SELECT pg_advisory_unlock(%s)", (HOUSEKEEPING_LOCK,))   # done (a close is not synchronous)
+        fold(store, T0 + DAY + ROLLUP_GRACE)
+        assert len(store.series("web", 0, math.inf, "minute")) == 1
+    finally:
+        store.close()
+
+
 def test_prune_keeps_what_is_not_folded(store):
+    store.sync_targets([info("web")])
     store.commit([sample(at=T0 + i * HOUR) for i in range(72)], [], [
         StoredEvent("web", "berlin", T0 + 5, "HardChange", {"old": 0, "new": 2})])
     store.prune(T0 + 3 * DAY, raw_days=1, rollup_days=30)
     assert len(store.history("web", 0, math.inf)) == 72   # nothing rolled up yet: kept
-    store.rollup(T0 + 3 * DAY)
+    fold(store, T0 + 3 * DAY)
     store.prune(T0 + 3 * DAY, raw_days=1, rollup_days=30)
     kept = store.history("web", 0, math.inf)
     assert kept[0].at == T0 + 2 * DAY and len(kept) == 24
@@ -314,7 +365,7 @@ def test_an_older_store_is_upgraded_and_a_newer_one_refused(store_url, monkeypat
     store = open_store(store_url)
     assert store.schema_version() == _schema.SCHEMA_VERSION == 2
     assert store.history("web", 0, math.inf) == [sample()]
-    store.rollup(T0 + DAY + ROLLUP_GRACE)   # the step-2 table is there
+    fold(store, T0 + DAY + ROLLUP_GRACE)   # the step-2 table is there
     with store._write() as cur:
         cur.execute("UPDATE schema_version SET version = 99")
     store.close()

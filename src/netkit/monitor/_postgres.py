@@ -29,9 +29,11 @@ __all__ = ["PostgresStore"]
 # A server that does not answer a connect in this long is down for the monitor's purposes.
 CONNECT_TIMEOUT = 10
 # The advisory lock keys (64-bit, any value; these spell "nkmonld" / "nkmonmg" in ASCII):
-# one for the leader, one to serialize migrations of monitors starting together.
+# one for the leader, one to serialize migrations of monitors starting together, one for
+# the monitor folding rollups and pruning ("nkmonhk").
 LEAD_LOCK = 0x6E6B6D6F6E6C64
 MIGRATE_LOCK = 0x6E6B6D6F6E6D67
+HOUSEKEEPING_LOCK = 0x6E6B6D6F6E686B
 # The lead session's TCP keepalives: a holder whose machine vanished loses the lock after
 # ~20 s (10 + 3 * 3), instead of the kernel's two hours.
 KEEPALIVE_IDLE = 10
@@ -164,6 +166,24 @@ class PostgresStore(SqlStore):
 
     def _lock_schema(self, cur) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATE_LOCK,))
+
+    @contextlib.contextmanager
+    def _housekeeping(self):
+        # A session lock on this thread's connection, held for the whole rollup or prune
+        # (outside any transaction): one monitor folds while the others skip.
+        import psycopg
+
+        conn = self._conn()
+        try:
+            ours = conn.execute("SELECT pg_try_advisory_lock(%s)", (HOUSEKEEPING_LOCK,)).fetchone()[0]
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+        try:
+            yield ours
+        finally:
+            if ours and not conn.closed:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (HOUSEKEEPING_LOCK,))
 
     def _insert_samples(self, cur, rows: list[tuple]) -> None:
         # COPY: a 10k-sample batch in one round trip, several times faster than INSERTs.

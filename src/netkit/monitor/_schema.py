@@ -58,7 +58,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             target {key} NOT NULL, location {key} NOT NULL, at {real} NOT NULL,
             duration {real} NOT NULL, status SMALLINT NOT NULL, summary {text} NOT NULL,
             details {text}, dialogue {text}, cert_expiry {real})""",
-        "CREATE INDEX samples_target ON samples (target, location, at)",
+        # A target's samples by time (history, uptime, folding a chunk of targets); location
+        # last, so a target's last sample per location is found near the newest entry.
+        "CREATE INDEX samples_target ON samples (target, at, location)",
         "CREATE INDEX samples_at ON samples (at)",
         """CREATE TABLE states (
             target {key} NOT NULL, location {key} NOT NULL, state {text} NOT NULL,

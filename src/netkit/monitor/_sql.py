@@ -15,8 +15,10 @@ edges from the raw samples.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import time
 from collections.abc import Iterable
 
 from netkit.core.errors import UsageError
@@ -33,9 +35,15 @@ STEPS = {"minute": MINUTE, "hour": HOUR, "day": DAY}
 # after its start time ``at``: a minute is folded only this long after it closed, so no
 # late sample lands in a bucket already folded.
 ROLLUP_GRACE = 180.0
-# Targets folded per statement: a day of 1,000 targets at 60 s is 1.44 M samples sorted
-# at once, a few seconds and a bounded temporary space, not the whole fleet's day.
-ROLLUP_TARGET_CHUNK = 1000
+# Samples folded per transaction (estimated): ~0.3 s of the writer's time on this machine,
+# so the runner's batches wait that long at most; a day of 10,000 targets at 60 s (14.4 M
+# samples, ~2 minutes of work) is folded a chunk at a time, not in one lock.
+ROLLUP_CHUNK_ROWS = 20_000
+# And at most this many targets per chunk (one SQL parameter each; both engines take more).
+ROLLUP_CHUNK_TARGETS = 1000
+# rollup() stops after the chunk that passes this many seconds and resumes at the next
+# call (the runner calls it every minute): folding never holds the writer thread long.
+ROLLUP_BUDGET = 1.0
 # Samples are deleted in slices of this many seconds of history, one transaction each, so
 # pruning a day never holds the write lock long enough to stall the runner's batches.
 PRUNE_SLICE = 600.0
@@ -78,6 +86,16 @@ class SqlStore(Store):
 
     def _tables(self, cur) -> set[str]:
         raise NotImplementedError
+
+    # The FROM clause of each state's (target, location) last sample "x": states outside,
+    # one index search each, never a scan of the samples (a LATERAL subquery).
+    _last_samples = ("states st CROSS JOIN LATERAL (SELECT * FROM samples m WHERE m.target = st.target "
+                     "AND m.location = st.location ORDER BY m.at DESC LIMIT 1) AS x")
+
+    def _unindexed(self, column: str) -> str:
+        """``column`` in a form the planner will not pick an index for (where we know
+        better than a planner without statistics)."""
+        return column
 
     def _lock_schema(self, cur) -> None:
         """Serialize concurrent migrations (several monitors starting at once)."""
@@ -281,15 +299,27 @@ class SqlStore(Store):
                     for t, at, a, c, st in cur.fetchall()}
 
     # -- housekeeping ----------------------------------------------------------------------------
-    def rollup(self, now: float) -> None:
-        for step in (MINUTE, HOUR, DAY):
-            self._rollup_step(step, now)
+    def rollup(self, now: float, budget: float = None) -> bool:
+        budget = ROLLUP_BUDGET if budget is None else budget
+        deadline = time.monotonic() + budget
+        with self._housekeeping() as ours:
+            if not ours:   # another monitor is folding the same samples
+                return True
+            return all(self._rollup_step(step, now, deadline) for step in (MINUTE, HOUR, DAY))
+
+    def _housekeeping(self):
+        """A context manager: True when this monitor may fold and prune now (PostgreSQL:
+        one monitor at a time)."""
+        return contextlib.nullcontext(True)
 
     def _marks(self, cur) -> dict[int, float]:
         cur.execute("SELECT step, mark FROM rollup_marks")
         return {int(step): mark for step, mark in cur.fetchall()}
 
-    def _rollup_step(self, step: int, now: float) -> None:
+    def _rollup_step(self, step: int, now: float, deadline: float) -> bool:
+        """Fold ``step``'s closed buckets, a window (an hour of minutes, an hour, a day) at a
+        time, each window a chunk of targets per transaction; stop after the chunk that
+        passes ``deadline`` and resume there on the next call. True when caught up."""
         closed = math.floor((now - ROLLUP_GRACE) / step) * step
         with self._read() as cur:
             mark = self._marks(cur).get(step)
@@ -297,29 +327,63 @@ class SqlStore(Store):
                 cur.execute("SELECT MIN(at) FROM samples")
                 first = cur.fetchone()[0]
                 if first is None:
-                    return
+                    return True
                 mark = math.floor(first / step) * step
-            cur.execute("SELECT id FROM targets ORDER BY id")
-            ids = [row[0] for row in cur.fetchall()]
-        bounds = ids[ROLLUP_TARGET_CHUNK::ROLLUP_TARGET_CHUNK]
-        chunks = list(zip([None, *bounds], [*bounds, None]))
-        window = max(step, HOUR)   # minutes are folded an hour at a time
         while mark < closed:
-            end = min(closed, mark + window)
-            for low, high in chunks:   # a transaction each: the runner's batches go in between
-                with self._write() as cur:
-                    self._fold(cur, step, mark, end, low, high)
+            progress = self._progress.get(step)
+            if progress is None or progress[0] != mark:
+                end = min(closed, mark + max(step, HOUR))   # minutes: an hour at a time
+                progress = self._progress[step] = [mark, end, self._chunks(mark, end), 0]
+            _, end, chunks, done = progress
+            while done < len(chunks):
+                with self._write() as cur:   # a transaction each: the runner's batches go in between
+                    self._fold(cur, step, mark, end, chunks[done])
+                done = progress[3] = done + 1
+                if done < len(chunks) and time.monotonic() >= deadline:
+                    return False
             with self._write() as cur:
                 cur.execute("INSERT INTO rollup_marks (step, mark) VALUES (?, ?) "
                             "ON CONFLICT (step) DO UPDATE SET mark = excluded.mark", (step, end))
+            del self._progress[step]
             mark = end
+            if mark < closed and time.monotonic() >= deadline:
+                return False
+        return True
 
-    def _fold(self, cur, step: int, start: float, end: float, low: str | None, high: str | None) -> None:
-        where, params = "at >= ? AND at < ?", [start, end]
-        if low is not None:
-            where, params = where + " AND target >= ?", params + [low]
-        if high is not None:
-            where, params = where + " AND target < ?", params + [high]
+    @property
+    def _progress(self) -> dict:
+        """Per step: [window start, window end, chunks, chunks done] of an unfinished window
+        (lost with the process: the window is folded again, which is harmless)."""
+        try:
+            return self._rollup_progress
+        except AttributeError:
+            self._rollup_progress: dict = {}
+            return self._rollup_progress
+
+    def _chunks(self, start: float, end: float) -> list[list[str]]:
+        """The targets in chunks of about ROLLUP_CHUNK_ROWS samples in [start, end),
+        estimated from each target's interval and locations, and at most
+        ROLLUP_CHUNK_TARGETS targets. The targets are those synced and those with a state
+        (a sample of a target that has neither is not folded)."""
+        with self._read() as cur:
+            cur.execute("SELECT COUNT(DISTINCT location) FROM states")
+            everywhere = max(1, cur.fetchone()[0] or 1)
+            cur.execute("SELECT id, every, locations FROM targets UNION ALL SELECT DISTINCT target, ?, '[]' "
+                        "FROM states WHERE target NOT IN (SELECT id FROM targets) ORDER BY 1", (float(MINUTE),))
+            rows = cur.fetchall()
+        chunks, rows_in_chunk = [[]], 0.0
+        for id_, every, locations in rows:
+            if rows_in_chunk >= ROLLUP_CHUNK_ROWS or len(chunks[-1]) >= ROLLUP_CHUNK_TARGETS:
+                chunks.append([])
+                rows_in_chunk = 0.0
+            chunks[-1].append(id_)
+            rows_in_chunk += (end - start) / max(every, 1.0) * (len(s._loads(locations)) or everywhere)
+        return [chunk for chunk in chunks if chunk]
+
+    def _fold(self, cur, step: int, start: float, end: float, targets: list[str]) -> None:
+        # The target index (target, at, ...) reads exactly these targets' samples of the window.
+        where = f"target IN ({', '.join('?' * len(targets))}) AND at >= ? AND at < ?"
+        params = [*targets, start, end]
         bucket = self._bucket(step)
         cur.execute(
             "INSERT INTO rollups (step, target, location, at, count, failures, min, avg, max, p50, p95, p99) "
@@ -339,6 +403,11 @@ class SqlStore(Store):
         rollup is as big as its sample), but never before the day rollup has folded them;
         hour and day rollups, events, closed incidents, cleared acks and finished alerts go
         after ``rollup_days``."""
+        with self._housekeeping() as ours:
+            if ours:   # else another monitor is pruning the same rows
+                self._prune(now, raw_days, rollup_days)
+
+    def _prune(self, now: float, raw_days: float, rollup_days: float) -> None:
         raw_cut = now - raw_days * DAY
         old_cut = now - rollup_days * DAY
         with self._read() as cur:
@@ -380,9 +449,7 @@ class SqlStore(Store):
             cur.execute("SELECT target, location, state FROM states")
             states = cur.fetchall()
             columns = ", ".join(f"x.{c.strip()}" for c in s.SAMPLE_COLUMNS.split(","))
-            cur.execute(f"SELECT {columns} FROM states st JOIN samples x ON x.target = st.target "
-                        "AND x.location = st.location AND x.at = (SELECT MAX(at) FROM samples m "
-                        "WHERE m.target = st.target AND m.location = st.location)")
+            cur.execute(f"SELECT {columns} FROM {self._last_samples}")
             samples = [s.sample_from(row) for row in cur.fetchall()]
         by_target = {info.id: {"info": info, "verdict": verdicts.get(info.id), "states": {}, "samples": {}}
                      for info in infos}
@@ -423,9 +490,9 @@ class SqlStore(Store):
                     cur.execute(f"SELECT target, COUNT(*), {_FAIL} FROM samples WHERE at >= ? AND at < ?{only} "
                                 "GROUP BY target", (lo, hi, *extra))
                 else:
-                    # One target: "+at" keeps the planner on the primary key (step, target...),
-                    # not on (step, at), which would read every target's rows in the range.
-                    at = "+at" if target is not None else "at"
+                    # One target: the primary key (step, target...), not (step, at), which
+                    # would read every target's rows in the range.
+                    at = self._unindexed("at") if target is not None else "at"
                     cur.execute(f"SELECT target, SUM(count), SUM(failures) FROM rollups WHERE step = ? AND {at} >= ? "
                                 f"AND {at} < ?{only} GROUP BY target", (step, lo, hi, *extra))
                 for name, count, failures in cur.fetchall():

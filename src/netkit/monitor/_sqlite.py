@@ -153,18 +153,27 @@ class SqliteStore(SqlStore):
     def _bucket(self, step: int) -> str:
         return f"(CAST(at / {int(step)} AS INTEGER) * {int(step)})"
 
+    # No LATERAL in SQLite: CROSS JOIN, its documented join-order hint, keeps states outside.
+    _last_samples = ("states st CROSS JOIN samples x ON x.target = st.target AND x.location = st.location "
+                     "AND x.at = (SELECT m.at FROM samples m WHERE m.target = st.target "
+                     "AND m.location = st.location ORDER BY m.at DESC LIMIT 1)")
+
+    def _unindexed(self, column: str) -> str:
+        return f"+{column}"   # SQLite's documented way to keep a term off the indexes
+
     def _tables(self, cur) -> set[str]:
         cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'")
         return {row[0] for row in cur.fetchall()}
 
-    def rollup(self, now: float) -> None:
-        super().rollup(now)
+    def rollup(self, now: float, budget: float = None) -> bool:
+        done = super().rollup(now, budget)
         # Keep the planner's statistics fresh (cheap: it analyzes only tables that changed
         # much, each from a sample of ANALYSIS_LIMIT rows).
         with contextlib.suppress(sqlite3.Error):
             conn = self._conn()
             conn.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
             conn.execute("PRAGMA optimize")
+        return done
 
     def integrity_check(self) -> str:
         """SQLite's own check of the file: "ok" when sound."""

@@ -118,11 +118,13 @@ class Store:
         raise NotImplementedError
 
     # -- housekeeping --------------------------------------------------------------------------
-    def rollup(self, now: float) -> None:
+    def rollup(self, now: float, budget: float | None = None) -> bool:
         """Fold samples of closed minutes, hours and days into rollups (count, failures,
         min/avg/max and p50/p95/p99 of duration); idempotent. A bucket is folded a few
-        minutes after it closes (late samples), days are UTC days. A first call on a big
-        store may take a while: call it from its own thread, not the runner's writer."""
+        minutes after it closes (late samples), days are UTC days. The work goes in small
+        transactions and stops after ``budget`` seconds (default ``_sql.ROLLUP_BUDGET``,
+        ``math.inf``: to the end); the next call resumes. True when caught up. With several
+        monitors on PostgreSQL, one folds at a time (the others' calls return True)."""
         raise NotImplementedError
 
     def prune(self, now: float, raw_days: float, rollup_days: float) -> None:
