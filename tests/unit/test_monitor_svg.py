@@ -60,7 +60,7 @@ def test_timeline_and_bars_escape_and_place():
     assert [r.get("class") for r in rects] == ["none", "ok", "crit"], "the bucket before the range is left out"
     assert rects[2].get("x") == "10" and rects[2].get("width") == "10"
     assert rects[2].find(f"{NS}title").text.endswith("3 of 10 runs not OK")
-    bars = parse(_svg.uptime_bars([(since, 0, 0), (since + DAY, 1440, 2)], width=100))
+    bars = parse(_svg.uptime_bars([(since, None), (since + DAY, 1 - 2 / 1440)], width=100))
     titles = [r.find(f"{NS}title").text for r in bars.iter(f"{NS}rect")]
     assert titles[0].endswith("no data") and titles[1].endswith("99.86% up")
 

@@ -214,6 +214,7 @@ class _Cache:
         self.uptime30: dict[str, float] = {}
         self.sparks: dict[str, Markup] = {}
         self.days: dict[str, list] = {}
+        self.today: dict[str, float] = {}
         self.incidents: list[dict] = []
         self.uptime_at = self.series_at = 0.0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="netkit-web-cache")
@@ -246,6 +247,7 @@ class _Cache:
         windows = [await call(self._executor, store.uptime, now - span, now) for span in (86400, 7 * 86400, 30 * 86400)]
         self.uptime_text = {tid: tuple(_fraction(w.get(tid)) for w in windows) for tid in windows[2]}
         self.uptime30 = windows[2]
+        self.today = await call(self._executor, store.uptime, now // 86400 * 86400, now)
         self.incidents = await call(self._executor, store.incidents, None, now - STATUS_DAYS * 86400)
         self.uptime_at = now
         if now - self.series_at >= SERIES_REFRESH:
@@ -268,7 +270,9 @@ class _Cache:
         self.series_at = now
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Wait for a read in progress: the store may be closed right after (a SQLite
+        connection closed under a running query crashes the process)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 # -- live clients ----------------------------------------------------------------------------
@@ -419,7 +423,13 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         cache.close()
 
+    async def shutdown(app):    # before the server waits for handlers: open streams end now
+        live.closed = True
+        for client in list(live.clients):
+            live.drop(client)
+
     app.cleanup_ctx.append(background)
+    app.on_shutdown.append(shutdown)
     app[CACHE], app[LIVE] = cache, live
 
     def context(request, **more) -> dict:
@@ -566,7 +576,7 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
         public, sections = {}, []
         now = time.time()
         day = now // 86400 * 86400
-        first = day - STATUS_DAYS * 86400
+        first = day - (STATUS_DAYS - 1) * 86400     # 29 whole days and today
         for name in wanted:
             rows = []
             members = [t for t in monitor.config.targets if t.info.group == name]
@@ -574,8 +584,10 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
                 label = t.id if "://" not in t.id and t.id != t.info.url else f"{name} service {n}"
                 public[t.id] = label
                 status = display_status(t.id, verdicts, states)
-                by_day = {int(at): (count, failures) for at, count, failures, _ in cache.days.get(t.id, ())}
-                days = [(at, *by_day.get(int(at), (0, 0))) for at in range(int(first), int(day), 86400)]
+                by_day = {int(at): (count - failures) / count for at, count, failures, _ in cache.days.get(t.id, ())
+                          if count}
+                days = [(at, by_day.get(at)) for at in range(int(first), int(day), 86400)]
+                days.append((day, cache.today.get(t.id)))
                 rows.append((label, PUBLIC_TEXT[status], status, _fraction(cache.uptime30.get(t.id)),
                              _svg.uptime_bars(days)))
             worst = min((r[2] for r in rows), key=lambda s: _RANK[s], default=0)

@@ -69,8 +69,8 @@ def _thin(points: list, limit: int) -> list:
 
 
 def _when(at: float, span: float) -> str:
-    fmt = "%H:%M" if span <= 2 * 86400 else "%b %d"
-    return time.strftime(fmt, time.gmtime(at)) + (" UTC" if span <= 2 * 86400 else "")
+    fmt = "%H:%M UTC" if span <= 7200 else "%b %d %H:%M UTC" if span <= 2 * 86400 else "%b %d"
+    return time.strftime(fmt, time.gmtime(at))
 
 
 def chart(points, since: float, until: float, width: int = 720, height: int = 160) -> Markup:
@@ -125,17 +125,18 @@ def timeline(buckets, since: float, until: float, step: float, width: int = 720,
 
 
 def uptime_bars(days, width: int = 450, height: int = 24, gap: int = 1) -> Markup:
-    """One bar per day of ``days`` ((day start, count, failures), oldest first; count 0: no
-    data), as status pages draw them, with each day's uptime as its tooltip."""
+    """One bar per day of ``days`` ((day start, fraction of OK runs or None: no data),
+    oldest first), as status pages draw them, with each day's uptime as its tooltip."""
     days = list(days)
     n = max(len(days), 1)
     wide = max(width / n - gap, 1)
     parts = [f'<svg class="bars" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
              f'role="img" aria-label="uptime per day">']
-    for i, (at, count, failures) in enumerate(days):
+    for i, (at, up) in enumerate(days):
         day = time.strftime("%Y-%m-%d", time.gmtime(at))
-        tip = f"{day}: {(count - failures) / count * 100:.2f}% up" if count else f"{day}: no data"
-        parts.append(f'<rect class="{bucket_class(count, failures)}" x="{_n(i * width / n)}" y="0" '
+        tip = f"{day}: {up * 100:.2f}% up" if up is not None else f"{day}: no data"
+        cls = "none" if up is None else "ok" if up >= 1 else "warn" if up >= CRIT_BELOW else "crit"
+        parts.append(f'<rect class="{cls}" x="{_n(i * width / n)}" y="0" '
                      f'width="{_n(wide)}" height="{height}"><title>{escape(tip)}</title></rect>')
     parts.append("</svg>")
     return Markup("".join(parts))
