@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import clean_env, run_netkit
-from tests.peers.rpc_server import make_root, rpc_server, write_module
+from tests.peers.rpc_server import make_root, rpc_server, wait_for_log, write_module
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,9 +89,8 @@ def test_pyro_refuses_a_class_it_does_not_know(pyro):
 
     from Pyro5.errors import SecurityError, SerializeError
 
-    with proxy(pyro) as psa:
-        with pytest.raises((SecurityError, SerializeError, TypeError)):
-            psa.cb(Other())
+    with proxy(pyro) as psa, pytest.raises((SecurityError, SerializeError, TypeError)):
+        psa.cb(Other())
     still_serves_pyro(pyro)
 
 
@@ -144,7 +143,7 @@ def test_pickle_payload_to_the_pyro_port_is_refused(pyro):
         sock.sendall(message.data)
         assert sock.recv(100) == b""  # refused before its bytes were decoded
     assert not os.path.exists("/tmp/netkit-rpc-pwned")
-    assert "a serializer other than serpent" in pyro.log()
+    assert wait_for_log(pyro, "a serializer other than serpent")
     still_serves_pyro(pyro)
 
 
@@ -162,9 +161,8 @@ def test_pyro_token_and_allow(files, tmp_path):
     root, module, _ = files
     with rpc_server(tmp_path, "--protocol", "pyro", "--root", root, "--module", module, "--token-env", "RPC_TOKEN",
                     env={"RPC_TOKEN": "s3cret"}) as s:
-        with Pyro5.api.Proxy(s.url) as p:
-            with pytest.raises(CommunicationError):
-                p.add(1, 2)
+        with Pyro5.api.Proxy(s.url) as p, pytest.raises(CommunicationError):
+            p.add(1, 2)
         with Pyro5.api.Proxy(s.url) as p:
             p._pyroHandshake = "s3cret"
             assert p.add(1, 2) == 3
@@ -175,7 +173,7 @@ def test_pyro_token_and_allow(files, tmp_path):
         with Pyro5.api.Proxy(f"PYRO:netkit@127.0.0.1:{s.port}") as p:
             with pytest.raises(CommunicationError):
                 p.ls(".")
-        assert "127.0.0.1 refused: not in --allow" in s.log() and s.alive()
+        assert wait_for_log(s, "127.0.0.1 refused: not in --allow") and s.alive()
 
 
 def test_netkit_rpc_call_over_pyro(pyro):

@@ -10,7 +10,7 @@ import xmlrpc.client
 import pytest
 
 from tests.helpers import run_netkit
-from tests.peers.rpc_server import make_root, rpc_server, write_module
+from tests.peers.rpc_server import make_root, rpc_server, wait_for_log, write_module
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +232,7 @@ def test_a_client_outside_allow_is_closed(files, tmp_path):
     with rpc_server(tmp_path, "--root", root, "--module", module, "--bind", "0.0.0.0", "--allow", "127.0.0.2/32") as s:
         with pytest.raises((xmlrpc.client.ProtocolError, ConnectionError, http.client.HTTPException, OSError)):
             xmlrpc.client.ServerProxy(f"http://127.0.0.1:{s.port}/").add(1, 2)
-        assert "127.0.0.1 refused: not in --allow" in s.log()
+        assert wait_for_log(s, "127.0.0.1 refused: not in --allow")
         conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10, source_address=("127.0.0.2", 0))
         conn.request("POST", "/", xmlrpc.client.dumps((1, 2), "add"), {"Content-Type": "text/xml"})
         assert xmlrpc.client.loads(conn.getresponse().read())[0] == (3,)  # an allowed peer is served

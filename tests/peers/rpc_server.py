@@ -169,3 +169,14 @@ def rpc_server(tmp_path: Path, *args, env=None):
         yield server
     finally:
         server.stop()
+
+
+def wait_for_log(server: RpcServer, text: str, seconds: float = 5.0) -> bool:
+    """True once ``text`` is in the server's log (a refusal is logged just after the
+    client saw the connection close)."""
+    deadline = time.monotonic() + seconds
+    while text not in server.log():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -91,7 +91,7 @@ def test_depth_is_counted_without_recursion():
 def test_dispatcher_faults_and_multicall():
     registry = Registry()
     registry.add(lambda x, y: x + y, "add")
-    dispatcher = Dispatcher(registry, Limits(workers=2))
+    dispatcher = Dispatcher(registry, Limits(threads=2))
     try:
         assert asyncio.run(dispatcher.call("add", [1, 2])) == 3
         with pytest.raises(InvalidParams):

@@ -7,7 +7,7 @@ from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.core.errors import UsageError
 from netkit.core.options import Option, as_given, positive, seconds
 
-__all__ = ["main", "help_text"]
+__all__ = ["help_text", "main"]
 
 COMMAND = "netkit rpc"
 
@@ -34,6 +34,17 @@ def _size(text):
     if not 1 <= n <= 1 << 30:
         raise ValueError("expects a size from 1 byte to 1 GiB, like 1m or 65536")
     return n
+
+
+def _workers(text):
+    """A number of processes (1-256), or auto: the cores this process may run on."""
+    if text == "auto":
+        from netkit.core.limits import usable_cpus
+
+        return usable_cpus()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 256:
+        raise ValueError("expects a number of processes from 1 to 256, or auto")
+    return int(text)
 
 
 def _protocol(text):
@@ -74,8 +85,10 @@ SERVE = (
            example="256k", default=1 << 20),
     Option("max-depth", "one", positive, None, "deepest nesting of arrays/structs in arguments (default 32)",
            metavar="N", example="16", default=32),
-    Option("workers", "one", positive, None, "threads running calls (default 16)", metavar="N", example="8",
-           default=16),
+    Option("threads", "one", positive, None, "threads running calls, per process (default 16)", metavar="N",
+           example="8", default=16),
+    Option("workers", "one", _workers, None, "serve from N processes sharing the port (xmlrpc, jsonrpc, pyro; "
+           "auto: one per core; default 1)", metavar="N", example="auto", default=1),
     Option("max-connections", "one", positive, None, "open connections at once (default 1024)", metavar="N",
            example="256", default=1024),
     Option("object", "one", as_given, None, "pyro: the object's name in PYRO:NAME@host:port (default netkit)",
@@ -170,7 +183,7 @@ def _serve_request(values, positional):
     if values.get("token-env") and values.get("basic-env"):
         raise UsageError("give --token-env or --basic-env, not both")
     limits = Limits(call_seconds=values["call-timeout"], max_request=values["max-request"],
-                    max_depth=values["max-depth"], workers=values["workers"],
+                    max_depth=values["max-depth"], threads=values["threads"],
                     max_connections=values["max-connections"])
     for name in ("root", "module", "checks", "tls-cert", "tls-key", "client-ca"):
         path = values.get(name)
@@ -182,7 +195,8 @@ def _serve_request(values, positional):
                               tls_cert=values.get("tls-cert"), tls_key=values.get("tls-key"),
                               client_ca=values.get("client-ca"), token=_env(values.get("token-env"), "token-env"),
                               basic=_env(values.get("basic-env"), "basic-env"), limits=limits,
-                              debug=bool(values.get("debug")), object_name=values["object"])
+                              debug=bool(values.get("debug")), object_name=values["object"],
+                              workers=values["workers"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if config.basic is not None and ":" not in config.basic:

@@ -9,7 +9,7 @@ import json
 
 from netkit.core.errors import ConnectError, NetError, ProtocolError, Timeout, UsageError
 
-__all__ = ["Fault", "MAX_REPLY", "call", "parse_arg"]
+__all__ = ["MAX_REPLY", "Fault", "call", "parse_arg"]
 
 # A reply larger than this is a flood, not an answer (an ls is capped at 10,000 names).
 MAX_REPLY = 64 << 20
@@ -77,7 +77,6 @@ def call(url: str, method: str, params=(), *, protocol=None, token=None, user=No
 def _http_call(url, method, params, protocol, token, user, password, cafile, insecure, cert, key, timeout):
     import base64
     import http.client
-    import socket
     import ssl
 
     from netkit.core.target import parse_target
@@ -120,7 +119,7 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
         conn.request("POST", target.path or "/", body, headers)
         response = conn.getresponse()
         data = response.read(MAX_REPLY + 1)
-    except socket.timeout:
+    except TimeoutError:
         raise Timeout(f"{where}: no answer within {timeout:g} s") from None
     except ssl.SSLError as exc:
         from netkit.core.errors import TLSError

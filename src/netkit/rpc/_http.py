@@ -26,8 +26,6 @@ __all__ = ["HttpServer", "parse_xml", "parse_xml_call"]
 READ_SECONDS = 30.0
 # An idle keep-alive connection is closed after this long: clients reconnect cheaply.
 KEEPALIVE_SECONDS = 30.0
-# A TLS handshake that takes longer is a client that never finishes it.
-HANDSHAKE_SECONDS = 10.0
 # XML elements per array level of the arguments (<value><array><data>) plus the envelope.
 _XML_PER_LEVEL = 3
 _XML_ENVELOPE = 8
@@ -176,90 +174,25 @@ class HttpServer:
         self.token, self.basic = auth
         self.log = log or (lambda label, text: None)
         self.limits = dispatcher.limits
-        self._sock = None
-        self._tasks = set()
-        self._accepting = None
+        self.listener = None
         self.address = None
 
     # -- connections ----------------------------------------------------------------------
 
-    def allowed(self, host: str) -> bool:
-        import ipaddress
-
-        try:
-            address = ipaddress.ip_address(host.split("%")[0])
-        except ValueError:
-            return False
-        if getattr(address, "ipv4_mapped", None):
-            address = address.ipv4_mapped
-        return any(address in net for net in self.allow)
-
-    async def start(self, bind: str, port: int):
-        import socket
-
+    async def start(self, sock):
         from aiohttp import web
+
+        from netkit.rpc._listen import Listener
 
         self._server = web.Server(self.handle, access_log=None, keepalive_timeout=KEEPALIVE_SECONDS,
                                   auto_decompress=False, max_line_size=8190, max_field_size=8190, max_headers=64)
-        family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((bind, port))
-            sock.listen(1024)
-        except OSError:
-            sock.close()
-            raise
-        sock.setblocking(False)
-        self._sock = sock
-        self.address = sock.getsockname()[:2]
-        self._accepting = asyncio.get_running_loop().create_task(self._accept())
+        self.listener = Listener(self._server, lambda: len(self._server.connections), allow=self.allow,
+                                 tls=self.tls, max_connections=self.limits.max_connections, log=self.log)
+        self.address = self.listener.start(sock)
         return self.address
 
-    async def _accept(self):
-        import errno
-
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                conn, peer = await loop.sock_accept(self._sock)
-            except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    self.log("rpc", f"accept: {exc.strerror}: pausing 100 ms")
-                    await asyncio.sleep(0.1)  # out of descriptors: back off, do not die
-                    continue
-                raise
-            if not self.allowed(peer[0]):
-                conn.close()
-                self.log("rpc", f"{peer[0]} refused: not in --allow")
-                continue
-            if len(self._server.connections) + len(self._tasks) >= self.limits.max_connections:
-                conn.close()
-                self.log("rpc", f"{peer[0]} refused: {self.limits.max_connections} connections open")
-                continue
-            if self.tls is None:
-                await loop.connect_accepted_socket(self._server, conn)
-            else:
-                task = loop.create_task(self._handshake(conn, peer))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-
-    async def _handshake(self, conn, peer):
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.connect_accepted_socket(self._server, conn, ssl=self.tls,
-                                               ssl_handshake_timeout=HANDSHAKE_SECONDS)
-        except (OSError, asyncio.TimeoutError) as exc:
-            conn.close()
-            self.log("rpc", f"{peer[0]} TLS handshake failed: {exc}")
-
     async def close(self):
-        if self._accepting:
-            self._accepting.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._sock:
-            self._sock.close()
+        self.listener.close()
         await self._server.shutdown(1.0)
 
     # -- requests -------------------------------------------------------------------------

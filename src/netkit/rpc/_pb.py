@@ -13,7 +13,6 @@ closed after IDLE_SECONDS, a string or list longer than ``--max-request`` is ref
 banana, and ``--token-env`` puts the methods behind ``login(token)``.
 """
 
-import os
 
 __all__ = ["pb_call", "serve"]
 
@@ -71,7 +70,7 @@ def _register_value_classes(registry):
         pb.setUnjellyableForClass(wire, copy)
 
 
-def serve(config, dispatcher, log, on_ready):
+def serve(config, dispatcher, on_ready, log):
     """Serve pb://bind:port until SIGTERM/SIGINT."""
     import hmac
 
@@ -80,9 +79,9 @@ def serve(config, dispatcher, log, on_ready):
     from twisted.python.threadpool import ThreadPool
     from twisted.spread import pb
 
-    from netkit.rpc._http import HttpServer  # its allow() rule, shared
+    from netkit.rpc._listen import Listener  # its allow() rule, shared
 
-    pool = ThreadPool(minthreads=1, maxthreads=config.limits.workers, name="netkit-rpc-pb")
+    pool = ThreadPool(minthreads=1, maxthreads=config.limits.threads, name="netkit-rpc-pb")
     reactor.callWhenRunning(pool.start)
     reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
     _register_value_classes(dispatcher.registry)
@@ -98,7 +97,7 @@ def serve(config, dispatcher, log, on_ready):
                 raise RpcError("Unauthorized: a wrong token")
 
         root = Login()
-    rule = HttpServer(dispatcher, allow=config.allow)
+    rule = Listener(None, None, allow=config.allow)
     limit = config.limits.max_request
 
     class Factory(pb.PBServerFactory):
@@ -123,9 +122,6 @@ def serve(config, dispatcher, log, on_ready):
     else:
         port = reactor.listenTCP(config.port, factory, interface=config.bind)
     address = port.getHost()
-    shown = f"[{address.host}]" if ":" in address.host else address.host
-    log("rpc", f"pb on pb://{shown}:{address.port} ({len(dispatcher.registry.methods)} methods, root "
-               f"{os.path.realpath(config.root)}, allow {', '.join(map(str, config.allow))})")
     on_ready((address.host, address.port))
     reactor.run()
 
@@ -148,20 +144,19 @@ def _tls_options(config):
 def pb_call(url, method, params, *, token=None, cafile=None, timeout=30.0):
     """``method(*params)`` on the PB root at ``pb://host:port``; Fault for the server's
     refusals, NetError subclasses for the connection."""
+    from twisted.internet import error, reactor
+    from twisted.spread import pb
+
     from netkit.core.errors import ConnectError, UsageError
     from netkit.core.target import parse_target
     from netkit.rpc._client import Fault
     from netkit.rpc._pyro import _FAULT_CODES
 
-    from twisted.internet import error, reactor
-    from twisted.spread import pb
-
     try:
         target = parse_target(url, {"pb": None})
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if method.startswith("system."):
-        method = method[len("system."):]
+    method = method.removeprefix("system.")
     outcome = {}
     # One call per process: Twisted's reactor runs once (--list is one run, "describe").
     factory = pb.PBClientFactory()

@@ -2,6 +2,7 @@
 the foreground until SIGTERM or SIGINT, one log line per event on stderr."""
 
 import ipaddress
+import os
 
 from netkit.rpc._registry import Dispatcher, Limits, Registry
 
@@ -17,7 +18,7 @@ class ServerConfig:
 
     def __init__(self, protocol="xmlrpc", *, bind="127.0.0.1", port=None, root=".", module=None, checks=None,
                  allow=None, tls_cert=None, tls_key=None, client_ca=None, token=None, basic=None, limits=None,
-                 debug=False, object_name="netkit"):
+                 debug=False, object_name="netkit", workers=1):
         if protocol not in PROTOCOLS:
             raise ValueError(f"--protocol {protocol}: give one of {', '.join(PROTOCOLS)}")
         self.protocol = protocol
@@ -32,6 +33,9 @@ class ServerConfig:
         self.limits = limits or Limits()
         self.debug = debug
         self.object_name = object_name
+        self.workers = workers
+        if workers > 1 and protocol == "pb":
+            raise ValueError("--workers: pb serves from one process (Twisted's reactor); give --workers 1")
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("--tls-cert and --tls-key go together: give both")
         if client_ca and not tls_cert:
@@ -87,36 +91,101 @@ def build_dispatcher(config: ServerConfig, log=None) -> Dispatcher:
                       log=(lambda text: log("rpc", text)) if log else None)
 
 
-async def _serve_http(config, dispatcher, log, on_ready):
+def _announce(config, dispatcher, address, log):
+    """The one line that says where the server listens (tests and users read it)."""
+    host, port = address[:2]
+    shown = f"[{host}]" if ":" in host else host
+    if config.protocol == "pyro":
+        where, extra = f"PYRO:{config.object_name}@{shown}:{port}", ", serpent only"
+    elif config.protocol == "pb":
+        where, extra = f"pb://{shown}:{port}", ""
+    else:
+        where, extra = f"{'https' if config.tls_cert else 'http'}://{shown}:{port}/", ""
+    workers = f", {config.workers} processes" if config.workers > 1 else ""
+    log("rpc", f"{config.protocol} on {where} ({len(dispatcher.registry.methods)} methods{extra}{workers}, root "
+               f"{os.path.realpath(config.root)}, allow {', '.join(map(str, config.allow))})")
+
+
+async def _serve_async(config, dispatcher, log, sock, notify):
+    """Serve on the bound ``sock`` until SIGTERM/SIGINT (one process)."""
     import asyncio
-    import os
     import signal
 
-    from netkit.rpc._http import HttpServer
     from netkit.serve._system import sd_notify
 
-    server = HttpServer(dispatcher, config.protocol, tls=tls_context(config), allow=config.allow,
-                        auth=(config.token, config.basic), log=log)
-    host, port = await server.start(config.bind, config.port)
-    scheme = "https" if config.tls_cert else "http"
-    shown = f"[{host}]" if ":" in host else host
-    log("rpc", f"{config.protocol} on {scheme}://{shown}:{port}/ ({len(dispatcher.registry.methods)} methods, "
-               f"root {dispatcher_root(config)}, allow {', '.join(map(str, config.allow))})")
-    on_ready((host, port))
+    if config.protocol == "pyro":
+        from netkit.rpc._pyro import PyroServer
+
+        server = PyroServer(config, dispatcher, log)
+    else:
+        from netkit.rpc._http import HttpServer
+
+        server = HttpServer(dispatcher, config.protocol, tls=tls_context(config), allow=config.allow,
+                            auth=(config.token, config.basic), log=log)
+    await server.start(sock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    sd_notify(f"READY=1\nSTATUS=serving {config.protocol}\nMAINPID={os.getpid()}")
+    if notify:
+        sd_notify(f"READY=1\nSTATUS=serving {config.protocol}\nMAINPID={os.getpid()}")
     await stop.wait()
-    log("rpc", "stopping")
     await server.close()
 
 
-def dispatcher_root(config) -> str:
-    import os
+def _one_process(config, dispatcher, log, sock, notify=True) -> int:
+    import asyncio
 
-    return os.path.realpath(config.root)
+    from netkit.drivers.aio import loop_factory
+
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(_serve_async(config, dispatcher, log, sock, notify))
+    return 0
+
+
+def _forked(config, dispatcher, log, sock) -> int:
+    """``config.workers`` processes accepting on the one socket (the kernel hands each
+    connection to one); SIGTERM/SIGINT reach every one; 1 when one of them failed."""
+    import signal
+
+    from netkit.serve._system import sd_notify
+
+    children = []
+    for number in range(1, config.workers + 1):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                code = _one_process(config, dispatcher, log, sock, notify=False)
+            except BaseException as exc:  # noqa: BLE001 -- one line, then the exit code
+                log("rpc", f"worker {number}: {type(exc).__name__}: {exc}")
+            finally:
+                os._exit(code)
+        children.append(pid)
+    sock.close()
+
+    def forward(signum, _frame):
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    sd_notify(f"READY=1\nSTATUS=serving {config.protocol} from {config.workers} processes\nMAINPID={os.getpid()}")
+    failed = 0
+    for child in children:
+        while True:
+            try:
+                _, status = os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+        failed |= os.waitstatus_to_exitcode(status) not in (0, -signal.SIGTERM, -signal.SIGINT)
+    return 1 if failed else 0
 
 
 def run(config: ServerConfig, log=None, on_ready=lambda address: None) -> int:
@@ -127,22 +196,31 @@ def run(config: ServerConfig, log=None, on_ready=lambda address: None) -> int:
     log = log or Log()
     dispatcher = build_dispatcher(config, log)
     try:
-        if config.protocol in ("xmlrpc", "jsonrpc"):
-            import asyncio
-
-            from netkit.drivers.aio import loop_factory
-
-            with asyncio.Runner(loop_factory=loop_factory()) as runner:
-                runner.run(_serve_http(config, dispatcher, log, on_ready))
-        else:
-            import importlib
-
+        if config.protocol == "pb":
             try:
-                module = importlib.import_module(f"netkit.rpc._{config.protocol}")
+                from netkit.rpc._pb import serve
             except ImportError as exc:
-                raise ValueError(f"--protocol {config.protocol} is not available here ({exc.name} is missing)") from None
-            module.serve(config, dispatcher, log, on_ready)
+                raise ValueError(f"--protocol pb needs Twisted ({exc.name} is missing): pip install "
+                                 "'netkit[rpc]'") from None
+            serve(config, dispatcher, lambda address: (_announce(config, dispatcher, address, log), on_ready(address)),
+                  log)
+            code = 0
+        else:
+            from netkit.rpc._listen import bind_socket
+
+            if config.protocol == "pyro":
+                from netkit.rpc._pyro import serpent_only
+
+                serpent_only()  # PYRO_SERIALIZER=pickle refused before anything listens
+            sock = bind_socket(config.bind, config.port)
+            address = sock.getsockname()[:2]
+            _announce(config, dispatcher, address, log)
+            on_ready(address)
+            if config.workers > 1:
+                code = _forked(config, dispatcher, log, sock)
+            else:
+                code = _one_process(config, dispatcher, log, sock)
     finally:
         dispatcher.close()
     log("rpc", "stopped")
-    return 0
+    return code
