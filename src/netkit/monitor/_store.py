@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from netkit.core.errors import NetError
+from netkit.core.errors import NetError, UsageError
 from netkit.monitor._records import Alert, Sample, StoredEvent, TargetInfo, Verdict
 from netkit.monitor._state import TargetState
 
@@ -191,6 +191,9 @@ def open_store(url: str, location: str = "default") -> Store:
     store = engine(url, location)
     try:
         store.migrate()
+    except StoreError as exc:   # damaged, or its disk failing, before anything ran: one line, exit 2
+        store.close()
+        raise UsageError(str(exc)) from None
     except BaseException:
         store.close()
         raise
