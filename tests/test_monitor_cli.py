@@ -74,7 +74,7 @@ labels = { env = "prod" }
 
 
 @pytest.mark.parametrize("argv, words", [
-    ([], "give a subcommand: run, check, discover or status"),
+    ([], "give a subcommand: run, check, discover, status or passwd"),
     (["check"], "give one CONFIG file"),
     (["check", "a", "b"], "give one CONFIG file"),
     (["chek", "x"], "unknown subcommand 'chek'; did you mean check?"),

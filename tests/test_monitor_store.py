@@ -363,7 +363,7 @@ def test_an_older_store_is_upgraded_and_a_newer_one_refused(store_url, monkeypat
     old.close()
     monkeypatch.undo()
     store = open_store(store_url)
-    assert store.schema_version() == _schema.SCHEMA_VERSION == 2
+    assert store.schema_version() == _schema.SCHEMA_VERSION == 3
     assert store.history("web", 0, math.inf) == [sample()]
     fold(store, T0 + DAY + ROLLUP_GRACE)   # the step-2 table is there
     with store._write() as cur:
@@ -371,7 +371,7 @@ def test_an_older_store_is_upgraded_and_a_newer_one_refused(store_url, monkeypat
     store.close()
     with pytest.raises(UsageError) as refused:
         open_store(store_url)
-    assert "schema version 99, newer than this netkit knows (2)" in str(refused.value)
+    assert "schema version 99, newer than this netkit knows (3)" in str(refused.value)
     assert "\n" not in str(refused.value)
 
 

@@ -1,4 +1,4 @@
-"""``netkit monitor run|check|discover|status``: every check on a schedule, with states,
+"""``netkit monitor run|check|discover|status|passwd``: every check on a schedule, with states,
 history, alerts and Prometheus metrics (the engine is netkit.monitor)."""
 
 from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
@@ -8,7 +8,7 @@ from netkit.core.options import Option, as_given
 __all__ = ["help_text", "main"]
 
 COMMAND = "netkit monitor"
-SUBCOMMANDS = ("run", "check", "discover", "status")
+SUBCOMMANDS = ("run", "check", "discover", "status", "passwd")
 # Targets listed in `status`'s table rows and summaries: the table is for people; --json
 # has them all.
 SUMMARY_WIDTH = 60
@@ -67,8 +67,11 @@ DISCOVER = (
     HELP,
 )
 STATUS = (JSON, HELP)
+PASSWD = (HELP,)
 _FLAGS = {"run": flag_table(RUN), "check": flag_table(CHECK), "discover": flag_table(DISCOVER),
-          "status": flag_table(STATUS)}
+          "status": flag_table(STATUS), "passwd": flag_table(PASSWD)}
+# A password read from a pipe: one line, at most this long (a file piped by mistake is not one).
+MAX_PASSWORD_LINE = 4096
 
 
 def _rows(options):
@@ -80,7 +83,8 @@ def help_text() -> str:
         "usage: netkit monitor run CONFIG [--once [--json]] [--location NAME] [--listen HOST:PORT]\n"
         "       netkit monitor check CONFIG [--json]\n"
         "       netkit monitor discover HOST... [-p PORTS] [-o FILE [--force]]\n"
-        "       netkit monitor status [CONFIG] [--json]\n\n"
+        "       netkit monitor status [CONFIG] [--json]\n"
+        "       netkit monitor passwd\n\n"
         "Run every check of a config on a schedule: states as Nagios has them (soft and hard,\n"
         "flapping), maintenance windows, alerts on hard changes (webhook, email, a command,\n"
         "Alertmanager), history in SQLite or PostgreSQL, /metrics and a blackbox_exporter-\n"
@@ -95,7 +99,11 @@ def help_text() -> str:
         "          the right check for every open service; what a peer says becomes a comment at\n"
         "          most, escaped.\n"
         "status    each target's state from the store, worst first (CONFIG names the store;\n"
-        "          without one, the default store of the state directory).\n\n"
+        "          without one, the default store of the state directory).\n"
+        "passwd    read a password (asked twice on a terminal, else one line of standard input)\n"
+        "          and print its scrypt hash for the config: [web] password-hash = \"...\".\n"
+        "          The dashboard asks for a login when it has one; bound to anything but\n"
+        "          loopback, the monitor refuses to start without one.\n\n"
         "run:\n" + _rows(RUN[:-1]) + "\ncheck:\n" + _rows(CHECK[:-1]) + "\ndiscover:\n" + _rows(DISCOVER[:-1]) +
         "\nstatus:\n" + _rows(STATUS[:-1]) +
         "\nExit status: 0 done (check: the config is valid); 1 a failure named on stderr (the\n"
@@ -116,7 +124,7 @@ def help_text() -> str:
 
 def parse(argv):
     if not argv:  # a mistake, not a request for help (as `netkit` alone)
-        raise UsageError("give a subcommand: run, check, discover or status (see netkit monitor --help)")
+        raise UsageError("give a subcommand: run, check, discover, status or passwd (see netkit monitor --help)")
     if argv[0] in ("-h", "--help", "help"):
         return {"help": True}
     sub, argv = argv[0], argv[1:]
@@ -125,7 +133,7 @@ def parse(argv):
         from netkit.core.text import for_terminal
 
         raise UsageError(f"unknown subcommand {for_terminal(repr(sub))}{suggest(sub, SUBCOMMANDS)}; "
-                         f"give run, check, discover or status (see netkit monitor --help)")
+                         f"give run, check, discover, status or passwd (see netkit monitor --help)")
     flags = _FLAGS[sub]
     raw, positional = parse_argv(argv, flags, f"{COMMAND} {sub}")
     if raw.get("help"):
@@ -143,6 +151,10 @@ def parse(argv):
             raise UsageError("--json applies to --once (the running monitor has /api for JSON)")
         request.update(config=positional[0], once=bool(raw.get("once")), location=one("location"),
                        listen=one("listen"))
+    elif sub == "passwd":
+        if positional:
+            raise UsageError("passwd takes no arguments: it asks for the password (or reads it from standard "
+                             "input), never from the command line")
     elif sub == "status":
         if len(positional) > 1:
             raise UsageError(f"give at most one CONFIG file (got {len(positional)})")
@@ -190,7 +202,35 @@ def _top_ports():
 
 
 def _work(request, out, err) -> int:
-    return {"run": _run, "check": _check, "discover": _discover, "status": _status}[request["sub"]](request, out, err)
+    return {"run": _run, "check": _check, "discover": _discover, "status": _status,
+            "passwd": _passwd}[request["sub"]](request, out, err)
+
+
+def _passwd(request, out, err) -> int:
+    """The hash line of a password read from the terminal (twice) or one line of stdin."""
+    import sys
+
+    from netkit.monitor._passwords import MAX_PASSWORD, hash_password
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password for the dashboard: ")
+        if password != getpass.getpass("The same again: "):
+            raise UsageError("the two passwords differ; run netkit monitor passwd again")
+    else:
+        line = sys.stdin.readline(MAX_PASSWORD_LINE + 1) if sys.stdin is not None else ""
+        if len(line) > MAX_PASSWORD_LINE:
+            raise UsageError(f"standard input's first line is over {MAX_PASSWORD_LINE} characters: give the password "
+                             f"alone on one line")
+        password = line.rstrip("\r\n")
+    if not password:
+        raise UsageError("the password is empty; type one (or pipe one line: printf '%s\\n' \"$PW\" | "
+                         "netkit monitor passwd)")
+    if len(password) > MAX_PASSWORD:
+        raise UsageError(f"the password is over {MAX_PASSWORD} characters")
+    out.write(hash_password(password) + "\n")
+    return 0
 
 
 def _check(request, out, err) -> int:

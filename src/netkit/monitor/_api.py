@@ -5,9 +5,23 @@ reads of history go to the store on the app's one store thread (the store is blo
 the event loop never waits on a disk). Every answer is JSON (``application/json``), errors
 too: ``{"error": "one line"}``.
 
-Writes (``POST``/``DELETE /api/targets/{id}/ack``) need ``Authorization: Bearer <token>``
-with the token the config names (``api-token-env``); a monitor configured without one
-refuses every write (403): safe by default until the dashboard brings sessions.
+Writes need ``Authorization: Bearer <token>`` with the token the config names
+(``api-token-env``; the body's ``author`` is the author), or a dashboard session and its
+CSRF token in ``X-CSRF-Token`` (the logged-in user is the author; see ``_auth``):
+
+``POST   /api/targets/{id}/ack``          ``{"author", "comment", "sticky"}``: acknowledge a problem
+``DELETE /api/targets/{id}/ack``          clear it
+``POST   /api/targets/{id}/maintenance``  ``{"minutes": 30}`` or ``{"until": "2026-12-24T18:00"}``
+                                        (epoch seconds or ISO 8601), ``"comment"``: a window
+                                        from now (201, the window with its ``id``)
+``GET    /api/maintenance``               the runtime windows open or to come
+``DELETE /api/maintenance/{window id}``   remove one
+``POST   /api/targets/{id}/pause``        ``{"comment"}``: not checked, no alerts, until
+``DELETE /api/targets/{id}/pause``        resumed
+``GET    /api/paused``                    the paused targets
+
+A target's document says ``"paused"`` (null or who and when) and ``"maintenance"`` (its
+runtime windows).
 
 A target's id goes in the path percent-encoded (ids are often URLs:
 ``/api/targets/https%3A%2F%2Fshop.example%2F/history``). Times in queries: epoch seconds (``since=1764800000``) or an age (``since=24h``: 24 hours
@@ -17,7 +31,6 @@ ago; units s, m, h, d).
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import json
 import re
 import time
@@ -25,6 +38,8 @@ import time
 from aiohttp import web
 
 from netkit.core.errors import UsageError
+from netkit.monitor import _actions as actions
+from netkit.monitor._actions import ActionError
 
 __all__ = ["add_routes"]
 
@@ -91,7 +106,17 @@ def _target_doc(monitor, target, states, samples, verdicts) -> dict:
         verdict["locations"] = dict(verdict["locations"])
     return {"id": target.id, "url": info.url, "group": info.group, "labels": dict(info.labels),
             "interval": info.interval, "location": monitor.location,
-            "state": _plain(states.get(target.id)), "verdict": verdict, "last": _plain(samples.get(target.id))}
+            "state": _plain(states.get(target.id)), "verdict": verdict, "last": _plain(samples.get(target.id)),
+            "paused": _paused(monitor).get(target.id),
+            "maintenance": [w for w in _windows(monitor) if w["target"] == target.id]}
+
+
+def _paused(monitor) -> dict:
+    return monitor.paused() if hasattr(monitor, "paused") else {}
+
+
+def _windows(monitor) -> list:
+    return monitor.windows() if hasattr(monitor, "windows") else []
 
 
 def _find(monitor, tid: str):
@@ -102,9 +127,12 @@ def _find(monitor, tid: str):
                            content_type="application/json")
 
 
-def add_routes(app: web.Application, monitor, store_call, token_of) -> None:
+def add_routes(app: web.Application, monitor, store_call) -> None:
     """Add the API's routes. ``store_call(method name, *args)`` runs a store method on the
-    store thread; ``token_of()`` is the configured API token or None."""
+    store thread. Who may write is decided before a handler runs (``_auth``'s gate sets
+    ``_auth.VIA``: "token", "session" or "proxy", and ``_auth.USER``)."""
+    from netkit.monitor._auth import USER, VIA
+
 
     async def targets(request):
         states, samples, verdicts = monitor.states(), monitor.last_samples(), monitor.verdicts()
@@ -143,55 +171,60 @@ def add_routes(app: web.Application, monitor, store_call, token_of) -> None:
         since = _time(request.query, "since", until - DEFAULT_SPAN, now)
         return json_response(await store_call("uptime", since, until, _target_filter(request)))
 
-    def _authorize(request):
-        token = token_of()
-        if not token:
-            raise _refuse(403, "writes are disabled: set api-token-env in the monitor's config")
-        given = request.headers.get("Authorization", "")
-        scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-            raise _refuse(401, "give the API token as Authorization: Bearer TOKEN")
+    def author(request, body) -> str | None:
+        """The logged-in user; through the token, the body's author."""
+        return body.get("author") if request.get(VIA) == "token" else request.get(USER)
 
-    async def ack(request):
-        _authorize(request)
-        t = _find(monitor, request.match_info["id"])
-        body = await _json_body(request)
-        author, comment, sticky = body.get("author"), body.get("comment", ""), body.get("sticky", False)
-        from netkit.monitor._state import MAX_ACK_TEXT
+    def write(action):
+        async def answer(request):
+            body = await _json_body(request) if request.method == "POST" else {}
+            try:
+                result = await action(request, body)
+            except ActionError as exc:
+                return json_error(exc.status, str(exc))
+            return json_response(result, 201 if request.method == "POST" and "id" in result else 200)
 
-        for name, value in (("author", author), ("comment", comment)):
-            if not isinstance(value, str) or len(value) > MAX_ACK_TEXT:
-                return json_error(400, f"{name} must be text of at most {MAX_ACK_TEXT} characters")
-        if not author.strip() or any(c in author for c in "\r\n\0"):
-            return json_error(400, "author must be one non-empty line, e.g. {\"author\": \"alice\"}")
-        if not isinstance(sticky, bool):
-            return json_error(400, "sticky must be true or false")
-        verdict, state = monitor.verdicts().get(t.id), monitor.states().get(t.id)
-        if (verdict.status if verdict is not None else state.hard_status if state is not None else 0) == 0:
-            return json_error(409, f"{t.id} is OK: there is no problem to acknowledge")
-        await store_call("acknowledge", t.id, time.time(), author, comment, sticky)
-        return json_response({"target": t.id, "acknowledged": True})
+        return answer
 
-    async def unack(request):
-        _authorize(request)
-        t = _find(monitor, request.match_info["id"])
-        await store_call("unacknowledge", t.id, time.time())
-        return json_response({"target": t.id, "acknowledged": False})
+    async def ack(request, body):
+        return await actions.acknowledge(monitor, store_call, request.match_info["id"], author(request, body),
+                                         body.get("comment", ""), body.get("sticky", False))
 
+    async def unack(request, body):
+        return await actions.unacknowledge(monitor, store_call, request.match_info["id"])
+
+    async def maintenance(request, body):
+        return await actions.add_window(monitor, store_call, request.match_info["id"], author(request, body),
+                                        body.get("comment", ""), body.get("minutes"), body.get("until"))
+
+    async def unmaintenance(request, body):
+        return await actions.remove_window(monitor, store_call, request.match_info["wid"])
+
+    async def pause(request, body):
+        return await actions.pause(monitor, store_call, request.match_info["id"], author(request, body),
+                                   body.get("comment", ""))
+
+    async def resume(request, body):
+        return await actions.resume(monitor, store_call, request.match_info["id"])
+
+    async def windows(request):
+        return json_response(_windows(monitor))
+
+    async def paused(request):
+        return json_response(_paused(monitor))
+
+    app.router.add_post(_TARGET + "/ack", write(ack))
+    app.router.add_delete(_TARGET + "/ack", write(unack))
+    app.router.add_post(_TARGET + "/maintenance", write(maintenance))
+    app.router.add_post(_TARGET + "/pause", write(pause))
+    app.router.add_delete(_TARGET + "/pause", write(resume))
+    app.router.add_get("/api/maintenance", windows)
+    app.router.add_delete("/api/maintenance/{wid}", write(unmaintenance))
+    app.router.add_get("/api/paused", paused)
     app.router.add_get("/api/targets", targets)
     app.router.add_get(_TARGET, target)
     app.router.add_get(_TARGET + "/history", history)
-    app.router.add_post(_TARGET + "/ack", ack)
-    app.router.add_delete(_TARGET + "/ack", unack)
     app.router.add_get("/api/incidents", incidents)
-    app.router.add_get("/api/events", events)
-    app.router.add_get("/api/uptime", uptime)
-
-
-def _refuse(status: int, message: str) -> web.HTTPException:
-    cls = web.HTTPForbidden if status == 403 else web.HTTPUnauthorized
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return cls(text=json.dumps({"error": message}), content_type="application/json", headers=headers)
 
 
 async def _json_body(request) -> dict:

@@ -44,8 +44,16 @@
     prober = "http"
     status = "2xx"
 
-    [web]                           # the dashboard (see Web)
+    [web]                           # the dashboard (see _settings.Web and _auth)
     status-groups = ["web"]         # groups on the public status page, /status
+    password-hash = "scrypt$..."    # user admin's (`netkit monitor passwd` prints it), or
+    # users = [{ name = "alice", password-hash = "scrypt$..." }]
+    # trusted-proxy-header = "X-Forwarded-User"   # a reverse proxy's login, believed only
+    # trusted-proxies = ["127.0.0.1/32"]          # from these addresses
+    session-lifetime = "12h"
+    protect-metrics = false         # true: /metrics and /probe ask for the API token
+
+Bound anywhere but loopback, the monitor refuses to start without a login in [web].
 
 A target's keys win over its group's, which win over [defaults]. The check part of each
 table goes through :func:`netkit.check.file.check_from_table`, so a target is validated,
@@ -75,7 +83,7 @@ from netkit.monitor._fields import (
 )
 from netkit.monitor._fields import MAX_NAME
 from netkit.monitor._schedule import MAX_INTERVAL, MIN_INTERVAL
-from netkit.monitor._settings import DEFAULT_LISTEN, Settings, default_settings, settings_from_table
+from netkit.monitor._settings import DEFAULT_LISTEN, Settings, Web, default_settings, settings_from_table, web_from_table
 from netkit.monitor._state import MAX_THRESHOLD
 
 __all__ = ["Config", "Module", "Settings", "TargetConfig", "Web", "default_settings", "load_config", "parse_config",
@@ -90,8 +98,6 @@ MAX_TARGETS = 100_000
 # Locations a target may name (a fleet has a handful; each is a row per target in the store).
 MAX_LOCATIONS = 64
 _TOP_KEYS = ("monitor", "defaults", "group", "target", "alert", "maintenance", "module", "web")
-# The [web] table's keys.
-_WEB_KEYS = ("status-groups",)
 
 
 
@@ -148,14 +154,6 @@ class Module:
             raise UsageError(f"module {self.name} probes {self.prober}, not {spec_target.scheme}:// targets")
         opts = {k: v for k, v in self.opts.items() if spec_target.scheme in BY_NAME[k].schemes}
         return make_spec(spec_target, opts, spell=lambda name: name, env=env)
-
-
-@dataclass(frozen=True)
-class Web:
-    """The ``[web]`` table: the dashboard's settings. ``status_groups`` are the groups the
-    public read-only status page (``/status``) shows; none: no status page."""
-
-    status_groups: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -285,31 +283,11 @@ def parse_config(data: str, path: str, env=None) -> Config:
         targets.append(target)
     maintenance = _maintenance(path, doc.get("maintenance", []), targets, set(groups))
     modules = _modules(path, doc.get("module", {}), env)
-    web = _web(path, doc.get("web", {}), groups)
+    web = web_from_table(path, doc.get("web", {}), groups)
+    from netkit.monitor._auth import check_exposure
+
+    check_exposure(settings.listen, web)
     return Config(path, settings, tuple(targets), channels, maintenance, modules, tuple(groups), web)
-
-
-def _web(path, table, groups) -> Web:
-    from netkit.cli.args import suggest
-
-    where = f"{path}: [web]"
-    if not isinstance(table, dict):
-        raise UsageError(f"{where} must be a table of settings, e.g. [web] status-groups = [\"web\"]")
-    for key in table:
-        if key not in _WEB_KEYS:
-            raise UsageError(f"{where}: unknown setting {shown(key)}{suggest(str(key), _WEB_KEYS, quoted=True)}; "
-                             f"settings are {', '.join(_WEB_KEYS)}")
-    status_groups = ()
-    if "status-groups" in table:
-        try:
-            status_groups = names("group", 1000)(table["status-groups"])
-        except ValueError as exc:
-            raise bad(where, "status-groups", exc, table["status-groups"], '["web"]') from None
-        for name in status_groups:
-            if name not in groups:
-                raise UsageError(f"{where}: status-groups names {shown(name)}, which is not defined"
-                                 f"{suggest(name, list(groups), quoted=True)}; add a [group.{for_name(name)}] table")
-    return Web(status_groups=status_groups)
 
 
 def _section(path, doc, key) -> dict:

@@ -433,7 +433,10 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
     app[CACHE], app[LIVE] = cache, live
 
     def context(request, **more) -> dict:
-        return {"csrf_token": request.get("csrf_token", ""), "location": monitor.location, "now": time.time(),
+        from netkit.monitor._auth import csrf_token, current_user
+
+        return {"csrf_token": csrf_token(request), "user": current_user(request), "location": monitor.location,
+                "now": time.time(),
                 **more}
 
     async def stream(request, template: str, ctx: dict) -> web.StreamResponse:

@@ -52,6 +52,10 @@ DECIDE_SECONDS = 1.0
 REMINDER_SECONDS = 30.0
 # How often the config file's mtime is looked at (a changed file reloads, as SIGHUP does).
 WATCH_SECONDS = 2.0
+# How often the dashboard's runtime controls (paused targets, maintenance windows added at
+# runtime) are read from the store: they may come from another monitor sharing it. A write
+# through this monitor's web side wakes the read at once (controls_changed()).
+CONTROLS_SECONDS = 5.0
 # Rollups and retention: each minute (rollup is idempotent and cheap), retention hourly.
 ROLLUP_SECONDS = 60.0
 PRUNE_SECONDS = 3600.0
@@ -176,6 +180,9 @@ class Monitor:
         self._finished: deque = deque()   # when recent runs finished (for checks per second)
         self._store_errors = 0
         self._complaints: dict[str, int] = {}
+        self._paused: dict[str, dict] = {}      # target id -> {"at", "author", "comment"}
+        self._windows: list[dict] = []          # runtime maintenance windows not ended
+        self._controls = asyncio.Event()
 
     # -- what the web side and the library read ----------------------------------------------
     @property
@@ -190,6 +197,28 @@ class Monitor:
 
     def verdicts(self) -> dict:
         return self._verdicts
+
+    def paused(self) -> dict[str, dict]:
+        """The paused targets (not checked, no alerts): {id: {"at", "author", "comment"}}."""
+        return self._paused
+
+    def windows(self) -> list[dict]:
+        """The maintenance windows added at runtime, not ended (``Store.windows``' dicts)."""
+        return self._windows
+
+    def in_maintenance(self, target_id: str, at: float) -> bool:
+        """Whether a config window or a runtime window of the target is open at ``at``."""
+        window = self.config.maintenance.get(target_id)
+        if window is not None and window.active(at):
+            return True
+        return any(w["target"] == target_id and w["start"] <= at < w["end"] for w in self._windows)
+
+    def _quiet(self, target_id: str, at: float) -> bool:
+        return target_id in self._paused or self.in_maintenance(target_id, at)
+
+    def controls_changed(self) -> None:
+        """The web side changed paused targets or windows: read them again now."""
+        self._controls.set()
 
     @property
     def location(self) -> str:
@@ -250,10 +279,11 @@ class Monitor:
                 self._store = await self._in_writer(open_store, settings.store, settings.location)
             await self._in_writer(self._store.sync_targets, [t.info for t in self.config.targets])
             self._states = await self._in_writer(self._store.load_states)
+            await self._read_controls()
             self._sched.update(self.config.jobs(), self._clock())
             async with asyncio.TaskGroup() as group:
                 loops = [group.create_task(f()) for f in (self._flush_loop, self._decide_loop,
-                                                          self._housekeeping_loop)]
+                                                          self._housekeeping_loop, self._controls_loop)]
                 await self._schedule_loop()
                 await self._drain()
                 for task in loops:
@@ -301,6 +331,8 @@ class Monitor:
         wall = self._clock()
         result = None
         try:
+            if target is not None and target.id in self._paused:
+                target = None   # paused: the run is skipped, nothing recorded
             if target is not None:
                 result = await run_one_async(target.spec, True, self._resolver)
         except asyncio.CancelledError:
@@ -331,9 +363,8 @@ class Monitor:
                         _cert_expiry(details) if details else None)
         self._samples[target.id] = sample
         state = self._states.get(target.id) or TargetState(target.id)
-        maintenance = self.config.maintenance.get(target.id)
         transition = advance(state, Result(target.id, status, at, summary), target.policy,
-                             maintenance=maintenance is not None and maintenance.active(at))
+                             maintenance=self.in_maintenance(target.id, at))
         self._states[target.id] = transition.state
         pending = self._pending
         pending.samples.append(sample)
@@ -426,12 +457,11 @@ class Monitor:
             target = self._by_id.get(target_id)
             if target is None:
                 continue
-            window = self.config.maintenance.get(target_id)
             sample = self._samples.get(target_id)
             verdict, change = decide(
                 self._verdicts.get(target_id), target_id, by_location, quorum=target.info.quorum,
                 interval=target.info.interval, timeout=target.timeout, now=now, locations=target.info.locations,
-                maintenance=window is not None and window.active(now), acked=target_id in acks,
+                maintenance=self._quiet(target_id, now), acked=target_id in acks,
                 summary=sample.summary if sample is not None and len(by_location) == 1 else "")
             if verdict != self._verdicts.get(target_id):
                 verdicts.append(verdict)
@@ -468,8 +498,7 @@ class Monitor:
         if not any(c.resend for c in self.config.channels):
             return
         last = await self._in_writer(self._store.last_alerts)
-        quiet = {t.id for t in self.config.targets
-                 if (w := self.config.maintenance.get(t.id)) is not None and w.active(now)}
+        quiet = {t.id for t in self.config.targets if self._quiet(t.id, now)}
         routed = {t.id: set(t.channels) for t in self.config.targets}
         alerts = [a for a in reminders(self._verdicts, {t.id: t.info for t in self.config.targets},
                                        self.config.channels, last, now, quiet)
@@ -494,6 +523,21 @@ class Monitor:
         if self._dispatcher is not None:
             dispatcher, self._dispatcher = self._dispatcher, None
             await dispatcher.stop()
+
+    async def _controls_loop(self) -> None:
+        while True:
+            self._controls.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CONTROLS_SECONDS):
+                    await self._controls.wait()
+            try:
+                await self._read_controls()
+            except Exception as exc:  # noqa: BLE001 -- the store may be down: keep the last ones
+                self._complain("controls", f"store: cannot read paused targets and windows ({exc})")
+
+    async def _read_controls(self) -> None:
+        self._paused = await self._in_writer(self._store.paused)
+        self._windows = await self._in_writer(self._store.windows, self._clock())
 
     async def _housekeeping_loop(self) -> None:
         settings = self.config.settings
@@ -624,7 +668,13 @@ def load(path: str, overrides: dict):
 
     config = load_config(path)
     given = {k: v for k, v in overrides.items() if v is not None}
-    return replace(config, settings=replace(config.settings, **given)) if given else config
+    if not given:
+        return config
+    from netkit.monitor._auth import check_exposure
+
+    config = replace(config, settings=replace(config.settings, **given))
+    check_exposure(config.settings.listen, config.web)   # --listen 0.0.0.0 needs a login too
+    return config
 
 
 def run(path: str, **overrides) -> int:

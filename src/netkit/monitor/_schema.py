@@ -99,11 +99,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "CREATE TABLE rollup_marks (step INTEGER PRIMARY KEY, mark {real} NOT NULL)",
     ),
+    # 3: the dashboard's actions: maintenance windows added at runtime, paused targets.
+    (
+        """CREATE TABLE windows (
+            id {key} PRIMARY KEY, target {key} NOT NULL, start {real} NOT NULL, finish {real} NOT NULL,
+            author {text} NOT NULL, comment {text} NOT NULL, created {real} NOT NULL)""",
+        "CREATE INDEX windows_finish ON windows (finish)",
+        """CREATE TABLE paused (
+            target {key} PRIMARY KEY, at {real} NOT NULL, author {text} NOT NULL, comment {text} NOT NULL)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Every table a store of any version holds, newest first, for "is this our store?".
 OUR_TABLES = frozenset(("schema_version", "targets", "samples", "states", "events", "verdicts", "incidents",
-                        "outbox", "acks", "rollups", "rollup_marks"))
+                        "outbox", "acks", "rollups", "rollup_marks", "windows", "paused"))
 
 
 def ddl(statement: str, types: dict) -> str:

@@ -1,5 +1,6 @@
 """The ``[monitor]`` table of a monitor config: where the store is, where the web side
-listens, this monitor's location, how many checks at once, how long history is kept.
+listens, this monitor's location, how many checks at once, how long history is kept; and the
+``[web]`` table: the dashboard's logins and its public status page.
 """
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ import os
 from dataclasses import dataclass, field
 
 from netkit.core.errors import UsageError
-from netkit.monitor._fields import bad, check_name, duration, parse_listen, shown, whole
+from netkit.monitor._fields import bad, check_name, duration, flag, parse_listen, shown, whole
 
-__all__ = ["Settings", "default_settings", "settings_from_table", "DEFAULT_LISTEN", "DEFAULT_LOCATION"]
+__all__ = ["Settings", "Web", "default_settings", "settings_from_table", "web_from_table", "DEFAULT_LISTEN",
+           "DEFAULT_LOCATION"]
 
 # Checks at once: each holds a socket; past this the open-files limit is the bound anyway.
 MAX_IN_FLIGHT = 65536
@@ -29,6 +31,39 @@ DEFAULT_API_TOKEN_ENV = "NETKIT_API_TOKEN"
 STORE_FILE = "monitor.db"
 _SETTING_KEYS = ("state-dir", "store", "store-password-env", "listen", "location", "max-in-flight", "keep-raw",
                  "keep-rollups", "api-token-env")
+
+
+# The [web] table's keys.
+_WEB_KEYS = ("status-groups", "password-hash", "users", "trusted-proxy-header", "trusted-proxies",
+             "session-lifetime", "protect-metrics")
+# Dashboard users in one config (a team, not a user database).
+MAX_USERS = 1000
+# Sessions last at least a minute (less logs people out mid-click) and at most 30 days.
+MIN_SESSION, MAX_SESSION = 60.0, 30 * 86400.0
+DEFAULT_SESSION_LIFETIME = 12 * 3600.0
+
+
+@dataclass(frozen=True)
+class Web:
+    """The ``[web]`` table: the dashboard's settings.
+
+    ``status_groups``: the groups the public read-only status page (``/status``) shows (none:
+    no status page). ``users``: (name, scrypt hash line) pairs (``password-hash`` alone is the
+    user "admin"). ``proxy_header`` and ``trusted_proxies`` (ip_network objects): a reverse
+    proxy's login, believed only from those addresses. ``session_lifetime`` in seconds.
+    ``protect_metrics``: /metrics and /probe ask for the API token too. See ``_auth``."""
+
+    status_groups: tuple = ()
+    users: tuple = field(default=(), repr=False)
+    proxy_header: str | None = None
+    trusted_proxies: tuple = ()
+    session_lifetime: float = DEFAULT_SESSION_LIFETIME
+    protect_metrics: bool = False
+
+    @property
+    def login(self) -> bool:
+        """Whether the dashboard asks who you are."""
+        return bool(self.users or self.proxy_header)
 
 
 @dataclass(frozen=True)
@@ -156,3 +191,96 @@ def _with_password(url: str, password: str) -> str:
     authority, slash, tail = rest.partition("/")
     user, at, host = authority.rpartition("@")
     return f"{scheme}://{user}:{quote(password, safe='')}@{host}{slash}{tail}"
+
+
+def web_from_table(path, table, groups) -> Web:
+    """The Web settings of ``table`` (the [web] table of the config at ``path``; ``groups``
+    the config's group names); UsageError naming the key on a mistake."""
+    from netkit.cli.args import suggest
+    from netkit.monitor._fields import names
+
+    where = f"{path}: [web]"
+    if not isinstance(table, dict):
+        raise UsageError(f"{where} must be a table of settings, e.g. [web] status-groups = [\"web\"]")
+    for key in table:
+        if key not in _WEB_KEYS:
+            raise UsageError(f"{where}: unknown setting {shown(key)}{suggest(str(key), _WEB_KEYS, quoted=True)}; "
+                             f"settings are {', '.join(_WEB_KEYS)}")
+
+    def get(key, parse, example, default=None):
+        if key not in table:
+            return default
+        try:
+            return parse(table[key])
+        except ValueError as exc:
+            raise bad(where, key, exc, table[key], example) from None
+
+    status_groups = get("status-groups", names("group", 1000), '["web"]', ())
+    for name in status_groups:
+        if name not in groups:
+            from netkit.monitor._config import for_name
+
+            raise UsageError(f"{where}: status-groups names {shown(name)}, which is not defined"
+                             f"{suggest(name, list(groups), quoted=True)}; add a [group.{for_name(name)}] table")
+    users = list(get("users", _users, '[{ name = "alice", password-hash = "scrypt$..." }]', ()))
+    single = get("password-hash", _hash, '"scrypt$..." (the line `netkit monitor passwd` prints)')
+    if single is not None:
+        if any(name == "admin" for name, _ in users):
+            raise UsageError(f"{where}: password-hash is the user admin's, and users names admin too; keep one")
+        users.insert(0, ("admin", single))
+    header = get("trusted-proxy-header", _header_name, '"X-Forwarded-User"')
+    proxies = get("trusted-proxies", _networks, '["127.0.0.1/32"]', ())
+    if (header is None) != (not proxies):
+        raise UsageError(f"{where}: trusted-proxy-header and trusted-proxies go together: the header is believed "
+                         f"only from the proxies' addresses, e.g. trusted-proxy-header = \"X-Forwarded-User\" "
+                         f"trusted-proxies = [\"127.0.0.1/32\"]")
+    return Web(status_groups=status_groups, users=tuple(users), proxy_header=header, trusted_proxies=proxies,
+               session_lifetime=get("session-lifetime", duration(MIN_SESSION, MAX_SESSION), '"12h"',
+                                    DEFAULT_SESSION_LIFETIME),
+               protect_metrics=get("protect-metrics", flag, "true", False))
+
+
+def _hash(value) -> str:
+    from netkit.monitor._passwords import parse_hash
+
+    parse_hash(value)
+    return value.strip()
+
+
+def _users(value) -> tuple:
+    expects = 'expects a list of { name = "alice", password-hash = "scrypt$..." } tables'
+    if not isinstance(value, list) or len(value) > MAX_USERS:
+        raise ValueError(f"{expects}, at most {MAX_USERS}")
+    out, seen = [], set()
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) != {"name", "password-hash"}:
+            raise ValueError(expects)
+        name = check_name(entry["name"], "a user name")
+        if name in seen:
+            raise ValueError(f"names the user {name!r} twice")
+        seen.add(name)
+        out.append((name, _hash(entry["password-hash"])))
+    return tuple(out)
+
+
+def _header_name(value) -> str:
+    token = "!#$%&'*+-.^_`|~"
+    if not isinstance(value, str) or not value or len(value) > 100 or \
+            not all(c.isascii() and (c.isalnum() or c in token) for c in value):
+        raise ValueError("expects an HTTP header name")
+    return value
+
+
+def _networks(value) -> tuple:
+    import ipaddress
+
+    if not isinstance(value, list) or not value or len(value) > 100:
+        raise ValueError("expects a list of addresses or networks (CIDR)")
+    out = []
+    for text in value:
+        try:
+            out.append(ipaddress.ip_network(text, strict=False))
+        except (TypeError, ValueError):
+            raise ValueError(f"expects addresses or networks such as 127.0.0.1/32 or 10.0.0.0/8; "
+                             f"{shown(text)} is not one") from None
+    return tuple(out)

@@ -298,6 +298,43 @@ class SqlStore(Store):
             return {t: {"at": at, "author": a, "comment": c, "sticky": bool(st)}
                     for t, at, a, c, st in cur.fetchall()}
 
+    # -- the dashboard's actions -----------------------------------------------------------------
+    def add_window(self, id: str, target: str, start: float, end: float, author: str, comment: str,
+                   created: float) -> None:
+        with self._write() as cur:
+            cur.execute("INSERT INTO windows (id, target, start, finish, author, comment, created) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                        (id, target, s._finite(start, "a window's start"), s._finite(end, "a window's end"),
+                         s.clean_text(author, MAX_ACK_TEXT), s.clean_text(comment, MAX_ACK_TEXT), float(created)))
+
+    def remove_window(self, id: str) -> bool:
+        with self._write() as cur:
+            cur.execute("DELETE FROM windows WHERE id = ?", (id,))
+            return cur.rowcount > 0
+
+    def windows(self, now: float) -> list[dict]:
+        with self._read() as cur:
+            cur.execute("SELECT id, target, start, finish, author, comment, created FROM windows WHERE finish > ? "
+                        "ORDER BY start, id", (float(now),))
+            return [{"id": i, "target": t, "start": st, "end": f, "author": a, "comment": c, "created": cr}
+                    for i, t, st, f, a, c, cr in cur.fetchall()]
+
+    def pause(self, target: str, at: float, author: str, comment: str = "") -> None:
+        with self._write() as cur:
+            cur.execute("INSERT INTO paused (target, at, author, comment) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (target) DO NOTHING",
+                        (target, float(at), s.clean_text(author, MAX_ACK_TEXT), s.clean_text(comment, MAX_ACK_TEXT)))
+
+    def resume(self, target: str) -> bool:
+        with self._write() as cur:
+            cur.execute("DELETE FROM paused WHERE target = ?", (target,))
+            return cur.rowcount > 0
+
+    def paused(self) -> dict[str, dict]:
+        with self._read() as cur:
+            cur.execute("SELECT target, at, author, comment FROM paused ORDER BY target")
+            return {t: {"at": at, "author": a, "comment": c} for t, at, a, c in cur.fetchall()}
+
     # -- housekeeping ----------------------------------------------------------------------------
     def rollup(self, now: float, budget: float = None) -> bool:
         budget = ROLLUP_BUDGET if budget is None else budget
@@ -420,6 +457,7 @@ class SqlStore(Store):
             cur.execute("DELETE FROM events WHERE at < ?", (old_cut,))
             cur.execute("DELETE FROM incidents WHERE finish < ?", (old_cut,))
             cur.execute("DELETE FROM acks WHERE cleared < ?", (old_cut,))
+            cur.execute("DELETE FROM windows WHERE finish <= ?", (now,))
             cur.execute("DELETE FROM outbox WHERE created < ? AND (delivered IS NOT NULL OR next_at > ?)",
                         (old_cut, 1e300))
 

@@ -117,6 +117,34 @@ class Store:
         """Active acknowledgements by target: {"at", "author", "comment", "sticky"}."""
         raise NotImplementedError
 
+    # -- the dashboard's actions: runtime maintenance windows, paused targets ---------------
+    def add_window(self, id: str, target: str, start: float, end: float, author: str, comment: str,
+                   created: float) -> None:
+        """A maintenance window for ``target`` from ``start`` to ``end``, as the config's
+        suppress alerts (``id``: the caller's unique key; the same id again is a no-op)."""
+        raise NotImplementedError
+
+    def remove_window(self, id: str) -> bool:
+        """Delete the window ``id``; False when there is none."""
+        raise NotImplementedError
+
+    def windows(self, now: float) -> list[dict]:
+        """The windows not ended at ``now`` (open or to come), by start: {"id", "target",
+        "start", "end", "author", "comment", "created"}. Ended ones are gone (pruned)."""
+        raise NotImplementedError
+
+    def pause(self, target: str, at: float, author: str, comment: str = "") -> None:
+        """Pause ``target``: not checked, no alerts, until :meth:`resume` (again: a no-op)."""
+        raise NotImplementedError
+
+    def resume(self, target: str) -> bool:
+        """Un-pause ``target``; False when it was not paused."""
+        raise NotImplementedError
+
+    def paused(self) -> dict[str, dict]:
+        """The paused targets: {target: {"at", "author", "comment"}}."""
+        raise NotImplementedError
+
     # -- housekeeping --------------------------------------------------------------------------
     def rollup(self, now: float, budget: float | None = None) -> bool:
         """Fold samples of closed minutes, hours and days into rollups (count, failures,

@@ -154,7 +154,13 @@ def _text_error(status: int, message: str) -> web.Response:
 
 def make_app(monitor) -> web.Application:
     """The web application over ``monitor`` (see the module docstring for its protocol)."""
+    from netkit.monitor._actions import add_action_routes
+    from netkit.monitor._auth import Auth, add_login_routes, add_security_headers
+
     app = web.Application(middlewares=[_guard], client_max_size=MAX_REQUEST_BODY)
+    auth = Auth(monitor)
+    auth.install(app)                       # login, sessions, CSRF: after _guard (inside it)
+    app.on_response_prepare.append(add_security_headers)
     labels = _LabelCache()
     probes = _Limiter(MAX_PROBES_IN_FLIGHT, MAX_WAITING)
     reads = _Limiter(STORE_THREADS, MAX_WAITING)
@@ -211,7 +217,9 @@ def make_app(monitor) -> web.Application:
 
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/probe", probe)
-    add_routes(app, monitor, store_call, lambda: monitor.config.settings.api_token)
+    add_routes(app, monitor, store_call)
+    add_login_routes(app, auth, render)
+    add_action_routes(app, monitor, store_call)
     from netkit.monitor._dash import add_dash_routes   # the dashboard's pages: /, /target, /events, /status
 
     add_dash_routes(app, monitor, store_call)
@@ -221,6 +229,28 @@ def make_app(monitor) -> web.Application:
 
     app.on_cleanup.append(stop_executor)
     return app
+
+
+def render(name: str, **values) -> str:
+    """The template ``templates/NAME`` rendered with ``values`` (autoescaped: a name from the
+    config or a peer is text, never markup)."""
+    return _templates().get_template(name).render(**values)
+
+
+def _templates():
+    global _ENV
+    if _ENV is None:
+        import os
+
+        import jinja2
+
+        here = os.path.join(os.path.dirname(__file__), "templates")
+        _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(here), autoescape=True,
+                                  undefined=jinja2.StrictUndefined)
+    return _ENV
+
+
+_ENV = None
 
 
 def _debug_page(module, spec, result, why: str, metrics: str) -> str:
