@@ -225,6 +225,8 @@ def add_routes(app: web.Application, monitor, store_call) -> None:
     app.router.add_get(_TARGET, target)
     app.router.add_get(_TARGET + "/history", history)
     app.router.add_get("/api/incidents", incidents)
+    app.router.add_get("/api/events", events)
+    app.router.add_get("/api/uptime", uptime)
 
 
 async def _json_body(request) -> dict:

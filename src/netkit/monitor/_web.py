@@ -156,6 +156,7 @@ def make_app(monitor) -> web.Application:
     """The web application over ``monitor`` (see the module docstring for its protocol)."""
     from netkit.monitor._actions import add_action_routes
     from netkit.monitor._auth import Auth, add_login_routes, add_security_headers
+    from netkit.monitor._dash import add_dash_routes
 
     app = web.Application(middlewares=[_guard], client_max_size=MAX_REQUEST_BODY)
     auth = Auth(monitor)
@@ -220,9 +221,7 @@ def make_app(monitor) -> web.Application:
     add_routes(app, monitor, store_call)
     add_login_routes(app, auth, render)
     add_action_routes(app, monitor, store_call)
-    from netkit.monitor._dash import add_dash_routes   # the dashboard's pages: /, /target, /events, /status
-
-    add_dash_routes(app, monitor, store_call)
+    add_dash_routes(app, monitor, store_call)   # the dashboard's pages: /, /target, /events, /status
 
     async def stop_executor(app):
         executor.shutdown(wait=True, cancel_futures=True)
