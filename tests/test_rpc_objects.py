@@ -230,3 +230,11 @@ def test_pb_token_and_netkit_call(files, tmp_path, pbserver):
         assert pb_client(s, files, "add", "1", "2", token="pbtoken") == "RESULT 3"
     code, out, _ = run_netkit("rpc", "call", "--json", f"pb://127.0.0.1:{pbserver.port}", "tail", "app.log", "2")
     assert code == 0 and json.loads(out) == ["line 49", "line 50"]
+
+
+def test_pb_refuses_a_client_outside_allow(files, tmp_path):
+    root, module, _ = files
+    with rpc_server(tmp_path, "--protocol", "pb", "--root", root, "--module", module, "--bind", "0.0.0.0",
+                    "--allow", "10.0.0.0/8") as s:
+        assert pb_client(s, files, "add", "1", "2").startswith("ERROR")
+        assert wait_for_log(s, "127.0.0.1 refused: not in --allow") and s.alive()

@@ -33,7 +33,7 @@ def _methods_class(dispatcher, pool, reactor):
     from twisted.internet import threads
     from twisted.spread import pb
 
-    from netkit.rpc._faults import CallTimeout, RpcFault
+    from netkit.rpc._faults import RpcFault
 
     RpcError = _pb_error()
 
@@ -49,7 +49,7 @@ def _methods_class(dispatcher, pool, reactor):
                 from twisted.internet.defer import TimeoutError as DeferTimeout
 
                 if isinstance(value, DeferTimeout):
-                    raise RpcError(f"CallTimeout: {CallTimeout.__name__} {name}")
+                    raise RpcError(f"CallTimeout: {name} took more than {dispatcher.limits.call_seconds:g} s")
                 raise RpcError(f"InternalFault: {name} failed on the server")
 
             return d.addErrback(fault)
@@ -150,7 +150,7 @@ def pb_call(url, method, params, *, token=None, cafile=None, timeout=30.0):
     from netkit.core.errors import ConnectError, UsageError
     from netkit.core.target import parse_target
     from netkit.rpc._client import Fault
-    from netkit.rpc._pyro import _FAULT_CODES
+    from netkit.rpc._pyro import fault_code
 
     try:
         target = parse_target(url, {"pb": None})
@@ -201,8 +201,8 @@ def pb_call(url, method, params, *, token=None, cafile=None, timeout=30.0):
         raise ConnectError(f"{target.netloc}: {value.__class__.__name__}: {value}") from None
     message = result.getErrorMessage()
     name, _, rest = message.partition(": ")
-    if name in _FAULT_CODES:
-        raise Fault(_FAULT_CODES[name], rest)
+    if fault_code(name) is not None:
+        raise Fault(fault_code(name), rest)
     if name == "Unauthorized":
         raise Fault(-32006, rest)
     raise Fault(-32603, message)

@@ -305,9 +305,12 @@ class _Connection(asyncio.Protocol):
         self._serve()
 
 
-_FAULT_CODES = {"ParseFault": -32700, "InvalidRequest": -32600, "MethodNotFound": -32601, "InvalidParams": -32602,
-                "InternalFault": -32603, "CallFailed": -32000, "OutsideRoot": -32001, "CallTimeout": -32003,
-                "TooBig": -32004, "Busy": -32005}
+def fault_code(name: str):
+    """The code of the fault class ``name`` (``OutsideRoot`` -> -32001), or None: a Pyro
+    or PB client reads the class from the front of the message."""
+    from netkit.rpc._faults import RpcFault
+
+    return next((cls.code for cls in RpcFault.__subclasses__() if cls.__name__ == name), None)
 
 
 def pyro_call(url, method, params, *, token=None, cafile=None, cert=None, key=None, timeout=30.0):
@@ -343,6 +346,6 @@ def pyro_call(url, method, params, *, token=None, cafile=None, cert=None, key=No
             raise Fault(-32603, str(exc)) from None
         except (ValueError, TypeError, AttributeError, OSError, RuntimeError) as exc:
             name, _, message = str(exc).partition(": ")
-            if name in _FAULT_CODES:
-                raise Fault(_FAULT_CODES[name], message) from None
+            if fault_code(name) is not None:
+                raise Fault(fault_code(name), message) from None
             raise Fault(-32000, f"{type(exc).__name__}: {exc}") from None
