@@ -116,3 +116,25 @@ def test_without_cap_net_raw_one_line_names_it(chain):
                           timeout=30, env=clean_env(), check=False)
     assert proc.returncode == 1 and proc.stdout == "" and len(proc.stderr.splitlines()) == 1
     assert "CAP_NET_RAW" in proc.stderr and "setcap" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ecmp_paths_are_kept_apart(tmp_path):
+    """r1 balances by 5-tuple over two middles: each flow (port) keeps one path, all its
+    probes agree, and over 16 ports both paths show up, each named in the graph."""
+    from tests.peers.packets_net import ecmp_diamond
+
+    with ecmp_diamond() as diamond:
+        ports = ",".join(str(p) for p in range(2000, 2016))
+        graph = tmp_path / "ecmp.dot"
+        code, result, _ = trace(diamond.target, "-p", ports, "--graph", graph)
+        assert code == 0 and len(result["flows"]) == 16
+        middles = set()
+        for flow in result["flows"]:
+            hops = [h["addresses"] for h in flow["hops"]]
+            assert hops[0] == [diamond.first] and hops[3] == [diamond.target] and flow["final"] == "RST"
+            assert len(hops[1]) == 1 and hops[1][0] in diamond.middle  # one middle per flow, never both
+            assert hops[2] == [diamond.last]  # r3 answers from the address of its route back, by r2a
+            middles.add(hops[1][0])
+        assert middles == set(diamond.middle)
+        dot = graph.read_text()
+        assert all(f'"{diamond.first}" -> "{m}"' in dot for m in diamond.middle)

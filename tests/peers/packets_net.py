@@ -23,6 +23,9 @@ With ``hostile``, the first target answers probes to ``HOSTILE_PORT`` with malfo
 packets before its kernel's RST. ``chain.hops[target]`` is the ground-truth path: router addresses as seen from the root
 (None for the silent one), then the target.
 
+``ecmp_diamond()``: root -- r1 -- two equal-cost middles -- r3 -- a target: flows of
+different ports may take different middles (``diamond.middle``), each flow only one.
+
 ``veth_pair()``: a namespace reached over one veth (root side ``pair.root_if``, no IPv6
 on either side), for a capture while the test sends known traffic to ``pair.address``;
 ``send_frames(namespace, frames)`` sends raw (malformed) frames from inside it.
@@ -301,7 +304,7 @@ def router_chain(routers: int = 4, targets: int = 1, drop_at: int = 2, delay: fl
             if k < routers:
                 commands.append(f"route add {lan} via {links[k][2]}")
             _ip_batch(commands, namespace=ns)
-            _sysctl(ns, "net.ipv4.ip_forward=1", "net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000")
+            _sysctl(ns, "net.ipv4.ip_forward=1", "net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000", "net.ipv4.icmp_msgs_burst=10000")
             if k == drop_at:
                 _run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=(
                     "table inet netkit_test {\n  chain output {\n    type filter hook output priority filter;\n"
@@ -319,7 +322,7 @@ def router_chain(routers: int = 4, targets: int = 1, drop_at: int = 2, delay: fl
                        f"link set p{t} up"], namespace=last)
             _ip_batch(["link set lo up", f"addr add {address}/28 dev eth0", "link set eth0 up",
                        f"route add default via {lan[1]}"], namespace=ns)
-            _sysctl(ns, "net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000")
+            _sysctl(ns, "net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000", "net.ipv4.icmp_msgs_burst=10000")
             _listener(made, ns, [OPEN_PORT])
             if hostile and t == 0:
                 made.helpers.append(_Helper("hostile trace answers", [
@@ -331,6 +334,64 @@ def router_chain(routers: int = 4, targets: int = 1, drop_at: int = 2, delay: fl
         for helper in made.helpers:
             helper.wait_ready(deadline)
         yield chain
+
+
+@dataclass
+class Diamond:
+    first: str       # r1, as the root sees it
+    middle: tuple    # (r2a, r2b): the two equal-cost next hops of r1, as r1 sees them
+    last: str        # r3's address towards r2a: its route back, so its ICMP always comes from it
+    target: str
+
+
+@contextlib.contextmanager
+def ecmp_diamond() -> Iterator[Diamond]:
+    """root -- r1 =(r2a | r2b)= r3 -- target: r1 balances the target's flows over two
+    equal-cost paths by their 5-tuple (fib_multipath_hash_policy 1), so different ports may
+    take different middles while every probe of one flow takes the same."""
+    _need_root()
+    prefix = _prefix()
+    with _network() as made:
+        with _setup_lock():
+            remove_stale()
+            subnet = _free_subnet()
+            nets = list(subnet.subnets(new_prefix=28))
+            names = {n: f"{prefix}{n}" for n in ("r1", "ra", "rb", "r3", "t")}
+            for ns in names.values():
+                _run(["ip", "netns", "add", ns])
+                made.namespaces.append(ns)
+            root_if = f"{prefix}d0"
+            made.links.append(root_if)
+            _ip_batch([f"link add {root_if} type veth peer name in0 netns {names['r1']}",
+                       f"addr add {nets[0][1]}/28 dev {root_if}", f"link set {root_if} up",
+                       f"route add {subnet} via {nets[0][2]}"])
+
+        def link(left, left_if, right, right_if, net):
+            _ip_batch([f"link add {left_if} type veth peer name {right_if} netns {names[right]}",
+                       f"addr add {net[1]}/28 dev {left_if}", f"link set {left_if} up"], namespace=names[left])
+            _ip_batch([f"addr add {net[2]}/28 dev {right_if}", f"link set {right_if} up"], namespace=names[right])
+
+        _ip_batch([f"addr add {nets[0][2]}/28 dev in0", "link set in0 up", "link set lo up"], namespace=names["r1"])
+        link("r1", "toa", "ra", "in0", nets[1])
+        link("r1", "tob", "rb", "in0", nets[2])
+        link("ra", "south", "r3", "froma", nets[3])
+        link("rb", "south", "r3", "fromb", nets[4])
+        link("r3", "south", "t", "eth0", nets[5])
+        target = str(nets[5][2])
+        routes = {
+            "r1": [f"route add default via {nets[0][1]}",
+                   f"route add {nets[5]} nexthop via {nets[1][2]} nexthop via {nets[2][2]}"],
+            "ra": [f"route add default via {nets[1][1]}", f"route add {nets[5]} via {nets[3][2]}"],
+            "rb": [f"route add default via {nets[2][1]}", f"route add {nets[5]} via {nets[4][2]}"],
+            "r3": [f"route add default via {nets[3][1]}"],
+            "t": [f"route add default via {nets[5][1]}"],
+        }
+        for name, commands in routes.items():
+            _ip_batch(["link set lo up", *commands], namespace=names[name])
+            _sysctl(names[name], "net.ipv4.ip_forward=1", "net.ipv4.icmp_ratelimit=0",
+                    "net.ipv4.icmp_msgs_per_sec=100000", "net.ipv4.icmp_msgs_burst=10000", "net.ipv4.fib_multipath_hash_policy=1",
+                    "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
+        yield Diamond(str(nets[0][2]), (str(nets[1][2]), str(nets[2][2])), str(nets[3][2]), target)
 
 
 @dataclass

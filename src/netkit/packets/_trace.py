@@ -41,11 +41,18 @@ NEAR = 3.0
 NEAR_FLOOR = 0.05
 # TTLs a flow has in flight at once (traceroute sends 16 probes at once: ~5 TTLs of 3).
 WINDOW = 8
+# Probes unanswered at once, over all flows: each answer queued in a raw socket costs ~1 KiB
+# of its receive buffer (default ~200 KiB without CAP_NET_ADMIN to raise it), and routers
+# rate-limit their ICMP in bursts of ~50: a wider burst loses answers and shows '*'.
+MAX_IN_FLIGHT = 96
+# The receive buffer asked for (SO_RCVBUFFORCE as root, else SO_RCVBUF up to rmem_max).
+RECV_BUFFER = 4 << 20
 # Probes in one run: the UDP probe's number travels in the 16-bit IP id.
 MAX_PROBES = 60000
 MAX_FLOWS = 256
 READ_BATCH = 256
 SO_TIMESTAMPNS = 35
+SO_RCVBUFFORCE = 33  # Linux; Python's socket module does not name it
 ICMP_ECHO_REPLY, ICMP_UNREACH, ICMP_ECHO, ICMP_TIME_EXCEEDED = 0, 3, 8, 11
 TCP_SYN, TCP_RST, TCP_ACK = 0x02, 0x04, 0x10
 
@@ -180,11 +187,14 @@ class _Tracer:
         return None
 
     def send_all(self, sock, src, sport, clock):
-        """Send each flow's next TTLs while it has fewer than WINDOW in flight."""
+        """Send each flow's next TTLs while it has fewer than WINDOW in flight, and all flows
+        fewer than MAX_IN_FLIGHT probes."""
+        in_flight = sum(len(s["open"]) for s in self.by_flow.values())
         for i, flow in enumerate(self.flows):
             state = self.by_flow[i]
-            while state["next"] <= state["limit"] and \
+            while state["next"] <= state["limit"] and in_flight + self.queries <= MAX_IN_FLIGHT and \
                     len({p.ttl for p in state["open"] if p.ttl <= state["limit"]}) < WINDOW:
+                in_flight += self.queries
                 ttl = state["next"]
                 state["next"] += 1
                 dst = socket.inet_aton(flow.address)
@@ -355,6 +365,10 @@ def _listener(proto, filter_text):
     attach_filter(sock, compile_filter(filter_text, DLT_RAW))
     drain(sock)
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECV_BUFFER)
+    except OSError:  # no CAP_NET_ADMIN: as much as rmem_max allows
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
     sock.setblocking(False)
     return sock
 
