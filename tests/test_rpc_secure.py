@@ -111,3 +111,29 @@ def test_a_ruby_client(files, tmp_path):
     assert out[3].startswith("ls_boom false -32001 '../../etc'")
     assert out[4] == "methods true"
     assert out[5] == "multicall 3 -32601"
+
+
+def test_check_runs_the_operators_checks_only(files, tmp_path):
+    """check(name) runs a check of the --checks file (here: a TCP check of a port that
+    listens and one that does not); a client cannot name a URL of its own."""
+    import socket
+
+    root, module, _ = files
+    with socket.socket() as listening, socket.socket() as closed:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        closed.bind(("127.0.0.1", 0))
+        checks = tmp_path / "checks.toml"
+        checks.write_text(f'[defaults]\ntimeout = 3\n\n[[check]]\nname = "up"\n'
+                          f'url = "tcp://127.0.0.1:{listening.getsockname()[1]}"\n\n'
+                          f'[[check]]\nname = "down"\nurl = "tcp://127.0.0.1:{closed.getsockname()[1]}"\n')
+        with rpc_server(tmp_path, "--root", root, "--checks", checks) as s:
+            x = xmlrpc.client.ServerProxy(s.url)
+            up, down = x.check("up"), x.check("down")
+            assert (up["name"], up["status"], up["code"]) == ("up", "OK", 0)
+            assert (down["status"], down["code"]) == ("CRITICAL", 2)
+            with pytest.raises(xmlrpc.client.Fault) as caught:
+                x.check("tcp://10.0.0.1:22")
+            assert caught.value.faultCode == -32602 and "down, up" in caught.value.faultString
+            code, out, _ = run_netkit("rpc", "call", s.url, "check", "up")
+            assert code == 0 and any(line.split()[:2] == ["status", "OK"] for line in out.splitlines())

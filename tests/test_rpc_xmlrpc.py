@@ -297,6 +297,17 @@ def test_call_usage_errors():
     for args in (["call"], ["call", "http://127.0.0.1:1/"], ["frob"], ["serve", "--protocol", "soap"],
                  ["call", "ftp://x/", "ls"], ["serve", "--root", "/nonexistent-dir"],
                  ["serve", "--tls-cert", "/etc/hostname"], ["call", "http://127.0.0.1:1/", "add", "int:x"],
-                 ["serve", "--bind", "0.0.0.0", "--token-env", "HOME"]):
+                 ["serve", "--bind", "0.0.0.0", "--token-env", "HOME"], ["serve", "-p", "pyro", "--basic-env", "HOME"],
+                 ["serve", "-p", "pb", "--workers", "2"], ["serve", "--workers", "0"]):
         code, out, err = run_netkit("rpc", *args)
         assert code == 2 and err.startswith("netkit rpc") and err.count("\n") == 1, (args, err)
+
+
+def test_debug_names_the_exception(files, tmp_path):
+    root, module, _ = files
+    with rpc_server(tmp_path, "--root", root, "--module", module, "--debug") as s:
+        with pytest.raises(xmlrpc.client.Fault) as caught:
+            xmlrpc.client.ServerProxy(s.url).crash()
+        assert "KeyError" in caught.value.faultString
+        assert wait_for_log(s, "Traceback")  # in the server's log, not on the wire
+        assert "Traceback" not in caught.value.faultString

@@ -89,12 +89,25 @@ def parse_xml_call(body: bytes, max_depth: int):
     return name, params
 
 
-def _dumps(values, **kw) -> str:
-    """xmlrpc.client.dumps, with integers past 32 bits as ``<i8>`` (byte counts of df and du
-    are past 2**31; Python's, Java's and Ruby's clients read i8) instead of an error."""
+def _dumps(values, allow_none=True) -> str:
+    """A methodResponse of ``values``, with integers past 32 bits as ``<i8>`` (the byte
+    counts of df and du pass 2**31; Python's, Java's and Ruby's clients read i8) instead of
+    xmlrpc.client's OverflowError."""
     import xmlrpc.client
 
-    return xmlrpc.client.dumps(values, **kw) if not _has_big_int(values) else _I8Marshal.dumps(values, **kw)
+    if not _has_big_int(values):
+        return xmlrpc.client.dumps(values, methodresponse=True, allow_none=allow_none)
+    marshaller = xmlrpc.client.Marshaller("utf-8", allow_none)
+    marshaller.dispatch = dict(marshaller.dispatch)
+    marshaller.dispatch[int] = _dump_i8
+    return "<?xml version='1.0'?>\n<methodResponse>\n" + marshaller.dumps(values) + "</methodResponse>\n"
+
+
+def _dump_i8(_marshaller, value, write):
+    if not -2**63 <= value < 2**63:
+        raise OverflowError("int exceeds 64 bits")
+    tag = "int" if -2**31 <= value < 2**31 else "i8"
+    write(f"<value><{tag}>{int(value)}</{tag}></value>\n")
 
 
 def _has_big_int(value) -> bool:
@@ -111,33 +124,13 @@ def _has_big_int(value) -> bool:
     return False
 
 
-class _I8Marshal:
-    @staticmethod
-    def dumps(values, methodresponse=False, allow_none=False):
-        import xmlrpc.client
-
-        class Marshaller(xmlrpc.client.Marshaller):
-            dispatch = dict(xmlrpc.client.Marshaller.dispatch)
-
-            def dump_long(self, value, write):
-                if not -2**63 <= value < 2**63:
-                    raise OverflowError("int exceeds 64 bits")
-                tag = "int" if -2**31 <= value < 2**31 else "i8"
-                write(f"<value><{tag}>{int(value)}</{tag}></value>\n")
-
-            dispatch[int] = dump_long
-
-        body = Marshaller("utf-8", allow_none).dumps(values)
-        return "<?xml version='1.0'?>\n<methodResponse>\n" + body + "</methodResponse>\n"
-
-
 def _xml_reply(result=None, fault=None) -> bytes:
     from xmlrpc.client import Fault, dumps
 
     if fault is not None:
         return dumps(Fault(fault.code, fault.message), methodresponse=True).encode()
     try:
-        return _dumps((result,), methodresponse=True, allow_none=True).encode("utf-8", "xmlcharrefreplace")
+        return _dumps((result,)).encode("utf-8", "xmlcharrefreplace")
     except (TypeError, OverflowError, ValueError) as exc:
         return dumps(Fault(-32603, f"the result cannot be sent as XML-RPC: {exc}"), methodresponse=True).encode()
 

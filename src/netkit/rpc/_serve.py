@@ -40,6 +40,8 @@ class ServerConfig:
             raise ValueError("--tls-cert and --tls-key go together: give both")
         if client_ca and not tls_cert:
             raise ValueError("--client-ca checks client certificates during TLS: give --tls-cert and --tls-key too")
+        if basic and protocol not in ("xmlrpc", "jsonrpc"):
+            raise ValueError(f"--basic-env is HTTP basic auth; {protocol} has no HTTP: give --token-env")
         if (token or basic) and not tls_cert and not _loopback(bind):
             raise ValueError(f"a token or a password would cross the network in clear text (--bind {bind}): "
                              "give --tls-cert and --tls-key, or bind 127.0.0.1")
