@@ -238,3 +238,22 @@ def test_pb_refuses_a_client_outside_allow(files, tmp_path):
                     "--allow", "10.0.0.0/8") as s:
         assert pb_client(s, files, "add", "1", "2").startswith("ERROR")
         assert wait_for_log(s, "127.0.0.1 refused: not in --allow") and s.alive()
+
+
+def test_a_client_that_never_reads_is_not_buffered_forever(pyro):
+    """Thousands of Pyro pings whose replies are never read: the server stops reading
+    that client (flow control) instead of queueing replies without bound."""
+    from Pyro5 import protocol
+
+    ping = protocol.SendingMessage(protocol.MSG_PING, 0, 0, 1, b"ping").data
+    with socket.create_connection(("127.0.0.1", pyro.port), timeout=5) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sent = 0
+        sock.settimeout(2)
+        try:
+            while sent < (64 << 20):
+                sent += sock.send(ping * 1000)
+        except (TimeoutError, socket.timeout):
+            pass
+        assert sent < (64 << 20)  # the server stopped taking requests
+        still_serves_pyro(pyro)

@@ -27,8 +27,9 @@ __all__ = ["PyroServer", "pyro_call", "serpent_only"]
 
 # A connection that sends nothing this long is closed: a client reconnects cheaply.
 IDLE_SECONDS = 60.0
-# Bytes buffered from a client before reading pauses (a call is a few hundred bytes).
-READ_BUFFER = 64 << 10
+# What one read may bring (uvloop reads up to 256 KiB): the buffer holds at most one
+# message plus one read before the client is refused as a flood.
+READ_CHUNK = 256 << 10
 # Pyro's fixed header.
 HEADER = 40
 # Methods every netkit object has besides the exposed ones (Pyro has no dotted names).
@@ -232,6 +233,7 @@ class _Connection(asyncio.Protocol):
         self.server = server
         self.buffer = bytearray()
         self.busy = False
+        self.paused = False
         self.shaken = False
         self.transport = None
         self.idle = None
@@ -248,6 +250,17 @@ class _Connection(asyncio.Protocol):
         if self.idle:
             self.idle.cancel()
 
+    # A client that sends and never reads (a flood of pings) fills the transport's buffer:
+    # stop reading its requests until it has read the replies.
+    def pause_writing(self):
+        self.paused = True
+        self.transport.pause_reading()
+
+    def resume_writing(self):
+        self.paused = False
+        self.transport.resume_reading()
+        self._serve()
+
     def _touch(self):
         if self.idle:
             self.idle.cancel()
@@ -256,7 +269,7 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data):
         self.buffer += data
         self._touch()
-        if len(self.buffer) > self.server.config.limits.max_request + HEADER + READ_BUFFER:
+        if len(self.buffer) > self.server.config.limits.max_request + HEADER + READ_CHUNK:
             return self._refuse("more bytes than a message may have")
         self._serve()
 
@@ -267,7 +280,7 @@ class _Connection(asyncio.Protocol):
     def _serve(self):
         from Pyro5 import errors, protocol
 
-        while not self.busy and not self.transport.is_closing():
+        while not self.busy and not self.paused and not self.transport.is_closing():
             try:
                 msg = self.server.parse(self.buffer)
             except (_Refused, errors.ProtocolError) as exc:
