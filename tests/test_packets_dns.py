@@ -123,3 +123,22 @@ def test_control_characters_are_escaped(hostile_dns):
 def test_replies_not_ours_are_ignored(hostile_dns):
     code, reply, _ = ask_json(hostile_dns, "spoof.hostile.test")
     assert code == 0 and [r["data"] for r in reply["answer"]] == [SPOOF_A]
+
+
+@pytest.mark.parametrize("sub", ["dns", "arp", "trace", "sniff"])
+def test_usage_errors_name_the_subcommand_once(sub):
+    for args in (["--bogus"], ["-Z"]):
+        code, out, err = run_netkit("packets", sub, *args)
+        assert code == 2 and out == "" and len(err.splitlines()) == 1
+        assert err.startswith(f"netkit packets {sub}: ") and err.count("netkit ") - err.count("see netkit") == 1
+    code, out, _ = run_netkit("packets", sub, "--help")
+    assert code == 0 and out.startswith(f"usage: netkit packets {sub}")
+
+
+def test_packets_without_a_subcommand():
+    code, out, err = run_netkit("packets")
+    assert code == 2 and "subcommand" in err
+    code, out, err = run_netkit("packets", "snif")
+    assert code == 2 and "did you mean sniff" in err
+    code, out, _ = run_netkit("packets", "--help")
+    assert code == 0 and all(s in out for s in ("dns", "arp", "trace", "sniff"))

@@ -162,3 +162,14 @@ def test_without_cap_net_raw_one_line_names_it(pair):
                           text=True, timeout=30, env=clean_env(), check=False)
     assert proc.returncode == 1 and proc.stdout == "" and len(proc.stderr.splitlines()) == 1
     assert "CAP_NET_RAW" in proc.stderr and "setcap" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_capture_that_cannot_start_leaves_no_file(pair, tmp_path):
+    out = tmp_path / "never.pcap"
+    for args in (["-i", "nosuch0"], ["-i", pair.root_if, "tcp", "port", "banana"]):
+        code, _, err = run_netkit("packets", "sniff", *args, "-w", out, "-d", "1")
+        assert code == 2 and not out.exists(), err
+    proc = subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-net_raw", "--", sys.executable, "-m",
+                           "netkit", "packets", "sniff", "-i", pair.root_if, "-w", str(out), "-d", "1"],
+                          capture_output=True, text=True, timeout=30, env=clean_env(), check=False)
+    assert proc.returncode == 1 and "CAP_NET_RAW" in proc.stderr and not out.exists()

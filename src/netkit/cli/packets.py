@@ -385,38 +385,42 @@ def _flow_text(flow, request) -> str:
 def _sniff(request, out, err) -> int:
     from netkit.packets import _sniff as sniff
 
-    handle = sniff.open_output(request["write"]) if request["write"] else None
+    # The -w file is made only once the capture can run (the interface, the filter and the
+    # privilege all good): a mistake leaves no empty file behind.
+    opened = {}
     try:
         if request["read"]:
-            return _sniff_file(request, out, err, handle)
+            return _sniff_file(request, out, err, opened)
         from netkit.packets._raw import interface_info
 
         interface = interface_info(request["interface"] or sniff.default_interface()).name
         linktype = sniff.interface_linktype(interface)
-        emit = _emitter(request, out, linktype, handle)
 
         def ready():
+            opened["emit"] = _emitter(request, out, linktype, opened)
             err.write(f"{COMMAND} sniff: listening on {interface}\n")
             err.flush()
 
-        result = sniff.capture(interface, request["filter"], on_packet=emit, count=request["count"],
-                               duration=request["duration"], ready=ready)
+        result = sniff.capture(interface, request["filter"], on_packet=lambda p: opened["emit"](p),
+                               count=request["count"], duration=request["duration"], ready=ready)
     finally:
-        if handle is not None:
-            handle.close()
+        if "file" in opened:
+            opened["file"].close()
     out.flush()
     err.write(f"{COMMAND} sniff: {result.captured} packets captured, {result.received} received by filter, "
               f"{result.dropped} dropped by kernel\n")
     return 0
 
 
-def _emitter(request, out, linktype, handle):
-    """What is done with each packet: written to the pcap file, shown layered, or a line."""
-    from netkit.packets._sniff import PcapWriter
+def _emitter(request, out, linktype, opened):
+    """What is done with each packet: written to the pcap file (opened now, kept in
+    ``opened["file"]``), shown layered, or a line."""
+    from netkit.packets._sniff import PcapWriter, open_output
     from netkit.packets._summary import summary, timestamp
 
-    if handle is not None:
-        writer = PcapWriter(handle, linktype)
+    if request["write"]:
+        opened["file"] = open_output(request["write"])
+        writer = PcapWriter(opened["file"], linktype)
         return lambda p: writer.write(p.seconds, p.nanos, p.length, p.data)
     if request["show"]:
         return lambda p: out.write(f"{timestamp(p.seconds, p.nanos)} {len(p.data)} bytes\n"
@@ -442,7 +446,7 @@ def _layered(data: bytes, linktype: int) -> str:
         return f"malformed packet: scapy could not dissect it ({type(exc).__name__})\n"
 
 
-def _sniff_file(request, out, err, handle) -> int:
+def _sniff_file(request, out, err, opened) -> int:
     from netkit.core.text import for_terminal
     from netkit.packets._raw import compile_filter, filter_matcher
     from netkit.packets._sniff import _DLT_FOR, read_pcap
@@ -455,7 +459,7 @@ def _sniff_file(request, out, err, handle) -> int:
     with file:
         linktype, records = read_pcap(file)
         matches = filter_matcher(compile_filter(request["filter"], _DLT_FOR[linktype])) if request["filter"] else None
-        emit = _emitter(request, out, linktype, handle)
+        emit = _emitter(request, out, linktype, opened)
         shown = 0
         try:
             for packet in records:
