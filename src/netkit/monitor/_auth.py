@@ -334,6 +334,7 @@ class Auth:
 
         app.middlewares.append(gate)
         app.on_response_prepare.append(cookie)
+        app[AUTH] = self
 
     async def _gate(self, request) -> None:
         now = self._clock()
@@ -443,6 +444,9 @@ class Auth:
 
 
 # -- security headers ------------------------------------------------------------------------
+
+AUTH = web.AppKey("auth", Auth)   # the app's Auth (tests set its clock)
+
 
 async def add_security_headers(request, response) -> None:
     """An ``on_response_prepare`` signal: the CSP, nosniff, no-referrer and frame refusal on
