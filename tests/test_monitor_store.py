@@ -183,6 +183,16 @@ def test_verdicts_events_and_an_idempotent_outbox(store):
     assert store.last_alerts() == {("web", "ops"): T0, ("web", "mail"): T0 + 1}
 
 
+def test_alerts_of_one_target_newest_first(store):
+    store.commit_verdicts([], [], [alert("web|1|ops|problem", created=T0), alert("web|2|ops|recovery", created=T0 + 9),
+                                   alert("db|1|ops|problem", target="db", created=T0 + 5)])
+    store.alert_delivered("web|1|ops|problem", T0 + 1)
+    assert [(a.key, a.delivered) for a in store.alerts("web", T0)] == [("web|2|ops|recovery", None),
+                                                                        ("web|1|ops|problem", T0 + 1)]
+    assert [a.key for a in store.alerts("web", T0 + 1)] == ["web|2|ops|recovery"]
+    assert [a.key for a in store.alerts("web", 0, limit=1)] == ["web|2|ops|recovery"]
+
+
 def test_incidents_follow_verdicts(store):
     store.commit_verdicts([Verdict("web", status=1, since=T0 + 100)], [], [])
     store.commit_verdicts([Verdict("web", status=2, since=T0 + 200), Verdict("db", status=0, since=T0)], [], [])
@@ -232,6 +242,11 @@ def test_rollups_are_exact_and_idempotent(store):
     assert [r["at"] for r in store.series("web", T0, T0 + 2 * DAY, "day")] == [T0]
     with pytest.raises(UsageError, match="minute, hour, day"):
         store.series("web", T0, T0 + DAY, "week")
+    everyone = store.series_all(T0, T0 + DAY, "hour")
+    assert everyone == {"web": [(T0, 101, 10, pytest.approx(minute["avg"]))]}
+    assert store.series_all(T0 + HOUR, T0 + DAY, "hour") == {}
+    with pytest.raises(UsageError, match="minute, hour, day"):
+        store.series_all(T0, T0 + DAY, "week")
 
 
 def _rows(store, location):
@@ -398,13 +413,24 @@ def test_bad_store_urls(url, words):
 def test_bad_sqlite_paths(tmp_path):
     with pytest.raises(UsageError, match="directory .* does not exist"):
         open_store(str(tmp_path / "missing" / "monitor.db"))
-    with pytest.raises(UsageError, match="not a file"):
+    with pytest.raises(UsageError, match="is a directory"):
         open_store(str(tmp_path))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError, match="not a directory"):
+        open_store(str(tmp_path / "file" / "monitor.db"))
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not SQLite" * 1000)
     with pytest.raises(UsageError, match="not a netkit monitor store"):
         open_store(f"sqlite://{junk}")
     assert junk.read_bytes() == b"this is not SQLite" * 1000
+
+
+def test_an_unwritable_place_is_one_line():
+    # As root every ordinary path is writable; sysfs refuses even root a new file.
+    with pytest.raises(UsageError) as refused:
+        open_store("/sys/monitor.db")
+    assert str(refused.value) == ("cannot open store /sys/monitor.db: permission denied (this user must be able to "
+                                  "write it and /sys)")
 
 
 def test_a_new_sqlite_store_is_private_and_in_wal_mode(tmp_path):

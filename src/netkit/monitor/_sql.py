@@ -92,6 +92,9 @@ class SqlStore(Store):
     _last_samples = ("states st CROSS JOIN LATERAL (SELECT * FROM samples m WHERE m.target = st.target "
                      "AND m.location = st.location ORDER BY m.at DESC LIMIT 1) AS x")
 
+    # The rollups read through their (step, at, ...) index.
+    _rollups_by_time = "rollups"
+
     def _unindexed(self, column: str) -> str:
         """``column`` in a form the planner will not pick an index for (where we know
         better than a planner without statistics)."""
@@ -109,9 +112,9 @@ class SqlStore(Store):
             self._lock_schema(cur)
             tables = self._tables(cur)
             if "schema_version" not in tables:
-                if tables & s.OUR_TABLES or tables and not tables <= s.OUR_TABLES:
-                    raise UsageError(f"{self.name} holds other tables, not a netkit monitor store: "
-                                     "give a new file or an empty database")
+                if tables:
+                    raise UsageError(f"{self.name} holds other tables, not a netkit monitor store: give a new "
+                                     "file, an empty database, or a schema of its own (?options=-csearch_path%3DNAME)")
                 cur.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
                 cur.execute("INSERT INTO schema_version (version) VALUES (0)")
             version = self._version(cur)
@@ -224,8 +227,7 @@ class SqlStore(Store):
         alert_rows = [s.alert_row(a) for a in alerts]
         with self._write() as cur:
             now = self._now(cur)
-            for verdict in verdicts:
-                self._track_incident(cur, verdict, now)
+            self._track_incidents(cur, verdicts, now)
             cur.executemany(
                 f"INSERT INTO verdicts ({s.VERDICT_COLUMNS}, updated) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (target) DO UPDATE SET status = excluded.status, since = excluded.since, "
@@ -240,21 +242,31 @@ class SqlStore(Store):
                                 "ON CONFLICT (key) DO NOTHING", alert_rows)
 
     @staticmethod
-    def _track_incident(cur, verdict: Verdict, now: float) -> None:
+    def _track_incidents(cur, verdicts: list[Verdict], now: float) -> None:
         """An incident opens when a verdict leaves OK, takes the worst status while open, and
         ends when the verdict is OK again."""
-        cur.execute("SELECT start, status FROM incidents WHERE target = ? AND finish IS NULL", (verdict.target,))
-        row = cur.fetchone()
-        at = verdict.since if verdict.since is not None else now
-        if verdict.status != 0 and row is None:
-            cur.execute("INSERT INTO incidents (target, start, finish, status) VALUES (?, ?, NULL, ?) "
-                        "ON CONFLICT (target, start) DO NOTHING", (verdict.target, at, int(verdict.status)))
-        elif verdict.status != 0 and verdict.status > row[1]:
-            cur.execute("UPDATE incidents SET status = ? WHERE target = ? AND start = ?",
-                        (int(verdict.status), verdict.target, row[0]))
-        elif verdict.status == 0 and row is not None:
-            cur.execute("UPDATE incidents SET finish = ? WHERE target = ? AND start = ?",
-                        (max(at, row[0]), verdict.target, row[0]))
+        cur.execute("SELECT target, start, status FROM incidents WHERE finish IS NULL")
+        open_ = {target: (start, status) for target, start, status in cur.fetchall()}
+        opened, worse, ended = [], [], []
+        for verdict in verdicts:
+            at = verdict.since if verdict.since is not None else now
+            row = open_.get(verdict.target)
+            if verdict.status != 0 and row is None:
+                opened.append((verdict.target, at, int(verdict.status)))
+                open_[verdict.target] = (at, int(verdict.status))
+            elif verdict.status != 0 and verdict.status > row[1]:
+                worse.append((int(verdict.status), verdict.target, row[0]))
+                open_[verdict.target] = (row[0], int(verdict.status))
+            elif verdict.status == 0 and row is not None:
+                ended.append((max(at, row[0]), verdict.target, row[0]))
+                del open_[verdict.target]
+        if opened:
+            cur.executemany("INSERT INTO incidents (target, start, finish, status) VALUES (?, ?, NULL, ?) "
+                            "ON CONFLICT (target, start) DO NOTHING", opened)
+        if worse:
+            cur.executemany("UPDATE incidents SET status = ? WHERE target = ? AND start = ?", worse)
+        if ended:
+            cur.executemany("UPDATE incidents SET finish = ? WHERE target = ? AND start = ?", ended)
 
     # -- the outbox ----------------------------------------------------------------------------
     def due_alerts(self, now: float, limit: int = 100) -> list[Alert]:
@@ -533,9 +545,10 @@ class SqlStore(Store):
                                 "GROUP BY target", (lo, hi, *extra))
                 else:
                     # One target: the primary key (step, target...), not (step, at), which
-                    # would read every target's rows in the range.
+                    # would read every target's rows in the range; all: the covering (step, at...).
                     at = self._unindexed("at") if target is not None else "at"
-                    cur.execute(f"SELECT target, SUM(count), SUM(failures) FROM rollups WHERE step = ? AND {at} >= ? "
+                    table = "rollups" if target is not None else self._rollups_by_time
+                    cur.execute(f"SELECT target, SUM(count), SUM(failures) FROM {table} WHERE step = ? AND {at} >= ? "
                                 f"AND {at} < ?{only} GROUP BY target", (step, lo, hi, *extra))
                 for name, count, failures in cur.fetchall():
                     total = counts.setdefault(name, [0, 0])
