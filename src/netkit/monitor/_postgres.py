@@ -66,6 +66,10 @@ class _Cursor:
     def fetchall(self):
         return self.raw.fetchall()
 
+    @property
+    def rowcount(self) -> int:
+        return self.raw.rowcount
+
 
 def check_url(url: str) -> dict:
     """The connection parameters of a postgresql:// URL; UsageError naming the right form."""
