@@ -2,6 +2,7 @@
 the public names."""
 
 import io
+import os
 
 import netkit.mail
 from netkit.mail._compose import data_bytes, envelope_from_headers, without_bcc
@@ -61,3 +62,47 @@ def test_reply_control_characters_are_escaped_in_the_transcript():
     code, message = client.getreply()
     assert code == 550
     assert "\x1b" not in client.transcript.stream.getvalue()
+
+
+def test_state_after_a_crash_keeps_only_messages_that_are_whole(tmp_path):
+    from netkit.mail._store import Maildir, State
+
+    md = Maildir(str(tmp_path / "md"))
+    paths = []
+    for body in (b"one\n", b"two\n", b"three\n"):
+        fd, temp = md.begin()
+        os.write(fd, body)
+        paths.append(md.commit(fd, temp))
+    path = str(tmp_path / "state.ids")
+    state = State(path, "pop3://a@h:110/")
+    state.add("u1", paths[0], 4)
+    md.sync()
+    state.checkpoint()
+    state.add("u2", paths[1], 4)  # then the power went: u2's file lost, u3's cut short
+    state.add("u3", paths[2], 6)
+    state.close()
+    os.unlink(paths[1])
+    with open(paths[2], "wb") as fh:
+        fh.write(b"th")
+    again = State(path, "pop3://a@h:110/")
+    assert again.ids == {"u1"}
+    assert not os.path.exists(paths[2])  # the partial message is removed, to be fetched again
+    again.close()
+    os.rename(paths[0], paths[0].replace("/new/", "/cur/") + ":2,S")  # a reader moved it: still known
+    assert State(path, "pop3://a@h:110/").ids == {"u1"}
+
+
+def test_state_refuses_another_account_and_resets_on_a_new_uidvalidity(tmp_path):
+    import pytest
+
+    from netkit.core.fs import LocalError
+    from netkit.mail._store import State
+
+    path = str(tmp_path / "s.ids")
+    state = State(path, "imap://a@h:143/INBOX", "7")
+    state.rewrite({"1", "2"})
+    state.close()
+    with pytest.raises(LocalError):
+        State(path, "imap://b@h:143/INBOX", "7")
+    fresh = State(path, "imap://a@h:143/INBOX", "8")
+    assert fresh.reset and fresh.ids == set()

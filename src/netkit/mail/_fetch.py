@@ -1,11 +1,12 @@
 """``list`` and ``fetch``: a mailbox's messages described, or copied into a Maildir/mbox.
 
-fetch's order for each message is what makes a crash at any moment lose nothing and
-fetch at most one message twice: the message is written and fsynced under our own name
-(``tmp/`` -> ``new/``, the directory fsynced), then its ID is recorded (appended,
-fsynced), and only then -- with ``delete`` -- is the server told to delete it (POP3: DELE,
-which takes effect at QUIT; IMAP: \\Deleted, expunged at the end). A message already
-recorded is not fetched again; with ``delete`` it is deleted.
+fetch's order is what makes a crash at any moment lose nothing and fetch at most one
+message twice: each message is written under our own name and moved into ``new/``, then
+its ID is appended to the state; every :data:`CHECKPOINT_EVERY` messages (and at the end)
+the messages are made durable (syncfs), then the state (``sync``, fsync), and only then --
+with ``delete`` -- is the server told to delete them (POP3: DELE, which takes effect at
+QUIT; IMAP: \\Deleted, expunged at the end). A message already recorded is not fetched
+again; with ``delete`` it is deleted.
 """
 
 from netkit.mail._box import Account
@@ -18,6 +19,10 @@ __all__ = ["MAX_MESSAGE_BYTES", "FetchReport", "fetch", "listing", "open_box"]
 MAX_MESSAGE_BYTES = 1 << 30
 # The header block read for a listing line or for a message skipped by --max-size.
 MAX_HEAD = 256 << 10
+# Messages fetched between two checkpoints (one syncfs, the IDs fsynced, then their
+# deletion): 3 fsyncs a message cost 7 ms each here, 70 s for 10,000 messages; a power
+# cut costs at most this many fetched again -- never a loss, nothing is deleted before.
+CHECKPOINT_EVERY = 200
 # Pieces (POP3 lines, at most 64 KiB each) gathered before one write(): a syscall per
 # line would cost more than the rest of the fetch.
 WRITE_PIECES = 256
@@ -95,16 +100,28 @@ def fetch(account: Account, store, state_for, *, max_size=None, delete=False, pr
                 report.skipped.append((entry, f"{entry.size} bytes, more than {limit}", head))
             else:
                 todo.append(entry)
-        for done, entry in enumerate(todo, 1):
-            path = _one(box, store, entry, limit)
-            state.add(entry.uid)
-            report.fetched.append((entry, path))
-            report.bytes += entry.size or 0
-            if delete:
+        waiting = []  # fetched since the last checkpoint: deleted once it is durable
+
+        def checkpoint():
+            store.sync()
+            state.checkpoint()
+            for entry in waiting:
                 box.delete(entry)
                 report.deleted += 1
+            waiting.clear()
+
+        for done, entry in enumerate(todo, 1):
+            path, size = _one(box, store, entry, limit)
+            state.add(entry.uid, path, size)
+            report.fetched.append((entry, path))
+            report.bytes += size
+            if delete:
+                waiting.append(entry)
+            if store.durable or done % CHECKPOINT_EVERY == 0:
+                checkpoint()
             if progress is not None:
                 progress(done, len(todo), report.bytes)
+        checkpoint()
         box.close()  # POP3's QUIT: only now are the deletions done
         state.rewrite(() if delete else {e.uid for e in entries if e.uid in state.ids})
     except BaseException:
@@ -135,10 +152,10 @@ def _one(box, store, entry, limit):
             flush()
 
     try:
-        box.retrieve(entry, write, limit)
+        size = box.retrieve(entry, write, limit)
         flush()
     except BaseException:
         store.abort(fd, temp)
         raise
-    return store.commit(fd, temp)
+    return store.commit(fd, temp), size
 

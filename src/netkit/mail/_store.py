@@ -2,12 +2,15 @@
 is told to delete anything.
 
 :class:`Maildir` writes each message into ``tmp/`` under a name of ours (never the
-server's: a UIDL ``../../x`` stays a string), fsyncs it, renames it into ``new/`` and fsyncs
-the directory. :class:`Mbox` appends (mboxrd quoting, under an exclusive lock) and fsyncs.
-:class:`State` keeps the UIDLs/UIDs fetched per account: an append-only file, one ID a
-line, fsynced after each -- a crash loses at most the line being written, so at most one
-message is fetched twice -- and rewritten atomically (temporary, fsync, rename, directory
-fsync) without the IDs the server no longer has.
+server's: a UIDL ``../../x`` stays a string) and renames it into ``new/``; :meth:`sync`
+makes all of them durable at once (syncfs, then ``new/`` fsynced). :class:`Mbox` appends
+(mboxrd quoting, under an exclusive lock) and fsyncs each. :class:`State` keeps the
+UIDLs/UIDs fetched per account in an append-only file: an ID is appended right after its
+message is written (a killed process loses at most the one between the two, so at most
+one message is fetched twice), and a ``sync`` line is fsynced after the messages were
+made durable (a power cut then costs re-fetches, never a message). The file is rewritten
+atomically (temporary, fsync, rename, directory fsync) without the IDs the server no
+longer has.
 """
 
 import os
@@ -42,13 +45,37 @@ def _write_all(fd, data):
         view = view[os.write(fd, view):]
 
 
+def _syncfs(path) -> bool:
+    """syncfs(2) on the file system holding ``path`` (Linux); False where there is none."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if not hasattr(libc, "syncfs"):
+        return False
+    fd = os.open(path, os.O_RDONLY | _CLOEXEC)
+    try:
+        if libc.syncfs(fd) != 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    finally:
+        os.close(fd)
+    return True
+
+
 class Maildir:
     """A Maildir (``cur``, ``new``, ``tmp``; made when missing, mode 0700)."""
+
+    durable = False  # commit() leaves it to sync()
 
     def __init__(self, path):
         self.path = path
         self.host = (socket.gethostname() or "localhost").replace("/", "\\057").replace(":", "\\072")
         self.count = 0
+        self.unsynced = []
         for sub in ("cur", "new", "tmp"):
             where = inside(path, f"{sub}/x")  # each a real directory inside path, not a link out
             directory = os.path.dirname(where)
@@ -69,17 +96,35 @@ class Maildir:
         return fd, temp
 
     def commit(self, fd, temp):
-        """The message written at ``fd`` made durable and visible in ``new/``."""
+        """The message written at ``fd`` moved into ``new/`` (not yet durable: see
+        :meth:`sync`); its path."""
         try:
-            os.fsync(fd)
             final = os.path.join(self.path, "new", os.path.basename(temp))
             rename_temp(fd, temp, final)
-            _fsync_dir(os.path.join(self.path, "new"))
         except OSError as exc:
             raise local_error(exc, f"writing into {self.path}") from None
         finally:
             os.close(fd)
+        self.unsynced.append(final)
         return final
+
+    def sync(self):
+        """Every message committed so far on the disk: one syncfs() of the Maildir's file
+        system where Linux has it (else an fsync per message), then ``new/`` fsynced."""
+        if not self.unsynced:
+            return
+        try:
+            if not _syncfs(os.path.join(self.path, "new")):
+                for path in self.unsynced:
+                    fd = os.open(path, os.O_RDONLY | _CLOEXEC | _NOFOLLOW)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+            _fsync_dir(os.path.join(self.path, "new"))
+        except OSError as exc:
+            raise local_error(exc, f"syncing {self.path}") from None
+        self.unsynced = []
 
     def abort(self, fd, temp):
         unlink_temp(fd, temp)
@@ -89,6 +134,8 @@ class Maildir:
 class Mbox:
     """An mbox file (mboxrd): ``From `` line, the message with ``>*From `` lines quoted
     once more, a blank line; appended under an exclusive lock, fsynced."""
+
+    durable = True  # each commit() is fsynced
 
     def __init__(self, path):
         self.path = path
@@ -132,7 +179,10 @@ class Mbox:
             raise local_error(exc, f"appending to {self.path}") from None
         finally:
             self.abort(fd, temp)
-        return self.path
+        return "mbox:" + self.path
+
+    def sync(self):
+        """Nothing to do: each append was fsynced."""
 
     def abort(self, fd, temp):
         try:
@@ -158,7 +208,15 @@ def state_path(key: str, env=None) -> str:
 
 class State:
     """The IDs fetched from one account (see the module docstring). ``scope`` is what the
-    IDs are valid for (IMAP's UIDVALIDITY; "" for POP3): another scope empties the set."""
+    IDs are valid for (IMAP's UIDVALIDITY; "" for POP3): another scope empties the set.
+
+    The file: three header lines, then one line per ID -- ``ID`` (durable), or ``+ ID
+    HEXPATH SIZE`` (written since the last ``sync`` line: the message at PATH was not yet
+    known to be on the disk). :meth:`add` appends without waiting for the disk (a killed
+    process loses nothing the kernel has); :meth:`checkpoint` writes ``sync`` and fsyncs,
+    once the caller made the messages durable. After a power cut, an entry after the last
+    ``sync`` counts only if its message is there whole; otherwise the message (still on the
+    server: nothing is deleted before its checkpoint) is fetched again."""
 
     def __init__(self, path, key, scope=""):
         self.path = path
@@ -169,7 +227,11 @@ class State:
         self.reset = False
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         self._lock()
-        self._load()
+        try:
+            self._load()
+        except BaseException:
+            self.close()
+            raise
 
     def _lock(self):
         import fcntl
@@ -205,7 +267,21 @@ class State:
         if complete[2] != f"scope {self.scope}":
             self.reset = True  # IMAP's UIDVALIDITY changed: every UID means another message now
             return
-        self.ids = set(line for line in complete[3:] if line)
+        pending = []
+        for line in complete[3:]:
+            if line == "sync":
+                self.ids.update(uid for uid, _, _ in pending)
+                pending = []
+            elif line.startswith("+ "):
+                words = line.split(" ")
+                if len(words) == 4 and words[3].isdigit():
+                    pending.append((words[1], words[2], int(words[3])))
+            elif line:
+                self.ids.add(line)
+        found = [uid for uid, path, size in pending if _whole(path, size)]
+        if pending:  # a crash: what is there now is made durable, the rest fetched again
+            self.ids.update(found)
+            self.rewrite(self.ids)
 
     def __contains__(self, uid):
         return uid in self.ids
@@ -213,19 +289,29 @@ class State:
     def _head(self):
         return f"{STATE_MAGIC}\naccount {self.key}\nscope {self.scope}\n"
 
-    def add(self, uid: str):
-        """Record ``uid`` durably (appended, fsynced)."""
+    def _append(self, text):
         if self.fd is None:
             self.rewrite(self.ids)
         try:
-            _write_all(self.fd, (uid + "\n").encode("utf-8"))
+            _write_all(self.fd, text.encode("utf-8"))
+        except OSError as exc:
+            raise local_error(exc, f"writing {self.path}") from None
+
+    def add(self, uid: str, path: str, size: int):
+        """Record ``uid``, fetched into ``path`` (``size`` bytes), not yet durably."""
+        self._append(f"+ {uid} {path.encode('utf-8', 'surrogateescape').hex()} {size}\n")
+        self.ids.add(uid)
+
+    def checkpoint(self):
+        """Everything added so far is durable (the caller synced the messages first)."""
+        self._append("sync\n")
+        try:
             os.fsync(self.fd)
         except OSError as exc:
             raise local_error(exc, f"writing {self.path}") from None
-        self.ids.add(uid)
 
     def rewrite(self, keep):
-        """Replace the file, atomically, by one holding only ``keep``."""
+        """Replace the file, atomically, by one holding only ``keep`` (all durable)."""
         directory = os.path.dirname(self.path)
         temp = os.path.join(directory, f".{os.path.basename(self.path)}.{os.urandom(6).hex()}")
         fd, _ = open_temp(temp, mode=0o600)
@@ -249,3 +335,36 @@ class State:
             os.close(self.fd)
             self.fd = None
         os.close(self.lock_fd)
+
+
+def _whole(hexpath, size) -> bool:
+    """Whether the message an unsynced entry names is on the disk whole (in ``new/``, or
+    moved to ``cur/`` by a mail reader); a partial one (a power cut) is removed, to be
+    fetched again."""
+    try:
+        path = bytes.fromhex(hexpath).decode("utf-8", "surrogateescape")
+    except ValueError:
+        return False
+    if path.startswith("mbox:"):
+        return False  # an mbox append is synced at once; an unsynced one is not trusted
+    try:
+        if os.lstat(path).st_size == size:
+            fd = os.open(path, os.O_RDONLY | _CLOEXEC | _NOFOLLOW)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _fsync_dir(os.path.dirname(path))
+            return True
+        os.unlink(path)
+        return False
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    cur = os.path.join(os.path.dirname(os.path.dirname(path)), "cur")
+    name = os.path.basename(path)
+    try:
+        return any(entry == name or entry.startswith(name + ":") for entry in os.listdir(cur))
+    except OSError:
+        return False
