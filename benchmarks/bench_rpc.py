@@ -13,7 +13,9 @@ stdlib server answers). The Pyro load is Pyro5 proxies in threads, 5 per process
 processes for 50 clients: 25 threads sharing one GIL made the load generator the limit). Rounds are
 interleaved (a, b, c, c, b, a, ...) and the medians compared. netkit runs as one process
 (``--workers 1``) and as one per core (``--workers auto``); the bar is judged on the better. Then memory: the server's peak RSS
-(VmHWM) over a burst of 10,000 calls from 50 clients.
+(VmHWM) over a burst of 10,000 calls from 50 clients. The server's CPU time per call is
+printed too: on a shared box, calls/s follow what the other processes leave, and a
+server of 50 threads gets a larger share than one of one thread; CPU per call does not.
 
     .venv/bin/python benchmarks/bench_rpc.py [--rounds 3] [--seconds 4] [--clients 50] [--json]
 
@@ -135,6 +137,28 @@ def stop(proc):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _tree(pid) -> list:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [pid, *(int(c) for c in f.read().split())]
+    except OSError:
+        return [pid]
+
+
+def cpu_seconds(pid) -> float:
+    """User + system CPU of ``pid`` and its children (the --workers processes): what the
+    server spent, whatever the other processes on a shared box did meanwhile."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_kib(pid) -> int:
@@ -324,12 +348,15 @@ def main(argv=None) -> int:
                     proc, port = start(kind, tmp)
                     try:
                         load(kind, port, args.clients, seconds=0.5)  # warm-up
+                        cpu = cpu_seconds(proc.pid)
                         rate, p99, errors = load(kind, port, args.clients, seconds=args.seconds)
+                        cpu = cpu_seconds(proc.pid) - cpu
                     finally:
                         stop(proc)
-                    runs[kind].append((rate, p99, errors))
+                    us = 1e6 * cpu / (rate * args.seconds) if rate else float("nan")
+                    runs[kind].append((rate, p99, errors, us))
                     print(f"  {name} round {r + 1}: {kind:<21} {rate:8.0f} calls/s  p99 {p99:7.1f} ms  "
-                          f"errors {errors}", file=sys.stderr)
+                          f"server CPU {us:5.0f} us/call  errors {errors}", file=sys.stderr)
             memory = {}
             for kind in kinds:
                 proc, port = start(kind, tmp)
@@ -341,11 +368,12 @@ def main(argv=None) -> int:
                 finally:
                     stop(proc)
             med = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v),
-                       sum(x[2] for x in v)) for k, v in runs.items()}
+                       sum(x[2] for x in v), statistics.median(x[3] for x in v)) for k, v in runs.items()}
             entry = {"clients": args.clients, "rounds": args.rounds, "seconds": args.seconds, "bar": bar}
             for kind in kinds:
                 entry[kind] = {"calls_per_s": round(med[kind][0]), "p99_ms": round(med[kind][1], 2),
-                               "errors": med[kind][2], **memory[kind]}
+                               "errors": med[kind][2], "server_cpu_us_per_call": round(med[kind][3]),
+                               **memory[kind]}
                 if kind != theirs:
                     entry[kind]["ratio"] = round(med[kind][0] / med[theirs][0], 2) if med[theirs][0] else None
             best = max((ours, ours + "-workers"), key=lambda k: entry[k]["ratio"] or 0)
@@ -363,7 +391,7 @@ def main(argv=None) -> int:
                 m = r[kind]
                 ratio = f"  {m['ratio']:.2f} x" if "ratio" in m else ""
                 print(f"  {kind:<21} {m['calls_per_s']:8d} calls/s{ratio:>9}  p99 {m['p99_ms']:7.2f} ms  "
-                      f"errors {m['errors']}  peak RSS over {BURST_CALLS} calls {m['peak_rss_kib'] / 1024:.1f} MiB "
+                      f"CPU {m['server_cpu_us_per_call']:4d} us/call  errors {m['errors']}  peak RSS over {BURST_CALLS} calls {m['peak_rss_kib'] / 1024:.1f} MiB "
                       f"(idle {m['rss_before_kib'] / 1024:.1f})")
             print(f"  bar: netkit >= {r['bar']:g} x {theirs}: {'PASS' if r['passed'] else 'FAIL'} ({r['best']}; "
                   f"-workers: --workers auto = {os.cpu_count()} processes on one port)")

@@ -301,6 +301,7 @@ def test_call_usage_errors():
                  ["serve", "-p", "pb", "--workers", "2"], ["serve", "--workers", "0"]):
         code, out, err = run_netkit("rpc", *args)
         assert code == 2 and err.startswith("netkit rpc") and err.count("\n") == 1, (args, err)
+        assert "netkit rpc: netkit rpc" not in err, err
 
 
 def test_debug_names_the_exception(files, tmp_path):

@@ -168,7 +168,10 @@ def parse(argv):
         raise UsageError(f"unknown action {action!r}{suggest(action, ('serve', 'call'))}; "
                          "netkit rpc serve|call (see netkit rpc --help)")
     flags = flag_table((SERVE if action == "serve" else CALL) + (HELP,))
-    values, positional = parse_values(rest, flags, f"{COMMAND} {action}")
+    try:
+        values, positional = parse_values(rest, flags, f"{COMMAND} {action}")
+    except UsageError as exc:  # "netkit rpc: ..." once, not "netkit rpc: netkit rpc serve: ..."
+        raise UsageError(str(exc).removeprefix(f"{COMMAND} {action}: ")) from None
     if values.get("help"):
         return {"help": True}
     return _serve_request(values, positional) if action == "serve" else _call_request(values, positional)
