@@ -277,7 +277,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--delay", type=float, default=10.0, help="one-way ms on the trace's first link")
-    parser.add_argument("--count", type=int, default=300000, help="datagrams the sniff benchmark sends")
+    parser.add_argument("--count", type=int, default=1000000, help="datagrams the sniff benchmark sends")
     parser.add_argument("--skip", action="append", default=[], choices=("arp", "trace", "sniff"))
     add_common_options(parser)
     args = parser.parse_args()

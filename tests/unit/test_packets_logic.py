@@ -151,3 +151,28 @@ def test_summary_raw_ip_and_garbage_never_raise():
         for linktype in (1, 101):
             line = summary(data, linktype)
             assert isinstance(line, str) and line.isprintable()
+
+
+def test_hop_names_are_escaped_and_bounded_in_time(monkeypatch):
+    import socket as socket_module
+    import threading
+    import time
+
+    from netkit.packets import _trace
+
+    result, _ = _hostile_trace()
+    release = threading.Event()
+
+    def fake(address):
+        if address == "192.0.2.9":
+            release.wait(5)  # a resolver that hangs
+            raise OSError("late")
+        return ("evil\x1b]0;title\x07.example", [], [address])
+
+    monkeypatch.setattr(socket_module, "gethostbyaddr", fake)
+    start = time.monotonic()
+    _trace.lookup_names(result, timeout=0.3)
+    release.set()
+    assert time.monotonic() - start < 2
+    names = result.flows[0].names
+    assert names["192.0.2.1"] == "evil\\x1b]0;title\\x07.example" and "192.0.2.9" not in names

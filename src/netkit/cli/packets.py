@@ -401,8 +401,12 @@ def _sniff(request, out, err) -> int:
             err.write(f"{COMMAND} sniff: listening on {interface}\n")
             err.flush()
 
+        def frames(view, block):  # -w: a block at a time, no object per packet
+            opened["writer"].write_frames(view, block)
+
         result = sniff.capture(interface, request["filter"], on_packet=lambda p: opened["emit"](p),
-                               count=request["count"], duration=request["duration"], ready=ready)
+                               on_frames=frames if request["write"] else None, count=request["count"],
+                               duration=request["duration"], ready=ready)
     finally:
         if "file" in opened:
             opened["file"].close()
@@ -420,7 +424,7 @@ def _emitter(request, out, linktype, opened):
 
     if request["write"]:
         opened["file"] = open_output(request["write"])
-        writer = PcapWriter(opened["file"], linktype)
+        writer = opened["writer"] = PcapWriter(opened["file"], linktype)
         return lambda p: writer.write(p.seconds, p.nanos, p.length, p.data)
     if request["show"]:
         return lambda p: out.write(f"{timestamp(p.seconds, p.nanos)} {len(p.data)} bytes\n"

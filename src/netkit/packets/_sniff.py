@@ -43,6 +43,10 @@ LINKTYPE_ETHERNET, LINKTYPE_RAW = 1, 101
 _LINKTYPES = {1: LINKTYPE_ETHERNET, 772: LINKTYPE_ETHERNET, 65534: LINKTYPE_RAW}
 _DLT_FOR = {LINKTYPE_ETHERNET: DLT_EN10MB, LINKTYPE_RAW: DLT_RAW}
 WRITE_BUFFER = 1 << 20
+_BLOCK = struct.Struct("III")        # tpacket_hdr_v1: block_status, num_pkts, offset_to_first_pkt
+_STATUS = struct.Struct("I")
+_TP3 = struct.Struct("IIIIIIH")      # tpacket3_hdr: next, sec, nsec, snaplen, len, status, mac
+_RECORD = struct.Struct("<IIII")     # a pcap record header
 
 
 @dataclass
@@ -90,8 +94,17 @@ class PcapWriter:
         file.write(struct.pack("<IHHiIII", PCAP_MAGIC_US, 2, 4, 0, 0, snaplen, linktype))
 
     def write(self, seconds, nanos, length, data) -> None:
-        self.file.write(struct.pack("<IIII", seconds, nanos // 1000, len(data), length))
-        self.file.write(data)
+        self.file.write(_RECORD.pack(seconds, nanos // 1000, len(data), length) + data)
+
+    def write_frames(self, view, frames) -> None:
+        """A ring block's frames, (sec, nsec, length, start, end) into ``view``, in one write:
+        the capture's hot path does no work per packet it can leave out."""
+        out = bytearray()
+        pack = _RECORD.pack
+        for sec, nsec, length, start, end in frames:
+            out += pack(sec, nsec // 1000, end - start, length)
+            out += view[start:end]
+        self.file.write(out)
 
 
 def read_pcap(file, limit=None):
@@ -147,34 +160,38 @@ class _Ring:
         self.map = mmap.mmap(sock.fileno(), BLOCK_SIZE * BLOCK_COUNT, mmap.MAP_SHARED,
                              mmap.PROT_READ | mmap.PROT_WRITE)
         self.view = memoryview(self.map)
-        self.block = 0
+        self.block_index = 0
 
     def ready(self) -> bool:
-        return struct.unpack_from("I", self.map, self.block * BLOCK_SIZE + 8)[0] & TP_STATUS_USER != 0
+        return _STATUS.unpack_from(self.map, self.block_index * BLOCK_SIZE + 8)[0] & TP_STATUS_USER != 0
 
-    def frames(self):
-        """(sec, nsec, snaplen, len, bytes) of the current block's frames; then the block goes
-        back to the kernel."""
-        base = self.block * BLOCK_SIZE
-        _, count, offset = struct.unpack_from("III", self.map, base + 8)
+    def block(self) -> list:
+        """(sec, nsec, length on the wire, start, end) of the current block's frames, their
+        bytes at ``self.view[start:end]`` until :meth:`release`."""
+        base = self.block_index * BLOCK_SIZE
+        _, count, offset = _BLOCK.unpack_from(self.map, base + 8)
         out = []
+        append, unpack, limit = out.append, _TP3.unpack_from, base + BLOCK_SIZE
+        mapped, skip = self.map, self.skip_outgoing
         for _ in range(count):
-            if not 0 < offset < BLOCK_SIZE - 32:
+            if not 0 < offset < BLOCK_SIZE - 64:
                 break  # a corrupt block would be the kernel's bug; never read outside it
             at = base + offset
-            nxt, sec, nsec, snaplen, length, _, mac = struct.unpack_from("IIIIIIH", self.map, at)
+            nxt, sec, nsec, snaplen, length, _, mac = unpack(mapped, at)
             start = at + mac
-            end = min(start + snaplen, base + BLOCK_SIZE)
             # the sockaddr_ll after the header says which way the frame went: on loopback
             # each packet is seen leaving and arriving, and libpcap keeps only the arrival
-            if not (self.skip_outgoing and self.map[at + SLL_OFFSET + 10] == PACKET_OUTGOING):
-                out.append((sec, nsec, length, bytes(self.view[start:end])))
+            if not (skip and mapped[at + SLL_OFFSET + 10] == PACKET_OUTGOING):
+                append((sec, nsec, length, start, min(start + snaplen, limit)))
             if not nxt:
                 break
             offset += nxt
-        struct.pack_into("I", self.map, base + 8, TP_STATUS_KERNEL)
-        self.block = (self.block + 1) % BLOCK_COUNT
         return out
+
+    def release(self) -> None:
+        """Hand the current block back to the kernel and move to the next."""
+        _STATUS.pack_into(self.map, self.block_index * BLOCK_SIZE + 8, TP_STATUS_KERNEL)
+        self.block_index = (self.block_index + 1) % BLOCK_COUNT
 
     def close(self):
         self.view.release()
@@ -188,9 +205,11 @@ def _statistics(sock):
     return packets, drops
 
 
-def capture(interface, filter_text="", *, on_packet, count=None, duration=None, ready=None) -> Capture:
-    """Capture on ``interface`` until ``count`` packets, ``duration`` seconds, or Ctrl-C;
-    ``on_packet(Packet)`` for each. NeedsPrivilege without CAP_NET_RAW."""
+def capture(interface, filter_text="", *, on_packet=None, on_frames=None, count=None, duration=None,
+            ready=None) -> Capture:
+    """Capture on ``interface`` until ``count`` packets, ``duration`` seconds, or Ctrl-C:
+    ``on_packet(Packet)`` for each, or ``on_frames(view, frames)`` for each block of them
+    (PcapWriter.write_frames). NeedsPrivilege without CAP_NET_RAW."""
     linktype = interface_linktype(interface)
     code = compile_filter(filter_text or "", _DLT_FOR[linktype])
     sock = packet_socket()
@@ -215,11 +234,19 @@ def capture(interface, filter_text="", *, on_packet, count=None, duration=None, 
                         break
                     poller.poll(None if wait is None else max(1, int(wait * 1000)))
                     continue
-                for sec, nsec, length, data in ring.frames():
-                    on_packet(Packet(sec, nsec, length, data))
-                    result.captured += 1
-                    if count is not None and result.captured >= count:
-                        break
+                frames = ring.block()
+                if count is not None:
+                    del frames[count - result.captured:]
+                try:
+                    if on_frames is not None:
+                        on_frames(ring.view, frames)
+                    else:
+                        view = ring.view
+                        for sec, nsec, length, start, end in frames:
+                            on_packet(Packet(sec, nsec, length, bytes(view[start:end])))
+                finally:
+                    ring.release()
+                result.captured += len(frames)
                 if end is not None and time.monotonic() >= end:
                     break
         except KeyboardInterrupt:

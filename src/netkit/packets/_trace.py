@@ -50,6 +50,8 @@ RECV_BUFFER = 4 << 20
 # Probes in one run: the UDP probe's number travels in the 16-bit IP id.
 MAX_PROBES = 60000
 MAX_FLOWS = 256
+# Hop names looked up at once, one thread each; more hops than this keep their addresses.
+MAX_NAME_LOOKUPS = 256
 READ_BATCH = 256
 SO_TIMESTAMPNS = 35
 SO_RCVBUFFORCE = 33  # Linux; Python's socket module does not name it
@@ -440,23 +442,28 @@ def _run(tracer, sender, icmp, tcp, src, sport) -> Trace:
 
 
 def lookup_names(result: Trace, timeout: float = 2.0) -> None:
-    """Reverse-resolve every hop address (in threads, ``timeout`` in all); names escaped."""
-    from concurrent.futures import ThreadPoolExecutor, wait
+    """Reverse-resolve every hop address, ``timeout`` seconds in all, names escaped for a
+    terminal. Daemon threads: a resolver that hangs (gethostbyaddr takes no timeout) is
+    left behind, and neither this call nor the exit waits for it."""
+    import threading
 
     from netkit.core.text import for_terminal
 
     addresses = sorted({a for f in result.flows for h in f.hops for a in h.addresses})
-    if not addresses:
-        return
-    pool = ThreadPoolExecutor(max_workers=min(16, len(addresses)))
-    futures = {pool.submit(socket.gethostbyaddr, a): a for a in addresses}
-    finished, _ = wait(futures, timeout=timeout)
-    pool.shutdown(wait=False, cancel_futures=True)
     names = {}
-    for future in finished:
+
+    def resolve(address):
         try:
-            names[futures[future]] = for_terminal(future.result()[0])
+            names[address] = for_terminal(socket.gethostbyaddr(address)[0])
         except (OSError, UnicodeError):
-            continue
+            pass
+
+    threads = [threading.Thread(target=resolve, args=(a,), daemon=True) for a in addresses[:MAX_NAME_LOOKUPS]]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    found = dict(names)  # a late thread may still write to ``names``
     for flow in result.flows:
-        flow.names = {a: names[a] for h in flow.hops for a in h.addresses if a in names}
+        flow.names = {a: found[a] for h in flow.hops for a in h.addresses if a in found}
