@@ -146,7 +146,7 @@ def test_loopback_needs_no_login_and_writes_need_the_csrf_token(tmp_path, closed
         assert response.getheader("Cache-Control") == "no-store"
         session = client.json("/api/session")
         assert session["user"] == "local" and session["login"] is False and len(session["csrf_token"]) >= 40
-        poll(lambda: client.json("/api/targets/down")["state"], lambda s: s and s["hard_status"] == 2)
+        poll(lambda: client.json("/api/targets/down")["verdict"], lambda v: v and v["status"] == 2)
         form = {"target": "down", "comment": "on it", "next": "/"}
         # No token, a wrong one, another session's: refused; nothing written.
         assert client.request("POST", "/actions/ack", form)[0] == 403

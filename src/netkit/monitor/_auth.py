@@ -411,9 +411,12 @@ class Auth:
 
     async def _csrf(self, request, session, api: bool) -> None:
         refuse = (lambda m: _json_refusal(403, m)) if api else (lambda m: _text_refusal(403, m))
+        # Another site's page (a sibling port on this host is "same-site") never posts here.
+        # Origin is "null" for our own forms under Referrer-Policy: no-referrer; then the
+        # browser's Sec-Fetch-Site and the token decide.
         origin = request.headers.get("Origin")
-        if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site" or \
-                (origin is not None and origin != f"{request.scheme}://{request.host}" and
+        if request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site") or \
+                (origin not in (None, "null") and origin != f"{request.scheme}://{request.host}" and
                  not self._proxied_origin(request, origin)):
             raise refuse("cross-site request refused")
         if session is None:

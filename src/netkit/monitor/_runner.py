@@ -475,8 +475,10 @@ class Monitor:
 
                     alerts.extend(plan_alerts(change, target.info, channels, now))
                 ack = acks.get(target_id)
-                if ack is not None and (change.new == OK or not ack.get("sticky")):
-                    cleared.append(target_id)   # an ack lasts until the next change (sticky: recovery)
+                if ack is not None and (change.new == OK or not ack.get("sticky")) and ack["at"] <= change.at:
+                    # An ack lasts until the next change (sticky: recovery); one given after
+                    # the change (the state was hard before the verdict caught up) is about it.
+                    cleared.append(target_id)
         if verdicts or events:
             await self._in_writer(self._store.commit_verdicts, verdicts, events, alerts)
             if alerts:
