@@ -192,14 +192,15 @@ def _row(r: tuple, cache, now: float) -> str:
         cert = f'<span class="cert {cls}">{days:.0f}d</span>'
     summary = sample.summary if sample is not None and sample.status != 0 else ""
     e = escape
-    return (f'<div class="r s{status}" data-id="{e(tid)}" data-g="{e(info.group)}" data-l="{e(_labels_text(info))}" '
-            f'data-loc="{e(" ".join(locs))}"><b class="st">{text}</b><a href="{e(target_href(tid))}">{e(tid)}</a>'
-            f'<span class="fl">{flags}</span><span class="d">{_ms(sample.duration if sample else None)}</span>'
-            f'{cache.sparks.get(tid, _EMPTY_SPARK)}<span class="u">{up[0]}</span><span class="u">{up[1]}</span>'
-            f'<span class="u">{up[2]}</span><span class="c">{cert}</span><span class="m">{e(summary)}</span></div>\n')
+    # Short tags and unquoted constant classes: a row is ~400 bytes, 10,000 rows ~4 MB.
+    return (f'<div class="r s{status}" data-id="{e(tid)}" data-l="{e(_labels_text(info))}" '
+            f'data-loc="{e(" ".join(locs))}"><b class=st>{text}</b><a href="{e(target_href(tid))}">{e(tid)}</a>'
+            f'<i class=fl>{flags}</i><i class=d>{_ms(sample.duration if sample else None)}</i>'
+            f'{cache.sparks.get(tid, _EMPTY_SPARK)}<i class=u>{up[0]}</i><i class=u>{up[1]}</i>'
+            f'<i class=u>{up[2]}</i><i class=c>{cert}</i><i class=m>{e(summary)}</i></div>\n')
 
 
-_EMPTY_SPARK = Markup('<svg class="spark"></svg>')
+_EMPTY_SPARK = Markup("<svg class=spark></svg>")
 
 
 # -- the background cache ------------------------------------------------------------------
@@ -263,7 +264,7 @@ class _Cache:
             values = [None] * SPARK_HOURS
             for at, count, failures, avg in rows:
                 values[min(int((at - first) // 3600), SPARK_HOURS - 1)] = avg
-            sparks[tid] = _svg.sparkline(values, width=2 * (SPARK_HOURS - 1), height=14)
+            sparks[tid] = _svg.sparkline(values, width=2 * (SPARK_HOURS - 1), height=14, compact=True)
         self.sparks = sparks
         day = now // 86400 * 86400
         self.days = await call(self._executor, store.series_all, day - STATUS_DAYS * 86400, day, "day")

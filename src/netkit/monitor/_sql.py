@@ -527,9 +527,13 @@ class SqlStore(Store):
         if seconds is None:
             raise UsageError(f"a series step is one of {', '.join(STEPS)}, got {step!r}")
         with self._read() as cur:
-            cur.execute("SELECT at, SUM(count), SUM(failures), MIN(min), SUM(avg * count) / SUM(count), MAX(max), "
-                        "MAX(p50), MAX(p95), MAX(p99) FROM rollups WHERE step = ? AND target = ? AND at >= ? "
-                        "AND at < ? GROUP BY at ORDER BY at", (seconds, target, since, until))
+            # "+at" and grouping by "at + 0" keep SQLite's planner on the primary key (step,
+            # target...): on (step, at), which hands rows in the order GROUP BY wants, it read
+            # every target's rows in the range (190 ms instead of 1 ms for 30 days of hours
+            # at 1,000 targets).
+            cur.execute("SELECT at + 0 AS bucket, SUM(count), SUM(failures), MIN(min), SUM(avg * count) / SUM(count), "
+                        "MAX(max), MAX(p50), MAX(p95), MAX(p99) FROM rollups WHERE step = ? AND target = ? "
+                        "AND +at >= ? AND +at < ? GROUP BY bucket ORDER BY bucket", (seconds, target, since, until))
             keys = ("at", "count", "failures", "min", "avg", "max", "p50", "p95", "p99")
             return [dict(zip(keys, row)) for row in cur.fetchall()]
 

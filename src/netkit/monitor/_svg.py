@@ -34,16 +34,23 @@ def _n(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
-def sparkline(values, width: int = 60, height: int = 14) -> Markup:
+def sparkline(values, width: int = 60, height: int = 14, compact: bool = False) -> Markup:
     """A polyline of ``values`` (seconds; None is a gap, skipped), scaled to the largest;
-    an empty picture when there are no values."""
+    an empty picture when there are no values. ``compact``: whole-unit coordinates and no
+    size attributes (the stylesheet sizes ``svg.spark``), ~150 bytes for 24 points, for
+    pages that hold thousands."""
     points = [(i, v) for i, v in enumerate(values) if v is not None]
-    head = f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" aria-hidden="true">'
+    if compact:
+        head = f'<svg class=spark viewBox="0 0 {width} {height}">'
+    else:
+        head = (f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+                f'aria-hidden="true">')
     if not points:
         return Markup(head + "</svg>")
     top = max(v for _, v in points) or 1.0
     span = max(len(values) - 1, 1)
-    coords = " ".join(f"{_n(i * width / span)},{_n(height - 1 - v / top * (height - 2))}" for i, v in points)
+    cut = round if compact else _n
+    coords = " ".join(f"{cut(i * width / span)},{cut(height - 1 - v / top * (height - 2))}" for i, v in points)
     return Markup(f'{head}<polyline points="{coords}"/></svg>')
 
 

@@ -6,16 +6,15 @@
   const form = document.getElementById("filter");
   const shownEl = document.getElementById("shown");
 
-  function rowMatches(r, f) {
+  function rowMatches(r, f, group) {
     if (f.state && r.querySelector(".st").textContent !== f.state) return false;
-    if (f.group && r.dataset.g !== f.group) return false;
     if (f.label) {
       const labels = r.dataset.l ? r.dataset.l.split(" ") : [];
       const keyOnly = f.label.indexOf("=") < 0;
       if (!labels.some(l => keyOnly ? l.split("=")[0] === f.label : l === f.label)) return false;
     }
     if (f.location && r.dataset.loc.split(" ").indexOf(f.location) < 0) return false;
-    if (f.q && (r.dataset.id + " " + r.dataset.g + " " + r.dataset.l).toLowerCase().indexOf(f.q) < 0) return false;
+    if (f.q && (r.dataset.id + " " + group + " " + r.dataset.l).toLowerCase().indexOf(f.q) < 0) return false;
     return true;
   }
 
@@ -25,8 +24,13 @@
     let shown = 0;
     for (const sec of document.querySelectorAll("section.grp")) {
       let n = 0;
+      const group = sec.dataset.group;
+      if (f.group && group !== f.group) {
+        if (!sec.hidden) sec.hidden = true;
+        continue;
+      }
       for (const r of sec.querySelectorAll("div.r")) {
-        const ok = rowMatches(r, f);
+        const ok = rowMatches(r, f, group);
         if (r.hidden === ok) r.hidden = !ok;
         if (ok) n++;
       }
