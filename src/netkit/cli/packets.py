@@ -280,7 +280,7 @@ def _parse_sniff(values, positional):
 
 
 def _dns(request, out, err) -> int:
-    from netkit.packets._dns import SECTIONS, dns_query
+    from netkit.packets._dns import dns_query
 
     reply = dns_query(request["name"], request["qtype"], request["server"], request["port"],
                       timeout=request["timeout"], tcp=request["tcp"], recurse=request["recurse"],
@@ -288,19 +288,7 @@ def _dns(request, out, err) -> int:
     if request["json"]:
         out.write(dump_json(reply.to_dict()))
     else:
-        counts = reply.counts
-        lines = [f";; ->>HEADER<<- opcode: {reply.opcode}, status: {reply.rcode}, id: {reply.id}",
-                 f";; flags: {' '.join(reply.flags)}; QUERY: {counts['question']}, ANSWER: {counts['answer']}, "
-                 f"AUTHORITY: {counts['authority']}, ADDITIONAL: {counts['additional']}"]
-        for section in SECTIONS:
-            records = reply.sections[section]
-            if records:
-                lines += ["", f";; {section.upper()} SECTION:"] + [r.to_text() for r in records]
-        lines += ["", f";; SERVER: {reply.server}#{reply.port} ({reply.transport}) in {reply.rtt * 1000:.2f} ms, "
-                      f"{reply.size} bytes"]
-        if reply.layered:
-            lines += ["", reply.layered.rstrip("\n")]
-        out.write("\n".join(lines) + "\n")
+        out.write(reply.to_text())
     return 0 if reply.rcode == "NOERROR" else 1
 
 
@@ -349,37 +337,8 @@ def _trace(request, out, err) -> int:
     if request["json"]:
         out.write(dump_json(result.to_dict()))
     else:
-        out.write("".join(_flow_text(flow, request) for flow in result.flows))
+        out.write("".join(flow.to_text(request["max_ttl"]) for flow in result.flows))
     return 0 if all(f.reached for f in result.flows) else 1
-
-
-_MEANING = {"SYN-ACK": "open", "RST": "closed"}
-
-
-def _flow_text(flow, request) -> str:
-    from netkit.core.text import for_terminal
-
-    where = f"{request['method']} port {flow.port}" if request["method"] != "icmp" else "icmp echo"
-    lines = [f"trace to {for_terminal(flow.target)} ({flow.address}), {where}, {request['max_ttl']} hops max\n"]
-    for hop in flow.hops:
-        parts, last = [], None
-        for address, rtt, _ in hop.probes:
-            if address is None:
-                parts.append("*")
-                continue
-            if address != last:
-                name = flow.names.get(address)
-                parts.append(f"{name} ({address})" if name else address)
-                last = address
-            parts.append(f"{rtt * 1000:.3f} ms")
-        line = f"{hop.ttl:2d}  " + "  ".join(parts)
-        if flow.address in hop.addresses and hop is flow.hops[-1]:
-            meaning = _MEANING.get(flow.final)
-            line += f"  [{flow.final}{': ' + meaning if meaning else ''}]"
-        lines.append(line + "\n")
-    if not flow.reached:
-        lines.append(f"    {flow.address} not reached ({flow.final})\n")
-    return "".join(lines)
 
 
 def _sniff(request, out, err) -> int:

@@ -68,6 +68,22 @@ class DnsReply:
     layered: str = ""  # scapy's show() of the reply, escaped
     ignored: int = 0
 
+    def to_text(self) -> str:
+        """As dig prints it: the header, each section with its records, where it came from;
+        scapy's layered view after it when asked for."""
+        counts = self.counts
+        lines = [f";; ->>HEADER<<- opcode: {self.opcode}, status: {self.rcode}, id: {self.id}",
+                 f";; flags: {' '.join(self.flags)}; QUERY: {counts['question']}, ANSWER: {counts['answer']}, "
+                 f"AUTHORITY: {counts['authority']}, ADDITIONAL: {counts['additional']}"]
+        for section in SECTIONS:
+            if self.sections[section]:
+                lines += ["", f";; {section.upper()} SECTION:"] + [r.to_text() for r in self.sections[section]]
+        lines += ["", f";; SERVER: {self.server}#{self.port} ({self.transport}) in {self.rtt * 1000:.2f} ms, "
+                      f"{self.size} bytes"]
+        if self.layered:
+            lines += ["", self.layered.rstrip("\n")]
+        return "\n".join(lines) + "\n"
+
     def to_dict(self) -> dict:
         return {"server": self.server, "port": self.port, "transport": self.transport, "id": self.id,
                 "opcode": self.opcode, "rcode": self.rcode, "flags": self.flags, "counts": self.counts,
