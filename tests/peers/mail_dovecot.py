@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers._base import STARTUP_TIMEOUT
+from tests.peers._mail_loop import serving_in_thread
 from tests.peers.dovecot import Dovecot, running_dovecot
 
 LDA = "/usr/lib/dovecot/dovecot-lda"
@@ -134,32 +134,15 @@ def running_mail_dovecot(directory: Path, pki) -> Iterator[MailDovecot]:
     with running_dovecot(directory, pki) as dovecot:
         state = MailDovecot(dovecot)
         state.make_users(USERS)
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        holder = []
 
-        async def start():
+        async def start(loop):
             server = await loop.create_server(lambda: SMTP(_Relay(state), hostname="relay.netkit.test"),
                                               "127.0.0.1", 0)
-            holder.append(server)
             state.smtp_port = server.sockets[0].getsockname()[1]
-            ready.set()
+            return [server]
 
-        def run():
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(start())
-            loop.run_forever()
-
-        thread = threading.Thread(target=run, name="mail-dovecot-relay", daemon=True)
-        thread.start()
-        if not ready.wait(STARTUP_TIMEOUT):
-            pytest.fail("the LDA relay did not start", pytrace=False)
-        try:
+        with serving_in_thread(start, "mail-dovecot-relay"):
             yield state
-        finally:
-            loop.call_soon_threadsafe(holder[0].close)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(STARTUP_TIMEOUT)
 
 
 @pytest.fixture(scope="session")

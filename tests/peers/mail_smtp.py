@@ -29,7 +29,6 @@ give each test its own (``f"{uuid}@example.test"``). ``sessions`` counts connect
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hmac
@@ -41,7 +40,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.peers._base import STARTUP_TIMEOUT
+from tests.peers._mail_loop import serving_in_thread
 
 HOST = "127.0.0.1"
 HOSTNAME = "mx.netkit.test"
@@ -231,42 +230,22 @@ def running_mail_smtp(pki) -> Iterator[MailSmtp]:
                            authenticator=authenticator, auth_require_tls=require_tls, timeout=IDLE_TIMEOUT,
                            enable_SMTPUTF8=True, data_size_limit=SIZE_LIMIT)
 
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    servers = []
-
-    async def start():
+    async def start(loop):
         specs = {
             "": (factory(_SMTP, handler_full, tls=context, require_tls=True), None),
             "smtps": (factory(_SMTP, handler_full, tls=None, require_tls=False), context),
             "plain": (factory(_SMTP, handler_plain, tls=None, require_tls=False), None),
             "lmtp": (factory(_LMTP, handler_full, tls=None, require_tls=False), None),
         }
+        servers = []
         for name, (make, wrap) in specs.items():
             server = await loop.create_server(make, HOST, 0, ssl=wrap)
             servers.append(server)
             setattr(state, f"{name}_port" if name else "port", server.sockets[0].getsockname()[1])
-        ready.set()
+        return servers
 
-    def run():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(start())
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, name="mail-smtp", daemon=True)
-    thread.start()
-    if not ready.wait(STARTUP_TIMEOUT):
-        pytest.fail("the aiosmtpd mail peer did not start", pytrace=False)
-    try:
+    with serving_in_thread(start, "mail-smtp"):
         yield state
-    finally:
-        async def stop():
-            for server in servers:
-                server.close()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(STARTUP_TIMEOUT)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(STARTUP_TIMEOUT)
 
 
 @pytest.fixture(scope="session")

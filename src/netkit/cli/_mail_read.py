@@ -1,7 +1,6 @@
 """``netkit mail list`` and ``netkit mail fetch`` (see netkit.cli.mail)."""
 
 import os
-import sys
 
 from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.cli.mail import CONNECTION, COMMAND, login, tls_context

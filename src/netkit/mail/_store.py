@@ -17,7 +17,6 @@ import os
 import socket
 import time
 
-from netkit.core.errors import NetkitError
 from netkit.core.fs import LocalError, inside, local_error, open_temp, rename_temp, unlink_temp
 
 __all__ = ["MAX_STATE_BYTES", "Maildir", "Mbox", "State", "state_path"]
@@ -64,6 +63,23 @@ def _syncfs(path) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def _locked(path, flags, busy):
+    """``path`` opened (created 0600, never through a link) and locked exclusively; ``busy``
+    raised when another process holds the lock."""
+    import fcntl
+
+    try:
+        fd = os.open(path, flags | os.O_CREAT | _CLOEXEC | _NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise local_error(exc, f"opening {path}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise busy from None
+    return fd
 
 
 class Maildir:
@@ -139,17 +155,8 @@ class Mbox:
 
     def __init__(self, path):
         self.path = path
-        try:
-            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _CLOEXEC | _NOFOLLOW, 0o600)
-        except OSError as exc:
-            raise local_error(exc, f"opening {path}") from None
-        import fcntl
-
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(self.fd)
-            raise LocalError(f"{path} is locked by another program; try again later") from None
+        self.fd = _locked(path, os.O_WRONLY | os.O_APPEND,
+                          LocalError(f"{path} is locked by another program; try again later"))
 
     def begin(self):
         import tempfile
@@ -234,18 +241,9 @@ class State:
             raise
 
     def _lock(self):
-        import fcntl
-
         lock = self.path + ".lock"
-        try:
-            self.lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT | _CLOEXEC | _NOFOLLOW, 0o600)
-        except OSError as exc:
-            raise local_error(exc, f"opening {lock}") from None
-        try:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(self.lock_fd)
-            raise NetkitError(f"another netkit mail fetch of this account is running (it holds {lock})") from None
+        self.lock_fd = _locked(lock, os.O_RDWR, LocalError(
+            f"another netkit mail fetch of this account is running (it holds {lock})"))
 
     def _load(self):
         try:
