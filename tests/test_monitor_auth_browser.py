@@ -83,8 +83,29 @@ def test_log_in_act_and_be_refused_without_login(browser, screenshots, tmp_path,
         form.find_element(By.NAME, "comment").send_keys("looking")
         form.find_element(By.CSS_SELECTOR, "button").click()
         wait.until(lambda b: b.current_url == base + "/target/down")
-        ack = poll(lambda: _ack(tmp_path), bool)
+        assert "by alice" in wait.until(ec.presence_of_element_located((By.ID, "acked"))).text
+        ack = _ack(tmp_path)
         assert ack["author"] == "alice" and ack["comment"] == "looking"
+        # Pause: shown on the page and in the overview; resume.
+        browser.find_element(By.ID, "pause").click()
+        assert "by alice" in wait.until(ec.presence_of_element_located((By.ID, "paused"))).text
+        browser.get(base + "/")
+        assert "paused" in wait.until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, 'div.r[data-id="down"] .fl'))).text
+        browser.get(base + "/target/down")
+        wait.until(ec.element_to_be_clickable((By.ID, "resume"))).click()
+        wait.until(ec.presence_of_element_located((By.ID, "pause")))
+        assert json.loads(api.get("/api/paused", headers=TOKEN)[2]) == {}
+        # A maintenance window for an hour, then ended by hand.
+        browser.find_element(By.CSS_SELECTOR, 'form[action="/actions/maintenance"] button').click()
+        window = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "dd.window")))
+        assert "by alice" in window.text
+        save_screenshot(browser, screenshots, "target-actions")
+        window.find_element(By.CSS_SELECTOR, "button").click()
+        wait.until(lambda b: not b.find_elements(By.CSS_SELECTOR, "dd.window"))
+        browser.find_element(By.ID, "unack").click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, 'form[action="/actions/ack"]')))
+        assert _ack(tmp_path) is None
         assert csp_violations(browser) == []
         # A form on another site's page posting here: refused, nothing paused.
         with evil_site(base + "/actions/pause") as evil:

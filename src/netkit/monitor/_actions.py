@@ -70,10 +70,10 @@ def _text(value, name: str, required: bool = False) -> str:
     return value
 
 
-def _changed(monitor) -> None:
-    changed = getattr(monitor, "controls_changed", None)
-    if changed is not None:
-        changed()
+async def _changed(monitor) -> None:
+    refresh = getattr(monitor, "refresh_controls", None)
+    if refresh is not None:
+        await refresh()
 
 
 async def acknowledge(monitor, store_call, tid, author, comment="", sticky=False) -> dict:
@@ -143,7 +143,7 @@ async def add_window(monitor, store_call, tid, author, comment="", minutes=None,
     window = {"id": secrets.token_hex(8), "target": tid, "start": start, "end": end, "author": author,
               "comment": comment, "created": start}
     await store_call("add_window", window["id"], tid, start, end, author, comment, start)
-    _changed(monitor)
+    await _changed(monitor)
     return window
 
 
@@ -152,7 +152,7 @@ async def remove_window(monitor, store_call, wid) -> dict:
         raise ActionError(404, "no such maintenance window")
     if not await store_call("remove_window", wid):
         raise ActionError(404, "no such maintenance window (it may have ended)")
-    _changed(monitor)
+    await _changed(monitor)
     return {"id": wid, "removed": True}
 
 
@@ -160,14 +160,14 @@ async def pause(monitor, store_call, tid, author, comment="") -> dict:
     tid = find_target(monitor, tid)
     author, comment = _text(author, "author", True), _text(comment, "comment")
     await store_call("pause", tid, time.time(), author, comment)
-    _changed(monitor)
+    await _changed(monitor)
     return {"target": tid, "paused": True}
 
 
 async def resume(monitor, store_call, tid) -> dict:
     tid = find_target(monitor, tid)
     await store_call("resume", tid)
-    _changed(monitor)
+    await _changed(monitor)
     return {"target": tid, "paused": False}
 
 

@@ -173,8 +173,9 @@ class _Filter:
         return True
 
 
-def _row(r: tuple, cache, now: float) -> str:
-    """One overview row: ``r`` is (rank, id, info, status, state, sample, verdict, locations)."""
+def _row(r: tuple, cache, now: float, paused=(), maintenance=()) -> str:
+    """One overview row: ``r`` is (rank, id, info, status, state, sample, verdict, locations);
+    ``paused`` and ``maintenance`` hold the ids paused and in a runtime window now."""
     _, tid, info, status, state, sample, verdict, locs = r
     text = STATUS_TEXT[status] if status != PENDING else "PENDING"
     flags = ""
@@ -184,6 +185,10 @@ def _row(r: tuple, cache, now: float) -> str:
         flags += ' <i class="flap">flapping</i>'
     if (verdict is not None and verdict.acked) or (state is not None and state.ack is not None):
         flags += ' <i class="ack">acknowledged</i>'
+    if tid in paused:
+        flags += ' <i class="paused">paused</i>'
+    if tid in maintenance:
+        flags += ' <i class="maint">maintenance</i>'
     up = cache.uptime_text.get(tid, ("\u2013", "\u2013", "\u2013"))
     cert = ""
     if sample is not None and sample.cert_expiry is not None:
@@ -398,6 +403,13 @@ def _environment():
     return env
 
 
+def _controls(monitor, now: float) -> tuple[set, set]:
+    """(ids paused, ids in a runtime maintenance window now): the actions' marks (``_actions``)."""
+    paused = set(monitor.paused()) if hasattr(monitor, "paused") else set()
+    windows = monitor.windows() if hasattr(monitor, "windows") else ()
+    return paused, {w["target"] for w in windows if w["start"] <= now < w["end"]}
+
+
 def _status_text(status) -> str:
     return "PENDING" if status is None or status == PENDING else STATUS_TEXT[int(status)]
 
@@ -460,6 +472,7 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
         now = time.time()
         filt = _Filter(request.query)
         states, samples, verdicts = monitor.states(), monitor.last_samples(), monitor.verdicts()
+        paused, maintenance = _controls(monitor, now)
         counts = dict.fromkeys((2, 3, 1, PENDING, 0), 0)
         groups: dict[str, list] = {}
         labels, locations = set(), set()
@@ -490,7 +503,7 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
 
         def _chunks(rows):
             for start in range(0, len(rows), 200):
-                yield Markup("".join(_row(r, cache, now) for r in rows[start:start + 200]))
+                yield Markup("".join(_row(r, cache, now, paused, maintenance) for r in rows[start:start + 200]))
 
         group_names = sorted({t.info.group for t in monitor.config.targets if t.info.group})
         ctx = context(request, counts=[(_status_text(s), n, s) for s, n in counts.items()], total=sum(counts.values()),
@@ -530,6 +543,7 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
         alerts = await store_call("alerts", tid, since, MAX_ALERTS)
         states, samples, verdicts = monitor.states(), monitor.last_samples(), monitor.verdicts()
         status = display_status(tid, verdicts, states)
+        acks = await store_call("acks")
         from netkit.core.text import for_terminal
 
         ctx = context(request, target=target, info=target.info, tid=tid, status=_status_text(status), status_n=status,
@@ -539,7 +553,11 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
                       recent=[(s, _status_text(s.status), [for_terminal(line) for line in s.dialogue or ()])
                               for s in recent],
                       incidents=list(reversed(incidents)), events=list(reversed(events)), alerts=alerts,
-                      uptime=cache.uptime_text.get(tid), range_href=lambda r: f"{target_href(tid)}?"
+                      uptime=cache.uptime_text.get(tid), ack=acks.get(tid),
+                      paused=(monitor.paused() if hasattr(monitor, "paused") else {}).get(tid),
+                      windows=[w for w in (monitor.windows() if hasattr(monitor, "windows") else ())
+                               if w["target"] == tid],
+                      range_href=lambda r: f"{target_href(tid)}?"
                       + urlencode({"range": r}))
         return await stream(request, "target.html", ctx)
 

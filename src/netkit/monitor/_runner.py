@@ -54,7 +54,7 @@ REMINDER_SECONDS = 30.0
 WATCH_SECONDS = 2.0
 # How often the dashboard's runtime controls (paused targets, maintenance windows added at
 # runtime) are read from the store: they may come from another monitor sharing it. A write
-# through this monitor's web side wakes the read at once (controls_changed()).
+# through this monitor's web side reads them at once (refresh_controls()).
 CONTROLS_SECONDS = 5.0
 # Rollups and retention: each minute (rollup is idempotent and cheap), retention hourly.
 ROLLUP_SECONDS = 60.0
@@ -216,9 +216,15 @@ class Monitor:
     def _quiet(self, target_id: str, at: float) -> bool:
         return target_id in self._paused or self.in_maintenance(target_id, at)
 
-    def controls_changed(self) -> None:
-        """The web side changed paused targets or windows: read them again now."""
-        self._controls.set()
+    async def refresh_controls(self) -> None:
+        """The web side changed paused targets or windows: read them again, now (the page
+        the action redirects to shows the change)."""
+        if self._writer is None or self._store is None:
+            return
+        try:
+            await self._read_controls()
+        except Exception:  # noqa: BLE001 -- the loop reads them again within CONTROLS_SECONDS
+            self._controls.set()
 
     @property
     def location(self) -> str:
