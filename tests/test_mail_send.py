@@ -319,6 +319,10 @@ def test_dump_prints_the_message_and_sends_nothing():
     (["smtp://127.0.0.1:1", "-f", "a@x.org", "-t", "b@x.org", "--charset", "klingon"], "charset"),
     (["smtp://127.0.0.1:1", "-f", "a@x.org", "-t", "b@x.org", "--count", "0"], "1 or more"),
     (["-f", "a@x.org", "-t", "b@x.org"], "which server"),
+    (["smtp://127.0.0.1:1", "--mx", "-f", "a@x.org", "-t", "b@x.org"], "give no URL"),
+    (["--mx", "-u", "me", "-f", "a@x.org", "-t", "b@x.org"], "without AUTH"),
+    (["smtp://127.0.0.1:1", "--port", "25", "-f", "a@x.org", "-t", "b@x.org"], "are for --mx"),
+    (["--mx", "--dns-server", "[::1", "-f", "a@x.org", "-t", "b@x.org"], "without ']'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, words):
     code, out, err = send(*args)
@@ -342,3 +346,38 @@ def test_hostile_servers(mail_hostile_smtp, name, code, words):
     assert got == code, err
     assert words in err and err.count("\n") == 1
     assert "\x1b" not in err and "\x07" not in err and "\x00" not in err
+
+
+def test_mx_delivers_to_the_first_host_that_answers(mail_smtp):
+    """send_mx with a resolver that names a dead host first, then the peer."""
+    from netkit.mail._compose import data_bytes
+    from netkit.mail._send import Request, send_mx
+
+    to = rcpt()
+    notices = []
+    tried = []
+
+    def request_for(host, rcpts):
+        tried.append(host)
+        port = 1 if host == "dead.example.test" else mail_smtp.port
+        return Request("127.0.0.1", port, mail_from="a@example.org", rcpts=rcpts,
+                       messages=[data_bytes(b"Subject: mx\n\nx\n")], timeout=10)
+
+    done = send_mx(request_for, [to], lambda domain: ["dead.example.test", "live.example.test"], notices.append)
+    assert tried == ["dead.example.test", "live.example.test"]
+    assert [(d, h) for d, h, _ in done] == [("example.test", "live.example.test")]
+    assert "trying the next host" in notices[0]
+    assert mail_smtp.messages(to)
+
+
+def test_mx_of_a_missing_domain_is_a_connect_failure(dnsmasq):
+    code, out, err = send("--mx", "--dns-server", f"127.0.0.1:{dnsmasq.port}", "-f", "a@example.org", "-t",
+                          "x@nx.netkit.test", "--body", "x")
+    assert code == 20 and "nx.netkit.test does not exist (NXDOMAIN)" in err
+
+
+def test_mx_hosts_in_preference_order(dnsmasq):
+    from netkit.mail._send import mx_hosts
+
+    assert mx_hosts("netkit.test", ("127.0.0.1", dnsmasq.port)) == ["mx1.netkit.test", "mx2.netkit.test"]
+    assert mx_hosts("www.netkit.test", ("127.0.0.1", dnsmasq.port)) == ["www.netkit.test"]  # no MX: implicit

@@ -166,6 +166,12 @@ SEND_OPTIONS = (
            "mail, rcpt", short="q", metavar="STAGE", example="rcpt"),
     Option("command", "many", _one_line, None, "send this command after EHLO/AUTH and print the reply "
            "(repeatable)", short="c", metavar="'VERB ARGS'", example="'ETRN example.org'"),
+    Option("mx", "flag", as_given, None, "no server URL: deliver to each recipient domain's MX hosts in "
+           "order (the next one when a host cannot be reached)"),
+    Option("port", "one", positive, None, "--mx: the port of the MX hosts (default 25)", metavar="PORT",
+           example="2525"),
+    Option("dns-server", "one", as_given, None, "--mx: ask this DNS server, not the system's resolver",
+           metavar="HOST[:PORT]", example="127.0.0.1:5353"),
     Option("count", "one", _count, None, "send the message N times on the one connection (load tests of "
            "your own server)", short="n", metavar="N", example="1000"),
 ) + CONNECTION
@@ -272,6 +278,18 @@ def parse_send(argv, stdin=None):
     if len(positional) > 1:
         raise UsageError(f"one server URL (got {len(positional)}): {cmd} smtp://host[:port] ...")
     request = {"values": values, "dump": bool(values.get("dump"))}
+    if values.get("mx"):
+        if positional:
+            raise UsageError(f"{cmd}: --mx finds the servers itself; give no URL")
+        if values.get("user") or values.get("password-env") or values.get("oauth-token-env"):
+            raise UsageError(f"{cmd}: --mx delivers as a mail server does, without AUTH; drop --user")
+        if values.get("dns-server"):
+            from netkit.info.dns import parse_server
+
+            values["dns-server"] = parse_server(values["dns-server"])
+        positional = ["smtp://mx"]
+    elif values.get("port") or values.get("dns-server"):
+        raise UsageError(f"{cmd}: --port and --dns-server are for --mx; put the port in the URL")
     if not positional and not values.get("dump"):
         raise UsageError(f"which server? e.g. {cmd} smtp://mail.example.org:587 --starttls ...")
     target = None
@@ -348,6 +366,8 @@ def run_send(request, out, err) -> int:
         return 0
     target = request["target"]
     cmd = f"{COMMAND} send"
+    if values.get("mx"):
+        return _run_mx(request, out, err)
     token = None
     if values.get("oauth-token-env"):
         user, password = values.get("user") or target.user, None
@@ -382,6 +402,42 @@ def run_send(request, out, err) -> int:
         _render_failure(exc, target, values, out, err)
         return exit_code(exc.stage)
     return _render_report(report, target, values, out, err)
+
+
+def _run_mx(request, out, err) -> int:
+    from netkit.mail import _compose
+    from netkit.mail._send import Request, mx_hosts, send_mx
+    from netkit.mail._smtp import StageError, Transcript, exit_code
+
+    values = request["values"]
+    cmd = f"{COMMAND} send"
+    tls = "required" if values.get("starttls") else "optional" if values.get("starttls-optional") else None
+    context = tls_context(values, cmd) if tls else None
+    data = _compose.data_bytes(request["message"])
+
+    def notice(text):
+        err.write(f"{cmd}: warning: {text}\n")
+
+    def request_for(host, rcpts):
+        return Request(host, values.get("port", 25), tls=tls, context=context, ehlo=values.get("ehlo") or _hostname(),
+                       quit_after=request["quit_after"], mail_from=request.get("sender") or "", rcpts=rcpts,
+                       messages=_copies(data, values.get("count", 1), request["message"]),
+                       dsn_notify=values.get("dsn-notify"), dsn_return=values.get("dsn-return"),
+                       timeout=values["timeout"], transcript=Transcript(err) if values.get("verbose") else None,
+                       notice=notice)
+
+    try:
+        done = send_mx(request_for, request["rcpts"],
+                       lambda domain: mx_hosts(domain, values.get("dns-server"), values["timeout"]), notice)
+    except StageError as exc:
+        err.write(f"{cmd}: {exc.stage} failed: {exc}\n")
+        return exit_code(exc.stage)
+    code = 0
+    for domain, host, report in done:
+        from netkit.core.target import Target
+
+        code = max(code, _render_report(report, Target("smtp", host, values.get("port", 25)), values, out, err))
+    return code
 
 
 def _hostname():

@@ -361,3 +361,56 @@ def _quit(client):
         client.quit()
     except (smtplib.SMTPException, OSError):
         pass
+
+
+# Stages after which another MX host is tried (RFC 5321 5.1: the next host when one cannot
+# be reached or will not talk); a refusal of the sender, a recipient or the message is an
+# answer, the same from every host of the domain.
+NEXT_HOST_STAGES = frozenset(("connect", "banner", "ehlo", "starttls"))
+
+
+def mx_hosts(domain, server=None, timeout=10.0):
+    """The mail hosts of ``domain`` in preference order: its MX records, or the domain
+    itself when it has none (RFC 5321 5.1); StageError("connect") when the domain does not
+    exist or publishes a null MX (RFC 7505)."""
+    from netkit.core.errors import NetError
+    from netkit.info.dns import lookup_records
+
+    try:
+        answer = lookup_records(domain, ("MX",), server=server, timeout=timeout)
+    except NetError as exc:
+        raise StageError("connect", f"the MX hosts of {domain}: {exc}") from None
+    if answer.status == "NXDOMAIN":
+        raise StageError("connect", f"{domain} does not exist (NXDOMAIN): no mail host to deliver to")
+    records = [r.fields for r in answer.records if r.rdtype == "MX"]
+    if not records:
+        return [domain]
+    records.sort(key=lambda f: int(f.get("preference", 0)))
+    hosts = [str(f.get("exchange", "")).rstrip(".") for f in records]
+    if hosts == [""]:
+        raise StageError("connect", f"{domain} accepts no mail (a null MX, RFC 7505)")
+    return [h for h in hosts if h]
+
+
+def send_mx(request_for, rcpts, hosts_of, notice=lambda text: None):
+    """Deliver to each recipient domain's mail hosts, in order: [(domain, host, Report)].
+    ``request_for(host, rcpts)`` makes the Request; ``hosts_of(domain)`` lists the hosts.
+    The first domain that fails raises its last host's StageError."""
+    by_domain = {}
+    for rcpt in rcpts:
+        by_domain.setdefault(rcpt.rpartition("@")[2].lower(), []).append(rcpt)
+    out = []
+    for domain, group in by_domain.items():
+        error = None
+        for host in hosts_of(domain):
+            try:
+                out.append((domain, host, send(request_for(host, group))))
+                break
+            except StageError as exc:
+                if exc.stage not in NEXT_HOST_STAGES:
+                    raise
+                notice(f"{host} (MX of {domain}): {exc}; trying the next host")
+                error = exc
+        else:
+            raise error or StageError("connect", f"{domain} lists no mail host")
+    return out
