@@ -124,7 +124,9 @@ def test_overview_worst_first_grouped_with_counts(monitor):
     web = html[html.index('data-id="web"'):].split("</div>")[0]
     assert "CRITICAL" in web and "HTTP 500 &lt;b&gt;" in web and '<span class="cert crit">2d</span>' in web
     db = html[html.index('data-id="db"'):].split("</div>")[0]
-    assert "<polyline" in db, "db's hourly rollups draw its sparkline"
+    spark = re.search(r"<i class=sp>([^<]*)</i>", db)[1]
+    assert len(spark) == _dash.SPARK_HOURS and set(spark) <= set(" \u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588") \
+        and spark.strip(), "db's hourly rollups draw its sparkline"
     assert db.count("100%") == 3, "24 h, 7 d and 30 d uptime"
 
 

@@ -4,9 +4,10 @@
 Each function returns :class:`markupsafe.Markup` (jinja2 inserts it as is). Colours come
 from CSS classes (``ok``, ``warn``, ``crit``, ``none``) in the dashboard's stylesheet,
 never from ``style`` attributes (the pages' CSP forbids inline style); coordinates are
-rounded to whole (or tenth) units so a sparkline is ~150 bytes.
+rounded to tenths.
 
-* :func:`sparkline` -- a response-time polyline (the overview's rows).
+* :func:`sparkline` -- response time as block characters (the overview's rows: text, see
+  there why).
 * :func:`chart` -- response time over a range: average and p95 lines, max as a faint line,
   the y axis' top value and the range's ends as text.
 * :func:`timeline` -- one bar per bucket coloured by its failures (a state timeline).
@@ -34,24 +35,22 @@ def _n(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
-def sparkline(values, width: int = 60, height: int = 14, compact: bool = False) -> Markup:
-    """A polyline of ``values`` (seconds; None is a gap, skipped), scaled to the largest;
-    an empty picture when there are no values. ``compact``: whole-unit coordinates and no
-    size attributes (the stylesheet sizes ``svg.spark``), ~150 bytes for 24 points, for
-    pages that hold thousands."""
-    points = [(i, v) for i, v in enumerate(values) if v is not None]
-    if compact:
-        head = f'<svg class=spark viewBox="0 0 {width} {height}">'
-    else:
-        head = (f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-                f'aria-hidden="true">')
+def sparkline(values) -> Markup:
+    """``values`` (seconds; None: no runs) as a line of block characters, each scaled to
+    the largest (``▁`` to ``█``, a space for a gap): ~75 bytes of text for 24 points.
+
+    Text, not an inline ``<svg>``: measured in chromium with 10,000 rows, inline SVG
+    sparklines took the page from 0.7 s to 1.7 s complete (each is an SVG document fragment
+    to build and lay out); text is one node per row and renders with the row's font."""
+    points = [v for v in values if v is not None]
     if not points:
-        return Markup(head + "</svg>")
-    top = max(v for _, v in points) or 1.0
-    span = max(len(values) - 1, 1)
-    cut = round if compact else _n
-    coords = " ".join(f"{cut(i * width / span)},{cut(height - 1 - v / top * (height - 2))}" for i, v in points)
-    return Markup(f'{head}<polyline points="{coords}"/></svg>')
+        return Markup("")
+    top = max(points) or 1.0
+    return Markup("".join(" " if v is None else _BLOCKS[min(int(v / top * len(_BLOCKS)), len(_BLOCKS) - 1)]
+                          for v in values))
+
+
+_BLOCKS = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
 
 
 def bucket_class(count: int, failures: int) -> str:
