@@ -597,14 +597,17 @@ async def _main(path: str, overrides: dict) -> int:
 
     loop = asyncio.get_running_loop()
     config = await loop.run_in_executor(None, load, path, overrides)
-    reloads = asyncio.Queue()
+    # A reload asked for: one flag, not a queue -- SIGHUPs that come while a reload runs (a
+    # storm of them, or a config of 100,000 targets taking seconds to parse) are one more
+    # reload, not one each.
+    reload_asked = asyncio.Event()
 
     def on_signal(kind):
         if kind == "stop":
             _notify("STOPPING=1")
             monitor.stop()
         else:
-            reloads.put_nowait("signal")
+            reload_asked.set()
 
     async def watch():
         def mtime():
@@ -617,7 +620,8 @@ async def _main(path: str, overrides: dict) -> int:
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(WATCH_SECONDS):
-                    await reloads.get()
+                    await reload_asked.wait()
+                    reload_asked.clear()
                     seen = None   # a signal reloads whatever the file's time says
             now_seen = mtime()
             if now_seen == seen or now_seen is None:
