@@ -267,7 +267,8 @@ class _Reader:
             return default
         value = self.table[key]
         text = value.strip() if isinstance(value, str) else value
-        if isinstance(text, str) and text[-1:] in _UNITS and text[:-1].replace(".", "", 1).isdigit():
+        if isinstance(text, str) and text.isascii() and text[-1:] in _UNITS and \
+                text[:-1].replace(".", "", 1).isdigit():    # ascii: "٥s" is a digit to isdigit()
             value = float(text[:-1]) * _UNITS[text[-1]]
         try:
             return parse_seconds(value, allow_zero=allow_zero)
