@@ -273,7 +273,9 @@ class Monitor:
     async def run(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
+        from netkit.core.errors import UsageError
         from netkit.drivers.aio import Resolver
+        from netkit.monitor._store import StoreError
 
         self._resolver = Resolver()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="netkit-store")
@@ -283,8 +285,11 @@ class Monitor:
 
                 settings = self.config.settings
                 self._store = await self._in_writer(open_store, settings.store, settings.location)
-            await self._in_writer(self._store.sync_targets, [t.info for t in self.config.targets])
-            self._states = await self._in_writer(self._store.load_states)
+            try:
+                await self._in_writer(self._store.sync_targets, [t.info for t in self.config.targets])
+                self._states = await self._in_writer(self._store.load_states)
+            except StoreError as exc:   # damaged, or its disk failing, before anything ran: one line, exit 2
+                raise UsageError(str(exc)) from None
             await self._read_controls()
             self._sched.update(self.config.jobs(), self._clock())
             async with asyncio.TaskGroup() as group:
@@ -657,6 +662,10 @@ async def _main(path: str, overrides: dict) -> int:
             _notify("READY=1")
             await asyncio.wait([runner])
             watcher.cancel()
+    except ExceptionGroup as errors:     # the runner's own error (a store unusable at start) as itself
+        if len(errors.exceptions) == 1:
+            raise errors.exceptions[0] from None
+        raise
     finally:
         if web is not None:
             await web.close()

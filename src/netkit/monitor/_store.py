@@ -216,10 +216,13 @@ def open_store(url: str, location: str = "default") -> Store:
         from netkit.monitor._postgres import PostgresStore as engine
     else:
         from netkit.monitor._sqlite import SqliteStore as engine
-    store = engine(url, location)
+    try:
+        store = engine(url, location)
+    except StoreError as exc:   # damaged, or its disk failing, before anything ran: one line, exit 2
+        raise UsageError(str(exc)) from None
     try:
         store.migrate()
-    except StoreError as exc:   # damaged, or its disk failing, before anything ran: one line, exit 2
+    except StoreError as exc:
         store.close()
         raise UsageError(str(exc)) from None
     except BaseException:
