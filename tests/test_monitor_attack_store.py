@@ -72,19 +72,35 @@ def test_bad_store_paths_are_one_line_and_exit_2(tmp_path):
     assert "does not exist" in refused_in_one_line(tmp_path, tmp_path / "no" / "such" / "dir" / "m.db")
 
 
-def test_a_damaged_store_is_one_line_and_exit_2(tmp_path):
-    db = tmp_path / "m.db"
-    code, _, err = run_netkit("monitor", "check", config(tmp_path, db))
-    assert code == 0, err
+def _damage(db, table: str | None) -> None:
+    """Overwrite with noise the root page of ``table`` (None: every page after the first)."""
     from netkit.monitor._store import open_store
 
     open_store(str(db)).close()
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        roots = dict(conn.execute("SELECT name, rootpage FROM sqlite_master WHERE type = 'table'"))
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
     size = db.stat().st_size
-    with open(db, "r+b") as f:      # the header stays, the pages after it are noise
-        f.seek(4096)
-        f.write(os.urandom(size - 4096))
-    err = refused_in_one_line(tmp_path, db)
-    assert "damaged" in err or "not a netkit monitor store" in err, err
+    with open(db, "r+b") as f:
+        if table is None:
+            f.seek(page)
+            f.write(os.urandom(size - page))
+        else:
+            f.seek((roots[table] - 1) * page)
+            f.write(b"\xde\xad" * (page // 2))
+
+
+def test_a_damaged_store_is_one_line_and_exit_2(tmp_path):
+    """Damage met by the migration (the schema's pages) or by the start's first reads (the
+    targets table): either way the last line says so, exit 2, no internal error."""
+    for table in (None, "targets", "states"):
+        db = tmp_path / f"damaged-{table}.db"
+        _damage(db, table)
+        code, out, err = run_netkit("monitor", "run", config(tmp_path, db), timeout=60)
+        assert code == 2, (table, code, err)
+        last = err.strip().splitlines()[-1]
+        assert "internal error" not in err and ("damaged" in last or "not a netkit monitor store" in last), err
 
 
 def test_a_read_only_disk_at_start_is_one_line_and_exit_2(tmp_path):
