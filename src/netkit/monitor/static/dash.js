@@ -4,17 +4,18 @@
 "use strict";
 (function () {
   const form = document.getElementById("filter");
+  const here = document.body.dataset.here || "";   // rows checked only here carry no data-loc
   const shownEl = document.getElementById("shown");
 
   function rowMatches(r, f, group) {
     if (f.state && r.querySelector(".st").textContent !== f.state) return false;
     if (f.label) {
-      const labels = r.dataset.l ? r.dataset.l.split(" ") : [];
+      const labels = r.dataset.l ? r.dataset.l.split(" ") : [];  // absent: no labels
       const keyOnly = f.label.indexOf("=") < 0;
       if (!labels.some(l => keyOnly ? l.split("=")[0] === f.label : l === f.label)) return false;
     }
-    if (f.location && r.dataset.loc.split(" ").indexOf(f.location) < 0) return false;
-    if (f.q && (r.dataset.id + " " + group + " " + r.dataset.l).toLowerCase().indexOf(f.q) < 0) return false;
+    if (f.location && (r.dataset.loc || here).split(" ").indexOf(f.location) < 0) return false;
+    if (f.q && (r.dataset.id + " " + group + " " + (r.dataset.l || "")).toLowerCase().indexOf(f.q) < 0) return false;
     return true;
   }
 
@@ -64,15 +65,26 @@
     return i;
   }
 
+  // A row's cell, made when the page left it out (empty); CSS puts it in its column.
+  function cell(r, cls) {
+    let c = r.querySelector("." + cls);
+    if (!c) {
+      c = document.createElement("i");
+      c.className = cls;
+      r.append(c);
+    }
+    return c;
+  }
+
   function updateRow(d) {
     const sel = '[data-id="' + CSS.escape(d.id) + '"]';
     const r = document.querySelector("div.r" + sel);
     if (r) {
       r.className = "r s" + d.s + " changed";
       r.querySelector(".st").textContent = d.t;
-      r.querySelector(".m").textContent = d.sum;
-      r.querySelector(".d").textContent = d.d;
-      const fl = r.querySelector(".fl");
+      cell(r, "m").textContent = d.sum;
+      cell(r, "d").textContent = d.d;
+      const fl = cell(r, "fl");
       fl.replaceChildren();
       if (d.soft) fl.append(flag("last " + d.last, "soft"));
     }
