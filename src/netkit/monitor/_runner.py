@@ -130,8 +130,10 @@ class _Pending:
         return len(self.samples) + len(self.events)
 
     def merge_back(self, older: _Pending) -> None:
-        """A failed commit's batch goes back in front of what came since."""
-        self.samples[:0] = older.samples
+        """A failed commit's batch goes back in front of what came since, its samples without
+        their transcripts: a failed run's dialogue is up to 64 KiB, and MAX_PENDING_SAMPLES
+        of them held through an outage would be gigabytes (status, summary and details stay)."""
+        self.samples[:0] = [replace(s, dialogue=None) if s.dialogue else s for s in older.samples]
         for target, state in older.states.items():
             self.states.setdefault(target, state)
         self.events[:0] = older.events
