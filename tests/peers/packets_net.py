@@ -164,12 +164,23 @@ def _listener(made: _Made, namespace: str, ports) -> _Helper:
 
 
 @contextlib.contextmanager
-def _network() -> Iterator[_Made]:
+def _network() -> Iterator[tuple[_Made, str]]:
+    """(what is made, the name prefix); everything made is removed at the end."""
+    _need_root()
     made = _Made()
     try:
-        yield made
+        yield made, _prefix()
     finally:
         _teardown(made)
+
+
+@contextlib.contextmanager
+def _claimed_subnet():
+    """A free /24, chosen under the setup lock (choosing and taking it is not atomic): the
+    caller puts its first address or route on it before the lock is let go."""
+    with _setup_lock():
+        remove_stale()
+        yield _free_subnet()
 
 
 def mac_of(i: int) -> str:
@@ -190,15 +201,11 @@ class ArpLan:
 @contextlib.contextmanager
 def arp_lan(live: int = 20, silent: bool = True, duplicate: bool = True, hostile: bool = False) -> Iterator[ArpLan]:
     """A bridge with ``live`` answering hosts (plus the silent, duplicate and hostile ones)."""
-    _need_root()
     if not 1 <= live <= MAX_LIVE:
         raise ValueError(f"live must be 1..{MAX_LIVE}")
-    prefix = _prefix()
-    with _network() as made:
+    with _network() as (made, prefix):
         bridge = f"{prefix}br"
-        with _setup_lock():
-            remove_stale()
-            subnet = _free_subnet()
+        with _claimed_subnet() as subnet:
             made.links.append(bridge)
             gateway = str(subnet[1])
             _ip_batch([f"link add {bridge} type bridge", f"addr add {gateway}/24 dev {bridge}",
@@ -258,15 +265,11 @@ def router_chain(routers: int = 4, targets: int = 1, drop_at: int = 2, delay: fl
                  hostile: bool = False) -> Iterator[RouterChain]:
     """root -- r1 -- ... -- rN -- LAN of ``targets`` hosts; router ``drop_at`` silent;
     ``delay`` ms each way on the first link (a TUN relay, as netns.py's)."""
-    _need_root()
     if not 1 <= routers <= 8 or not 1 <= targets <= 8:
         raise ValueError("1..8 routers and 1..8 targets")
 
-    prefix = _prefix()
-    with _network() as made:
-        with _setup_lock():
-            remove_stale()
-            subnet = _free_subnet()
+    with _network() as (made, prefix):
+        with _claimed_subnet() as subnet:
             links = list(subnet.subnets(new_prefix=28))
             # link k joins r_k (or the root, k=0) to r_{k+1}: .1 is the left side, .2 the right
             veth0 = f"{prefix}l0"
@@ -349,12 +352,8 @@ def ecmp_diamond() -> Iterator[Diamond]:
     """root -- r1 =(r2a | r2b)= r3 -- target: r1 balances the target's flows over two
     equal-cost paths by their 5-tuple (fib_multipath_hash_policy 1), so different ports may
     take different middles while every probe of one flow takes the same."""
-    _need_root()
-    prefix = _prefix()
-    with _network() as made:
-        with _setup_lock():
-            remove_stale()
-            subnet = _free_subnet()
+    with _network() as (made, prefix):
+        with _claimed_subnet() as subnet:
             nets = list(subnet.subnets(new_prefix=28))
             names = {n: f"{prefix}{n}" for n in ("r1", "ra", "rb", "r3", "t")}
             for ns in names.values():
@@ -405,12 +404,8 @@ class VethPair:
 @contextlib.contextmanager
 def veth_pair() -> Iterator[VethPair]:
     """One namespace behind one veth: the root side is ``root_if`` with ``gateway``."""
-    _need_root()
-    prefix = _prefix()
-    with _network() as made:
-        with _setup_lock():
-            remove_stale()
-            subnet = _free_subnet()
+    with _network() as (made, prefix):
+        with _claimed_subnet() as subnet:
             ns, veth = f"{prefix}s", f"{prefix}s"
             _run(["ip", "netns", "add", ns])
             made.namespaces.append(ns)
