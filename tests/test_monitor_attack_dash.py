@@ -13,7 +13,7 @@ import urllib.parse
 from tests.peers.monitor_hostile import MonitorProcess
 
 SCRIPT = "<script>alert(1)</script>"
-NAME = f'{SCRIPT} "q" \'a\' & </div><img src=x onerror=alert(2)>'
+NAME = f'{SCRIPT} "q" \'a\' & {{braces}} </div><img src=x onerror=alert(2)>'
 
 
 def test_hostile_names_and_peers_are_text_on_every_page(tmp_path, monitor_hostile):

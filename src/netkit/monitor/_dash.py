@@ -684,10 +684,10 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
         return await stream(request, "status.html", ctx)
 
     app.router.add_get("/", overview)
-    app.router.add_get("/target/{id}", target_page)
+    app.router.add_get("/target/{id:[^/]+}", target_page)     # any name but "/" (the default refuses braces)
     app.router.add_get("/events", events)
     app.router.add_get("/status", status_page)
-    app.router.add_get("/status/{group}", status_page)
+    app.router.add_get("/status/{group:[^/]+}", status_page)
     app.router.add_static("/static/", HERE / "static", name="static")
 
 
