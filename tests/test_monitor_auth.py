@@ -283,3 +283,21 @@ def test_a_proxy_header_is_believed_only_from_the_trusted_proxy(tmp_path, closed
                                                  "Content-Type": "application/json", "X-Forwarded-User": "bob"})
         assert status == 201, text
         assert json.loads(text)["author"] == "bob"
+
+
+def test_passwd_reads_one_line_of_stdin():
+    from netkit.monitor._passwords import verify_password
+
+    env = clean_env()
+    proc = subprocess.run([sys.executable, "-m", "netkit", "monitor", "passwd"], input="pässwörd 1\n",
+                          capture_output=True, text=True, timeout=WAIT, env=env, check=False)
+    assert proc.returncode == 0 and proc.stderr == ""
+    line = proc.stdout.strip()
+    assert line.startswith("scrypt$32768$8$1$") and verify_password("pässwörd 1", line)
+    for argv, stdin, words in ((["hunter2"], "", "never from the command line"),
+                               ([], "\n", "the password is empty"),
+                               ([], "x" * 5000, "over 4096 characters")):
+        proc = subprocess.run([sys.executable, "-m", "netkit", "monitor", "passwd", *argv], input=stdin,
+                              capture_output=True, text=True, timeout=WAIT, env=env, check=False)
+        assert proc.returncode == 2 and proc.stdout == "" and words in proc.stderr, proc.stderr
+        assert proc.stderr.count("\n") == 1 and "hunter2" not in proc.stderr

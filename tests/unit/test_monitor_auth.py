@@ -69,8 +69,8 @@ def test_web_table(tmp_path):
 
 
 @pytest.mark.parametrize(("web", "listen", "words"), [
-    ("", "0.0.0.0:9115", "reachable from other machines, and the dashboard would have no login: add [web] "
-                         "password-hash"),
+    ("", "0.0.0.0:9115", ("reachable from other machines, and the dashboard would have no login: add [web] "
+                          "password-hash")),
     ("passwd = 1", "127.0.0.1:1", "unknown setting 'passwd'"),
     ('password-hash = "hunter2"', "127.0.0.1:1", "password-hash expects a line `netkit monitor passwd` prints"),
     (f'password-hash = "{HASH}"\nusers = [{{ name = "admin", password-hash = "{HASH}" }}]', "127.0.0.1:1",
@@ -232,3 +232,21 @@ def test_login_goes_back_only_to_a_path_of_this_site(nxt):
         return (await login(client, next=nxt)).headers["Location"]
 
     assert run(monitor(Web(users=(("admin", HASH),))), steps) == "/"
+
+
+def test_an_overlong_password_is_wrong_and_a_login_flood_is_told_to_wait():
+    from netkit.monitor._auth import MAX_LOGINS_WAITING
+    from netkit.monitor._passwords import MAX_PASSWORD
+
+    long_hash = hash_password("y" * MAX_PASSWORD, **FAST)
+    web = Web(users=(("admin", HASH), ("long", long_hash)))
+
+    async def steps(client, app):
+        assert (await login(client, "long", "y" * MAX_PASSWORD)).status == 303
+        assert (await login(client, "long", "y" * (MAX_PASSWORD + 1))).status == 401
+        app[AUTH]._logins = MAX_LOGINS_WAITING          # as if that many were hashing
+        answer = await login(client)
+        assert answer.status == 503 and "too many logins at once" in await answer.text()
+        return True
+
+    assert run(monitor(web), steps)

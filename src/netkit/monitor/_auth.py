@@ -49,8 +49,11 @@ from netkit.monitor._passwords import DUMMY_HASH, MAX_PASSWORD, verify_password
 __all__ = ["CSRF_TOKEN", "LOCAL_USER", "SESSION", "USER", "VIA", "Auth", "add_login_routes", "add_security_headers",
            "check_exposure", "csrf_token", "current_user", "exposed"]
 
-# Password hashes computed at once: each takes a core and 32 MiB; more wait.
+# Password hashes computed at once: each takes a core and 32 MiB; more wait, and past
+# MAX_LOGINS_WAITING a login is told to come back (a flood from many addresses, each under
+# its own limit, must not pile up connections and memory behind the hashing).
 MAX_HASHING = 2
+MAX_LOGINS_WAITING = 32
 # The session id and CSRF token: 256 random bits each.
 TOKEN_BYTES = 32
 COOKIE = "netkit_session"
@@ -237,6 +240,10 @@ def _text_refusal(status: int, message: str):
     return cls(text=message + "\n")
 
 
+class Busy(Exception):
+    """Too many logins at once (answered 503)."""
+
+
 class Auth:
     """The login state of one app: sessions, the login limiter, and the middleware that
     sets ``request[USER]`` (None: nobody), ``request[VIA]`` ("session", "token",
@@ -248,6 +255,7 @@ class Auth:
         self.sessions = Sessions()
         self.limiter = LoginLimiter()
         self._hashing = asyncio.Semaphore(MAX_HASHING)
+        self._logins = 0      # logins hashing or waiting to
         self._clock = clock
 
     # -- the config, read at every request (a reload applies at once) --
@@ -441,9 +449,17 @@ class Auth:
         """The user ``name`` when ``password`` is theirs; None otherwise (same time either way)."""
         users = dict(getattr(self.web, "users", ()) or ())
         encoded = users.get(name, DUMMY_HASH)
-        async with self._hashing:
-            ok = await asyncio.to_thread(verify_password, password[:MAX_PASSWORD], encoded)
-        return name if ok and name in users else None
+        if len(password) > MAX_PASSWORD:   # no such password (passwd refuses them): wrong, at the same cost
+            encoded, password = DUMMY_HASH, ""
+        if self._logins >= MAX_LOGINS_WAITING:
+            raise Busy("too many logins at once; try again in a few seconds")
+        self._logins += 1
+        try:
+            async with self._hashing:
+                ok = await asyncio.to_thread(verify_password, password, encoded)
+        finally:
+            self._logins -= 1
+        return name if ok and encoded is not DUMMY_HASH else None
 
 
 # -- security headers ------------------------------------------------------------------------
@@ -505,7 +521,10 @@ def add_login_routes(app, auth: Auth, render) -> None:
                                           f"{int(wait) + 1} s.", 429)
         if not isinstance(name, str) or not isinstance(password, str) or not auth.login_required:
             return page(request, session, "Give a user name and a password.", 400)
-        user = await auth.check_login(request, name.strip(), password)
+        try:
+            user = await auth.check_login(request, name.strip(), password)
+        except Busy as exc:
+            return page(request, session, str(exc), 503)
         if user is None:
             auth.limiter.failed(client, auth._clock())
             return page(request, session, "Wrong user name or password.", 401)
