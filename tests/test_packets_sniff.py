@@ -173,3 +173,14 @@ def test_a_capture_that_cannot_start_leaves_no_file(pair, tmp_path):
                            "netkit", "packets", "sniff", "-i", pair.root_if, "-w", str(out), "-d", "1"],
                           capture_output=True, text=True, timeout=30, env=clean_env(), check=False)
     assert proc.returncode == 1 and "CAP_NET_RAW" in proc.stderr and not out.exists()
+
+
+def test_duration_bounds_a_capture_of_packets_spread_over_blocks(pair):
+    """Packets 100 ms apart land in separate ring blocks (each handed over after 20 ms):
+    a capture bounded by -d only, not -c, prints every one and ends on time."""
+    sniffer = Sniffer("-i", pair.root_if, "-d", 2, "udp", "dst", "port", PORT)
+    for _ in range(4):
+        send_udp(pair, 1)
+        time.sleep(0.1)
+    code, out, err = sniffer.result()
+    assert code == 0 and len(out.splitlines()) == 4 and "4 packets captured" in err, out + err

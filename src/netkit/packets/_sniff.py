@@ -225,11 +225,11 @@ def capture(interface, filter_text="", *, on_packet=None, on_frames=None, count=
         poller = select.poll()
         poller.register(sock, select.POLLIN | select.POLLERR)
         start = time.monotonic()
-        end = start + duration if duration else None
+        stop_at = start + duration if duration else None
         try:
             while count is None or result.captured < count:
                 if not ring.ready():
-                    wait = None if end is None else max(0.0, end - time.monotonic())
+                    wait = None if stop_at is None else max(0.0, stop_at - time.monotonic())
                     if wait == 0.0:
                         break
                     poller.poll(None if wait is None else max(1, int(wait * 1000)))
@@ -242,12 +242,12 @@ def capture(interface, filter_text="", *, on_packet=None, on_frames=None, count=
                         on_frames(ring.view, frames)
                     else:
                         view = ring.view
-                        for sec, nsec, length, start, end in frames:
-                            on_packet(Packet(sec, nsec, length, bytes(view[start:end])))
+                        for sec, nsec, length, first, last in frames:
+                            on_packet(Packet(sec, nsec, length, bytes(view[first:last])))
                 finally:
                     ring.release()
                 result.captured += len(frames)
-                if end is not None and time.monotonic() >= end:
+                if stop_at is not None and time.monotonic() >= stop_at:
                     break
         except KeyboardInterrupt:
             pass  # Ctrl-C ends a capture: what was captured is kept and counted
