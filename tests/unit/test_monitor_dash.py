@@ -16,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from netkit.core.errors import UsageError
-from netkit.monitor import _dash
+from netkit.monitor import _dash, _live
 from netkit.monitor._config import Web, parse_config
 from netkit.monitor._records import Alert, Sample, TargetInfo, Verdict
 from netkit.monitor._state import TargetState
@@ -248,7 +248,7 @@ def test_live_stream_sends_a_changed_row(monitor):
 
 
 def test_a_slow_live_client_is_dropped_not_waited_for(monitor, monkeypatch):
-    monkeypatch.setattr(_dash, "SSE_QUEUE", 5)
+    monkeypatch.setattr(_live, "SSE_QUEUE", 5)
 
     async def go():
         app = make_app(monitor)
@@ -266,7 +266,7 @@ def test_a_slow_live_client_is_dropped_not_waited_for(monitor, monkeypatch):
 
 
 def test_live_clients_bounded(monitor, monkeypatch):
-    monkeypatch.setattr(_dash, "MAX_SSE_CLIENTS", 2)
+    monkeypatch.setattr(_live, "MAX_SSE_CLIENTS", 2)
 
     async def go():
         app = make_app(monitor)
@@ -276,3 +276,28 @@ def test_live_clients_bounded(monitor, monkeypatch):
             return first.status, second.status, third.status
 
     assert asyncio.run(go()) == (200, 200, 503)
+
+
+def test_live_sends_state_changes_only(monitor):
+    async def go():
+        app = make_app(monitor)
+        async with TestClient(TestServer(app)) as client:
+            await client.get("/events")
+            live = app[_dash.LIVE]
+            while not live.clients:
+                await asyncio.sleep(0.01)
+            (queue,) = [c.queue for c in live.clients]
+            live.sweep()                        # the page has every row as it is now
+            sizes = [queue.qsize()]
+            monitor._samples["db"] = Sample("db", "fra", time.time(), 0.9, 0, "up, slower")
+            live.sweep()                        # a new run, same state: nothing to send
+            sizes.append(queue.qsize())
+            monitor._verdicts["db"] = Verdict("db", 2, time.time(), (("fra", 2),))
+            live.sweep()                        # the decider's verdict: the row and the counts
+            sizes.append(queue.qsize())
+            return sizes, [queue.get_nowait().decode() for _ in range(queue.qsize())]
+
+    sizes, messages = asyncio.run(go())
+    assert sizes == [1, 1, 3], "the first sweep sends the counts only"
+    assert messages[1].startswith("event: row\n") and '"id":"db","s":2' in messages[1]
+    assert messages[2].startswith("event: counts\n") and '"CRITICAL":2' in messages[2]

@@ -15,10 +15,7 @@ Fast at any size, by never doing per request what can be done once a minute:
 * A target's page reads rollups (minutes for 1 h and 24 h, hours for 7 d and 30 d), so 30
   days is 720 rows, as fast as one hour; only the not yet folded tail comes from raw rows.
 
-Live: the runner's ``subscribe(callback)`` pushes a row's new state to every ``/events``
-client's queue (bounded: a client that falls :data:`SSE_QUEUE` messages behind is dropped,
-never waited for), and a sweep every :data:`SWEEP_SECONDS` catches what no state event
-announces (the decider's verdicts, a reload).
+Live: ``/events``, server-sent events of rows whose state changed (``_live``).
 
 Nothing here writes: actions (acknowledge, maintenance, pause) are plain forms POSTing to
 ``/actions/...`` with the ``csrf_token`` the auth layer puts in ``request["csrf_token"]``.
@@ -29,7 +26,6 @@ its id unless the id is its URL (then "GROUP service N").
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,14 +37,13 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from netkit.monitor import _svg
+from netkit.monitor._live import PENDING, STATUS_TEXT, Live, display_status
 
 __all__ = ["CACHE", "LIVE", "add_dash_routes"]
 
 log = logging.getLogger("netkit.monitor.web")
 
 HERE = Path(__file__).parent
-STATUS_TEXT = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
-PENDING = -1     # no result yet
 # Worst first: CRITICAL, UNKNOWN, WARNING, not yet checked, OK.
 _RANK = {2: 0, 3: 1, 1: 2, PENDING: 3, 0: 4}
 PUBLIC_TEXT = {0: "Operational", 1: "Degraded", 2: "Down", 3: "Unknown", PENDING: "Unknown"}
@@ -72,15 +67,6 @@ RECENT_RESULTS = 50
 # The target page's events and alerts lists (the newest; the API pages through the rest).
 MAX_EVENTS = 200
 MAX_ALERTS = 100
-# Live clients at once: each holds a connection and a queue; 50 dashboards is the bar.
-MAX_SSE_CLIENTS = 500
-# Messages a client may lag behind: a burst of 10,000 changes at once drops the slow
-# client (its browser reconnects and reloads the page) instead of queueing megabytes.
-SSE_QUEUE = 2000
-SSE_HEARTBEAT = 15.0
-# A write to a client that does not read for this long drops it.
-SSE_WRITE_TIMEOUT = 10.0
-SWEEP_SECONDS = 2.0
 # Streamed pages are written in chunks of about this size.
 CHUNK = 64 * 1024
 # A search or filter value longer than this is cut (a query string is not a document).
@@ -95,18 +81,6 @@ LIVE = web.AppKey("dash_live", object)
 
 
 # -- what a row shows ----------------------------------------------------------------------
-
-def display_status(tid, verdicts, states) -> int:
-    """The verdict's status (what alerts are about), else this location's hard status,
-    else PENDING."""
-    verdict = verdicts.get(tid)
-    if verdict is not None:
-        return int(verdict.status)
-    state = states.get(tid)
-    if state is None or state.last_result is None:
-        return PENDING
-    return int(state.hard_status)
-
 
 def _fraction(value) -> str:
     if value is None:
@@ -376,112 +350,6 @@ class _Cache:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-# -- live clients ----------------------------------------------------------------------------
-
-class _Client:
-    __slots__ = ("queue", "task")
-
-    def __init__(self, task):
-        self.queue: asyncio.Queue = asyncio.Queue(SSE_QUEUE)
-        self.task = task
-
-
-class _Live:
-    """The ``/events`` clients and what is sent to them."""
-
-    def __init__(self, monitor):
-        self.monitor = monitor
-        self.clients: set[_Client] = set()
-        self.shown: dict[str, tuple] = {}
-        self.counts: dict = {}
-        self.dropped = 0
-        self.closed = False
-        self.loop = None
-
-    def message(self, tid: str) -> tuple:
-        monitor = self.monitor
-        states, samples, verdicts = monitor.states(), monitor.last_samples(), monitor.verdicts()
-        status = display_status(tid, verdicts, states)
-        state, sample = states.get(tid), samples.get(tid)
-        last = STATUS_TEXT[state.status] if state is not None and state.last_result is not None else ""
-        soft = bool(state is not None and state.last_result is not None and state.status != state.hard_status)
-        return (status, last, soft, sample.summary if sample is not None and sample.status != 0 else "",
-                _ms(sample.duration) if sample is not None else "")
-
-    def publish(self, kind: str, data: dict) -> None:
-        if not self.clients:
-            return
-        payload = f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
-        for client in list(self.clients):
-            try:
-                client.queue.put_nowait(payload)
-            except asyncio.QueueFull:   # too slow: dropped, never waited for
-                self.drop(client)
-
-    def drop(self, client: _Client) -> None:
-        self.dropped += 1
-        self.clients.discard(client)
-        client.task.cancel()
-
-    def changed(self, tid: str) -> None:
-        if self.closed or not self.clients:
-            return
-        shown = self.message(tid)
-        if self.shown.get(tid) != shown:
-            self.shown[tid] = shown
-            self.publish("row", _row_data(tid, shown))
-
-    def on_events(self, tid, events) -> None:
-        """The runner's subscriber: on the loop it runs on (a test may run the app's in
-        another thread: then handed over)."""
-        loop = self.loop
-        if loop is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self.changed(tid)
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(self.changed, tid)
-
-    def sweep(self) -> None:
-        if not self.clients:
-            self.shown.clear()
-            return
-        monitor = self.monitor
-        counts = {}
-        states, verdicts = monitor.states(), monitor.verdicts()
-        for target in monitor.config.targets:
-            status = display_status(target.id, verdicts, states)
-            counts[status] = counts.get(status, 0) + 1
-        for target in monitor.config.targets:
-            if self.shown.get(target.id, "unseen") == "unseen":
-                self.shown[target.id] = self.message(target.id)   # the page has it already
-                continue
-            self.changed(target.id)
-        named = {("PENDING" if s == PENDING else STATUS_TEXT[s]): n for s, n in counts.items()}
-        if named != self.counts:
-            self.counts = named
-            self.publish("counts", named)
-
-    async def sweep_loop(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(SWEEP_SECONDS)
-            try:
-                self.sweep()
-            except Exception:   # noqa: BLE001 -- a reload mid-sweep: the next one sees it whole
-                log.debug("dashboard sweep failed", exc_info=True)
-
-
-def _row_data(tid: str, shown: tuple) -> dict:
-    status, last, soft, summary, duration = shown
-    return {"id": tid, "s": status, "t": "PENDING" if status == PENDING else STATUS_TEXT[status],
-            "last": last, "soft": soft, "sum": summary, "d": duration}
-
-
 # -- the pages -------------------------------------------------------------------------------
 
 def _environment():
@@ -514,7 +382,7 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
     app's store thread (see ``_web.make_app``)."""
     env = _environment()
     cache = _Cache(monitor)
-    live = _Live(monitor)
+    live = Live(monitor)
 
     async def background(app):
         live.loop = asyncio.get_running_loop()
@@ -622,30 +490,6 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
                       + urlencode({"range": r}))
         return await stream(request, "target.html", ctx)
 
-    async def events(request):
-        if len(live.clients) >= MAX_SSE_CLIENTS:
-            raise web.HTTPServiceUnavailable(text="too many live dashboards open; try again later\n")
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
-                                               "X-Accel-Buffering": "no"})
-        await response.prepare(request)
-        client = _Client(asyncio.current_task())
-        live.clients.add(client)
-        try:
-            await response.write(b"retry: 3000\n\n")
-            while True:
-                try:
-                    async with asyncio.timeout(SSE_HEARTBEAT):
-                        payload = await client.queue.get()
-                except TimeoutError:
-                    payload = b": keep-alive\n\n"
-                async with asyncio.timeout(SSE_WRITE_TIMEOUT):
-                    await response.write(payload)
-        except (ConnectionError, TimeoutError, asyncio.CancelledError):
-            pass
-        finally:
-            live.clients.discard(client)
-        return response
-
     async def status_page(request):
         cache.start()
         chosen = _status_groups(monitor)
@@ -685,7 +529,7 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
 
     app.router.add_get("/", overview)
     app.router.add_get("/target/{id:[^/]+}", target_page)     # any name but "/" (the default refuses braces)
-    app.router.add_get("/events", events)
+    app.router.add_get("/events", live.handler)
     app.router.add_get("/status", status_page)
     app.router.add_get("/status/{group:[^/]+}", status_page)
     app.router.add_static("/static/", HERE / "static", name="static")

@@ -83,7 +83,6 @@
       r.className = "r s" + d.s + " changed";
       r.querySelector(".st").textContent = d.t;
       cell(r, "m").textContent = d.sum;
-      cell(r, "d").textContent = d.d;
       const fl = cell(r, "fl");
       fl.replaceChildren();
       if (d.soft) fl.append(flag("last " + d.last, "soft"));
