@@ -7,7 +7,8 @@ PY     := $(VENV)/bin/python
 TEST_DEBS  := tzdata nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client \
               nftables nmap-common libxml2-utils xsltproc ndiff iproute2 nmap \
               postgresql prometheus prometheus-alertmanager tcpdump graphviz \
-              chromium chromium-driver fonts-dejavu-core ruby ruby-xmlrpc
+              chromium chromium-driver fonts-dejavu-core ruby ruby-xmlrpc \
+              arp-scan
 # monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils); the scan
 # benchmark runs nmap, and reads peak memory with GNU time (time).
 BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils \
