@@ -2,8 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# Debian packages the tests talk to (real peers) and the benchmarks compare against; tzdata
-# for the monitor's maintenance windows (zoneinfo reads the system's time zones).
+# Debian packages the tests talk to (real peers) and read with: tzdata for the monitor's
+# maintenance windows (zoneinfo), PostgreSQL, Prometheus and Alertmanager beside the monitor,
+# chromium for its dashboard, tcpdump, graphviz and arp-scan's OUI registry for packets, ruby
+# for rpc's cross-language XML-RPC client.
 TEST_DEBS  := tzdata nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client \
               nftables nmap-common libxml2-utils xsltproc ndiff iproute2 nmap \
               postgresql prometheus prometheus-alertmanager tcpdump graphviz \
