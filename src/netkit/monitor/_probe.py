@@ -28,13 +28,18 @@ import time
 from netkit.core.errors import UsageError
 from netkit.monitor._metrics import Exposition
 
-__all__ = ["DEFAULT_PROBE_TIMEOUT", "MAX_TARGET", "TIMEOUT_OFFSET", "probe_metrics", "probe_spec", "probe_timeout"]
+__all__ = ["DEFAULT_PROBE_TIMEOUT", "MAX_SCRAPE_TIMEOUT", "MAX_TARGET", "TIMEOUT_OFFSET", "probe_metrics", "probe_spec",
+           "probe_timeout"]
 
 # blackbox_exporter's default --timeout-offset: the probe ends this much before Prometheus
 # gives up on the scrape, so the answer (probe_success 0) still arrives.
 TIMEOUT_OFFSET = 0.5
 # Without a scrape-timeout header or a module timeout: netkit check's own default.
 DEFAULT_PROBE_TIMEOUT = 10.0
+# The most a caller's scrape-timeout header may ask for (blackbox's default without one):
+# the header is anyone's to set, and a probe of a silent host holds one of the app's probe
+# slots for as long as it asks (a header of 1e308 held it for good).
+MAX_SCRAPE_TIMEOUT = 120.0
 # The least time a probe is given, whatever the header says (a header of 0.3 s would
 # otherwise leave nothing after the offset).
 MIN_PROBE_TIMEOUT = 0.1
@@ -68,7 +73,7 @@ def probe_timeout(module, header: str | None) -> float:
         except ValueError:
             scrape = None
         if scrape is not None and 0 < scrape < math.inf:
-            limits.append(scrape - TIMEOUT_OFFSET)
+            limits.append(min(scrape, MAX_SCRAPE_TIMEOUT) - TIMEOUT_OFFSET)
     return max(MIN_PROBE_TIMEOUT, min(limits) if limits else DEFAULT_PROBE_TIMEOUT)
 
 
