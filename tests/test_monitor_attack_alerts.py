@@ -51,7 +51,7 @@ def test_a_hostile_targets_alert_reaches_every_channel_intact(tmp_path, monitor_
     with MonitorProcess(tmp_path, body) as mon:
         mon.wait_for(lambda: out.exists(), "the command's alert")
         mon.wait_for(lambda: smtp_server.messages(rcpt), "the mail")
-        mine = lambda: [a for a in alertmanager.alerts() if a["labels"].get("target") == unique]  # noqa: E731
+        mine = lambda: [a for a in alertmanager.alerts() if a["labels"].get("target") == unique]
         mon.wait_for(mine, "Alertmanager's alert")
         # the hung webhook got its request and holds it: the others did not wait for it
         assert webhook.requests("/hang/attack")
@@ -66,7 +66,7 @@ def test_a_hostile_targets_alert_reaches_every_channel_intact(tmp_path, monitor_
 
         [mail] = smtp_server.messages(rcpt)
         message = mail.message
-        names = {k.lower() for k in message.keys()} - {"x-peer", "x-mailfrom", "x-rcptto", "x-auth-user", "x-tls"}
+        names = {k.lower() for k in message} - {"x-peer", "x-mailfrom", "x-rcptto", "x-auth-user", "x-tls"}
         assert names <= {"from", "to", "subject", "date", "message-id", "x-netkit-alert-id", "content-type",
                          "content-transfer-encoding", "mime-version"}, names
         subject = str(message["Subject"])

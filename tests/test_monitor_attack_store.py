@@ -97,7 +97,7 @@ def test_a_damaged_store_is_one_line_and_exit_2(tmp_path):
     for table in (None, "targets", "states"):
         db = tmp_path / f"damaged-{table}.db"
         _damage(db, table)
-        code, out, err = run_netkit("monitor", "run", config(tmp_path, db), timeout=60)
+        code, _, err = run_netkit("monitor", "run", config(tmp_path, db), timeout=60)
         assert code == 2, (table, code, err)
         last = err.strip().splitlines()[-1]
         assert "internal error" not in err and ("damaged" in last or "not a netkit monitor store" in last), err

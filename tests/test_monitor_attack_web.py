@@ -16,8 +16,10 @@ import urllib.parse
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from netkit.monitor._probe import DEFAULT_PROBE_TIMEOUT, MAX_SCRAPE_TIMEOUT
 from netkit.monitor._web import MAX_PROBES_IN_FLIGHT
 from tests.helpers import run_netkit
+from tests.peers._base import free_port
 from tests.peers.monitor_hostile import MONITOR_WAIT, MonitorProcess
 
 
@@ -140,6 +142,22 @@ def test_a_flood_of_probes_to_a_silent_host_is_bounded(tmp_path, monitor_hostile
         assert len(statuses) == callers
         assert monitor_hostile.accepted["silent"] >= MAX_PROBES_IN_FLIGHT // 2
         assert monitor_hostile.most_open["silent"] <= MAX_PROBES_IN_FLIGHT
+
+
+def test_a_callers_scrape_timeout_header_cannot_hold_a_probe_for_long(tmp_path):
+    """X-Prometheus-Scrape-Timeout-Seconds is anyone's to set: a probe (of a silent host,
+    holding one of the probe slots) lasts MAX_SCRAPE_TIMEOUT at most, whatever it says."""
+    body = '[module.tcp_connect]\nprober = "tcp"\n'
+    closed = free_port()
+    with MonitorProcess(tmp_path, body) as mon:
+        for header, most in (("1e308", MAX_SCRAPE_TIMEOUT), ("86400", MAX_SCRAPE_TIMEOUT), ("inf", DEFAULT_PROBE_TIMEOUT),
+                             ("nan", DEFAULT_PROBE_TIMEOUT), ("-5", DEFAULT_PROBE_TIMEOUT), ("3", 3.0)):
+            query = urllib.parse.urlencode({"target": f"127.0.0.1:{closed}", "module": "tcp_connect", "debug": "true"})
+            status, _, page = mon.get(f"/probe?{query}", headers={"X-Prometheus-Scrape-Timeout-Seconds": header})
+            assert status == 200
+            [line] = [ln for ln in page.decode().splitlines() if ln.startswith("* probing")]
+            timeout = float(line.rpartition("timeout ")[2].split()[0])
+            assert 0 < timeout <= most, (header, line)
 
 
 # -- the web port itself ----------------------------------------------------------------------------
