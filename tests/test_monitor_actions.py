@@ -106,12 +106,16 @@ def test_a_paused_target_is_not_checked_until_resumed(tmp_path):
             shown = poll(lambda: client.json("/api/targets/paused")["paused"], bool)
             assert shown["author"] == "local" and shown["comment"] == "flaky"
             assert list(client.json("/api/paused")) == ["paused"]
+            silenced = [line for line in client.get("/metrics")[2].splitlines()
+                        if line.startswith("netkit_target_silenced{")]
+            assert len(silenced) == 1 and 'target="paused"' in silenced[0] and silenced[0].endswith(" 1")
             before, others = history(db, "paused"), history(db, "running")
             poll(lambda: history(db, "running"), lambda n: n >= others + 4)
             assert history(db, "paused") <= before + 1   # at most the run in flight when paused
             # Resumed through the API: checked again.
             assert client.request("DELETE", "/api/targets/paused/pause", headers=TOKEN)[0] == 200
             poll(lambda: client.json("/api/targets/paused")["paused"], lambda p: p is None)
+            assert "netkit_target_silenced{" not in client.get("/metrics")[2]
             after = history(db, "paused")
             poll(lambda: history(db, "paused"), lambda n: n >= after + 2)
             assert client.request("POST", "/actions/pause", {"target": "ghost", "csrf_token": csrf})[0] == 404

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 __all__ = ["CONTENT_TYPE", "Exposition", "label_name", "label_value", "number", "render_metrics"]
 
@@ -176,6 +177,18 @@ def render_metrics(monitor, cache: _LabelCache) -> str:
     for (name, help), lines in zip(_PER_TARGET_HELP, (up, state, duration, expiry, change)):
         out.family(name, "gauge", help)
         out.extend(lines)
+    # Targets paused or in a maintenance window now (from the dashboard's actions; only those,
+    # so 10,000 quiet targets cost nothing): an alert rule on netkit_target_up can say
+    # "unless on(target) netkit_target_silenced == 1".
+    now = time.time()
+    quiet = set(monitor.paused()) if hasattr(monitor, "paused") else set()
+    quiet.update(w["target"] for w in (monitor.windows() if hasattr(monitor, "windows") else ())
+                 if w["start"] <= now < w["end"])
+    windows = getattr(monitor.config, "maintenance", None) or {}
+    quiet.update(tid for tid, window in windows.items() if window.active(now))
+    silenced = [f"netkit_target_silenced{lab} 1" for tid, lab in by_id.items() if tid in quiet]
+    out.family("netkit_target_silenced", "gauge", "1 while the target is paused or in a maintenance window")
+    out.extend(silenced)
     out.gauge("netkit_monitor_targets", "Targets configured", len(by_id))
     stats = monitor.stats()
     for name, kind, help, key in _OWN:
