@@ -301,3 +301,20 @@ def test_passwd_reads_one_line_of_stdin():
                               capture_output=True, text=True, timeout=WAIT, env=env, check=False)
         assert proc.returncode == 2 and proc.stdout == "" and words in proc.stderr, proc.stderr
         assert proc.stderr.count("\n") == 1 and "hunter2" not in proc.stderr
+
+
+def test_a_reload_that_drops_the_login_of_an_exposed_monitor_is_refused(tmp_path):
+    import signal
+
+    port = free_port()
+    cfg = write_config(tmp_path, f"0.0.0.0:{port}", web=f'password-hash = "{HASH}"\n')
+    with monitor(cfg, port) as proc:
+        client = Client(port)
+        assert client.get("/api/targets")[0] == 401
+        write_config(tmp_path, f"0.0.0.0:{port}")            # the same, without the login
+        proc.send_signal(signal.SIGHUP)
+        line = proc.stderr.readline()
+        while line and not line.startswith(("netkit monitor: reload", "netkit monitor: reloaded")):
+            line = proc.stderr.readline()
+        assert "reload refused" in line and "password-hash" in line
+        assert client.get("/api/targets")[0] == 401           # still asks
