@@ -21,8 +21,12 @@ _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # Names one ls returns: a directory of millions would be a reply of hundreds of MiB.
 MAX_LISTING = 10_000
-# Entries du walks before it answers "at least": a whole disk walk is not a remote call.
+# Entries (files and directories) du walks before it answers "at least": a whole disk
+# walk is not a remote call, and a tree of a million empty directories is as long a walk.
 MAX_DU_ENTRIES = 200_000
+# Directory levels du descends: os.fwalk holds a descriptor per level and recurses, so a
+# tree 5,000 deep would take the server's descriptors (every client's accept) or its stack.
+MAX_DU_DEPTH = 64
 # tail: at most this many lines, read from at most the last MAX_TAIL_BYTES of the file.
 MAX_TAIL_LINES = 1000
 MAX_TAIL_BYTES = 1 << 20
@@ -152,17 +156,21 @@ def admin_functions(root: Root, checks=None) -> dict:
         """du(path): bytes and files below ``path`` (links not followed); ``complete`` is
         false when the walk stopped at its bound."""
         fd = root.open(path, want_dir=True)
-        size = files = 0
+        size = files = entries = 0
         complete = True
         try:
-            for _dir, _dirs, names, dir_fd in os.fwalk(".", dir_fd=fd, follow_symlinks=False):
+            for where, dirs, names, dir_fd in os.fwalk(".", dir_fd=fd, follow_symlinks=False):
+                entries += len(dirs) + len(names)
+                if dirs and where.count("/") >= MAX_DU_DEPTH:
+                    dirs.clear()  # not descended: the answer is "at least"
+                    complete = False
                 for name in names:
                     try:
                         size += os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_blocks * 512
                     except OSError:
                         continue
                     files += 1
-                if files >= MAX_DU_ENTRIES:
+                if entries >= MAX_DU_ENTRIES:
                     complete = False
                     break
         finally:

@@ -77,7 +77,9 @@ def call(url: str, method: str, params=(), *, protocol=None, token=None, user=No
 def _http_call(url, method, params, protocol, token, user, password, cafile, insecure, cert, key, timeout):
     import base64
     import http.client
+    import socket
     import ssl
+    import threading
 
     from netkit.core.target import parse_target
 
@@ -115,10 +117,30 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
     else:
         conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
     where = target.netloc
+    # The socket's timeout bounds each read; a server trickling a byte a second would pass
+    # every one of them for days. The watchdog bounds the whole exchange: at ``timeout`` it
+    # shuts the socket, and whatever the read then says, the answer is Timeout.
+    expired, sockets = threading.Event(), []
+
+    def connect(*args, **kw):  # the raw socket, kept: http.client drops conn.sock early
+        sockets.append(socket.create_connection(*args, **kw))
+        return sockets[-1]
+
+    conn._create_connection = connect
+    watchdog = threading.Timer(timeout, _expire, (sockets, expired))
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        conn.request("POST", target.path or "/", body, headers)
-        response = conn.getresponse()
-        data = response.read(MAX_REPLY + 1)
+        try:
+            conn.request("POST", target.path or "/", body, headers)
+            response = conn.getresponse()
+            data = response.read(MAX_REPLY + 1)
+        except Exception:
+            if expired.is_set():
+                raise TimeoutError from None
+            raise
+        if expired.is_set():
+            raise TimeoutError
     except TimeoutError:
         raise Timeout(f"{where}: no answer within {timeout:g} s") from None
     except ssl.SSLError as exc:
@@ -133,6 +155,7 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
         raise ConnectError(f"{where}: {getattr(exc, 'strerror', None) or exc or type(exc).__name__} "
                            "(the server closed the connection: outside its --allow?)") from None
     finally:
+        watchdog.cancel()
         conn.close()
     if len(data) > MAX_REPLY:
         raise ProtocolError(f"{where}: a reply over {MAX_REPLY >> 20} MiB: not read")
@@ -143,6 +166,18 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
         raise ProtocolError(f"{where}: HTTP {response.status} {for_terminal(response.reason[:80])}"
                             + (f": {for_terminal(first[0][:200])}" if first else ""))
     return _json_reply(data, where) if protocol == "jsonrpc" else _xml_reply(data, where)
+
+
+def _expire(sockets, expired):
+    """The watchdog's end of an exchange past its deadline: the reads fail at once."""
+    import socket
+
+    expired.set()
+    for sock in list(sockets):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _xml_reply(data, where):

@@ -153,6 +153,34 @@ def _json_error(fault, ident):
     return {"jsonrpc": "2.0", "error": {"code": fault.code, "message": fault.message}, "id": ident}
 
 
+class _OneLine:
+    """A logging handler writing aiohttp's complaints about a request (a smuggling attempt,
+    a header too long: aiohttp answers 400 itself) as one line of the server's log: its
+    own handler would print a traceback per hostile request, a log flooded by any client."""
+
+    def __init__(self, log):
+        import logging
+
+        self.handler = type("_Handler", (logging.Handler,), {"emit": self._emit})()
+        self.log = log
+
+    def _emit(self, record):
+        exc = record.exc_info[1] if record.exc_info else None
+        why = " ".join(str(exc).split())[:200] if exc is not None else ""
+        self.log("rpc", f"{record.getMessage()[:200]}{': ' + why if why else ''}")
+
+
+def _one_line_logger(log):
+    """A logger of its own for one server (not aiohttp's shared one), writing one line
+    per event to ``log`` and nothing to the root logger."""
+    import logging
+
+    logger = logging.Logger("netkit.rpc.http")
+    logger.propagate = False
+    logger.addHandler(_OneLine(log).handler)
+    return logger
+
+
 class HttpServer:
     """XML-RPC (``protocol="xmlrpc"``) or JSON-RPC 2.0 (``"jsonrpc"``) over HTTP(S).
 
@@ -178,7 +206,8 @@ class HttpServer:
         from netkit.rpc._listen import Listener
 
         self._server = web.Server(self.handle, access_log=None, keepalive_timeout=KEEPALIVE_SECONDS,
-                                  auto_decompress=False, max_line_size=8190, max_field_size=8190, max_headers=64)
+                                  auto_decompress=False, max_line_size=8190, max_field_size=8190, max_headers=64,
+                                  logger=_one_line_logger(self.log))
         self.listener = Listener(self._server, lambda: len(self._server.connections), allow=self.allow,
                                  tls=self.tls, max_connections=self.limits.max_connections, log=self.log)
         self.address = self.listener.start(sock)

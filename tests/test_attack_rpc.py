@@ -1,0 +1,105 @@
+"""Red team on ``netkit rpc``: a hostile server against ``netkit rpc call`` (a reply that
+trickles forever, a redirect to another host, controls XML-RPC can carry), and hostile
+clients and careless trees against ``netkit rpc serve`` (a du of a deep or wide tree, a
+smuggling request whose complaint must stay one log line)."""
+
+import os
+import socket
+import xmlrpc.client
+
+import pytest
+
+from tests.helpers import run_netkit
+from tests.peers.attack_rpc import CONTROLS, attack_rpc_server
+from tests.peers.rpc_server import make_root, rpc_server, wait_for_log
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    with attack_rpc_server() as peers:
+        yield peers
+
+
+# -- netkit rpc call against a hostile server ---------------------------------------------
+
+@pytest.mark.parametrize("path", ["trickle", "trickle-head"])
+def test_a_trickling_reply_is_bounded_by_the_timeout(hostile, path):
+    """Each byte comes well within the socket timeout; the whole would take days (a
+    reply of 1 MB at 5 bytes a second). --timeout bounds the exchange, not each read."""
+    code, out, err = run_netkit("rpc", "call", "--timeout", "2", f"http://127.0.0.1:{hostile.port}/{path}", "ls",
+                                timeout=40)
+    assert code == 1 and out == ""
+    assert "no answer within 2 s" in err and err.count("\n") == 1, err
+
+
+def test_a_redirect_is_not_followed_and_the_token_stays(hostile):
+    code, out, err = run_netkit("rpc", "call", "--token-env", "RPC_TOKEN", f"http://127.0.0.1:{hostile.port}/redirect",
+                                "ls", env={"RPC_TOKEN": "s3cret-token"})
+    assert code == 1 and out == "" and "HTTP 307" in err, err
+    assert "s3cret-token" not in err
+    assert hostile.seen_elsewhere == []  # nobody else got a request, let alone the token
+
+
+def test_controls_xmlrpc_can_carry_are_escaped(hostile):
+    """XML cannot carry ESC, but it carries C1's CSI (U+009B, a terminal's ESC [), a bidi
+    override and a line separator: in a fault and in a table they are shown escaped."""
+    code, out, err = run_netkit("rpc", "call", f"http://127.0.0.1:{hostile.port}/fault-c1", "ls")
+    assert code == 1 and "fault 7: boom" in err and err.count("\n") == 1
+    assert not any(c in err for c in CONTROLS if not c.isalnum())
+    for extra in ([], ["--json"]):
+        code, out, err = run_netkit("rpc", "call", *extra, f"http://127.0.0.1:{hostile.port}/table-c1", "ls")
+        assert code == 0, err
+        assert "evil" in out and not any(c in out for c in "\u009b\u202e\u2028"), (extra, out)
+
+
+# -- netkit rpc serve against hostile clients and trees ----------------------------------
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    top = tmp_path_factory.mktemp("attack-rpc")
+    root = make_root(top)
+    deep = root / "deep"
+    path = str(deep)
+    for _ in range(200):  # deeper than MAX_DU_DEPTH, and far deeper than a real tree
+        path = os.path.join(path, "d")
+    os.makedirs(path)
+    with open(os.path.join(path, "bottom.txt"), "wb") as f:
+        f.write(b"x" * 5000)
+    with rpc_server(tmp_path_factory.mktemp("log"), "--root", root) as server:
+        yield server
+
+
+def test_du_of_a_deep_tree_stops_at_its_depth(served):
+    from netkit.rpc._admin import MAX_DU_DEPTH
+
+    got = xmlrpc.client.ServerProxy(served.url).du("deep")
+    assert got["complete"] is False  # 200 levels: not walked to the bottom
+    assert got["files"] == 0  # bottom.txt lies below MAX_DU_DEPTH levels
+    assert MAX_DU_DEPTH < 200
+    assert xmlrpc.client.ServerProxy(served.url).du("sub")["complete"] is True
+
+
+def test_du_counts_directories_toward_its_bound(tmp_path, monkeypatch):
+    """A tree of empty directories has no files: bounding files alone walked it whole."""
+    from netkit.rpc import _admin
+
+    monkeypatch.setattr(_admin, "MAX_DU_ENTRIES", 50)
+    for i in range(40):
+        os.makedirs(tmp_path / f"a{i}" / "b" / "c")
+    got = _admin.admin_functions(_admin.Root(str(tmp_path)))["du"](".")
+    assert got["complete"] is False and got["files"] == 0
+
+
+def test_a_smuggling_request_is_refused_in_one_log_line(served):
+    """Content-Length with Transfer-Encoding: aiohttp answers 400 itself; its complaint
+    is one line of the server's log, not a traceback a client can repeat at will."""
+    with socket.create_connection((served.host, served.port), timeout=10) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"0\r\n\r\nPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        reply = sock.recv(65536)
+    assert reply.startswith(b"HTTP/1.") and b" 400 " in reply.split(b"\r\n")[0]
+    assert wait_for_log(served, "Transfer-Encoding")
+    log = served.log()
+    assert "Traceback" not in log and "aiohttp/" not in log
+    assert [line for line in log.splitlines() if "Transfer-Encoding" in line][0].startswith("20")  # a stamped line
+    assert xmlrpc.client.ServerProxy(served.url).ls("sub") == ["f.txt", "passwd"]
