@@ -318,3 +318,55 @@ def test_a_reload_that_drops_the_login_of_an_exposed_monitor_is_refused(tmp_path
             line = proc.stderr.readline()
         assert "reload refused" in line and "password-hash" in line
         assert client.get("/api/targets")[0] == 401           # still asks
+
+
+def test_passwd_asks_twice_on_a_terminal_without_echo():
+    from netkit.monitor._passwords import verify_password
+
+    argv = [sys.executable, "-m", "netkit", "monitor", "passwd"]
+    code, shown = _on_a_terminal(argv, ["s3cret", "s3cret"], clean_env())
+    assert code == 0, shown
+    assert shown.startswith("Password for the dashboard:") and "The same again:" in shown
+    assert "s3cret" not in shown                                   # never echoed
+    assert verify_password("s3cret", re.search(r"scrypt\$\S+", shown)[0])
+    code, shown = _on_a_terminal(argv, ["s3cret", "other"], clean_env())
+    assert code == 2 and "the two passwords differ" in shown and "scrypt$" not in shown
+
+
+def _on_a_terminal(argv, answers, env) -> tuple[int, str]:
+    """Run ``argv`` on a pseudo-terminal, typing each answer after its prompt (text ending in
+    a colon since the last answer); (exit code, what the terminal showed)."""
+    import os
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:   # the child: the command on the terminal
+        os.execve(argv[0], argv, env)
+    shown, since_answer, pending = b"", b"", list(answers)
+    deadline = time.monotonic() + WAIT
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([fd], [], [], 0.5)[0]:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:   # EIO: the child has gone
+                break
+            if not chunk:
+                break
+            shown += chunk
+            since_answer += chunk
+            if pending and since_answer.rstrip().endswith(b":"):
+                os.write(fd, pending.pop(0).encode() + b"\n")
+                since_answer = b""
+    finally:
+        os.close(fd)
+        done, status = os.waitpid(pid, os.WNOHANG)
+        while not done and time.monotonic() < deadline:
+            time.sleep(0.1)
+            done, status = os.waitpid(pid, os.WNOHANG)
+        if not done:
+            os.kill(pid, 9)   # never a hung test: what it showed says why
+            _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
