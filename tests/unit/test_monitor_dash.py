@@ -301,3 +301,39 @@ def test_live_sends_state_changes_only(monitor):
     assert sizes == [1, 1, 3], "the first sweep sends the counts only"
     assert messages[1].startswith("event: row\n") and '"id":"db","s":2' in messages[1]
     assert messages[2].startswith("event: counts\n") and '"CRITICAL":2' in messages[2]
+
+
+def test_past_the_page_bound_ok_rows_are_left_out_never_problems(monitor, monkeypatch):
+    monkeypatch.setattr(_dash, "MAX_PAGE_ROWS", 100)
+    infos = [TargetInfo(f"t{i:04d}", f"tcp://h{i}:1", f"g{i % 3}") for i in range(300)]
+    monitor.config.targets = tuple(SimpleNamespace(id=i.id, info=i) for i in infos)
+    monitor._states = {i.id: state(i.id, 2 if i.id.endswith("7") else 0) for i in infos}
+    monitor._verdicts = {}
+    (_, page), (_, whole), (_, group) = get(monitor, "/", "/?all=1", "/?group=g1")
+    ids = row_ids(page)
+    assert len(ids) == 100 and {i for i in ids if i.endswith("7")} == {i.id for i in infos if i.id.endswith("7")}
+    assert "200 OK targets are not" in page and 'href="?all=1"' in page and 'data-filtered="1"' in page
+    assert len(row_ids(whole)) == 300 and "are not" not in whole and 'name="all" value="1"' in whole
+    assert len(row_ids(group)) == 100 and "are not" not in group, "a filter narrow enough lists every row"
+
+
+def test_status_page_rendered_once_per_interval(monitor, monkeypatch):
+    def change(app):
+        monitor._verdicts["web"] = Verdict("web", 0, NOW, (("fra", 0),))
+
+    async def go(seconds):
+        monkeypatch.setattr(_dash, "STATUS_CACHE_SECONDS", seconds)
+        app = make_app(monitor)
+        async with TestClient(TestServer(app)) as client:
+            await app[_dash.CACHE].refresh(time.time())
+            first = await (await client.get("/status")).text()
+            change(app)
+            response = await client.get("/status")
+            monitor._verdicts["web"] = Verdict("web", 2, NOW, (("fra", 2),))
+            return first, await response.text()
+
+    down, up = '<span class="name">web</span> <b class="s2">Down', '<span class="name">web</span> <b class="s0">Operational'
+    first, second = asyncio.run(go(60))
+    assert first == second and down in second
+    first, second = asyncio.run(go(0))
+    assert down in first and up in second
