@@ -153,7 +153,7 @@ SEND_OPTIONS = (
     Option("starttls-optional", "flag", as_given, None, "smtp://: STARTTLS when offered; when not, say so "
            "on standard error and go on unencrypted"),
     Option("auth", "one", _mechanism, None, "this AUTH mechanism (default: the best offered of CRAM-MD5, "
-           "PLAIN, LOGIN)", metavar="MECH", example="PLAIN"),
+           "PLAIN, LOGIN; PLAIN and LOGIN only over TLS unless named here)", metavar="MECH", example="PLAIN"),
     Option("oauth-token-env", "one", as_given, None, "AUTH XOAUTH2 with the bearer token in this environment "
            "variable", metavar="VAR", example="MAIL_TOKEN"),
     Option("dsn-notify", "one", _notify, None, "ask for delivery status notifications (RFC 3461)",

@@ -19,6 +19,8 @@ __all__ = ["Report", "Request", "Sent", "send"]
 # Auth mechanisms in the order netkit picks among those the server offers (the first
 # sends no password over the wire; XOAUTH2 only with a token).
 MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN", "XOAUTH2")
+# Those that send the secret itself (base64 is no secrecy): never picked without TLS.
+CLEAR = ("PLAIN", "LOGIN", "XOAUTH2")
 
 
 class Request:
@@ -90,7 +92,8 @@ def _connect(request):
     except smtplib.SMTPServerDisconnected as exc:
         raise StageError("banner", f"{where}: no greeting: {exc}") from None
     except smtplib.SMTPResponseException as exc:
-        raise StageError("banner", f"{where}: no greeting: {said(exc.smtp_code, exc.smtp_error)}") from None
+        what = "sent no SMTP greeting" if exc.smtp_code == -1 else "no greeting"
+        raise StageError("banner", f"{where} {what}: {said(exc.smtp_code, exc.smtp_error)}") from None
     except OSError as exc:
         raise StageError("connect", f"cannot connect to {where}: {exc.strerror or exc}") from None
     if code != 220:
@@ -178,6 +181,14 @@ def _auth(client, request, report):
                                      f"{' '.join(offered) or 'no AUTH at all'})")
     else:
         usable = [m for m in MECHANISMS if m in offered and (m != "XOAUTH2") == (request.oauth_token is None)]
+        if not report.tls and any(m in CLEAR for m in usable):
+            # A server that offers AUTH PLAIN without TLS (or an attacker who stripped its
+            # STARTTLS) would read the password: chosen only when the user names it.
+            safe = [m for m in usable if m not in CLEAR]
+            if not safe:
+                raise StageError("auth", f"AUTH {usable[0]} would send the password unencrypted: use --starttls "
+                                         f"or smtps://, or name it (--auth {usable[0]}) to send it anyway")
+            usable = safe
         if not usable:
             hint = "" if report.tls or request.tls else "; maybe only after --starttls"
             raise StageError("auth", f"no AUTH mechanism netkit speaks is offered (offered: "

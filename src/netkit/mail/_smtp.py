@@ -127,6 +127,9 @@ class _Client(smtplib.SMTP):
                 self.transcript.line("<", text)
             head = text[:3]
             code = int(head) if head.isascii() and head.isdigit() else -1
+            if code == -1:  # what follows it would be taken as the next command's reply
+                self.close()
+                raise smtplib.SMTPResponseException(-1, f"a reply line without a 3-digit code: {text[:200]}")
             lines.append(text[4:].strip())
             if len(lines) > MAX_REPLY_LINES:
                 self.close()
@@ -134,7 +137,7 @@ class _Client(smtplib.SMTP):
             if time.monotonic() > deadline:
                 self.close()
                 raise smtplib.SMTPServerDisconnected(f"a reply took longer than {self.deadline_seconds:g} s")
-            if text[3:4] != "-" or code == -1:
+            if text[3:4] != "-":
                 break
         if code != 334:
             self._masking = False
