@@ -128,11 +128,17 @@ class Pop3Box:
             client._getresp()
             total = 0
             start = True  # at the start of a line
+            cr = False  # the last piece's final CR, held back: its LF may open the next piece
             while True:
                 piece = client.file.readline(CHUNK)
                 if not piece:
                     raise poplib.error_proto("the server closed the connection in the middle of a message")
+                if cr:
+                    cr = False
+                    piece = piece if piece.startswith(b"\n") else b"\r" + piece  # a CR LF split by the read
                 ends = piece.endswith(b"\n")
+                if not ends and piece.endswith(b"\r"):
+                    piece, cr = piece[:-1], True
                 if start:
                     if piece in (b".\r\n", b".\n"):
                         return total
