@@ -4,10 +4,12 @@ stream ``/events`` (server-sent events) and the public status page ``/status[/{g
 Fast at any size, by never doing per request what can be done once a minute:
 
 * The overview reads the runner's memory (states, verdicts, last samples: no store call)
-  and streams: the head and the counts go out first, then the rows in chunks, worst first.
-  A row is one small ``<div>`` written by :func:`_row` (plain Python, each value escaped by
-  markupsafe: ten times faster than a template loop at 10,000 rows); the page around it is
-  a jinja2 template with autoescape on.
+  and streams: the page's head goes out before anything is computed, then the counts,
+  then the rows in chunks, worst first. A row is one small ``<div>`` written by
+  :func:`_row` (plain Python, each value escaped by markupsafe), kept while what it shows
+  is the same objects; the page around it is a jinja2 template with autoescape on. Past
+  :data:`MAX_PAGE_ROWS` rows, OK rows are left out (problems never are) unless asked for.
+* The public status page is rendered at most once in :data:`STATUS_CACHE_SECONDS`.
 * Uptime (24 h, 7 d, 30 d of every target), sparklines (24 hourly averages) and the status
   page's day bars come from :class:`_Cache`, refreshed in the background on its own store
   thread (a minute for uptime, ten for rollups) from the first page asked for on, never on
