@@ -103,3 +103,72 @@ def test_a_smuggling_request_is_refused_in_one_log_line(served):
     assert "Traceback" not in log and "aiohttp/" not in log
     assert [line for line in log.splitlines() if "Transfer-Encoding" in line][0].startswith("20")  # a stamped line
     assert xmlrpc.client.ServerProxy(served.url).ls("sub") == ["f.txt", "passwd"]
+
+
+# -- JSON-RPC batches and numbers JSON has not ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def json_served(tmp_path_factory):
+    from tests.peers.rpc_server import write_module
+
+    top = tmp_path_factory.mktemp("attack-jsonrpc")
+    with rpc_server(tmp_path_factory.mktemp("log"), "--protocol", "jsonrpc", "--root", make_root(top),
+                    "--module", write_module(top)) as server:
+        yield server
+
+
+def post_json(server, body: bytes):
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    conn.request("POST", "/", body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    assert response.status == 200
+    return json.loads(data)  # strict enough: NaN would parse, so the tests look for it
+
+
+def test_a_batch_of_multicalls_is_not_10000_calls(json_served):
+    """Each level is bounded at 100 calls; a batch of 100 multicalls of 100 calls each was
+    10,000 calls for one request of 400 KiB."""
+    import json
+
+    inner = [{"methodName": "add", "params": [1, 2]}] * 100
+    batch = [{"jsonrpc": "2.0", "method": "system.multicall", "params": [inner], "id": i} for i in range(100)]
+    replies = post_json(json_served, json.dumps(batch).encode())
+    assert len(replies) == 100
+    assert all(r["error"]["code"] == -32600 and "batch" in r["error"]["message"] for r in replies)
+    one = post_json(json_served, json.dumps({"jsonrpc": "2.0", "method": "system.multicall", "params": [inner[:3]],
+                                             "id": 1}).encode())
+    assert one["result"] == [[3], [3], [3]]  # alone, a multicall still works
+
+
+@pytest.mark.parametrize("word", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_are_not_json(json_served, word):
+    reply = post_json(json_served, b'{"jsonrpc": "2.0", "method": "add", "params": [' + word + b', 1], "id": 1}')
+    assert reply["error"]["code"] == -32700 and "not a JSON number" in reply["error"]["message"]
+
+
+def test_a_result_that_overflows_is_a_fault_not_invalid_json(json_served):
+    import json
+
+    conn_reply = post_json(json_served, b'{"jsonrpc": "2.0", "method": "add", "params": [1e308, 1e308], "id": 7}')
+    assert conn_reply["id"] == 7 and "cannot be sent as JSON" in conn_reply["error"]["message"]
+    assert "Infinity" not in json.dumps(conn_reply["error"]["code"])
+
+
+@pytest.mark.parametrize("word", ["nan", "inf", "-inf"])
+def test_xmlrpc_refuses_doubles_it_has_not(served, word):
+    import http.client
+
+    body = (b"<?xml version='1.0'?><methodCall><methodName>ls</methodName><params><param><value><double>"
+            + word.encode() + b"</double></value></param></params></methodCall>")
+    conn = http.client.HTTPConnection(served.host, served.port, timeout=30)
+    conn.request("POST", "/", body, {"Content-Type": "text/xml"})
+    data = conn.getresponse().read()
+    conn.close()
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        xmlrpc.client.loads(data)
+    assert caught.value.faultCode == -32700 and "not an XML-RPC double" in caught.value.faultString

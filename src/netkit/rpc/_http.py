@@ -15,6 +15,7 @@ peer outside ``allow`` is closed before a byte is read or a TLS handshake is spe
 """
 
 import asyncio
+import functools
 import hmac
 import json
 
@@ -31,17 +32,39 @@ _XML_PER_LEVEL = 3
 _XML_ENVELOPE = 8
 
 
+def _finite_double(unmarshaller, data):
+    """<double>: float() also reads nan and inf, which XML-RPC has not (its clients in
+    other languages fail on them)."""
+    import math
+
+    value = float(data)
+    if not math.isfinite(value):
+        raise ValueError(f"{data[:20]!r} is not an XML-RPC double")
+    unmarshaller.append(value)
+    unmarshaller._value = 0
+
+
+@functools.cache
+def _unmarshaller_class():
+    """xmlrpc.client's Unmarshaller reading only finite doubles (made once)."""
+    from xmlrpc.client import Unmarshaller
+
+    dispatch = dict(Unmarshaller.dispatch)
+    dispatch["double"] = _finite_double
+    return type("_Unmarshaller", (Unmarshaller,), {"dispatch": dispatch})
+
+
 def parse_xml(body: bytes, max_depth: int):
     """(method name or None, params) of an XML-RPC methodCall or methodResponse, parsed
     defused and depth-bounded; ParseFault / TooBig otherwise (a response's <fault> is
     raised as xmlrpc.client.Fault)."""
     from xml.parsers.expat import ExpatError
-    from xmlrpc.client import Fault, Unmarshaller
+    from xmlrpc.client import Fault
 
     from defusedxml import DefusedXmlException
     from defusedxml.xmlrpc import DefusedExpatParser
 
-    target = Unmarshaller(use_builtin_types=True)
+    target = _unmarshaller_class()(use_builtin_types=True)
     parser = DefusedExpatParser(target, forbid_dtd=True)
     expat = parser._parser
     start, end = expat.StartElementHandler, expat.EndElementHandler
@@ -147,6 +170,11 @@ def _json_default(value):
     if hasattr(value, "__dict__"):
         return {k: v for k, v in vars(value).items() if not k.startswith("_")}
     raise TypeError(f"a {type(value).__name__} cannot be sent as JSON")
+
+
+def _not_json(word):
+    """NaN, Infinity and -Infinity: Python's json reads them, JSON (RFC 8259) has none."""
+    raise ValueError(f"{word} is not a JSON number")
 
 
 def _json_error(fault, ident):
@@ -313,7 +341,7 @@ class HttpServer:
             if early:
                 raise early
             try:
-                request = json.loads(body)
+                request = json.loads(body, parse_constant=_not_json)
             except RecursionError:
                 raise TooBig(f"JSON nested deeper than {self.limits.max_depth} levels") from None
             except ValueError as exc:
@@ -325,25 +353,28 @@ class HttpServer:
 
             if not request or len(request) > MAX_MULTICALL:
                 return json.dumps(_json_error(InvalidRequest(f"a batch of 1 to {MAX_MULTICALL} calls"), None)).encode()
-            replies = [r for r in [await self._json_one(item) for item in request] if r is not None]
+            replies = [r for r in [await self._json_one(item, batch=True) for item in request] if r is not None]
             return self._dump(replies) if replies else None
         reply = await self._json_one(request)
         return None if reply is None else self._dump(reply)
 
     def _dump(self, reply) -> bytes:
         try:
-            return json.dumps(reply, default=_json_default, ensure_ascii=False).encode()
+            return json.dumps(reply, default=_json_default, ensure_ascii=False, allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             ident = reply.get("id") if isinstance(reply, dict) else None
             return json.dumps(_json_error(RpcFault(f"the result cannot be sent as JSON: {exc}"), ident)).encode()
 
-    async def _json_one(self, request):
+    async def _json_one(self, request, batch=False):
         ident = request.get("id") if isinstance(request, dict) else None
         try:
             if not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or not isinstance(
                     request.get("method"), str):
                 raise InvalidRequest('a JSON-RPC 2.0 request is {"jsonrpc": "2.0", "method": ..., "params": [...], '
                                      '"id": ...}')
+            if batch and request["method"] == "system.multicall":
+                # 100 multicalls of 100 calls each would be 10,000 calls for one request.
+                raise InvalidRequest("system.multicall cannot be in a batch: a batch is already many calls")
             params = request.get("params", [])
             if isinstance(params, dict):
                 raise InvalidRequest("params by name are not supported; give them as an array")
