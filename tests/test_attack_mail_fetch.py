@@ -1,12 +1,14 @@
 """Red team on ``netkit mail fetch``: a server that gives two messages one UIDL or a new
-UIDL every time, bodies an mbox must quote, a line end split across two reads; a Maildir
-or a state file swapped for a link by someone else."""
+UIDL every time, bodies an mbox must quote, a line end split across two reads, an IMAP
+literal far past the listed size or of another UID; a Maildir or a state file swapped
+for a link by someone else."""
 
 import os
 
 import pytest
 
 from tests.helpers import run_netkit
+from tests.peers.attack_mail_imap import attack_imap  # noqa: F401 -- the fixture
 from tests.peers.attack_mail_pop3 import attack_pop3  # noqa: F401 -- the fixture
 
 
@@ -89,3 +91,27 @@ def test_a_state_file_swapped_for_a_link_is_not_followed(attack_pop3, tmp_path, 
     code, out, err = fetch(attack_pop3, "fromline", md, env)
     assert code == 5 and "symbolic links" in err and err.count("\n") == 1, err
     assert bait.read_text() == "precious\n" and os.path.islink(state)
+
+
+# -- IMAP -------------------------------------------------------------------------------
+
+
+def imap_fetch(port, user, md, env):
+    return run_netkit("mail", "fetch", f"imap://{user}@127.0.0.1:{port}", str(md), "--password-env", "PW", env=env,
+                      timeout=120)
+
+
+def test_an_imap_literal_past_the_listed_size_is_refused(attack_imap, tmp_path, env):
+    """Listed at 100 bytes, sent as 48 MiB: imaplib would hold all of it in memory (up to
+    the 1 GiB hard cap); it is refused at the size the server listed, nothing saved."""
+    md = tmp_path / "md"
+    code, out, err = imap_fetch(attack_imap, "liar", md, env)
+    assert code == 1 and "announced" in err and err.count("\n") == 1, err
+    assert os.listdir(md / "new") == [] and os.listdir(md / "tmp") == []
+
+
+def test_an_imap_body_of_another_uid_is_not_saved_as_this_one(attack_imap, tmp_path, env):
+    md = tmp_path / "md"
+    code, out, err = imap_fetch(attack_imap, "swap", md, env)
+    assert code == 1 and "returned no message" in err, err
+    assert os.listdir(md / "new") == []

@@ -101,7 +101,7 @@ def test_a_smuggling_request_is_refused_in_one_log_line(served):
     assert wait_for_log(served, "Transfer-Encoding")
     log = served.log()
     assert "Traceback" not in log and "aiohttp/" not in log
-    assert [line for line in log.splitlines() if "Transfer-Encoding" in line][0].startswith("20")  # a stamped line
+    assert next(line for line in log.splitlines() if "Transfer-Encoding" in line).startswith("20")  # a stamped line
     assert xmlrpc.client.ServerProxy(served.url).ls("sub") == ["f.txt", "passwd"]
 
 

@@ -62,7 +62,7 @@ def _handler(peers: AttackRpc):
             except OSError:
                 pass
 
-        def do_POST(self):  # noqa: N802 -- http.server's name
+        def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             path = self.path.rstrip("/")
             if path == "/trickle":
@@ -95,14 +95,14 @@ def _elsewhere_handler(peers: AttackRpc):
         def log_message(self, *args):
             pass
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             with peers.lock:
                 peers.seen_elsewhere.append((self.path, self.headers.get("Authorization")))
             self.send_response(500)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        do_GET = do_POST  # noqa: N815
+        do_GET = do_POST
 
     return Handler
 

@@ -19,6 +19,9 @@ MAX_HEAD = 256 << 10
 # Untagged responses of one command (a FETCH 1:* answers one per message); a server that
 # sends them forever is stopped here.
 MAX_UNTAGGED = 2_000_000
+# What a message's literal may exceed its RFC822.SIZE by (some servers count line ends or
+# headers they add differently); past it (and past twice the size) the size was a lie.
+SIZE_SLACK = 1 << 20
 _META_UID = re.compile(rb"\bUID (\d{1,20})\b")
 _META_SIZE = re.compile(rb"\bRFC822\.SIZE (\d{1,20})\b")
 _META_NUMBER = re.compile(rb"^(\d{1,20}) ")
@@ -140,6 +143,11 @@ class ImapBox:
         return got[0][1] or b"" if got else b""
 
     def retrieve(self, entry, write, limit):
+        # imaplib holds a literal whole in memory: a server that listed 100 bytes and then
+        # announces a literal of 1 GiB is stopped at what it listed (with room for a server
+        # whose RFC822.SIZE is a little off), not at the 1 GiB hard cap.
+        if entry.size is not None:
+            limit = min(limit, max(2 * entry.size, entry.size + SIZE_SLACK))
         got = [payload for e, payload in self._fetch(entry.uid, "(UID BODY.PEEK[])", limit) if e.uid == entry.uid]
         if not got or got[0] is None:
             raise ProtocolError(f"{self.account.where}: FETCH of UID {entry.uid} returned no message")

@@ -203,7 +203,7 @@ def _one_line_logger(log):
     per event to ``log`` and nothing to the root logger."""
     import logging
 
-    logger = logging.Logger("netkit.rpc.http")
+    logger = logging.Logger("netkit.rpc.http")  # noqa: LOG001 -- its own, not the shared registry's
     logger.propagate = False
     logger.addHandler(_OneLine(log).handler)
     return logger
