@@ -275,3 +275,39 @@ def test_wrong_password_and_refused_connection(mail_dovecot, account):
     assert code == 3 and "AUTHENTICATIONFAILED" in err
     code, out, err = mail("list", f"pop3://{user}@127.0.0.1:1", "--password-env", "PW", env=env)
     assert code == 1 and "refused" in err.lower()
+
+
+def test_state_file_named_by_the_user(mail_dovecot, account, tmp_path):
+    user, env = account
+    code, out, err = run_netkit("mail", "fetch", url(mail_dovecot, user), "md", "--password-env", "PW", "--state",
+                                "alice.ids", env=env, cwd=tmp_path)
+    assert code == 0, err
+    text = (tmp_path / "alice.ids").read_text()
+    assert text.startswith("netkit-mail-state 1\naccount pop3://") and text.count("\n") == 3 + 4
+    assert len(os.listdir(tmp_path / "md" / "new")) == 4
+    code, out, err = run_netkit("mail", "fetch", url(mail_dovecot, user), "md", "--password-env", "PW", "--state",
+                                "alice.ids", env=env, cwd=tmp_path)
+    assert code == 0 and "fetched 0 of 4" in out
+
+
+def test_apop_when_the_server_offers_it(dovecot_apop):
+    """The shared APOP dovecot, read only: the password never crosses the wire."""
+    code, out, err = run_netkit("mail", "list", f"pop3://alice@127.0.0.1:{dovecot_apop.pop3_port}", "-v",
+                                "--password-env", "PW", env={"PW": dovecot_apop.users["alice"]})
+    assert code == 0, err
+    assert "> APOP alice ********" in err and "PASS" not in err
+    assert dovecot_apop.users["alice"] not in err
+    assert all(subject in out for subject in dovecot_apop.subjects)
+
+
+def test_password_asked_on_a_terminal(mail_dovecot, account):
+    user, env = account
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: netkit on a terminal
+        os.execve(sys.executable, [sys.executable, "-m", "netkit", "mail", "list", url(mail_dovecot, user)],
+                  clean_env({"XDG_STATE_HOME": env["XDG_STATE_HOME"]}))
+    seen = read_pty(fd, answer=(b"Password for", env["PW"].encode() + b"\n"))
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert "Привет, мир!".encode() in seen and env["PW"].encode() not in seen

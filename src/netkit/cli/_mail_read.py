@@ -191,7 +191,8 @@ def run_fetch(request, out, err) -> int:
     store = None
     try:
         store = Mbox(request["dest"]) if values.get("mbox") else Maildir(request["dest"])
-        path = os.path.expanduser(values["state"]) if values.get("state") else state_path(account.key)
+        path = os.path.abspath(os.path.expanduser(values["state"])) if values.get("state") else \
+            state_path(account.key)
         report = fetch(account, store, lambda scope: State(path, account.key, scope), max_size=values.get("max-size"),
                        delete=bool(values.get("delete")), progress=progress)
     except NetkitError as exc:

@@ -11,11 +11,14 @@ import re
 from netkit.core.errors import ProtocolError
 from netkit.mail._box import Entry, LoginError, wrap_errors
 
-__all__ = ["MAX_HEAD", "MAX_UNTAGGED", "ImapBox", "quote_mailbox"]
+__all__ = ["MAX_HEAD", "MAX_LISTING_BYTES", "MAX_UNTAGGED", "ImapBox", "quote_mailbox"]
 
 # The header block of one message in a listing: far above real headers (a few KiB; long
 # Received chains reach 20 KiB), and a bound on a hostile literal.
 MAX_HEAD = 256 << 10
+# Literal bytes one listing (FETCH 1:* of every header block) may bring in: a mailbox's
+# headers are a few KiB a message; more is a server inflating the answer.
+MAX_LISTING_BYTES = 256 << 20
 # Untagged responses of one command (a FETCH 1:* answers one per message); a server that
 # sends them forever is stopped here.
 MAX_UNTAGGED = 2_000_000
@@ -37,7 +40,9 @@ def quote_mailbox(name: str) -> str:
 class _Mixin:
     transcript = None
     max_literal = MAX_HEAD
+    max_total = MAX_LISTING_BYTES
     untagged = 0
+    literal_bytes = 0
 
     def send(self, data):
         if self.transcript is not None:
@@ -59,6 +64,9 @@ class _Mixin:
     def read(self, size):
         if size > self.max_literal:
             raise self.abort(f"the server announced {size} bytes, more than the {self.max_literal} allowed")
+        self.literal_bytes += size
+        if self.literal_bytes > self.max_total:
+            raise self.abort(f"the answer to one command passed {self.max_total} bytes")
         return super().read(size)
 
     def _append_untagged(self, typ, dat):
@@ -68,7 +76,7 @@ class _Mixin:
         super()._append_untagged(typ, dat)
 
     def _command(self, name, *args):
-        self.untagged = 0
+        self.untagged = self.literal_bytes = 0
         return super()._command(name, *args)
 
 
@@ -111,6 +119,7 @@ class ImapBox:
 
     def _fetch(self, uids, items, limit):
         self.client.max_literal = limit
+        self.client.max_total = max(limit, MAX_LISTING_BYTES)
         with wrap_errors(self.account, "FETCH"):
             typ, data = self.client.uid("FETCH", uids, items)
             if typ != "OK":
