@@ -172,3 +172,53 @@ def test_xmlrpc_refuses_doubles_it_has_not(served, word):
     with pytest.raises(xmlrpc.client.Fault) as caught:
         xmlrpc.client.loads(data)
     assert caught.value.faultCode == -32700 and "not an XML-RPC double" in caught.value.faultString
+
+
+def test_an_xmlrpc_result_of_infinity_is_a_fault(served_module):
+    """add(1e308, 1e308) is inf: written as <double>inf</double> before, which the
+    caller's own xmlrpc.client (and every other language's) cannot read."""
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        xmlrpc.client.ServerProxy(served_module.url).add(1e308, 1e308)
+    assert "cannot be sent as XML-RPC" in caught.value.faultString and "not an XML-RPC double" in caught.value.faultString
+    assert xmlrpc.client.ServerProxy(served_module.url).pow(2, 40) == 2**40  # i8 still written
+
+
+def test_ls_of_a_huge_directory_stops_at_its_bound(tmp_path, monkeypatch):
+    from netkit.rpc import _admin
+    from netkit.rpc._faults import CallFailed
+
+    monkeypatch.setattr(_admin, "MAX_LISTING", 20)
+    for i in range(21):
+        (tmp_path / f"f{i}").touch()
+    functions = _admin.admin_functions(_admin.Root(str(tmp_path)))
+    with pytest.raises(CallFailed, match="more than the 20 entries"):
+        functions["ls_boom"](".")
+    assert functions["ls"](".") == []
+    (tmp_path / "f0").unlink()
+    assert len(functions["ls_boom"](".")) == 20
+
+
+@pytest.fixture(scope="module")
+def served_module(tmp_path_factory):
+    from tests.peers.rpc_server import write_module
+
+    top = tmp_path_factory.mktemp("attack-xmlrpc-module")
+    with rpc_server(tmp_path_factory.mktemp("log"), "--root", make_root(top), "--module", write_module(top)) as server:
+        yield server
+
+
+@pytest.mark.parametrize("allow, mapped_ok", [("127.0.0.1/32", True), ("10.0.0.0/8", False)])
+def test_allow_reads_ipv4_mapped_peers_as_ipv4(tmp_path, allow, mapped_ok):
+    """On a dual-stack socket (--bind ::) a 127.0.0.1 client arrives as
+    ::ffff:127.0.0.1: --allow 127.0.0.1/32 takes it, --allow 10.0.0.0/8 refuses it and
+    ::1 too (loopback is not allowed unless --allow says so)."""
+    with rpc_server(tmp_path, "--bind", "::", "--allow", allow, "--root", make_root(tmp_path)) as server:
+        def ls(host):
+            try:
+                return xmlrpc.client.ServerProxy(f"http://{host}:{server.port}/").ls("sub")
+            except (OSError, xmlrpc.client.ProtocolError):
+                return None
+
+        assert (ls("127.0.0.1") == ["f.txt", "passwd"]) is mapped_ok
+        assert ls("[::1]") is None
+        assert wait_for_log(server, "::1 refused: not in --allow")

@@ -134,17 +134,24 @@ def _dump_i8(_marshaller, value, write):
 
 
 def _has_big_int(value) -> bool:
+    """Whether ``value`` holds an int past 32 bits; ValueError for a NaN or an infinity
+    (xmlrpc.client writes them as <double>nan</double>, which no XML-RPC client reads)."""
+    import math
+
     stack = [value]
+    found = False
     while stack:
         item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{item} is not an XML-RPC double")
         if isinstance(item, int) and not isinstance(item, bool):
             if not -2**31 <= item < 2**31:
-                return True
+                found = True
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
         elif isinstance(item, dict):
             stack.extend(item.values())
-    return False
+    return found
 
 
 def _xml_reply(result=None, fault=None) -> bytes:
