@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import sys
 import time
 
@@ -412,3 +413,19 @@ def test_a_hung_channel_does_not_delay_another(store, webhook):
     # Delivered while every one of the slow channel's alerts is still waiting on its first try.
     assert all(r.attempts == 0 for r in pending(store).values()) and len(pending(store)) == 10
     assert len(webhook.requests("/ok/fast")) == 1
+
+
+def test_a_command_inherits_no_secret_of_the_monitor(store, tmp_path, monkeypatch):
+    """The monitor's environment holds the API token, the store's password and channel
+    secrets; a command channel gets PATH and the like, and its NETKIT_* alert variables."""
+    monkeypatch.setenv("NETKIT_API_TOKEN", "api-s3cret")
+    monkeypatch.setenv("NETKIT_DB_PASSWORD", "db-s3cret")
+    out = tmp_path / "env.json"
+    script = tmp_path / "env.py"
+    script.write_text(f"import json, os\nopen({str(out)!r}, 'w').write(json.dumps(dict(os.environ)))\n")
+    command = chan("cmd", {"type": "command", "argv": [sys.executable, str(script)]})
+    enqueue(store, [command], "web-env")
+    dispatch(store, [command], lambda: not pending(store))
+    env = json.loads(out.read_text())
+    assert "s3cret" not in json.dumps(env)
+    assert env["PATH"] == os.environ["PATH"] and env["NETKIT_TARGET"] == "web-env"

@@ -97,7 +97,8 @@ class FakeMonitor:
         self._states = {"web": TargetState("web", status=CRITICAL, hard_status=CRITICAL, since=NOW - 60,
                                            last_result=NOW),
                         "db": TargetState("db", last_result=NOW)}
-        self._samples = {"web": Sample("web", "here", NOW, 0.25, 2, "down", cert_expiry=NOW + 86400),
+        self._samples = {"web": Sample("web", "here", NOW, 0.25, 2, "down", dialogue=("< HTTP/1.1 500",),
+                                       cert_expiry=NOW + 86400),
                          "db": Sample("db", "here", NOW, 0.01, 0, "up")}
         self._verdicts = {"web": Verdict("web", 2, NOW - 60, (("here", 2),))}
         self._stats = {"checks_total": 42, "in_flight": 3, "lateness_p50": 0.01, "lateness_p99": 0.5,
@@ -363,8 +364,10 @@ def test_api_targets_and_one_target():
     assert docs["web"]["state"]["hard_status"] == 2 and docs["web"]["verdict"]["locations"] == {"here": 2}
     assert docs["web"]["labels"] == {"env": "prod"} and docs["db"]["verdict"] is None
     assert docs["db"]["last"]["summary"] == "up"
+    assert "dialogue" not in docs["web"]["last"]   # the list leaves transcripts out: one target shows it
     one = json.loads(call(FakeMonitor(), "GET", "/api/targets/web")[2])
     assert one["last"]["cert_expiry"] == pytest.approx(NOW + 86400)
+    assert one["last"]["dialogue"] == ["< HTTP/1.1 500"]
     status, _, text = call(FakeMonitor(), "GET", "/api/targets/nope")
     assert status == 404 and json.loads(text) == {"error": "no target 'nope' in the config"}
 

@@ -99,16 +99,25 @@ def _plain(record):
     return dataclasses.asdict(record)
 
 
-def _target_doc(monitor, target, states, samples, verdicts) -> dict:
+def _target_doc(monitor, target, states, samples, verdicts, *, dialogue: bool = True) -> dict:
+    """A target's document; the list leaves each last run's dialogue out (up to 64 KiB each:
+    10,000 failing targets would make an answer of hundreds of MiB)."""
     info = target.info
     verdict = _plain(verdicts.get(target.id))
     if verdict is not None:
         verdict["locations"] = dict(verdict["locations"])
     return {"id": target.id, "url": info.url, "group": info.group, "labels": dict(info.labels),
             "interval": info.interval, "location": monitor.location,
-            "state": _plain(states.get(target.id)), "verdict": verdict, "last": _plain(samples.get(target.id)),
+            "state": _plain(states.get(target.id)), "verdict": verdict, "last": _last(samples.get(target.id), dialogue),
             "paused": _paused(monitor).get(target.id),
             "maintenance": [w for w in _windows(monitor) if w["target"] == target.id]}
+
+
+def _last(sample, dialogue: bool):
+    last = _plain(sample)
+    if last is not None and not dialogue:
+        last.pop("dialogue", None)
+    return last
 
 
 def _paused(monitor) -> dict:
@@ -136,7 +145,8 @@ def add_routes(app: web.Application, monitor, store_call) -> None:
 
     async def targets(request):
         states, samples, verdicts = monitor.states(), monitor.last_samples(), monitor.verdicts()
-        return json_response([_target_doc(monitor, t, states, samples, verdicts) for t in monitor.config.targets])
+        return json_response([_target_doc(monitor, t, states, samples, verdicts, dialogue=False)
+                              for t in monitor.config.targets])
 
     async def target(request):
         t = _find(monitor, request.match_info["id"])

@@ -254,6 +254,10 @@ def _send_mail(channel: Channel, message) -> None:
         client.send_message(message, from_addr=channel.sender, to_addrs=list(channel.to))
 
 
+# The variables a command channel inherits from the monitor (besides the NETKIT_* it gets).
+COMMAND_ENV = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME", "TMPDIR"})
+
+
 def _env_value(value) -> str:
     return str(value).replace("\0", "")
 
@@ -262,7 +266,9 @@ async def _run_command(channel: Channel, payload: dict) -> None:
     """The channel's argv, no shell, the payload as JSON on stdin and NETKIT_* variables;
     exit status 0 is delivered. The command is killed (its whole process group) when the
     channel's timeout cancels it."""
-    env = dict(os.environ)
+    # Only what a command needs from ours: the monitor's environment holds the API token,
+    # the store's password and other channels' secrets, which a command must not inherit.
+    env = {k: v for k, v in os.environ.items() if k in COMMAND_ENV}
     env.update({
         "NETKIT_ALERT_ID": payload["id"], "NETKIT_ALERT_KIND": payload["kind"],
         "NETKIT_TARGET": _env_value(payload["target"]), "NETKIT_URL": _env_value(payload.get("url", "")),
