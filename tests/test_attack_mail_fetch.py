@@ -115,3 +115,25 @@ def test_an_imap_body_of_another_uid_is_not_saved_as_this_one(attack_imap, tmp_p
     code, out, err = imap_fetch(attack_imap, "swap", md, env)
     assert code == 1 and "returned no message" in err, err
     assert os.listdir(md / "new") == []
+
+
+def test_a_listing_is_bounded_in_bytes_not_only_in_lines(attack_pop3, tmp_path, env):
+    """60,000 LIST lines of 2000 bytes: each line within poplib's bound, the lines far
+    below the million allowed -- 120 MB held before. Stopped at MAX_LISTING_BYTES."""
+    from netkit.mail._pop3 import MAX_LISTING_BYTES
+
+    code, out, err = run_netkit("mail", "list", f"pop3://fatlist@127.0.0.1:{attack_pop3.port}", "--password-env",
+                                "PW", env=env, timeout=120)
+    assert code == 1 and f"a listing of more than {MAX_LISTING_BYTES >> 20} MiB" in err and err.count("\n") == 1, err
+    assert out == ""
+
+
+def test_an_mbox_that_is_a_link_is_not_followed(attack_pop3, tmp_path, env):
+    bait = tmp_path / "bait"
+    bait.write_text("precious\n")
+    box = tmp_path / "inbox.mbox"
+    os.symlink(bait, box)
+    code, out, err = run_netkit("mail", "fetch", f"pop3://fromline@127.0.0.1:{attack_pop3.port}", "--mbox", str(box),
+                                "--password-env", "PW", env=env)
+    assert code == 5 and err.count("\n") == 1, err
+    assert bait.read_text() == "precious\n"

@@ -7,6 +7,8 @@ picks the mailbox, any password is accepted:
 ``chunkcr``    a line whose CR LF straddles the client's read of 64 KiB (its CR the
                last byte of one read, its LF the first of the next)
 ``shifting``   a new UIDL for the same message at every session
+``fatlist``    a LIST of :data:`FAT_LINES` lines of 2000 bytes each (``n 100`` and padding
+               a lenient parser skips): within every per-line bound, 120 MB in all
 
 ``.commands(user)`` lists what each user's sessions sent (PASS values kept out).
 """
@@ -32,6 +34,8 @@ CLIENT_CHUNK = 64 << 10
 
 FROMLINE = (b"From: a@example.org\r\nSubject: quoting\r\n\r\nFrom the start of a line\r\n>From quoted once\r\n"
             b"not From here\r\n")
+# Lines of the fat LIST: each 2000 bytes, under poplib's 2048-byte line bound.
+FAT_LINES = 60_000
 CHUNKCR = b"From: c@example.org\r\nSubject: long line\r\n\r\n" + b"z" * (CLIENT_CHUNK - 1) + b"\r\nnext line\r\n"
 
 
@@ -86,6 +90,12 @@ class _Pop3(socketserver.StreamRequestHandler):
                 if verb == "USER":
                     user = arg
                     self.say(b"+OK\r\n")
+                elif verb == "LIST" and user == "fatlist":
+                    self.say(b"+OK\r\n")
+                    pad = b" " + b"p" * 1980 + b"\r\n"
+                    for i in range(1, FAT_LINES + 1):
+                        self.wfile.write(f"{i} 100".encode() + pad)
+                    self.say(b".\r\n")
                 elif verb == "LIST":
                     self.say(b"+OK\r\n" + b"".join(f"{i} {len(m)}\r\n".encode() for i, (_, m) in enumerate(box, 1))
                              + b".\r\n")

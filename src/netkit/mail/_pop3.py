@@ -10,11 +10,14 @@ from netkit.core.errors import ProtocolError
 from netkit.core.text import is_digits
 from netkit.mail._box import Entry, LoginError, check_uid, wrap_errors
 
-__all__ = ["CHUNK", "MAX_LISTING_LINES", "Pop3Box"]
+__all__ = ["CHUNK", "MAX_LISTING_BYTES", "MAX_LISTING_LINES", "Pop3Box"]
 
 # Lines of one LIST or UIDL answer: one a message; a mailbox of more than a million
 # messages is not read over POP3, and a server listing forever stops here.
 MAX_LISTING_LINES = 1_000_000
+# Bytes of one LIST or UIDL answer: a million UIDL lines of the longest legal 80 bytes. A
+# line may be 2048 bytes (poplib's bound), so the line bound alone let 2 GiB in.
+MAX_LISTING_BYTES = 96 << 20
 # The most read from the server at a time while a message streams to the disk.
 CHUNK = 64 << 10
 
@@ -50,6 +53,8 @@ class _Client(poplib.POP3):
                 return resp, lines, octets
             if len(lines) >= MAX_LISTING_LINES:
                 raise poplib.error_proto(f"a listing of more than {MAX_LISTING_LINES} lines")
+            if octets + len(raw) > MAX_LISTING_BYTES:
+                raise poplib.error_proto(f"a listing of more than {MAX_LISTING_BYTES >> 20} MiB")
             lines.append(line[1:] if line.startswith(b"..") else line)
             octets += len(raw)
 
