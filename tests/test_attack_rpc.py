@@ -222,3 +222,62 @@ def test_allow_reads_ipv4_mapped_peers_as_ipv4(tmp_path, allow, mapped_ok):
         assert (ls("127.0.0.1") == ["f.txt", "passwd"]) is mapped_ok
         assert ls("[::1]") is None
         assert wait_for_log(server, "::1 refused: not in --allow")
+
+
+# -- the root under a racing attacker, and names a terminal would obey -------------------------
+
+def test_a_directory_swapped_for_a_link_while_calls_run_never_leads_out(tmp_path):
+    """A thread flips ``flip`` between a real directory and a link to a directory outside
+    the root while a client lists it: every answer is the inside one, or a refusal."""
+    import threading
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "SECRET_MARK").write_text("x")
+    root = make_root(tmp_path)
+    stop = threading.Event()
+
+    def flip():
+        real, link = root / "flip", root / "flip.link"
+        while not stop.is_set():
+            real.mkdir(exist_ok=True)
+            (real / "inside").touch()
+            os.symlink(outside, link)
+            os.rename(link, root / "spare")  # a link ready to be swapped in
+            (real / "inside").unlink()
+            real.rmdir()
+            os.rename(root / "spare", real)  # now flip is the link
+            os.unlink(real)
+
+    with rpc_server(tmp_path, "--root", root) as server:
+        flipper = threading.Thread(target=flip, daemon=True)
+        flipper.start()
+        proxy = xmlrpc.client.ServerProxy(server.url)
+        seen = set()
+        try:
+            for _ in range(300):
+                for name in ("flip", "flip/SECRET_MARK"):
+                    try:
+                        got = proxy.ls_boom(name) if name == "flip" else proxy.stat(name)
+                    except xmlrpc.client.Fault as fault:
+                        seen.add(fault.faultCode)
+                        continue
+                    assert "SECRET_MARK" not in str(got), got
+                    seen.add("ok")
+        finally:
+            stop.set()
+            flipper.join(10)
+    assert "ok" in seen  # the race was run: some calls found the real directory
+
+
+def test_names_with_newlines_and_escapes_print_on_one_line_each(tmp_path):
+    root = make_root(tmp_path)
+    (root / "sub" / "two\nlines").touch()
+    (root / "sub" / "esc\x1b[2Jape").touch()
+    with rpc_server(tmp_path, "--protocol", "jsonrpc", "--root", root) as server:
+        code, out, err = run_netkit("rpc", "call", "--protocol", "jsonrpc", server.url, "ls", "sub")
+        assert code == 0, err
+        assert out.splitlines() == ["esc\\x1b[2Jape", "f.txt", "passwd", "two\\x0alines"]
+        code, out, err = run_netkit("rpc", "call", "--protocol", "jsonrpc", server.url, "ls_boom", "json:\"a\\u0000b\"")
+        assert code == 1 and "fault -32001" in err and "a NUL byte in a name" in err, err
+        assert "\x00" not in err and err.count("\n") == 1
