@@ -65,3 +65,14 @@ def test_a_reply_line_without_a_code_ends_the_session(attack_smtp):
     assert "\x1b" not in err + out and "\x07" not in err + out and "\x00" not in err + out
     assert "\\x1b[2J" in err  # the transcript shows it, escaped
     assert not any(line.startswith(("helo", "HELO", "MAIL", "RCPT")) for line in attack_smtp.lines("garbage_lines"))
+
+
+def test_an_endless_body_on_standard_input_is_bounded():
+    """``--body - < /dev/zero`` (a careless redirection) read until the memory ran out."""
+    from netkit.mail._compose import MAX_MESSAGE_BYTES
+
+    with open("/dev/zero", "rb") as zero:
+        code, out, err = run_netkit("mail", "send", "--dump", "-f", "a@example.org", "-t", "b@example.org",
+                                    "--body", "-", stdin=zero, timeout=120)
+    assert code == 2 and f"--body on standard input is larger than {MAX_MESSAGE_BYTES >> 20} MiB" in err, err
+    assert out == ""

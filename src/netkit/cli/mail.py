@@ -246,7 +246,11 @@ def tls_context(values, command):
 def _text_value(text, what, stdin):
     """TEXT, @FILE (UTF-8, else --charset) or - (standard input) as str."""
     if text == "-":
-        data = stdin.read()
+        from netkit.mail._compose import MAX_MESSAGE_BYTES
+
+        data = stdin.read(MAX_MESSAGE_BYTES + 1)  # `< /dev/zero` or `yes |` would fill the memory
+        if len(data) > MAX_MESSAGE_BYTES:
+            raise UsageError(f"{what} on standard input is larger than {MAX_MESSAGE_BYTES >> 20} MiB")
     elif text.startswith("@"):
         from netkit.mail._compose import _read_file
 
