@@ -281,3 +281,13 @@ def test_names_with_newlines_and_escapes_print_on_one_line_each(tmp_path):
         code, out, err = run_netkit("rpc", "call", "--protocol", "jsonrpc", server.url, "ls_boom", "json:\"a\\u0000b\"")
         assert code == 1 and "fault -32001" in err and "a NUL byte in a name" in err, err
         assert "\x00" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("prefix, depth", [("json:", 50_000), ("", 50_000), ("json:", 500)])
+def test_a_deeply_nested_argument_is_a_usage_error(prefix, depth):
+    """A careless (or generated) argument nested 500 levels passed json.loads and then
+    blew the XML-RPC marshaller's recursion; 50,000 blew json's: 'internal error' both."""
+    arg = prefix + "[" * depth + "]" * depth
+    code, out, err = run_netkit("rpc", "call", "http://127.0.0.1:1/", "ls", arg)
+    assert code == 2 and "nested deeper than 64 levels" in err and err.count("\n") == 1, err
+    assert "internal error" not in err

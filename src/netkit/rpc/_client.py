@@ -29,7 +29,21 @@ class Fault(NetError):
 def parse_arg(text: str):
     """A command-line argument: ``str:``, ``int:``, ``float:``, ``bool:``, ``json:`` say the
     type; otherwise JSON when it parses (``5``, ``[1,2]``, ``{"a":1}``, ``null``), else the
-    text itself (``/var/log``)."""
+    text itself (``/var/log``). Nested at most MAX_REPLY_DEPTH levels (deeper, the
+    marshallers recurse past Python's stack, and no server takes it)."""
+    from netkit.rpc._registry import depth_over
+
+    too_deep = f"argument {text[:40]!r}...: nested deeper than {MAX_REPLY_DEPTH} levels"
+    try:
+        value = _parse_arg(text)
+    except RecursionError:
+        raise UsageError(too_deep) from None
+    if depth_over(value, MAX_REPLY_DEPTH):
+        raise UsageError(too_deep)
+    return value
+
+
+def _parse_arg(text: str):
     kind, colon, rest = text.partition(":")
     if colon and kind in ("str", "int", "float", "bool", "json"):
         try:
