@@ -291,3 +291,26 @@ def test_a_deeply_nested_argument_is_a_usage_error(prefix, depth):
     code, out, err = run_netkit("rpc", "call", "http://127.0.0.1:1/", "ls", arg)
     assert code == 2 and "nested deeper than 64 levels" in err and err.count("\n") == 1, err
     assert "internal error" not in err
+
+
+def test_a_batch_whose_answers_grow_past_the_bound_stops_running(tmp_path):
+    """100 ls of a directory of 2,000 names of 200 bytes: 40 MB of answers for a request
+    of 6 KB. Past MAX_BATCH_REPLY the rest are answered 'too big' without being run."""
+    import json
+
+    from netkit.rpc._http import MAX_BATCH_REPLY
+
+    root = make_root(tmp_path)
+    wide = root / "wide"
+    wide.mkdir()
+    for i in range(2000):
+        (wide / f"{i:05d}{'n' * 195}").touch()
+    batch = [{"jsonrpc": "2.0", "method": "ls", "params": ["wide"], "id": i} for i in range(100)]
+    with rpc_server(tmp_path, "--protocol", "jsonrpc", "--root", root) as server:
+        replies = post_json(server, json.dumps(batch).encode())
+    assert [r["id"] for r in replies] == list(range(100))  # every call answered, in order
+    full = [r for r in replies if "result" in r]
+    refused = [r for r in replies if "error" in r]
+    assert full and refused and all(len(r["result"]) == 2000 for r in full)
+    assert all(r["error"]["code"] == -32004 and "passed 16 MiB" in r["error"]["message"] for r in refused)
+    assert len(json.dumps(replies)) < MAX_BATCH_REPLY + (1 << 20)
