@@ -321,10 +321,8 @@ class SqlStore(Store):
 
     def remove_window(self, id: str) -> bool:
         with self._write() as cur:
-            cur.execute("SELECT 1 FROM windows WHERE id = ?", (id,))
-            found = cur.fetchone() is not None
             cur.execute("DELETE FROM windows WHERE id = ?", (id,))
-            return found
+            return cur.rowcount > 0
 
     def windows(self, now: float) -> list[dict]:
         with self._read() as cur:
@@ -341,10 +339,8 @@ class SqlStore(Store):
 
     def resume(self, target: str) -> bool:
         with self._write() as cur:
-            cur.execute("SELECT 1 FROM paused WHERE target = ?", (target,))
-            found = cur.fetchone() is not None
             cur.execute("DELETE FROM paused WHERE target = ?", (target,))
-            return found
+            return cur.rowcount > 0
 
     def paused(self) -> dict[str, dict]:
         with self._read() as cur:
