@@ -44,9 +44,10 @@ ROLLUP_CHUNK_TARGETS = 1000
 # rollup() stops after the chunk that passes this many seconds and resumes at the next
 # call (the runner calls it every minute): folding never holds the writer thread long.
 ROLLUP_BUDGET = 1.0
-# Samples are deleted in slices of this many seconds of history, one transaction each, so
-# pruning a day never holds the write lock long enough to stall the runner's batches.
-PRUNE_SLICE = 600.0
+# Samples are deleted in slices of this many seconds of history, one transaction each (20k
+# samples at 10,000 targets every 60 s, a fraction of a second), so pruning a day never
+# holds the write lock long enough to stall the runner's batches.
+PRUNE_SLICE = 120.0
 # changed_states() hands back a watermark this far behind the store's clock: a state
 # written at t may commit a little later (a 10k batch takes up to a second) and monitors'
 # clocks differ; re-reading the last seconds is harmless (the decider is idempotent).
@@ -94,6 +95,15 @@ class SqlStore(Store):
 
     # The rollups read through their (step, at, ...) index.
     _rollups_by_time = "rollups"
+    def _window_samples(self, targets: list[str], start: float, end: float) -> tuple[str, list]:
+        """(FROM ... WHERE ..., params): these targets' samples in [start, end), read through
+        the (target, at, ...) index, never every target's samples of the window by time."""
+        # SQLite: INDEXED BY; a planner with sampled statistics may prefer the time index.
+        return (f"samples INDEXED BY samples_target WHERE target IN ({', '.join('?' * len(targets))}) "
+                "AND at >= ? AND at < ?", [*targets, start, end])
+
+    def _fresh_statistics(self) -> None:
+        """Make sure the planner knows the samples table's size (before folding)."""
 
     def _unindexed(self, column: str) -> str:
         """``column`` in a form the planner will not pick an index for (where we know
@@ -414,6 +424,7 @@ class SqlStore(Store):
         estimated from each target's interval and locations, and at most
         ROLLUP_CHUNK_TARGETS targets. The targets are those synced and those with a state
         (a sample of a target that has neither is not folded)."""
+        self._fresh_statistics()
         with self._read() as cur:
             cur.execute("SELECT COUNT(DISTINCT location) FROM states")
             everywhere = max(1, cur.fetchone()[0] or 1)
@@ -430,17 +441,15 @@ class SqlStore(Store):
         return [chunk for chunk in chunks if chunk]
 
     def _fold(self, cur, step: int, start: float, end: float, targets: list[str]) -> None:
-        # The target index (target, at, ...) reads exactly these targets' samples of the window.
-        where = f"target IN ({', '.join('?' * len(targets))}) AND at >= ? AND at < ?"
-        params = [*targets, start, end]
+        source, params = self._window_samples(targets, start, end)
         bucket = self._bucket(step)
         cur.execute(
             "INSERT INTO rollups (step, target, location, at, count, failures, min, avg, max, p50, p95, p99) "
             f"SELECT {step}, target, location, bucket, COUNT(*), {_FAIL}, MIN(duration), AVG(duration), "
             f"MAX(duration), {_percentile(50)}, {_percentile(95)}, {_percentile(99)} "
             f"FROM (SELECT target, location, {bucket} AS bucket, duration, status, "
-            "ROW_NUMBER() OVER w AS rn, COUNT(*) OVER w2 AS n FROM samples "
-            f"WHERE {where} WINDOW w AS (PARTITION BY target, location, {bucket} ORDER BY duration), "
+            f"ROW_NUMBER() OVER w AS rn, COUNT(*) OVER w2 AS n FROM {source} "
+            f"WINDOW w AS (PARTITION BY target, location, {bucket} ORDER BY duration), "
             f"w2 AS (PARTITION BY target, location, {bucket})) AS r "
             "WHERE true GROUP BY target, location, bucket "
             "ON CONFLICT (step, target, location, at) DO UPDATE SET count = excluded.count, "
