@@ -89,3 +89,17 @@ def test_a_bad_config_at_start_is_one_line_and_exit_2(tmp_path):
                           check=False, text=True, env=clean_env(), timeout=WAIT)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "interval" in proc.stderr, proc.stderr
+
+
+def test_a_state_directory_others_may_write_is_refused(tmp_path):
+    """Another user who may write into the state directory could plant the store (or a symlink
+    in its place): one line, exit 2, nothing created."""
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(0o777)
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(f'[monitor]\nstate-dir = "{state}"\nlisten = ""\n[[target]]\nurl = "tcp://127.0.0.1:1"\n')
+    proc = subprocess.run([sys.executable, "-m", "netkit", "monitor", "run", str(cfg)], capture_output=True,
+                          check=False, text=True, env=clean_env(), timeout=WAIT)
+    assert proc.returncode == 2 and "chmod 700" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and list(state.iterdir()) == []

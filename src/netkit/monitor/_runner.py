@@ -677,12 +677,20 @@ async def _main(path: str, overrides: dict) -> int:
 def _make_state_dir(path: str) -> None:
     """Create the state directory (owner only) when it is missing, as systemd's
     StateDirectory= does for the unit; a store path the config names is not created."""
+    import stat
+
     from netkit.core.errors import UsageError
 
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.stat(path)
     except OSError as exc:
         raise UsageError(f"cannot create the state directory {path}: {exc.strerror or exc}") from None
+    # Others who may write into it could plant the store's file (or a symlink in its place).
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or st.st_uid not in (os.getuid(), 0):
+        raise UsageError(f"the state directory {path} may be written by other users (mode "
+                         f"{stat.S_IMODE(st.st_mode):o}, owner uid {st.st_uid}); give it to this user "
+                         f"only: chmod 700 {path}")
 
 
 def load(path: str, overrides: dict):

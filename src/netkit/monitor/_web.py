@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from netkit.core.errors import UsageError
+from netkit.core.text import for_terminal
 from netkit.monitor._api import add_routes, json_error
 from netkit.monitor._config import DEFAULT_LISTEN
 from netkit.monitor._metrics import CONTENT_TYPE, _LabelCache, render_metrics
@@ -142,7 +143,7 @@ async def _guard(request, handler):
     except Busy as exc:
         response = (json_error if api else _text_error)(503, str(exc))
     except Exception:
-        log.exception("internal error answering %s %s", request.method, request.path)
+        log.exception("internal error answering %s %s", for_terminal(request.method), for_terminal(request.path))
         response = (json_error if api else _text_error)(500, "internal error; the monitor's log has the details")
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -209,7 +210,8 @@ def make_app(monitor) -> web.Application:
             except TimeoutError:
                 why = f"no answer within {timeout:g} s"
             except Exception:   # a bug met by one probe fails that probe (as blackbox), not the scrape
-                log.exception("internal error probing %s with module %s", spec.target.text, module.name)
+                log.exception("internal error probing %s with module %s", for_terminal(spec.target.text),
+                              for_terminal(module.name))
                 why = "internal error; the monitor's log has the details"
         text = probe_metrics(module, spec, result, time.perf_counter() - started)
         if debug:
