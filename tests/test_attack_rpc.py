@@ -314,3 +314,29 @@ def test_a_batch_whose_answers_grow_past_the_bound_stops_running(tmp_path):
     assert full and refused and all(len(r["result"]) == 2000 for r in full)
     assert all(r["error"]["code"] == -32004 and "passed 16 MiB" in r["error"]["message"] for r in refused)
     assert len(json.dumps(replies)) < MAX_BATCH_REPLY + (1 << 20)
+
+
+def test_a_multicall_whose_answers_grow_past_the_bound_stops_running(tmp_path):
+    from netkit.rpc._registry import MAX_MULTICALL_REPLY
+
+    root = make_root(tmp_path)
+    wide = root / "wide"
+    wide.mkdir()
+    for i in range(2000):
+        (wide / f"{i:05d}{'n' * 195}").touch()
+    with rpc_server(tmp_path, "--root", root) as server:
+        multi = xmlrpc.client.MultiCall(xmlrpc.client.ServerProxy(server.url))
+        for _ in range(100):
+            multi.ls_boom("wide")
+        answers = multi()
+        got = []
+        while True:
+            try:
+                got.append(len(answers[len(got)]))
+            except IndexError:
+                break
+            except xmlrpc.client.Fault as fault:
+                assert fault.faultCode == -32004 and "passed 16 MiB" in fault.faultString
+                got.append("refused")
+    assert len(got) == 100 and got[0] == 2000 and got[-1] == "refused"
+    assert got.count(2000) * 2000 * 216 < MAX_MULTICALL_REPLY + 2000 * 216 * 2

@@ -32,6 +32,9 @@ NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 SYSTEM = ("system.listMethods", "system.methodHelp", "system.methodSignature", "system.multicall")
 # Calls in one system.multicall: a batch is for a handful of calls; more is a flood.
 MAX_MULTICALL = 100
+# The answers of one multicall past this size: the rest of its calls are not run (100 ls of
+# 10,000 long names are 250 MB, more as XML, for a request of a few KB).
+MAX_MULTICALL_REPLY = 16 << 20
 
 
 class Limits:
@@ -252,7 +255,11 @@ class Dispatcher:
 
         self._check(name, params)
         if name == "system.multicall":
-            return [await self._one_of_many(c) for c in _calls(params)]
+            out, budget = [], _Budget()
+            for item in _calls(params):
+                out.append(budget.over() or await self._one_of_many(item))
+                budget.add(out[-1])
+            return out
         if name in SYSTEM:
             return self._system(name, params)
         method = self.registry.resolve(name)
@@ -301,7 +308,11 @@ class Dispatcher:
 
         self._check(name, params)
         if name == "system.multicall":
-            return [self._one_blocking(c) for c in _calls(params)]
+            out, budget = [], _Budget()
+            for item in _calls(params):
+                out.append(budget.over() or self._one_blocking(item))
+                budget.add(out[-1])
+            return out
         if name in SYSTEM:
             return self._system(name, params)
         method = self.registry.resolve(name)
@@ -332,6 +343,35 @@ class Dispatcher:
 
     def close(self):
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Budget:
+    """The answers of one system.multicall, sized as they come (strings and bytes by
+    their length, anything else a few bytes): past MAX_MULTICALL_REPLY the rest of the
+    calls are not run and answer a fault."""
+
+    def __init__(self):
+        self.size = 0
+
+    def add(self, value):
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, (str, bytes, bytearray)):
+                self.size += len(item) + 16
+            elif isinstance(item, (list, tuple)):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            else:
+                self.size += 16
+
+    def over(self):
+        if self.size <= MAX_MULTICALL_REPLY:
+            return None
+        return {"faultCode": TooBig.code, "faultString": f"the multicall's answers passed "
+                                                          f"{MAX_MULTICALL_REPLY >> 20} MiB; send this call again"}
 
 
 def _calls(params):
