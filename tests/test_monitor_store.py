@@ -359,6 +359,19 @@ def test_prune_keeps_what_is_not_folded(store):
     assert store.series("web", 0, math.inf, "hour") == [] and store.events(None, 0) == []
 
 
+def test_minute_rollups_go_after_two_days_samples_after_raw_days(store):
+    """Minute rollups are as many rows as a 60 s target's samples: two days of them draw the
+    dashboard's finest ranges; the samples themselves stay for raw_days."""
+    store.sync_targets([info("web")])
+    store.commit([sample(at=T0 + i * HOUR) for i in range(96)], [], [])
+    fold(store, T0 + 4 * DAY)
+    store.prune(T0 + 4 * DAY, raw_days=14, rollup_days=30)
+    assert len(store.history("web", 0, math.inf)) == 96
+    minutes = store.series("web", 0, math.inf, "minute")
+    assert minutes and min(r["at"] for r in minutes) >= T0 + 2 * DAY
+    assert len(store.series("web", 0, math.inf, "hour")) >= 95   # the last hour folds 180 s after it ends
+
+
 def test_threads_write_and_read_at_once(store):
     errors = []
 

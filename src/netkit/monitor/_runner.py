@@ -58,6 +58,8 @@ WATCH_SECONDS = 2.0
 CONTROLS_SECONDS = 5.0
 # Rollups and retention: each minute (rollup is idempotent and cheap), retention hourly.
 ROLLUP_SECONDS = 60.0
+# A rollup that ran out of its time budget (a backlog after a restart) goes on this soon.
+ROLLUP_CATCHUP_SECONDS = 5.0
 PRUNE_SECONDS = 3600.0
 # What one stored result keeps of a peer's words: the summary line, the dialogue.
 MAX_SUMMARY = 1024
@@ -171,6 +173,7 @@ class Monitor:
         self._kick = asyncio.Event()
         self._stopping = asyncio.Event()
         self._writer = None
+        self._house = None
         self._resolver = None
         self._leader = False
         self._dispatcher = None
@@ -281,6 +284,7 @@ class Monitor:
 
         self._resolver = Resolver()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="netkit-store")
+        self._house = ThreadPoolExecutor(1, thread_name_prefix="netkit-housekeeping")
         try:
             if self._store is None:
                 from netkit.monitor._store import open_store
@@ -304,6 +308,9 @@ class Monitor:
             await self._flush()
         finally:
             await self._stop_dispatcher()
+            # A rollup or prune still running on its thread ends (within its time budget or
+            # slice) before the store's connections close under it.
+            await asyncio.get_running_loop().run_in_executor(None, self._house.shutdown, True)
             if self._store is not None:
                 await self._in_writer(self._store.close)
             self._writer.shutdown(wait=True)
@@ -555,19 +562,25 @@ class Monitor:
         self._windows = await self._in_writer(self._store.windows, self._clock())
 
     async def _housekeeping_loop(self) -> None:
+        """Rollups and retention on a thread of their own, so an hourly prune never holds up
+        the writer's batches; rollup() works to a time budget and says when it is caught up."""
         settings = self.config.settings
+        loop = asyncio.get_running_loop()
         last_prune = 0.0
+        pause = ROLLUP_SECONDS
         while True:
-            await asyncio.sleep(ROLLUP_SECONDS)
+            await asyncio.sleep(pause)
             now = self._clock()
             try:
-                await self._in_writer(self._store.rollup, now)
+                caught_up = await loop.run_in_executor(self._house, self._store.rollup, now)
+                pause = ROLLUP_SECONDS if caught_up is not False else ROLLUP_CATCHUP_SECONDS
                 if now - last_prune >= PRUNE_SECONDS:
                     last_prune = now
-                    await self._in_writer(self._store.prune, now, settings.keep_raw / 86400.0,
-                                          settings.keep_rollups / 86400.0)
+                    await loop.run_in_executor(self._house, self._store.prune, now, settings.keep_raw / 86400.0,
+                                               settings.keep_rollups / 86400.0)
             except Exception as exc:  # noqa: BLE001
                 self._complain("housekeeping", f"store: housekeeping failed ({exc}); retrying in a minute")
+                pause = ROLLUP_SECONDS
 
     # -- reload ---------------------------------------------------------------------------------
     async def reload(self, config) -> None:

@@ -48,6 +48,10 @@ ROLLUP_BUDGET = 1.0
 # samples at 10,000 targets every 60 s, a fraction of a second), so pruning a day never
 # holds the write lock long enough to stall the runner's batches.
 PRUNE_SLICE = 120.0
+# Days of minute rollups kept: the dashboard's finest ranges (1 h, 24 h) read them; a
+# 60 s target has one a minute, as many rows as its samples, so keeping them as long as
+# the raw samples would almost double the store.
+MINUTE_ROLLUP_DAYS = 2.0
 # changed_states() hands back a watermark this far behind the store's clock: a state
 # written at t may commit a little later (a 10k batch takes up to a second) and monitors'
 # clocks differ; re-reading the last seconds is harmless (the decider is idempotent).
@@ -457,8 +461,9 @@ class SqlStore(Store):
             "p50 = excluded.p50, p95 = excluded.p95, p99 = excluded.p99", params)
 
     def prune(self, now: float, raw_days: float, rollup_days: float) -> None:
-        """Samples and minute rollups go after ``raw_days`` (at a 60 s interval a minute
-        rollup is as big as its sample), but never before the day rollup has folded them;
+        """Samples go after ``raw_days``, minute rollups after two days (or ``raw_days`` if
+        shorter; at a 60 s interval a minute rollup is as big as its sample), but never before
+        the day rollup has folded them;
         hour and day rollups, events, closed incidents, cleared acks and finished alerts go
         after ``rollup_days``."""
         with self._housekeeping() as ours:
@@ -472,7 +477,9 @@ class SqlStore(Store):
             day_mark = self._marks(cur).get(DAY)
         raw_cut = min(raw_cut, day_mark if day_mark is not None else -math.inf)
         self._delete_sliced("samples", "", (), raw_cut)
-        self._delete_sliced("rollups", "step = ? AND ", (MINUTE,), now - raw_days * DAY)
+        # Minute rollups draw the dashboard's 1 h and 24 h ranges; beyond two days the hour
+        # rollups (folded from the samples themselves) answer every question.
+        self._delete_sliced("rollups", "step = ? AND ", (MINUTE,), now - min(raw_days, MINUTE_ROLLUP_DAYS) * DAY)
         with self._write() as cur:
             cur.execute("DELETE FROM rollups WHERE step <> ? AND at < ?", (MINUTE, old_cut))
             cur.execute("DELETE FROM events WHERE at < ?", (old_cut,))
