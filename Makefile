@@ -48,7 +48,7 @@ debs-bench:
 	@./.ci/apt-ensure $(BENCH_DEBS) $(TEST_DEBS)
 
 test: debs-test install-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 4 --dist loadfile
 
 bench: debs-bench $(VENV)/.installed-bench
 	@status=0; for b in start sweep protocols scan transfer mirror serve ssh; do \
