@@ -14,53 +14,11 @@ raises :class:`netkit.core.errors.UsageError`; DNS failures raise
 comes). Imports are lazy: dnspython loads only when a DNS query is made.
 """
 
-__all__ = [  # sorted; tests/unit/test_info_logic.py pins it
-    "DnsLookup",
-    "HostNames",
-    "Record",
-    "Service",
-    "UrlParts",
-    "decode_query",
-    "encode_query",
-    "host_names",
-    "join_url",
-    "lookup_records",
-    "lookup_service",
-    "parse_url",
-    "quote",
-    "reverse_lookup",
-    "unquote",
-]
+from netkit.core.lazy import lazy_names
 
-_LAZY = {
-    "DnsLookup": "netkit.info.dns",
-    "HostNames": "netkit.info.dns",
-    "Record": "netkit.info.dns",
-    "host_names": "netkit.info.dns",
-    "lookup_records": "netkit.info.dns",
-    "reverse_lookup": "netkit.info.dns",
-    "Service": "netkit.info.services",
-    "lookup_service": "netkit.info.services",
-    "UrlParts": "netkit.info.urls",
-    "decode_query": "netkit.info.urls",
-    "encode_query": "netkit.info.urls",
-    "join_url": "netkit.info.urls",
-    "parse_url": "netkit.info.urls",
-    "quote": "netkit.info.urls",
-    "unquote": "netkit.info.urls",
+_MODULES = {
+    "netkit.info.dns": ("DnsLookup", "HostNames", "Record", "host_names", "lookup_records", "reverse_lookup"),
+    "netkit.info.services": ("Service", "lookup_service"),
+    "netkit.info.urls": ("UrlParts", "decode_query", "encode_query", "join_url", "parse_url", "quote", "unquote"),
 }
-
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'netkit.info' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_names(__name__, _MODULES)  # tests/unit/test_info_logic.py pins __all__

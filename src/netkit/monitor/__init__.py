@@ -20,6 +20,8 @@ around it, and every rule is tested on a fake clock.
 Imports are lazy: ``import netkit.monitor`` loads nothing until a name is used.
 """
 
+from netkit.core.lazy import lazy_names
+
 _MODULES = {
     "netkit.monitor._schedule": ("Job", "LatenessStats", "Reload", "Run", "Scheduler"),
     "netkit.monitor._state": ("AckCleared", "Acknowledged", "FlappingStarted", "FlappingStopped", "HardChange",
@@ -31,20 +33,4 @@ _MODULES = {
     "netkit.monitor._store": ("Store", "open_store"),
     "netkit.monitor._alerts": ("Channel", "Dispatcher", "channel_from_table", "plan_alerts", "reminders"),
 }
-_LAZY = {name: module for module, names in _MODULES.items() for name in names}
-__all__ = sorted(_LAZY)  # tests/unit/test_monitor_api.py pins it
-
-
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'netkit.monitor' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_names(__name__, _MODULES)  # tests/unit/test_monitor_api.py pins __all__

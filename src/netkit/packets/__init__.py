@@ -14,6 +14,8 @@ raw sockets with kernel BPF filters (``_raw``). Without CAP_NET_RAW they raise
 Imports are lazy: ``import netkit.packets`` loads nothing until a name is used.
 """
 
+from netkit.core.lazy import lazy_names
+
 _MODULES = {
     "netkit.packets._arp": ("ArpHost", "ArpSweep", "arp_sweep"),
     "netkit.packets._dns": ("DnsRecord", "DnsReply", "dns_query"),
@@ -23,20 +25,4 @@ _MODULES = {
     "netkit.packets._summary": ("summary",),
     "netkit.packets._trace": ("Flow", "Hop", "Trace", "lookup_names", "trace"),
 }
-_LAZY = {name: module for module, names in _MODULES.items() for name in names}
-__all__ = sorted(_LAZY)  # tests/unit/test_packets_logic.py pins it
-
-
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'netkit.packets' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_names(__name__, _MODULES)  # tests/unit/test_packets_logic.py pins __all__

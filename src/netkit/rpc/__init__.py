@@ -22,6 +22,8 @@ Calling, as ``netkit rpc call`` does::
 Imports are lazy: ``import netkit.rpc`` loads nothing until a name is used.
 """
 
+from netkit.core.lazy import lazy_names
+
 _MODULES = {
     "netkit.rpc._client": ("Fault", "call", "parse_arg"),
     "netkit.rpc._faults": ("Busy", "CallFailed", "CallTimeout", "InternalFault", "InvalidParams", "InvalidRequest",
@@ -29,20 +31,4 @@ _MODULES = {
     "netkit.rpc._registry": ("Dispatcher", "Limits", "Registry", "expose", "value_class"),
     "netkit.rpc._serve": ("PROTOCOLS", "ServerConfig", "run"),
 }
-_LAZY = {name: module for module, names in _MODULES.items() for name in names}
-__all__ = sorted(_LAZY)  # tests/unit/test_rpc_logic.py pins it
-
-
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'netkit.rpc' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_names(__name__, _MODULES)  # tests/unit/test_rpc_logic.py pins __all__
