@@ -88,18 +88,17 @@ class Settings:
         return mask_url(self.store)
 
 
-def settings_from_table(path, table, env, base) -> Settings:
-    """The Settings of ``table`` (the [monitor] table of the config at ``path``; relative paths
-    are relative to ``base``); UsageError naming the key on a mistake."""
-    where = f"{path}: [monitor]"
-    if not isinstance(table, dict):
-        raise UsageError(f"{where} must be a table of settings")
+def _reader(where: str, table, keys, example: str):
+    """Check that ``table`` is a table of ``keys`` only; return ``get(key, parse, example,
+    default)``, which reads one, UsageError naming the key and an example on a bad value."""
     from netkit.cli.args import suggest
 
+    if not isinstance(table, dict):
+        raise UsageError(f"{where} must be a table of settings{example}")
     for key in table:
-        if key not in _SETTING_KEYS:
-            raise UsageError(f"{where}: unknown setting {shown(key)}{suggest(str(key), _SETTING_KEYS, quoted=True)}; "
-                             f"settings are {', '.join(_SETTING_KEYS)}")
+        if key not in keys:
+            raise UsageError(f"{where}: unknown setting {shown(key)}{suggest(str(key), keys, quoted=True)}; "
+                             f"settings are {', '.join(keys)}")
 
     def get(key, parse, example, default=None):
         if key not in table:
@@ -109,6 +108,14 @@ def settings_from_table(path, table, env, base) -> Settings:
         except ValueError as exc:
             raise bad(where, key, exc, table[key], example) from None
 
+    return get
+
+
+def settings_from_table(path, table, env, base) -> Settings:
+    """The Settings of ``table`` (the [monitor] table of the config at ``path``; relative paths
+    are relative to ``base``); UsageError naming the key on a mistake."""
+    where = f"{path}: [monitor]"
+    get = _reader(where, table, _SETTING_KEYS, "")
     state_dir = get("state-dir", _path, '"/var/lib/netkit"')
     if state_dir is None:
         state_dir = _default_state_dir(env)
@@ -196,28 +203,14 @@ def _with_password(url: str, password: str) -> str:
 def web_from_table(path, table, groups) -> Web:
     """The Web settings of ``table`` (the [web] table of the config at ``path``; ``groups``
     the config's group names); UsageError naming the key on a mistake."""
-    from netkit.cli.args import suggest
     from netkit.monitor._fields import names
 
     where = f"{path}: [web]"
-    if not isinstance(table, dict):
-        raise UsageError(f"{where} must be a table of settings, e.g. [web] status-groups = [\"web\"]")
-    for key in table:
-        if key not in _WEB_KEYS:
-            raise UsageError(f"{where}: unknown setting {shown(key)}{suggest(str(key), _WEB_KEYS, quoted=True)}; "
-                             f"settings are {', '.join(_WEB_KEYS)}")
-
-    def get(key, parse, example, default=None):
-        if key not in table:
-            return default
-        try:
-            return parse(table[key])
-        except ValueError as exc:
-            raise bad(where, key, exc, table[key], example) from None
-
+    get = _reader(where, table, _WEB_KEYS, ', e.g. [web] status-groups = ["web"]')
     status_groups = get("status-groups", names("group", 1000), '["web"]', ())
     for name in status_groups:
         if name not in groups:
+            from netkit.cli.args import suggest
             from netkit.monitor._config import for_name
 
             raise UsageError(f"{where}: status-groups names {shown(name)}, which is not defined"
