@@ -15,7 +15,7 @@ import time
 from netkit.core.errors import NetError
 from netkit.core.text import for_terminal
 
-__all__ = ["MAX_LINE", "MAX_REPLY_LINES", "STAGES", "Session", "StageError", "Transcript", "exit_code"]
+__all__ = ["MAX_LINE", "MAX_REPLY_LINES", "STAGES", "StageError", "Transcript", "exit_code"]
 
 # A reply line longer than this is garbage (RFC 5321 allows 512 octets; smtplib's own
 # bound is 8192): it stops the session rather than the memory.
