@@ -51,7 +51,7 @@ test: debs-test install-test
 	$(PY) -m pytest -q -n 4 --dist loadfile
 
 bench: debs-bench $(VENV)/.installed-bench
-	@status=0; for b in start sweep protocols scan transfer mirror serve ssh; do \
+	@status=0; for b in start sweep protocols scan transfer mirror serve ssh rpc mail packets monitor_store monitor_web monitor; do \
 		echo "== bench_$$b"; $(PY) benchmarks/bench_$$b.py || status=1; \
 	done; exit $$status
 
