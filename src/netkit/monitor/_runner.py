@@ -178,6 +178,7 @@ class Monitor:
         self._leader = False
         self._dispatcher = None
         self._watermark = 0.0
+        self._dirty: set[str] = set()   # targets whose state changed since the last decision
         self._checks = 0
         self._commit_seconds = 0.0
         self._commits = 0
@@ -389,6 +390,7 @@ class Monitor:
         pending = self._pending
         pending.samples.append(sample)
         pending.states[target.id] = transition.state
+        self._dirty.add(target.id)
         for event in transition.events:
             data = {k: v for k, v in asdict(event).items() if k not in ("target", "at")}
             pending.events.append(StoredEvent(target.id, location, event.at, type(event).__name__, data))
@@ -465,8 +467,20 @@ class Monitor:
         if count % COMPLAIN_EVERY == 0:
             _log(message + (f" ({count} times before)" if count else ""))
 
+    async def _changed(self):
+        """(watermark, {target: {location: state}}) of the states changed since the last
+        decision. A store only this monitor writes (SQLite) holds nothing its memory does not:
+        the states come from memory, not read back and decoded (8 % of the CPU at 10,000
+        targets); a shared store (PostgreSQL) has the other locations' too."""
+        if getattr(self._store, "shared", True):
+            return await self._in_writer(self._store.changed_states, self._watermark)
+        names = self._states.keys() if self._watermark == 0.0 else self._dirty
+        self._dirty = set()
+        location = self.config.settings.location
+        return 1.0, {t: {location: self._states[t]} for t in list(names) if t in self._states}
+
     async def _decide(self) -> None:
-        watermark, changed = await self._in_writer(self._store.changed_states, self._watermark)
+        watermark, changed = await self._changed()
         if not changed:
             self._watermark = watermark
             return

@@ -68,6 +68,7 @@ def sqlite_path(url: str) -> str:
 
 class SqliteStore(SqlStore):
     types = s.SQLITE_TYPES
+    shared = False   # one monitor's: several monitors meet in PostgreSQL
 
     def __init__(self, url: str, location: str = "default") -> None:
         self.path = sqlite_path(url)

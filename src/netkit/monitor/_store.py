@@ -34,6 +34,9 @@ class Store:
     """The store's operations; engines override every method."""
 
     location: str   # this monitor's location, set by open_store
+    # Whether other monitors write to it too (PostgreSQL). SQLite serves one monitor, whose
+    # memory then holds every state the store has.
+    shared: bool = True
 
     # -- life ------------------------------------------------------------------------------
     def migrate(self) -> None:
