@@ -398,7 +398,7 @@ def test_api_ages_and_store_reads():
 
 
 @pytest.mark.parametrize("query", ["since=yesterday", "since=-5", "until=1e300", "limit=0", "limit=99999999",
-                                   "limit=abc"])
+                                   "limit=abc", "limit=%C2%B2", "limit=" + "9" * 5000])
 def test_api_bad_query_is_400_one_line(query):
     status, _, text = call(FakeMonitor(), "GET", f"/api/targets/web/history?{query}")
     error = json.loads(text)["error"]
