@@ -28,7 +28,7 @@ status is a problem). A suppressed change is recorded, never alerted.
 
 from __future__ import annotations
 
-from netkit.core.status import _SEVERITY
+from netkit.core.status import _SEVERITY, Status
 from netkit.monitor._records import Verdict, VerdictChange
 from netkit.monitor._state import TargetState
 
@@ -76,7 +76,6 @@ def decide(prev: Verdict | None, target: str, states: dict[str, TargetState], *,
                                                   ("acknowledged", acked and status != 0)) if on)
     if not summary:
         agree = sum(1 for _, s in per_location if _SEVERITY[s] >= _SEVERITY[status])
-        word = ("OK", "WARNING", "CRITICAL", "UNKNOWN")[status]
-        summary = f"{agree} of {len(per_location)} locations report {word}"
+        summary = f"{agree} of {len(per_location)} locations report {Status(status).label}"
     verdict = Verdict(target, status, at, per_location, flapping, acked and status != 0)
     return verdict, VerdictChange(target, at, prev.status, status, summary, suppressed, per_location)
