@@ -87,6 +87,13 @@ def test_oui_lookup(tmp_path):
                    "00:50:c2:00:00:01": "IEEE RA", "02:00:00:00:00:01": _oui.LOCAL, "00:00:5e:00:00:01": ""}
 
 
+def test_oui_lookup_skips_a_non_ascii_prefix_length(tmp_path):
+    registry = tmp_path / "manuf"
+    registry.write_text("00:50:C2:7D:50/\u00b2\tBOGUS\n00:16:3E\tXensource\n", encoding="utf-8")
+    assert _oui.vendors(["00:50:c2:7d:50:00", "00:16:3e:00:00:01"], files=(str(registry),)) == {
+        "00:50:c2:7d:50:00": "", "00:16:3e:00:00:01": "Xensource"}
+
+
 def test_filters_compile_without_privilege():
     code = _raw.compile_filter("arp[6:2] = 2")
     assert len(code) % 8 == 0 and len(code) >= 16

@@ -2,6 +2,8 @@
 ieee-oui.txt, ieee-data's oui.txt, wireshark's manuf): the longest registered prefix wins
 (MA-L 24 bits, MA-M 28, MA-S 36). Only the prefixes asked for are kept from the file."""
 
+from netkit.core.text import is_digits
+
 __all__ = ["OUI_FILES", "vendors"]
 
 OUI_FILES = ("/usr/share/arp-scan/ieee-oui.txt", "/usr/share/ieee-data/oui.txt", "/usr/share/wireshark/manuf")
@@ -26,7 +28,7 @@ def _entries(text: str):
         prefix, _, vendor = line.partition("\t")
         if "/" in prefix:  # wireshark: "00:50:C2:7D:50/36\tDEUTA"
             prefix, _, bits = prefix.partition("/")
-            digits = _hex(prefix)[: int(bits) // 4] if bits.isdigit() else ""
+            digits = _hex(prefix)[: int(bits) // 4] if is_digits(bits) else ""
         else:
             digits = _hex(prefix)
         vendor = vendor.split("\t")[-1].strip()
