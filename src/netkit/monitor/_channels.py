@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from netkit.core.errors import UsageError
+from netkit.monitor._fields import _UNITS
 
 __all__ = ["Channel", "TYPES", "DEFAULT_TIMEOUT", "channel_from_table"]
 
@@ -66,7 +67,6 @@ ALERTMANAGER_RESEND = 3600.0
 MAX_LIST = 100
 # A config string (URL, header value, address, argument): far past any real one.
 MAX_TEXT = 4096
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
