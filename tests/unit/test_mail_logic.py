@@ -106,3 +106,15 @@ def test_state_refuses_another_account_and_resets_on_a_new_uidvalidity(tmp_path)
         State(path, "imap://b@h:143/INBOX", "7")
     fresh = State(path, "imap://a@h:143/INBOX", "8")
     assert fresh.reset and fresh.ids == set()
+
+
+def test_state_skips_a_pending_line_whose_size_is_not_ascii_digits(tmp_path):
+    from netkit.mail._store import State
+
+    path = str(tmp_path / "s.ids")
+    state = State(path, "pop3://a@h:110/")
+    state.rewrite({"u1"})
+    state.close()
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("+ u9 /nowhere \u00b2\n")  # str.isdigit() says True, int() refuses it
+    assert State(path, "pop3://a@h:110/").ids == {"u1"}

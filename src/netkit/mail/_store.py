@@ -18,6 +18,7 @@ import socket
 import time
 
 from netkit.core.fs import LocalError, inside, local_error, open_temp, rename_temp, unlink_temp
+from netkit.core.text import is_digits
 
 __all__ = ["MAX_STATE_BYTES", "Maildir", "Mbox", "State", "state_path"]
 
@@ -272,7 +273,7 @@ class State:
                 pending = []
             elif line.startswith("+ "):
                 words = line.split(" ")
-                if len(words) == 4 and words[3].isdigit():
+                if len(words) == 4 and is_digits(words[3]):  # not "²": int() refuses it
                     pending.append((words[1], words[2], int(words[3])))
             elif line:
                 self.ids.add(line)
