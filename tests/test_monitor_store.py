@@ -552,3 +552,12 @@ def test_a_lost_postgres_session_is_one_error_then_reconnected(postgres, postgre
         assert store.try_lead()
     finally:
         store.close()
+
+
+def test_postgres_url_error_masks_the_password():
+    pytest.importorskip("psycopg")
+    from netkit.monitor._postgres import check_url
+
+    with pytest.raises(UsageError) as refused:
+        check_url("postgresql://u:sekret@[h/db")
+    assert "sekret" not in str(refused.value)

@@ -84,7 +84,7 @@ def check_url(url: str) -> dict:
         params = conninfo_to_dict(url)
     except ProgrammingError as exc:
         raise UsageError(f"a PostgreSQL store is postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE "
-                         f"({str(exc).strip().splitlines()[0]})") from None
+                         f"({_line(exc)})") from None
     ports = str(params.get("port", "5432")).split(",")
     if not all(p.isdigit() and 0 < int(p) < 65536 for p in ports):
         raise UsageError(f"a PostgreSQL store is postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE "
