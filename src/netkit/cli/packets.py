@@ -73,9 +73,11 @@ ARP_OPTIONS = (
     JSON, HELP,
 )
 def _ports(text):
+    from netkit.core.text import is_digits
+
     ports = []
     for part in str(text).split(","):
-        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) <= 65535:
+        if not is_digits(part) or not 1 <= int(part) <= 65535:
             raise ValueError("expects ports 1-65535, separated by commas")
         ports.append(int(part))
     return ports

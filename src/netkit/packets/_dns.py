@@ -95,12 +95,14 @@ def parse_type(text: str) -> int:
     """``MX``, ``mx``, ``TYPE65`` or ``15`` -> the type number; UsageError otherwise."""
     from scapy.layers.dns import dnstypes
 
+    from netkit.core.text import is_digits
+
     word = str(text).strip().upper()
     by_name = {v: k for k, v in dnstypes.items()}
     if word in by_name:
         return by_name[word]
     digits = word.removeprefix("TYPE")
-    if digits.isascii() and digits.isdigit() and 0 < int(digits) < 65536:
+    if is_digits(digits) and 0 < int(digits) < 65536:
         return int(digits)
     common = "A AAAA CNAME MX NS PTR SOA SRV TXT CAA ANY"
     raise UsageError(f"unknown record type {text!r}; e.g. {common}, or TYPEnnn")
