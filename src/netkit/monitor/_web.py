@@ -257,7 +257,6 @@ _ENV = None
 def _debug_page(module, spec, result, why: str, metrics: str) -> str:
     """blackbox's ``debug=true`` page: the dialogue (masked), the metrics, the module."""
     from netkit.core.secrets import mask_url
-    from netkit.core.text import for_terminal
 
     lines = ["Logs for the probe:"]
     if spec is not None:
