@@ -50,8 +50,6 @@ class _Mixin:
             words = text.split(" ")
             if len(words) > 2 and words[1].upper() == "LOGIN":
                 text = " ".join(words[:3]) + " ********"
-            elif getattr(self, "_netkit_auth", False):
-                text = "********"
             self.transcript.line(">", text)
         super().send(data)
 
