@@ -38,6 +38,7 @@ import time
 from aiohttp import web
 
 from netkit.core.errors import UsageError
+from netkit.core.text import is_digits
 from netkit.monitor import _actions as actions
 from netkit.monitor._actions import ActionError
 
@@ -85,8 +86,7 @@ def _limit(query) -> int:
     text = query.get("limit")
     if text is None:
         return DEFAULT_ROWS
-    # isascii: str.isdigit() also passes "²", which int() refuses (a 500, not a 400)
-    if not (text.isascii() and text.isdigit() and len(text) <= 6) or not 1 <= int(text) <= MAX_ROWS:
+    if not (is_digits(text) and len(text) <= 6) or not 1 <= int(text) <= MAX_ROWS:
         raise UsageError(f"limit must be a whole number from 1 to {MAX_ROWS}, got {text[:40]!r}")
     return int(text)
 

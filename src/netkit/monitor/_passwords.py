@@ -13,6 +13,8 @@ import hashlib
 import hmac
 import secrets
 
+from netkit.core.text import is_digits
+
 __all__ = ["DUMMY_HASH", "MAX_PASSWORD", "hash_password", "parse_hash", "verify_password"]
 
 # scrypt's cost (RFC 7914; N=2^15, r=8 is 32 MiB and ~0.1 s here): slow for a guesser with the
@@ -49,7 +51,7 @@ def parse_hash(text) -> tuple[int, int, int, bytes, bytes]:
     if not isinstance(text, str):
         raise ValueError(expects)  # noqa: TRY004 -- the config's parsers speak ValueError
     parts = text.strip().split("$")
-    if len(parts) != 6 or parts[0] != "scrypt" or not all(x.isascii() and x.isdigit() for x in parts[1:4]):
+    if len(parts) != 6 or parts[0] != "scrypt" or not all(map(is_digits, parts[1:4])):
         raise ValueError(expects)
     n, r, p = (int(x) for x in parts[1:4])
     if not (2 <= n <= SCRYPT_MAX_N and n & (n - 1) == 0 and 1 <= r <= SCRYPT_MAX_R and 1 <= p <= SCRYPT_MAX_P):
