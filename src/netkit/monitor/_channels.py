@@ -171,7 +171,9 @@ def channel_from_table(name: str, table: dict, where: str, env=None) -> Channel:
         fail(f"a {kind} channel needs url = \"https://...\" (or url-env naming a variable that holds it)")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        fail(f"url must be an http:// or https:// address with a host, got {_shown(url)!r}")
+        from netkit.core.secrets import mask_url
+
+        fail(f"url must be an http:// or https:// address with a host, got {mask_url(url)!r}")
     if parts.password is not None and "url" in table:
         fail("url holds a password: give the whole url in url-env (the name of an environment variable)")
     if kind == "alertmanager":
@@ -225,12 +227,6 @@ def _address(value: str, key: str, fail) -> str:
             not all(value.split("@")):
         fail(f"{key} {value!r} is not a mail address (expects name@domain)")
     return value
-
-
-def _shown(url: str) -> str:
-    from netkit.core.secrets import mask_url
-
-    return mask_url(url)
 
 
 class _Reader:
