@@ -561,3 +561,11 @@ def test_postgres_url_error_masks_the_password():
     with pytest.raises(UsageError) as refused:
         check_url("postgresql://u:sekret@[h/db")
     assert "sekret" not in str(refused.value)
+
+
+def test_postgres_url_with_a_non_ascii_port_digit_is_a_usage_error():
+    pytest.importorskip("psycopg")
+    from netkit.monitor._postgres import check_url
+
+    with pytest.raises(UsageError, match="PORT 1-65535"):
+        check_url("postgresql://u@h:5\u00b2/db")

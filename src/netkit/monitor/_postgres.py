@@ -20,6 +20,7 @@ import threading
 
 from netkit.core.errors import NetError, UsageError
 from netkit.core.secrets import mask_url
+from netkit.core.text import is_digits
 from netkit.monitor import _schema as s
 from netkit.monitor._sql import SqlStore
 from netkit.monitor._store import StoreError
@@ -86,7 +87,7 @@ def check_url(url: str) -> dict:
         raise UsageError(f"a PostgreSQL store is postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE "
                          f"({_line(exc)})") from None
     ports = str(params.get("port", "5432")).split(",")
-    if not all(p.isdigit() and 0 < int(p) < 65536 for p in ports):
+    if not all(is_digits(p) and 0 < int(p) < 65536 for p in ports):
         raise UsageError(f"a PostgreSQL store is postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE "
                          f"with PORT 1-65535, got port {params.get('port')!r}")
     return params
