@@ -250,3 +250,15 @@ def test_an_overlong_password_is_wrong_and_a_login_flood_is_told_to_wait():
         return True
 
     assert run(monitor(web), steps)
+
+
+def test_a_login_counts_before_its_hash_is_checked_and_busy_ones_are_taken_back():
+    """Parallel guesses from one address are each counted as they start, so no more than
+    LOGIN_FAILURES can be in flight; one refused as busy (never checked) is taken back."""
+    limiter = LoginLimiter()
+    for i in range(LOGIN_FAILURES):
+        assert limiter.wait("10.0.0.9", 100.0 + i) == 0
+        limiter.failed("10.0.0.9", 100.0 + i)          # started, not yet answered
+    assert limiter.wait("10.0.0.9", 110.0) > 0
+    limiter.forget("10.0.0.9", 109.0)
+    assert limiter.wait("10.0.0.9", 110.0) == 0

@@ -214,6 +214,12 @@ class LoginLimiter:
     def succeeded(self, client: str) -> None:
         self._failures.pop(client, None)
 
+    def forget(self, client: str, at: float) -> None:
+        """Take back the failure counted at ``at`` (the login was never checked)."""
+        times = self._failures.get(client)
+        if times and at in times:
+            times.remove(at)
+
 
 # -- the middleware ----------------------------------------------------------------------------------
 
@@ -521,12 +527,15 @@ def add_login_routes(app, auth: Auth, render) -> None:
                                           f"{int(wait) + 1} s.", 429)
         if not isinstance(name, str) or not isinstance(password, str) or not auth.login_required:
             return page(request, session, "Give a user name and a password.", 400)
+        # Counted as a failure before the hash is checked, so parallel guesses from one address
+        # cannot all start before the first of them counts; a success clears the count.
+        auth.limiter.failed(client, now)
         try:
             user = await auth.check_login(request, name.strip(), password)
         except Busy as exc:
+            auth.limiter.forget(client, now)   # never checked: not a failure
             return page(request, session, str(exc), 503)
         if user is None:
-            auth.limiter.failed(client, auth._clock())
             return page(request, session, "Wrong user name or password.", 401)
         auth.limiter.succeeded(client)
         auth.sessions.drop(session.id)        # a new id at login: no fixation
