@@ -358,14 +358,16 @@ def _status(request, out, err) -> int:
         return 1
     try:
         store = open_store(settings.store, settings.location)
-    except ImportError as exc:
+    except ImportError as exc:   # PostgreSQL without the monitor extra's psycopg
         err.write(f"{COMMAND} status: this netkit cannot open the store: {exc}\n")
         return 1
     try:
         rows = [status_row(entry) for entry in store.current()]
     finally:
         store.close()
-    rows.sort(key=lambda r: (-_SEVERITY[r["status"]], r["target"]))
+    from netkit.core.status import severity
+
+    rows.sort(key=lambda r: (-severity(r["status"]), r["target"]))
     if request["json"]:
         from netkit.cli.shell import dump_json
 
@@ -376,14 +378,12 @@ def _status(request, out, err) -> int:
 
 
 # How bad a status is in the table's order: CRITICAL, WARNING, UNKNOWN, OK (netkit.core.status).
-_SEVERITY = {2: 3, 1: 2, 3: 1, 0: 0}
-_LABELS = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
 
 
 def status_row(entry: dict) -> dict:
     """One target of ``store.current()`` as a row: its verdict (or its worst hard state
     where no verdict was made yet), since when, its last check and what that said."""
-    from netkit.core.status import worst
+    from netkit.core.status import Status, worst
 
     info, verdict = entry["info"], entry.get("verdict")
     states = entry.get("states") or {}
@@ -396,10 +396,10 @@ def status_row(entry: dict) -> dict:
         flapping, acked = any(s.flapping for s in states.values()), False
     soft = [loc for loc, s in sorted(states.items()) if s.status != s.hard_status]
     last = max(samples.values(), key=lambda s: s.at, default=None)
-    return {"target": info.id, "group": info.group, "status": status, "state": _LABELS[status],
+    return {"target": info.id, "group": info.group, "status": status, "state": Status(status).label,
             "since": since, "last_check": None if last is None else last.at,
             "summary": "" if last is None else last.summary, "flapping": flapping, "acknowledged": acked,
-            "soft_in": soft, "locations": {loc: _LABELS[int(s.hard_status)] for loc, s in sorted(states.items())}}
+            "soft_in": soft, "locations": {loc: Status(s.hard_status).label for loc, s in sorted(states.items())}}
 
 
 def status_table(rows, now=None) -> str:

@@ -1,6 +1,6 @@
 """The Nagios plugin statuses and how several of them combine."""
 
-__all__ = ["Status", "OK", "WARNING", "CRITICAL", "UNKNOWN", "worst", "parse_state"]
+__all__ = ["Status", "OK", "WARNING", "CRITICAL", "UNKNOWN", "worst", "severity", "parse_state"]
 
 _LABELS = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
 
@@ -34,6 +34,11 @@ _BY_VALUE = (OK, WARNING, CRITICAL, UNKNOWN)
 # the order of monitoring-plugins' max_state_alt(). A failed check outranks one that
 # could not tell.
 _SEVERITY = {0: 0, 3: 1, 1: 2, 2: 3}
+
+
+def severity(status: int) -> int:
+    """How bad ``status`` is (0 for OK up to 3 for CRITICAL): a sort key, worst last."""
+    return _SEVERITY[status]
 
 
 def worst(statuses) -> Status:

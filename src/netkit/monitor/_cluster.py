@@ -28,7 +28,7 @@ status is a problem). A suppressed change is recorded, never alerted.
 
 from __future__ import annotations
 
-from netkit.core.status import _SEVERITY, Status
+from netkit.core.status import Status, severity
 from netkit.monitor._records import Verdict, VerdictChange
 from netkit.monitor._state import TargetState
 
@@ -50,7 +50,7 @@ def live_states(states: dict[str, TargetState], interval: float, timeout: float,
 def _quorum_status(hard: list[int], quorum: int) -> int:
     """The most severe status at least ``quorum`` of ``hard`` are at least as severe as."""
     quorum = max(1, min(quorum, len(hard)))
-    ranked = sorted(hard, key=lambda s: _SEVERITY[s], reverse=True)
+    ranked = sorted(hard, key=severity, reverse=True)
     return int(ranked[quorum - 1])
 
 
@@ -75,7 +75,7 @@ def decide(prev: Verdict | None, target: str, states: dict[str, TargetState], *,
     suppressed = tuple(reason for reason, on in (("maintenance", maintenance), ("flapping", flapping),
                                                   ("acknowledged", acked and status != 0)) if on)
     if not summary:
-        agree = sum(1 for _, s in per_location if _SEVERITY[s] >= _SEVERITY[status])
+        agree = sum(1 for _, s in per_location if severity(s) >= severity(status))
         summary = f"{agree} of {len(per_location)} locations report {Status(status).label}"
     verdict = Verdict(target, status, at, per_location, flapping, acked and status != 0)
     return verdict, VerdictChange(target, at, prev.status, status, summary, suppressed, per_location)
