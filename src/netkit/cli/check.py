@@ -39,6 +39,12 @@ FLAGS = dict(BY_FLAG)
 FLAGS.update({f"--{o.name}": o for o in RUN_OPTIONS})
 FLAGS.update({f"-{o.short}": o for o in RUN_OPTIONS if o.short})
 
+
+def option_tables():
+    """{"": (None, the options)} for completion and man pages (netkit.cli.completion)."""
+    return {"": (None, RUN_OPTIONS + OPTIONS)}
+
+
 def help_text() -> str:
     def row(opt):
         flag = (f"-{opt.short}, " if opt.short else "    ") + f"--{opt.name}"

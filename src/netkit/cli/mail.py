@@ -179,6 +179,15 @@ SEND_OPTIONS = (
 FLAGS = {"send": flag_table(SEND_OPTIONS)}
 
 
+def option_tables():
+    """{subcommand: (what it does, its options)} for completion and man pages (netkit.cli.completion)."""
+    from netkit.cli._mail_read import FETCH_OPTIONS, LIST_OPTIONS
+
+    return {"send": ("send a message over SMTP, SMTPS or LMTP; test a server", SEND_OPTIONS),
+            "list": ("list a POP3 or IMAP mailbox", LIST_OPTIONS),
+            "fetch": ("copy new messages into a Maildir or mbox", FETCH_OPTIONS)}
+
+
 def _send_help() -> str:
     from netkit.mail._smtp import STAGES
 

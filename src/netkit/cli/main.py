@@ -26,6 +26,8 @@ COMMANDS = {
     "packets": ("netkit.cli.packets", "packets by hand: DNS query, ARP sweep, TCP traceroute with a graph, sniffing"),
     "url": ("netkit.cli.url", "parse, quote, unquote, join, encode and decode URLs and query strings"),
     "mail": ("netkit.cli.mail", "send mail (and test servers, as swaks), list and fetch POP3/IMAP mailboxes"),
+    "completion": ("netkit.cli.completion", ("print the bash, zsh or fish completion script (generated from "
+                                             "the option tables)")),
 }
 
 USAGE = f"""\

@@ -70,6 +70,14 @@ STATUS = (JSON, HELP)
 PASSWD = (HELP,)
 _FLAGS = {"run": flag_table(RUN), "check": flag_table(CHECK), "discover": flag_table(DISCOVER),
           "status": flag_table(STATUS), "passwd": flag_table(PASSWD)}
+
+
+def option_tables():
+    """{subcommand: (what it does, its options)} for completion and man pages (netkit.cli.completion)."""
+    return {"run": ("run the monitor in the foreground", RUN), "check": ("validate a config", CHECK),
+            "discover": ("scan hosts and write a config", DISCOVER),
+            "status": ("each target's state from the store", STATUS),
+            "passwd": ("print a password's hash for the config", PASSWD)}
 # A password read from a pipe: one line, at most this long (a file piped by mistake is not one).
 MAX_PASSWORD_LINE = 4096
 

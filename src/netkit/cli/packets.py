@@ -120,6 +120,11 @@ SUBCOMMANDS = {
 }
 FLAGS = {name: flag_table(options) for name, (_, options) in SUBCOMMANDS.items()}
 
+
+def option_tables():
+    """{subcommand: (what it does, its options)} for completion and man pages (netkit.cli.completion)."""
+    return SUBCOMMANDS
+
 USAGE = {
     "dns": ("netkit packets dns NAME [@SERVER[:PORT]] [-t TYPE] [--tcp] [--show] [--json]",
             "Build the query by hand (DNS(rd=1, qd=DNSQR(...))), send it, and print the whole answer\n"

@@ -117,6 +117,12 @@ CALL = (
 HELP = Option("help", "flag", None, None, "show this help", short="h")
 
 
+def option_tables():
+    """{subcommand: (what it does, its options)} for completion and man pages (netkit.cli.completion)."""
+    return {"serve": ("serve the admin set and a module's functions", SERVE + (HELP,)),
+            "call": ("call a method of a server and print the result", CALL + (HELP,))}
+
+
 def help_text() -> str:
     return (
         "usage: netkit rpc serve [OPTIONS]\n"

@@ -18,6 +18,14 @@ def _flags():
     return flags
 
 
+def option_tables():
+    """{subcommand: (what it does, its options)} for completion and man pages (netkit.cli.completion)."""
+    from netkit.proto.services import SERVICES
+
+    options = tuple(dict.fromkeys(_flags().values()))
+    return {"": (None, options)} | {name: (what, options) for name, what in SERVICES.items()}
+
+
 def help_text() -> str:
     from netkit.proto.services import SERVICES
     from netkit.serve._options import GLOBAL, OPTIONS

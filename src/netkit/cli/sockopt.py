@@ -19,6 +19,12 @@ OPTIONS = (
 FLAGS = flag_table(OPTIONS)
 
 
+def option_tables():
+    """{subcommand: (what it does, its options)} for completion and man pages (netkit.cli.completion)."""
+    return {"list": ("every socket option of this platform, its default and meaning", OPTIONS),
+            "get": ("the values on a live connection to HOST PORT", OPTIONS)}
+
+
 def help_text() -> str:
     return (
         "usage: netkit sockopt list [--level socket|tcp|ip|ipv6] [--json]\n"

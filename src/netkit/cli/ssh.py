@@ -93,6 +93,13 @@ for _name, _options in (("run", COMMON + RUN), ("get", COMMON + TRANSFER), ("put
     _FLAGS[_name] = flag_table(_options)
 
 
+def option_tables():
+    """{subcommand: (what it does, its options)} for completion and man pages (netkit.cli.completion)."""
+    return {"run": ("run a command on every host", COMMON + RUN),
+            "get": ("copy files from every host", COMMON + TRANSFER),
+            "put": ("copy files to every host", COMMON + TRANSFER)}
+
+
 def _rows(options):
     return option_rows(options, 32)
 

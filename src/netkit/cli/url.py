@@ -38,6 +38,12 @@ FLAGS = flag_table(OPTIONS)
 APPLIES = {"safe": ("quote",), "plus": ("quote", "unquote"), "show-password": ("parse",)}
 
 
+def option_tables():
+    """{subcommand: (what it does, its options)} for completion and man pages (netkit.cli.completion)."""
+    return {name: (what, tuple(o for o in OPTIONS if name in APPLIES.get(o.name, (name,))))
+            for name, (_, what) in ACTIONS.items()}
+
+
 def help_text() -> str:
     actions = "".join(f"  {f'{name} {args}':<22} {what}\n" for name, (args, what) in ACTIONS.items())
     rows = option_rows(OPTIONS, 22)
