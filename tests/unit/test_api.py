@@ -1,18 +1,8 @@
-"""The public surface is small and pinned."""
+"""The public API costs nothing at start-up: a check's fast path loads nothing heavy (the
+names themselves are pinned in tests/test_exported_members.py)."""
 
 import subprocess
 import sys
-
-import netkit
-import netkit.check
-
-
-def test_exported_members():
-    assert netkit.check.__all__ == ["CheckResult", "CheckSpec", "build_spec", "check_target", "load_checks",
-                                    "run_checks"]
-    for name in netkit.check.__all__:
-        assert getattr(netkit.check, name) is not None
-    assert netkit.__all__ == ["__version__", "check_target", "run_checks"]
 
 
 def test_single_check_path_imports_no_heavy_modules():

@@ -8,7 +8,7 @@ from netkit.core.target import parse_target
 from netkit.proto.actions import TLSParams
 from netkit.proto.http import Request, http_dialogue
 from netkit.proto.line import tcp_dialogue, udp_dialogue
-from tests.unit.fakes import FakePeer
+from netkit.testing import FakePeer
 
 PORTS = {"http": 80, "https": 443}
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"

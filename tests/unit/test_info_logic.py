@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import netkit.info
 from netkit.cli import dns as cli_dns
 from netkit.cli import service as cli_service
 from netkit.cli import url as cli_url
@@ -24,16 +23,6 @@ from netkit.info import dns as info_dns
 from netkit.info import services, urls
 
 # --- the public surface -------------------------------------------------------------------
-
-
-def test_exported_members():
-    assert netkit.info.__all__ == ["DnsLookup", "HostNames", "Record", "Service", "UrlParts", "decode_query",
-                                   "encode_query", "host_names", "join_url", "lookup_records", "lookup_service",
-                                   "parse_url", "quote", "reverse_lookup", "unquote"]
-    for name in netkit.info.__all__:
-        assert getattr(netkit.info, name) is not None
-    with pytest.raises(AttributeError):
-        netkit.info.nothing_here  # noqa: B018
 
 
 def test_dnspython_loads_only_for_a_query():

@@ -7,7 +7,7 @@ from netkit.proto.actions import TLSParams
 from netkit.proto.ftp import ftp_dialogue, parse_epsv, parse_pasv
 from netkit.proto.lines import LineReader
 from netkit.proto.mail import imap_dialogue, imap_quote, pop3_dialogue, smtp_dialogue
-from tests.unit.fakes import FakePeer
+from netkit.testing import FakePeer
 
 
 def test_multiline_reply_in_pieces():

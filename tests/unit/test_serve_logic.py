@@ -168,13 +168,6 @@ def test_services_file_mistakes_name_the_table_and_key(tmp_path, text, words):
         load_config(str(path))
 
 
-def test_public_api_is_pinned():
-    import netkit.serve
-
-    assert netkit.serve.__all__ == ["DEFAULT_BIND", "DEFAULT_PORTS", "Limits", "Server", "Service", "run",
-                                    "serving"]
-
-
 def test_a_last_line_without_a_line_end_is_answered_at_the_end():
     echo = svc.EchoLines(prefix=b"> ")
     assert echo.feed(b"a\nlast") == b"> a\n" and echo.end() == b"> last" and echo.end() == b""

@@ -30,46 +30,17 @@ from netkit.proto.ssh import (
     parse_kexinit,
     ssh_dialogue,
 )
-from tests.unit.fakes import FakePeer
+from netkit.testing import FakePeer
 
 OPENSSH = b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"
 MINE = client_identification("0.1.0")
-
-
-class RecordingPeer(FakePeer):
-    """A FakePeer that also notes every action in order, and runs Await's coroutine."""
-
-    def __init__(self, *replies, session_result=None):
-        super().__init__(*replies)
-        self.actions = []
-
-    def run(self, dialogue):
-        inner = dialogue
-        actions = self.actions
-
-        def wrapped():
-            result = None
-            try:
-                action = next(inner)
-                while True:
-                    actions.append(action)
-                    if isinstance(action, Await):
-                        value = asyncio.run(action.factory())
-                        action = inner.send(value)
-                        continue
-                    result = yield action
-                    action = inner.send(result)
-            except StopIteration as stop:
-                return stop.value
-
-        return super().run(wrapped())
 
 
 # --- SSH identification -------------------------------------------------------------------
 
 
 def ssh(*replies, **kw):
-    peer = RecordingPeer(*replies)
+    peer = FakePeer(*replies)
     outcome = peer.run(ssh_dialogue("h", 22, identification=MINE, **kw))
     return peer, outcome
 
@@ -215,7 +186,7 @@ def test_host_key_families_follow_openssh_order_and_the_server():
 
 def test_plain_ssh_plan_reads_no_kexinit_and_needs_no_asyncssh():
     spec = build_spec("ssh://h:2222")
-    peer = RecordingPeer([OPENSSH])
+    peer = FakePeer([OPENSSH])
     out = peer.run(ssh_check.plan(spec))
     assert out.kexinit is None and not any(isinstance(a, Await) for a in peer.actions)
     assert peer.connects[0].port == 2222 and peer.sent[0].startswith(b"SSH-2.0-netkit_")

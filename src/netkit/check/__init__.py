@@ -9,20 +9,27 @@ Library use::
 Imports are lazy: ``netkit.check`` itself loads nothing until a name is used.
 """
 
-__all__ = sorted([
+TYPE_CHECKING = False
+
+__all__ = [
     "CheckResult",
     "CheckSpec",
     "build_spec",
     "check_target",
     "load_checks",
     "run_checks",
-])
+]
 
+# Not netkit.core.lazy: this package is on the start-up path of every ``netkit check``.
 _LAZY = {
     "CheckResult": ("netkit.check.result", "CheckResult"),
     "CheckSpec": ("netkit.check.spec", "CheckSpec"),
     "load_checks": ("netkit.check.file", "load_checks"),
 }
+if TYPE_CHECKING:  # what mypy and IDEs see: _LAZY's names (tests/test_exported_members.py)
+    from netkit.check.file import load_checks as load_checks
+    from netkit.check.result import CheckResult as CheckResult
+    from netkit.check.spec import CheckSpec as CheckSpec
 
 
 def build_spec(url: str, **options):
@@ -56,10 +63,15 @@ def run_checks(specs, *, concurrency: int = 100, verbose: bool = False, on_resul
     return run_many(specs, concurrency=concurrency, verbose=verbose, on_result=on_result)
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
+if not TYPE_CHECKING:  # mypy then reports a misspelt name instead of typing it Any
 
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'netkit.check' has no attribute {name!r}")
+    def __getattr__(name):
+        if name in _LAZY:
+            import importlib
+
+            module, attr = _LAZY[name]
+            return getattr(importlib.import_module(module), attr)
+        raise AttributeError(f"module 'netkit.check' has no attribute {name!r}")
+
+    def __dir__():
+        return sorted(set(globals()) | set(__all__))

@@ -16,6 +16,8 @@ Imports are lazy: ``import netkit.packets`` loads nothing until a name is used.
 
 from netkit.core.lazy import lazy_names
 
+TYPE_CHECKING = False
+
 _MODULES = {
     "netkit.packets._arp": ("ArpHost", "ArpSweep", "arp_sweep"),
     "netkit.packets._dns": ("DnsRecord", "DnsReply", "dns_query"),
@@ -25,4 +27,27 @@ _MODULES = {
     "netkit.packets._summary": ("summary",),
     "netkit.packets._trace": ("Flow", "Hop", "Trace", "lookup_names", "trace"),
 }
-__all__, __getattr__, __dir__ = lazy_names(__name__, _MODULES)  # tests/unit/test_packets_logic.py pins __all__
+if TYPE_CHECKING:  # what mypy and IDEs see: _MODULES' names (tests/test_exported_members.py)
+    from netkit.packets._arp import ArpHost as ArpHost
+    from netkit.packets._arp import ArpSweep as ArpSweep
+    from netkit.packets._arp import arp_sweep as arp_sweep
+    from netkit.packets._dns import DnsRecord as DnsRecord
+    from netkit.packets._dns import DnsReply as DnsReply
+    from netkit.packets._dns import dns_query as dns_query
+    from netkit.packets._graph import graph_dot as graph_dot
+    from netkit.packets._graph import write_graph as write_graph
+    from netkit.packets._raw import NeedsPrivilege as NeedsPrivilege
+    from netkit.packets._raw import compile_filter as compile_filter
+    from netkit.packets._sniff import Capture as Capture
+    from netkit.packets._sniff import Packet as Packet
+    from netkit.packets._sniff import PcapWriter as PcapWriter
+    from netkit.packets._sniff import capture as capture
+    from netkit.packets._sniff import read_pcap as read_pcap
+    from netkit.packets._summary import summary as summary
+    from netkit.packets._trace import Flow as Flow
+    from netkit.packets._trace import Hop as Hop
+    from netkit.packets._trace import Trace as Trace
+    from netkit.packets._trace import lookup_names as lookup_names
+    from netkit.packets._trace import trace as trace
+else:
+    __all__, __getattr__, __dir__ = lazy_names(__name__, _MODULES)

@@ -22,6 +22,17 @@ Failures are raised by the driver as :mod:`netkit.core.errors` and end the dialo
 
 __all__ = ["Connect", "StartTLS", "Send", "Recv", "Close", "Await", "TLSParams", "TLSInfo", "RECV_SIZE"]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~10 ms of start-up: these names exist for type checkers only
+    from collections.abc import Awaitable, Callable, Generator
+    from typing import Any, TypeAlias, TypeVar
+
+    T = TypeVar("T")
+    #: What a dialogue yields.
+    Action: TypeAlias = "Connect | StartTLS | Send | Recv | Close | Await"
+    #: A dialogue returning a T: it yields actions and is sent each one's value (table above).
+    Dialogue: TypeAlias = "Generator[Action, Any, T]"
+
 # One read's size: large enough for a page of HTTP in one call, small enough to keep
 # thousands of concurrent checks cheap in memory.
 RECV_SIZE = 65536

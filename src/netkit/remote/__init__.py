@@ -30,13 +30,13 @@ from netkit.remote._sftp import TransferResult, get, put
 from netkit.remote._trust import HostKeyPolicy
 
 __all__ = [
-    "DEFAULT_CONNECT_TIMEOUT",
-    "DEFAULT_KEEP_OUTPUT",
-    "DEFAULT_PARALLEL",
     "AuthError",
     "ChangedHostKey",
     "CommandTimeout",
     "Credentials",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_KEEP_OUTPUT",
+    "DEFAULT_PARALLEL",
     "Host",
     "HostKeyError",
     "HostKeyPolicy",

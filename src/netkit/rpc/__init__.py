@@ -24,6 +24,8 @@ Imports are lazy: ``import netkit.rpc`` loads nothing until a name is used.
 
 from netkit.core.lazy import lazy_names
 
+TYPE_CHECKING = False
+
 _MODULES = {
     "netkit.rpc._client": ("Fault", "call", "parse_arg"),
     "netkit.rpc._faults": ("Busy", "CallFailed", "CallTimeout", "InternalFault", "InvalidParams", "InvalidRequest",
@@ -31,4 +33,28 @@ _MODULES = {
     "netkit.rpc._registry": ("Dispatcher", "Limits", "Registry", "expose", "value_class"),
     "netkit.rpc._serve": ("PROTOCOLS", "ServerConfig", "run"),
 }
-__all__, __getattr__, __dir__ = lazy_names(__name__, _MODULES)  # tests/unit/test_rpc_logic.py pins __all__
+if TYPE_CHECKING:  # what mypy and IDEs see: _MODULES' names (tests/test_exported_members.py)
+    from netkit.rpc._client import Fault as Fault
+    from netkit.rpc._client import call as call
+    from netkit.rpc._client import parse_arg as parse_arg
+    from netkit.rpc._faults import Busy as Busy
+    from netkit.rpc._faults import CallFailed as CallFailed
+    from netkit.rpc._faults import CallTimeout as CallTimeout
+    from netkit.rpc._faults import InternalFault as InternalFault
+    from netkit.rpc._faults import InvalidParams as InvalidParams
+    from netkit.rpc._faults import InvalidRequest as InvalidRequest
+    from netkit.rpc._faults import MethodNotFound as MethodNotFound
+    from netkit.rpc._faults import OutsideRoot as OutsideRoot
+    from netkit.rpc._faults import ParseFault as ParseFault
+    from netkit.rpc._faults import RpcFault as RpcFault
+    from netkit.rpc._faults import TooBig as TooBig
+    from netkit.rpc._registry import Dispatcher as Dispatcher
+    from netkit.rpc._registry import Limits as Limits
+    from netkit.rpc._registry import Registry as Registry
+    from netkit.rpc._registry import expose as expose
+    from netkit.rpc._registry import value_class as value_class
+    from netkit.rpc._serve import PROTOCOLS as PROTOCOLS
+    from netkit.rpc._serve import ServerConfig as ServerConfig
+    from netkit.rpc._serve import run as run
+else:
+    __all__, __getattr__, __dir__ = lazy_names(__name__, _MODULES)

@@ -9,21 +9,33 @@ Library use::
         print(result.port, result.state)            # as each port's state is known
 """
 
-__all__ = sorted(["scan", "scan_iter", "expand_targets", "parse_ports", "top_ports", "PortResult", "HostResult",
-                  "ScanReport"])
+from netkit.core.lazy import lazy_names
 
-_LAZY = {
-    "scan": ("netkit.scan.run", "scan"),
-    "expand_targets": ("netkit.scan.targets", "expand_targets"),
-    "parse_ports": ("netkit.scan.ports", "parse_ports"),
-    "top_ports": ("netkit.scan.ports", "top_ports"),
-    "PortResult": ("netkit.scan.model", "PortResult"),
-    "HostResult": ("netkit.scan.model", "HostResult"),
-    "ScanReport": ("netkit.scan.model", "ScanReport"),
+TYPE_CHECKING = False
+
+_MODULES = {
+    "netkit.scan.run": ("scan",),
+    "netkit.scan.targets": ("expand_targets",),
+    "netkit.scan.ports": ("parse_ports", "top_ports"),
+    "netkit.scan.model": ("HostResult", "PortResult", "ScanReport"),
 }
+if TYPE_CHECKING:  # what mypy and IDEs see: _MODULES' names (tests/test_exported_members.py)
+    from collections.abc import AsyncIterator, Iterable
+
+    from netkit.scan.model import HostResult as HostResult
+    from netkit.scan.model import PortResult as PortResult
+    from netkit.scan.model import ScanReport as ScanReport
+    from netkit.scan.ports import parse_ports as parse_ports
+    from netkit.scan.ports import top_ports as top_ports
+    from netkit.scan.run import scan as scan
+    from netkit.scan.targets import expand_targets as expand_targets
+else:
+    __all__, __getattr__, __dir__ = lazy_names(__name__, _MODULES, own=("scan_iter",))
 
 
-async def scan_iter(targets, ports, **options):
+async def scan_iter(
+    targets: "Iterable[tuple[str, object]]", ports: "Iterable[int]", **options: object
+) -> "AsyncIterator[PortResult]":
     """Yield PortResult objects as the scan finds them (an async generator).
 
     The engine runs in a thread of its own (one process: ``workers`` does not apply);
@@ -62,11 +74,3 @@ async def scan_iter(targets, ports, **options):
         engine.stop()
         await worker
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'netkit.scan' has no attribute {name!r}")

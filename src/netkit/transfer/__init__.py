@@ -19,26 +19,36 @@ Errors are :mod:`netkit.core.errors` plus those of :mod:`netkit.transfer._common
 Names load lazily: ``import netkit.transfer`` costs nothing until one is used.
 """
 
-__all__ = [
-    "Cancelled", "CutError", "HTTPStatusError", "IntegrityError", "LocalError", "MirrorResult", "Options",
-    "RemoteError", "Result", "adownload", "amirror", "aupload", "download", "download_many", "head", "mirror",
-    "parse_checksum", "parse_url", "remote_name", "upload",
-]
+from netkit.core.lazy import lazy_names
 
-_WHERE = {
-    "Cancelled": "_common", "CutError": "_common", "HTTPStatusError": "_common", "IntegrityError": "_common",
-    "LocalError": "_common", "Options": "_common", "RemoteError": "_common", "Result": "_common",
-    "parse_checksum": "_common", "MirrorResult": "_mirror", "mirror": "_mirror", "download": "_api",
-    "download_many": "_api", "head": "_api", "parse_url": "_api", "remote_name": "_api", "upload": "_api",
+TYPE_CHECKING = False
+
+_MODULES = {
+    "netkit.transfer._common": ("Cancelled", "CutError", "HTTPStatusError", "IntegrityError", "LocalError",
+                                "Options", "RemoteError", "Result", "parse_checksum"),
+    "netkit.transfer._mirror": ("MirrorResult", "mirror"),
+    "netkit.transfer._api": ("download", "download_many", "head", "parse_url", "remote_name", "upload"),
 }
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(f"netkit.transfer.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'netkit.transfer' has no attribute {name!r}")
+if TYPE_CHECKING:  # what mypy and IDEs see: _MODULES' names (tests/test_exported_members.py)
+    from netkit.transfer._api import download as download
+    from netkit.transfer._api import download_many as download_many
+    from netkit.transfer._api import head as head
+    from netkit.transfer._api import parse_url as parse_url
+    from netkit.transfer._api import remote_name as remote_name
+    from netkit.transfer._api import upload as upload
+    from netkit.transfer._common import Cancelled as Cancelled
+    from netkit.transfer._common import CutError as CutError
+    from netkit.transfer._common import HTTPStatusError as HTTPStatusError
+    from netkit.transfer._common import IntegrityError as IntegrityError
+    from netkit.transfer._common import LocalError as LocalError
+    from netkit.transfer._common import Options as Options
+    from netkit.transfer._common import RemoteError as RemoteError
+    from netkit.transfer._common import Result as Result
+    from netkit.transfer._common import parse_checksum as parse_checksum
+    from netkit.transfer._mirror import MirrorResult as MirrorResult
+    from netkit.transfer._mirror import mirror as mirror
+else:
+    __all__, __getattr__, __dir__ = lazy_names(__name__, _MODULES, own=("adownload", "amirror", "aupload"))
 
 
 async def adownload(url, dest, options=None, progress=None):
