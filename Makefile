@@ -5,12 +5,12 @@ PY     := $(VENV)/bin/python
 # Debian packages the tests talk to (real peers) and read with: tzdata for the monitor's
 # maintenance windows (zoneinfo), PostgreSQL, Prometheus and Alertmanager beside the monitor,
 # chromium for its dashboard, tcpdump, graphviz and arp-scan's OUI registry for packets, ruby
-# for rpc's cross-language XML-RPC client.
+# for rpc's cross-language XML-RPC client, zsh and fish whose completion of netkit is tested.
 TEST_DEBS  := tzdata nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client \
               nftables nmap-common libxml2-utils xsltproc ndiff iproute2 nmap \
               postgresql prometheus prometheus-alertmanager tcpdump graphviz \
               chromium chromium-driver fonts-dejavu-core ruby ruby-xmlrpc \
-              arp-scan
+              arp-scan zsh fish
 # monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils); the scan
 # benchmark runs nmap, and reads peak memory with GNU time (time).
 BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils \

@@ -3,11 +3,14 @@ completions as a TAB asks them, and compared with the option tables they come fr
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from netkit.cli.completion import tables
 from tests.helpers import run_netkit
+
+CAPTURE = Path(__file__).parent / "completion_capture.zsh"
 
 SHELL_TIMEOUT = 60
 
@@ -17,10 +20,10 @@ def scripts(tmp_path_factory):
     """{shell: path of the script `netkit completion SHELL` printed}."""
     where = tmp_path_factory.mktemp("completion")
     paths = {}
-    for shell in ("bash",):
+    for shell in ("bash", "zsh", "fish"):
         code, out, err = run_netkit("completion", shell)
         assert code == 0, err
-        paths[shell] = where / f"netkit.{shell}"
+        paths[shell] = where / ("_netkit" if shell == "zsh" else f"netkit.{shell}")  # zsh: by its name
         paths[shell].write_text(out)
     return paths
 
@@ -128,3 +131,69 @@ def test_completion_usage_errors():
     assert code == 2 and "netkit completion bash" in err
     code, out, _ = run_netkit("completion", "--help")
     assert code == 0 and out.startswith("usage: netkit completion bash|zsh|fish")
+
+
+def zsh(scripts, line, home):
+    """The completions zsh offers at the end of ``line`` (typed, then TAB), in a set."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "TERM": "dumb"}
+    proc = subprocess.run(["zsh", "-f", str(CAPTURE), str(scripts["zsh"].parent), line], capture_output=True,
+                          text=True, env=env, cwd=home, timeout=SHELL_TIMEOUT, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return {word.strip() for word in proc.stdout.splitlines() if word.strip()}
+
+
+def test_zsh_syntax(scripts):
+    proc = subprocess.run(["zsh", "-n", str(scripts["zsh"])], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+    assert scripts["zsh"].read_text().startswith("#compdef netkit\n")
+
+
+def test_zsh_completes(scripts, home):
+    assert zsh(scripts, "netkit ch", home) == {"check"}
+    assert {"check", "scan", "monitor", "completion", "help"} <= zsh(scripts, "netkit ", home)
+    assert zsh(scripts, "netkit check tc", home) == {"tcp://"}
+    assert zsh(scripts, "netkit check --refuse ", home) == {"ok", "warn", "crit"}
+    assert zsh(scripts, "netkit monitor ", home) == {"run", "check", "discover", "status", "passwd"}
+    assert zsh(scripts, "netkit monitor run --l", home) == {"--location", "--listen"}
+    assert zsh(scripts, "netkit rpc call --protocol=", home) == {"--protocol=xmlrpc", "--protocol=jsonrpc"}
+    assert zsh(scripts, "netkit ssh run -l root --t", home) == {"--timeout", "--tty"}
+    assert zsh(scripts, "netkit ssh run root@we", home) == {"root@web1.example.org"}
+    assert zsh(scripts, "netkit check -f che", home) == {"checks.toml"}
+    rpc = zsh(scripts, "netkit rpc serve -", home)
+    assert {"--protocol", "-p", "--tls-cert", "--help"} <= rpc and "--list" not in rpc
+
+
+def fish(scripts, line, home):
+    """The completions fish offers for ``line`` (complete -C), without their descriptions."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(home)}
+    program = f'source {scripts["fish"]}; complete -C {line!r}'
+    proc = subprocess.run(["fish", "--no-config", "-c", program], capture_output=True, text=True, env=env,
+                          cwd=home, timeout=SHELL_TIMEOUT, check=False)
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+    return {word.split("\t")[0] for word in proc.stdout.splitlines()}
+
+
+def test_fish_syntax(scripts):
+    proc = subprocess.run(["fish", "--no-execute", str(scripts["fish"])], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+
+
+def test_fish_completes(scripts, home):
+    assert fish(scripts, "netkit ch", home) == {"check"}
+    assert {"check", "scan", "monitor", "completion", "help"} <= fish(scripts, "netkit ", home)
+    assert fish(scripts, "netkit check tc", home) == {"tcp://"}
+    assert fish(scripts, "netkit check --refuse ", home) == {"ok", "warn", "crit"}
+    assert fish(scripts, "netkit check --json --type M", home) == {"MX"}
+    assert fish(scripts, "netkit monitor ", home) == {"run", "check", "discover", "status", "passwd"}
+    assert fish(scripts, "netkit monitor run --l", home) == {"--location", "--listen"}
+    assert fish(scripts, "netkit rpc call --protocol=", home) == {"--protocol=xmlrpc", "--protocol=jsonrpc"}
+    assert fish(scripts, "netkit ssh run -l root --t", home) == {"--timeout", "--tty"}
+    assert fish(scripts, "netkit ssh run root@we", home) == {"root@web1.example.org"}
+    assert fish(scripts, "netkit check -f che", home) == {"checks.toml"}
+    assert fish(scripts, "netkit help pa", home) == {"packets"}
+    for command, (_, contexts) in tables().items():  # every option of a few tables, long and short
+        if command in ("get", "mail", "packets"):
+            for sub, context in contexts.items():
+                assert fish(scripts, f"netkit {command} {sub} -".replace("  ", " "), home) >= spellings(
+                    [o for o in context.options if o.short]) | {f"--{o.name}" for o in context.options}
