@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from netkit.cli import dns as cli_dns
 from netkit.cli import service as cli_service
 from netkit.cli import url as cli_url
-from netkit.core.errors import NetError, Timeout, UsageError
+from netkit.core.errors import NetError, TimedOut, UsageError
 from netkit.info import dns as info_dns
 from netkit.info import services, urls
 
@@ -197,7 +197,7 @@ def test_nodata_everywhere(monkeypatch):
 
 def test_timeout_and_refusal_are_errors(monkeypatch):
     fake(monkeypatch, {"A": dns.resolver.LifetimeTimeout(timeout=1.0, errors=[])})
-    with pytest.raises(Timeout, match=r"no answer from 192.0.2.53:53 over udp within 1\.5 s"):
+    with pytest.raises(TimedOut, match=r"no answer from 192.0.2.53:53 over udp within 1\.5 s"):
         info_dns.lookup_records("x.example", ["A"], timeout=1.5)
     request = dns.message.make_query("x.example.", "A")
     refused = dns.resolver.NoNameservers(request=request, errors=[("Do53:192.0.2.53@53", False, 53, "REFUSED",

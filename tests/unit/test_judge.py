@@ -11,7 +11,7 @@ from netkit.check import build_spec
 from netkit.check import http as http_check
 from netkit.check import line as line_check
 from netkit.check import tls as tls_check
-from netkit.core.errors import RefusedError, Timeout
+from netkit.core.errors import RefusedError, TimedOut
 from netkit.core.status import CRITICAL, OK, WARNING
 from netkit.core.target import parse_target
 from netkit.drivers._common import Exchange, Timings
@@ -56,7 +56,7 @@ def test_http_metrics_and_thresholds():
 
 def test_http_network_error_is_critical_with_reason():
     spec = build_spec("http://h/")
-    ex = Exchange(None, Timeout("timeout after 10 s waiting for data from h:80"), timings(10), None, "h:80")
+    ex = Exchange(None, TimedOut("timeout after 10 s waiting for data from h:80"), timings(10), None, "h:80")
     result = http_check.judge(spec, ex, 0)
     assert result.status == CRITICAL and result.error.startswith("timeout") and result.metrics == []
 
@@ -74,7 +74,7 @@ def test_line_verdicts():
     refused = line_exchange(error=RefusedError("connection refused by h:1"))
     assert line_check.judge(spec, refused, 0).status == CRITICAL
     assert line_check.judge(build_spec("tcp://h:1", refuse="ok"), refused, 0).status == OK
-    late = line_exchange(error=Timeout("timeout after 1 s waiting for data from h:1"), head=b"22")
+    late = line_exchange(error=TimedOut("timeout after 1 s waiting for data from h:1"), head=b"22")
     result = line_check.judge(spec, late, 0)
     assert result.status == CRITICAL and "received '22'" in result.summary
 

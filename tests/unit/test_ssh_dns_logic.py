@@ -14,7 +14,7 @@ import pytest
 from netkit.check import build_spec
 from netkit.check import dns as dns_check
 from netkit.check import ssh as ssh_check
-from netkit.core.errors import ProtocolError, RefusedError, ResolveError, Timeout, UsageError
+from netkit.core.errors import ProtocolError, RefusedError, ResolveError, TimedOut, UsageError
 from netkit.core.status import CRITICAL, OK, UNKNOWN, WARNING
 from netkit.drivers._common import Exchange, Timings
 from netkit.proto.actions import Await
@@ -227,7 +227,7 @@ def test_ssh_protocol_and_software_expectations():
 
 
 def test_ssh_errors_say_what_the_peer_said():
-    ex = ssh_exchange(error=Timeout("timeout after 1 s waiting for data from h:22"), head=b"220 mail ready\r\n")
+    ex = ssh_exchange(error=TimedOut("timeout after 1 s waiting for data from h:22"), head=b"220 mail ready\r\n")
     result = ssh_check.judge(build_spec("ssh://h"), ex, 0)
     assert result.status == CRITICAL and result.summary.endswith("no SSH identification; it said '220 mail ready'")
     refused = ssh_check.judge(build_spec("ssh://h"), ssh_exchange(error=RefusedError("connection refused by h:22")), 0)
@@ -489,7 +489,7 @@ def test_dns_transport_notes():
 
 def test_dns_errors():
     spec = build_spec("dns:///www.example.test")
-    ex = Exchange(None, Timeout("timeout after 1 s waiting for data from 10.0.0.53:53"), timings(1), None,
+    ex = Exchange(None, TimedOut("timeout after 1 s waiting for data from 10.0.0.53:53"), timings(1), None,
                   "10.0.0.53:53")
     result = dns_check.judge(spec, ex, 0)
     assert result.status == CRITICAL

@@ -17,8 +17,8 @@ repeatable option takes a string or a list of strings.
 
 from netkit.check.options import BY_NAME
 from netkit.check.spec import make_spec, parse_check_target
-from netkit.cli.args import suggest
 from netkit.core.errors import UsageError
+from netkit.core.text import suggest
 
 __all__ = ["load_checks", "check_from_table", "check_label", "parse_defaults", "parse_value", "MAX_CHECKS_FILE"]
 

@@ -28,7 +28,7 @@ differs from the expected one is CRITICAL (older check_ssh releases said WARNING
 """
 
 from netkit.check.result import CheckResult, phase_metrics, time_metric, time_status
-from netkit.core.errors import ConnectError, ProtocolError, Timeout
+from netkit.core.errors import ConnectError, ProtocolError, TimedOut
 from netkit.core.status import CRITICAL, OK, UNKNOWN, worst
 from netkit.core.text import preview
 from netkit.proto.ssh import client_identification, ssh_dialogue
@@ -319,7 +319,7 @@ def judge(spec, exchange, now) -> CheckResult:
     error = exchange.error
     if error is not None:
         summary = str(error)
-        if isinstance(error, Timeout) and exchange.head and b"SSH-" not in exchange.head:
+        if isinstance(error, TimedOut) and exchange.head and b"SSH-" not in exchange.head:
             summary += f": no SSH identification; it said {preview(exchange.head)!r}"
         if exchange.head:
             details["received"] = exchange.head.decode("utf-8", "replace")

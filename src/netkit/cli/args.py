@@ -7,19 +7,9 @@ a start-up budget of a few tens of milliseconds in all. It supports what users t
 """
 
 from netkit.core.errors import UsageError
+from netkit.core.text import suggest
 
 __all__ = ["flag_table", "flag_text", "option_rows", "parse_argv", "parse_values", "suggest"]
-
-
-def suggest(word: str, choices, quoted: bool = False) -> str:
-    """``"; did you mean X?"`` for the closest of ``choices`` (``'X'`` with ``quoted``), or
-    "" when none is close."""
-    import difflib  # only on the error path
-
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    if not close:
-        return ""
-    return f"; did you mean {close[0]!r}?" if quoted else f"; did you mean {close[0]}?"
 
 
 def parse_argv(argv, flags: dict, command: str):

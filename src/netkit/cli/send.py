@@ -85,11 +85,11 @@ def _run(request, out, err) -> int:
     finally:
         sock.close()
     if not received:
-        from netkit.core.errors import ProtocolError, Timeout
+        from netkit.core.errors import ProtocolError, TimedOut
 
         endpoint = request["endpoint"]
         if endpoint.transport == "udp" or endpoint.tls:
-            raise Timeout(f"{endpoint.where}: no reply within {request['wait']:g} s of sending (--wait)")
+            raise TimedOut(f"{endpoint.where}: no reply within {request['wait']:g} s of sending (--wait)")
         raise ProtocolError(f"{endpoint.where}: no reply: the server closed the connection without answering")
     return 0
 

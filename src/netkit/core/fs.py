@@ -23,7 +23,7 @@ Modes and times are set through the descriptor, never by a path a link could red
 import os
 import stat
 
-from netkit.core.errors import NetkitError, ProtocolError, UsageError
+from netkit.core.errors import LocalError, ProtocolError, UnsafeName, UsageError
 
 __all__ = [
     "MAX_DEPTH",
@@ -57,16 +57,6 @@ MAX_ENTRIES = 1_000_000
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
-
-class LocalError(NetkitError):
-    """The local side failed (disk full, permission denied, not a directory, a link)."""
-
-
-class UnsafeName(ProtocolError):
-    """A peer sent a name that is not one plain file name (``../x``, ``/etc/x``, ``a/b``)."""
-
-    transient = False  # the same name comes back on every try
 
 
 def local_error(exc: OSError, what: str) -> LocalError:

@@ -2,7 +2,7 @@
 
 __all__ = ["unescape", "parse_size", "parse_seconds", "preview", "format_size", "for_terminal",
            "check_line_field", "LINE_BREAKERS", "is_digits", "MAX_SECONDS",
-           "json_controls_escaped"]
+           "json_controls_escaped", "suggest"]
 
 _SIMPLE = {"r": "\r", "n": "\n", "t": "\t", "\\": "\\", "0": "\0", "e": "\x1b", "a": "\a"}
 ESCAPES_HELP = r"\r, \n, \t, \0, \\ and \xHH"
@@ -176,3 +176,14 @@ def json_controls_escaped(dumped: str) -> str:
             n = ord(c) - 0x10000
             out.append(f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}")
     return "".join(out)
+
+
+def suggest(word: str, choices, quoted: bool = False) -> str:
+    """``"; did you mean X?"`` for the closest of ``choices`` (``'X'`` with ``quoted``), or
+    "" when none is close."""
+    import difflib  # only on the error path
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f"; did you mean {close[0]!r}?" if quoted else f"; did you mean {close[0]}?"

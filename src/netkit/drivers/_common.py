@@ -8,7 +8,7 @@ from netkit.core.errors import (
     ProtocolError,
     RefusedError,
     ResolveError,
-    Timeout,
+    TimedOut,
     TLSError,
 )
 from netkit.core.target import bracket
@@ -143,7 +143,7 @@ def map_error(exc: BaseException, phase: str, peer: str, timeout: float) -> NetE
     if isinstance(exc, NetError):
         return exc
     if isinstance(exc, TimeoutError):
-        return Timeout(f"timeout after {timeout:g} s {phase}")
+        return TimedOut(f"timeout after {timeout:g} s {phase}")
     ssl = _ssl_module()
     if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
         return CertificateError(f"certificate of {peer} did not verify: {exc.verify_message}")

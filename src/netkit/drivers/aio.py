@@ -10,7 +10,7 @@ import asyncio
 import socket
 from time import monotonic
 
-from netkit.core.errors import NetkitError, ProtocolError, ResolveError, Timeout
+from netkit.core.errors import NetkitError, ProtocolError, ResolveError, TimedOut
 from netkit.core.target import is_ip_literal
 from netkit.drivers._common import (
     HEAD_BYTES,
@@ -330,7 +330,7 @@ async def run(dialogue, timeout: float, verbose: bool = False, resolver: Resolve
     except StopIteration as stop:
         outcome = stop.value
     except TimeoutError:
-        error = Timeout(f"timeout after {timeout:g} s {doing(action, runner.peer)}")
+        error = TimedOut(f"timeout after {timeout:g} s {doing(action, runner.peer)}")
         _close(dialogue)
     except NetkitError as exc:  # a UsageError too: a dialogue's own check of its arguments
         error = exc

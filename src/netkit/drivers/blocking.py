@@ -9,7 +9,7 @@ import _socket
 import _thread
 from time import monotonic
 
-from netkit.core.errors import NetkitError, ProtocolError, ResolveError, Timeout
+from netkit.core.errors import NetkitError, ProtocolError, ResolveError, TimedOut
 from netkit.core.target import is_ip_literal, lookup_name
 from netkit.drivers._common import (
     HEAD_BYTES,
@@ -49,7 +49,7 @@ def _getaddrinfo(host, port, family, socktype, timeout):
 
     _thread.start_new_thread(lookup, ())
     if not done.acquire(timeout=max(timeout, 0.001)):
-        raise Timeout(f"timeout after {timeout:g} s resolving {host!r}")
+        raise TimedOut(f"timeout after {timeout:g} s resolving {host!r}")
     result = box[0]
     if isinstance(result, BaseException):
         raise resolve_error(host, result)

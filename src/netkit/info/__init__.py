@@ -10,7 +10,7 @@ Library use::
 
 Every function returns a typed result (with ``to_dict()``) and prints nothing. Bad input
 raises :class:`netkit.core.errors.UsageError`; DNS failures raise
-:class:`~netkit.core.errors.NetError` (:class:`~netkit.core.errors.Timeout` when no answer
+:class:`~netkit.core.errors.NetError` (:class:`~netkit.core.errors.TimedOut` when no answer
 comes). Imports are lazy: dnspython loads only when a DNS query is made.
 """
 

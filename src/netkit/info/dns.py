@@ -6,7 +6,7 @@ server named by the caller. dnspython is imported only when a query is made, so
 
 Results are plain typed objects; nothing here prints. Bad input raises
 :class:`~netkit.core.errors.UsageError`; a server that does not answer raises
-:class:`~netkit.core.errors.Timeout`; one that answers with an error (SERVFAIL, REFUSED)
+:class:`~netkit.core.errors.TimedOut`; one that answers with an error (SERVFAIL, REFUSED)
 or cannot be reached raises :class:`~netkit.core.errors.NetError`. A name that does not
 exist is an answer, not an error: its status is ``NXDOMAIN``.
 """
@@ -18,7 +18,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from netkit.core.errors import NetError, Timeout, UsageError
+from netkit.core.errors import NetError, TimedOut, UsageError
 from netkit.core.records import RECORD_TYPES
 
 __all__ = [
@@ -279,7 +279,7 @@ def _records(response) -> tuple[Record, ...]:
 
 
 def _error_text(exc) -> str:
-    """'127.0.0.1:5353 answered REFUSED' from a dnspython NoNameservers/Timeout."""
+    """'127.0.0.1:5353 answered REFUSED' from a dnspython NoNameservers/TimedOut."""
     errors = getattr(exc, "kwargs", {}).get("errors") or []
     parts = []
     for entry in errors:
@@ -414,7 +414,7 @@ def lookup_records(name: str, types=DEFAULT_TYPES, *, server=None, tcp: bool = F
             continue
         except dns.resolver.LifetimeTimeout as exc:
             detail = _error_text(exc)
-            raise Timeout(f"no answer from {label} over {transport} within {timeout:g} s"
+            raise TimedOut(f"no answer from {label} over {transport} within {timeout:g} s"
                           + (f" ({detail})" if detail and ("answered" in detail or "DNS reply" in detail) else "")) \
                 from None
         except dns.resolver.NoNameservers as exc:

@@ -6,7 +6,14 @@ import contextlib
 import socket
 import ssl
 
-from netkit.core.errors import CertificateError, ConnectError, NetError, ProtocolError, Timeout, TLSError
+from netkit.core.errors import (
+    CertificateError,
+    ConnectError,
+    NetError,
+    ProtocolError,
+    TimedOut,
+    TLSError,
+)
 from netkit.core.text import for_terminal
 
 __all__ = ["MAX_UID", "Account", "Entry", "LoginError", "check_uid", "wrap_errors"]
@@ -84,7 +91,7 @@ def wrap_errors(account, step, refused=ProtocolError):
     except socket.gaierror as exc:
         raise ConnectError(f"cannot resolve {account.host}: {exc.strerror}") from None
     except TimeoutError:
-        raise Timeout(f"{where}: no answer to {step} within {account.timeout:g} s") from None
+        raise TimedOut(f"{where}: no answer to {step} within {account.timeout:g} s") from None
     except (EOFError, ConnectionError) as exc:
         raise ConnectError(f"{where}: the connection broke during {step}: {exc}") from None
     except OSError as exc:

@@ -125,7 +125,7 @@ def channel_from_table(name: str, table: dict, where: str, env=None) -> Channel:
     """Validate one ``[[alert]]`` table into a :class:`Channel`; UsageError ``"{where}: ..."``
     in the config's words on any mistake. ``env`` (default ``os.environ``) supplies the
     ``*-env`` secrets."""
-    from netkit.cli.args import suggest
+    from netkit.core.text import suggest
 
     env = os.environ if env is None else env
     if not isinstance(table, dict):

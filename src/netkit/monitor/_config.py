@@ -70,6 +70,7 @@ from functools import cached_property
 
 from netkit.core.errors import UsageError
 from netkit.monitor._fields import (
+    MAX_NAME,
     bad,
     check_name,
     duration,
@@ -81,9 +82,15 @@ from netkit.monitor._fields import (
     shown,
     whole,
 )
-from netkit.monitor._fields import MAX_NAME
 from netkit.monitor._schedule import MAX_INTERVAL, MIN_INTERVAL
-from netkit.monitor._settings import DEFAULT_LISTEN, Settings, Web, default_settings, settings_from_table, web_from_table
+from netkit.monitor._settings import (
+    DEFAULT_LISTEN,
+    Settings,
+    Web,
+    default_settings,
+    settings_from_table,
+    web_from_table,
+)
 from netkit.monitor._state import MAX_THRESHOLD
 
 __all__ = ["Config", "Module", "Settings", "TargetConfig", "Web", "default_settings", "load_config", "parse_config",
@@ -237,7 +244,7 @@ def parse_config(data: str, path: str, env=None) -> Config:
     import tomllib
 
     from netkit.check.file import check_label, parse_defaults
-    from netkit.cli.args import suggest
+    from netkit.core.text import suggest
 
     env = os.environ if env is None else env
     try:
@@ -305,8 +312,8 @@ def _section(path, doc, key) -> dict:
 def _target(path, label, table, resolved, channel_names, env, also) -> TargetConfig:
     from netkit.check.file import check_from_table
     from netkit.check.options import DEFAULT_TIMEOUT
-    from netkit.cli.args import suggest
     from netkit.core.secrets import mask_url
+    from netkit.core.text import suggest
     from netkit.monitor._records import TargetInfo
     from netkit.monitor._schedule import DEFAULT_INTERVAL
     from netkit.monitor._state import Policy
@@ -393,7 +400,7 @@ def _channels(path, tables, env) -> tuple:
 
 
 def _maintenance(path, tables, targets, groups) -> dict:
-    from netkit.cli.args import suggest
+    from netkit.core.text import suggest
     from netkit.monitor._windows import Maintenance, window_from_table
 
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
@@ -450,7 +457,7 @@ def _modules(path, tables, env) -> dict:
     from netkit.check.file import parse_defaults
     from netkit.check.options import BY_NAME
     from netkit.check.spec import dns_name_problem, scheme_list
-    from netkit.cli.args import suggest
+    from netkit.core.text import suggest
 
     if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
         raise UsageError(f"{path}: module must be named tables, e.g. [module.http_2xx]")

@@ -91,7 +91,7 @@ class Settings:
 def _reader(where: str, table, keys, example: str):
     """Check that ``table`` is a table of ``keys`` only; return ``get(key, parse, example,
     default)``, which reads one, UsageError naming the key and an example on a bad value."""
-    from netkit.cli.args import suggest
+    from netkit.core.text import suggest
 
     if not isinstance(table, dict):
         raise UsageError(f"{where} must be a table of settings{example}")
@@ -210,7 +210,7 @@ def web_from_table(path, table, groups) -> Web:
     status_groups = get("status-groups", names("group", 1000), '["web"]', ())
     for name in status_groups:
         if name not in groups:
-            from netkit.cli.args import suggest
+            from netkit.core.text import suggest
             from netkit.monitor._config import for_name
 
             raise UsageError(f"{where}: status-groups names {shown(name)}, which is not defined"

@@ -16,7 +16,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from netkit.core.errors import NetError, ProtocolError, Timeout, UsageError
+from netkit.core.errors import NetError, ProtocolError, TimedOut, UsageError
 
 __all__ = ["DnsRecord", "DnsReply", "check_message", "dns_query", "parse_type", "system_server"]
 
@@ -349,7 +349,7 @@ def _udp(query, family, address, deadline, timeout, server, port, show) -> DnsRe
                 return reply
     also = f"; {ignored} datagrams from it did not answer the query (another id or question, or cut short)" \
         if ignored else ""
-    raise Timeout(f"no answer from {server}:{port} in {timeout:g} s ({ATTEMPTS} tries over UDP){also}")
+    raise TimedOut(f"no answer from {server}:{port} in {timeout:g} s ({ATTEMPTS} tries over UDP){also}")
 
 
 def _tcp(query, family, address, deadline, server, port, show) -> DnsReply:
@@ -360,7 +360,7 @@ def _tcp(query, family, address, deadline, server, port, show) -> DnsReply:
             size = struct.unpack("!H", _exactly(sock, 2, deadline))[0]
             data = _exactly(sock, size, deadline)
     except TimeoutError:
-        raise Timeout(f"no answer from {server}:{port} over TCP in time") from None
+        raise TimedOut(f"no answer from {server}:{port} over TCP in time") from None
     except OSError as exc:
         raise NetError(f"{server}:{port} over TCP: {exc.strerror or exc}") from None
     if not _ours(data, query):

@@ -14,7 +14,7 @@ import socket
 import struct
 import sys
 
-from netkit.core.errors import NetkitError, UsageError
+from netkit.core.errors import NeedsPrivilege, UsageError
 
 __all__ = [
     "DLT_EN10MB",
@@ -49,10 +49,6 @@ MAX_FILTER_TEXT = 4096
 _PCAP_NAMES = ("libpcap.so.1", "libpcap.so.0.8", "libpcap.so")
 SIOCGIFADDR = 0x8915
 SIOCGIFHWADDR = 0x8927
-
-
-class NeedsPrivilege(NetkitError):
-    """Raw packets need CAP_NET_RAW; the message says how to get it."""
 
 
 def privilege_message() -> str:

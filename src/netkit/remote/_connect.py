@@ -72,7 +72,6 @@ class Settings:
 
         from netkit.core.errors import UsageError
         from netkit.core.text import for_terminal
-
         from netkit.remote._local import MAX_CONFIG_BYTES, check_regular
 
         for path in self.config:
@@ -168,9 +167,9 @@ async def _open(host, settings, tunnel):
             text += "; " + "; ".join(creds.problems)
         raise AuthError(text) from None
     except TimeoutError:
-        from netkit.core.errors import Timeout
+        from netkit.core.errors import TimedOut
 
-        raise Timeout(f"{host.label}: no SSH login within {settings.connect_timeout:g} s "
+        raise TimedOut(f"{host.label}: no SSH login within {settings.connect_timeout:g} s "
                       f"(--connect-timeout)") from None
     except Exception as exc:  # noqa: BLE001 -- asyncssh and OS errors, mapped once here
         raise map_error(exc, host.label) from None

@@ -5,7 +5,7 @@
      │    ├── UnknownHostKey   not in known_hosts (and no --accept-new)
      │    └── ChangedHostKey   known_hosts holds another key for this host: always refused
      ├── AuthError             every login method was refused (or none could be tried)
-     └── Timeout
+     └── TimedOut
           └── CommandTimeout   the command ran past its time and was stopped
 
 asyncssh's exceptions and OSErrors are mapped onto this tree once, in :func:`map_error`. A
@@ -13,35 +13,20 @@ reason the server sent (a disconnect, a refused channel) is its text: escaped fo
 """
 
 from netkit.core.errors import (
+    AuthError,
+    ChangedHostKey,
+    CommandTimeout,
     ConnectError,
+    HostKeyError,
     NetError,
     ProtocolError,
     RefusedError,
     ResolveError,
-    Timeout,
+    TimedOut,
+    UnknownHostKey,
 )
 
 __all__ = ["AuthError", "ChangedHostKey", "CommandTimeout", "HostKeyError", "UnknownHostKey", "map_error"]
-
-
-class HostKeyError(NetError):
-    pass
-
-
-class UnknownHostKey(HostKeyError):
-    pass
-
-
-class ChangedHostKey(HostKeyError):
-    pass
-
-
-class AuthError(NetError):
-    pass
-
-
-class CommandTimeout(Timeout):
-    pass
 
 
 def map_error(exc: BaseException, where: str, *, phase: str = "connect") -> Exception:
@@ -61,7 +46,7 @@ def map_error(exc: BaseException, where: str, *, phase: str = "connect") -> Exce
     if isinstance(exc, ConnectionRefusedError):
         return RefusedError(f"{where} refused the connection")
     if isinstance(exc, TimeoutError):
-        return Timeout(f"{where}: no SSH session within the connect timeout ({phase})")
+        return TimedOut(f"{where}: no SSH session within the connect timeout ({phase})")
     if isinstance(exc, asyncssh.PermissionDenied):
         return AuthError(f"{where}: authentication failed ({reason or 'permission denied'})")
     if isinstance(exc, asyncssh.ConnectionLost):

@@ -7,7 +7,7 @@ bytes, XML parsed defused and depth-bounded, JSON depth-bounded.
 
 import json
 
-from netkit.core.errors import ConnectError, NetError, ProtocolError, Timeout, UsageError
+from netkit.core.errors import ConnectError, NetError, ProtocolError, TimedOut, UsageError
 
 __all__ = ["MAX_REPLY", "Fault", "call", "parse_arg"]
 
@@ -133,7 +133,7 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
     where = target.netloc
     # The socket's timeout bounds each read; a server trickling a byte a second would pass
     # every one of them for days. The watchdog bounds the whole exchange: at ``timeout`` it
-    # shuts the socket, and whatever the read then says, the answer is Timeout.
+    # shuts the socket, and whatever the read then says, the answer is TimedOut.
     expired, sockets = threading.Event(), []
 
     def connect(*args, **kw):  # the raw socket, kept: http.client drops conn.sock early
@@ -156,7 +156,7 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
         if expired.is_set():
             raise TimeoutError
     except TimeoutError:
-        raise Timeout(f"{where}: no answer within {timeout:g} s") from None
+        raise TimedOut(f"{where}: no answer within {timeout:g} s") from None
     except ssl.SSLError as exc:
         from netkit.core.errors import TLSError
 

@@ -24,10 +24,9 @@ Keys of a ``[[service]]`` are the long option names (``max-line``, ``udp``...).
 import ipaddress
 import os
 
-from netkit.cli.args import suggest
 from netkit.core.errors import UsageError
 from netkit.core.options import Option, as_given
-from netkit.core.text import parse_seconds, parse_size, unescape
+from netkit.core.text import parse_seconds, parse_size, suggest, unescape
 from netkit.proto.services import SERVICES
 from netkit.serve._spec import DEFAULT_BIND, DEFAULT_GRACE, Limits, Service
 

@@ -19,7 +19,7 @@ from netkit.core.errors import (
     ConnectError,
     RefusedError,
     ResolveError,
-    Timeout,
+    TimedOut,
     TLSError,
     UsageError,
 )
@@ -133,7 +133,7 @@ def open_socket(endpoint: Endpoint):
     except FileNotFoundError:
         raise ConnectError(f"{endpoint.path}: no such socket") from None
     except socket.timeout:
-        raise Timeout(f"{endpoint.where}: no connection within {endpoint.timeout:g} s") from None
+        raise TimedOut(f"{endpoint.where}: no connection within {endpoint.timeout:g} s") from None
     except OSError as exc:
         raise ConnectError(f"{endpoint.where}: cannot connect ({exc.strerror or exc})") from None
     if endpoint.tls:
@@ -141,7 +141,7 @@ def open_socket(endpoint: Endpoint):
             sock = _tls_wrap(sock, endpoint)
         except socket.timeout:
             sock.close()
-            raise Timeout(f"{endpoint.where}: no TLS handshake within {endpoint.timeout:g} s") from None
+            raise TimedOut(f"{endpoint.where}: no TLS handshake within {endpoint.timeout:g} s") from None
         except OSError as exc:
             sock.close()
             raise ConnectError(f"{endpoint.where}: connection lost in the TLS handshake "
@@ -231,7 +231,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
          wait: float = DEFAULT_WAIT, deadline: float | None = None, escape: bool = False) -> int:
     """Copy ``source`` (a readable fd, or None to send ``data`` once) to ``sock`` and
     ``sock`` to ``sink`` (a writable fd) until either side ends. Returns the bytes
-    received. ``deadline`` (monotonic time) ends the exchange with Timeout if nothing came
+    received. ``deadline`` (monotonic time) ends the exchange with TimedOut if nothing came
     at all, quietly otherwise. ``escape``: show control characters of the replies as
     ``\\xHH`` (for a terminal).
 
@@ -333,7 +333,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
                 if source_open and not watched and room and (deadline is None or time.monotonic() < deadline):
                     continue
                 if deadline is not None and time.monotonic() >= deadline and not received:
-                    raise Timeout(f"{endpoint.where}: no reply within the time allowed")
+                    raise TimedOut(f"{endpoint.where}: no reply within the time allowed")
                 return received
             for key, mask in events:
                 if key.fileobj is sock:

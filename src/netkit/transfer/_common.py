@@ -20,12 +20,17 @@ import os
 from time import monotonic, sleep
 
 from netkit.core.errors import (
+    Cancelled,
     ConnectError,
+    CutError,
+    HTTPStatusError,
+    IntegrityError,
     NetError,
-    NetkitError,
     ProtocolError,
     RefusedError,
-    Timeout,
+    RemoteError,
+    TimedOut,
+    TooLargeError,
 )
 from netkit.core.fs import LocalError, local_error
 
@@ -61,37 +66,6 @@ PROGRESS_EVERY = 0.1
 # Retry-After is honoured up to the same cap, so a hostile value cannot park us for days.
 MAX_BACKOFF = 60.0
 CHECKSUMS = ("sha256", "sha1", "md5", "sha512")
-HTTP_TRANSIENT = frozenset((408, 425, 429, 500, 502, 503, 504))
-
-
-class RemoteError(NetError):
-    """The server refused: no such file, permission denied, a 4xx/5xx status."""
-
-    transient = False
-
-
-class HTTPStatusError(RemoteError):
-    def __init__(self, message, status, retry_after=None):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-        self.transient = status in HTTP_TRANSIENT
-
-
-class CutError(ProtocolError):
-    """The connection ended before the announced end of the data."""
-
-
-class IntegrityError(NetError):
-    """The data arrived whole but its checksum is not the one asked for."""
-
-
-class TooLargeError(NetError):
-    """The file is over --max-filesize: refused at its announced size, or stopped once
-    the bytes written passed it. Never retried; its ``.part`` is removed (resuming it
-    could only make it larger)."""
-
-    transient = False
 
 
 def too_large(size, limit, written=False):
@@ -105,10 +79,6 @@ def too_large(size, limit, written=False):
                          f"({format_size(limit)}); not downloaded")
 
 
-class Cancelled(NetkitError):
-    """The transfer was stopped on request."""
-
-
 def is_transient(exc: BaseException) -> bool:
     """Worth another try: timeouts, cut or reset connections, 5xx/429; not refusals,
     404s, bad certificates, checksum mismatches or a full disk."""
@@ -117,7 +87,7 @@ def is_transient(exc: BaseException) -> bool:
         return transient
     if isinstance(exc, RefusedError):
         return False
-    return isinstance(exc, (Timeout, CutError, ConnectError)) or (
+    return isinstance(exc, (TimedOut, CutError, ConnectError)) or (
         isinstance(exc, ProtocolError) and "closed" in str(exc))
 
 

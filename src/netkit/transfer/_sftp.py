@@ -15,11 +15,11 @@ import asyncio
 import contextlib
 import os
 
-from netkit.core.errors import ConnectError, NetError, TLSError
+from netkit.core.errors import AuthError, ConnectError, NetError, UnknownHostKey
 from netkit.core.target import percent_decode
 from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, limits, local_error
 
-__all__ = ["SSHError", "Session", "fetch", "regular_size", "remote_path", "upload"]
+__all__ = ["Session", "fetch", "regular_size", "remote_path", "upload"]
 
 # Read requests in flight. 32 of 255 KiB: 8 MiB on the way, four times OpenSSH sftp's
 # 64 x 32 KiB (what keeps a long fat link busy), while the peak memory of a download stays
@@ -31,10 +31,6 @@ ENCRYPTION = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly
 # window matches the requests in flight.
 WINDOW = 8 * 1024 * 1024
 MAX_PACKET = 256 * 1024
-
-
-class SSHError(TLSError):
-    """The server's host key is unknown or changed, or the login was refused."""
 
 
 def remote_path(url_path: str) -> str:
@@ -93,10 +89,10 @@ def _map(exc, peer, what):
 
         exc.reason = for_terminal(exc.reason)
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        return SSHError(f"host key of {peer} not verified ({exc.reason}); add it to known_hosts "
+        return UnknownHostKey(f"host key of {peer} not verified ({exc.reason}); add it to known_hosts "
                         f"(or give --known-hosts FILE)")
     if isinstance(exc, asyncssh.PermissionDenied):
-        return SSHError(f"{peer} refused the login ({exc.reason}); give --identity KEY or check the user")
+        return AuthError(f"{peer} refused the login ({exc.reason}); give --identity KEY or check the user")
     if isinstance(exc, (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection)):
         return CutError(f"{peer}: connection lost {what} ({exc.reason})")
     if isinstance(exc, asyncssh.SFTPNoSuchFile):
@@ -108,9 +104,9 @@ def _map(exc, peer, what):
     if isinstance(exc, (asyncssh.ConnectionLost, asyncssh.DisconnectError)):
         return CutError(f"{peer}: connection lost {what} ({exc.reason})")
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        from netkit.core.errors import Timeout
+        from netkit.core.errors import TimedOut
 
-        return Timeout(f"timeout {what} ({peer})")
+        return TimedOut(f"timeout {what} ({peer})")
     if isinstance(exc, OSError):
         from netkit.drivers._common import map_error
 

@@ -23,7 +23,7 @@ import threading
 from collections import deque
 from time import monotonic
 
-from netkit.core.errors import NetError, Timeout
+from netkit.core.errors import DeadlineError, NetError, SpeedError
 
 __all__ = ["DeadlineError", "SpeedError", "Watchdog", "guard", "watchdog_for"]
 
@@ -31,16 +31,6 @@ __all__ = ["DeadlineError", "SpeedError", "Watchdog", "guard", "watchdog_for"]
 CHECK_EVERY = 0.2
 # curl's default for -y when only -Y is given.
 DEFAULT_SPEED_TIME = 30.0
-
-
-class DeadlineError(Timeout):
-    """--max-time passed: no retry, the time is spent."""
-
-    transient = False
-
-
-class SpeedError(Timeout):
-    """Slower than --speed-limit for --speed-time: retried, as curl does."""
 
 
 def watchdog_for(options, pacer, state):
