@@ -17,7 +17,12 @@ import sys
 import pytest
 
 EXPORTED = {
-    "netkit": ["__version__", "check_target", "run_checks"],
+    "netkit": ["AuthError", "Cancelled", "CertificateError", "ChangedHostKey", "CommandError", "CommandTimeout",
+                "ConnectError", "CutError", "DeadlineError", "HTTPStatusError", "HostKeyError", "IntegrityError",
+                "LocalError", "NeedsPrivilege", "NetError", "NetkitError", "ProtocolError", "RefusedError",
+                "RemoteError", "ResolveError", "SSHError", "SpeedError", "TLSError", "TimedOut", "Timeout",
+                "TooLargeError", "UnknownHostKey", "UnsafeName", "UsageError", "__version__", "check_target",
+                "run_checks"],
 
     "netkit.check": ["CheckResult", "CheckSpec", "build_spec", "check_target", "load_checks", "run_checks"],
 
