@@ -5,12 +5,13 @@ PY     := $(VENV)/bin/python
 # Debian packages the tests talk to (real peers) and read with: tzdata for the monitor's
 # maintenance windows (zoneinfo), PostgreSQL, Prometheus and Alertmanager beside the monitor,
 # chromium for its dashboard, tcpdump, graphviz and arp-scan's OUI registry for packets, ruby
-# for rpc's cross-language XML-RPC client, zsh and fish whose completion of netkit is tested.
+# for rpc's cross-language XML-RPC client; bash-completion, zsh and fish load netkit's completion,
+# groff and man render its man pages.
 TEST_DEBS  := tzdata nginx-light tinyproxy-bin dnsmasq-base dovecot-pop3d dovecot-imapd openssh-server openssh-client \
               nftables nmap-common libxml2-utils xsltproc ndiff iproute2 nmap \
               postgresql prometheus prometheus-alertmanager tcpdump graphviz \
               chromium chromium-driver fonts-dejavu-core ruby ruby-xmlrpc \
-              arp-scan zsh fish
+              arp-scan zsh fish bash-completion groff-base man-db
 # monitoring-plugins-standard has check_dns, which runs nslookup (bind9-dnsutils); the scan
 # benchmark runs nmap, and reads peak memory with GNU time (time).
 BENCH_DEBS := monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils \
@@ -33,12 +34,31 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(PY) -m pip install -q -e '.[test,monitor,rpc,packets,bench]'
 	touch $@
 
+# `make install`: the `netkit` command (a link to .venv's), its bash, zsh and fish completion
+# and its man pages, where the shells and man look under PREFIX (DESTDIR for a staging root).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
 install: $(VENV)/.installed
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(BASHCOMPDIR)' \
+		'$(DESTDIR)$(ZSHCOMPDIR)' '$(DESTDIR)$(FISHCOMPDIR)'
+	ln -sfn '$(abspath $(VENV))/bin/netkit' '$(DESTDIR)$(BINDIR)/netkit'
+	$(PY) -m netkit completion bash > '$(DESTDIR)$(BASHCOMPDIR)/netkit.tmp'
+	$(PY) -m netkit completion zsh > '$(DESTDIR)$(ZSHCOMPDIR)/_netkit.tmp'
+	$(PY) -m netkit completion fish > '$(DESTDIR)$(FISHCOMPDIR)/netkit.fish.tmp'
+	mv '$(DESTDIR)$(BASHCOMPDIR)/netkit.tmp' '$(DESTDIR)$(BASHCOMPDIR)/netkit'
+	mv '$(DESTDIR)$(ZSHCOMPDIR)/_netkit.tmp' '$(DESTDIR)$(ZSHCOMPDIR)/_netkit'
+	mv '$(DESTDIR)$(FISHCOMPDIR)/netkit.fish.tmp' '$(DESTDIR)$(FISHCOMPDIR)/netkit.fish'
+	$(PY) -m netkit.cli.manpage '$(DESTDIR)$(MANDIR)/man1'
 install-test: $(VENV)/.installed-test
 
 # The main job: the monitor on this machine's services (examples/monitor.toml), its SQLite
 # store in .state/, the dashboard on http://127.0.0.1:9115/ ; Ctrl-C stops it.
-run: install
+run: $(VENV)/.installed
 	$(VENV)/bin/netkit monitor run examples/monitor.toml
 
 debs-test:

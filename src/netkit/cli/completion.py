@@ -159,7 +159,7 @@ def script(shell: str) -> str:
 def parse(argv):
     if not argv:
         raise UsageError("which shell? netkit completion bash, zsh or fish")
-    if argv[0] in ("-h", "--help", "help"):
+    if argv[0] == "help" or "-h" in argv or "--help" in argv:
         return {"help": True}
     if argv[0] not in SHELLS or len(argv) > 1:
         from netkit.cli.args import suggest
