@@ -66,7 +66,7 @@ def test_sizes_are_ascii_and_finite(text):
 @pytest.mark.parametrize("text", NON_ASCII)
 def test_whole_numbers_are_ascii(text):
     from netkit.check.options import BY_NAME
-    from netkit.core.options import positive, whole
+    from netkit.cli.options import positive, whole
     from netkit.core.text import is_digits
 
     assert not is_digits(text)

@@ -1,18 +1,21 @@
-"""Every option a check takes, once: the command line and the checks file both read
-this table, so a value is checked the same way and wrong in the same words in both.
+"""Every option a check takes, once, as :class:`netkit.core.fields.Field`: the command
+line, the checks file, the monitor's config and the typed API (netkit.check._specs) all
+parse through this table, so a value is checked the same way and wrong in the same words
+in all of them.
 
-Each option has a kind (``flag``: on/off; ``one``: one value, the last given wins;
-``many``: repeatable, a list), a parser that turns a string (command line) or a TOML value
-into the typed value or raises ``ValueError`` saying what it expects, and the schemes it
-applies to.
+Each field has a kind (``flag``: on/off; ``one``: one value, the last given wins;
+``many``: repeatable, a list), a parser that turns a string (command line), a TOML value
+or a Python value into the typed value or raises ``ValueError`` saying what it expects,
+and the schemes it applies to. The command line's spelling and help of each one are in
+netkit.cli._check_options.
 """
 
-from netkit.core.options import Option
+from netkit.core.fields import Field
 from netkit.core.ranges import RANGE_FORMS, parse_range
 from netkit.core.status import CRITICAL, WARNING, parse_state
 from netkit.core.text import check_line_field, parse_seconds, parse_size, unescape
 
-__all__ = ["Option", "OPTIONS", "BY_NAME", "BY_FLAG", "SCHEMES", "DEFAULT_TIMEOUT"]
+__all__ = ["BY_NAME", "DEFAULT_TIMEOUT", "FIELDS", "SCHEMES", "Field"]
 
 # The checks netkit knows, and the default port of each (None: the URL must say).
 SCHEMES = {"tcp": None, "udp": None, "tls": 443, "http": 80, "https": 443, "ftp": 21, "smtp": 25, "smtps": 465,
@@ -36,12 +39,6 @@ STARTTLS = frozenset(("smtp", "pop3", "imap"))
 TLS_USING = frozenset(("tcp", "tls", "http", "https", "ftp")) | MAIL
 # Schemes that log in with a user and a password.
 LOGIN = HTTP | MAIL | frozenset(("ftp",))
-
-
-def _section(title: str, *options):
-    for option in options:
-        option.group = title
-    return options
 
 
 def _text(value) -> str:
@@ -242,143 +239,63 @@ def _flag(value) -> bool:
     raise ValueError("expects true or false")
 
 
-OPTIONS = (
-    *_section(
-        "every check",
-        Option("name", "one", _nonempty, ALL, "name shown for the check (Nagios service label)", metavar="NAME",
-               example="web"),
-        Option("warning", "one", _range, ALL, "response time range (s) outside which it is WARNING", short="w",
-               metavar="RANGE", example="0.5"),
-        Option("critical", "one", _range, ALL, "response time range (s) outside which it is CRITICAL",
-               short="c", metavar="RANGE", example="2"),
-        Option("timeout", "one", parse_seconds, ALL, "seconds before giving up (CRITICAL)", short="t",
-               default=DEFAULT_TIMEOUT, metavar="SECONDS", example="5"),
-        Option("ipv4", "flag", _flag, ALL, "connect over IPv4 only", short="4", default=False),
-        Option("ipv6", "flag", _flag, ALL, "connect over IPv6 only", short="6", default=False),
-    ),
-    *_section(
-        "tcp:// and udp://",
-        Option("send", "many", _escaped, LINE, "data to send (escapes like \\r\\n; repeatable)", metavar="TEXT",
-               default=(), example="'QUIT\\r\\n'"),
-        Option("expect", "many", _expected, LINE, "string expected in the reply (repeatable; any matches)",
-               metavar="TEXT", default=(), example="'220'"),
-        Option("expect-all", "flag", _flag, LINE, "every --expect string must be in the reply", default=False),
-        Option("quit", "one", _escaped, frozenset(("tcp",)), "data to send before closing", metavar="TEXT",
-               example="'QUIT\\r\\n'"),
-        Option("refuse", "one", _state, LINE, "status when the port refuses: ok, warn or crit", default=CRITICAL,
-               metavar="STATE", example="warn"),
-        Option("mismatch", "one", _state, LINE, "status when the reply lacks --expect: ok, warn or crit",
-               default=WARNING, metavar="STATE", example="crit"),
-        Option("maxbytes", "one", _positive, LINE, "stop reading the reply after this many bytes",
-               metavar="BYTES", example="4096"),
-        Option("tls", "flag", _flag, frozenset(("tcp", "ftp")),
-               "TLS after connecting (ftp: explicit FTPS, AUTH TLS)", default=False),
-    ),
-    *_section(
-        "TLS (tls://, https://, and tcp://, ftp://, mail with --tls/--starttls)",
-        Option("insecure", "flag", _flag, TLS_USING, "do not verify the peer's certificate", short="k",
-               default=False),
-        Option("cacert", "one", _readable_file, TLS_USING, "CA certificates (PEM) to verify against", metavar="FILE",
-               example="/etc/ssl/my-ca.pem"),
-        Option("sni", "one", _line_nonempty, TLS_USING, "server name to send and verify (default: the URL's host)",
-               metavar="NAME", example="www.example.com"),
-        Option("cert-warn", "one", _days, TLS_USING, "WARNING when a certificate expires within DAYS",
-               metavar="DAYS", example="30"),
-        Option("cert-crit", "one", _days, TLS_USING, "CRITICAL when a certificate expires within DAYS",
-               metavar="DAYS", example="7"),
-    ),
-    *_section(
-        "http:// and https://",
-        Option("method", "one", _method, HTTP, "request method", default="GET", short="X", metavar="METHOD",
-               example="HEAD"),
-        Option("header", "many", _header, HTTP, "request header (repeatable)", short="H", default=(),
-               metavar="'NAME: VALUE'", example="'Accept: text/html'"),
-        Option("data", "many", _pair, HTTP, "form field, urlencoded into the query (GET) or body (repeatable)",
-               short="d", default=(), metavar="KEY=VALUE", example="q=netkit"),
-        Option("user-agent", "one", _user_agent, HTTP, "User-Agent header", short="A", metavar="TEXT",
-               example="'monitor/1.0'"),
-        Option("status", "one", _statuses, HTTP, "expected status codes (default 2xx,3xx)", metavar="CODES",
-               example="200,301"),
-        Option("body", "many", _expected, HTTP, "string expected in the body (repeatable)", default=(),
-               metavar="TEXT", example="Welcome"),
-        Option("body-regex", "one", _regex, HTTP, "regular expression expected in the body", metavar="REGEX",
-               example="'version [0-9]+'"),
-        Option("invert", "flag", _flag, HTTP, "CRITICAL when --body / --body-regex *do* match", default=False),
-        Option("follow", "flag", _flag, HTTP, "follow redirects (else a 3xx is judged as it is)", short="L",
-               default=False),
-        Option("max-redirects", "one", _count, HTTP, "redirects to follow at most", default=DEFAULT_MAX_REDIRECTS,
-               metavar="N", example="5"),
-        Option("max-body", "one", parse_size, HTTP, "CRITICAL when the body is larger (e.g. 1M)",
-               metavar="SIZE", example="1M"),
-        Option("proxy", "one", _proxy, HTTP, "HTTP proxy URL (default: http_proxy/https_proxy)", metavar="URL",
-               example="http://proxy:3128"),
-        Option("no-proxy", "flag", _flag, HTTP, "ignore proxies in the environment", default=False),
-    ),
-    *_section(
-        "logging in: http(s)://, ftp://, mail, ssh://",
-        Option("user", "one", _line_nonempty, LOGIN | frozenset(("ssh",)),
-               "user to log in as; password from --password-env, ~/.netrc or a prompt", short="u", metavar="USER",
-               example="admin"),
-        Option("password-env", "one", _env_name, LOGIN, "environment variable holding the password",
-               metavar="VAR", example="WEB_PASSWORD"),
-    ),
-    *_section(
-        "mail: smtp://, pop3://, imap:// (and their s:// forms)",
-        Option("starttls", "flag", _flag, STARTTLS, "upgrade to TLS (STARTTLS, STLS) before anything else",
-               default=False),
-        Option("ehlo", "one", _line_nonempty, SMTP, "name to greet the server with", default="localhost",
-               metavar="NAME", example="monitor.example.com"),
-        Option("from", "one", _line_text, SMTP, "sender to try with MAIL FROM (nothing is sent)", metavar="ADDRESS",
-               example="monitor@example.com"),
-        Option("rcpt", "many", _line_nonempty, SMTP, "recipient to try with RCPT TO (repeatable)", default=(),
-               metavar="ADDRESS", example="postmaster@example.com"),
-        Option("mailbox", "one", _line_nonempty, IMAP, "mailbox to select", default="INBOX", metavar="NAME",
-               example="Archive"),
-        Option("messages-warn", "one", _range, MAILBOX, "WARNING when the message count is outside RANGE",
-               metavar="RANGE", example="~:1000"),
-        Option("messages-crit", "one", _range, MAILBOX, "CRITICAL when the message count is outside RANGE",
-               metavar="RANGE", example="~:5000"),
-        Option("size-warn", "one", _range, frozenset(("pop3", "pop3s")),
-               "WARNING when the mailbox size in bytes is outside RANGE", metavar="RANGE", example="~:100000000"),
-        Option("size-crit", "one", _range, frozenset(("pop3", "pop3s")),
-               "CRITICAL when the mailbox size in bytes is outside RANGE", metavar="RANGE", example="~:500000000"),
-        Option("unseen-warn", "one", _range, IMAP, "WARNING when the unseen count is outside RANGE",
-               metavar="RANGE", example="~:100"),
-        Option("unseen-crit", "one", _range, IMAP, "CRITICAL when the unseen count is outside RANGE",
-               metavar="RANGE", example="~:1000"),
-    ),
-    *_section(
-        "ssh://",
-        Option("protocol", "one", _nonempty, frozenset(("ssh",)), "expected SSH protocol version", default="2.0",
-               metavar="VERSION", example="2.0"),
-        Option("software", "one", _nonempty, frozenset(("ssh",)), "text expected in the server's software version",
-               metavar="TEXT", example="OpenSSH_9"),
-        Option("hostkey", "many", _fingerprint, frozenset(("ssh",)),
-               "host key fingerprint the server must present (repeatable: any of them)", default=(),
-               metavar="SHA256:...", example="SHA256:n1+Xo5HLd0iJ3hLn8vYQk0E7LDgNcFIXu3BjyjGRb3s"),
-        Option("identity", "one", _readable_file, frozenset(("ssh",)), "private key to test authentication with",
-               metavar="FILE", example="~/.ssh/id_ed25519"),
-        Option("known-hosts", "many", _path, frozenset(("ssh",)),
-               "known_hosts FILE the --identity login trusts (repeatable; default ~/.ssh/known_hosts)",
-               default=(), metavar="FILE", example="~/.ssh/known_hosts"),
-        Option("accept-new", "flag", _flag, frozenset(("ssh",)),
-               "with --identity: accept and record an unknown host key (never a changed one)", default=False),
-    ),
-    *_section(
-        "dns://",
-        Option("type", "one", _rrtype, frozenset(("dns",)), "record type to ask for (A, AAAA, MX, TXT, ...)",
-               default="A", metavar="TYPE", example="MX"),
-        Option("tcp", "flag", _flag, frozenset(("dns",)), "ask over TCP instead of UDP", default=False),
-        Option("expect-address", "many", _address, frozenset(("dns",)),
-               "address (or CIDR) every answer must be within (repeatable)", default=(), metavar="IP[/BITS]",
-               example="192.0.2.0/24"),
-        Option("expect-nxdomain", "flag", _flag, frozenset(("dns",)), "the name must not exist (NXDOMAIN is OK)",
-               default=False),
-        Option("answers", "one", _range, frozenset(("dns",)), "CRITICAL when the answer count is outside RANGE",
-               metavar="RANGE", example="2:"),
-    ),
+FIELDS = (
+    Field("name", "one", _nonempty, ALL, example="web"),
+    Field("warning", "one", _range, ALL, example="0.5"),
+    Field("critical", "one", _range, ALL, example="2"),
+    Field("timeout", "one", parse_seconds, ALL, default=DEFAULT_TIMEOUT, example="5"),
+    Field("ipv4", "flag", _flag, ALL, default=False),
+    Field("ipv6", "flag", _flag, ALL, default=False),
+    Field("send", "many", _escaped, LINE, default=(), example="QUIT\\r\\n"),
+    Field("expect", "many", _expected, LINE, default=(), example="220"),
+    Field("expect-all", "flag", _flag, LINE, default=False),
+    Field("quit", "one", _escaped, frozenset(("tcp",)), example="QUIT\\r\\n"),
+    Field("refuse", "one", _state, LINE, default=CRITICAL, example="warn"),
+    Field("mismatch", "one", _state, LINE, default=WARNING, example="crit"),
+    Field("maxbytes", "one", _positive, LINE, example="4096"),
+    Field("tls", "flag", _flag, frozenset(("tcp", "ftp")), default=False),
+    Field("insecure", "flag", _flag, TLS_USING, default=False),
+    Field("cacert", "one", _readable_file, TLS_USING, example="/etc/ssl/my-ca.pem"),
+    Field("sni", "one", _line_nonempty, TLS_USING, example="www.example.com"),
+    Field("cert-warn", "one", _days, TLS_USING, example="30"),
+    Field("cert-crit", "one", _days, TLS_USING, example="7"),
+    Field("method", "one", _method, HTTP, default="GET", example="HEAD"),
+    Field("header", "many", _header, HTTP, default=(), example="Accept: text/html"),
+    Field("data", "many", _pair, HTTP, default=(), example="q=netkit"),
+    Field("user-agent", "one", _user_agent, HTTP, example="monitor/1.0"),
+    Field("status", "one", _statuses, HTTP, example="200,301"),
+    Field("body", "many", _expected, HTTP, default=(), example="Welcome"),
+    Field("body-regex", "one", _regex, HTTP, example="version [0-9]+"),
+    Field("invert", "flag", _flag, HTTP, default=False),
+    Field("follow", "flag", _flag, HTTP, default=False),
+    Field("max-redirects", "one", _count, HTTP, default=DEFAULT_MAX_REDIRECTS, example="5"),
+    Field("max-body", "one", parse_size, HTTP, example="1M"),
+    Field("proxy", "one", _proxy, HTTP, example="http://proxy:3128"),
+    Field("no-proxy", "flag", _flag, HTTP, default=False),
+    Field("user", "one", _line_nonempty, LOGIN | frozenset(("ssh",)), example="admin"),
+    Field("password-env", "one", _env_name, LOGIN, example="WEB_PASSWORD"),
+    Field("starttls", "flag", _flag, STARTTLS, default=False),
+    Field("ehlo", "one", _line_nonempty, SMTP, default="localhost", example="monitor.example.com"),
+    Field("from", "one", _line_text, SMTP, example="monitor@example.com"),
+    Field("rcpt", "many", _line_nonempty, SMTP, default=(), example="postmaster@example.com"),
+    Field("mailbox", "one", _line_nonempty, IMAP, default="INBOX", example="Archive"),
+    Field("messages-warn", "one", _range, MAILBOX, example="~:1000"),
+    Field("messages-crit", "one", _range, MAILBOX, example="~:5000"),
+    Field("size-warn", "one", _range, frozenset(("pop3", "pop3s")), example="~:100000000"),
+    Field("size-crit", "one", _range, frozenset(("pop3", "pop3s")), example="~:500000000"),
+    Field("unseen-warn", "one", _range, IMAP, example="~:100"),
+    Field("unseen-crit", "one", _range, IMAP, example="~:1000"),
+    Field("protocol", "one", _nonempty, frozenset(("ssh",)), default="2.0", example="2.0"),
+    Field("software", "one", _nonempty, frozenset(("ssh",)), example="OpenSSH_9"),
+    Field("hostkey", "many", _fingerprint, frozenset(("ssh",)), default=(), example="SHA256:n1+Xo5HLd0iJ3hLn8vYQk0E7LDgNcFIXu3BjyjGRb3s"),
+    Field("identity", "one", _readable_file, frozenset(("ssh",)), example="~/.ssh/id_ed25519"),
+    Field("known-hosts", "many", _path, frozenset(("ssh",)), default=(), example="~/.ssh/known_hosts"),
+    Field("accept-new", "flag", _flag, frozenset(("ssh",)), default=False),
+    Field("type", "one", _rrtype, frozenset(("dns",)), default="A", example="MX"),
+    Field("tcp", "flag", _flag, frozenset(("dns",)), default=False),
+    Field("expect-address", "many", _address, frozenset(("dns",)), default=(), example="192.0.2.0/24"),
+    Field("expect-nxdomain", "flag", _flag, frozenset(("dns",)), default=False),
+    Field("answers", "one", _range, frozenset(("dns",)), example="2:"),
 )
 
-BY_NAME = {o.name: o for o in OPTIONS}
-BY_FLAG = {f"--{o.name}": o for o in OPTIONS}
-BY_FLAG.update({f"-{o.short}": o for o in OPTIONS if o.short})
+BY_NAME = {f.name: f for f in FIELDS}

@@ -5,7 +5,7 @@ import os
 from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.cli.mail import CONNECTION, COMMAND, login, tls_context
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, as_given
+from netkit.cli.options import Option, as_given
 
 __all__ = ["main"]
 

@@ -1,4 +1,4 @@
-"""A small argument parser driven by option tables (see netkit.check.options).
+"""A small argument parser driven by option tables (netkit.cli.options).
 
 Not argparse or click: those cost 10 ms and 40 ms of imports, and ``netkit check`` has
 a start-up budget of a few tens of milliseconds in all. It supports what users type:

@@ -2,11 +2,11 @@
 
 import sys
 
-from netkit.check.options import BY_FLAG, OPTIONS, Option
+from netkit.cli._check_options import BY_FLAG, OPTIONS
 from netkit.cli.args import parse_argv
+from netkit.cli.options import Option, as_given
 from netkit.cli.render import nagios_line, nagios_long_text, unknown_line
 from netkit.core.errors import UsageError
-from netkit.core.options import as_given
 from netkit.core.status import UNKNOWN, worst
 
 __all__ = ["main"]

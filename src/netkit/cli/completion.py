@@ -15,8 +15,8 @@ by the shell when a host is completed, as OpenSSH's own completion does.
 
 import importlib
 
+from netkit.cli.options import Option, as_given
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, as_given
 
 __all__ = ["SHELLS", "Context", "help_text", "main", "option_tables", "script", "tables", "value_kind"]
 

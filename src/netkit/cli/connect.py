@@ -2,8 +2,8 @@
 and the stdio proxy client of the source texts)."""
 
 from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
+from netkit.cli.options import Option, seconds
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, seconds
 
 __all__ = ["main", "help_text", "Flag", "check_output", "endpoint_from", "escape_for"]
 

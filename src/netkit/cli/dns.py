@@ -6,9 +6,9 @@ types asked for, a server that does not answer or refuses), 2 on bad input.
 
 
 from netkit.cli.args import flag_table, option_rows, parse_argv
+from netkit.cli.options import Option, as_given
 from netkit.cli.shell import dump_json
 from netkit.core.errors import NetError, UsageError
-from netkit.core.options import Option, as_given
 
 __all__ = ["help_text", "main"]
 

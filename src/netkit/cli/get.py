@@ -12,8 +12,8 @@ import os
 import sys
 
 from netkit.cli.args import flag_table, option_rows, parse_values
+from netkit.cli.options import Option, as_given, positive, seconds, whole
 from netkit.core.errors import NetkitError, UsageError
-from netkit.core.options import Option, as_given, positive, seconds, whole
 
 __all__ = ["COMMON", "Progress", "build_options", "check_limits", "help_text", "limit_options", "main",
            "max_filesize_option"]

@@ -11,7 +11,7 @@ import sys
 
 from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, as_given, positive, seconds
+from netkit.cli.options import Option, as_given, positive, seconds
 
 __all__ = ["main", "help_text"]
 

@@ -22,8 +22,8 @@ from netkit.cli.get import (
     max_filesize_option,
     show_progress,
 )
+from netkit.cli.options import Option, as_given, positive
 from netkit.core.errors import NetkitError, UsageError
-from netkit.core.options import Option, as_given, positive
 
 __all__ = ["help_text", "main"]
 

@@ -2,8 +2,8 @@
 history, alerts and Prometheus metrics (the engine is netkit.monitor)."""
 
 from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
+from netkit.cli.options import Option, as_given
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, as_given
 
 __all__ = ["help_text", "main"]
 

@@ -7,9 +7,9 @@ CAP_NET_RAW, arp, trace and sniff say so in one line (exit 1), never a traceback
 import os
 
 from netkit.cli.args import flag_table, option_rows, parse_values
+from netkit.cli.options import Option, as_given, positive, seconds
 from netkit.cli.shell import dump_json
 from netkit.core.errors import NetError, UsageError
-from netkit.core.options import Option, as_given, positive, seconds
 
 __all__ = ["main"]
 

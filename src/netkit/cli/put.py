@@ -18,8 +18,8 @@ from netkit.cli.get import (
     retry_notice,
     show_progress,
 )
+from netkit.cli.options import Option, as_given
 from netkit.core.errors import NetkitError, UsageError
-from netkit.core.options import Option, as_given
 
 __all__ = ["help_text", "main"]
 

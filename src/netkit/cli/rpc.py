@@ -4,8 +4,8 @@ jsonrpc, pyro or pb; call a method of such a server and print the result."""
 import os
 
 from netkit.cli.args import flag_table, option_rows, parse_values
+from netkit.cli.options import Option, as_given, positive, seconds
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, as_given, positive, seconds
 
 __all__ = ["help_text", "main"]
 

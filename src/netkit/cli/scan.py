@@ -2,9 +2,9 @@
 
 
 from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
+from netkit.cli.options import Option, as_given, seconds
 from netkit.cli.shell import StatusLine
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, as_given, seconds
 
 __all__ = ["main", "help_text"]
 

@@ -3,8 +3,8 @@ of the source texts, for any line service)."""
 
 from netkit.cli.args import flag_table, last_value, parse_argv
 from netkit.cli.connect import ENDPOINT_OPTIONS, Flag, check_output, endpoint_from, escape_for, rows
+from netkit.cli.options import seconds
 from netkit.core.errors import UsageError
-from netkit.core.options import seconds
 
 __all__ = ["main", "help_text"]
 

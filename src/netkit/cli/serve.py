@@ -9,11 +9,62 @@ __all__ = ["main", "help_text"]
 COMMAND = "netkit serve"
 
 
-def _flags():
-    from netkit.core.options import Option
+# Each field of netkit.serve._options as typed in a shell: name -> (help, metavar, short,
+# example where the shell needs quotes the file does not).
+_HELP = {
+    "tcp": ("serve over TCP (the default)",),
+    "udp": ("serve over UDP: one reply per datagram",),
+    "unix": ("serve on a Unix socket at PATH", "PATH"),
+    "tls": ("TLS with a certificate and key, or auto: self-signed (fingerprint logged)", "CERT KEY|auto"),
+    "bind": ("address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)", "ADDR", "b"),
+    "port": ("port (default: the service's own: echo 7, discard 9, chargen 19, time 37, reverse 33333)", "PORT",
+             "p"),
+    "allow": ("serve only clients in this network (repeatable); others are refused at accept", "CIDR"),
+    "max-connections": ("connections open at once, all --workers together (default 1000); more are refused",
+                        "N"),
+    "max-line": ("longest line in bytes (default 64k); a longer one closes the connection", "SIZE"),
+    "idle-timeout": ("close a connection after SECONDS without a complete request (default 300)", "SECONDS"),
+    "max-output": (("replies buffered for a client that does not read (default 1M): reading stops there, the "
+                    "connection closes at twice"), "SIZE"),
+    "sockopt": ("set a socket option (repeatable; netkit sockopt list shows them)", "NAME=VALUE"),
+    "prefix": ("echo: put TEXT before each line (\\t, \\xNN escapes)", "TEXT", None, "'You said: '"),
+    "raw": ("echo: bytes back as they come, no lines",),
+    "iso": ("time: RFC 3339 in UTC instead of ctime",),
+    "name": ("the service's name in log lines", "NAME"),
+    "grace": ("after SIGTERM/SIGINT, SECONDS for open connections to finish (default {grace:g})", "SECONDS"),
+    "user": ("after binding, run as USER (bind a low port as root, then drop it)", "USER"),
+    "pidfile": ("write the process id to FILE while serving", "FILE"),
+    "workers": (("serve in N processes sharing the sockets (default 1; auto: one per usable core); "
+                 "--max-connections holds across all of them"), "N|auto"),
+    "config": ("serve every [[service]] of a TOML file (like inetd)", "FILE"),
+}
+
+
+def _options(fields):
+    """The command-line options of serve's ``fields``."""
+    from netkit.cli.options import Option
+    from netkit.serve._spec import DEFAULT_GRACE
+
+    options = []
+    for field in fields:
+        text, metavar, short, example = (*_HELP[field.name], None, None, None)[:4]
+        options.append(Option.of(field, text.format(grace=DEFAULT_GRACE), short=short, metavar=metavar,
+                                 example=example))
+    return tuple(options)
+
+
+def _tables():
+    """(the per-service options, the process-wide ones)."""
     from netkit.serve._options import GLOBAL, OPTIONS
 
-    flags = flag_table(OPTIONS + GLOBAL)
+    return _options(OPTIONS), _options(GLOBAL)
+
+
+def _flags():
+    from netkit.cli.options import Option
+
+    service, process = _tables()
+    flags = flag_table(service + process)
     flags["-h"] = flags["--help"] = Option("help", "flag", None, None, "show this help")
     return flags
 
@@ -28,8 +79,9 @@ def option_tables():
 
 def help_text() -> str:
     from netkit.proto.services import SERVICES
-    from netkit.serve._options import GLOBAL, OPTIONS
     from netkit.serve._ratelimit import SOURCE_BURST, SOURCE_RATE
+
+    service, process = _tables()
 
     def rows(options):
         return option_rows(options, 30)
@@ -44,7 +96,7 @@ def help_text() -> str:
         f"idle time and unread output. Over UDP, replies to one address are limited ({SOURCE_RATE >> 10} KiB/s\n"
         f"after a {SOURCE_BURST >> 10} KiB burst): a forged source address cannot make it an amplifier.\n"
         "Peers' text in log lines has its control characters escaped.\n\n"
-        "services:\n" + services + "\noptions:\n" + rows(OPTIONS) + "\nprocess:\n" + rows(GLOBAL) +
+        "services:\n" + services + "\noptions:\n" + rows(service) + "\nprocess:\n" + rows(process) +
         "\nExamples:\n"
         "  netkit serve echo --port 7007 --prefix 'You said: '\n"
         "  netkit serve reverse --port 2323 --tls auto\n"
@@ -83,14 +135,15 @@ def _expand_tls(argv):
 
 
 def parse(argv):
-    from netkit.serve._options import BY_NAME, GLOBAL, build_service, load_config
+    from netkit.serve._options import GLOBAL, build_service, load_config
 
-    raw, positional = parse_argv(_expand_tls(argv), _flags(), COMMAND)
+    flags = _flags()
+    raw, positional = parse_argv(_expand_tls(argv), flags, COMMAND)
     if raw.get("help"):
         return {"help": True}
     values = {}
     for name, given in raw.items():
-        option = BY_NAME[name]
+        option = flags[f"--{name}"]
         if option.kind == "flag":
             values[name] = True
             continue

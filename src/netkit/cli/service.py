@@ -6,8 +6,8 @@ table knows it, 2 on bad input.
 
 
 from netkit.cli.args import flag_table, option_rows, parse_argv
+from netkit.cli.options import Option, as_given
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, as_given
 
 __all__ = ["help_text", "main"]
 

@@ -6,7 +6,7 @@ import sys
 from netkit.cli._ssh_render import Progress, grouped, interrupted, report_failures, summary_table, write_json
 from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, as_given, positive, seconds
+from netkit.cli.options import Option, as_given, positive, seconds
 
 __all__ = ["help_text", "main"]
 

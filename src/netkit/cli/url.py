@@ -6,9 +6,9 @@ Exit 0 on success, 2 on bad input (a malformed URL, a port out of range, KEY wit
 
 
 from netkit.cli.args import flag_table, option_rows, parse_argv, suggest
+from netkit.cli.options import Option, as_given
 from netkit.cli.shell import dump_json
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, as_given
 
 __all__ = ["help_text", "main"]
 

@@ -1,6 +1,7 @@
-"""The options of ``netkit serve``, once: the command line and a services file
-(``--config services.toml``) read this table, so a value is checked the same way and
-wrong in the same words in both.
+"""The settings of ``netkit serve``, once, as :class:`netkit.core.fields.Field`: the
+command line and a services file (``--config services.toml``) parse through this table, so
+a value is checked the same way and wrong in the same words in both (the command line's
+spelling and help of each are in netkit.cli.serve).
 
 A services file::
 
@@ -22,15 +23,14 @@ Keys of a ``[[service]]`` are the long option names (``max-line``, ``udp``...).
 """
 
 import ipaddress
-import os
 
 from netkit.core.errors import UsageError
-from netkit.core.options import Option, as_given
+from netkit.core.fields import Field
 from netkit.core.text import parse_seconds, parse_size, suggest, unescape
 from netkit.proto.services import SERVICES
-from netkit.serve._spec import DEFAULT_BIND, DEFAULT_GRACE, Limits, Service
+from netkit.serve._spec import DEFAULT_BIND, Limits, Service
 
-__all__ = ["ServeOption", "OPTIONS", "BY_NAME", "GLOBAL", "build_service", "load_config"]
+__all__ = ["BY_NAME", "GLOBAL", "OPTIONS", "build_service", "load_config"]
 
 # More worker processes than this is a typo (nginx machines rarely have 256 cores).
 MAX_WORKERS = 256
@@ -44,9 +44,9 @@ MAX_CONNECTIONS = 1 << 20
 MAX_CONFIG = 1 << 20
 
 
-def ServeOption(name, kind, parse, help, metavar=None, example=None, short=None):  # noqa: N802 -- reads as a row
-    """A row of the serve table: netkit.core.options.Option without checks' schemes."""
-    return Option(name, kind, parse, None, help, short=short, metavar=metavar, example=example)
+def as_given(value):
+    """The value as typed (flags; checked later)."""
+    return value
 
 
 def _text(value):
@@ -143,44 +143,30 @@ def _workers(value):
 
 
 OPTIONS = (
-    ServeOption("tcp", "flag", as_given, "serve over TCP (the default)"),
-    ServeOption("udp", "flag", as_given, "serve over UDP: one reply per datagram"),
-    ServeOption("unix", "one", _text, "serve on a Unix socket at PATH", "PATH", "/run/netkit/echo.sock"),
-    ServeOption("tls", "one", _tls, "TLS with a certificate and key, or auto: self-signed (fingerprint logged)",
-                "CERT KEY|auto", "auto"),
-    ServeOption("bind", "one", _text, "address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)",
-                "ADDR", "0.0.0.0", short="b"),
-    ServeOption("port", "one", _port, "port (default: the service's own: echo 7, discard 9, chargen 19, "
-                "time 37, reverse 33333)", "PORT", "7007", short="p"),
-    ServeOption("allow", "many", _network, "serve only clients in this network (repeatable); others are "
-                "refused at accept", "CIDR", "192.168.0.0/24"),
-    ServeOption("max-connections", "one", _count("connections", MAX_CONNECTIONS), "connections open at once, all --workers "
-                "together (default 1000); more are refused", "N", "100"),
-    ServeOption("max-line", "one", _positive_size, "longest line in bytes (default 64k); a longer one closes "
-                "the connection", "SIZE", "4k"),
-    ServeOption("idle-timeout", "one", _seconds, "close a connection after SECONDS without a complete request "
-                "(default 300)", "SECONDS", "60"),
-    ServeOption("max-output", "one", _positive_size, "replies buffered for a client that does not read "
-                "(default 1M): reading stops there, the connection closes at twice", "SIZE", "256k"),
-    ServeOption("sockopt", "many", _sockopt, "set a socket option (repeatable; netkit sockopt list shows "
-                "them)", "NAME=VALUE", "TCP_NODELAY=1"),
-    ServeOption("prefix", "one", _text, "echo: put TEXT before each line (\\t, \\xNN escapes)", "TEXT",
-                "'You said: '"),
-    ServeOption("raw", "flag", as_given, "echo: bytes back as they come, no lines"),
-    ServeOption("iso", "flag", as_given, "time: RFC 3339 in UTC instead of ctime"),
-    ServeOption("name", "one", _text, "the service's name in log lines", "NAME", "echo-lab"),
+    Field("tcp", "flag", as_given),
+    Field("udp", "flag", as_given),
+    Field("unix", "one", _text, example="/run/netkit/echo.sock"),
+    Field("tls", "one", _tls, example="auto"),
+    Field("bind", "one", _text, example="0.0.0.0"),
+    Field("port", "one", _port, example="7007"),
+    Field("allow", "many", _network, example="192.168.0.0/24"),
+    Field("max-connections", "one", _count("connections", MAX_CONNECTIONS), example="100"),
+    Field("max-line", "one", _positive_size, example="4k"),
+    Field("idle-timeout", "one", _seconds, example="60"),
+    Field("max-output", "one", _positive_size, example="256k"),
+    Field("sockopt", "many", _sockopt, example="TCP_NODELAY=1"),
+    Field("prefix", "one", _text, example="You said: "),
+    Field("raw", "flag", as_given),
+    Field("iso", "flag", as_given),
+    Field("name", "one", _text, example="echo-lab"),
 )
+# Process-wide settings: the top of a services file, or with --config on the command line.
 GLOBAL = (
-    ServeOption("grace", "one", _grace, f"after SIGTERM/SIGINT, SECONDS for open connections to finish "
-                f"(default {DEFAULT_GRACE:g})", "SECONDS", "5"),
-    ServeOption("user", "one", _text, "after binding, run as USER (bind a low port as root, then drop it)",
-                "USER", "nobody"),
-    ServeOption("pidfile", "one", _text, "write the process id to FILE while serving", "FILE",
-                "/run/netkit-serve.pid"),
-    ServeOption("workers", "one", _workers, "serve in N processes sharing the sockets (default 1; auto: one "
-                "per usable core); --max-connections holds across all of them", "N|auto", "auto"),
-    ServeOption("config", "one", _text, "serve every [[service]] of a TOML file (like inetd)", "FILE",
-                "services.toml"),
+    Field("grace", "one", _grace, example="5"),
+    Field("user", "one", _text, example="nobody"),
+    Field("pidfile", "one", _text, example="/run/netkit-serve.pid"),
+    Field("workers", "one", _workers, example="auto"),
+    Field("config", "one", _text, example="services.toml"),
 )
 BY_NAME = {o.name: o for o in OPTIONS + GLOBAL}
 
@@ -243,8 +229,7 @@ def _toml_example(option) -> str:
         return '"auto" or ["cert.pem", "key.pem"]'
     if option.kind == "many":
         return f'["{option.example}"]'
-    ex = option.example.strip("'")
-    return ex if ex.isdigit() else f'"{ex}"'
+    return option.example if option.example.isdigit() else f'"{option.example}"'
 
 
 def load_config(path: str):

@@ -1,7 +1,11 @@
-"""One option of a command's table: what netkit.cli.args parses and --help lists.
+"""One option of a command's table: what netkit.cli.args parses, --help lists, and
+completion and man pages are made from.
 
-Its own small module so that every command can declare its options without importing
-the check table (netkit.check.options), whose import costs milliseconds of start-up.
+The command line's half of an option: a feature's library half is a
+:class:`netkit.core.fields.Field` (name, kind, parse, schemes, default), and
+:meth:`Option.of` adds the spelling (``short``, ``metavar``), the ``help`` and the --help
+section (``group``). Its own small module so that every command can declare its options
+without importing the check table, whose import costs milliseconds of start-up.
 """
 
 __all__ = ["Option", "as_given", "positive", "seconds", "whole"]
@@ -27,6 +31,13 @@ class Option:
         self.help = help
         self.example = example
         self.group = None
+
+    @classmethod
+    def of(cls, field, help, *, short=None, metavar=None, example=None):
+        """The command-line option of a library ``field`` (its name, kind, parser, schemes
+        and default); ``example`` as typed in a shell when it differs from the field's."""
+        return cls(field.name, field.kind, field.parse, field.schemes, help, short=short, default=field.default,
+                   metavar=metavar, example=field.example if example is None else example)
 
 
 # Parsers the command-line tables share.
