@@ -157,7 +157,9 @@ def main(argv, out=None) -> int:
             out.write(unknown_line(str(exc), as_json) + "\n")
             return int(UNKNOWN)
         if settings.get("help"):
-            out.write(help_text())
+            from netkit.cli.args import fit_help
+
+            out.write(fit_help(help_text(), out))
             return 0
         if settings.get("version"):
             from netkit import __version__

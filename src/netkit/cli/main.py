@@ -74,7 +74,9 @@ def main(argv=None) -> int:
             return _unknown(argv[1])
         argv = [argv[1], "--help"]
     elif argv[0] in ("-h", "--help", "help"):
-        return _write(sys.stdout, USAGE, 0)
+        from netkit.cli.args import fit_help
+
+        return _write(sys.stdout, fit_help(USAGE, sys.stdout), 0)
     if argv[0] in ("--version", "-V"):
         return _write(sys.stdout, f"netkit {__version__}\n", 0)
     entry = COMMANDS.get(argv[0])

@@ -28,7 +28,9 @@ def run_command(command: str, argv, parse, help_text, work, out=None, err=None, 
         try:
             request = parse(list(argv))
             if request.get("help"):
-                out.write(help_text())
+                from netkit.cli.args import fit_help
+
+                out.write(fit_help(help_text(), out))
                 return 0
             code = work(request, out, err)
         except UsageError as exc:
