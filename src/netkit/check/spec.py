@@ -110,10 +110,11 @@ def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, p
 
         _one_line(percent_decode(target.path), f"the path of {target.text!r}")
     password = None
-    if scheme in LOGIN:
-        password = _password(target, opts, spell, env, prompt)
-        if password is not None and scheme not in ("http", "https"):  # HTTP sends it base64-encoded
-            _one_line(password, f"the password for {target.scheme}://")
+    if scheme in LOGIN:  # no user: anonymous FTP, SMTP without AUTH, plain HTTP
+        from netkit.core.credentials import resolve
+
+        password = resolve(target, opts.get("user"), None, opts.get("password-env"), env=env, prompt=prompt,
+                           netrc_login=False, spell=spell).password
     return CheckSpec(target, opts, password)
 
 
@@ -186,55 +187,3 @@ def dns_name_problem(name: str):
         if any(c in label for c in " \t\r\n/\\@"):
             return f"the label {label!r} holds a character a name cannot have"
     return None
-
-
-def _password(target, opts, spell, env, prompt):
-    """The password to log in with: URL, --password-env, ~/.netrc, a prompt -- in that order.
-
-    None when there is nobody to log in as (anonymous FTP, SMTP without AUTH, plain HTTP).
-    """
-    user = opts.get("user")
-    var = opts.get("password-env")
-    if var is not None and user is None and target.user is None:
-        raise UsageError(f"{spell('password-env')} needs a user: {spell('user')} NAME or "
-                         f"{target.scheme}://NAME@host/")
-    if user is None and target.user is None:
-        return None
-    if var is not None:
-        if env is None:
-            import os
-
-            env = os.environ
-        if var not in env:
-            raise UsageError(f"{spell('password-env')} {var}: the environment has no {var}; "
-                             f"export {var}=... first")
-        return env[var]
-    if user is None and target.password is not None:
-        return target.password
-    login = user if user is not None else target.user
-    found = netrc_password(target.host, login, env)
-    if found is not None:
-        return found
-    if user is None and target.scheme in ("http", "https"):
-        return None  # http://user@host/ alone: an empty password, as curl sends
-    if prompt is None:
-        raise UsageError(f"the password for {login} is needed: set {spell('password-env')} VAR, put it in "
-                         f"~/.netrc, or run on a terminal to be asked")
-    try:
-        return prompt(f"Password for {login} at {target.netloc}: ")
-    except EOFError:  # Ctrl-D at the prompt
-        raise UsageError(f"no password given for {login}; type it at the prompt, or use "
-                         f"{spell('password-env')} VAR or ~/.netrc") from None
-
-
-def netrc_password(host: str, login: str, env=None):
-    """The ~/.netrc (or $NETRC) password of ``login`` at ``host``, or None."""
-    from netkit.core.netrc import netrc_entry
-
-    entry = netrc_entry(host, env)
-    if entry is None:
-        return None
-    entry_login, password = entry
-    if entry_login and entry_login != login:
-        return None
-    return password

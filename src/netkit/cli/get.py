@@ -9,7 +9,6 @@ parsing into :class:`netkit.transfer.Options`, and the terminal progress display
 """
 
 import os
-import sys
 
 from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.cli.options import Option, as_given, positive, seconds, whole
@@ -201,55 +200,25 @@ def help_text() -> str:
 
 
 def credentials(values, url, command):
-    """(user, password) for ``url``: --user/URL, then --password-env, ~/.netrc, a prompt;
-    UsageError when either would break a protocol line (CR, LF or NUL: a URL's %0D%0A
-    decodes to them)."""
-    from netkit.core.text import check_line_field
+    """(user, password) for ``url`` (:mod:`netkit.core.credentials`): --user USER[:PASSWORD]
+    or the URL's; the password from the URL, --password-env, ~/.netrc or a prompt. sftp://
+    without a user leaves it to ~/.ssh/config and the local user name; file:// has none."""
+    from netkit.core.credentials import resolve
 
-    user, password = _credentials(values, url, command)
-    for value, what in ((user, "the user name"), (password, "the password")):
-        if value is not None:
-            try:
-                check_line_field(value, what)
-            except ValueError as exc:
-                raise UsageError(f"{command}: {url.text}: {exc}") from None
-    return user, password
-
-
-def _credentials(values, url, command):
-    user = url.user
-    password = url.password
+    if url.scheme == "file":
+        return None, None
+    user = password = None
     given = values.get("user")
     if given is not None:
         user, colon, secret = given.partition(":")
         password = secret if colon else None
     var = values.get("password-env")
-    if var is not None:
-        if user is None:
-            raise UsageError(f"{command}: --password-env needs a user: --user NAME or {url.scheme}://NAME@host/")
-        if var not in os.environ:
-            raise UsageError(f"{command}: --password-env {var}: the environment has no {var}; export {var}=... first")
-        return user, os.environ[var]
-    if url.scheme in ("file",):
+    if url.scheme == "sftp" and user is None and url.user is None and var is None:
         return None, None
-    if password is None:
-        from netkit.core.netrc import netrc_entry
-
-        entry = netrc_entry(url.host)
-        if entry is not None and (user is None or not entry[0] or entry[0] == user):
-            if user is None and url.scheme != "sftp":
-                user = entry[0] or None
-            if user is not None:
-                password = entry[1]
-    if user is not None and password is None and url.scheme in ("ftp", "ftps"):
-        if sys.stdin.isatty() and sys.stderr.isatty():
-            import getpass
-
-            password = getpass.getpass(f"Password for {user} at {url.netloc}: ")
-        else:
-            raise UsageError(f"{command}: the password for {user} at {url.host} is needed: set --password-env VAR, "
-                             f"put it in ~/.netrc, or run on a terminal to be asked")
-    return user, password
+    try:
+        return tuple(resolve(url, user, password, var, prompt=True, spell=lambda name: f"--{name}"))
+    except UsageError as exc:
+        raise UsageError(f"{command}: {exc}") from None
 
 
 def check_urls(urls, command=COMMAND):
@@ -303,6 +272,7 @@ def build_options(values, url=None, command=COMMAND):
         raise UsageError(f"{command}: --insecure and --cacert exclude each other; give one")
     if url is not None:
         options.user, options.password = credentials(values, url, command)
+        options.netrc = False  # ~/.netrc was read just now
     return options
 
 

@@ -224,23 +224,14 @@ def help_text() -> str:
     )
 
 
-def _prompt():
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
-        return None
-    import getpass
-
-    return getpass.getpass
-
-
 def login(target, values, command):
-    """(user, password) as ``netkit check`` resolves them: --user or the URL's user; the
-    password from the URL, --password-env, ~/.netrc or a prompt."""
-    from netkit.check.spec import _password
+    """(user, password) as every netkit login resolves them (:mod:`netkit.core.credentials`):
+    --user or the URL's user; the password from the URL, --password-env, ~/.netrc or a
+    prompt. No user: (None, None), mail sent without AUTH."""
+    from netkit.core.credentials import resolve
 
-    user = values.get("user") or target.user
-    opts = {"user": values.get("user"), "password-env": values.get("password-env")}
-    password = _password(target, opts, lambda name: f"--{name}", None, _prompt())
-    return user, password
+    return tuple(resolve(target, values.get("user") or None, None, values.get("password-env"),
+                         prompt=True, netrc_login=False, spell=lambda name: f"--{name}"))
 
 
 def tls_context(values, command):

@@ -29,7 +29,7 @@ class Request:
     def __init__(self, host, port, *, lmtp=False, tls=None, context=None, ehlo="localhost", user=None,
                  password=None, auth=None, oauth_token=None, commands=(), quit_after=None, mail_from="",
                  rcpts=(), messages=(), dsn_notify=None, dsn_return=None, timeout=30.0, transcript=None,
-                 notice=None):
+                 notice=None, netrc=True):
         self.host, self.port = host, port
         self.lmtp = lmtp
         self.tls = tls  # None, "implicit", "required" or "optional"
@@ -45,6 +45,19 @@ class Request:
         self.timeout = timeout
         self.transcript = transcript
         self.notice = notice or (lambda text: None)
+        self.netrc = netrc  # a user without a password: ~/.netrc's for the host, as every netkit login
+
+
+def _complete_login(request):
+    """A named user without a password (or an OAuth token) gets the host's from ~/.netrc
+    (:func:`netkit.core.credentials.resolve`); UsageError when it has none."""
+    if request.user is None or request.password is not None or request.oauth_token is not None or not request.netrc:
+        return
+    from netkit.core.credentials import resolve
+    from netkit.core.target import Target
+
+    scheme = "lmtp" if request.lmtp else "smtps" if request.tls == "implicit" else "smtp"
+    request.password = resolve(Target(scheme, request.host, request.port, "", request.user)).password
 
 
 class Sent:
@@ -326,6 +339,7 @@ def _transfer(client, request, data, accepted, refused):
 
 def send(request: Request) -> Report:
     """Run the session (see the module docstring); StageError at the first failure."""
+    _complete_login(request)
     report = Report()
     client = _connect(request)
     if client is None:  # --quit-after connect or banner

@@ -59,6 +59,24 @@ def parse_url(text, schemes=GET_SCHEMES) -> Target:
     return target
 
 
+def with_login(target, options):
+    """``target`` with the user and password to log in with, when ``options`` names no
+    user: the URL's, completed from ~/.netrc (:func:`netkit.core.credentials.resolve`, as
+    curl --netrc and requests read it; ``options.netrc = False`` turns that off). sftp://
+    without a user stays as it is: ~/.ssh/config and the local user name decide. A
+    redirect to another origin drops what this gives (:func:`netkit.proto.http.next_request`)."""
+    if options.user is not None or not options.netrc or target.scheme == "file":
+        return target
+    if target.scheme == "sftp" and target.user is None:
+        return target
+    from netkit.core.credentials import resolve
+
+    user, password = resolve(target, env=options.env)
+    if (user, password) == (target.user, target.password):
+        return target
+    return Target(target.scheme, target.host, target.port, target.path, user, password, target.text)
+
+
 def _check_ftp_fields(target):
     """The first wall against command injection for the path, which goes into RETR/STOR/
     MLSD lines decoded (parse_target already refuses CR, LF and NUL in a user or password)."""
@@ -98,7 +116,7 @@ def head(url, options=None):
     from netkit.transfer import _http
 
     options = options or Options()
-    target = parse_url(url, ("http", "https"))
+    target = with_login(parse_url(url, ("http", "https")), options)
     return _http.head(target, options, options.method or "HEAD")
 
 
@@ -106,7 +124,7 @@ def download(url, dest, options=None, progress=None, on_retry=None) -> Result:
     """Fetch ``url`` into the file ``dest`` ("-" is standard output). The destination
     appears only complete and verified; on failure at most ``dest.part`` remains."""
     options = options or Options()
-    target = parse_url(url)
+    target = with_login(parse_url(url), options)
     mod = _backend(target.scheme)
     if dest == "-":
         part = PartFile("-", checksum=options.checksum, fd=1)
@@ -143,7 +161,7 @@ def upload(path, url, options=None, progress=None, on_retry=None, method="PUT") 
     """Send the local file ``path`` to ``url`` (ftp, ftps, sftp: to a temporary name,
     renamed when complete; http(s): the body of a PUT or POST)."""
     options = options or Options()
-    target = parse_url(url, ("http", "https", "ftp", "ftps", "sftp"))
+    target = with_login(parse_url(url, ("http", "https", "ftp", "ftps", "sftp")), options)
     path = os.fspath(path)
     try:
         if not os.path.isfile(path):

@@ -135,6 +135,7 @@ class Options:
         self.user_agent = None
         self.user = None
         self.password = None
+        self.netrc = True  # no user given: the URL's, else ~/.netrc's (as curl --netrc, requests)
         self.max_redirects = 10
         self.follow = True
         self.proxy = None  # a Target, or None for the environment's
