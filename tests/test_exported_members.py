@@ -34,9 +34,9 @@ EXPORTED = {
                         "download_many", "head", "mirror", "parse_checksum", "parse_url", "remote_name", "upload"],
 
     "netkit.remote": ["AuthError", "ChangedHostKey", "CommandTimeout", "Credentials", "DEFAULT_CONNECT_TIMEOUT",
-                      "DEFAULT_KEEP_OUTPUT", "DEFAULT_PARALLEL", "Host", "HostKeyError", "HostKeyPolicy", "RunResult",
-                      "Settings", "TransferResult", "UnknownHostKey", "connect", "get", "parse_host", "put",
-                      "read_hosts_file", "run"],
+                      "DEFAULT_KEEP_OUTPUT", "DEFAULT_PARALLEL", "Fleet", "Host", "HostKeyError", "HostKeyPolicy",
+                      "RunResult", "Session", "Settings", "TransferResult", "UnknownHostKey", "connect", "get",
+                      "parse_host", "put", "read_hosts_file", "run"],
 
     "netkit.serve": ["DEFAULT_BIND", "DEFAULT_PORTS", "Limits", "Server", "Service", "run", "serving"],
 

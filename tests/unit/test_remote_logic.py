@@ -7,7 +7,7 @@ import asyncssh
 import pytest
 
 from netkit.cli import ssh as cli
-from netkit.core.errors import UsageError
+from netkit.core.errors import RefusedError, UsageError
 from netkit.remote import (
     ChangedHostKey,
     Credentials,
@@ -120,16 +120,45 @@ def test_credentials_report_unusable_keys(tmp_path):
 
 
 def test_run_result_like_completed_process():
-    from subprocess import CalledProcessError
+    from netkit.core.errors import CommandError, RefusedError
 
     ok = RunResult("web1", "true", returncode=0, duration=0.5)
     ok.check_returncode()
     assert ok.ok
     failed = RunResult("web2", "false", returncode=1)
-    with pytest.raises(CalledProcessError):
+    with pytest.raises(CommandError, match="web2: the command 'false' ended with exit status 1") as caught:
         failed.check_returncode()
-    broken = RunResult("web3", "true", error="web3 refused the connection")
+    assert caught.value.returncode == 1 and caught.value.result is failed
+    killed = RunResult("web2", "sleep 9", returncode=-15, exit_signal="TERM")
+    with pytest.raises(CommandError, match="killed by signal TERM") as caught:
+        killed.check_returncode()
+    assert caught.value.returncode == -15 and not killed.ok
+    refused = RefusedError("web3 refused the connection")
+    broken = RunResult("web3", "true", error=refused)
+    with pytest.raises(RefusedError) as caught:
+        broken.check_returncode()
+    assert caught.value is refused
     assert not broken.ok and broken.as_dict()["error"] == "web3 refused the connection"
+
+
+def test_signal_names_map_to_numbers_as_subprocess_has_them():
+    import signal
+
+    from netkit.remote._run import signal_number
+
+    assert signal_number("TERM") == signal.SIGTERM and signal_number("KILL") == 9
+    for name in ("NOSUCH", "term", "\x1b]0;owned\x07", "SIGTERM", "", "DFL_"):
+        assert signal_number(name) is None, name
+
+
+def test_a_signalled_command_is_shown_by_its_signal():
+    results = [RunResult("web1", "sleep 9", returncode=-15, exit_signal="TERM")]
+    assert cli.summary_table(results).splitlines()[1].split()[:2] == ["web1", "SIGTERM"]
+    import io
+
+    err = io.StringIO()
+    assert cli.report_failures(results, err) == 1
+    assert "netkit ssh run: web1: killed by signal TERM" in err.getvalue()
     assert TransferResult("web1", files=2, unchanged=3, bytes=3 * 1048576).describe() == \
         "2 copied (3.0 MiB), 3 unchanged"
 
@@ -206,7 +235,7 @@ def test_group_and_summary_rendering():
         RunResult("web1", "uname", returncode=0, stdout="Linux\n", duration=0.25),
         RunResult("web2", "uname", returncode=0, stdout="Linux\n", duration=0.5),
         RunResult("bsd1", "uname", returncode=0, stdout="FreeBSD\n", duration=0.5),
-        RunResult("down", "uname", error="down refused the connection"),
+        RunResult("down", "uname", error=RefusedError("down refused the connection")),
     ]
     text = cli.grouped(results)
     assert text.index("web1,web2 (2 hosts, exit 0)") < text.index("bsd1 (1 host, exit 0)")

@@ -25,7 +25,7 @@ def summary_table(results, kind="run") -> str:
     for r in results:
         if kind == "run":
             status = "-" if r.returncode is None else str(r.returncode)
-            if r.exit_signal and r.returncode is None:
+            if r.exit_signal and (r.returncode is None or r.returncode < 0):  # -N: signal N
                 status = for_terminal(f"SIG{r.exit_signal}")
         else:
             status = "ok" if r.error is None else "failed"
@@ -71,7 +71,9 @@ def report_failures(results, err, kind="run"):
     failed = [r for r in results if not r.ok]
     for r in failed:
         if r.error is None and kind == "run":
-            err.write(f"{COMMAND} {kind}: {r.host}: exit status {r.returncode}\n")
+            how = f"killed by signal {for_terminal(r.exit_signal)}" if r.returncode < 0 and r.exit_signal else \
+                f"exit status {r.returncode}"
+            err.write(f"{COMMAND} {kind}: {r.host}: {how}\n")
         else:
             err.write(f"{COMMAND} {kind}: {for_terminal(r.error)}\n")
     if failed:

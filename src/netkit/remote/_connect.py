@@ -1,16 +1,26 @@
-"""One connection to one host, with settings made once for all hosts.
+"""One connection to one host, with settings made once for all hosts. Connections are
+opened and owned by a :class:`netkit.remote.Fleet` (:mod:`netkit.remote._fleet`), the jump
+host's connection included; :class:`Settings` holds no connection.
 
 The algorithms are the cheapest both sides accept: curve25519 key exchange, ed25519 host
 keys when known, AES-128-GCM or ChaCha20 (no MAC to compute beside them), no compression.
 Anything else the server offers is still accepted after these, so old servers work.
 """
 
+from __future__ import annotations
+
 import asyncio
 import os
+from typing import TYPE_CHECKING
 
 from netkit.remote._errors import AuthError, HostKeyError, map_error
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "Settings", "connect", "each_host"]
+if TYPE_CHECKING:
+    from netkit.remote._auth import Credentials
+    from netkit.remote._hosts import Host
+    from netkit.remote._trust import HostKeyPolicy
+
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "Settings", "open_connection"]
 
 # How long a host has to accept TCP and finish the SSH handshake and login.
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -27,20 +37,25 @@ def _prefer(first, defaults):
 
 class Settings:
     """Everything that is the same for every host: credentials, host key policy, the
-    default user and port, the ssh config file(s), a jump host, the connect timeout."""
+    default user and port, the ssh config file(s), a jump host (``[user@]host[:port]`` or a
+    :class:`Host`: where to go through, not a connection), the connect timeout (seconds for
+    the TCP connection, the handshake and the login). Nothing here is opened or closed: a
+    :class:`netkit.remote.Fleet` does that, so one ``Settings`` serves any number of fleets."""
 
-    def __init__(self, credentials, policy, *, user=None, port=None, config=None,
-                 connect_timeout=DEFAULT_CONNECT_TIMEOUT, jump=None, keepalive=None):
+    def __init__(self, credentials: Credentials, policy: HostKeyPolicy, *, user: str | None = None,
+                 port: int | None = None, config: list[str] | None = None,
+                 connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, jump: Host | str | None = None,
+                 keepalive: float | None = None) -> None:
         import asyncssh
+
+        from netkit.remote._hosts import Host, parse_host
 
         self.credentials = credentials
         self.policy = policy
         self.user = user
         self.port = port
         self.connect_timeout = connect_timeout
-        self.jump = jump  # a Host, or None
-        self._jump_conn = None
-        self._jump_lock = None
+        self.jump = jump if jump is None or isinstance(jump, Host) else parse_host(jump)
         if config is None:
             default = os.path.expanduser("~/.ssh/config")
             config = [default] if os.path.exists(default) else []
@@ -95,21 +110,6 @@ class Settings:
             except ValueError as exc:  # asyncssh's ConfigParseError: "PATH line N: what"
                 raise UsageError(f"ssh config: {for_terminal(str(exc))}") from None
 
-    async def jump_connection(self):
-        """One connection to the jump host, shared by every host behind it."""
-        if self._jump_lock is None:
-            self._jump_lock = asyncio.Lock()
-        async with self._jump_lock:
-            if self._jump_conn is None:
-                self._jump_conn = await _open(self.jump, self, tunnel=None)
-        return self._jump_conn
-
-    async def aclose(self):
-        if self._jump_conn is not None:
-            self._jump_conn.close()
-            await self._jump_conn.wait_closed()
-            self._jump_conn = None
-
 
 def _client_class(policy):
     import asyncssh
@@ -132,9 +132,13 @@ def _client_class(policy):
     return Client
 
 
-async def _open(host, settings, tunnel):
+async def open_connection(host: Host, settings: Settings, *, tunnel=None, timeout: float | None = None):
+    """An open asyncssh connection to ``host`` (through ``tunnel``, an open connection to a
+    jump host, when given), logged in within ``timeout`` seconds (default: the settings'
+    connect timeout); netkit errors only. The caller owns it: it closes it."""
     import asyncssh
 
+    timeout = settings.connect_timeout if timeout is None else timeout
     clients = []
 
     def factory():
@@ -153,7 +157,7 @@ async def _open(host, settings, tunnel):
     if tunnel is not None:
         kwargs["tunnel"] = tunnel
     try:
-        async with asyncio.timeout(settings.connect_timeout):
+        async with asyncio.timeout(timeout):
             return await asyncssh.connect(host.host, port or (), client_factory=factory,
                                           options=settings.base, **kwargs)
     except asyncssh.HostKeyNotVerifiable as exc:
@@ -169,63 +173,7 @@ async def _open(host, settings, tunnel):
     except TimeoutError:
         from netkit.core.errors import TimedOut
 
-        raise TimedOut(f"{host.label}: no SSH login within {settings.connect_timeout:g} s "
-                      f"(--connect-timeout)") from None
+        raise TimedOut(f"{host.label}: no SSH login within {timeout:g} s (--connect-timeout)",
+                       phase="connect") from None
     except Exception as exc:  # noqa: BLE001 -- asyncssh and OS errors, mapped once here
         raise map_error(exc, host.label) from None
-
-
-async def connect(host, settings):
-    """An open asyncssh connection to ``host`` (a :class:`Host`); netkit errors only."""
-    tunnel = await settings.jump_connection() if settings.jump is not None else None
-    return await _open(host, settings, tunnel)
-
-
-async def each_host(hosts, settings, parallel, new_result, work, *, phase, on_result=None) -> list:
-    """For every host of ``hosts`` (``Host`` objects or ``[user@]host[:port]`` strings),
-    ``parallel`` at a time: connect, ``await work(conn, result)``, close. A failure is the
-    host's own ``result.error`` (one line starting with its label; asyncssh and OS errors
-    mapped as happening in ``phase``) and never stops the others. Returns the results
-    (``new_result(label)``, with ``duration`` set) in the order of ``hosts``;
-    ``on_result(result)`` sees each as its host finishes. ``settings`` is closed at the end."""
-    import time
-
-    from netkit.core.errors import NetkitError
-    from netkit.remote._hosts import Host, parse_host
-
-    results = [None] * len(hosts)
-    gate = asyncio.Semaphore(parallel)
-
-    async def one(index, spec):
-        label = spec.label if isinstance(spec, Host) else str(spec)
-        result = results[index] = new_result(label)
-        start = time.monotonic()
-        try:
-            host = spec if isinstance(spec, Host) else parse_host(spec)
-            async with gate:
-                start = time.monotonic()
-                conn = await connect(host, settings)
-                try:
-                    await work(conn, result)
-                finally:
-                    conn.close()
-        except Exception as exc:  # noqa: BLE001 -- every failure is the host's result
-            while isinstance(exc, BaseExceptionGroup):  # from a host's own TaskGroup
-                exc = exc.exceptions[0]
-            if not isinstance(exc, NetkitError):
-                exc = map_error(exc, label, phase=phase)
-            message = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
-            if result.error is not None:  # already said by the work (its output files failed)
-                message += "; " + result.error.removeprefix(f"{label}: ")
-            result.error = message
-        result.duration = time.monotonic() - start
-        if on_result is not None:
-            on_result(result)
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for index, spec in enumerate(hosts):
-                group.create_task(one(index, spec))
-    finally:
-        await settings.aclose()
-    return results

@@ -157,7 +157,8 @@ class HostOutput:
 
     def finish(self, result):
         """Pass on the last partial lines, close the files; the tails into ``result``
-        (``stdout``/``stderr`` text and ``*_bytes`` totals); a file error becomes its error."""
+        (``stdout``/``stderr`` text and ``*_bytes`` totals); a file error becomes its error (a
+        LocalError, or added to the message of the error it already has)."""
         if self.lines is not None:
             for lines in self.lines.values():
                 lines.close()
@@ -169,4 +170,11 @@ class HostOutput:
         if self.files is not None:
             self.files.close()
             if self.files.error is not None:
-                result.error = (f"{result.host}: " if result.error is None else result.error + "; ") + self.files.error
+                from netkit.core.errors import LocalError
+
+                problem = LocalError(f"{result.host}: {self.files.error}")
+                if result.error is not None:
+                    from netkit.remote._fleet import host_error
+
+                    problem = host_error(result.error, result.host, phase="running the command", also=problem)
+                result.error = problem

@@ -1,33 +1,43 @@
 """Run one command on many hosts at once; one :class:`RunResult` per host, in the order
 the hosts were given, whatever happened to each.
 
-Every host is a task of one ``TaskGroup``; a semaphore keeps ``parallel`` of them
-connected at once. A host that fails (bad spelling, no answer, refused key, command timed
-out) becomes a result with ``error`` set; it never stops the others.
+The hosts and their connections are a :class:`netkit.remote.Fleet`'s (:mod:`netkit.remote._fleet`):
+:meth:`Fleet.run` comes here (:func:`run_on`), and :func:`run` is the one-shot form, a fleet
+made for the one command. A host that fails (bad spelling, no answer, refused key, command
+timed out) becomes a result with ``error`` set; it never stops the others.
 
 Output is streamed (:mod:`netkit.remote._output`): lines are passed on as they end,
 ``outdir`` files written as data arrives, and only the last ``keep_output`` bytes of each
 stream stay in memory for the result. A command past its ``timeout`` is stopped
-(:mod:`netkit.remote._stop`), and the result says whether the host confirmed it.
+(:mod:`netkit.remote._stop`), and the result says whether the host confirmed it. A command
+ended by a signal has ``returncode`` ``-signal``, as :mod:`subprocess` has it.
 """
 
-import asyncio
-from dataclasses import dataclass
+from __future__ import annotations
 
-from netkit.remote._connect import each_host
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from netkit.remote._fleet import DEFAULT_PARALLEL
 from netkit.remote._output import DEFAULT_KEEP_OUTPUT, READ_SIZE, HostOutput
 
-__all__ = ["DEFAULT_KEEP_OUTPUT", "DEFAULT_PARALLEL", "RunResult", "run"]
+if TYPE_CHECKING:
+    from netkit.core.timeout import Timeout
+    from netkit.remote._connect import Settings
+    from netkit.remote._fleet import Fleet, HostSpec
 
-# Hosts connected at once. Hundreds of handshakes at the same moment only queue behind the
-# CPU (and sshd's MaxStartups, 10 by default, drops the excess); 64 keeps both cores busy.
-DEFAULT_PARALLEL = 64
+__all__ = ["DEFAULT_KEEP_OUTPUT", "DEFAULT_PARALLEL", "RunResult", "run", "run_on", "signal_number"]
 
 
 @dataclass
 class RunResult:
     """What happened on one host, like ``subprocess.CompletedProcess`` plus ``host``,
-    ``duration`` (seconds) and ``error`` (None when the command ran to its end).
+    ``duration`` (seconds) and ``error``: None when the command ran to its end, else the
+    netkit error (:class:`~netkit.core.errors.NetkitError`) that stopped it, its message
+    starting with the host. ``returncode`` is ``-N`` when signal N ended the command
+    (``exit_signal`` names it, as the host said it).
     ``stdout``/``stderr`` hold the last ``keep_output`` bytes of each stream (as text);
     ``stdout_bytes``/``stderr_bytes`` count all that came, ``*_dropped`` what was not kept."""
 
@@ -37,7 +47,7 @@ class RunResult:
     stdout: str = ""
     stderr: str = ""
     duration: float = 0.0
-    error: str | None = None
+    error: BaseException | None = None
     exit_signal: str | None = None
     stdout_bytes: int = 0
     stderr_bytes: int = 0
@@ -53,17 +63,24 @@ class RunResult:
         """Some output came that is no longer in ``stdout``/``stderr`` (see keep_output)."""
         return bool(self.stdout_dropped or self.stderr_dropped)
 
-    def check_returncode(self):
-        from subprocess import CalledProcessError
-
+    def check_returncode(self) -> None:
+        """Raise ``error`` if the host failed, else :class:`~netkit.core.errors.CommandError`
+        (``returncode``, ``result``) if the command exited non-zero or was killed."""
         if self.error is not None:
-            raise RuntimeError(self.error)
+            raise self.error
         if self.returncode:
-            raise CalledProcessError(self.returncode, self.args, self.stdout, self.stderr)
+            from netkit.core.errors import CommandError
+            from netkit.core.text import for_terminal
 
-    def as_dict(self) -> dict:
+            how = f"exit status {self.returncode}" if self.returncode > 0 or not self.exit_signal else \
+                f"killed by signal {for_terminal(self.exit_signal)}"
+            raise CommandError(f"{self.host}: the command {for_terminal(repr(self.args))} ended with {how}",
+                               returncode=self.returncode, result=self)
+
+    def as_dict(self) -> dict[str, Any]:
         return {"host": self.host, "command": self.args, "exit_status": self.returncode,
-                "exit_signal": self.exit_signal, "duration": round(self.duration, 3), "error": self.error,
+                "exit_signal": self.exit_signal, "duration": round(self.duration, 3),
+                "error": None if self.error is None else str(self.error),
                 "stdout": self.stdout, "stderr": self.stderr, "stdout_bytes": self.stdout_bytes,
                 "stderr_bytes": self.stderr_bytes}
 
@@ -104,7 +121,10 @@ async def _command(conn, result, command, output, *, timeout, stdin, env, pty):
         if task.done():
             task.result()  # a failure of a normal run (connection lost) is the host's error
         else:
-            result.error = await stop(conn, process, task, label=result.host, timeout=timeout, pty=pty)
+            from netkit.core.errors import CommandTimeout
+
+            said = await stop(conn, process, task, label=result.host, timeout=timeout, pty=pty)
+            result.error = CommandTimeout(said, phase="total")
     finally:
         if not task.done():
             task.cancel()
@@ -121,10 +141,24 @@ async def _command(conn, result, command, output, *, timeout, stdin, env, pty):
         raise _no_exit_status(client, result.host)
     result.returncode = process.exit_status
     if result.exit_signal and (result.returncode is None or result.returncode < 0):
-        from netkit.core.text import for_terminal
+        number = signal_number(result.exit_signal)
+        result.returncode = None if number is None else -number
+        if number is None:  # no signal of this system: said as the host named it
+            from netkit.core.errors import CommandError
+            from netkit.core.text import for_terminal
 
-        result.returncode = None
-        result.error = f"{result.host}: the command was killed by signal {for_terminal(result.exit_signal)}"
+            result.error = CommandError(f"{result.host}: the command was killed by signal "
+                                        f"{for_terminal(result.exit_signal)}", result=result)
+
+
+def signal_number(name: str) -> int | None:
+    """The number of the signal an SSH server names (``TERM``, RFC 4254 6.10: the name
+    without ``SIG``), or None when this system has no such signal."""
+    import signal
+
+    found = getattr(signal.Signals, f"SIG{name}", None) if name.isascii() and name.isalnum() and name.isupper() \
+        else None
+    return None if found is None else int(found)
 
 
 def _no_exit_status(client, label):
@@ -138,17 +172,7 @@ def _no_exit_status(client, label):
     return ConnectError(f"{label}: the channel closed before the command reported how it ended")
 
 
-async def run(hosts, command, settings, *, parallel=DEFAULT_PARALLEL, timeout=None, stdin=None, env=None,
-              pty=False, on_output=None, on_result=None, keep_output=DEFAULT_KEEP_OUTPUT, outdir=None) -> list:
-    """Run ``command`` on every host of ``hosts`` (``Host`` objects or ``[user@]host[:port]``
-    strings); a list of :class:`RunResult` in the same order.
-
-    ``on_output(host, "stdout"|"stderr", line)`` gets each line (bytes, no newline; raw
-    from the host: escape it before printing) as it arrives; ``on_result(result)`` each
-    result as its host finishes. ``keep_output``: bytes of each stream kept in the result
-    (the last ones). ``outdir``: an existing directory where each host's output is written,
-    as it arrives, to ``HOST.stdout`` and ``HOST.stderr`` (exact bytes).
-    """
+def _check_env(env: dict[str, str] | None) -> None:
     from netkit.core.errors import UsageError
     from netkit.core.text import check_line_field
 
@@ -157,16 +181,53 @@ async def run(hosts, command, settings, *, parallel=DEFAULT_PARALLEL, timeout=No
             check_line_field(f"{name}={value}", f"environment variable {name}")
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    data = stdin.encode() if isinstance(stdin, str) else stdin
 
-    async def work(conn, result):
+
+async def run_on(fleet: Fleet, command: str, *, timeout: Timeout, stdin: bytes | str | None = None,
+                 env: dict[str, str] | None = None, pty: bool = False,
+                 on_output: Callable[[str, str, bytes], object] | None = None,
+                 on_result: Callable[[RunResult], object] | None = None, keep_output: int | None = None,
+                 outdir: str | None = None) -> list[RunResult]:
+    """:meth:`Fleet.run`: ``command`` on every host of ``fleet``, ``timeout.total`` each."""
+    _check_env(env)
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    keep = DEFAULT_KEEP_OUTPUT if keep_output is None else keep_output
+
+    async def work(conn: Any, result: RunResult) -> None:
         from netkit.remote._sftp import host_dir
 
-        output = HostOutput(result.host, keep_output, on_output, outdir, host_dir(result.host))
+        output = HostOutput(result.host, keep, on_output, outdir, host_dir(result.host))
         try:
-            await _command(conn, result, command, output, timeout=timeout, stdin=data, env=env, pty=pty)
+            await _command(conn, result, command, output, timeout=timeout.total, stdin=data, env=env, pty=pty)
         finally:
             output.finish(result)
 
-    return await each_host(hosts, settings, parallel, lambda label: RunResult(label, command), work,
-                           phase="running the command", on_result=on_result)
+    return await fleet.each(lambda label: RunResult(label, command), work, phase="running the command",
+                            timeout=timeout, on_result=on_result)
+
+
+async def run(hosts: Iterable[HostSpec] | HostSpec, command: str, settings: Settings | None = None, *,
+              parallel: int = DEFAULT_PARALLEL, timeout: float | Timeout | None = None,
+              stdin: bytes | str | None = None, env: dict[str, str] | None = None, pty: bool = False,
+              on_output: Callable[[str, str, bytes], object] | None = None,
+              on_result: Callable[[RunResult], object] | None = None, keep_output: int = DEFAULT_KEEP_OUTPUT,
+              outdir: str | None = None) -> list[RunResult]:
+    """Run ``command`` once on every host of ``hosts`` (``Host`` objects or
+    ``[user@]host[:port]`` strings); a list of :class:`RunResult` in the same order. The
+    one-shot form of ``async with Fleet(hosts, settings=settings) as f: await f.run(command)``
+    (``settings`` None: the default keys, agent and known_hosts), each host's connection
+    closed as soon as its command is done.
+
+    ``timeout``: seconds for the command, or a ``Timeout`` (``total`` for the command,
+    ``connect`` for each login). ``on_output(host, "stdout"|"stderr", line)`` gets each line
+    (bytes, no newline; raw from the host: escape it before printing) as it arrives;
+    ``on_result(result)`` each result as its host finishes. ``keep_output``: bytes of each
+    stream kept in the result (the last ones). ``outdir``: an existing directory where each
+    host's output is written, as it arrives, to ``HOST.stdout`` and ``HOST.stderr`` (exact bytes).
+    """
+    from netkit.remote._fleet import Fleet
+
+    _check_env(env)  # before the fleet reads keys and known_hosts
+    async with Fleet(hosts, settings=settings, parallel=parallel, timeout=timeout, keep_connections=False) as fleet:
+        return await fleet.run(command, stdin=stdin, env=env, pty=pty, on_output=on_output, on_result=on_result,
+                               keep_output=keep_output, outdir=outdir)

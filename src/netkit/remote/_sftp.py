@@ -24,12 +24,11 @@ import stat
 from dataclasses import dataclass, field
 
 from netkit.core.errors import ConnectError, NetkitError
-from netkit.remote._connect import each_host
-from netkit.remote._run import DEFAULT_PARALLEL
+from netkit.remote._fleet import DEFAULT_PARALLEL
 from netkit.transfer._mirror import same_file
 from netkit.transfer._sftp import replace
 
-__all__ = ["CHUNK", "FILES_AT_ONCE", "PART_SUFFIX", "TransferResult", "get", "put"]
+__all__ = ["CHUNK", "FILES_AT_ONCE", "PART_SUFFIX", "TransferResult", "get", "get_on", "put", "put_on"]
 
 # Bytes sent in one call (put); asyncssh splits it into parallel SFTP requests, so a chunk
 # is many round trips in flight. Chunks land in order, so a remote .part is a prefix. (get
@@ -61,7 +60,7 @@ class TransferResult:
     resumed: int = 0
     bytes: int = 0
     duration: float = 0.0
-    error: str | None = None
+    error: BaseException | None = None
     paths: list = field(default_factory=list)
 
     @property
@@ -76,7 +75,8 @@ class TransferResult:
 
     def as_dict(self) -> dict:
         return {"host": self.host, "files": self.files, "unchanged": self.unchanged, "resumed": self.resumed,
-                "bytes": self.bytes, "duration": round(self.duration, 3), "error": self.error,
+                "bytes": self.bytes, "duration": round(self.duration, 3),
+                "error": None if self.error is None else str(self.error),
                 "paths": list(self.paths)}
 
 
@@ -395,23 +395,43 @@ async def _put_host(conn, result, source, destination, force, on_bytes, on_file)
 # --- many hosts -----------------------------------------------------------------------------
 
 
-async def _transfer(work, hosts, source, destination, settings, *, parallel, force, on_bytes, on_file, on_result):
+async def _on(fleet, work, source, destination, *, force, on_bytes, on_file, on_result) -> list:
     async def one_host(conn, result):
         await work(conn, result, source, destination, force, on_bytes, on_file)
 
-    return await each_host(hosts, settings, parallel, TransferResult, one_host, phase="transfer", on_result=on_result)
+    return await fleet.each(TransferResult, one_host, phase="transfer", on_result=on_result)
 
 
-async def get(hosts, remote_path, local_dir, settings, *, parallel=DEFAULT_PARALLEL, force=False, on_bytes=None,
-              on_file=None, on_result=None) -> list:
+async def get_on(fleet, remote_path, local_dir, *, force=False, on_bytes=None, on_file=None, on_result=None) -> list:
+    """:meth:`Fleet.get`."""
+    return await _on(fleet, _get_host, remote_path, local_dir, force=force, on_bytes=on_bytes, on_file=on_file,
+                     on_result=on_result)
+
+
+async def put_on(fleet, local_path, remote_dir, *, force=False, on_bytes=None, on_file=None, on_result=None) -> list:
+    """:meth:`Fleet.put`."""
+    return await _on(fleet, _put_host, local_path, remote_dir, force=force, on_bytes=on_bytes, on_file=on_file,
+                     on_result=on_result)
+
+
+async def get(hosts, remote_path: str, local_dir: str, settings=None, *, parallel: int = DEFAULT_PARALLEL,
+              force: bool = False, on_bytes=None, on_file=None, on_result=None) -> list[TransferResult]:
     """Copy ``remote_path`` (file, directory or glob) from every host into
-    ``local_dir/<host>/``; a list of :class:`TransferResult` in the order of ``hosts``."""
-    return await _transfer(_get_host, hosts, remote_path, local_dir, settings, parallel=parallel, force=force,
-                           on_bytes=on_bytes, on_file=on_file, on_result=on_result)
+    ``local_dir/<host>/``; a list of :class:`TransferResult` in the order of ``hosts``. The
+    one-shot form of :meth:`Fleet.get` (each host's connection closed when its copy is done)."""
+    from netkit.remote._fleet import Fleet
+
+    async with Fleet(hosts, settings=settings, parallel=parallel, keep_connections=False) as fleet:
+        return await fleet.get(remote_path, local_dir, force=force, on_bytes=on_bytes, on_file=on_file,
+                               on_result=on_result)
 
 
-async def put(hosts, local_path, remote_dir, settings, *, parallel=DEFAULT_PARALLEL, force=False, on_bytes=None,
-              on_file=None, on_result=None) -> list:
-    """Copy ``local_path`` (file, directory or glob) into ``remote_dir`` on every host."""
-    return await _transfer(_put_host, hosts, local_path, remote_dir, settings, parallel=parallel, force=force,
-                           on_bytes=on_bytes, on_file=on_file, on_result=on_result)
+async def put(hosts, local_path: str, remote_dir: str, settings=None, *, parallel: int = DEFAULT_PARALLEL,
+              force: bool = False, on_bytes=None, on_file=None, on_result=None) -> list[TransferResult]:
+    """Copy ``local_path`` (file, directory or glob) into ``remote_dir`` on every host; the
+    one-shot form of :meth:`Fleet.put`."""
+    from netkit.remote._fleet import Fleet
+
+    async with Fleet(hosts, settings=settings, parallel=parallel, keep_connections=False) as fleet:
+        return await fleet.put(local_path, remote_dir, force=force, on_bytes=on_bytes, on_file=on_file,
+                               on_result=on_result)
