@@ -3,8 +3,19 @@
 Every public module of tests/peers is a pytest plugin: adding a peer is adding a file.
 """
 
+import os
 import pkgutil
 from pathlib import Path
+
+from netkit.cli.defaults import SAFE
+
+# The suite never reads the developer's ~/.config/netkit/config.toml nor a NETKIT_TIMEOUT-style
+# default from the shell (tests/test_config_defaults.py sets its own, in a temp HOME).
+os.environ["NETKIT_CONFIG"] = ""
+for _name in {n.upper().replace("-", "_") for names in SAFE.values() for n in names}:
+    os.environ.pop(f"NETKIT_{_name}", None)
+    for _table in SAFE:
+        os.environ.pop(f"NETKIT_{_table.upper()}_{_name}", None)
 
 pytest_plugins = sorted(
     f"tests.peers.{m.name}"

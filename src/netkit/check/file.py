@@ -77,9 +77,10 @@ def parse_defaults(path, where, table, *, also=()) -> dict:
     return _table(path, where, table, required_url=False, also=also)[1]
 
 
-def check_from_table(path, label, table, defaults=None, *, cli_opts=None, prompt=None, env=None, also=()):
+def check_from_table(path, label, table, defaults=None, *, cli_opts=None, prompt=None, env=None, also=(), base=None):
     """One check table (a ``[[check]]``, a monitor's ``[[target]]`` without its monitor
-    keys) -> CheckSpec. Precedence: the table's keys > ``cli_opts`` > ``defaults``, each
+    keys) -> CheckSpec. Precedence: the table's keys > ``cli_opts`` > ``defaults`` > ``base``
+    (the user's config file, netkit.cli.defaults), each
     default kept only where the scheme takes it. Every mistake is a UsageError starting
     ``{path}: {label}``."""
     url, own = _table(path, label, table, required_url=True, also=also)
@@ -91,7 +92,7 @@ def check_from_table(path, label, table, defaults=None, *, cli_opts=None, prompt
         target = parse_check_target(url)
     except UsageError as exc:
         raise UsageError(f"{path}: {label}: {exc}") from None
-    merged = {k: v for k, v in (defaults or {}).items() if target.scheme in BY_NAME[k].schemes}
+    merged = {k: v for k, v in {**(base or {}), **(defaults or {})}.items() if target.scheme in BY_NAME[k].schemes}
     merged.update({k: v for k, v in (cli_opts or {}).items() if target.scheme in BY_NAME[k].schemes})
     merged.update(own)
     if target.scheme == "tcp" and not merged.get("tls"):
@@ -114,8 +115,8 @@ def check_label(n: int, table, what: str = "check") -> str:
     return label
 
 
-def load_checks(path, *, cli_opts=None, prompt=None, env=None) -> list:
-    """Read a checks file into specs. Precedence: check keys > ``cli_opts`` > [defaults]."""
+def load_checks(path, *, cli_opts=None, prompt=None, env=None, base=None) -> list:
+    """Read a checks file into specs. Precedence: check keys > ``cli_opts`` > [defaults] > ``base``."""
     import tomllib
 
     from netkit.core.fs import read_text_file
@@ -134,5 +135,6 @@ def load_checks(path, *, cli_opts=None, prompt=None, env=None) -> list:
     if not isinstance(checks, list) or not checks:
         raise UsageError(f"{path}: no checks; add [[check]] tables with a url, e.g. "
                          f"[[check]] url = \"tcp://127.0.0.1:22\"")
-    return [check_from_table(path, check_label(n, table), table, defaults, cli_opts=cli_opts, prompt=prompt, env=env)
+    return [check_from_table(path, check_label(n, table), table, defaults, cli_opts=cli_opts, prompt=prompt, env=env,
+                             base=base)
             for n, table in enumerate(checks, 1)]

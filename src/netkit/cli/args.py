@@ -18,13 +18,17 @@ MIN_HELP_WIDTH = 40
 NARROW_INDENT = 10
 
 
-def parse_argv(argv, flags: dict, command: str):
+def parse_argv(argv, flags: dict, command: str, into=None):
     """Split ``argv`` into ({option name: [raw values] or count}, [positional arguments]).
 
     ``flags`` maps ``--long``/``-s`` spellings to options having ``name`` and ``kind``
-    (``flag``, ``one`` or ``many``).
+    (``flag``, ``one`` or ``many``). Options left out come from the config file and
+    ``NETKIT_*`` variables (netkit.cli.defaults; into ``into`` when given) unless
+    ``--no-config``; ``--no-FLAG`` turns off a flag.
     """
     values = {}
+    off = set()
+    config = True
     positional = []
     i = 0
     n = len(argv)
@@ -37,6 +41,15 @@ def parse_argv(argv, flags: dict, command: str):
         if arg.startswith("--"):
             flag, eq, inline = arg.partition("=")
             option = flags.get(flag)
+            if option is None and not eq and flag.startswith("--no-"):
+                if flag == "--no-config":
+                    config = False
+                    continue
+                negated = flags.get("--" + flag[5:])
+                if negated is not None and negated.kind == "flag":
+                    values.pop(negated.name, None)
+                    off.add(negated.name)
+                    continue
             if option is None:
                 raise UsageError(f"{command}: unknown option {flag}{suggest(flag, [f for f in flags if f.startswith('--')])}"
                                  f" (see {command} --help)")
@@ -74,6 +87,10 @@ def parse_argv(argv, flags: dict, command: str):
                 break
         else:
             positional.append(arg)
+    if config and "help" not in values:
+        from netkit.cli.defaults import fill
+
+        fill(values, flags, command, off, into)
     return values, positional
 
 

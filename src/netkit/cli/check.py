@@ -86,16 +86,35 @@ def parse(argv, env=None):
     """(specs, run settings) from the command line; UsageError on bad input."""
     from netkit.check.spec import make_spec, parse_check_target
 
-    raw, targets = parse_argv(argv, FLAGS, COMMAND)
+    config = {}  # the config file's and NETKIT_* values, kept apart: each check takes those of its scheme
+    raw, targets = parse_argv(argv, FLAGS, COMMAND, into=config)
     run = {o.name: raw.pop(o.name, None) for o in RUN_OPTIONS}
     if run["help"]:
         return None, {"help": True}
     if run["version"]:
         return None, {"version": True}
+    run["concurrency"] = run["concurrency"] or config.pop("concurrency", None)
     try:
         concurrency = _concurrency(run["concurrency"][-1]) if run["concurrency"] else None
     except ValueError as exc:
         raise UsageError(f"--concurrency {exc} (got {run['concurrency'][-1]!r}), e.g. --concurrency 100") from None
+    opts = _parsed(raw)
+    config = _parsed(config)
+    prompt = True  # asked on a terminal, when a check needs a password none of the others gives
+    specs = [make_spec(t, {**{k: v for k, v in config.items() if t.scheme in FLAGS[f"--{k}"].schemes}, **opts},
+                       env=env, prompt=prompt) for t in map(parse_check_target, targets)]
+    for path in run["file"] or ():
+        from netkit.check.file import load_checks
+
+        specs.extend(load_checks(path, cli_opts=opts, prompt=prompt, env=env, base=config))
+    if not specs:
+        raise UsageError("no checks given: name URLs (netkit check tcp://host:port) or a file "
+                         "(netkit check --file checks.toml); see netkit check --help")
+    return specs, {"json": bool(run["json"]), "verbose": bool(run["verbose"]), "concurrency": concurrency}
+
+
+def _parsed(raw) -> dict:
+    """parse_argv's raw values of check options through their parse functions."""
     opts = {}
     for name, given in raw.items():
         option = FLAGS[f"--{name}"]
@@ -108,16 +127,7 @@ def parse(argv, env=None):
             bad = given[len(opts.get(name, ())) if option.kind == "many" else -1]
             raise UsageError(f"--{name} {exc} (got {bad!r}); e.g. --{name} {option.example}") from None
         opts[name] = tuple(parsed) if option.kind == "many" else parsed[-1]
-    prompt = True  # asked on a terminal, when a check needs a password none of the others gives
-    specs = [make_spec(parse_check_target(url), opts, env=env, prompt=prompt) for url in targets]
-    for path in run["file"] or ():
-        from netkit.check.file import load_checks
-
-        specs.extend(load_checks(path, cli_opts=opts, prompt=prompt, env=env))
-    if not specs:
-        raise UsageError("no checks given: name URLs (netkit check tcp://host:port) or a file "
-                         "(netkit check --file checks.toml); see netkit check --help")
-    return specs, {"json": bool(run["json"]), "verbose": bool(run["verbose"]), "concurrency": concurrency}
+    return opts
 
 
 def _render(result, settings) -> str:

@@ -418,8 +418,11 @@ def parse(argv):
         raise UsageError(f"{COMMAND}: --json prints to standard output; write the data with -o FILE")
     if len(checksums) > len(targets):
         raise UsageError(f"{COMMAND}: {len(checksums)} --checksum for {len(targets)} URL(s); give one per URL")
+    # A configured user agent (proxy, ...) is for http:// URLs, not a mistake with others.
+    from netkit.cli.defaults import filled
+
     http_only = [n for n in ("head", "header", "data", "get", "request", "user-agent", "proxy", "noproxy",
-                             "compressed", "verbose") if values.get(n)]
+                             "compressed", "verbose") if values.get(n) and n not in filled]
     for name in http_only:
         bad = [t for t in targets if t.scheme not in ("http", "https")]
         if bad:

@@ -28,6 +28,7 @@ COMMANDS = {
     "mail": ("netkit.cli.mail", "send mail (and test servers, as swaks), list and fetch POP3/IMAP mailboxes"),
     "completion": ("netkit.cli.completion", ("print the bash, zsh or fish completion script (generated from "
                                              "the option tables)")),
+    "config": ("netkit.cli.config", "show the defaults in effect (config.toml, NETKIT_*) and where each came from"),
 }
 
 USAGE = f"""\
