@@ -42,8 +42,6 @@ may help; None leaves it to the caller's rule (:func:`netkit.transfer` retries C
 TimedOut and CutError).
 """
 
-from __future__ import annotations
-
 __all__ = [
     "AuthError",
     "Cancelled",
