@@ -4,6 +4,7 @@ import os
 import time
 
 from tests.peers.ftp import BIG_CONTENT, HELLO_CONTENT, NESTED_CONTENT, README_CONTENT
+from tests.peers.terminal import screen
 from tests.peers.transfer_tools import run, run_on_pty, small_tmpfs
 
 OLD = b"the previous version, which must survive\n"
@@ -472,11 +473,12 @@ def test_mirror_progress_on_a_terminal_and_not_in_a_pipe(sshd, tmp_path):
     args = ("mirror", sftp_url(sshd, f"{remote}/"), *sftp_args(sshd), "-P", "2", "--limit-rate", "1M")
     code, text = run_on_pty(*args, tmp_path / "tty")
     assert code == 0 and _files(tmp_path / "tty") == data
-    # Two lines at once, redrawn in place; each finished line is erased and replaced by
-    # "copied NAME", so the screen ends with the four of them and the summary.
+    # Two rows at once, redrawn in place; each finished row goes and "copied NAME" is
+    # printed above the others, so the screen ends with the four of them and the summary.
     assert "\x1b[1A" in text and "%" in text and "ETA" in text
-    assert text.count("\x1b[Jcopied ") == 4
-    assert text.endswith(" (390.6 KiB)\r\n4 copied (1.5 MiB), 0 unchanged, 0 failed\r\n")
+    shown = screen(text, 80)
+    assert sorted(shown[:4]) == [f"copied {name} (390.6 KiB)" for name in sorted(data)]
+    assert shown[4:] == ["4 copied (1.5 MiB), 0 unchanged, 0 failed"]
     code, out, err = run(*args, tmp_path / "pipe")
     assert code == 0 and err == "" and "\x1b" not in out.decode()
     assert sorted(out.decode().splitlines()) == sorted(

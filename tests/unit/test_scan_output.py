@@ -1,6 +1,6 @@
 """The scan's output formats, from reports built by hand: the table, JSON Lines, nmap's
 grepable and XML formats (XML parsed back, validated against nmap's DTD and read by the
-tools that read nmap's when they are installed), and the progress line.
+tools that read nmap's when they are installed).
 
 The expected nmap lines are nmap 7.93's own output for the same scans (nmap -sT -oG/-oX).
 """
@@ -25,7 +25,6 @@ from netkit.scan.output import (
     json_line,
     json_summary,
     nmap_xml,
-    progress_text,
     table,
 )
 
@@ -528,22 +527,6 @@ def test_xml_rendered_by_nmaps_stylesheet(tmp_path):
     done = subprocess.run(["xsltproc", "/usr/share/nmap/nmap.xsl", str(path)], check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "SSH-2.0-OpenSSH_9.2p1 Debian-2" in done.stdout and "localhost" in done.stdout
-
-
-# -- progress ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("args, text", [
-    ((29500, 65535, 1.2, 3), "45% 29,500/65,535 ports, 3 open, 1.2 s, ~1.5 s left"),
-    ((0, 65535, 0.0, 0), "0% 0/65,535 ports, 0 open, 0.0 s"),
-    ((65534, 65535, 0.7, 1), "99% 65,534/65,535 ports, 1 open, 0.7 s, ~0.0 s left"),
-    ((65535, 65535, 0.71, 1), "100% 65,535/65,535 ports, 1 open, 0.7 s"),
-    ((1000, 4000, 75, 12), "25% 1,000/4,000 ports, 12 open, 1 min 15 s, ~3 min 45 s left"),
-    ((1, 10, 400, 0), "10% 1/10 ports, 0 open, 6 min 40 s, ~1 h 00 min left"),
-    ((0, 0, 0.0, 0), "100% 0/0 ports, 0 open, 0.0 s"),
-])
-def test_progress_text(args, text):
-    assert progress_text(*args) == text
 
 
 def test_deferred_closed_ports_are_built_only_when_read():

@@ -184,34 +184,6 @@ def test_retrying_backs_off_and_stops_on_permanent_errors(monkeypatch):
     assert not _common.is_transient(_common.HTTPStatusError("404", 404))
 
 
-def test_progress_lines_render_known_and_unknown_sizes():
-    from netkit.cli.get import Progress
-
-    stream = io.StringIO()
-    now = [100.0]
-    progress = Progress(stream, True, clock=lambda: now[0])
-    report = progress.line("file.iso")
-    report(0, 4 * 1024 * 1024)
-    now[0] = 102.0
-    report(1024 * 1024, 4 * 1024 * 1024)
-    text = stream.getvalue()
-    assert "file.iso   25.0%  1.0 MiB of 4.0 MiB  512.0 KiB/s  0:02  ETA 0:06" in text
-    other = progress.line("stream")
-    other(2048, None)
-    assert "stream  2.0 KiB  0 B/s  0:00" in stream.getvalue()
-    other(4096, None)  # a redraw goes back up to the first of the two lines
-    assert stream.getvalue().endswith("\r\x1b[1A" + "file.iso   25.0%  1.0 MiB of 4.0 MiB  512.0 KiB/s  0:02  ETA 0:06"
-                                      "\x1b[K\nstream  4.0 KiB  0 B/s  0:00\x1b[K")
-    quiet = io.StringIO()
-    assert Progress(quiet, False).line("x") is None
-    # A finished transfer's line goes: the block is erased, what `say` prints lands there,
-    # and the remaining line is drawn under it.
-    mark = len(stream.getvalue())
-    progress.retire("file.iso", lambda: stream.write("copied file.iso\n"))
-    assert stream.getvalue()[mark:] == "\r\x1b[1A\x1b[Jcopied file.iso\nstream  4.0 KiB  0 B/s  0:00\x1b[K"
-    said = []
-    Progress(quiet, False).retire("x", lambda: said.append(1))
-    assert said == [1] and quiet.getvalue() == ""
 
 
 def test_mirror_globs():

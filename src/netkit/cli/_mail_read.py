@@ -174,7 +174,7 @@ def run_list(request, out, err) -> int:
 
 
 def run_fetch(request, out, err) -> int:
-    from netkit.cli.shell import StatusLine
+    from netkit.cli.progress import open_display
     from netkit.core.errors import NetkitError
     from netkit.core.text import for_terminal, format_size
     from netkit.mail._fetch import fetch
@@ -182,11 +182,9 @@ def run_fetch(request, out, err) -> int:
 
     values = request["values"]
     account = _account(request, err)
-    status = StatusLine(err, on=not values.get("quiet") and not values.get("verbose"))
-
-    def progress(done, total, size):
-        if status.on:
-            status.write(f"fetched {done}/{total} ({format_size(size)})")
+    # --verbose prints the dialogue on standard error: no rows among its lines.
+    display = open_display(err, not values.get("quiet") and not values.get("verbose"), transient=True)
+    task = display.task("fetch", None, "messages")
 
     store = None
     try:
@@ -194,13 +192,14 @@ def run_fetch(request, out, err) -> int:
         path = os.path.abspath(os.path.expanduser(values["state"])) if values.get("state") else \
             state_path(account.key)
         report = fetch(account, store, lambda scope: State(path, account.key, scope), max_size=values.get("max-size"),
-                       delete=bool(values.get("delete")), progress=progress)
+                       delete=bool(values.get("delete")),
+                       progress=(lambda done, total, size: task(done, total, note=format_size(size))) if task else None)
     except NetkitError as exc:
-        status.clear()
+        display.close()
         err.write(f"{COMMAND} fetch: {exc}\n")
         return _code(exc)
     finally:
-        status.clear()
+        display.close()
         if isinstance(store, Mbox):
             store.close()
     if report.reset:

@@ -1,9 +1,8 @@
 """How ``netkit ssh`` shows its results: the summary table, --group's folded outputs, --json
-lines, the failures on stderr, what finished when interrupted, and get/put's progress line.
+lines, the failures on stderr, what finished when interrupted, and get/put's progress rows.
 Remote text (errors, outputs, signal names) is escaped for the terminal here, a second wall
 after the library's."""
 
-from netkit.cli.shell import StatusLine
 from netkit.core.text import for_terminal
 
 __all__ = ["Progress", "grouped", "interrupted", "report_failures", "summary_table", "write_json"]
@@ -11,8 +10,6 @@ __all__ = ["Progress", "grouped", "interrupted", "report_failures", "summary_tab
 COMMAND = "netkit ssh"
 # Exit codes: every host succeeded; some host failed (its command's status, or an error).
 EXIT_OK, EXIT_FAILED = 0, 1
-# Seconds between two redraws of the progress line.
-PROGRESS_EVERY = 0.1
 
 
 def _seconds_text(seconds):
@@ -100,37 +97,32 @@ def interrupted(finished, request, out, err, kind) -> int:
     return 130
 
 
-class Progress(StatusLine):
-    """One line on a terminal's stderr: hosts done, files and bytes moved, speed."""
+class Progress:
+    """get/put's two rows in a :mod:`netkit.cli.progress` display: the hosts done of all,
+    and the bytes moved (speed, time) with the files done."""
 
-    def __init__(self, total_hosts, err, on):
-        super().__init__(err, on)
-        self.total = total_hosts
+    def __init__(self, display, total_hosts):
+        self.hosts = display.task("hosts", total_hosts, "hosts")
+        self.data = display.task("data")
         self.done = self.files = self.bytes = 0
-        self.shown = self.start
+        if self.hosts is not None:  # the clocks start now, not at the first file
+            self.hosts(0)
+            self.data(0, note="0 files")
 
     def moved(self, nbytes):
         self.bytes += nbytes
-        self.show()
+        if self.data is not None:
+            self.data(self.bytes)
 
     def file_done(self):
         self.files += 1
-        self.show()
+        if self.data is not None:
+            self.data(self.bytes, note=f"{self.files:,} file{'s' if self.files != 1 else ''}")
 
     def host_done(self, _result):
         self.done += 1
-        self.show(force=True)
-
-    def show(self, force=False):
-        if not self.on:
-            return
-        now = self.clock()
-        if not force and now - self.shown < PROGRESS_EVERY:
-            return
-        self.shown = now
-        rate = self.bytes / max(now - self.start, 1e-6)
-        self.write(f"{self.done}/{self.total} hosts, {self.files} files, {self.bytes / 1048576:.1f} MiB, "
-                   f"{rate / 1048576:.1f} MiB/s")
+        if self.hosts is not None:
+            self.hosts(self.done)
 
 
 def write_json(results, out):

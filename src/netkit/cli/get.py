@@ -4,8 +4,9 @@ Exit codes: 0 every file arrived (complete and verified), 1 a transfer failed (o
 per failure on stderr; the destination is untouched, at most a ``.part`` remains),
 2 bad input, 130 Ctrl-C. Progress goes to stderr on a terminal only.
 
-This module also holds what ``put`` and ``mirror`` share: transfer options, their
-parsing into :class:`netkit.transfer.Options`, and the terminal progress display.
+This module also holds what ``put`` and ``mirror`` share: transfer options and their
+parsing into :class:`netkit.transfer.Options` (the progress display is
+:mod:`netkit.cli.progress`).
 """
 
 import os
@@ -14,7 +15,7 @@ from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.cli.options import Option, as_given, positive, seconds, whole
 from netkit.core.errors import NetkitError, UsageError
 
-__all__ = ["COMMON", "Progress", "build_options", "check_limits", "help_text", "limit_options", "main",
+__all__ = ["COMMON", "build_options", "check_limits", "help_text", "limit_options", "main",
            "max_filesize_option"]
 
 COMMAND = "netkit get"
@@ -240,12 +241,12 @@ def check_ssh_flags(values, schemes, command=COMMAND):
             raise UsageError(f"{command}: --identity and --known-hosts are for sftp:// URLs, not {bad[0]}://")
 
 
-def retry_notice(values, progress, err, command=COMMAND):
-    """The on_retry callback: one line on standard error per retry (none with -q)."""
+def retry_notice(values, display, err, command=COMMAND):
+    """The on_retry callback: one line on standard error per retry (none with -q), printed
+    above the progress rows."""
     def say(exc, attempt, delay):
         if not values.get("quiet"):
-            progress.close()
-            err.write(f"{command}: {exc}; retry {attempt} of {values['retry']} in {delay:g} s\n")
+            display.say(err, f"{command}: {exc}; retry {attempt} of {values['retry']} in {delay:g} s\n")
 
     return say
 
@@ -274,117 +275,6 @@ def build_options(values, url=None, command=COMMAND):
         options.user, options.password = credentials(values, url, command)
         options.netrc = False  # ~/.netrc was read just now
     return options
-
-
-# --- progress --------------------------------------------------------------------------
-
-def _size(n) -> str:
-    from netkit.core.text import format_size
-
-    return format_size(int(n))
-
-
-def _clock(seconds) -> str:
-    seconds = int(seconds)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-class Progress:
-    """Progress on a terminal: one line per transfer, redrawn in place; nothing when the
-    stream is not a terminal. ``line(name)`` gives the callback for one transfer."""
-
-    def __init__(self, stream, enabled, clock=None):
-        from time import monotonic
-
-        self.stream = stream
-        self.enabled = enabled
-        self.clock = clock or monotonic
-        self.rows = []  # [name, text]
-        self.drawn = 0
-        if enabled:
-            import threading
-
-            self.lock = threading.Lock()
-
-    def line(self, name):
-        if not self.enabled:
-            return None
-        row = [name, f"{name}  starting"]
-        with self.lock:
-            self.rows.append(row)
-        state = {"start": None, "base": 0}
-
-        def report(done, total, final=False):
-            now = self.clock()
-            if state["start"] is None:
-                state["start"], state["base"] = now, done
-            elapsed = now - state["start"]
-            moved = done - state["base"]
-            rate = moved / elapsed if elapsed > 0 else 0.0
-            parts = [name]
-            if total:
-                parts.append(f"{100.0 * done / total:5.1f}%")
-                parts.append(f"{_size(done)} of {_size(total)}")
-            else:
-                parts.append(_size(done))
-            parts.append(f"{_size(rate)}/s")
-            parts.append(_clock(elapsed))
-            if final:
-                parts.append("done")
-            elif total and rate > 0:
-                parts.append(f"ETA {_clock((total - done) / rate)}")
-            row[1] = "  ".join(parts)
-            self.draw()
-
-        return report
-
-    def draw(self):
-        with self.lock:
-            out = []
-            if self.drawn:
-                out.append(f"\r\x1b[{self.drawn - 1}A" if self.drawn > 1 else "\r")
-            for i, (_, text) in enumerate(self.rows):
-                out.append(text + "\x1b[K" + ("\n" if i < len(self.rows) - 1 else ""))
-            self.drawn = len(self.rows)
-            self.stream.write("".join(out))
-            self.stream.flush()
-
-    def close(self):
-        if self.enabled and self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = 0
-
-    def retire(self, name, say=None):
-        """Take ``name``'s line away and redraw the others; ``say()`` runs between, with the
-        lines erased, so that what it prints (to this stream or another on the same terminal)
-        lands under the finished ones and not in the middle of a redraw."""
-        if not self.enabled:
-            if say is not None:
-                say()
-            return
-        with self.lock:
-            if self.drawn:
-                up = f"\x1b[{self.drawn - 1}A" if self.drawn > 1 else ""
-                self.stream.write(f"\r{up}\x1b[J")
-                self.stream.flush()
-                self.drawn = 0
-            self.rows[:] = [row for row in self.rows if row[0] != name]
-            if say is not None:
-                say()
-        if self.rows:
-            self.draw()
-
-
-def show_progress(values, err) -> bool:
-    if values.get("quiet"):
-        return False
-    try:
-        return err.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 # --- get -------------------------------------------------------------------------------
@@ -516,31 +406,26 @@ def work(request, out, err) -> int:
         prepared.append((target, dest, options))
     if values.get("head"):
         return _heads(prepared, out, err)
-    progress = Progress(err, show_progress(values, err))
-    on_retry = retry_notice(values, progress, err)
-
+    from netkit.cli.progress import open_display
     from netkit.transfer._api import download, download_many
 
-    if len(prepared) == 1:
-        target, dest, options = prepared[0]
-        name = "stdout" if dest == "-" else os.path.basename(dest)
-        if dest == "-":
-            out.flush()
-        try:
-            results = [download(target, dest, options, progress.line(name), on_retry)]
-        except NetkitError as exc:
-            if isinstance(exc, UsageError):
-                raise
-            results = [exc]
-        finally:
-            progress.close()
-    else:
-        lines = [progress.line(os.path.basename(dest)) for _, dest, _ in prepared]
-        try:
-            results = download_many(prepared, lambda i: lines[i], values["parallel"],
-                                    lambda i: on_retry)
-        finally:
-            progress.close()
+    # Data on standard output that is the terminal: no rows drawn among its bytes.
+    on = not values.get("quiet") and not (jobs[0][1] == "-" and _isatty(out))
+    with open_display(err, on) as display:
+        on_retry = retry_notice(values, display, err)
+        if len(prepared) == 1:
+            target, dest, options = prepared[0]
+            if dest == "-":
+                out.flush()
+            try:
+                results = [download(target, dest, options, display.task(_name(dest)), on_retry)]
+            except NetkitError as exc:
+                if isinstance(exc, UsageError):
+                    raise
+                results = [exc]
+        else:
+            tasks = [display.task(_name(dest)) for _, dest, _ in prepared]
+            results = download_many(prepared, lambda i: tasks[i], values["parallel"], lambda i: on_retry)
     failures = 0
     for (target, dest, _opts), result in zip(prepared, results):
         if isinstance(result, BaseException):
@@ -554,6 +439,17 @@ def work(request, out, err) -> int:
 
             out.write(dump_json(_record(target, dest, result)))
     return 1 if failures else 0
+
+
+def _name(dest) -> str:
+    return "stdout" if dest == "-" else os.path.basename(dest)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _record(target, dest, result) -> dict:

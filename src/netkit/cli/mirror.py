@@ -14,13 +14,11 @@ from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.cli.get import (
     COMMON,
     DEFAULT_PARALLEL,
-    Progress,
     build_options,
     check_limits,
     check_ssh_flags,
     limit_options,
     max_filesize_option,
-    show_progress,
 )
 from netkit.cli.options import Option, as_given, positive
 from netkit.core.errors import NetkitError, UsageError
@@ -106,6 +104,7 @@ def parse(argv):
 
 
 def work(request, out, err) -> int:
+    from netkit.cli.progress import open_display
     from netkit.core.text import for_terminal, format_size
     from netkit.transfer._mirror import mirror
 
@@ -113,35 +112,32 @@ def work(request, out, err) -> int:
     options = build_options(values, url, COMMAND)
     as_json = bool(values.get("json"))
     quiet = bool(values.get("quiet")) or as_json
-    progress = Progress(err, show_progress(values, err))
+    tasks = {}  # a file's row while it moves
+
+    def start(rel, size):
+        tasks[rel] = display.task(rel, size)
+        return tasks[rel]
 
     def on_file(rel, outcome):
-        def say():
-            if isinstance(outcome, BaseException):  # names and messages come from the server
-                text = str(outcome)
-                err.write(f"{COMMAND}: {for_terminal(text if repr(rel) in text else f'{rel}: {text}')}\n")
-                err.flush()
-            elif not quiet:
-                out.write(f"copied {for_terminal(rel)} ({format_size(outcome)})\n")
-                out.flush()
-
-        progress.retire(rel, say)
+        display.retire(tasks.pop(rel, None))  # "copied NAME" (or its error) takes the row's place
+        if isinstance(outcome, BaseException):  # names and messages come from the server
+            text = str(outcome)
+            display.say(err, f"{COMMAND}: {for_terminal(text if repr(rel) in text else f'{rel}: {text}')}\n")
+        elif not quiet:
+            display.say(out, f"copied {for_terminal(rel)} ({format_size(outcome)})\n")
 
     def on_delete(rel):
         if not quiet:
-            out.write(f"deleted {for_terminal(rel)}\n")
-            out.flush()
+            display.say(out, f"deleted {for_terminal(rel)}\n")
 
     try:
-        result = mirror(request["source"], request["dest"], options, values.get("include") or (),
-                        values.get("exclude") or (), lambda rel, size: progress.line(rel), on_file,
-                        delete=bool(values.get("delete")), dry_run=bool(values.get("dry-run")),
-                        workers=values["parallel"], on_delete=on_delete)
+        with open_display(err, not values.get("quiet"), transient=True) as display:
+            result = mirror(request["source"], request["dest"], options, values.get("include") or (),
+                            values.get("exclude") or (), start, on_file, delete=bool(values.get("delete")),
+                            dry_run=bool(values.get("dry-run")), workers=values["parallel"], on_delete=on_delete)
     except NetkitError as exc:
-        progress.close()
         err.write(f"{COMMAND}: {exc}\n")
         return 2 if isinstance(exc, UsageError) else 1
-    progress.close()
     if as_json:
         from netkit.cli.shell import dump_json
 

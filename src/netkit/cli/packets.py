@@ -300,17 +300,14 @@ def _dns(request, out, err) -> int:
 
 
 def _arp(request, out, err) -> int:
-    from netkit.cli.shell import StatusLine
+    from netkit.cli.progress import open_display
     from netkit.packets._arp import arp_sweep
 
-    status = StatusLine(err, on=not request["json"])
-    progress = (lambda sent, found, total: status.write(f"sent {sent}, {found} of {total} answered")) \
-        if status.on else None
-    try:
+    with open_display(err, not request["json"], transient=True) as display:
+        task = display.task("arp", None, "sent")
+        progress = (lambda sent, found, total: task(sent, total, note=f"{found:,} answered")) if task else None
         sweep = arp_sweep(request["specs"], request["interface"], timeout=request["timeout"], tries=request["tries"],
                           rate=request["rate"], vendors=request["vendors"], progress=progress)
-    finally:
-        status.clear()
     if request["json"]:
         out.write(dump_json(sweep.to_dict()))
     else:

@@ -10,13 +10,11 @@ import os
 from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.cli.get import (
     COMMON,
-    Progress,
     build_options,
     check_limits,
     check_ssh_flags,
     limit_options,
     retry_notice,
-    show_progress,
 )
 from netkit.cli.options import Option, as_given
 from netkit.core.errors import NetkitError, UsageError
@@ -79,24 +77,20 @@ def parse(argv):
 
 
 def work(request, out, err) -> int:
+    from netkit.cli.progress import open_display
     from netkit.transfer._api import upload
 
     values, url = request["values"], request["url"]
     options = build_options(values, url, COMMAND)
     options.content_type = values.get("content-type")
-    progress = Progress(err, show_progress(values, err))
-
-    on_retry = retry_notice(values, progress, err, COMMAND)
     try:
-        result = upload(request["path"], url, options, progress.line(os.path.basename(request["path"])), on_retry,
-               request["method"])
+        with open_display(err, not values.get("quiet")) as display:
+            result = upload(request["path"], url, options, display.task(os.path.basename(request["path"])),
+                            retry_notice(values, display, err, COMMAND), request["method"])
     except NetkitError as exc:
-        progress.close()
         text = str(exc)
         err.write(f"{COMMAND}: {text if url.url() in text else url.url() + ': ' + text}\n")
         return 2 if isinstance(exc, UsageError) else 1
-    finally:
-        progress.close()
     if result.body:  # what an HTTP server answered, as curl shows it
         out.flush()
         out.buffer.write(result.body) if hasattr(out, "buffer") else out.write(result.body.decode("utf-8", "replace"))

@@ -3,7 +3,6 @@
 
 from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
 from netkit.cli.options import Option, as_given, seconds
-from netkit.cli.shell import StatusLine
 from netkit.core.errors import UsageError
 
 __all__ = ["main", "help_text"]
@@ -133,22 +132,6 @@ def parse(argv):
     }
 
 
-class _Progress(StatusLine):
-    """A one-line progress display on a terminal's stderr; nothing when not a terminal."""
-
-    def __init__(self, total, err):
-        super().__init__(err)
-        self.total = total
-        self.shown = 0.0
-
-    def __call__(self, done, opened):
-        if self.on and (now := self.clock()) - self.shown > 0.1:
-            from netkit.scan.output import progress_text
-
-            self.shown = now
-            self.write(progress_text(done, self.total, now - self.start, opened))
-
-
 def _check_outputs(grepable, xml):
     """Before the scan, not after it: each report file can be written where it is named."""
     import os
@@ -176,6 +159,7 @@ def _write(path, text, out):
 
 
 def _run(request, out, err) -> int:
+    from netkit.cli.progress import open_display
     from netkit.scan import output
     from netkit.scan.engine import (
         DEFAULT_CONCURRENCY,
@@ -185,19 +169,17 @@ def _run(request, out, err) -> int:
     )
     from netkit.scan.run import scan
 
-    total = len(request["targets"]) * len(request["ports"])
-    progress = _Progress(total, err)
-    try:
+    with open_display(err, transient=True) as display:
+        task = display.task("scan", len(request["targets"]) * len(request["ports"]), "ports")
         report = scan(
-            request["targets"], request["ports"], on_progress=progress, banners=request["banner"],
+            request["targets"], request["ports"], banners=request["banner"],
+            on_progress=(lambda done, opened: task(done, note=f"{opened:,} open")) if task else None,
             concurrency=request["concurrency"] or DEFAULT_CONCURRENCY,
             retries=DEFAULT_RETRIES if request["retries"] is None else request["retries"],
             rate=request["rate"], max_time=request["max_time"], max_timeout=request["timeout"] or MAX_TIMEOUT,
             initial_timeout=request["timeout"] or INITIAL_TIMEOUT,
             host_timeout=request["host_timeout"],
             command=request["command"])
-    finally:
-        progress.clear()
     only_open = request["open"]
     if request["json"]:
         names = {h.address: h.hostname for h in report.hosts}

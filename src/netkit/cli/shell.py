@@ -64,27 +64,6 @@ def run_command(command: str, argv, parse, help_text, work, out=None, err=None, 
 _OUTPUT_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EBADF))
 
 
-class StatusLine:
-    """One line rewritten in place on a terminal's stderr (a progress display); nothing
-    at all when ``err`` is not a terminal or ``on`` is false."""
-
-    def __init__(self, err, on=True):
-        import time
-
-        self.err = err
-        self.on = on and err.isatty()
-        self.clock = time.monotonic
-        self.start = self.clock()
-
-    def write(self, text: str) -> None:
-        self.err.write("\r" + text + "\x1b[K")
-        self.err.flush()
-
-    def clear(self) -> None:
-        if self.on:
-            self.write("")
-
-
 class _Closed:
     """Standard output or error closed (>&-, 2>&-): writing says so with EBADF."""
 

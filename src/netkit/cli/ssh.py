@@ -398,12 +398,14 @@ def _run(request, out, err) -> int:
 
 
 def _transfer(request, out, err) -> int:
+    from netkit.cli.progress import open_display
     from netkit.core.limits import fit_to_descriptors
     from netkit.remote import DEFAULT_PARALLEL, get, put
 
     settings = settings_from(request, err)
     parallel = fit_to_descriptors(request["parallel"] or DEFAULT_PARALLEL)
-    progress = Progress(len(request["hosts"]), err, request["progress"] and not request["json"])
+    display = open_display(err, request["progress"] and not request["json"], transient=True)
+    progress = Progress(display, len(request["hosts"]))
     action = get if request["sub"] == "get" else put
     finished = []
 
@@ -417,10 +419,10 @@ def _transfer(request, out, err) -> int:
                                         parallel=parallel, force=request["force"], on_bytes=progress.moved,
                                         on_file=progress.file_done, on_result=host_done))
     except KeyboardInterrupt:
-        progress.clear()
+        display.close()
         return interrupted(finished, request, out, err, request["sub"])
     finally:
-        progress.clear()
+        display.close()
     if request["json"]:
         write_json(results, out)
     else:

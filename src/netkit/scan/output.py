@@ -3,7 +3,7 @@ grepable (``-oG``) and XML (``-oX``) formats for the tools that read nmap's.
 
 Pure functions over netkit.scan.model: each returns text and the CLI writes it. Documents
 (``table``, ``grepable``, ``nmap_xml``) end with a newline; single lines (``json_line``,
-``json_summary``, ``progress_text``) do not.
+``json_summary``) do not. The progress display is the CLI's (netkit.cli.progress).
 
 Every port list is in port-number order, as nmap prints it. A state with many ports
 (more than MAX_SHOWN_PER_STATE, or any state but open with ``only_open``) is folded into
@@ -17,7 +17,7 @@ from netkit.core.text import json_controls_escaped
 from netkit.scan.model import CLOSED, FILTERED, OPEN, STATES
 
 __all__ = ["INTERRUPTED_MESSAGE", "MAX_SHOWN_PER_STATE", "XML_OUTPUT_VERSION", "grepable",
-           "json_line", "json_summary", "nmap_xml", "progress_text", "table"]
+           "json_line", "json_summary", "nmap_xml", "table"]
 
 # nmap lists the ports of a state one by one when there are at most this many, and folds
 # them into a count beyond (PortList::isIgnoredState, max_per_state at verbosity 0).
@@ -447,17 +447,3 @@ def nmap_xml(report, only_open=False) -> str:
                f'summary={_attr(done)} elapsed="{elapsed}" {exit_}/>'
                f'<hosts up="{n}" down="0" total="{n}"/>\n</runstats>\n</nmaprun>\n')
     return "".join(out)
-
-
-# -- progress ----------------------------------------------------------------------------
-
-
-def progress_text(done, total, elapsed, found_open) -> str:
-    """One line for a terminal progress display:
-    ``45% 29,500/65,535 ports, 3 open, 1.2 s, ~1.5 s left`` (no estimate before the first
-    result nor after the last)."""
-    percent = 100 if total <= 0 else min(100, done * 100 // total)
-    text = f"{percent}% {done:,}/{total:,} ports, {found_open:,} open, {_duration(elapsed)}"
-    if 0 < done < total:
-        text += f", ~{_duration(elapsed * (total - done) / done)} left"
-    return text
