@@ -10,13 +10,11 @@ on a pipe or on a pseudo-terminal, and a small tmpfs for a full disk.
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.helpers import clean_env, read_pty, run_netkit
+from tests.helpers import run_netkit
 
 
 def run(*args, cwd=None, env=None, timeout=60, stdin=subprocess.DEVNULL):
@@ -24,25 +22,10 @@ def run(*args, cwd=None, env=None, timeout=60, stdin=subprocess.DEVNULL):
 
 
 def run_on_pty(*args, cwd=None, env=None, timeout=60):
-    import pty
+    """``netkit ARGS`` on an 80-column pseudo-terminal (tests.peers.terminal)."""
+    from tests.peers.terminal import run_on_terminal
 
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: stdin, stdout and stderr are the terminal
-        try:
-            if cwd:
-                os.chdir(cwd)
-            os.execve(sys.executable, [sys.executable, "-m", "netkit", *map(str, args)], clean_env(env))
-        finally:
-            os._exit(127)
-    seen = read_pty(fd, timeout=timeout)
-    pid_done, status = os.waitpid(pid, os.WNOHANG)
-    if not pid_done:  # the deadline passed: the child must not outlive the test
-        os.kill(pid, 9)
-        _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    text = seen.decode("utf-8", "replace")
-    assert "Traceback" not in text, text
-    return os.waitstatus_to_exitcode(status), text
+    return run_on_terminal("-m", "netkit", *args, cwd=cwd, env=env, timeout=timeout)
 
 
 @contextlib.contextmanager

@@ -184,8 +184,6 @@ def test_retrying_backs_off_and_stops_on_permanent_errors(monkeypatch):
     assert not _common.is_transient(_common.HTTPStatusError("404", 404))
 
 
-
-
 def test_mirror_globs():
     from netkit.transfer._mirror import selected
 
