@@ -46,11 +46,10 @@ SAFE = {
     "mirror": _TRANSFER + ("parallel", "max-filesize"),
     "ssh": ("connect-timeout", "timeout", "parallel", "known-hosts", "accept-new", "config", "no-agent",
             "keep-output"),
-    "connect": ("connect-timeout", "wait", "cafile"),
-    "send": ("timeout", "connect-timeout", "wait", "cafile"),
-    "dns": ("server", "tcp"),
-    "mail": ("timeout", "ehlo", "from", "cacert", "dns-server", "charset"),
-    "packets": ("timeout", "server", "interface", "retry", "rate", "wait", "queries", "max-ttl"),
+    "connect": ("connect-timeout", "wait"),
+    "send": ("timeout", "connect-timeout", "wait"),
+    "mail": ("timeout", "ehlo", "cacert", "charset"),
+    "packets": ("timeout", "server", "retry", "rate", "wait", "queries", "max-ttl"),
 }
 
 # What [defaults] (and NETKIT_<OPTION>) may set, and the commands it reaches: only where the
