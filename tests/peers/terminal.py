@@ -4,7 +4,8 @@ tests see the final screen and not the redraws: a progress display that tears le
 stale rows there; one that works leaves only what it meant to.
 
 ``run_on_terminal(*args, columns=80)`` -> (exit code, raw text): ``python ARGS`` with
-stdin, stdout and stderr a pseudo-terminal of that size.
+stdin, stdout and stderr a pseudo-terminal of that size; ``answer=(seen, typed)`` types
+``typed`` (b"\x03": Ctrl-C) once ``seen`` has appeared.
 ``screen(raw, width)`` -> the lines the screen shows, trailing blanks removed.
 
 The control sequences a progress display uses are played: CR, LF, cursor up/down/
@@ -24,7 +25,7 @@ from tests.helpers import clean_env, read_pty
 _CSI = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])")
 
 
-def run_on_terminal(*args, columns=80, rows=24, cwd=None, env=None, timeout=60):
+def run_on_terminal(*args, columns=80, rows=24, cwd=None, env=None, timeout=60, answer=None):
     import pty
 
     pid, fd = pty.fork()
@@ -38,7 +39,7 @@ def run_on_terminal(*args, columns=80, rows=24, cwd=None, env=None, timeout=60):
             os.execve(sys.executable, [sys.executable, *map(str, args)], environ)
         finally:
             os._exit(127)
-    seen = read_pty(fd, timeout=timeout)
+    seen = read_pty(fd, timeout=timeout, answer=answer)
     done, status = os.waitpid(pid, os.WNOHANG)
     if not done:  # the deadline passed: the child must not outlive the test
         os.kill(pid, 9)
