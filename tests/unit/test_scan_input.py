@@ -2,6 +2,7 @@
 
 import pytest
 
+from netkit.core.errors import UsageError
 from netkit.scan.ports import parse_ports, top_ports
 from netkit.scan.targets import MAX_ADDRESSES, expand_targets, read_target_file
 
@@ -26,7 +27,7 @@ def test_ports_forms():
 @pytest.mark.parametrize("spec, words", [("0", "out of range"), ("70000", "out of range"), ("http", "not a port"),
                                          ("10-1", "backwards"), ("", "empty"), ("1,,2", "empty item")])
 def test_bad_ports(spec, words):
-    with pytest.raises(ValueError, match=words):
+    with pytest.raises(UsageError, match=words):
         parse_ports(spec)
 
 
@@ -54,7 +55,7 @@ def test_target_forms_and_dedupe():
     ("a b", "is not a host name"), ("-x", "is not a host name"),
 ])
 def test_bad_targets(spec, words):
-    with pytest.raises(ValueError, match=words):
+    with pytest.raises(UsageError, match=words):
         expand(spec)
 
 
@@ -62,5 +63,5 @@ def test_target_file(tmp_path):
     path = tmp_path / "hosts.txt"
     path.write_text("# office\n192.0.2.1 192.0.2.2\n\n192.0.2.3  # printer\n")
     assert read_target_file(str(path)) == ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
-    with pytest.raises(ValueError, match="cannot read the target file"):
+    with pytest.raises(UsageError, match="cannot read the target file"):
         read_target_file(str(tmp_path / "missing.txt"))

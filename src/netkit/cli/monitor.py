@@ -180,11 +180,8 @@ def _parse_discover(raw, positional, one) -> dict:
 
     if not positional:
         raise UsageError("no hosts: netkit monitor discover HOST... (e.g. netkit monitor discover 192.0.2.10)")
-    try:
-        ports = parse_ports(one("ports")) if raw.get("ports") else top_ports(_top_ports())
-        targets = expand_targets(positional)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    ports = parse_ports(one("ports")) if raw.get("ports") else top_ports(_top_ports())  # UsageErrors name a bad one
+    targets = expand_targets(positional)
     output = one("output")
     if raw.get("force") and not output:
         raise UsageError("--force replaces the -o FILE; give -o FILE too")

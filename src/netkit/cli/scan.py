@@ -104,22 +104,19 @@ def parse(argv):
     chosen = [n for n in ("ports", "top-ports", "all-ports") if raw.get(n)]
     if len(chosen) > 1:
         raise UsageError(f"--{chosen[0]} and --{chosen[1]} both choose the ports; give one")
-    try:
-        if raw.get("all-ports"):
-            ports = parse_ports("-")
-        elif raw.get("ports"):
-            ports = parse_ports(raw["ports"][-1])
-        else:
-            ports = top_ports(one("top-ports") or DEFAULT_TOP_PORTS)
-        specs = list(positional)
-        for path in raw.get("input-list", ()):
-            specs.extend(read_target_file(path))
-        if not specs:
-            raise UsageError("no targets: name hosts, addresses or blocks, e.g. netkit scan 127.0.0.1 "
-                             "(or -iL hosts.txt)")
-        targets = expand_targets(specs, raw.get("exclude", ()), family)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    if raw.get("all-ports"):
+        ports = parse_ports("-")
+    elif raw.get("ports"):
+        ports = parse_ports(raw["ports"][-1])
+    else:
+        ports = top_ports(one("top-ports") or DEFAULT_TOP_PORTS)
+    specs = list(positional)
+    for path in raw.get("input-list", ()):
+        specs.extend(read_target_file(path))
+    if not specs:
+        raise UsageError("no targets: name hosts, addresses or blocks, e.g. netkit scan 127.0.0.1 "
+                         "(or -iL hosts.txt)")
+    targets = expand_targets(specs, raw.get("exclude", ()), family)  # UsageErrors name a bad one
     if not targets:
         raise UsageError("every target was excluded; nothing to scan")
     _check_outputs(one("grepable"), one("xml"))
@@ -160,13 +157,9 @@ def _write(path, text, out):
 
 def _run(request, out, err) -> int:
     from netkit.cli.progress import open_display
+    from netkit.core.timeout import Timeout
     from netkit.scan import output
-    from netkit.scan.engine import (
-        DEFAULT_CONCURRENCY,
-        DEFAULT_RETRIES,
-        INITIAL_TIMEOUT,
-        MAX_TIMEOUT,
-    )
+    from netkit.scan.engine import DEFAULT_CONCURRENCY, DEFAULT_RETRIES
     from netkit.scan.run import scan
 
     with open_display(err, transient=True) as display:
@@ -176,8 +169,7 @@ def _run(request, out, err) -> int:
             on_progress=(lambda done, opened: task(done, note=f"{opened:,} open")) if task else None,
             concurrency=request["concurrency"] or DEFAULT_CONCURRENCY,
             retries=DEFAULT_RETRIES if request["retries"] is None else request["retries"],
-            rate=request["rate"], max_time=request["max_time"], max_timeout=request["timeout"] or MAX_TIMEOUT,
-            initial_timeout=request["timeout"] or INITIAL_TIMEOUT,
+            rate=request["rate"], timeout=Timeout(request["max_time"], connect=request["timeout"]),
             host_timeout=request["host_timeout"],
             command=request["command"])
     only_open = request["open"]

@@ -86,7 +86,7 @@ def arp_targets(specs) -> list:
     for spec in specs:
         try:
             pairs = expand_targets([spec], family=4, resolve=_no_names)
-        except ValueError as exc:
+        except UsageError as exc:
             raise UsageError(f"{exc}; arp takes a CIDR block (192.0.2.0/24), a range (192.0.2.1-20) "
                              "or an address") from None
         if not pairs:

@@ -3,7 +3,7 @@ most common ports first (``--top-ports N``), as nmap writes and orders them."""
 
 from netkit.core.text import is_digits
 
-__all__ = ["parse_ports", "top_ports", "ALL_PORTS", "PORT_FORMS"]
+__all__ = ["as_ports", "parse_ports", "top_ports", "ALL_PORTS", "PORT_FORMS"]
 
 ALL_PORTS = range(1, 65536)
 PORT_FORMS = "a list of ports and ranges like 22,80,443 or 1-1024, or - for all 65535"
@@ -31,8 +31,53 @@ def _port(text: str, spec: str) -> int:
     return port
 
 
-def parse_ports(spec: str) -> list:
-    """The ports of a -p spec, each once, in the order written."""
+def parse_ports(spec: str) -> list[int]:
+    """The ports of a -p spec, each once, in the order written; ``UsageError`` names a
+    mistake and the right form."""
+    from netkit.core.errors import UsageError
+
+    try:
+        return _parse(spec)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def as_ports(ports) -> list[int]:
+    """Ports as a caller writes them, each once, in order: a spec string (``"22,80,443"``,
+    ``"1-1024"``, ``"-"`` or ``"all"``, ``"top100"``: the 100 most common), a port number,
+    a ``range``, or a list of numbers and spec strings. ``UsageError`` names a bad one."""
+    from netkit.core.errors import UsageError
+
+    items = [ports] if isinstance(ports, (str, int)) else ports
+    if not isinstance(items, (list, tuple, range, set, frozenset)) and not hasattr(items, "__iter__"):
+        raise UsageError(f"ports {ports!r}: give {PORT_FORMS}, a number, a range or a list")
+    seen, out = set(), []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise UsageError(f"port {item!r} is not a port number or a spec like 22,80,443")
+        if isinstance(item, int):
+            if not 1 <= item <= 65535:
+                raise UsageError(f"port {item} is out of range: ports are 1-65535")
+            found = [item]
+        else:
+            text = item.strip().lower()
+            count = text.removeprefix("top").lstrip("-_ ") if text.startswith("top") else None
+            if count is not None:
+                if not is_digits(count):
+                    raise UsageError(f"{item!r}: write top followed by a number of ports, e.g. top100")
+                found = top_ports(int(count))
+            else:
+                found = parse_ports("-" if text == "all" else item)
+        for port in found:
+            if port not in seen:
+                seen.add(port)
+                out.append(port)
+    if not out:
+        raise UsageError(f"no ports; give {PORT_FORMS}")
+    return out
+
+
+def _parse(spec: str) -> list[int]:
     spec = str(spec).strip()
     if not spec:
         raise ValueError(f"-p is empty; give {PORT_FORMS}")
@@ -83,10 +128,12 @@ def _nmap_frequencies(path: str = NMAP_SERVICES):
     return [port for _, port in ranked]
 
 
-def top_ports(n: int) -> list:
+def top_ports(n: int) -> list[int]:
     """The ``n`` most common TCP ports, most common first."""
-    if n < 1:
-        raise ValueError("--top-ports takes a number of ports from 1 to 65535")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        from netkit.core.errors import UsageError
+
+        raise UsageError(f"top ports: a number of ports from 1 to 65535, not {n!r}")
     ranked = _nmap_frequencies() or list(_TOP_TCP)
     if n > len(ranked):  # then the rest in port order, as nmap fills up
         have = set(ranked)

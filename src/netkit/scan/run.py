@@ -5,9 +5,14 @@ back through pipes, as ``netkit check`` sweeps do), service names from the servi
 database, and banners read from the open ports afterwards.
 """
 
+from __future__ import annotations
+
 import os
 import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
+from netkit.core.timeout import Timeout
 from netkit.scan.engine import (
     DEFAULT_CONCURRENCY,
     DEFAULT_RETRIES,
@@ -17,7 +22,17 @@ from netkit.scan.engine import (
 )
 from netkit.scan.model import CLOSED, HostResult, PortResult, ScanReport
 
-__all__ = ["scan", "worker_count", "MIN_PROBES_PER_WORKER"]
+if TYPE_CHECKING:
+    import ipaddress
+
+    Target = str | ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Network | ipaddress.IPv6Network
+    Targets = Target | Iterable[Target] | Iterable[tuple[str, str | None]]
+    Ports = str | int | range | Iterable[int | str]
+
+__all__ = ["DEFAULT_BANNER_TIMEOUT", "MIN_PROBES_PER_WORKER", "engine_options", "scan", "worker_count"]
+
+# Seconds an open port has to say something (or answer a HEAD) for --banner.
+DEFAULT_BANNER_TIMEOUT = 2.0
 
 # A worker costs a fork (~5 ms) and a share of the descriptors; below this many probes
 # each, one process is as fast.
@@ -34,9 +49,39 @@ def worker_count(probes: int) -> int:
     return max(1, min(usable_cpus(), probes // MIN_PROBES_PER_WORKER))
 
 
-def _engine_options(concurrency, retries, rate, max_time, max_timeout, initial_timeout, host_timeout):
-    return dict(concurrency=concurrency, retries=retries, rate=rate, max_time=max_time, max_timeout=max_timeout,
-                initial_timeout=initial_timeout, host_timeout=host_timeout)
+def engine_options(*, concurrency=DEFAULT_CONCURRENCY, retries=DEFAULT_RETRIES, rate=None, timeout=None,
+                   max_time=None, max_timeout=None, initial_timeout=None, host_timeout=None) -> dict:
+    """ScanEngine's keyword arguments from the library's, checked (``UsageError`` in their
+    names). ``timeout`` (seconds or a Timeout): ``total`` bounds the whole scan (max_time),
+    ``connect`` each probe's wait for an answer (initial_timeout and max_timeout, as the
+    CLI's --timeout); an argument given by its own name wins."""
+    from netkit.core.errors import UsageError
+    from netkit.core.limits import fit_to_descriptors
+
+    def whole(name, value, low):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise UsageError(f"scan({name}={value!r}): a whole number, {low} or more")
+
+    def seconds(name, value):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+            raise UsageError(f"scan({name}={value!r}): seconds, more than 0, or None")
+
+    whole("concurrency", concurrency, 1)
+    whole("retries", retries, 0)
+    for name, value in (("rate", rate), ("max_time", max_time), ("max_timeout", max_timeout),
+                        ("initial_timeout", initial_timeout), ("host_timeout", host_timeout)):
+        seconds(name, value)
+    if timeout is not None:
+        from netkit.core.timeout import Timeout
+
+        timeout = Timeout.of(timeout)
+        max_time = timeout.total if max_time is None else max_time
+        max_timeout = timeout.connect if max_timeout is None else max_timeout
+        initial_timeout = timeout.connect if initial_timeout is None else initial_timeout
+    return {"concurrency": fit_to_descriptors(concurrency), "retries": retries, "rate": rate, "max_time": max_time,
+            "max_timeout": MAX_TIMEOUT if max_timeout is None else max_timeout,
+            "initial_timeout": INITIAL_TIMEOUT if initial_timeout is None else initial_timeout,
+            "host_timeout": host_timeout}
 
 
 def _forked(addresses, ports, workers, options, on_result, on_closed, interrupted):
@@ -81,10 +126,25 @@ def _forked(addresses, ports, workers, options, on_result, on_closed, interrupte
         pool.close(kill=bool(interrupted))
 
 
-def scan(targets, ports, *, on_result=None, on_progress=None, concurrency=DEFAULT_CONCURRENCY, retries=DEFAULT_RETRIES,
-         rate=None, max_time=None, max_timeout=MAX_TIMEOUT, initial_timeout=INITIAL_TIMEOUT, host_timeout=None,
-         workers=None, banners=False, banner_timeout=2.0, command=""):
-    """Scan ``ports`` of ``targets`` ([(address, name or None)]); returns a ScanReport.
+def scan(targets: Targets, ports: Ports, *, concurrency: int = DEFAULT_CONCURRENCY, retries: int = DEFAULT_RETRIES,
+         rate: float | None = None, timeout: float | Timeout | None = None, exclude: Iterable[str] = (),
+         family: int = 0, on_result: Callable[[PortResult], object] | None = None,
+         on_progress: Callable[[int, int], object] | None = None, banners: bool = False,
+         banner_timeout: float | None = None, max_time: float | None = None, max_timeout: float | None = None,
+         initial_timeout: float | None = None, host_timeout: float | None = None, workers: int | None = None,
+         command: str = "") -> ScanReport:
+    """Scan ``ports`` of ``targets``; returns a ScanReport.
+
+    ``targets``: as users write them -- ``"192.0.2.0/28"``, ``["web1", "10.0.0.1-5"]``, an
+    ``ipaddress`` network -- or the (address, name) pairs of :func:`expand_targets`;
+    ``exclude`` and ``family`` (4 or 6) as the CLI's --exclude, -4 and -6. ``ports``:
+    ``"22,80,443"``, ``"1-1024"``, ``"top100"``, ``"all"``, ``22``, ``range(1, 1025)``,
+    ``[22, 80]``. A bad one is a UsageError naming it.
+
+    ``timeout`` (seconds or a Timeout): ``total`` bounds the whole scan, ``connect`` each
+    probe's wait (default 0.5 s, adapting up to 1.25 s), ``read`` the wait for a banner.
+    ``concurrency``: connects in flight; ``retries``: probes sent again before a port is
+    filtered; ``rate``: probes a second at most.
 
     ``on_result(PortResult)`` sees each port as soon as its state is known (banners come
     later, in the report); ``on_progress(known, open)`` the counts so far, after each
@@ -93,15 +153,21 @@ def scan(targets, ports, *, on_result=None, on_progress=None, concurrency=DEFAUL
     Ctrl-C ends the scan early: the report has what was found and
     ``interrupted`` set.
     """
-    from netkit.core.limits import fit_to_descriptors
     from netkit.info.services import port_names
+    from netkit.scan.ports import as_ports
+    from netkit.scan.targets import as_targets
 
-    ports = list(ports)
+    options = engine_options(concurrency=concurrency, retries=retries, rate=rate, timeout=timeout,
+                             max_time=max_time, max_timeout=max_timeout, initial_timeout=initial_timeout,
+                             host_timeout=host_timeout)
+    if banner_timeout is None:
+        read = None if timeout is None else Timeout.of(timeout).read
+        banner_timeout = DEFAULT_BANNER_TIMEOUT if read is None else read
+    targets = as_targets(targets, exclude, family)
+    ports = as_ports(ports)
     addresses = [address for address, _ in targets]
     names = port_names("tcp")
     workers = worker_count(len(addresses) * len(ports)) if workers is None else max(1, workers)
-    options = _engine_options(fit_to_descriptors(concurrency), retries, rate, max_time, max_timeout, initial_timeout,
-                              host_timeout)
     found = {address: [] for address in addresses}
     closed = [([], []) for _ in addresses]  # per host: closed ports, their rtts (no objects)
     progress = [0, 0]  # ports known, open ones

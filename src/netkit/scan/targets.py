@@ -6,7 +6,7 @@ import ipaddress
 
 from netkit.core.text import is_digits
 
-__all__ = ["expand_targets", "read_target_file", "MAX_ADDRESSES", "TARGET_FORMS"]
+__all__ = ["as_targets", "expand_targets", "read_target_file", "MAX_ADDRESSES", "TARGET_FORMS"]
 
 # More addresses than this in one scan is almost surely a typo (a /8 is 16.7 million);
 # nmap would start it, but it would run for days.
@@ -93,8 +93,47 @@ def _addresses(spec: str, family: int, resolve):
 def expand_targets(specs, exclude=(), family: int = 0, resolve=_resolve) -> list:
     """[(address, name or None)], each address once, in the order given, minus ``exclude``.
 
-    ``ValueError`` names the bad spec and the right form.
+    ``UsageError`` names the bad spec and the right form (``resolve(name, family)`` -> an
+    address, or ``ValueError`` saying why not).
     """
+    from netkit.core.errors import UsageError
+
+    try:
+        return _expand(specs, exclude, family, resolve)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def as_targets(targets, exclude=(), family: int = 0) -> list:
+    """Targets as a caller writes them, as [(address, name or None)]: one string
+    (``"192.0.2.0/28"``, ``"web1, 10.0.0.1-5"``: split at commas and blanks), an
+    ``ipaddress`` address or network, a list of those, or the pairs :func:`expand_targets`
+    gives (used as they are). ``UsageError`` names a bad one."""
+    import ipaddress
+
+    from netkit.core.errors import UsageError
+
+    single = (str, ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network, ipaddress.IPv6Network)
+    items = [targets] if isinstance(targets, single) else list(targets)
+    pairs = [t for t in items if isinstance(t, tuple)]
+    if pairs:
+        if len(pairs) != len(items) or not all(len(t) == 2 and isinstance(t[0], str) for t in pairs) or exclude:
+            raise UsageError("targets are specs (strings, addresses, networks) or (address, name) pairs from "
+                             "expand_targets, not a mix; exclude= goes with specs")
+        return [(address, name) for address, name in pairs]
+    specs = []
+    for item in items:
+        if not isinstance(item, single):
+            raise UsageError(f"target {item!r} is not {TARGET_FORMS} (a string, or an ipaddress object)")
+        specs.extend(part for part in str(item).replace(",", " ").split())
+    if not specs:
+        raise UsageError(f"no targets; give {TARGET_FORMS}")
+    if isinstance(exclude, str):
+        exclude = [exclude]
+    return expand_targets(specs, exclude, family)
+
+
+def _expand(specs, exclude, family, resolve) -> list:
     excluded = set()
     for spec in exclude:
         for part in spec.split(","):
@@ -116,14 +155,11 @@ def expand_targets(specs, exclude=(), family: int = 0, resolve=_resolve) -> list
 
 
 def read_target_file(path: str) -> list:
-    """Targets from a file (``-iL``): separated by white space or lines, ``#`` comments."""
-    from netkit.core.errors import UsageError
+    """Targets from a file (``-iL``): separated by white space or lines, ``#`` comments;
+    ``UsageError`` when it cannot be read."""
     from netkit.core.fs import read_text_file
 
-    try:
-        text = read_text_file(path, "the target file", MAX_TARGET_FILE, "give a file of targets, one a line")
-    except UsageError as exc:
-        raise ValueError(str(exc)) from None
+    text = read_text_file(path, "the target file", MAX_TARGET_FILE, "give a file of targets, one a line")
     targets = []
     for line in text.splitlines():
         targets.extend(line.split("#", 1)[0].split())
