@@ -24,7 +24,9 @@ EXPORTED = {
                 "TooLargeError", "UnknownHostKey", "UnsafeName", "UsageError", "__version__", "check_target",
                 "run_checks"],
 
-    "netkit.check": ["CheckResult", "CheckSpec", "build_spec", "check_target", "load_checks", "run_checks"],
+    "netkit.check": ["CheckResult", "CheckSpec", "DnsCheck", "FtpCheck", "HttpCheck", "ImapCheck", "Pop3Check",
+                     "SmtpCheck", "SshCheck", "TcpCheck", "TlsCheck", "UdpCheck", "build_spec", "check", "check_async",
+                     "check_many", "check_target", "load_checks", "run_checks"],
 
     "netkit.scan": ["HostResult", "PortResult", "ScanReport", "expand_targets", "parse_ports", "scan", "scan_iter",
                     "top_ports"],

@@ -1,10 +1,16 @@
 """``netkit check``: service checks that speak the Nagios plugin contract.
 
-Library use::
+Library use: one typed check per family, run blocking, on asyncio, or many at once::
 
-    from netkit.check import check_target
-    result = check_target("https://example.com/", status="200", timeout=5)
+    from netkit import Timeout
+    from netkit.check import HttpCheck, TcpCheck, check, check_many
+
+    result = check(HttpCheck("https://example.com/", status="200", cert_warn=30, timeout=Timeout(5)))
     print(result.status.label, result.summary)
+    results = check_many([HttpCheck("https://example.com/"), TcpCheck("tcp://example.com:22", expect="SSH-")])
+
+``check_target(url, **options)``, ``build_spec`` and ``run_checks`` are the older spellings
+of the same (the URL's scheme picks the family): kept for callers that have them.
 
 Imports are lazy: ``netkit.check`` itself loads nothing until a name is used.
 """
@@ -14,53 +20,75 @@ TYPE_CHECKING = False
 __all__ = [
     "CheckResult",
     "CheckSpec",
+    "DnsCheck",
+    "FtpCheck",
+    "HttpCheck",
+    "ImapCheck",
+    "Pop3Check",
+    "SmtpCheck",
+    "SshCheck",
+    "TcpCheck",
+    "TlsCheck",
+    "UdpCheck",
     "build_spec",
+    "check",
+    "check_async",
+    "check_many",
     "check_target",
     "load_checks",
     "run_checks",
 ]
 
 # Not netkit.core.lazy: this package is on the start-up path of every ``netkit check``.
+_SPECS = "netkit.check._specs"
 _LAZY = {
     "CheckResult": ("netkit.check.result", "CheckResult"),
     "CheckSpec": ("netkit.check.spec", "CheckSpec"),
     "load_checks": ("netkit.check.file", "load_checks"),
+    **{name: (_SPECS, name) for name in ("DnsCheck", "FtpCheck", "HttpCheck", "ImapCheck", "Pop3Check", "SmtpCheck",
+                                         "SshCheck", "TcpCheck", "TlsCheck", "UdpCheck", "check", "check_async",
+                                         "check_many")},
 }
 if TYPE_CHECKING:  # what mypy and IDEs see: _LAZY's names (tests/test_exported_members.py)
+    from netkit.check._specs import DnsCheck as DnsCheck
+    from netkit.check._specs import FtpCheck as FtpCheck
+    from netkit.check._specs import HttpCheck as HttpCheck
+    from netkit.check._specs import ImapCheck as ImapCheck
+    from netkit.check._specs import Pop3Check as Pop3Check
+    from netkit.check._specs import SmtpCheck as SmtpCheck
+    from netkit.check._specs import SshCheck as SshCheck
+    from netkit.check._specs import TcpCheck as TcpCheck
+    from netkit.check._specs import TlsCheck as TlsCheck
+    from netkit.check._specs import UdpCheck as UdpCheck
+    from netkit.check._specs import check as check
+    from netkit.check._specs import check_async as check_async
+    from netkit.check._specs import check_many as check_many
     from netkit.check.file import load_checks as load_checks
     from netkit.check.result import CheckResult as CheckResult
     from netkit.check.spec import CheckSpec as CheckSpec
 
 
 def build_spec(url: str, **options):
-    """A CheckSpec from a URL and options named as on the command line (dashes as underscores)."""
-    from netkit.check.file import parse_value
-    from netkit.check.options import BY_NAME
-    from netkit.check.spec import make_spec, parse_check_target
-    from netkit.core.errors import UsageError
+    """The CheckSpec of ``url`` with ``options`` as keywords of its family's typed check
+    (``HttpCheck`` for https://): ``build_spec(url, status="200")``."""
+    from netkit.check._specs import from_url
 
-    target = parse_check_target(url)
-    opts = {}
-    for key, value in options.items():
-        name = key.replace("_", "-")
-        if name not in BY_NAME:
-            raise UsageError(f"unknown check option {key!r}")
-        opts[name] = parse_value(BY_NAME[name], value, lambda n: n)
-    return make_spec(target, opts, spell=lambda n: n.replace("-", "_"))
+    return from_url(url, **options).spec
 
 
 def check_target(url: str, *, verbose: bool = False, **options):
-    """Run one check now (blocking) and return its :class:`CheckResult`."""
-    from netkit.check.run import run_one
+    """Run one check now (blocking) and return its :class:`CheckResult`: ``check`` of the
+    typed check of ``url``'s family with ``options``."""
+    from netkit.check._specs import check, from_url
 
-    return run_one(build_spec(url, **options), verbose)
+    return check(from_url(url, **options), verbose=verbose)
 
 
 def run_checks(specs, *, concurrency: int = 100, verbose: bool = False, on_result=None):
-    """Run many :class:`CheckSpec` concurrently; results in the order given."""
-    from netkit.check.run import run_many
+    """Run many checks concurrently; results in the order given (as ``check_many``)."""
+    from netkit.check._specs import check_many
 
-    return run_many(specs, concurrency=concurrency, verbose=verbose, on_result=on_result)
+    return check_many(specs, concurrency=concurrency, verbose=verbose, on_result=on_result)
 
 
 if not TYPE_CHECKING:  # mypy then reports a misspelt name instead of typing it Any

@@ -20,6 +20,13 @@ from netkit.check.spec import make_spec, parse_check_target
 from netkit.core.errors import UsageError
 from netkit.core.text import suggest
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from netkit.core.fields import Field
+
 __all__ = ["load_checks", "check_from_table", "check_label", "parse_defaults", "parse_value", "MAX_CHECKS_FILE"]
 
 _TOP_KEYS = ("defaults", "check")
@@ -28,16 +35,20 @@ _TOP_KEYS = ("defaults", "check")
 MAX_CHECKS_FILE = 32 * 1024 * 1024
 
 
-def parse_value(option, value, spell):
-    """Parse a TOML value for ``option``; UsageError in the file's own words."""
+def parse_value(option: "Field", value: object, spell: "Callable[[str], str]", *,
+                key: "Callable[[str], str] | None" = None) -> "Any":
+    """Parse a TOML value (or a typed check's keyword, netkit.check._specs) for ``option``;
+    UsageError in the file's own words. ``key``: how the example spells the option
+    (``cert-warn = 30`` in a file; ``cert_warn=30`` for a keyword)."""
     try:
         if option.kind == "many":
             items = value if isinstance(value, list) else [value]
             return tuple(option.parse(v) for v in items)
         return option.parse(value)
     except ValueError as exc:
-        example = f"; e.g. {option.name} = {_toml_example(option)}"
-        raise UsageError(f"{spell(option.name)} {exc} (got {value!r}){example}") from None
+        example = f"{key(option.name)}=" if key else f"{option.name} = "
+        raise UsageError(f"{spell(option.name)} {exc} (got {value!r}); e.g. {example}{_toml_example(option)}") \
+            from None
 
 
 def _toml_example(option) -> str:

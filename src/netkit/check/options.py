@@ -11,8 +11,8 @@ netkit.cli._check_options.
 """
 
 from netkit.core.fields import Field
-from netkit.core.ranges import RANGE_FORMS, parse_range
-from netkit.core.status import CRITICAL, WARNING, parse_state
+from netkit.core.ranges import RANGE_FORMS, Range, parse_range
+from netkit.core.status import CRITICAL, WARNING, Status, parse_state
 from netkit.core.text import check_line_field, parse_seconds, parse_size, unescape
 
 __all__ = ["BY_NAME", "DEFAULT_TIMEOUT", "FIELDS", "SCHEMES", "Field"]
@@ -42,7 +42,8 @@ LOGIN = HTTP | MAIL | frozenset(("ftp",))
 
 
 def _text(value) -> str:
-    if isinstance(value, (dict, list, bool)):
+    """Text from the command line, TOML or a keyword (a path-like or a number reads as its text)."""
+    if isinstance(value, (dict, list, tuple, bool, bytes, bytearray)):
         raise ValueError("expects text")
     return str(value)
 
@@ -71,6 +72,10 @@ def _line_nonempty(value) -> str:
 
 
 def _escaped(value) -> bytes:
+    """Bytes: text with escapes (``\\r\\n``) from the command line or a file; a keyword's
+    ``bytes`` as they are."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
     return unescape(_text(value))
 
 
@@ -82,6 +87,8 @@ def _expected(value) -> bytes:
 
 
 def _range(value):
+    if isinstance(value, Range):
+        return value
     try:
         return parse_range(value)
     except ValueError as exc:
@@ -125,6 +132,8 @@ def _positive(value) -> int:
 
 
 def _state(value):
+    if isinstance(value, Status):
+        return value
     return parse_state(_text(value))
 
 
@@ -138,18 +147,22 @@ def _method(value) -> str:
 def _header(value):
     from netkit.proto.http1 import check_caller_header
 
-    text = _text(value)
-    name, colon, val = text.partition(":")
-    if not colon:
-        raise ValueError("expects 'Name: value'")
-    name, val = name.strip(), val.strip()
+    if isinstance(value, tuple) and len(value) == 2:  # a keyword's (name, value)
+        name, val = _text(value[0]).strip(), _text(value[1]).strip()
+    else:
+        name, colon, val = _text(value).partition(":")
+        if not colon:
+            raise ValueError("expects 'Name: value'")
+        name, val = name.strip(), val.strip()
     check_caller_header(name, val)
     return (name, val)
 
 
 def _pair(value):
-    text = _text(value)
-    key, eq, val = text.partition("=")
+    if isinstance(value, tuple) and len(value) == 2:  # a keyword's (key, value)
+        key, eq, val = _text(value[0]), "=", _text(value[1])
+    else:
+        key, eq, val = _text(value).partition("=")
     if not eq or not key:
         raise ValueError("expects key=value")
     return (key, val)
@@ -159,15 +172,25 @@ def _statuses(value):
     """``200``, ``200,301``, ``2xx``, ``200-299`` or a TOML list of them -> a checker."""
     from netkit.check.http import parse_statuses
 
-    return parse_statuses(value)
+    return parse_statuses(list(value) if isinstance(value, tuple) else value)
 
 
 def _regex(value):
+    """A regular expression over the body's bytes (a keyword's compiled pattern keeps its flags)."""
     import re
 
-    text = _nonempty(value)
+    flags = re.MULTILINE
+    if isinstance(value, re.Pattern):
+        flags |= value.flags & ~re.UNICODE
+        value = value.pattern
+    if isinstance(value, (bytes, bytearray)):
+        if not value:
+            raise ValueError("expects a non-empty value")
+        pattern = bytes(value)
+    else:
+        pattern = _nonempty(value).encode("utf-8")
     try:
-        return re.compile(text.encode("utf-8"), re.MULTILINE)
+        return re.compile(pattern, flags)
     except re.error as exc:
         raise ValueError(f"is not a valid regular expression: {exc}") from None
 

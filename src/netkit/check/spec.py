@@ -70,11 +70,13 @@ def dns_question(target):
     return name, params
 
 
-def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, prompt=None) -> CheckSpec:
+def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, prompt=None,
+              password=None) -> CheckSpec:
     """Check ``opts`` (parsed values by option name) against ``target``'s scheme.
 
     ``spell(name)`` writes an option as the user wrote it (``--send`` on the command line,
-    ``send`` in a file), so messages name what the user typed.
+    ``send`` in a file, ``cert_warn`` as a keyword), so messages name what the user typed.
+    ``password``: the typed API's own (netkit.check._specs); before the URL's and the rest.
     """
     scheme = target.scheme
     for name in opts:
@@ -109,11 +111,12 @@ def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, p
         from netkit.core.target import percent_decode
 
         _one_line(percent_decode(target.path), f"the path of {target.text!r}")
-    password = None
+    if password is not None:
+        _given_password(target, opts, spell)
     if scheme in LOGIN:  # no user: anonymous FTP, SMTP without AUTH, plain HTTP
         from netkit.core.credentials import resolve
 
-        password = resolve(target, opts.get("user"), None, opts.get("password-env"), env=env, prompt=prompt,
+        password = resolve(target, opts.get("user"), password, opts.get("password-env"), env=env, prompt=prompt,
                            netrc_login=False, spell=spell).password
     return CheckSpec(target, opts, password)
 
@@ -187,3 +190,15 @@ def dns_name_problem(name: str):
         if any(c in label for c in " \t\r\n/\\@"):
             return f"the label {label!r} holds a character a name cannot have"
     return None
+
+
+def _given_password(target, opts, spell):
+    """A password given as it is (the typed API's ``password=``) goes with a user, instead
+    of ``password_env``, to a check that logs in."""
+    if target.scheme not in LOGIN:
+        raise UsageError(f"{spell('password')} does not apply to {target.scheme}:// checks (it is for "
+                         f"{scheme_list(LOGIN)})")
+    if opts.get("password-env") is not None:
+        raise UsageError(f"{spell('password')} and {spell('password-env')} exclude each other; give one")
+    if opts.get("user") is None and target.user is None:
+        raise UsageError(f"{spell('password')} needs a user: {spell('user')}=NAME or {target.scheme}://NAME@host/")

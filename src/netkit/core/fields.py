@@ -7,6 +7,11 @@ them (:class:`netkit.cli.options.Option` adds the spelling, metavar and help). N
 here knows about a command line.
 """
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 __all__ = ["Field"]
 
 
@@ -18,9 +23,10 @@ class Field:
     where that does not apply). ``default``: the value when not given. ``example``: a
     value as a user would write it, quoted in error messages ("e.g. timeout = 5")."""
 
-    __slots__ = ("name", "kind", "parse", "schemes", "default", "example")
+    __slots__ = ("default", "example", "kind", "name", "parse", "schemes")
 
-    def __init__(self, name, kind, parse, schemes=None, *, default=None, example=None):
+    def __init__(self, name: str, kind: str, parse: "Callable[[Any], Any]", schemes: "frozenset[str] | None" = None,
+                 *, default: object = None, example: str | None = None) -> None:
         self.name = name
         self.kind = kind
         self.parse = parse
@@ -28,5 +34,5 @@ class Field:
         self.default = default
         self.example = example
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Field({self.name!r}, {self.kind!r})"
