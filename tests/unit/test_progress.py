@@ -50,6 +50,8 @@ def test_a_transfer_row_says_percent_size_speed_and_time_left():
 def test_an_unknown_size_counts_bytes_and_is_done_at_the_end():
     screen = Screen(80)
     row = screen.display.task("stream")
+    (line,) = screen.frame()  # before its first report (queued, connecting)
+    assert line.startswith("stream ━") and line.endswith(" waiting") and " B" not in line
     row(2048, None)
     screen.now = 102.0
     row(4096, None)

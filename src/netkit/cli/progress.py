@@ -10,13 +10,15 @@ turn them into the rows of this display.
 
 One display, rows of one shape, columns composed as rich composes them::
 
-    file.iso ━━━━━━━━━━━━━━╺━━━━━━━━━━   25.0%  1.0 MiB of 4.0 MiB  512.0 KiB/s  ETA 0:06
-    scan     ━━━━━━━━━━━━━━━━━━━━━━━━   45.0%  29,500/65,535 ports  3 open      ETA 0:02
+    file.iso ━━━━━━╺━━━━━━━━━━━━━━━━━  25.0%   1.0 MiB of 4.0 MiB        512.0 KiB/s ETA 0:06
+    scan     ━━━━━━━━━━╺━━━━━━━━━━━━━  45.0% 29,500/65,535 ports 3 open             ETA 0:03
+    queued   ━━━━━━━━━━━━━━━━━━━━━━━━                                               waiting
 
 A row is a rich task: its name, a total (bytes when it has no unit, else ``unit``s such
 as ports or hosts) and a note. The columns are fitted to the terminal's width at every
-redraw (:func:`_fit`): the most useful that fit, in their order, the name cut with an
-ellipsis, the bar given what is left. A line never wraps, so the display never tears, at
+redraw (:func:`_fit`; rich takes the width from the terminal, or COLUMNS when set): the
+most useful that fit, in their order, the name cut with an ellipsis, the bar given what
+is left. A line never wraps, so the display never tears, at
 40 columns as at 200. A line printed while it shows (a copied file, a retry) goes through
 :meth:`Display.say`: rich prints it above the rows and draws them again under it.
 
@@ -242,6 +244,8 @@ def _percent(task) -> str:
 
 
 def _amount(task) -> str:
+    if not task.started:
+        return ""
     unit = task.fields.get("unit")
     if unit is None:
         done = _size(task.completed)
@@ -258,9 +262,10 @@ def _speed(task) -> str:
 
 
 def _time(task) -> str:
-    """Running: the time left when it can be told, else the time so far; then "done"."""
+    """Running: the time left when it can be told, else the time so far; then "done".
+    Before its first report (a queued file, a login): "waiting"."""
     if task.elapsed is None:
-        return ""
+        return "waiting"
     if task.finished:
         return f"{_clock(task.elapsed)} done"
     left = task.time_remaining if task.total else None
