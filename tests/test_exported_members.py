@@ -33,7 +33,7 @@ EXPORTED = {
 
     "netkit.transfer": ["Cancelled", "CutError", "HTTPStatusError", "IntegrityError", "LocalError", "MirrorResult",
                         "Options", "RemoteError", "Result", "adownload", "amirror", "aupload", "download",
-                        "download_many", "head", "mirror", "parse_checksum", "parse_url", "remote_name", "upload"],
+                        "download_many", "head", "mirror", "parse_checksum", "remote_name", "upload"],
 
     "netkit.remote": ["AuthError", "ChangedHostKey", "CommandTimeout", "Credentials", "DEFAULT_CONNECT_TIMEOUT",
                       "DEFAULT_KEEP_OUTPUT", "DEFAULT_PARALLEL", "Fleet", "Host", "HostKeyError", "HostKeyPolicy",
@@ -42,8 +42,8 @@ EXPORTED = {
 
     "netkit.serve": ["DEFAULT_BIND", "DEFAULT_PORTS", "Limits", "Server", "Service", "run", "serving"],
 
-    "netkit.info": ["DnsLookup", "HostNames", "Record", "Service", "UrlParts", "decode_query", "encode_query",
-                    "host_names", "join_url", "lookup_records", "lookup_service", "parse_url", "quote",
+    "netkit.info": ["DnsLookup", "HostNames", "Record", "Service", "UrlParts", "decode_query", "describe_url",
+                    "encode_query", "host_names", "join_url", "lookup_records", "lookup_service", "quote",
                     "reverse_lookup", "unquote"],
 
     "netkit.mail": ["Draft", "Report", "Request", "STAGES", "Sent", "StageError", "Transcript", "build", "data_bytes",

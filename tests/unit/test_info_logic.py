@@ -28,7 +28,7 @@ from netkit.info import services, urls
 def test_dnspython_loads_only_for_a_query():
     code = ("import sys, io; import netkit.info; from netkit.cli import dns; "
             "dns.main(['--hostname'], out=io.StringIO(), err=io.StringIO()); "
-            "from netkit.info import parse_url, lookup_service; "
+            "from netkit.info import describe_url, lookup_service; "
             "print('dns' in sys.modules, 'dns.resolver' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
@@ -411,26 +411,26 @@ def test_service_command_in_process(monkeypatch):
 # --- URLs ---------------------------------------------------------------------------------
 
 
-def test_parse_url_masks_the_password():
-    parts = urls.parse_url("https://us%40er:s3cr%3At@Example.com:8443/a/b?x=1&x=2&e=#top")
+def test_describe_url_masks_the_password():
+    parts = urls.describe_url("https://us%40er:s3cr%3At@Example.com:8443/a/b?x=1&x=2&e=#top")
     assert parts.to_dict() == {
         "url": "https://us%40er:***@Example.com:8443/a/b?x=1&x=2&e=#top", "scheme": "https",
         "netloc": "us%40er:***@Example.com:8443", "username": "us@er", "password": "***",
         "hostname": "example.com", "port": 8443, "path": "/a/b", "query": "x=1&x=2&e=",
         "query_pairs": [["x", "1"], ["x", "2"], ["e", ""]], "fragment": "top"}
-    shown = urls.parse_url("https://u:s3cr%3At@h/", show_password=True)
+    shown = urls.describe_url("https://u:s3cr%3At@h/", show_password=True)
     assert shown.password == "s3cr:t" and shown.netloc == "u:s3cr%3At@h" and shown.url == "https://u:s3cr%3At@h/"
 
 
-def test_parse_url_forms():
-    parts = urls.parse_url("http://[2001:db8::1]:8080/p")
+def test_describe_url_forms():
+    parts = urls.describe_url("http://[2001:db8::1]:8080/p")
     assert (parts.hostname, parts.port, parts.username, parts.password) == ("2001:db8::1", 8080, None, None)
-    parts = urls.parse_url("http://google.com/search?q=Python")
+    parts = urls.describe_url("http://google.com/search?q=Python")
     assert (parts.scheme, parts.netloc, parts.path, parts.query, parts.fragment) == (
         "http", "google.com", "/search", "q=Python", "")
-    assert urls.parse_url("mailto:root@example.com").path == "root@example.com"
-    assert urls.parse_url("http://u@h").password is None
-    assert urls.parse_url("http://h:/").port is None
+    assert urls.describe_url("mailto:root@example.com").path == "root@example.com"
+    assert urls.describe_url("http://u@h").password is None
+    assert urls.describe_url("http://h:/").port is None
 
 
 @pytest.mark.parametrize("url, words", [
@@ -443,7 +443,7 @@ def test_parse_url_forms():
 ])
 def test_bad_urls(url, words):
     with pytest.raises(UsageError, match=words.replace("[", r"\[")):
-        urls.parse_url(url)
+        urls.describe_url(url)
 
 
 def test_quote_as_the_seed_shows():

@@ -27,7 +27,7 @@ def cli(command, *argv):
 @pytest.mark.parametrize("argv, says", [
     ((), "give a URL"),
     (("gopher://host/x",), "unknown scheme 'gopher://'"),
-    (("example.com/file",), "is not a URL; write it as scheme://host/path"),
+    (("example.com/file",), "has no scheme; write it as scheme://host/path"),
     (("http://host:99999/x",), "out of range; the port is 1-65535"),
     (("http://[::1/x",), "without ']'"),
     (("http://h/a", "http://h/b", "-"), "standard output ('-') takes one URL only"),

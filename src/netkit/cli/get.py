@@ -293,9 +293,9 @@ def parse(argv):
     if not urls:
         raise UsageError(f"{COMMAND}: give a URL, as in netkit get https://example.com/file -o file")
     check_urls(urls, COMMAND)
-    from netkit.transfer._api import parse_url, remote_name
+    from netkit.transfer._api import transfer_target, remote_name
 
-    targets = [parse_url(u) for u in urls]
+    targets = [transfer_target(u) for u in urls]
     outputs = list(values.get("output") or [])
     if stdout:
         outputs = ["-"] + outputs

@@ -87,9 +87,9 @@ def parse(argv):
     if len(remote) != 1:
         raise UsageError(f"{COMMAND}: one of the two must be an ftp://, ftps:// or sftp:// URL and the other a "
                          f"local directory (got {source!r} and {dest!r})")
-    from netkit.transfer._api import parse_url
+    from netkit.transfer._api import transfer_target
 
-    url = parse_url(remote[0], ("ftp", "ftps", "sftp"))
+    url = transfer_target(remote[0], ("ftp", "ftps", "sftp"))
     check_ssh_flags(values, [url.scheme], COMMAND)
     check_limits(values, COMMAND)
     if "://" not in source and values.get("max-filesize") is not None:

@@ -56,9 +56,9 @@ def parse(argv):
     if len(positional) != 2:
         raise UsageError(f"{COMMAND}: give a file and a URL, as in netkit put FILE sftp://user@host/dir/")
     path, url_text = positional
-    from netkit.transfer._api import parse_url
+    from netkit.transfer._api import transfer_target
 
-    url = parse_url(url_text, ("http", "https", "ftp", "ftps", "sftp"))
+    url = transfer_target(url_text, ("http", "https", "ftp", "ftps", "sftp"))
     if not os.path.isfile(path):
         what = "is not a file" if os.path.exists(path) else "no such file"
         raise UsageError(f"{COMMAND}: {path}: {what}; put uploads one file (netkit mirror DIR URL for a directory)")

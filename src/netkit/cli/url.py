@@ -120,7 +120,7 @@ def _run(request) -> str:
 
     action, args, as_json = request["action"], request["args"], request["json"]
     if action == "parse":
-        parts = urls.parse_url(args[0], show_password=request["show_password"])
+        parts = urls.describe_url(args[0], show_password=request["show_password"])
         return dump_json(parts.to_dict()) if as_json else _parts_table(parts)
     if action in ("quote", "unquote"):
         if action == "quote":

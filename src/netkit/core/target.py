@@ -188,12 +188,12 @@ def parse_target(text: str, default_ports: dict, *, hostless: frozenset = frozen
         raise ValueError(f"{shown!r} holds CR, LF or NUL; a URL is one line (write them %-encoded where "
                          f"the path may hold them)")
     scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError(f"{shown!r} has no scheme; write it as a URL like tcp://host:port")
     scheme = scheme.lower()
-    if scheme not in default_ports:
+    if not sep or scheme not in default_ports:
         known = ", ".join(f"{s}://" for s in default_ports)
-        raise ValueError(f"unknown scheme {scheme + '://'!r} in {shown!r}; netkit checks {known}")
+        if not sep:
+            raise ValueError(f"{shown!r} has no scheme; write it as scheme://host/path (schemes: {known})")
+        raise ValueError(f"unknown scheme {scheme + '://'!r} in {shown!r}; the schemes here are {known}")
     cut = len(rest)
     for mark in "/?#":
         pos = rest.find(mark)

@@ -2,8 +2,10 @@
 join a reference onto a base, and encode or decode a query string.
 
 These are urllib.parse's functions (the seed's quote, quote_plus, unquote, urlsplit,
-urljoin, urlencode), with input checked and mistakes reported as
-:class:`~netkit.core.errors.UsageError` naming the right form. No I/O, no printing.
+urljoin, urlencode) for any URL, as a user's script sees them, with input checked and
+mistakes reported as :class:`~netkit.core.errors.UsageError` naming the right form. No I/O,
+no printing. netkit's own commands read the URLs they connect to with
+:func:`netkit.core.target.parse_target`, not with these.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ __all__ = [
     "MASK",
     "UrlParts",
     "decode_query",
+    "describe_url",
     "encode_query",
     "join_url",
     "parse_pair",
-    "parse_url",
     "quote",
     "unquote",
 ]
@@ -80,8 +82,13 @@ def _port_text(netloc: str):
     return port if colon else None
 
 
-def parse_url(url: str, *, show_password: bool = False) -> UrlParts:
-    """Split ``url``; UsageError when it is empty, malformed, or its port is not 0-65535."""
+def describe_url(url: str, *, show_password: bool = False) -> UrlParts:
+    """``url`` split for ``netkit url parse`` as urllib.parse sees it; UsageError when it is
+    empty, malformed, or its port is not 0-65535.
+
+    This describes any URL (``mailto:``, ``urn:``, a scheme netkit never connects to); it
+    is not how netkit reads the URLs it connects to: that is
+    :func:`netkit.core.target.parse_target`, the one target parser of every command."""
     url = str(url)
     if not url.strip():
         raise UsageError(f"the URL is empty; {URL_FORM}")

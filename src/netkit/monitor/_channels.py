@@ -46,7 +46,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
 
 from netkit.core.errors import UsageError
 from netkit.monitor._fields import _UNITS
@@ -169,54 +168,57 @@ def channel_from_table(name: str, table: dict, where: str, env=None) -> Channel:
     url = r.secret_or_plain("url")
     if not url:
         fail(f"a {kind} channel needs url = \"https://...\" (or url-env naming a variable that holds it)")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        from netkit.core.secrets import mask_url
-
-        fail(f"url must be an http:// or https:// address with a host, got {mask_url(url)!r}")
-    if parts.password is not None and "url" in table:
+    target = _target(url, {"http": 80, "https": 443}, fail, "url must be an http:// or https:// address")
+    if target.password is not None and "url" in table:
         fail("url holds a password: give the whole url in url-env (the name of an environment variable)")
     if kind == "alertmanager":
-        if parts.query or parts.fragment:
+        if "?" in target.path or "#" in url:
             fail("url is Alertmanager's base address (http://host:9093); the API path is added")
         url = url.rstrip("/")
     return Channel(**common, url=url, headers=r.headers(), cafile=cafile,
                    labels=r.labels() if kind == "alertmanager" else ())
 
 
+def _target(url: str, ports: dict, fail, form: str):
+    """``url`` read by :func:`netkit.core.target.parse_target`, the parser of every URL
+    netkit connects to; ``fail("{form}: {why}")`` when it does not fit (its password masked)."""
+    from netkit.core.target import parse_target
+
+    try:
+        return parse_target(url, ports)
+    except ValueError as exc:
+        fail(f"{form}: {exc}")
+
+
 def _email(r: _Reader, fail) -> dict:
     url = r.text("url", "")
-    parts = urlsplit(url)
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        fail(f"an email channel needs url = \"smtp://user@host:587\" or \"smtps://user@host:465\", got {url!r}")
-    if parts.password is not None:
+    target = _target(url, _DEFAULT_PORTS, fail,
+                     'an email channel needs url = "smtp://user@host:587" or "smtps://user@host:465"')
+    if target.password is not None:
         fail("url must not hold the password: give it in password-env (the name of an environment variable)")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
+    if target.path not in ("", "/") or "#" in url:
         fail(f"url is the SMTP server's address only (smtp://user@host:port), got {url!r}")
-    try:
-        port = parts.port or _DEFAULT_PORTS[parts.scheme]
-    except ValueError:
-        fail(f"url {url!r} has a bad port")
-    mode = r.text("starttls", "never" if parts.scheme == "smtps" else "required")
+    scheme, port = target.scheme, target.port
+    mode = r.text("starttls", "never" if scheme == "smtps" else "required")
     if mode not in STARTTLS_MODES:
         fail(f"starttls {mode!r}: expects one of {', '.join(STARTTLS_MODES)}")
-    if parts.scheme == "smtps" and "starttls" in r.table and mode != "never":
+    if scheme == "smtps" and "starttls" in r.table and mode != "never":
         fail('smtps:// is TLS from the first byte; starttls applies to smtp:// only (remove it)')
-    user = unquote(parts.username or "")
+    user = target.user or ""
     password = r.secret("password-env")
     if password and not user:
         fail("password-env is set but the url names no user: smtp://user@host:587")
     if user and not password:
         fail(f"url names the user {user!r}: give the password in password-env (an environment variable's name)")
-    if user and parts.scheme == "smtp" and mode != "required":
+    if user and scheme == "smtp" and mode != "required":
         fail(f'AUTH sends the password: with starttls = "{mode}" it could go in clear text; '
              'use starttls = "required" or smtps://')
     sender = _address(r.text("from", ""), "from", fail)
     to = r.strings("to")
     if not to:
         fail('an email channel needs to = ["ops@example.net", ...]')
-    return dict(url=f"{parts.scheme}://{parts.hostname}:{port}", host=parts.hostname, port=port, user=user,
-                password=password, tls="smtps" if parts.scheme == "smtps" else mode, sender=sender,
+    return dict(url=f"{scheme}://{target.netloc}", host=target.host, port=port, user=user,
+                password=password, tls="smtps" if scheme == "smtps" else mode, sender=sender,
                 to=tuple(_address(a, "to", fail) for a in to))
 
 

@@ -27,13 +27,12 @@ _MODULES = {
     "netkit.transfer._common": ("Cancelled", "CutError", "HTTPStatusError", "IntegrityError", "LocalError",
                                 "Options", "RemoteError", "Result", "parse_checksum"),
     "netkit.transfer._mirror": ("MirrorResult", "mirror"),
-    "netkit.transfer._api": ("download", "download_many", "head", "parse_url", "remote_name", "upload"),
+    "netkit.transfer._api": ("download", "download_many", "head", "remote_name", "upload"),
 }
 if TYPE_CHECKING:  # what mypy and IDEs see: _MODULES' names (tests/test_exported_members.py)
     from netkit.transfer._api import download as download
     from netkit.transfer._api import download_many as download_many
     from netkit.transfer._api import head as head
-    from netkit.transfer._api import parse_url as parse_url
     from netkit.transfer._api import remote_name as remote_name
     from netkit.transfer._api import upload as upload
     from netkit.transfer._common import Cancelled as Cancelled

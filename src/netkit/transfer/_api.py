@@ -22,39 +22,32 @@ from netkit.transfer._common import (
 )
 from netkit.transfer._part import PartFile
 
-__all__ = ["SCHEMES", "check_destinations", "download", "download_many", "head", "parse_url", "remote_name", "upload"]
+__all__ = ["SCHEMES", "check_destinations", "download", "download_many", "head", "remote_name", "transfer_target", "upload"]
 
 SCHEMES = {"http": 80, "https": 443, "ftp": 21, "ftps": 21, "sftp": 22}
 GET_SCHEMES = (*SCHEMES, "file")
 
 
-def parse_url(text, schemes=GET_SCHEMES) -> Target:
-    """A URL netkit can transfer; UsageError names the mistake and the right form."""
+def transfer_target(text, schemes=GET_SCHEMES) -> Target:
+    """``text`` (or a :class:`Target`, as it is) as a URL netkit can transfer: core's
+    :func:`~netkit.core.target.parse_target` with the transfer schemes and ports, file://
+    naming this machine only, an ftp:// path fit for a command line. UsageError names the
+    mistake and the right form."""
     if isinstance(text, Target):
         return text
-    text = str(text).strip()
-    scheme = text.partition("://")[0].lower() if "://" in text else ""
-    if scheme == "file" and "file" in schemes:
-        rest = text[len("file://"):]
-        authority, slash, path = rest.partition("/")
-        if authority not in ("", "localhost"):
-            from netkit.core.secrets import mask_url
-
-            raise UsageError(f"{mask_url(text)!r}: file URLs name this machine only: file:///path/to/file")
-        return Target("file", "", 0, "/" + path if slash else "/", text=text)
-    known = ", ".join(f"{s}://" for s in schemes)
-    if not scheme or scheme not in schemes:
-        from netkit.core.secrets import mask_url
-
-        shown = mask_url(text)  # quoted back, but never with its password
-        if not scheme:
-            raise UsageError(f"{shown!r} is not a URL; write it as scheme://host/path (schemes: {known})")
-        raise UsageError(f"unknown scheme {scheme + '://'!r} in {shown!r}; netkit transfers {known}")
+    hostless = frozenset(("file",))
     try:
-        target = parse_target(text, {s: SCHEMES[s] for s in schemes if s in SCHEMES})
+        target = parse_target(text, {s: SCHEMES.get(s, 0) for s in schemes}, hostless=hostless)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if scheme in ("ftp", "ftps"):
+    if target.scheme == "file":
+        if target.host not in ("", "localhost") or target.port or target.user is not None:
+            from netkit.core.secrets import mask_url
+
+            raise UsageError(f"{mask_url(str(text).strip())!r}: file URLs name this machine only: "
+                             f"file:///path/to/file")
+        return Target("file", "", 0, target.path or "/", text=str(text).strip())
+    if target.scheme in ("ftp", "ftps"):
         _check_ftp_fields(target)
     return target
 
@@ -116,7 +109,7 @@ def head(url, options=None):
     from netkit.transfer import _http
 
     options = options or Options()
-    target = with_login(parse_url(url, ("http", "https")), options)
+    target = with_login(transfer_target(url, ("http", "https")), options)
     return _http.head(target, options, options.method or "HEAD")
 
 
@@ -124,7 +117,7 @@ def download(url, dest, options=None, progress=None, on_retry=None) -> Result:
     """Fetch ``url`` into the file ``dest`` ("-" is standard output). The destination
     appears only complete and verified; on failure at most ``dest.part`` remains."""
     options = options or Options()
-    target = with_login(parse_url(url), options)
+    target = with_login(transfer_target(url), options)
     mod = _backend(target.scheme)
     if dest == "-":
         part = PartFile("-", checksum=options.checksum, fd=1)
@@ -161,7 +154,7 @@ def upload(path, url, options=None, progress=None, on_retry=None, method="PUT") 
     """Send the local file ``path`` to ``url`` (ftp, ftps, sftp: to a temporary name,
     renamed when complete; http(s): the body of a PUT or POST)."""
     options = options or Options()
-    target = with_login(parse_url(url, ("http", "https", "ftp", "ftps", "sftp")), options)
+    target = with_login(transfer_target(url, ("http", "https", "ftp", "ftps", "sftp")), options)
     path = os.fspath(path)
     try:
         if not os.path.isfile(path):

@@ -283,13 +283,13 @@ def mirror(source, dest, options, include=(), exclude=(), progress_for=None, on_
     ``progress_for(rel, size)`` gives each file's progress callback; ``on_file(rel, bytes or
     exception)`` hears of each file copied or failed, ``on_delete(rel)`` of each deleted
     (from any worker thread, one call at a time)."""
-    from netkit.transfer._api import parse_url, with_login
+    from netkit.transfer._api import transfer_target, with_login
 
     download = "://" in str(source)
     if download == ("://" in str(dest)):
         raise UsageError("mirror copies between a URL and a local directory: netkit mirror URL DIR (download) or "
                          "netkit mirror DIR URL (upload)")
-    url = with_login(parse_url(source if download else dest, ("ftp", "ftps", "sftp")), options)
+    url = with_login(transfer_target(source if download else dest, ("ftp", "ftps", "sftp")), options)
     local = os.fspath(dest if download else source)
     if not local:
         raise UsageError("mirror: the local directory is an empty name; give a directory, as in netkit mirror "
