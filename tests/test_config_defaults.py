@@ -311,3 +311,15 @@ def test_plain_toml_never_reads_what_tomllib_would_not(text):
     got = plain_toml(text)
     if got is not None:
         assert repr(got) == repr(tomllib.loads(text))
+
+
+def test_no_config_and_no_flag_on_the_command_line_and_in_the_docs(home):
+    code, _, err = run_netkit("get", "--no-retry", "http://127.0.0.1:9/")  # --no- turns off flags only
+    assert code == 2 and err.count("\n") == 1 and "unknown option --no-retry" in err
+    code, out, _ = run_netkit("completion", "bash")
+    assert code == 0 and "--no-config" in out
+    code, out, _ = run_netkit("--help")
+    assert code == 0 and "--no-config" in out and "config.toml" in out
+    from netkit.cli.manpage import index
+
+    assert "config.toml" in index() and "NETKIT_CONFIG" in index()

@@ -23,6 +23,7 @@ __all__ = ["SHELLS", "Context", "help_text", "main", "option_tables", "script", 
 COMMAND = "netkit completion"
 SHELLS = ("bash", "zsh", "fish")
 HELP = Option("help", "flag", as_given, None, "show this help", short="h")
+NO_CONFIG = Option("no-config", "flag", as_given, None, "built-in defaults only: no config file, no NETKIT_* defaults")
 
 # What a metavar says the value is: the kinds every shell writer knows how to complete.
 _METAVAR_KINDS = {
@@ -99,6 +100,7 @@ def _option_tables(module):
 
 def tables() -> dict:
     """{command: (what it does, {subcommand or "": Context})}, in netkit --help's order."""
+    from netkit.cli.defaults import SAFE
     from netkit.cli.main import COMMANDS
 
     out = {}
@@ -108,6 +110,8 @@ def tables() -> dict:
         for sub, (text, options) in subs.items():
             name = f"{command} {sub}".strip()
             unique = tuple({o.name: o for o in options}.values())
+            if command in SAFE and (sub or len(subs) == 1):  # parse_argv takes it (netkit.cli.defaults)
+                unique += (NO_CONFIG,)
             if command == "check":
                 args = _schemes()
             elif name in _ARGUMENTS or command in _ARGUMENTS:

@@ -39,6 +39,8 @@ netkit {__version__}: the system administrator's network toolkit.
 commands:
 """ + "".join(f"  {name:<10} {help}\n" for name, (_, help) in COMMANDS.items()) + """
 Run 'netkit COMMAND --help' (or 'netkit help COMMAND') for a command's options.
+Defaults come from ~/.config/netkit/config.toml and NETKIT_* variables (netkit config
+--help); --no-config on any command skips them.
 """
 
 

@@ -155,6 +155,12 @@ def index() -> str:
              ".SH COMMANDS"]
     for command, (_, what) in COMMANDS.items():
         lines += [".TP", f"\\fBnetkit\\-{roff(command)}\\fR(1)", roff(what)]
+    lines += [".SH FILES", ".TP", "\\fI$XDG_CONFIG_HOME/netkit/config.toml\\fR, \\fI~/.config/netkit/config.toml\\fR",
+              "defaults users repeat (timeouts, retries, user agent, known_hosts policy), a [command] table each;",
+              "\\fBnetkit\\-config\\fR(1) shows them and where each came from; \\fB\\-\\-no\\-config\\fR skips them",
+              ".SH ENVIRONMENT", ".TP", "\\fBNETKIT_CONFIG\\fR", "the config file to read instead; empty: none", ".TP",
+              "\\fBNETKIT_\\fR\\fICOMMAND\\fR\\fB_\\fR\\fIOPTION\\fR, \\fBNETKIT_\\fR\\fIOPTION\\fR",
+              "an option's default, above the config file's (NETKIT_GET_RETRY=2, NETKIT_TIMEOUT=5)"]
     lines += [".SH SEE ALSO", ", ".join(f"\\fBnetkit\\-{roff(c)}\\fR(1)" for c in COMMANDS)]
     return "\n".join(lines) + "\n"
 
