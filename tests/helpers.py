@@ -101,14 +101,23 @@ def read_pty(fd, *, until=None, answer=None, timeout=20.0) -> bytes:
     return seen
 
 
-def interrupted(*args, after: float, timeout: float = 30):
-    """Run ``netkit ARGS``, send Ctrl-C after ``after`` seconds; (exit code, stdout, stderr)."""
+def interrupted(*args, after: float, timeout: float = 30, ready=None):
+    """Run ``netkit ARGS``, send Ctrl-C after ``after`` seconds; (exit code, stdout, stderr).
+
+    ``ready``: a callable; Ctrl-C is sent once it returns true (polled, at most ``timeout``
+    seconds) instead of after a fixed time, so a loaded machine that is slow to log in does
+    not get its Ctrl-C before the work it should interrupt has begun."""
     import signal
     import time
 
     proc = subprocess.Popen([sys.executable, "-m", "netkit", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=clean_env())
-    time.sleep(after)
+    if ready is None:
+        time.sleep(after)
+    else:
+        give_up = time.monotonic() + timeout
+        while not ready() and proc.poll() is None and time.monotonic() < give_up:
+            time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err

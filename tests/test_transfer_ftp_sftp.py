@@ -429,6 +429,14 @@ def _children(pid):
     return found
 
 
+def _started(part) -> bool:
+    """A transfer into ``part`` has begun: it exists and holds bytes."""
+    try:
+        return part.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
 def test_sftp_ctrl_c_keeps_the_part_and_the_destination(sshd, tmp_path):
     from tests.helpers import interrupted
 
@@ -437,7 +445,7 @@ def test_sftp_ctrl_c_keeps_the_part_and_the_destination(sshd, tmp_path):
     dest = tmp_path / "dst.bin"
     dest.write_bytes(OLD)
     code, _, err = interrupted("get", sftp_url(sshd, f"{tmp_path}/src.bin"), *sftp_args(sshd), "-o", dest,
-                               "--limit-rate", "1M", after=2)
+                               "--limit-rate", "1M", after=2, ready=lambda: _started(tmp_path / "dst.bin.part"))
     assert code == 130 and err.strip().endswith("interrupted") and "Traceback" not in err
     assert dest.read_bytes() == OLD
     part = (tmp_path / "dst.bin.part").read_bytes()
@@ -454,7 +462,8 @@ def test_sftp_mirror_ctrl_c_stops_every_worker(sshd, tmp_path):
     _tree(remote, data)
     dest = tmp_path / "copy"
     code, out, err = interrupted("mirror", sftp_url(sshd, f"{remote}/"), dest, *sftp_args(sshd), "-P", "3",
-                                 "--limit-rate", "1M", after=2)
+                                 "--limit-rate", "1M", after=2,
+                                 ready=lambda: all(_started(dest / f"{name}.part") for name in data))
     assert code == 130 and err.strip().endswith("interrupted") and "Traceback" not in err
     names = sorted(os.listdir(dest))
     assert names == ["f0.bin.part", "f1.bin.part", "f2.bin.part"]  # three at once, none complete
