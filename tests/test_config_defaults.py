@@ -323,3 +323,13 @@ def test_no_config_and_no_flag_on_the_command_line_and_in_the_docs(home):
     from netkit.cli.manpage import index
 
     assert "config.toml" in index() and "NETKIT_CONFIG" in index()
+
+
+def test_the_monitor_reads_its_own_file_not_the_users_defaults(home, nginx, tmp_path):
+    write_config(home, "[check]\ntimeout = 4\n[defaults]\ntimeout = 4\n")
+    targets = tmp_path / "monitor.toml"
+    targets.write_text(f'[[target]]\nurl = "tcp://127.0.0.1:{nginx.http_port}"\n')
+    code, out, err = run_netkit("monitor", "run", targets, "--once", cwd=tmp_path)
+    assert code == 0 and timeout_of(out) == 10, out + err  # the check's built-in timeout
+    code, out, _ = run_netkit("check", f"tcp://127.0.0.1:{nginx.http_port}")
+    assert code == 0 and timeout_of(out) == 4
