@@ -138,3 +138,23 @@ def test_verbose_transcripts_mask_a_netrc_password(nginx, tmp_path, home):
     assert code == 0 and out == SECRET_BODY
     assert nginx.password not in err
     assert basic("admin", nginx.password).split()[1] not in err and "Authorization" in err
+
+
+def test_rpc_call_completes_a_named_user_from_netrc(home, tmp_path):
+    """rpc call (CLI and library): --user / user= with the password from ~/.netrc; no user,
+    no login (netrc lends nothing to a call that named nobody)."""
+    from tests.peers.rpc_server import make_root, rpc_server, write_module
+
+    root, module = make_root(tmp_path / "top"), write_module(tmp_path)
+    env = netrc(home, "machine 127.0.0.1 login admin password pw-from-netrc\n")
+    with rpc_server(tmp_path, "--root", root, "--module", module, "--basic-env", "B",
+                    env={"B": "admin:pw-from-netrc"}) as server:
+        code, out, err = run_netkit("rpc", "call", "-u", "admin", server.url, "ls", ".", env=env)
+        assert (code, out) == (0, "app.log\nout\nsub\n"), err
+        code, _, err = run_netkit("rpc", "call", server.url, "ls", ".", env=env)
+        assert code == 1 and "HTTP 401" in err
+        code, _, err = run_netkit("rpc", "call", "-u", "bob", server.url, "ls", ".", env=env)
+        assert code == 2 and "the password for bob is needed" in err and "pw-from-netrc" not in err
+        from netkit.rpc import call
+
+        assert call(server.url, "ls", ["."], user="admin") == ["app.log", "out", "sub"]

@@ -249,6 +249,26 @@ def _serve(config, err) -> int:
         return 1
 
 
+def _login(url, values):
+    """(user, password) of http(s) basic auth (:func:`netkit.core.credentials.resolve`:
+    --user or the URL's user; the password from the URL, --password-env, ~/.netrc or a
+    prompt); PYRO: and pb:// log in with --token-env only."""
+    if not url.lower().startswith(("http://", "https://")):
+        if values.get("user") or values.get("password-env"):
+            raise UsageError("--user and --password-env are http(s) basic auth; PYRO: and pb:// log in with "
+                             "--token-env")
+        return None, None
+    from netkit.core.credentials import resolve
+    from netkit.core.target import parse_target
+
+    try:
+        target = parse_target(url, {"http": 80, "https": 443})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return tuple(resolve(target, values.get("user"), None, values.get("password-env"), prompt=True,
+                         netrc_login=False, spell=lambda name: f"--{name}"))
+
+
 def _call(request, out, err) -> int:
     from netkit.cli.shell import dump_json
     from netkit.core.errors import NetError
@@ -256,11 +276,7 @@ def _call(request, out, err) -> int:
     from netkit.rpc._client import call
 
     values = request["values"]
-    user, password = values.get("user"), None
-    if values.get("password-env"):
-        if user is None:
-            raise UsageError("--password-env needs a user: --user NAME")
-        password = _env(values["password-env"], "password-env")
+    user, password = _login(request["url"], values)
     if values.get("cert") and not values.get("key"):
         raise UsageError("--cert needs --key")
     kw = dict(protocol=values.get("protocol"), token=_env(values.get("token-env"), "token-env"), user=user,

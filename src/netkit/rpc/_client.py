@@ -113,8 +113,10 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
             raise UsageError(f"cannot send these arguments as XML-RPC: {exc}") from None
         kind = "text/xml"
     headers = {"Content-Type": kind, "User-Agent": "netkit-rpc"}
-    user = user if user is not None else target.user
-    password = password if password is not None else target.password
+    if token is None:  # the URL's user, the password completed from ~/.netrc (core.credentials)
+        from netkit.core.credentials import resolve
+
+        user, password = resolve(target, user, password, netrc_login=False)
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     elif user is not None:
