@@ -71,7 +71,7 @@ def test_bad_input_is_unknown(argv, words):
 
 
 def test_help_lists_every_option():
-    from netkit.cli._check_options import OPTIONS
+    from netkit.cli.check import OPTIONS
 
     code, out = run("--help")
     assert code == 0

@@ -7,7 +7,7 @@ Each field has a kind (``flag``: on/off; ``one``: one value, the last given wins
 ``many``: repeatable, a list), a parser that turns a string (command line), a TOML value
 or a Python value into the typed value or raises ``ValueError`` saying what it expects,
 and the schemes it applies to. The command line's spelling and help of each one are in
-netkit.cli._check_options.
+netkit.cli.check.
 """
 
 from netkit.core.fields import Field
