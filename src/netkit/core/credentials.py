@@ -25,9 +25,21 @@ only the CLI prompts. A password from any source holds no CR, LF or NUL for a li
 base64-encoded. No message and no repr ever shows a password: :class:`Credentials` masks it.
 """
 
+from __future__ import annotations
+
 import os
 
 from netkit.core.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: nothing more on a check's start-up
+    from collections.abc import Callable, Iterator, Mapping
+
+    from netkit.core.target import Target
+
+    Prompt = Callable[[str], str]
+    # (the user when the source gave one, the password, the source's name)
+    Found = tuple[str | None, str | None, str | None]
 
 __all__ = ["MAX_NETRC_BYTES", "Credentials", "netrc_entry", "resolve"]
 
@@ -48,27 +60,29 @@ class Credentials:
 
     __slots__ = ("password", "source", "user")
 
-    def __init__(self, user=None, password=None, source=None):
+    def __init__(self, user: str | None = None, password: str | None = None, source: str | None = None) -> None:
         self.user, self.password, self.source = user, password, source
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str | None]:
         """``user, password = resolve(...)``."""
         return iter((self.user, self.password))
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Credentials):
             return NotImplemented
         return (self.user, self.password, self.source) == (other.user, other.password, other.source)
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         shown = "None" if self.password is None else "'***'"
         return f"Credentials(user={self.user!r}, password={shown}, source={self.source!r})"
 
 
-def resolve(url_or_target, user=None, password=None, password_env=None, *, netrc=True, prompt=None, env=None,
-            netrc_login=True, spell=None) -> Credentials:
+def resolve(url_or_target: str | Target, user: str | None = None, password: str | None = None,
+            password_env: str | None = None, *, netrc: bool = True, prompt: Prompt | bool | None = None,
+            env: Mapping[str, str] | None = None, netrc_login: bool = True,
+            spell: Callable[[str], str] | None = None) -> Credentials:
     """The :class:`Credentials` to log in to ``url_or_target`` (a URL or a
     :class:`~netkit.core.target.Target`) with, in the order the module describes.
 
@@ -83,7 +97,7 @@ def resolve(url_or_target, user=None, password=None, password_env=None, *, netrc
     """
     target = _target(url_or_target)
     library = spell is None
-    spell = spell or (lambda name: name.replace("-", "_"))
+    spell = spell or _library_spelling
     env = os.environ if env is None else env
     named = user is not None
     if not named:
@@ -94,20 +108,25 @@ def resolve(url_or_target, user=None, password=None, password_env=None, *, netrc
     if user is None and not netrc_login:
         return Credentials()
     found = _password(target, user, named, password, password_env, env, netrc, spell)
-    if found is None and user is None:
-        return Credentials()
     if found is None:
+        if user is None:
+            return Credentials()
         found = _last_resort(target, user, named, prompt, spell, library)
-    if found[0] is None and found[1] is None:
+    login, secret, source = found
+    if login is None and secret is None:
         return Credentials(user)
-    user = found[0] if found[0] is not None else user
-    creds = Credentials(user, found[1], found[2])
+    creds = Credentials(login if login is not None else user, secret, source)
     if target.scheme not in _HEADER_SCHEMES:
         _one_line(creds, target)
     return creds
 
 
-def _password(target, user, named, password, password_env, env, netrc, spell):
+def _library_spelling(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def _password(target: Target, user: str | None, named: bool, password: str | None, password_env: str | None,
+              env: Mapping[str, str], netrc: bool, spell: Callable[[str], str]) -> Found | None:
     """(user or None, password, source) from sources 1-4, or None."""
     if password is not None:
         return None, password, "argument"
@@ -129,7 +148,8 @@ def _password(target, user, named, password, password_env, env, netrc, spell):
     return None
 
 
-def _last_resort(target, user, named, prompt, spell, library):
+def _last_resort(target: Target, user: str, named: bool, prompt: Prompt | bool | None,
+                 spell: Callable[[str], str], library: bool) -> Found:
     """(None, password, source) when sources 1-4 found none for ``user``."""
     if target.scheme in _KEY_SCHEMES:
         return None, None, None
@@ -137,7 +157,7 @@ def _last_resort(target, user, named, prompt, spell, library):
         return None, "", "empty"  # http://user@host/ alone: an empty password, as curl sends
     if prompt is True:
         prompt = _terminal_prompt()
-    if prompt is None:
+    if prompt is None or prompt is False:
         how = ("pass password=, or put it in ~/.netrc" if library else
                f"set {spell('password-env')} VAR, put it in ~/.netrc, or run on a terminal to be asked")
         raise UsageError(f"the password for {user} is needed: {how}")
@@ -149,7 +169,7 @@ def _last_resort(target, user, named, prompt, spell, library):
                          f"{spell('password-env')} VAR or ~/.netrc") from None
 
 
-def _one_line(creds, target):
+def _one_line(creds: Credentials, target: Target) -> None:
     """First wall against command injection: a user or password that goes into a protocol
     line (USER, PASS, AUTH, LOGIN) holds no CR, LF or NUL."""
     from netkit.core.text import check_line_field
@@ -162,7 +182,7 @@ def _one_line(creds, target):
                 raise UsageError(str(exc)) from None
 
 
-def _target(url_or_target):
+def _target(url_or_target: str | Target) -> Target:
     from netkit.core.target import Target, parse_target
 
     if isinstance(url_or_target, Target):
@@ -175,7 +195,7 @@ def _target(url_or_target):
         raise UsageError(str(exc)) from None
 
 
-def _terminal_prompt():
+def _terminal_prompt() -> Prompt | None:
     """A prompt asking on the terminal (``getpass``: on /dev/tty, the answer not echoed)
     when standard input is one -- someone is there to answer -- else None (cron, a pipe:
     nobody to ask). getpass is imported only when a prompt is shown."""
@@ -184,7 +204,7 @@ def _terminal_prompt():
     if not sys.stdin.isatty():
         return None
 
-    def ask(text):
+    def ask(text: str) -> str:
         import getpass
 
         return getpass.getpass(text)
@@ -192,7 +212,7 @@ def _terminal_prompt():
     return ask
 
 
-def netrc_entry(host: str, env=None):
+def netrc_entry(host: str, env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
     """(login, password) of the ``machine host`` (or ``default``) entry of ~/.netrc (or
     the file $NETRC names), or None when there is no file or no entry. UsageError, naming
     the file, when it cannot be read or parsed, or others could read or change it."""
@@ -214,7 +234,7 @@ def netrc_entry(host: str, env=None):
     return entry[0], entry[2]
 
 
-def _check_private(path: str):
+def _check_private(path: str) -> None:
     """UsageError unless ``path`` is the user's own and private, as the standard library
     checks ~/.netrc (netkit passes the path, which turns the library's check off): a
     password file others can read is a leaked password, and one others can write can
