@@ -181,6 +181,25 @@ def test_bad_values_name_the_keyword(make, words):
     assert words in message and "\n" not in message and "--" not in message.split(" (got")[0], message
 
 
+def test_same_words_as_a_checks_file_and_the_command_line(tmp_path):
+    """One validator: a bad value is wrong in the same words as a keyword, a file key and a flag."""
+    from netkit.check.file import load_checks
+    from netkit.cli.check import parse
+
+    path = tmp_path / "checks.toml"
+    path.write_text("[[check]]\nurl = 'tcp://h:1'\nwarning = '5:1'\nmaxbytes = 0\n")
+    with pytest.raises(UsageError) as as_file:
+        load_checks(str(path))
+    with pytest.raises(UsageError) as as_keyword:
+        TcpCheck("tcp://h:1", warning="5:1", maxbytes=0)
+    with pytest.raises(UsageError) as as_flag:
+        parse(["tcp://h:1", "-w", "5:1"])
+    words = str(as_keyword.value).split("; e.g.")[0]
+    assert words.startswith("warning expects a range") and words.endswith("start 5 is greater than end 1 (got '5:1')")
+    assert str(as_file.value).split("; e.g.")[0] == f"{path}: check 1: {words}"
+    assert str(as_flag.value).split("; e.g.")[0] == f"--{words}"
+
+
 def test_old_spellings_say_which_checks_take_an_option():
     from netkit.check import build_spec, check_target
 

@@ -54,7 +54,7 @@ def parse_value(option: "Field", value: object, spell: "Callable[[str], str]", *
 def _toml_example(option) -> str:
     if option.kind == "flag":
         return "true"
-    ex = (option.example or "").strip("'")
+    ex = option.example or ""
     if option.name in ("timeout", "max-redirects", "cert-warn", "cert-crit", "maxbytes"):
         return ex
     return '"' + ex.replace("\\", "\\\\") + '"'
