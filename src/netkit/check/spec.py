@@ -113,7 +113,8 @@ def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, p
         _one_line(percent_decode(target.path), f"the path of {target.text!r}")
     if password is not None:
         _given_password(target, opts, spell)
-    if scheme in LOGIN:  # no user: anonymous FTP, SMTP without AUTH, plain HTTP
+    named = (opts.get("user"), target.user, opts.get("password-env"), password)
+    if scheme in LOGIN and named != (None, None, None, None):  # else anonymous FTP, SMTP without AUTH, plain HTTP
         from netkit.core.credentials import resolve
 
         password = resolve(target, opts.get("user"), password, opts.get("password-env"), env=env, prompt=prompt,
