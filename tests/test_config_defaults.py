@@ -123,6 +123,11 @@ def test_ipv4_ipv6_from_the_config_yield_to_the_command_line(home, nginx):
     assert code == 2 and "not an IPv6 address" in out
     code, out, _ = run_netkit("check", v4, env={"NETKIT_IPV4": "yes"})  # and a variable outranks both
     assert code == 0, out
+    write_config(home, "[check]\nipv4 = true\nipv6 = false\n")
+    code, out, _ = run_netkit("check", v6, "--no-ipv6")  # turns off ipv6 only: ipv4 stays
+    assert code == 2 and "not an IPv4 address" in out
+    code, out, _ = run_netkit("check", v6, "--no-ipv4")
+    assert code == 0, out
 
 
 def test_ssh_known_hosts_policy_from_the_config(home, ssh_fleet, tmp_path):

@@ -115,7 +115,7 @@ def fill(values, flags, command, off=(), into=None) -> None:
     target = values if into is None else into
     for group in _EXCLUSIVE:
         given = [n for n in group if n in found]
-        if any(n in values or n in off for n in group):
+        if any(n in values for n in group):  # given on the command line (--no-X drops X alone)
             for n in given:
                 del found[n]
         elif len(given) > 1:
