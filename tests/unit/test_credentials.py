@@ -150,3 +150,20 @@ def test_prompt_true_asks_only_on_a_terminal(home):
     """Under pytest standard input is no terminal: nobody to ask, so the fix is named."""
     with pytest.raises(UsageError, match="or run on a terminal to be asked"):
         resolve("imap://bob@h.test/", prompt=True, spell=lambda name: f"--{name}")
+
+
+def test_the_monitors_probe_never_completes_a_login_from_its_netrc(home):
+    """A /probe module's own user with the monitor's ~/.netrc ``default`` entry would send
+    that password to whichever host the caller names: make_spec(netrc=False) there."""
+    from netkit.check.options import BY_NAME
+    from netkit.monitor._config import Module
+
+    write_netrc(home / ".netrc", f"default login admin password {SECRET}\n")
+    module = Module("web", "http", {"user": BY_NAME["user"].parse("admin")})
+    with pytest.raises(UsageError, match="the password for admin is needed") as caught:
+        module.spec("http://attacker.test/")
+    assert SECRET not in str(caught.value)
+    from netkit.check.spec import make_spec, parse_check_target
+
+    spec = make_spec(parse_check_target("http://h.test/"), {"user": "admin"}, spell=lambda name: name)
+    assert spec.password == SECRET  # the library's default: netrc, as curl and requests read it

@@ -71,12 +71,14 @@ def dns_question(target):
 
 
 def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, prompt=None,
-              password=None) -> CheckSpec:
+              password=None, netrc=True) -> CheckSpec:
     """Check ``opts`` (parsed values by option name) against ``target``'s scheme.
 
     ``spell(name)`` writes an option as the user wrote it (``--send`` on the command line,
     ``send`` in a file, ``cert_warn`` as a keyword), so messages name what the user typed.
     ``password``: the typed API's own (netkit.check._specs); before the URL's and the rest.
+    ``netrc=False``: a named user's password is not looked up in ~/.netrc (the monitor's
+    /probe: a caller's target never gets the monitor's passwords).
     """
     scheme = target.scheme
     for name in opts:
@@ -118,7 +120,7 @@ def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, p
         from netkit.core.credentials import resolve
 
         password = resolve(target, opts.get("user"), password, opts.get("password-env"), env=env, prompt=prompt,
-                           netrc_login=False, spell=spell).password
+                           netrc=netrc, netrc_login=False, spell=spell).password
     return CheckSpec(target, opts, password)
 
 

@@ -160,7 +160,7 @@ class Module:
         if spec_target.scheme not in _PROBER_SCHEMES[self.prober]:
             raise UsageError(f"module {self.name} probes {self.prober}, not {spec_target.scheme}:// targets")
         opts = {k: v for k, v in self.opts.items() if spec_target.scheme in BY_NAME[k].schemes}
-        return make_spec(spec_target, opts, spell=lambda name: name, env=env)
+        return make_spec(spec_target, opts, spell=lambda name: name, env=env, netrc=False)
 
 
 @dataclass(frozen=True)
