@@ -228,7 +228,7 @@ def test_ssh_key_exchange_faults_are_mapped():
     # It closes instead: asyncssh's ConnectionLost (not an OSError) becomes a clear line.
     with scripted(hello) as port:
         code, out = check(f"ssh://127.0.0.1:{port}", "--hostkey", "SHA256:x", "-t", "5")
-        assert code == 2 and f"SSH CRITICAL - 127.0.0.1:{port} closed the connection in the SSH key exchange" in out
+        assert code == 2 and f"SSH CRITICAL - connection closed by 127.0.0.1:{port} in the SSH key exchange" in out
     # No host key type in common.
     with scripted(b"SSH-2.0-Fake_1.0\r\n" + kexinit_packet(("x-unknown@example.com",))) as port:
         code, out = check(f"ssh://127.0.0.1:{port}", "--hostkey", "SHA256:x")

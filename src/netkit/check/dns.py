@@ -250,7 +250,7 @@ def judge(spec, exchange, now) -> CheckResult:
         error = exchange.error
         summary = f"{name} {rdtype}: {error}{resolver_note}"
         return CheckResult(status=CRITICAL, summary=summary, metrics=[time_metric(spec, elapsed)],
-                           error=str(error), details=details, **base)
+                           error=error, details=details, **base)
     outcome = exchange.outcome
     if outcome.invalid is not None:
         return CheckResult(status=UNKNOWN, summary=outcome.invalid, error=outcome.invalid, details=details,

@@ -176,7 +176,7 @@ def judge(spec, exchange, now) -> CheckResult:
     timings = exchange.timings.as_dict()
     if exchange.error is not None:
         return CheckResult(name=spec.name, label=spec.label, target=t.text, status=CRITICAL,
-                           summary=f"{t.text} {exchange.error}", timings=timings, error=str(exchange.error),
+                           summary=f"{t.text} {exchange.error}", timings=timings, error=exchange.error,
                            details={"peer": exchange.peer or None})
     from netkit.core.secrets import mask_header
     from netkit.core.text import for_terminal

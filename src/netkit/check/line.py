@@ -46,7 +46,7 @@ def judge(spec, exchange, now) -> CheckResult:
             summary += f"; received {preview(exchange.head)!r}"
         return CheckResult(name=spec.name, label=label, target=t.text, status=status, summary=summary,
                            metrics=metrics if status == OK else (), timings=exchange.timings.as_dict(),
-                           error=str(error), details=details)
+                           error=error, details=details)
     outcome = exchange.outcome
     statuses = [time_status(spec, elapsed)]
     summary = f"{elapsed:.3f} second response time on {_where(spec, exchange)}"

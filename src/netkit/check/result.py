@@ -9,7 +9,9 @@ __all__ = ["CheckResult", "time_status", "time_metric", "phase_metrics"]
 class CheckResult:
     """One check's verdict.
 
-    ``summary`` is the human text of the Nagios line; ``metrics`` its perfdata; ``details``
+    ``summary`` is the human text of the Nagios line; ``metrics`` its perfdata; ``error``
+    the exception that ended the check (a :class:`~netkit.core.errors.NetkitError`; its
+    text in ``--json``), None when it ran to its verdict; ``details``
     protocol facts (HTTP status, TLS certificate...) for ``--json``; ``dialogue`` the
     transcript lines when asked for.
     """
@@ -43,7 +45,7 @@ class CheckResult:
             "summary": self.summary,
             "metrics": {m.label: m.value for m in self.metrics},
             "timings": {k: (None if v is None else round(v, 6)) for k, v in self.timings.items()},
-            "error": self.error,
+            "error": None if self.error is None else str(self.error),
             "details": self.details,
             **({"dialogue": self.dialogue} if self.dialogue is not None else {}),
         }

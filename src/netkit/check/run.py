@@ -31,13 +31,13 @@ def _finish(spec, module, exchange, verbose):
     from netkit.core.errors import NetError, UsageError
 
     if isinstance(exchange.error, UsageError):  # the dialogue refused an argument: not the peer
-        return failed(spec, UNKNOWN, str(exchange.error))
+        return failed(spec, UNKNOWN, exchange.error)
     try:
         result = module.judge(spec, exchange, time.time())
     except UsageError as exc:
-        return failed(spec, UNKNOWN, str(exc))
+        return failed(spec, UNKNOWN, exc)
     except NetError as exc:
-        return failed(spec, CRITICAL, str(exc))
+        return failed(spec, CRITICAL, exc)
     except Exception as exc:  # noqa: BLE001 -- judging reads the peer's answer: its fault
         from netkit.drivers._common import peer_fault
 
@@ -49,12 +49,13 @@ def _finish(spec, module, exchange, verbose):
     return result
 
 
-def failed(spec, status, message):
-    """The result of a check that ended before (or instead of) its judge."""
+def failed(spec, status, error):
+    """The result of a check that ended before (or instead of) its judge: ``error`` the
+    exception (or the words) that ended it."""
     from netkit.check.result import CheckResult
 
     return CheckResult(name=spec.name, label=spec.label, target=spec.target.text, status=status,
-                       summary=message, error=message)
+                       summary=str(error), error=error)
 
 
 def _planned(spec, module):
@@ -64,9 +65,9 @@ def _planned(spec, module):
     try:
         return module.plan(spec), None
     except UsageError as exc:
-        return None, failed(spec, UNKNOWN, str(exc))
+        return None, failed(spec, UNKNOWN, exc)
     except NetError as exc:
-        return None, failed(spec, CRITICAL, str(exc))
+        return None, failed(spec, CRITICAL, exc)
 
 
 def _internal(spec, exc):

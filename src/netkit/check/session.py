@@ -31,7 +31,7 @@ def judge_session(spec, exchange, now, describe, counts=()) -> CheckResult:
 
             summary += f"; the server said {preview(exchange.head)!r}"
         return CheckResult(name=spec.name, label=spec.label, target=t.text, status=CRITICAL, summary=summary,
-                           timings=timings, error=str(exchange.error), details={"peer": exchange.peer or None})
+                           timings=timings, error=exchange.error, details={"peer": exchange.peer or None})
     session = exchange.outcome
     details = {"peer": exchange.peer, "greeting": session.greeting, **session.facts}
     metrics = [time_metric(spec, elapsed)]

@@ -28,7 +28,7 @@ differs from the expected one is CRITICAL (older check_ssh releases said WARNING
 """
 
 from netkit.check.result import CheckResult, phase_metrics, time_metric, time_status
-from netkit.core.errors import ConnectError, ProtocolError, TimedOut
+from netkit.core.errors import ProtocolError, TimedOut
 from netkit.core.status import CRITICAL, OK, UNKNOWN, worst
 from netkit.core.text import preview
 from netkit.proto.ssh import client_identification, ssh_dialogue
@@ -177,14 +177,13 @@ async def key_session(host, port, *, family=0, pins=(), identity=None, user=None
     try:
         return await _key_session(asyncssh, host, port, family, tuple(pins), identity, user, kexinit, where,
                                   policy)
-    except asyncssh.ConnectionLost as exc:
-        raise ConnectError(f"{where} closed the connection in the SSH key exchange: {exc.reason}") from None
-    except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
-        raise ConnectError(f"{where} closed the connection in the SSH key exchange "
-                           f"({exc.strerror or type(exc).__name__})") from None
-    except asyncssh.Error as exc:
-        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
-        raise ProtocolError(f"SSH key exchange with {where} failed: {reason}") from None
+    except Exception as exc:
+        from netkit.core.errmap import map_error
+
+        error = map_error(exc, where, "connect", doing="in the SSH key exchange")
+        if error is exc:
+            raise
+        raise error from None
 
 
 async def _key_session(asyncssh, host, port, family, pins, identity, user, kexinit, where, policy):
@@ -324,7 +323,7 @@ def judge(spec, exchange, now) -> CheckResult:
         if exchange.head:
             details["received"] = exchange.head.decode("utf-8", "replace")
         return CheckResult(name=spec.name, label=spec.label, target=t.text, status=CRITICAL, summary=summary,
-                           timings=exchange.timings.as_dict(), error=str(error), details=details)
+                           timings=exchange.timings.as_dict(), error=error, details=details)
     outcome = exchange.outcome
     ident = outcome.identification
     details.update(identification=ident.line, protocol=ident.protocol, software=ident.software,

@@ -120,7 +120,7 @@ def judge(spec, exchange, now) -> CheckResult:
     if exchange.error is not None:
         return CheckResult(name=spec.name, label=spec.label, target=t.text, status=CRITICAL,
                            summary=str(exchange.error), timings=exchange.timings.as_dict(),
-                           error=str(exchange.error), details={"peer": exchange.peer or None})
+                           error=exchange.error, details={"peer": exchange.peer or None})
     status, text, cert_metrics, details = judge_certificates(spec, exchange.outcome.tls, now)
     details["peer"] = exchange.peer
     metrics = [time_metric(spec, elapsed), *cert_metrics, *phase_metrics(exchange.timings)]

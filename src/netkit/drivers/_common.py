@@ -1,20 +1,12 @@
-"""What both drivers share: timings, the transcript, the exchange record, error mapping."""
+"""What both drivers share: timings, the transcript, the exchange record, the timeout budget."""
 
-from netkit.core.errors import (
-    CertificateError,
-    ConnectError,
-    NetError,
-    NetkitError,
-    ProtocolError,
-    RefusedError,
-    ResolveError,
-    TimedOut,
-    TLSError,
-)
+from time import monotonic
+
+from netkit.core.errors import NetkitError, ProtocolError, ResolveError
 from netkit.core.target import bracket
 from netkit.proto.actions import Await, Connect, Recv, Send, StartTLS
 
-__all__ = ["Timings", "Transcript", "Exchange", "map_error", "doing", "advance", "TRANSCRIPT_LIMIT"]
+__all__ = ["PHASES", "TRANSCRIPT_LIMIT", "Budget", "Exchange", "Timings", "Transcript", "advance", "doing"]
 
 # Bytes of each direction kept for ``-v``: enough to read a dialogue, bounded for a
 # peer that sends megabytes.
@@ -138,28 +130,57 @@ def doing(action, peer: str) -> str:
     return f"talking to {peer}"
 
 
-def map_error(exc: BaseException, phase: str, peer: str, timeout: float) -> NetError:
-    """Map an OS/TLS exception to netkit's tree, once, with where it happened."""
-    if isinstance(exc, NetError):
-        return exc
-    if isinstance(exc, TimeoutError):
-        return TimedOut(f"timeout after {timeout:g} s {phase}")
-    ssl = _ssl_module()
-    if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
-        return CertificateError(f"certificate of {peer} did not verify: {exc.verify_message}")
-    if ssl is not None and isinstance(exc, ssl.SSLError):
-        reason = exc.reason or str(exc)
-        return TLSError(f"TLS failed with {peer}: {reason.replace('_', ' ').lower()}")
-    if isinstance(exc, ConnectionRefusedError):
-        return RefusedError(f"connection refused by {peer}")
-    if isinstance(exc, ConnectionResetError):
-        return ConnectError(f"connection reset by {peer}")
-    if isinstance(exc, (BrokenPipeError, ConnectionAbortedError)):
-        return ConnectError(f"connection closed by {peer} {phase}")
-    if isinstance(exc, OSError):
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        return ConnectError(f"{reason} {phase}")
-    return ConnectError(f"{type(exc).__name__}: {exc} {phase}")
+class Budget:
+    """An exchange's :class:`~netkit.core.timeout.Timeout` against the clock: how long the
+    next wait of a phase may be (its own bound, cut to what is left of the total), and,
+    once one ran out, which bound that was -- the TimedOut names it."""
+
+    __slots__ = ("connect", "deadline", "phase", "read", "seconds", "total")
+
+    def __init__(self, timeout, now):
+        if isinstance(timeout, (int, float)):  # the CLI's --timeout: core.timeout is not imported for it
+            self.total, self.connect, self.read = float(timeout), None, None
+        else:
+            from netkit.core.timeout import Timeout
+
+            timeout = Timeout.of(timeout)
+            self.total, self.connect, self.read = timeout.total, timeout.connect, timeout.read
+        self.deadline = None if self.total is None else now + self.total
+        self.phase, self.seconds = "total", self.total
+
+    def left(self):
+        """Seconds left of the total (None: no total); TimeoutError when none is."""
+        if self.deadline is None:
+            return None
+        left = self.deadline - monotonic()
+        if left <= 0:
+            self.phase, self.seconds = "total", self.total
+            raise TimeoutError
+        return left
+
+    def wait(self, phase):
+        """Seconds the next wait of ``phase`` (``connect``, ``read``; None: only the total)
+        may take, None for no bound; the bound is remembered for :meth:`expired`."""
+        left = self.left()
+        own = getattr(self, phase) if phase else None
+        if own is not None and (left is None or own < left):
+            self.phase, self.seconds = phase, own
+            return own
+        self.phase, self.seconds = "total", self.total
+        return left
+
+    def error(self, exc, action, peer):
+        """The netkit error of ``exc``, met doing ``action`` with ``peer`` (a timeout names
+        the bound that ran out: :mod:`netkit.core.errmap`)."""
+        from netkit.core.errmap import map_error
+
+        return map_error(exc, peer or "the peer", self.phase if isinstance(exc, TimeoutError) else PHASES.get(
+            type(action), "read"), doing=doing(action, peer), timeout=self.seconds)
+
+
+# The Timeout phase of each action's wait: a handshake is part of connecting; a send waits
+# for the peer to take the data as a read waits for it to send.
+PHASES = {Connect: "connect", StartTLS: "connect", Send: "read", Recv: "read"}
 
 
 def advance(dialogue, value, peer: str):
@@ -214,14 +235,3 @@ def numeric_addrinfo(host: str, port: int, family: int, socktype: int):
         sockaddr = (addr, port)
     proto = _socket.IPPROTO_TCP if socktype == _socket.SOCK_STREAM else _socket.IPPROTO_UDP
     return [(fam, socktype, proto, "", sockaddr)]
-
-
-def resolve_error(host: str, exc: BaseException) -> ResolveError:
-    reason = getattr(exc, "strerror", None) or str(exc)
-    return ResolveError(f"cannot resolve {host!r}: {reason}")
-
-
-def _ssl_module():
-    import sys
-
-    return sys.modules.get("ssl")  # loaded only if TLS was used; never imported here

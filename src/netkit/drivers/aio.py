@@ -10,19 +10,20 @@ import asyncio
 import socket
 from time import monotonic
 
-from netkit.core.errors import NetkitError, ProtocolError, ResolveError, TimedOut
+from netkit.core.errmap import lookup_error
+from netkit.core.errors import NetkitError, ProtocolError, ResolveError
 from netkit.core.target import is_ip_literal
 from netkit.drivers._common import (
     HEAD_BYTES,
+    PHASES,
+    Budget,
     Exchange,
     Timings,
     Transcript,
     advance,
     doing,
-    map_error,
     numeric_addrinfo,
     peer_fault,
-    resolve_error,
     where,
 )
 from netkit.proto.actions import Await, Close, Connect, Recv, Send, StartTLS
@@ -52,7 +53,7 @@ class Resolver:
         try:
             return await asyncio.shield(fut)
         except OSError as exc:
-            raise resolve_error(host, exc) from None
+            raise lookup_error(exc, host) from None
 
 
 _DEFAULT_RESOLVER = None
@@ -181,7 +182,7 @@ class _Datagrams:
 
 class _Runner:
     def __init__(self, timeout, transcript, resolver):
-        self.timeout = timeout
+        self.budget = Budget(timeout, monotonic())
         self.transcript = transcript
         self.resolver = resolver
         self.timings = Timings()
@@ -238,7 +239,7 @@ class _Runner:
                     _transport, conn = await loop.create_connection(
                         _Stream, addr[0], addr[1], family=family, proto=proto)
             except OSError as exc:
-                last = map_error(exc, f"connecting to {peer}", peer, self.timeout)
+                last = self.budget.error(exc, action, peer)
                 if self.transcript is not None:
                     self.transcript.note(str(last))
                 continue
@@ -300,8 +301,10 @@ class _Runner:
         return await action.factory()
 
 
-async def run(dialogue, timeout: float, verbose: bool = False, resolver: Resolver | None = None) -> Exchange:
-    """Drive ``dialogue`` to its end within ``timeout`` seconds.
+async def run(dialogue, timeout, verbose: bool = False, resolver: Resolver | None = None) -> Exchange:
+    """Drive ``dialogue`` to its end within ``timeout`` (seconds, the whole exchange, or a
+    :class:`~netkit.core.timeout.Timeout`: ``connect`` bounds each connection and
+    handshake, ``read`` each wait for the peer).
 
     Never raises for the peer's sake: what went wrong is the Exchange's ``error`` (see
     :func:`netkit.drivers._common.advance`)."""
@@ -314,23 +317,25 @@ async def run(dialogue, timeout: float, verbose: bool = False, resolver: Resolve
     start = monotonic()
     outcome = error = None
     action = None
+    budget = runner.budget
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(None if budget.deadline is None else budget.deadline - monotonic()):
             action = advance(dialogue, None, runner.peer)
             while True:
                 try:
-                    result = await handlers[type(action)](action)
+                    result = await _step(handlers[type(action)], action, budget)
                 except NetkitError:
                     raise
-                except (OSError, ValueError) as exc:
-                    raise map_error(exc, doing(action, runner.peer), runner.peer, timeout) from None
+                except OSError as exc:
+                    raise budget.error(exc, action, runner.peer) from None
                 except Exception as exc:  # noqa: BLE001 -- e.g. a certificate or a library choking on the peer
                     raise ProtocolError(f"{peer_fault(exc, runner.peer)} {doing(action, runner.peer)}") from exc
                 action = advance(dialogue, result, runner.peer)
     except StopIteration as stop:
         outcome = stop.value
-    except TimeoutError:
-        error = TimedOut(f"timeout after {timeout:g} s {doing(action, runner.peer)}")
+    except TimeoutError as exc:  # the total ran out
+        budget.phase, budget.seconds = "total", budget.total
+        error = budget.error(exc, action, runner.peer)
         _close(dialogue)
     except NetkitError as exc:  # a UsageError too: a dialogue's own check of its arguments
         error = exc
@@ -339,6 +344,23 @@ async def run(dialogue, timeout: float, verbose: bool = False, resolver: Resolve
         runner.close()
     runner.timings.total = monotonic() - start
     return Exchange(outcome, error, runner.timings, runner.transcript, runner.peer, runner.head)
+
+
+async def _step(handler, action, budget):
+    """``handler(action)`` within the bound of the action's phase, when it has its own
+    (the total is the scope around the whole exchange)."""
+    phase = PHASES.get(type(action))
+    own = getattr(budget, phase) if phase else None
+    if own is None:
+        return await handler(action)
+    scope = asyncio.timeout(own)
+    try:
+        async with scope:
+            return await handler(action)
+    except TimeoutError:
+        if scope.expired():
+            budget.phase, budget.seconds = phase, own
+        raise
 
 
 def _close(dialogue):

@@ -9,19 +9,18 @@ import _socket
 import _thread
 from time import monotonic
 
-from netkit.core.errors import NetkitError, ProtocolError, ResolveError, TimedOut
+from netkit.core.errors import NetkitError, ProtocolError, ResolveError
 from netkit.core.target import is_ip_literal, lookup_name
 from netkit.drivers._common import (
     HEAD_BYTES,
+    Budget,
     Exchange,
     Timings,
     Transcript,
     advance,
     doing,
-    map_error,
     numeric_addrinfo,
     peer_fault,
-    resolve_error,
     where,
 )
 from netkit.proto.actions import Await, Close, Connect, Recv, Send, StartTLS
@@ -32,7 +31,7 @@ _FAMILIES = {0: _socket.AF_UNSPEC, 4: _socket.AF_INET, 6: _socket.AF_INET6}
 _TYPES = {"tcp": _socket.SOCK_STREAM, "udp": _socket.SOCK_DGRAM}
 
 
-def _getaddrinfo(host, port, family, socktype, timeout):
+def _getaddrinfo(host, port, family, socktype, budget):
     """Resolve ``host``; a name lookup runs in a thread so the deadline holds."""
     if is_ip_literal(host):
         return numeric_addrinfo(host, port, family, socktype)
@@ -47,30 +46,28 @@ def _getaddrinfo(host, port, family, socktype, timeout):
             box.append(exc)
         done.release()
 
+    timeout = budget.wait("connect")
     _thread.start_new_thread(lookup, ())
-    if not done.acquire(timeout=max(timeout, 0.001)):
-        raise TimedOut(f"timeout after {timeout:g} s resolving {host!r}")
+    if not done.acquire(timeout=-1 if timeout is None else max(timeout, 0.001)):
+        from netkit.core.errmap import timed_out
+
+        raise timed_out(f"resolving {host!r}", budget.phase, budget.seconds)
     result = box[0]
     if isinstance(result, BaseException):
-        raise resolve_error(host, result)
+        from netkit.core.errmap import lookup_error
+
+        raise lookup_error(result, host)
     return result
 
 
 class _Runner:
     def __init__(self, timeout, transcript):
-        self.timeout = timeout
-        self.deadline = monotonic() + timeout
+        self.budget = Budget(timeout, monotonic())
         self.transcript = transcript
         self.timings = Timings()
         self.socks = {}  # channel -> socket
         self.peer = ""
         self.head = b""
-
-    def remaining(self) -> float:
-        left = self.deadline - monotonic()
-        if left <= 0:
-            raise TimeoutError
-        return left
 
     def close_channel(self, channel):
         sock = self.socks.pop(channel, None)
@@ -95,7 +92,7 @@ class _Runner:
             t.dns = t.connect = t.tls = t.firstbyte = None
         start = monotonic()
         infos = _getaddrinfo(action.host, action.port, _FAMILIES[action.family], _TYPES[action.transport],
-                             self.remaining())
+                             self.budget)
         resolved = monotonic()
         last = None
         for family, socktype, proto, _name, addr in infos:
@@ -104,11 +101,11 @@ class _Runner:
             if main:
                 self.peer = peer
             try:
-                sock.settimeout(self.remaining())
+                sock.settimeout(self.budget.wait("connect"))
                 sock.connect(addr)
             except OSError as exc:
                 sock.close()
-                last = map_error(exc, f"connecting to {peer}", peer, self.timeout)
+                last = self.budget.error(exc, action, peer)
                 if isinstance(exc, TimeoutError):
                     raise last from None
                 if self.transcript is not None:
@@ -136,7 +133,7 @@ class _Runner:
         ctx = context_for(params)
         raw = self.socks.pop(action.channel)
         sock = socket.socket(raw.family, raw.type, raw.proto, fileno=raw.detach())
-        sock.settimeout(self.remaining())
+        sock.settimeout(self.budget.wait("connect"))
         try:
             tls = ctx.wrap_socket(sock, server_hostname=params.server_name)
         except BaseException:
@@ -155,7 +152,7 @@ class _Runner:
 
     def send(self, action: Send):
         sock = self.socks[action.channel]
-        sock.settimeout(self.remaining())
+        sock.settimeout(self.budget.wait("read"))
         sock.sendall(action.data)
         if action.channel == 0:
             self.timings.ready(monotonic())
@@ -164,7 +161,7 @@ class _Runner:
 
     def recv(self, action: Recv):
         sock = self.socks[action.channel]
-        sock.settimeout(self.remaining())
+        sock.settimeout(self.budget.wait("read"))
         data = sock.recv(action.size)
         if action.channel != 0:
             return data
@@ -183,14 +180,16 @@ class _Runner:
         import asyncio
 
         async def bounded():
-            async with asyncio.timeout(self.remaining()):
+            async with asyncio.timeout(self.budget.wait(None)):
                 return await action.factory()
 
         return asyncio.run(bounded())
 
 
-def run(dialogue, timeout: float, verbose: bool = False) -> Exchange:
-    """Drive ``dialogue`` to its end within ``timeout`` seconds.
+def run(dialogue, timeout, verbose: bool = False) -> Exchange:
+    """Drive ``dialogue`` to its end within ``timeout`` (seconds, the whole exchange, or a
+    :class:`~netkit.core.timeout.Timeout`: ``connect`` bounds each connection and
+    handshake, ``read`` each wait for the peer).
 
     Never raises for the peer's sake: what went wrong is the Exchange's ``error`` (see
     :func:`netkit.drivers._common.advance`)."""
@@ -207,8 +206,8 @@ def run(dialogue, timeout: float, verbose: bool = False) -> Exchange:
                 result = handlers[type(action)](action)
             except NetkitError:
                 raise
-            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-                raise map_error(exc, doing(action, runner.peer), runner.peer, timeout) from None
+            except OSError as exc:  # ssl.SSLError is an OSError
+                raise runner.budget.error(exc, action, runner.peer) from None
             except Exception as exc:  # noqa: BLE001 -- e.g. a certificate or a library choking on the peer
                 raise ProtocolError(f"{peer_fault(exc, runner.peer)} {doing(action, runner.peer)}") from exc
             action = advance(dialogue, result, runner.peer)

@@ -16,11 +16,8 @@ from netkit.core.errors import (
     AuthError,
     ChangedHostKey,
     CommandTimeout,
-    ConnectError,
+    CutError,
     HostKeyError,
-    NetError,
-    ProtocolError,
-    RefusedError,
     ResolveError,
     TimedOut,
     UnknownHostKey,
@@ -29,41 +26,23 @@ from netkit.core.errors import (
 __all__ = ["AuthError", "ChangedHostKey", "CommandTimeout", "HostKeyError", "UnknownHostKey", "map_error"]
 
 
-def map_error(exc: BaseException, where: str, *, phase: str = "connect") -> Exception:
-    """The netkit error for ``exc`` raised while talking to ``where``."""
-    import errno
-    import socket
+def map_error(exc: BaseException, where: str, *, phase: str = "connect") -> BaseException:
+    """The netkit error for ``exc`` raised while talking to ``where`` in ``phase``
+    (``connect``, ``running the command``, ``transfer``): :func:`netkit.core.errmap.map_error`,
+    with what remote work adds -- a name may be an ssh config alias, a cut transfer keeps
+    its ``.part``."""
+    from netkit.core.errmap import hinted
+    from netkit.core.errmap import map_error as mapped
 
-    import asyncssh
-
-    from netkit.core.text import for_terminal
-
-    if isinstance(exc, NetError):
-        return exc
-    reason = for_terminal(getattr(exc, "reason", "") or "")
-    if isinstance(exc, socket.gaierror):
-        return ResolveError(f"cannot resolve {where}: {exc.strerror} (no such host name or ssh config alias)")
-    if isinstance(exc, ConnectionRefusedError):
-        return RefusedError(f"{where} refused the connection")
     if isinstance(exc, TimeoutError):
-        return TimedOut(f"{where}: no SSH session within the connect timeout ({phase})")
-    if isinstance(exc, asyncssh.PermissionDenied):
-        return AuthError(f"{where}: authentication failed ({reason or 'permission denied'})")
-    if isinstance(exc, asyncssh.ConnectionLost):
-        if phase == "transfer":  # however it surfaced: the same words as _sftp's own
-            return ConnectError(f"{where}: connection lost during the transfer ({reason or 'closed by the peer'}; "
-                                f"a .part is kept: run again to resume)")
-        return ConnectError(f"{where}: connection lost ({phase}): {reason or 'closed by the peer'}")
-    if isinstance(exc, asyncssh.ChannelOpenError):
-        return ProtocolError(f"{where}: the server refused a session channel: {reason}")
-    if isinstance(exc, asyncssh.DisconnectError):
-        return ProtocolError(f"{where}: the server disconnected ({phase}): {reason}")
-    if isinstance(exc, asyncssh.Error):
-        return ProtocolError(f"{where}: {reason or type(exc).__name__} ({phase})")
-    if isinstance(exc, OSError):
-        if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
-            return ConnectError(f"{where}: connection reset ({phase})")
-        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-            return ConnectError(f"{where}: {exc.strerror}")
-        return ConnectError(f"{where}: {for_terminal(exc.strerror or str(exc))} ({phase})")
-    return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+        return TimedOut(f"{where}: no SSH session within the connect timeout ({phase})", phase="connect")
+    transfer = phase == "transfer"
+    error = mapped(exc, where, "read" if transfer else "connect" if phase == "connect" else None,
+                   doing="during the transfer" if transfer else f"({phase})")
+    if error is exc:
+        return error
+    if isinstance(error, ResolveError):
+        return hinted(error, " (no such host name or ssh config alias)")
+    if isinstance(error, CutError) and transfer:
+        return hinted(error, "; a .part is kept: run again to resume")
+    return error

@@ -26,7 +26,6 @@ from netkit.core.errors import (
     HTTPStatusError,
     IntegrityError,
     NetError,
-    ProtocolError,
     RefusedError,
     RemoteError,
     TimedOut,
@@ -87,8 +86,7 @@ def is_transient(exc: BaseException) -> bool:
         return transient
     if isinstance(exc, RefusedError):
         return False
-    return isinstance(exc, (TimedOut, CutError, ConnectError)) or (
-        isinstance(exc, ProtocolError) and "closed" in str(exc))
+    return isinstance(exc, (TimedOut, CutError, ConnectError))
 
 
 def utc_seconds(year, month, day, hour=0, minute=0, second=0) -> int:

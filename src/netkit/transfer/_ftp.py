@@ -134,6 +134,7 @@ class FtpSession:
         self.peer = url.netloc
         self.binary = False  # TYPE I in force (a listing sets TYPE A)
         self.has_mlsd = None  # None until a listing says
+        self.phase = "connect"  # the Timeout phase errors happen in: connect until logged in
 
     # -- errors ----------------------------------------------------------------------
     def _map(self, exc, what):
@@ -155,9 +156,9 @@ class FtpSession:
         if isinstance(exc, EOFError):
             return CutError(f"{self.peer} closed the connection {what}")
         if isinstance(exc, OSError):
-            from netkit.drivers._common import map_error
+            from netkit.core.errmap import map_error
 
-            return map_error(exc, what, self.peer, self.options.timeout)
+            return map_error(exc, self.peer, self.phase, doing=what, timeout=self.options.timeout)
         if isinstance(exc, UnicodeError):
             return ProtocolError(f"{self.peer}: sent bytes that are not text {what}")
         # ftplib.Error itself (a line past ftplib's maxline), a reply that does not parse
@@ -196,6 +197,7 @@ class FtpSession:
         self.call(f"logging in as {user}", ftp.login, user, password or "")
         if tls:
             self.call("protecting the data connection (PROT P)", ftp.prot_p)
+        self.phase = "read"
         return self  # retrieve and store say TYPE I themselves (a listing sets TYPE A)
 
     def _watch(self, conn):

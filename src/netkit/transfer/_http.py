@@ -54,7 +54,8 @@ def open_connection(host, port, timeout, rcvbuf=RCVBUF):
     to a ``socket.socket`` (``_full_socket``); ``ssl`` imports the module anyway."""
     import _socket
 
-    from netkit.drivers._common import map_error, numeric_addrinfo, resolve_error, where
+    from netkit.core.errmap import lookup_error, map_error
+    from netkit.drivers._common import numeric_addrinfo, where
 
     try:
         if is_ip_literal(host):
@@ -62,7 +63,7 @@ def open_connection(host, port, timeout, rcvbuf=RCVBUF):
         else:
             infos = _socket.getaddrinfo(lookup_name(host), port, 0, _socket.SOCK_STREAM)
     except OSError as exc:
-        raise resolve_error(host, exc) from None
+        raise lookup_error(exc, host) from None
     last = None
     for family, socktype, proto, _name, addr in infos:
         sock = _socket.socket(family, socktype, proto)
@@ -75,7 +76,7 @@ def open_connection(host, port, timeout, rcvbuf=RCVBUF):
             return sock, peer
         except OSError as exc:
             sock.close()
-            last = map_error(exc, f"connecting to {peer}", peer, timeout)
+            last = map_error(exc, peer, "connect", timeout=timeout)
     raise last or ConnectError(f"{host!r} has no address to connect to")
 
 
@@ -134,12 +135,18 @@ def _read_head(conn, method):
     sock = conn.sock
     while not parser.head_done:
         data = sock.recv(65536)
-        body = parser.feed(data)  # b"" at EOF raises ProtocolError
+        try:
+            body = parser.feed(data)
+        except ProtocolError as exc:
+            if data:
+                raise
+            # The end of the data before the end of the head: a cut, worth another try.
+            raise CutError(f"{conn.peer}: {exc}") from None
     return parser, body
 
 
 def _connect(url, options, watchdog=None):
-    from netkit.drivers._common import map_error
+    from netkit.core.errmap import map_error
 
     proxy = _proxy_for(url, options)
     host, port = (proxy.host, proxy.port) if proxy else (url.host, url.port)
@@ -161,7 +168,7 @@ def _connect(url, options, watchdog=None):
             conn.sock = ctx.wrap_socket(sock, server_hostname=url.host)
     except OSError as exc:
         conn.close()
-        raise map_error(exc, f"in the TLS handshake with {peer}", peer, options.timeout) from None
+        raise map_error(exc, peer, "connect", doing=f"in the TLS handshake with {peer}", timeout=timeout) from None
     except BaseException:
         conn.close()
         raise
@@ -171,8 +178,8 @@ def _connect(url, options, watchdog=None):
 def _request(url, options, method, headers, body=None, body_file=None, pacer=None, watchdog=None):
     """Send one request, follow redirects (:func:`netkit.proto.http.next_request`, the
     policy check uses too); returns (conn, parser, first body chunks, url)."""
+    from netkit.core.errmap import map_error
     from netkit.core.target import Target
-    from netkit.drivers._common import map_error
 
     if options.user is not None:
         url = Target(url.scheme, url.host, url.port, url.path, options.user, options.password, url.text)
@@ -202,7 +209,7 @@ def _request(url, options, method, headers, body=None, body_file=None, pacer=Non
                                                  parser.headers).encode("latin-1", "replace"))
         except OSError as exc:
             conn.close()
-            raise map_error(exc, f"talking to {conn.peer}", conn.peer, options.timeout) from None
+            raise map_error(exc, conn.peer, "read", doing=f"talking to {conn.peer}", timeout=options.timeout) from None
         except BaseException:
             conn.close()
             raise
@@ -385,7 +392,7 @@ def fetch(url, part, options, pacer, state):
 
 
 def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
-    from netkit.drivers._common import map_error
+    from netkit.core.errmap import map_error
 
     status = parser.status
     facts = {"status": status, "headers": parser.headers, "restarted": False, "mtime": None}
@@ -432,7 +439,7 @@ def _receive(conn, parser, chunks, url, part, pacer, state, offset, options):
         else:
             _fast_body(conn, chunks, part, pacer, total, url, options.timeout)
     except OSError as exc:
-        raise map_error(exc, f"receiving from {conn.peer}", conn.peer, options.timeout) from None
+        raise map_error(exc, conn.peer, "read", doing=f"receiving from {conn.peer}", timeout=options.timeout) from None
     return facts
 
 
@@ -524,7 +531,7 @@ def send(path, url, options, method="PUT", pacer=None, state=None):
 def _read_answer(conn, parser, chunks, url, options):
     """The server's answer to an upload, read to its end (a cut one is an error: the
     upload may not have been stored), keeping the first KEEP_ANSWER bytes."""
-    from netkit.drivers._common import map_error
+    from netkit.core.errmap import map_error
 
     kept = bytearray()
     size = 0
@@ -541,7 +548,8 @@ def _read_answer(conn, parser, chunks, url, options):
         raise CutError(f"{url.url()}: the answer to the upload was cut after {size} bytes of its body ({exc}); "
                        f"the server may not have stored the file") from None
     except OSError as exc:
-        raise map_error(exc, f"reading the answer from {conn.peer}", conn.peer, options.timeout) from None
+        raise map_error(exc, conn.peer, "read", doing=f"reading the answer from {conn.peer}",
+                        timeout=options.timeout) from None
 
 
 def header_text(version, status, reason, headers) -> str:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import os
 
-from netkit.core.errors import AuthError, ConnectError, NetError, UnknownHostKey
+from netkit.core.errors import AuthError, NetError, UnknownHostKey
 from netkit.core.target import percent_decode
 from netkit.transfer._common import BUFFER_SIZE, CutError, RemoteError, limits, local_error
 
@@ -79,41 +79,20 @@ def regular_size(attrs, path, peer):
     return attrs.size
 
 
-def _map(exc, peer, what):
-    import asyncssh
+def _map(exc, peer, what, phase="read"):
+    """``exc`` on netkit's tree (:func:`netkit.core.errmap.from_asyncssh`), with what to do
+    about a host key or a login that were refused. A bug, not the network, stays what it is
+    (and is not retried)."""
+    from netkit.core.errmap import hinted, map_error
 
-    if isinstance(exc, NetError):
-        return exc
-    if getattr(exc, "reason", None):  # the server's words: no control characters on our terminal
-        from netkit.core.text import for_terminal
-
-        exc.reason = for_terminal(exc.reason)
-    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        return UnknownHostKey(f"host key of {peer} not verified ({exc.reason}); add it to known_hosts "
-                        f"(or give --known-hosts FILE)")
-    if isinstance(exc, asyncssh.PermissionDenied):
-        return AuthError(f"{peer} refused the login ({exc.reason}); give --identity KEY or check the user")
-    if isinstance(exc, (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection)):
-        return CutError(f"{peer}: connection lost {what} ({exc.reason})")
-    if isinstance(exc, asyncssh.SFTPNoSuchFile):
-        return RemoteError(f"{peer}: no such file {what}")
-    if isinstance(exc, asyncssh.SFTPPermissionDenied):
-        return RemoteError(f"{peer}: permission denied {what}")
-    if isinstance(exc, asyncssh.SFTPError):
-        return RemoteError(f"{peer}: {exc.reason} {what}")
-    if isinstance(exc, (asyncssh.ConnectionLost, asyncssh.DisconnectError)):
-        return CutError(f"{peer}: connection lost {what} ({exc.reason})")
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        from netkit.core.errors import TimedOut
-
-        return TimedOut(f"timeout {what} ({peer})")
-    if isinstance(exc, OSError):
-        from netkit.drivers._common import map_error
-
-        return map_error(exc, what, peer, 0)
-    if isinstance(exc, asyncssh.Error):
-        return ConnectError(f"{peer}: {exc} {what}")
-    return exc  # a bug, not the network: it stays what it is (and is not retried)
+    error = map_error(exc, peer, phase, doing=what)
+    if error is exc:
+        return error
+    if isinstance(error, UnknownHostKey):
+        return hinted(error, "; add it to known_hosts (or give --known-hosts FILE)")
+    if isinstance(error, AuthError):
+        return hinted(error, "; give --identity KEY or check the user")
+    return error
 
 
 class Session:
@@ -176,7 +155,7 @@ class Session:
             if self.conn is not None:
                 self.conn.abort()
             if isinstance(exc, Exception):
-                raise _map(exc, self.peer, f"connecting to {self.peer}") from None
+                raise _map(exc, self.peer, f"connecting to {self.peer}", "connect") from None
             raise
         finally:
             self._connecting = None
