@@ -17,9 +17,13 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from netkit.core.errors import NetError, TimedOut, UsageError
+from netkit.core.errors import NetError, RemoteError, UsageError
 from netkit.core.records import RECORD_TYPES
+
+if TYPE_CHECKING:
+    from netkit.core.timeout import Timeout
 
 __all__ = [
     "ATTEMPTS",
@@ -129,11 +133,11 @@ class HostNames:
     fqdn: str
     aliases: tuple[str, ...]
     addresses: tuple[str, ...]
-    error: str | None = None  # why the name did not resolve, when it did not
+    error: NetError | None = None  # why the name did not resolve, when it did not
 
     def to_dict(self) -> dict:
         return {"hostname": self.hostname, "fqdn": self.fqdn, "aliases": list(self.aliases),
-                "addresses": list(self.addresses), "error": self.error}
+                "addresses": list(self.addresses), "error": None if self.error is None else str(self.error)}
 
 
 # --- input -----------------------------------------------------------------------------
@@ -238,7 +242,9 @@ def _server_address(host: str) -> str:
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise NetError(f"cannot resolve DNS server {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        from netkit.core.errmap import lookup_error
+
+        raise lookup_error(exc, f"the DNS server {host}") from None
     return infos[0][4][0]
 
 
@@ -278,51 +284,6 @@ def _records(response) -> tuple[Record, ...]:
     return tuple(out)
 
 
-def _error_text(exc) -> str:
-    """'127.0.0.1:5353 answered REFUSED' from a dnspython NoNameservers/TimedOut."""
-    errors = getattr(exc, "kwargs", {}).get("errors") or []
-    parts = []
-    for entry in errors:
-        try:
-            server, tcp, port, error = entry[0], entry[1], entry[2], entry[3]
-        except (TypeError, IndexError):
-            parts.append(str(entry))
-            continue
-        where = f"{_hostport(_bare_server(server), port)} ({'tcp' if tcp else 'udp'})"
-        if isinstance(error, str):
-            parts.append(f"{where} answered {error}")
-        elif isinstance(error, EOFError):
-            parts.append(f"{where} closed the connection before a complete DNS reply")
-        elif type(error).__name__ == "Truncated":  # dns.message.Truncated says nothing itself
-            parts.append(f"{where} sent a truncated reply (TC set: the answer did not fit a datagram)")
-        elif _not_dns(error):
-            what = (type(error).__doc__ or str(error)).strip().rstrip(".")
-            if type(error).__name__ == "NotDNS":
-                what = str(error).strip().rstrip(".")
-            parts.append(f"{where} sent something that is not a DNS reply ({what})")
-        elif isinstance(error, OSError):
-            parts.append(f"{where}: {error.strerror or error}")
-        else:
-            parts.append(f"{where}: {error}")
-    # The same failure on every retry says nothing new: keep each once, in order.
-    return "; ".join(dict.fromkeys(parts))
-
-
-def _not_dns(error) -> bool:
-    """Whether a resolver's error says the reply was not a DNS message."""
-    import dns.exception
-
-    return isinstance(error, dns.exception.FormError)
-
-
-def _bare_server(server: str) -> str:
-    # dnspython 2.4+ names servers like "Do53:127.0.0.1@53"; keep the address.
-    text = str(server)
-    if ":" in text and text.split(":", 1)[0].isalnum() and text.split(":", 1)[0].startswith("Do"):
-        text = text.split(":", 1)[1]
-    return text.rsplit("@", 1)[0] if "@" in text else text
-
-
 def _hostport(host: str, port) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -331,7 +292,7 @@ def _strict(address: str, port: int):
     """A nameserver for dnspython's resolver that, unlike its own, does not ignore a UDP
     reply that is not a DNS message: the resolver would wait out the whole timeout for a
     proper one, and then say only "no answer". ``check dns://`` says what came instead
-    (``_error_text`` words it the same way); so do we."""
+    (:func:`netkit.core.errmap.server_failures` words it the same way); so do we."""
     import dns.exception
     import dns.message
     import dns.nameserver
@@ -366,9 +327,10 @@ def _make_resolver(server, timeout):
     if server is None:
         try:
             resolver = dns.resolver.Resolver()
-        except dns.resolver.NoResolverConfiguration:
-            raise NetError("no DNS server is configured (/etc/resolv.conf names none); "
-                           "name one with --server HOST[:PORT]") from None
+        except dns.resolver.NoResolverConfiguration as exc:
+            from netkit.core.errmap import from_dns
+
+            raise from_dns(exc, "the system resolver") from None
         servers = ", ".join(str(ns) for ns in resolver.nameservers)
         label = f"system ({servers})"
         resolver.nameservers = [_strict(ns, resolver.port) if isinstance(ns, str) else ns
@@ -386,22 +348,25 @@ def _make_resolver(server, timeout):
 
 
 def lookup_records(name: str, types=DEFAULT_TYPES, *, server=None, tcp: bool = False,
-                   timeout: float = DEFAULT_TIMEOUT) -> DnsLookup:
+                   timeout: float | Timeout | None = DEFAULT_TIMEOUT) -> DnsLookup:
     """Ask for the records of ``name``, one query per type in ``types``.
 
     ``server`` is ``None`` (the system resolver), ``"HOST[:PORT]"`` or a ``(host, port)``
-    pair. ``timeout`` bounds each query, retries included.
+    pair. ``timeout`` (seconds, or a :class:`~netkit.core.timeout.Timeout`) bounds each
+    query, retries included; a Timeout's ``read`` bounds each try (else a third of that).
     """
+    from netkit.core.timeout import Timeout
+
     qname = check_name(name)
     rdtypes = tuple(dict.fromkeys(parse_record_type(t) for t in (types or DEFAULT_TYPES)))
-    from netkit.core.text import MAX_SECONDS
-
-    if not timeout or not 0 < timeout <= MAX_SECONDS:  # NaN fails too; 1e308 would hang
-        raise UsageError(f"the timeout is a number of seconds greater than 0 and at most {MAX_SECONDS:g}")
+    bounds = Timeout.of(timeout, DEFAULT_TIMEOUT)  # UsageError for 0, NaN, 1e308 (which would hang)
+    timeout = bounds.longest or DEFAULT_TIMEOUT
     import dns.exception
     import dns.resolver
 
     resolver, label = _make_resolver(server, timeout)
+    if bounds.read is not None:
+        resolver.timeout = min(bounds.read, timeout)
     transport = "tcp" if tcp else "udp"
     answers = []
     started = time.monotonic()
@@ -412,19 +377,13 @@ def lookup_records(name: str, types=DEFAULT_TYPES, *, server=None, tcp: bool = F
         except dns.resolver.NXDOMAIN:
             answers.append(TypeAnswer(rdtype, "NXDOMAIN"))
             continue
-        except dns.resolver.LifetimeTimeout as exc:
-            detail = _error_text(exc)
-            raise TimedOut(f"no answer from {label} over {transport} within {timeout:g} s"
-                          + (f" ({detail})" if detail and ("answered" in detail or "DNS reply" in detail) else "")) \
-                from None
-        except dns.resolver.NoNameservers as exc:
-            detail = _error_text(exc)
-            message = f"{qname} {rdtype}: {detail}" if detail else f"{qname} {rdtype} from {label}: {exc}"
-            raise NetError(message) from None
         except dns.resolver.YXDOMAIN:
-            raise NetError(f"{label} says {qname} is too long once its DNAME is followed (YXDOMAIN)") from None
-        except dns.exception.DNSException as exc:
-            raise NetError(f"{qname} {rdtype} from {label}: {exc}") from None
+            raise RemoteError(f"{label} says {qname} is too long once its DNAME is followed (YXDOMAIN)") from None
+        except dns.exception.DNSException as exc:  # no answer in time, no server answered, not DNS
+            from netkit.core.errmap import from_dns
+
+            raise from_dns(exc, f"{qname} {rdtype}", "total", doing=f"waiting for an answer from {label} over "
+                           f"{transport}", timeout=timeout) from None
         records = _records(answer.response)
         answers.append(TypeAnswer(rdtype, "NOERROR" if answer.rrset is not None else "NODATA", records))
     return DnsLookup(qname, label, transport, tuple(answers), time.monotonic() - started)
@@ -457,5 +416,7 @@ def host_names() -> HostNames:
             if address not in addresses:
                 addresses.append(address)
     except OSError as exc:
-        error = f"{hostname} does not resolve: {getattr(exc, 'strerror', None) or exc}"
+        from netkit.core.errmap import lookup_error
+
+        error = lookup_error(exc, hostname)
     return HostNames(hostname, fqdn, tuple(aliases), tuple(addresses), error)

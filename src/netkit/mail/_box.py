@@ -3,17 +3,8 @@ a server's UIDs, and the one place their errors become netkit's (the server's wo
 escaped for a terminal)."""
 
 import contextlib
-import socket
-import ssl
 
-from netkit.core.errors import (
-    CertificateError,
-    ConnectError,
-    NetError,
-    ProtocolError,
-    TimedOut,
-    TLSError,
-)
+from netkit.core.errors import NetError, ProtocolError
 from netkit.core.text import for_terminal
 
 __all__ = ["MAX_UID", "Account", "Entry", "LoginError", "check_uid", "wrap_errors"]
@@ -84,15 +75,13 @@ def wrap_errors(account, step, refused=ProtocolError):
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
         raise refused(f"{where}: {step}: {for_terminal(str(text)[:300])}") from None
-    except ssl.SSLCertVerificationError as exc:
-        raise CertificateError(f"{where}: the certificate did not verify: {exc.verify_message}") from None
-    except ssl.SSLError as exc:
-        raise TLSError(f"{where}: the TLS handshake failed: {exc.reason or exc}") from None
-    except socket.gaierror as exc:
-        raise ConnectError(f"cannot resolve {account.host}: {exc.strerror}") from None
-    except TimeoutError:
-        raise TimedOut(f"{where}: no answer to {step} within {account.timeout:g} s") from None
-    except (EOFError, ConnectionError) as exc:
-        raise ConnectError(f"{where}: the connection broke during {step}: {exc}") from None
-    except OSError as exc:
-        raise ConnectError(f"{where}: {step}: {exc.strerror or exc}") from None
+    except (EOFError, OSError) as exc:  # the socket's, ssl's (an OSError), the end of the data
+        import _socket
+
+        from netkit.core.errmap import lookup_error, map_error
+
+        if isinstance(exc, _socket.gaierror):
+            raise lookup_error(exc, account.host) from None
+        connecting = step == "connect"
+        raise map_error(exc, where, "connect" if connecting else "read", doing=None if connecting else f"during {step}",
+                        timeout=account.timeout) from None

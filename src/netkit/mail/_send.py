@@ -10,8 +10,8 @@ the data.
 
 import smtplib
 import socket
-import ssl
 
+from netkit.core.errors import TLSError
 from netkit.mail._smtp import StageError, _Client, _LMTPClient, said
 
 __all__ = ["Report", "Request", "Sent", "send"]
@@ -94,21 +94,15 @@ def _connect(request):
             client._get_socket(request.host, request.port, request.timeout).close()
             return None
         code, message = client.connect(request.host, request.port)
-    except ssl.SSLCertVerificationError as exc:
-        raise StageError("starttls", f"{where}: the certificate did not verify: {exc.verify_message}") from None
-    except ssl.SSLError as exc:
-        raise StageError("starttls", f"{where}: the TLS handshake failed: {exc.reason or exc}") from None
-    except socket.gaierror as exc:
-        raise StageError("connect", f"cannot resolve {request.host}: {exc.strerror}") from None
-    except TimeoutError:
-        raise StageError("connect", f"cannot connect to {where}: timed out after {request.timeout:g} s") from None
     except smtplib.SMTPServerDisconnected as exc:
         raise StageError("banner", f"{where}: no greeting: {exc}") from None
     except smtplib.SMTPResponseException as exc:
         what = "sent no SMTP greeting" if exc.smtp_code == -1 else "no greeting"
         raise StageError("banner", f"{where} {what}: {said(exc.smtp_code, exc.smtp_error)}") from None
-    except OSError as exc:
-        raise StageError("connect", f"cannot connect to {where}: {exc.strerror or exc}") from None
+    except OSError as exc:  # the socket's, ssl's (an implicit TLS handshake: the starttls stage)
+        error = _mapped(exc, request.host if isinstance(exc, socket.gaierror) else where, "connect",
+                        timeout=request.timeout)
+        raise StageError("starttls" if isinstance(error, TLSError) else "connect", str(error)) from error
     if code != 220:
         what = "refused the session" if 400 <= code <= 599 else "sent no SMTP greeting"
         client.close()
@@ -128,14 +122,15 @@ def _run(stage, call):
         raise StageError(stage, f"disconnected during {stage.upper()}: {exc}") from None
     except smtplib.SMTPResponseException as exc:
         raise StageError(stage, f"{stage.upper()}: {said(exc.smtp_code, exc.smtp_error)}") from None
-    except ssl.SSLCertVerificationError as exc:
-        raise StageError(stage, f"the certificate did not verify: {exc.verify_message}") from None
-    except ssl.SSLError as exc:
-        raise StageError(stage, f"the TLS handshake failed: {exc.reason or exc}") from None
-    except TimeoutError:
-        raise StageError(stage, f"no answer to {stage.upper()} in time") from None
-    except OSError as exc:
-        raise StageError(stage, f"the connection failed during {stage.upper()}: {exc.strerror or exc}") from None
+    except OSError as exc:  # the socket's, ssl's
+        error = _mapped(exc, "the server", "read", doing=f"during {stage.upper()}")
+        raise StageError(stage, str(error)) from error
+
+
+def _mapped(exc, where, phase, doing=None, timeout=None):
+    from netkit.core.errmap import map_error
+
+    return map_error(exc, where, phase, doing=doing, timeout=timeout)
 
 
 def _hello(client, request):

@@ -113,9 +113,15 @@ class _Client(smtplib.SMTP):
         while True:
             try:
                 raw = self.file.readline(MAX_LINE + 1)
-            except OSError as exc:
+            except TimeoutError:  # the stage's own words say which answer did not come
                 self.close()
-                raise smtplib.SMTPServerDisconnected(f"the connection failed: {exc}") from None
+                raise
+            except OSError as exc:
+                from netkit.core.errmap import map_error
+
+                self.close()
+                error = map_error(exc, self._host, "read")
+                raise smtplib.SMTPServerDisconnected(str(error)) from error
             if not raw:
                 self.close()
                 raise smtplib.SMTPServerDisconnected("the server closed the connection")

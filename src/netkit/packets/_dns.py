@@ -16,7 +16,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from netkit.core.errors import NetError, ProtocolError, TimedOut, UsageError
+from netkit.core.errors import ProtocolError, RefusedError, TimedOut, UsageError
 
 __all__ = ["DnsRecord", "DnsReply", "check_message", "dns_query", "parse_type", "system_server"]
 
@@ -304,8 +304,9 @@ def dns_query(name: str, qtype: int, server: str, port: int = 53, *, timeout=DEF
         family = socket.AF_INET6 if ":" in server else socket.AF_INET
         address = socket.getaddrinfo(server, port, family, socket.SOCK_DGRAM)[0][4]
     except (socket.gaierror, UnicodeError) as exc:
-        raise NetError(f"cannot resolve the server {_text(server)!r}: {getattr(exc, 'strerror', None) or exc}") \
-            from None
+        from netkit.core.errmap import lookup_error
+
+        raise lookup_error(exc, server) from None
     deadline = time.monotonic() + timeout
     if not tcp:
         reply = _udp(query, family, address, deadline, timeout, server, port, show)
@@ -317,16 +318,17 @@ def dns_query(name: str, qtype: int, server: str, port: int = 53, *, timeout=DEF
 def _udp(query, family, address, deadline, timeout, server, port, show) -> DnsReply:
     ignored = 0
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        where = _where(server, port)
         try:
             sock.connect(address)  # only the server's address and port are received
         except OSError as exc:
-            raise NetError(f"cannot send to {server}:{port}: {exc.strerror or exc}") from None
+            raise _mapped(exc, where, "connect") from None
         for attempt in range(ATTEMPTS):
             sent = time.monotonic()
             try:
                 sock.send(query)
             except OSError as exc:
-                raise NetError(f"cannot send to {server}:{port}: {exc.strerror or exc}") from None
+                raise _mapped(exc, where, "read", doing=f"sending to {where}") from None
             until = min(deadline, sent + timeout / ATTEMPTS) if attempt < ATTEMPTS - 1 else deadline
             while (left := until - time.monotonic()) > 0:
                 sock.settimeout(left)
@@ -334,11 +336,8 @@ def _udp(query, family, address, deadline, timeout, server, port, show) -> DnsRe
                     data = sock.recv(MAX_MESSAGE)
                 except TimeoutError:
                     break
-                except ConnectionRefusedError:
-                    raise NetError(f"{server}:{port} refused (ICMP port unreachable): no DNS server there") \
-                        from None
-                except OSError as exc:
-                    raise NetError(f"{server}:{port}: {exc.strerror or exc}") from None
+                except OSError as exc:  # refused: ICMP port unreachable
+                    raise _mapped(exc, where, "read") from None
                 if not _ours(data, query):
                     ignored += 1
                     if ignored > MAX_IGNORED:
@@ -360,12 +359,25 @@ def _tcp(query, family, address, deadline, server, port, show) -> DnsReply:
             size = struct.unpack("!H", _exactly(sock, 2, deadline))[0]
             data = _exactly(sock, size, deadline)
     except TimeoutError:
-        raise TimedOut(f"no answer from {server}:{port} over TCP in time") from None
+        raise TimedOut(f"no answer from {server}:{port} over TCP in time", phase="total") from None
     except OSError as exc:
-        raise NetError(f"{server}:{port} over TCP: {exc.strerror or exc}") from None
+        raise _mapped(exc, f"{_where(server, port)} (TCP)", "read") from None
     if not _ours(data, query):
         raise ProtocolError(f"{server}:{port} answered another query over TCP (id or question differ)")
     return decode(data, server, port, "TCP", time.monotonic() - start, show)
+
+
+def _where(server, port) -> str:
+    return f"[{server}]:{port}" if ":" in server else f"{server}:{port}"
+
+
+def _mapped(exc, where, phase, doing=None):
+    from netkit.core.errmap import hinted, map_error
+
+    error = map_error(exc, where, phase, doing=doing)
+    if isinstance(error, RefusedError) and error is not exc:  # on UDP, an ICMP port unreachable
+        hinted(error, ": no DNS server there")
+    return error
 
 
 def _exactly(sock, size, deadline) -> bytes:

@@ -15,6 +15,8 @@ __all__ = ["MAX_REPLY", "Fault", "call", "parse_arg"]
 MAX_REPLY = 64 << 20
 # Nesting accepted in a reply, as the server accepts in a request (plus the envelope).
 MAX_REPLY_DEPTH = 64
+# Seconds a call may take when the caller names no timeout (the CLI's --timeout default).
+DEFAULT_TIMEOUT = 30.0
 
 
 class Fault(NetError):
@@ -68,9 +70,12 @@ def _parse_arg(text: str):
 
 
 def call(url: str, method: str, params=(), *, protocol=None, token=None, user=None, password=None, cafile=None,
-         insecure=False, cert=None, key=None, timeout=30.0):
+         insecure=False, cert=None, key=None, timeout=DEFAULT_TIMEOUT):
     """The result of ``method(*params)`` at ``url``; Fault when the server says no;
-    NetError subclasses when it cannot be reached or breaks the protocol."""
+    NetError subclasses when it cannot be reached or breaks the protocol. ``timeout``:
+    seconds for the whole call, or a :class:`~netkit.core.timeout.Timeout` (over HTTP,
+    ``connect`` bounds the connection and ``read`` each wait for the answer; Pyro and PB
+    take its longest bound as one)."""
     params = list(params)
     lower = url.lower()
     if lower.startswith(("http://", "https://")):
@@ -79,13 +84,20 @@ def call(url: str, method: str, params=(), *, protocol=None, token=None, user=No
     if lower.startswith(("pyro:", "pyros:")):
         from netkit.rpc._pyro import pyro_call
 
-        return pyro_call(url, method, params, token=token, cafile=cafile, cert=cert, key=key, timeout=timeout)
+        return pyro_call(url, method, params, token=token, cafile=cafile, cert=cert, key=key,
+                         timeout=_seconds(timeout))
     if lower.startswith("pb://"):
         from netkit.rpc._pb import pb_call
 
-        return pb_call(url, method, params, token=token, cafile=cafile, timeout=timeout)
+        return pb_call(url, method, params, token=token, cafile=cafile, timeout=_seconds(timeout))
     raise UsageError(f"{url[:120]!r}: give http(s)://host:port/ (xmlrpc, jsonrpc), PYRO:name@host:port or "
                      "pb://host:port")
+
+
+def _seconds(timeout) -> float:
+    from netkit.core.timeout import Timeout
+
+    return Timeout.of(timeout, DEFAULT_TIMEOUT).longest or DEFAULT_TIMEOUT
 
 
 def _http_call(url, method, params, protocol, token, user, password, cafile, insecure, cert, key, timeout):
@@ -96,6 +108,7 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
     import threading
 
     from netkit.core.target import parse_target
+    from netkit.core.timeout import Timeout
 
     try:
         target = parse_target(url, {"http": 80, "https": 443})
@@ -129,23 +142,26 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
             ctx.verify_mode = ssl.CERT_NONE
         if cert:
             ctx.load_cert_chain(cert, key)
-        conn = http.client.HTTPSConnection(target.host, target.port, timeout=timeout, context=ctx)
+        conn = http.client.HTTPSConnection(target.host, target.port, context=ctx)
     else:
-        conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+        conn = http.client.HTTPConnection(target.host, target.port)
     where = target.netloc
     # The socket's timeout bounds each read; a server trickling a byte a second would pass
     # every one of them for days. The watchdog bounds the whole exchange: at ``timeout`` it
     # shuts the socket, and whatever the read then says, the answer is TimedOut.
     expired, sockets = threading.Event(), []
 
-    def connect(*args, **kw):  # the raw socket, kept: http.client drops conn.sock early
-        sockets.append(socket.create_connection(*args, **kw))
+    def connect(address, _timeout=None, *args, **kw):  # the raw socket, kept: http.client drops conn.sock early
+        sockets.append(socket.create_connection(address, bounds.limit("connect"), *args, **kw))
+        sockets[-1].settimeout(bounds.limit("read"))
         return sockets[-1]
 
     conn._create_connection = connect
-    watchdog = threading.Timer(timeout, _expire, (sockets, expired))
+    bounds = Timeout.of(timeout, DEFAULT_TIMEOUT)
+    watchdog = threading.Timer(bounds.total if bounds.total is not None else 1e9, _expire, (sockets, expired))
     watchdog.daemon = True
-    watchdog.start()
+    if bounds.total is not None:
+        watchdog.start()
     try:
         try:
             conn.request("POST", target.path or "/", body, headers)
@@ -157,19 +173,13 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
             raise
         if expired.is_set():
             raise TimeoutError
-    except TimeoutError:
-        raise TimedOut(f"{where}: no answer within {timeout:g} s") from None
-    except ssl.SSLError as exc:
-        from netkit.core.errors import TLSError
+    except OSError as exc:  # the socket's, ssl's; http.client's RemoteDisconnected is a reset
+        raise _mapped(exc, where, bounds, expired.is_set(), bool(sockets)) from None
+    except http.client.HTTPException as exc:  # a status line or a length that does not parse
+        from netkit.core.text import for_terminal
 
-        raise TLSError(f"{where}: TLS failed: {exc.reason or exc}") from None
-    except ConnectionRefusedError:
-        from netkit.core.errors import RefusedError
-
-        raise RefusedError(f"{where}: connection refused (is netkit rpc serve running there?)") from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise ConnectError(f"{where}: {getattr(exc, 'strerror', None) or exc or type(exc).__name__} "
-                           "(the server closed the connection: outside its --allow?)") from None
+        raise ProtocolError(f"{where}: not an HTTP answer ({type(exc).__name__}: "
+                            f"{for_terminal(str(exc)[:100])})") from None
     finally:
         watchdog.cancel()
         conn.close()
@@ -182,6 +192,23 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
         raise ProtocolError(f"{where}: HTTP {response.status} {for_terminal(response.reason[:80])}"
                             + (f": {for_terminal(first[0][:200])}" if first else ""))
     return _json_reply(data, where) if protocol == "jsonrpc" else _xml_reply(data, where)
+
+
+def _mapped(exc, where, bounds, expired, connected):
+    """The netkit error of the OSError an exchange ended with; ``expired``: the watchdog
+    cut it at the total."""
+    from netkit.core.errmap import hinted, map_error
+    from netkit.core.errors import RefusedError
+
+    if expired:
+        return TimedOut(f"{where}: no answer within {bounds.total:g} s", phase="total")
+    phase = "read" if connected else "connect"
+    error = map_error(exc, where, phase, timeout=bounds.limit(phase))
+    if isinstance(error, RefusedError):
+        return hinted(error, " (is netkit rpc serve running there?)")
+    if type(error) is ConnectError and connected:
+        return hinted(error, " (the server closed the connection: outside its --allow?)")
+    return error
 
 
 def _expire(sockets, expired):

@@ -17,10 +17,7 @@ import ssl
 from netkit.core.errors import (
     CertificateError,
     ConnectError,
-    RefusedError,
-    ResolveError,
     TimedOut,
-    TLSError,
     UsageError,
 )
 from netkit.core.target import bracket, lookup_name
@@ -84,22 +81,22 @@ def _tls_wrap(sock, endpoint):
     ctx = _context(endpoint.cafile, endpoint.insecure)
     # A Unix socket has no host name to check: the certificate must name localhost.
     server_name = endpoint.host if endpoint.host and not endpoint.path else "localhost"
-    try:
-        return ctx.wrap_socket(sock, server_hostname=server_name)
-    except ssl.SSLCertVerificationError as exc:
-        raise CertificateError(f"{endpoint.where}: certificate not trusted: {exc.verify_message} "
-                               "(--cafile FILE to trust its CA, or --insecure to skip the check)") from None
-    except ssl.SSLError as exc:
-        raise TLSError(f"{endpoint.where}: TLS handshake failed: {exc.reason or exc}") from None
+    return ctx.wrap_socket(sock, server_hostname=server_name)
 
 
 def open_socket(endpoint: Endpoint):
-    """A connected socket (TLS-wrapped when asked); NetError subclasses on failure."""
+    """A connected socket (TLS-wrapped when asked); NetError subclasses on failure
+    (:mod:`netkit.core.errmap`). ``endpoint.timeout`` (seconds or a
+    :class:`~netkit.core.timeout.Timeout`, whose ``connect`` it takes) bounds the
+    connection and the TLS handshake."""
+    from netkit.core.errmap import hinted, lookup_error, map_error
+
+    seconds = connect_seconds(endpoint.timeout)
     try:
         if endpoint.path:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM if endpoint.transport == "udp"
                                  else socket.SOCK_STREAM)
-            sock.settimeout(endpoint.timeout)
+            sock.settimeout(seconds)
             try:
                 sock.connect(endpoint.path)
             except BaseException:
@@ -109,13 +106,13 @@ def open_socket(endpoint: Endpoint):
             socktype = socket.SOCK_DGRAM if endpoint.transport == "udp" else socket.SOCK_STREAM
             try:
                 infos = socket.getaddrinfo(lookup_name(endpoint.host), endpoint.port, 0, socktype)
-            except socket.gaierror as exc:
-                raise ResolveError(f"{endpoint.host}: cannot resolve ({exc.strerror})") from None
+            except (socket.gaierror, UnicodeError) as exc:
+                raise lookup_error(exc, endpoint.host) from None
             last = None
             sock = None
             for family, type_, proto, _name, addr in infos:
                 candidate = socket.socket(family, type_, proto)
-                candidate.settimeout(endpoint.timeout)
+                candidate.settimeout(seconds)
                 try:
                     candidate.connect(addr)
                 except OSError as exc:
@@ -128,25 +125,27 @@ def open_socket(endpoint: Endpoint):
                 raise last
             if socktype == socket.SOCK_STREAM:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except ConnectionRefusedError:
-        raise RefusedError(f"{endpoint.where}: connection refused (nothing listens there)") from None
-    except FileNotFoundError:
-        raise ConnectError(f"{endpoint.path}: no such socket") from None
-    except socket.timeout:
-        raise TimedOut(f"{endpoint.where}: no connection within {endpoint.timeout:g} s") from None
     except OSError as exc:
-        raise ConnectError(f"{endpoint.where}: cannot connect ({exc.strerror or exc})") from None
+        raise map_error(exc, endpoint.where, "connect", timeout=seconds) from None
     if endpoint.tls:
         try:
             sock = _tls_wrap(sock, endpoint)
-        except socket.timeout:
+        except OSError as exc:  # ssl.SSLError is one
             sock.close()
-            raise TimedOut(f"{endpoint.where}: no TLS handshake within {endpoint.timeout:g} s") from None
-        except OSError as exc:
-            sock.close()
-            raise ConnectError(f"{endpoint.where}: connection lost in the TLS handshake "
-                               f"({exc.strerror or exc})") from None
+            error = map_error(exc, endpoint.where, "connect", doing=f"in the TLS handshake with {endpoint.where}",
+                              timeout=seconds)
+            if isinstance(error, CertificateError):
+                error = hinted(error, " (--cafile FILE to trust its CA, or --insecure to skip the check)")
+            raise error from None
     return sock
+
+
+def connect_seconds(timeout) -> float | None:
+    """The seconds a connection (and its handshake) may take under ``timeout``: a number
+    as it is, a Timeout's ``connect`` (else its total)."""
+    if timeout is None or isinstance(timeout, (int, float)):
+        return timeout
+    return timeout.limit("connect")
 
 
 class OutputError(Exception):
@@ -240,6 +239,8 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
     without reading all we sent (a daytime or time service) may reset the connection:
     when a reply came, that is the end of the exchange, not a failure."""
     import time
+
+    from netkit.core.errmap import map_error
 
     udp = endpoint.transport == "udp"
     half_close = not udp and not endpoint.tls
@@ -342,22 +343,17 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
                             chunk = sock.recv(_CHUNK)
                         except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                             chunk = None
-                        except ConnectionRefusedError:
-                            raise RefusedError(f"{endpoint.where}: nothing answers there (port unreachable)") \
-                                from None
-                        except ConnectionResetError:
+                        except (ssl.SSLEOFError, ssl.SSLZeroReturnError):  # the TLS peer went
+                            return received
+                        except ConnectionResetError as exc:
                             if received:  # it answered, then closed without reading all we sent
                                 return received
                             if gone:
                                 raise ConnectError(f"{endpoint.where}: the server closed the connection before "
-                                                   "taking all input, without a reply") from None
-                            raise ConnectError(f"{endpoint.where}: connection reset by the server") from None
-                        except ssl.SSLError as exc:
-                            if "EOF" in str(exc) or "SHUTDOWN" in str(exc).upper():
-                                return received
-                            raise TLSError(f"{endpoint.where}: TLS error: {exc.reason or exc}") from None
-                        except OSError as exc:  # unreachable, timed out (ICMP errors on UDP too)
-                            raise ConnectError(f"{endpoint.where}: {exc.strerror or exc}") from None
+                                                   "taking all input, without a reply") from exc
+                            raise map_error(exc, endpoint.where, "read") from None
+                        except OSError as exc:  # refused (ICMP port unreachable on UDP), unreachable, TLS
+                            raise map_error(exc, endpoint.where, "read") from None
                         if chunk == b"" and not udp:
                             if gone and not received:
                                 raise ConnectError(f"{endpoint.where}: the server closed the connection before "
@@ -377,9 +373,6 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
                                 pending = pending[n:]
                         except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                             pass
-                        except ConnectionRefusedError:
-                            raise RefusedError(f"{endpoint.where}: nothing answers there (port unreachable)") \
-                                from None
                         except (BrokenPipeError, ConnectionResetError):
                             # Gone while we were sending: what it sent before may still be
                             # waiting to be read; the reads above decide how this ends.
@@ -391,7 +384,8 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
                         except OSError as exc:
                             if exc.errno == errno.EMSGSIZE:
                                 raise _too_long(endpoint, len(datagrams[0]), limit) from None
-                            raise ConnectError(f"{endpoint.where}: {exc.strerror or exc}") from None
+                            raise map_error(exc, endpoint.where, "read", doing=f"sending to {endpoint.where}") \
+                                from None
                 else:
                     take(_read(source))
     finally:
