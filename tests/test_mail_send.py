@@ -385,6 +385,6 @@ def test_mx_hosts_in_preference_order(dnsmasq):
 
 def test_connect_failures_are_exit_20():
     code, out, err = send("smtp://127.0.0.1:1", "-f", "a@example.org", "-t", "b@example.org", "--body", "x")
-    assert code == 20 and "cannot connect to 127.0.0.1:1" in err and err.count("\n") == 1
+    assert code == 20 and "connection refused by 127.0.0.1:1" in err and err.count("\n") == 1
     code, out, err = send("smtp://nonexistent.invalid", "--quit-after", "ehlo")
     assert code == 20 and "cannot resolve nonexistent.invalid" in err

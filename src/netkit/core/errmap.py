@@ -174,7 +174,7 @@ def from_dns(exc: BaseException, where: str, phase: str | None = "read", *, doin
         return timed_out(f"{doing} ({said})" if said else doing, phase, timeout)
     if isinstance(exc, dns.resolver.NoNameservers):
         failures = server_failures(exc)
-        text = "; ".join(text for text, _ in failures) or f"{where}: {_text(str(exc))}"
+        text = f"{where}: " + ("; ".join(text for text, _ in failures) or _text(str(exc)))
         answered = any(heard for _, heard in failures)
         return (RemoteError if answered else ConnectError)(text)
     if isinstance(exc, dns.resolver.NoResolverConfiguration):

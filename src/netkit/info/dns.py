@@ -359,7 +359,12 @@ def lookup_records(name: str, types=DEFAULT_TYPES, *, server=None, tcp: bool = F
 
     qname = check_name(name)
     rdtypes = tuple(dict.fromkeys(parse_record_type(t) for t in (types or DEFAULT_TYPES)))
-    bounds = Timeout.of(timeout, DEFAULT_TIMEOUT)  # UsageError for 0, NaN, 1e308 (which would hang)
+    if isinstance(timeout, (int, float)):
+        from netkit.core.text import MAX_SECONDS
+
+        if not timeout or not 0 < timeout <= MAX_SECONDS:  # NaN fails too; 1e308 would hang
+            raise UsageError(f"the timeout is a number of seconds greater than 0 and at most {MAX_SECONDS:g}")
+    bounds = Timeout.of(timeout, DEFAULT_TIMEOUT)
     timeout = bounds.longest or DEFAULT_TIMEOUT
     import dns.exception
     import dns.resolver
