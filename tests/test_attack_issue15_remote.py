@@ -63,3 +63,123 @@ def test_our_own_ssh_config_is_still_read(tmp_path):
     run_netkit("ssh", "run", "-F", path, "--known-hosts", tmp_path / "kh", "--no-agent", "--connect-timeout", "3",
                "evilhost", "--", "true")
     assert mark.exists()
+
+
+# --- Fleet against a hostile middle (tests/peers/attack15_relay.py) ----------------------------
+
+def fleet_settings(sshd, known_hosts, accept_new=False):
+    from netkit.remote import Credentials, HostKeyPolicy, Settings
+
+    return Settings(Credentials([str(sshd.client_key)], agent=False),
+                    HostKeyPolicy([str(known_hosts)], accept_new=accept_new), config=[])
+
+
+@pytest.fixture
+def other_sshd(sshd, tmp_path):
+    """A second sshd (other host keys) that the first one's client key logs in to."""
+    from tests.peers.sshd import running_sshd
+
+    with running_sshd(tmp_path / "other") as other:
+        with open(other.directory / "authorized_keys", "a") as f:
+            f.write(sshd.client_pubkey + "\n")
+        yield other
+
+
+def test_a_host_key_that_changes_within_one_fleet_is_refused(sshd, other_sshd, relay_to, tmp_path):
+    """--accept-new trusts a new host's key once: a second connection of the same fleet (the
+    host went away and came back, or a round robin) presenting another key is a CHANGED key,
+    as OpenSSH, which has written the first to known_hosts, says. It was accepted, and a
+    second line for the host appended to known_hosts."""
+    from netkit.core.errors import ChangedHostKey
+    from netkit.remote import Fleet
+
+    relay = relay_to((sshd.host, sshd.port))
+    known = tmp_path / "known_hosts"
+
+    async def attack():
+        async with Fleet([f"{sshd.user}@127.0.0.1:{relay.port}"],
+                         settings=fleet_settings(sshd, known, accept_new=True)) as fleet:
+            first = (await fleet.run("echo first"))[0]
+            relay.upstream = (other_sshd.host, other_sshd.port)  # another server behind the same name
+            relay.reset_all()
+            assert await asyncio.to_thread(relay.wait_live, 0) == 0
+            await asyncio.sleep(0.2)  # asyncssh reads the reset
+            return first, (await fleet.run("echo second"))[0]
+
+    first, second = asyncio.run(attack())
+    assert first.error is None and first.stdout.strip() == "first", first.error
+    assert isinstance(second.error, ChangedHostKey), (second.error, second.stdout)
+    assert second.stdout == "" or second.stdout is None
+    assert len(known.read_text().splitlines()) == 1
+
+
+def relay_known_hosts(sshd, relay, tmp_path):
+    """A known_hosts naming ``sshd``'s keys at the relay's address, and at its own."""
+    from tests.peers.sshd import known_hosts_lines
+
+    path = tmp_path / "relay_known_hosts"
+    path.write_text(known_hosts_lines(sshd.host_keys, [("127.0.0.1", relay.port), *sshd.endpoints]))
+    return path
+
+
+def test_a_login_in_flight_when_the_fleet_closes_leaves_no_connection(sshd, relay_to, tmp_path):
+    """The body of ``async with`` fails while a task of the fleet is still logging in: the
+    fleet closes, then the login completes -- its connection must be closed too, not kept
+    open by nobody (it was: the fleet's aclose had run, and nothing would close it)."""
+    from netkit.remote import Fleet
+
+    relay = relay_to((sshd.host, sshd.port))
+    relay.hold.clear()
+
+    async def attack():
+        task = None
+        with pytest.raises(RuntimeError, match="the body failed"):
+            async with Fleet([f"{sshd.user}@127.0.0.1:{relay.port}"],
+                             settings=fleet_settings(sshd, relay_known_hosts(sshd, relay, tmp_path))) as fleet:
+                task = asyncio.ensure_future(fleet.run("echo late"))
+                for _ in range(200):
+                    if relay.live():
+                        break
+                    await asyncio.sleep(0.05)
+                raise RuntimeError("the body failed")
+        relay.hold.set()
+        results = await task
+        # What the late login did, the connection must be gone once it is done.
+        return results[0]
+
+    result = asyncio.run(attack())
+    assert result.error is not None and "closed" in str(result.error), (result.error, result.stdout)
+    assert relay.wait_live(0) == 0, "a connection outlived its Fleet"
+
+
+def test_a_host_reset_mid_command_fails_alone_and_the_fleet_reconnects(sshd, relay_to, tmp_path):
+    """Two runs at once on a fleet of two hosts; one host's connections are reset while its
+    commands run: that host's results fail (a netkit error naming it), the other host's
+    succeed, the next run reconnects, and nothing is left open after ``async with``."""
+    from netkit.core.errors import NetkitError
+    from netkit.remote import Fleet
+
+    relay = relay_to((sshd.host, sshd.port))
+    hosts = [f"{sshd.user}@127.0.0.1:{relay.port}", f"{sshd.user}@{sshd.host}:{sshd.port}"]
+    started = tmp_path / "started"
+    command = f"touch {started}-$$; sleep 3; echo done"
+
+    async def attack():
+        async with Fleet(hosts, settings=fleet_settings(sshd, relay_known_hosts(sshd, relay, tmp_path))) as fleet:
+            runs = [asyncio.ensure_future(fleet.run(command)) for _ in range(2)]
+            for _ in range(200):
+                if len(list(tmp_path.glob("started-*"))) >= 4:
+                    break
+                await asyncio.sleep(0.05)
+            relay.reset_all()
+            done = [await r for r in runs]
+            again = await fleet.run("echo again")
+        return done, again
+
+    done, again = asyncio.run(attack())
+    for results in done:
+        relayed, direct = results
+        assert isinstance(relayed.error, NetkitError) and str(relayed.error).startswith(hosts[0]), relayed.error
+        assert direct.error is None and direct.stdout.strip() == "done", direct.error
+    assert [r.stdout.strip() for r in again] == ["again", "again"], [r.error for r in again]
+    assert relay.wait_live(0) == 0

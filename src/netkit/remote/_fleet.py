@@ -296,11 +296,15 @@ class Fleet:
             slot.attempts += 1
             slot.conn, slot.error = None, None
             try:
-                slot.conn = await opener()
+                conn = await opener()
             except Exception as exc:
                 slot.error = exc
                 raise
-            return slot.conn
+            if self._closed:  # aclose() ran during the login: nobody would close this one
+                conn.close()
+                raise UsageError("this Fleet was closed while this host was logging in")
+            slot.conn = conn
+            return conn
 
     async def aclose(self) -> None:
         """Close every connection (the hosts', then the jump host's); the fleet cannot be

@@ -103,8 +103,11 @@ class HostKeyPolicy:
         where = f"[{host}]:{port}" if port != 22 else host
         if key in revoked:
             raise ChangedHostKey(f"{where}: host key {fingerprint(key)} is marked @revoked in known_hosts")
-        if key in known or self.added.get((host, port)) == key:
+        added = self.added.get((host, port))
+        if key in known or added == key:
             return
+        if added is not None:  # accepted earlier in this run: known_hosts has it now
+            known = [*known, added]
         if known:
             same = [k for k in known if k.algorithm == key.algorithm] or list(known)
             # A key known by name and by address is matched twice: name it once.
