@@ -258,23 +258,27 @@ def check_limits(values, command=COMMAND):
                          f"RATE too")
 
 
-def build_options(values, url=None, command=COMMAND):
+def build_options(values, url=None, command=COMMAND, **fields):
+    """The Options of the transfer options in ``values`` (and ``fields``, Options' own
+    names); with ``url``, its credentials resolved now (~/.netrc read once, a prompt asked)."""
+    from netkit.core.timeout import Timeout
     from netkit.transfer._common import Options
 
-    options = Options(
-        timeout=values["timeout"], retries=values["retry"], retry_delay=values["retry-delay"],
-        resume=bool(values.get("continue")), limit_rate=values.get("limit-rate"),
-        insecure=bool(values.get("insecure")), cacert=values.get("cacert"),
-        identity=values.get("identity"), known_hosts=values.get("known-hosts"),
-        max_time=values.get("max-time"), speed_limit=values.get("speed-limit"),
-        speed_time=values.get("speed-time"), max_filesize=values.get("max-filesize"),
-    )
     if values.get("insecure") and values.get("cacert"):
         raise UsageError(f"{command}: --insecure and --cacert exclude each other; give one")
+    wait = values["timeout"]  # --timeout: each connect and each wait for data, as curl's
+    fields.update(
+        timeout=Timeout(values.get("max-time"), connect=wait, read=wait), retries=values["retry"],
+        retry_delay=values["retry-delay"], resume=bool(values.get("continue")), limit_rate=values.get("limit-rate"),
+        insecure=bool(values.get("insecure")), cacert=values.get("cacert"),
+        identity=values.get("identity"), known_hosts=values.get("known-hosts"),
+        speed_limit=values.get("speed-limit"), speed_time=values.get("speed-time"),
+        max_filesize=values.get("max-filesize"),
+    )
     if url is not None:
-        options.user, options.password = credentials(values, url, command)
-        options.netrc = False  # ~/.netrc was read just now
-    return options
+        fields["user"], fields["password"] = credentials(values, url, command)
+        fields["netrc"] = False  # ~/.netrc was read just now
+    return Options(**fields)
 
 
 # --- get -------------------------------------------------------------------------------
@@ -336,15 +340,12 @@ def parse(argv):
     return {"values": values, "jobs": jobs}
 
 
-def _http_request(values, options, target):
-    """Headers, --data, -G and -X into the options of one http(s) URL."""
-    options.headers = list(values.get("header") or [])
-    options.user_agent = values.get("user-agent")
-    options.max_redirects = values["max-redirects"]
-    options.follow = values["max-redirects"] > 0
-    options.proxy = values.get("proxy")
-    options.no_proxy = bool(values.get("noproxy"))
-    options.compressed = bool(values.get("compressed"))
+def _http_request(values, target):
+    """Headers, --data, -G and -X of one http(s) URL: (the URL, its Options fields)."""
+    headers = list(values.get("header") or [])
+    fields = {"headers": headers, "user_agent": values.get("user-agent"), "max_redirects": values["max-redirects"],
+              "follow": values["max-redirects"] > 0, "proxy": values.get("proxy"),
+              "no_proxy": bool(values.get("noproxy")), "compressed": bool(values.get("compressed"))}
     method = values.get("request")
     if method is not None:
         method = method.upper()
@@ -366,12 +367,12 @@ def _http_request(values, options, target):
             path += ("&" if "?" in path else "?") + encoded
             target = Target(target.scheme, target.host, target.port, path, target.user, target.password)
         else:
-            options.data = encoded.encode("ascii")
-            if not any(n.lower() == "content-type" for n, _ in options.headers):
-                options.headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+            fields["data"] = encoded.encode("ascii")
+            if not any(n.lower() == "content-type" for n, _ in headers):
+                headers.append(("Content-Type", "application/x-www-form-urlencoded"))
             method = method or "POST"
-    options.method = method
-    return target
+    fields["method"] = method
+    return target, fields
 
 
 def _tracer(err):
@@ -397,12 +398,12 @@ def work(request, out, err) -> int:
             raise UsageError(f"{COMMAND}: --output-dir {values['output-dir']}: {exc.strerror}") from None
     prepared = []
     for target, dest, checksum in jobs:
-        options = build_options(values, target)
-        options.checksum = checksum
+        options = build_options(values, target, checksum=checksum)
         if target.scheme in ("http", "https"):
-            target = _http_request(values, options, target)
+            target, fields = _http_request(values, target)
             if values.get("verbose"):
-                options.trace = _tracer(err)
+                fields["trace"] = _tracer(err)
+            options = options.replace(**fields)
         prepared.append((target, dest, options))
     if values.get("head"):
         return _heads(prepared, out, err)

@@ -81,8 +81,7 @@ def work(request, out, err) -> int:
     from netkit.transfer._api import upload
 
     values, url = request["values"], request["url"]
-    options = build_options(values, url, COMMAND)
-    options.content_type = values.get("content-type")
+    options = build_options(values, url, COMMAND, content_type=values.get("content-type"))
     try:
         with open_display(err, not values.get("quiet")) as display:
             result = upload(request["path"], url, options, display.task(os.path.basename(request["path"])),

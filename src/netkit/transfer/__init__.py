@@ -4,7 +4,8 @@
 
     from netkit.transfer import Options, download, upload, mirror
     download("https://example.com/file.iso", "file.iso",
-             Options(checksum=("sha256", "..."), retries=5, resume=True))
+             Options(checksum="sha256=...", retries=5, resume=True, timeout=Timeout(600, connect=5)))
+    download("https://example.com/small.json", "small.json", timeout=30)   # 30 s in all
     upload("report.csv", "sftp://me@host/srv/in/", Options(identity="~/.ssh/id_ed25519"))
     mirror("ftp://host/pub/logs/", "logs", Options(), include=["*.log"], workers=4, delete=True)
     download_many([(url, dest, Options()), ...], workers=4)   # several at once
@@ -25,11 +26,17 @@ TYPE_CHECKING = False
 
 _MODULES = {
     "netkit.transfer._common": ("Cancelled", "CutError", "HTTPStatusError", "IntegrityError", "LocalError",
-                                "Options", "RemoteError", "Result", "parse_checksum"),
+                                "RemoteError", "Result", "parse_checksum"),
+    "netkit.transfer._options": ("Options",),
     "netkit.transfer._mirror": ("MirrorResult", "mirror"),
     "netkit.transfer._api": ("download", "download_many", "head", "remote_name", "upload"),
 }
 if TYPE_CHECKING:  # what mypy and IDEs see: _MODULES' names (tests/test_exported_members.py)
+    import os
+    from collections.abc import Callable, Iterable
+
+    from netkit.core.target import Target
+    from netkit.core.timeout import Timeout
     from netkit.transfer._api import download as download
     from netkit.transfer._api import download_many as download_many
     from netkit.transfer._api import head as head
@@ -40,35 +47,46 @@ if TYPE_CHECKING:  # what mypy and IDEs see: _MODULES' names (tests/test_exporte
     from netkit.transfer._common import HTTPStatusError as HTTPStatusError
     from netkit.transfer._common import IntegrityError as IntegrityError
     from netkit.transfer._common import LocalError as LocalError
-    from netkit.transfer._common import Options as Options
     from netkit.transfer._common import RemoteError as RemoteError
     from netkit.transfer._common import Result as Result
     from netkit.transfer._common import parse_checksum as parse_checksum
     from netkit.transfer._mirror import MirrorResult as MirrorResult
     from netkit.transfer._mirror import mirror as mirror
+    from netkit.transfer._options import Options as Options
 else:
     __all__, __getattr__, __dir__ = lazy_names(__name__, _MODULES, own=("adownload", "amirror", "aupload"))
 
 
-async def adownload(url, dest, options=None, progress=None):
+async def adownload(url: "str | Target", dest: "str | os.PathLike[str]", options: "Options | None" = None,
+                    progress: "Callable[..., object] | None" = None, *,
+                    timeout: "float | Timeout | None" = None) -> "Result":
     """:func:`download` from a coroutine (runs in a worker thread; cancel with the
     options' ``cancel`` event)."""
     import asyncio
+    import functools
 
     from netkit.transfer._api import download
 
-    return await asyncio.to_thread(download, url, dest, options, progress)
+    return await asyncio.to_thread(functools.partial(download, url, dest, options, progress, timeout=timeout))
 
 
-async def aupload(path, url, options=None, progress=None, method="PUT"):
+async def aupload(path: "str | os.PathLike[str]", url: "str | Target", options: "Options | None" = None,
+                  progress: "Callable[..., object] | None" = None, method: str = "PUT", *,
+                  timeout: "float | Timeout | None" = None) -> "Result":
+    """:func:`upload` from a coroutine (in a worker thread)."""
     import asyncio
+    import functools
 
     from netkit.transfer._api import upload
 
-    return await asyncio.to_thread(upload, path, url, options, progress, None, method)
+    return await asyncio.to_thread(functools.partial(upload, path, url, options, progress, None, method,
+                                                     timeout=timeout))
 
 
-async def amirror(source, dest, options, include=(), exclude=(), *, delete=False, dry_run=False, workers=1):
+async def amirror(source: str, dest: str, options: "Options | None", include: "Iterable[str]" = (),
+                  exclude: "Iterable[str]" = (), *, delete: bool = False, dry_run: bool = False,
+                  workers: int = 1) -> "MirrorResult":
+    """:func:`mirror` from a coroutine (in a worker thread)."""
     import asyncio
     import functools
 

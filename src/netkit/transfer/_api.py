@@ -5,8 +5,12 @@ optionally ``progress(done, total, final=False)``; each returns a :class:`Result
 raises one of netkit's errors. Nothing here prints.
 """
 
+from __future__ import annotations
+
 import os
+from collections.abc import Callable, Sequence
 from time import monotonic
+from typing import TYPE_CHECKING
 
 from netkit.core.errors import UsageError
 from netkit.core.target import Target, parse_target, percent_decode
@@ -22,13 +26,20 @@ from netkit.transfer._common import (
 )
 from netkit.transfer._part import PartFile
 
+if TYPE_CHECKING:
+    from netkit.core.timeout import Timeout
+
+    Url = str | Target
+    Progress = Callable[..., object]  # progress(done, total, final=False)
+    OnRetry = Callable[[BaseException, int, float], object]  # on_retry(error, attempt, delay)
+
 __all__ = ["SCHEMES", "check_destinations", "download", "download_many", "head", "remote_name", "transfer_target", "upload"]
 
 SCHEMES = {"http": 80, "https": 443, "ftp": 21, "ftps": 21, "sftp": 22}
 GET_SCHEMES = (*SCHEMES, "file")
 
 
-def transfer_target(text, schemes=GET_SCHEMES) -> Target:
+def transfer_target(text: Url, schemes: Sequence[str] = GET_SCHEMES) -> Target:
     """``text`` (or a :class:`Target`, as it is) as a URL netkit can transfer: core's
     :func:`~netkit.core.target.parse_target` with the transfer schemes and ports, file://
     naming this machine only, an ftp:// path fit for a command line. UsageError names the
@@ -104,19 +115,29 @@ def _backend(scheme):
     return mod
 
 
-def head(url, options=None):
+def _options(options: Options | None, timeout: float | Timeout | None) -> Options:
+    """``options`` (default: Options()), with ``timeout`` when given (as Options' own)."""
+    options = options or Options()
+    return options if timeout is None else options.replace(timeout=timeout)
+
+
+def head(url: Url, options: Options | None = None, *,
+         timeout: float | Timeout | None = None) -> tuple[int, str, str, list[tuple[str, str]]]:
     """(status, reason, version, headers) of an HTTP(S) URL, redirects followed."""
     from netkit.transfer import _http
 
-    options = options or Options()
+    options = _options(options, timeout)
     target = with_login(transfer_target(url, ("http", "https")), options)
     return _http.head(target, options, options.method or "HEAD")
 
 
-def download(url, dest, options=None, progress=None, on_retry=None) -> Result:
+def download(url: Url, dest: str | os.PathLike[str], options: Options | None = None,
+             progress: Progress | None = None, on_retry: OnRetry | None = None, *,
+             timeout: float | Timeout | None = None) -> Result:
     """Fetch ``url`` into the file ``dest`` ("-" is standard output). The destination
-    appears only complete and verified; on failure at most ``dest.part`` remains."""
-    options = options or Options()
+    appears only complete and verified; on failure at most ``dest.part`` remains.
+    ``timeout`` (seconds: the whole transfer; or a Timeout) replaces the options'."""
+    options = _options(options, timeout)
     target = with_login(transfer_target(url), options)
     mod = _backend(target.scheme)
     if dest == "-":
@@ -150,10 +171,11 @@ def download(url, dest, options=None, progress=None, on_retry=None) -> Result:
                   status=facts.get("status"), headers=facts.get("headers"))
 
 
-def upload(path, url, options=None, progress=None, on_retry=None, method="PUT") -> Result:
+def upload(path: str | os.PathLike[str], url: Url, options: Options | None = None, progress: Progress | None = None,
+           on_retry: OnRetry | None = None, method: str = "PUT", *, timeout: float | Timeout | None = None) -> Result:
     """Send the local file ``path`` to ``url`` (ftp, ftps, sftp: to a temporary name,
-    renamed when complete; http(s): the body of a PUT or POST)."""
-    options = options or Options()
+    renamed when complete; http(s): the body of a PUT or POST). ``timeout`` as download's."""
+    options = _options(options, timeout)
     target = with_login(transfer_target(url, ("http", "https", "ftp", "ftps", "sftp")), options)
     path = os.fspath(path)
     try:
@@ -208,7 +230,9 @@ def _text(url):
     return url.text if isinstance(url, Target) else str(url)
 
 
-def download_many(jobs, progress_for=None, workers=4, on_retry_for=None):
+def download_many(jobs: Sequence[tuple[Url, str | os.PathLike[str], Options | None]],
+                  progress_for: Callable[[int], Progress | None] | None = None, workers: int = 4,
+                  on_retry_for: Callable[[int], OnRetry | None] | None = None) -> list[Result | Exception]:
     """Run ``[(url, dest, Options), ...]`` with up to ``workers`` at once (threads: the
     transfers block in the kernel, not in Python). Returns one Result or exception per
     job, in order. ``progress_for(index)`` and ``on_retry_for(index)`` give each job its
@@ -218,9 +242,8 @@ def download_many(jobs, progress_for=None, workers=4, on_retry_for=None):
 
     check_destinations([(url, dest) for url, dest, _options in jobs])
     cancel = threading.Event()
-    for _url, _dest, options in jobs:
-        options.cancel = cancel
-    results = [None] * len(jobs)
+    jobs = [(url, dest, (options or Options()).replace(cancel=cancel)) for url, dest, options in jobs]
+    results: list = [None] * len(jobs)
     pending = list(range(len(jobs)))
     lock = threading.Lock()
 

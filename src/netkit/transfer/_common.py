@@ -32,6 +32,7 @@ from netkit.core.errors import (
     TooLargeError,
 )
 from netkit.core.fs import LocalError, local_error
+from netkit.transfer._options import Options
 
 __all__ = [
     "CHECKSUMS",
@@ -111,47 +112,6 @@ def parse_checksum(text: str):
     if len(digest) != sizes[algo] or any(c not in "0123456789abcdef" for c in digest):
         raise ValueError(f"{text!r}: a {algo} checksum is {sizes[algo]} hexadecimal digits")
     return algo, digest
-
-
-class Options:
-    """How to transfer; every field has a safe default. Built by the CLI or by callers."""
-
-    def __init__(self, **kw):
-        self.timeout = 30.0  # connect and idle-read timeout, seconds
-        self.retries = 3
-        self.retry_delay = 1.0
-        self.resume = False  # continue an existing .part (-c); retries always resume
-        self.checksum = None  # (algo, hex)
-        self.limit_rate = None  # bytes per second
-        self.max_time = None  # seconds for the whole transfer, retries included (curl -m); mirror: the run
-        self.speed_limit = None  # bytes per second below which... (curl -Y)
-        self.speed_time = None  # ...for this many seconds the transfer fails (curl -y; default 30)
-        self.max_filesize = None  # bytes a downloaded file may hold (curl --max-filesize): a bomb, an endless body
-        self.insecure = False
-        self.cacert = None
-        self.headers = []  # [(name, value)]
-        self.user_agent = None
-        self.user = None
-        self.password = None
-        self.netrc = True  # no user given: the URL's, else ~/.netrc's (as curl --netrc, requests)
-        self.max_redirects = 10
-        self.follow = True
-        self.proxy = None  # a Target, or None for the environment's
-        self.no_proxy = False
-        self.compressed = False
-        self.method = None
-        self.data = None  # bytes of a request body
-        self.content_type = None
-        self.identity = None  # SSH private key file
-        self.known_hosts = None  # SSH known_hosts file (None: ~/.ssh/known_hosts)
-        self.keep_mtime = True
-        self.env = None
-        self.cancel = None  # a threading.Event; set -> Cancelled
-        self.trace = None  # http: trace(line) for each -v line (request and response heads, masked)
-        for key, value in kw.items():
-            if not hasattr(self, key):
-                raise TypeError(f"unknown transfer option {key!r}")
-            setattr(self, key, value)
 
 
 class Result:

@@ -177,6 +177,7 @@ class FtpSession:
         url, options = self.url, self.options
         tls = url.scheme == "ftps"
         timeout = options.timeout if self.watchdog is None else self.watchdog.remaining(options.timeout)
+        connect = options.connect_timeout if self.watchdog is None else self.watchdog.remaining(options.connect_timeout)
         if tls:
             from netkit.drivers._tls import context_for
             from netkit.proto.actions import TLSParams
@@ -187,7 +188,9 @@ class FtpSession:
             ftp = _ftp_class(False)(timeout=timeout)
         self.ftp = ftp
         self._watch(ftp)  # its .sock, the control connection, once connected
-        self.call(f"connecting to {self.peer}", ftp.connect, url.host, url.port, timeout)
+        self.call(f"connecting to {self.peer}", ftp.connect, url.host, url.port, connect)
+        ftp.timeout = timeout  # each wait from here on (replies, data connections): the read phase
+        ftp.sock.settimeout(timeout)
         if tls:
             self.call("asking for TLS (AUTH TLS)", ftp.auth)
         user = options.user if options.user is not None else url.user

@@ -150,8 +150,8 @@ def _connect(url, options, watchdog=None):
 
     proxy = _proxy_for(url, options)
     host, port = (proxy.host, proxy.port) if proxy else (url.host, url.port)
-    timeout = options.timeout if watchdog is None else watchdog.remaining(options.timeout)
-    sock, peer = open_connection(host, port, timeout)
+    timeout = options.connect_timeout if watchdog is None else watchdog.remaining(options.connect_timeout)
+    sock, peer = open_connection(host, port, timeout)  # and the TLS handshake below: the connect phase
     conn = _Conn(sock, peer, watchdog)
     try:
         if proxy is not None and url.scheme == "https":
@@ -166,6 +166,7 @@ def _connect(url, options, watchdog=None):
             ctx = context_for(TLSParams(url.host, verify=not options.insecure, cafile=options.cacert))
             conn.sock = sock = _full_socket(sock)
             conn.sock = ctx.wrap_socket(sock, server_hostname=url.host)
+        conn.sock.settimeout(options.timeout if watchdog is None else watchdog.remaining(options.timeout))  # reads
     except OSError as exc:
         conn.close()
         raise map_error(exc, peer, "connect", doing=f"in the TLS handshake with {peer}", timeout=timeout) from None

@@ -341,7 +341,7 @@ def _copy_all(box, url, options, jobs, download, local, progress_for, on_file, r
     # --limit-rate is the mirror's, not each connection's: the workers share it.
     shared = SharedRate(options.limit_rate) if options.limit_rate else None
     if options.cancel is None:
-        options.cancel = threading.Event()
+        options = options.replace(cancel=threading.Event())
     cancel = options.cancel
 
     def record(rel, outcome):

@@ -129,7 +129,7 @@ class Session:
 
         url, options = self.url, self.options
         user = options.user if options.user is not None else url.user
-        timeout = options.timeout if self.watchdog is None else self.watchdog.remaining(options.timeout)
+        timeout = options.connect_timeout if self.watchdog is None else self.watchdog.remaining(options.connect_timeout)
         kw = {"port": url.port, "compression_algs": None, "encryption_algs": list(ENCRYPTION),
               "connect_timeout": timeout, "login_timeout": timeout,
               "window": WINDOW, "max_pktsize": MAX_PACKET}
