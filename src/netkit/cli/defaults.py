@@ -139,22 +139,26 @@ def resolve(table, flags, environ, doc=None, path=None) -> dict:
     the value as parse_argv gives it (a list of strings; True/False for a flag), where it
     came from, and its precedence (0 highest). ``doc``/``path``: the file, read here when
     None. A bad value is a UsageError naming its origin."""
-    by_name = {o.name: o for o in flags.values()}
-    names = [n for n in SAFE.get(table, ()) if n in by_name]
     if doc is None:
         located = config_path(environ)
         if located is not None:
             path = located[0]
             doc = read_config(path, located[1])
+    # One pass over the environment's names, not two failed look-ups per option: a missing
+    # os.environ key costs a KeyError, and 30 of them were most of this function's time.
+    ours = [k for k in environ if k.startswith("NETKIT_")]
     found = {}
-    for name in names:
-        option = by_name[name]
+    if not ours and not doc:
+        return found
+    for name in SAFE.get(table, ()):
+        option = flags.get(f"--{name}")
+        if option is None:
+            continue
         var = name.upper().replace("-", "_")
         shared = table in SHARED.get(name, ())
         for rank, env in enumerate((f"NETKIT_{table.upper()}_{var}", f"NETKIT_{var}")[:1 + shared]):
-            text = environ.get(env)
-            if text is not None:
-                found[name] = (_from_env(option, text, env), env, rank)
+            if env in ours:
+                found[name] = (_from_env(option, environ[env], env), env, rank)
                 break
         else:
             for rank, section in ((2, table), (3, "defaults"))[:1 + shared]:
