@@ -60,12 +60,21 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def local_error(exc: OSError, what: str) -> LocalError:
-    """An OSError of this machine as one line that says the local side failed."""
+    """An OSError of this machine as one line that says the local side failed. ``what``
+    names a local path, which may come from the peer (-O, a mirror's listing): escaped."""
     import errno
 
+    what = _shown(what)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return LocalError(f"disk full {what} (on this machine)")
     return LocalError(f"{exc.strerror or exc} {what} (on this machine)")
+
+
+def _shown(path) -> str:
+    """A local path as an error says it: a name the peer chose may hold ESC sequences."""
+    from netkit.core.text import for_terminal
+
+    return for_terminal(str(path))
 
 
 def check_name(name: str) -> str:
@@ -164,11 +173,11 @@ def inside(top: str, rel: str) -> str:
                 real_top = os.path.realpath(top)
             real = os.path.realpath(current)
             if not _within(real, real_top):
-                raise LocalError(f"local {current} is a link out of {top} (to {real}): not followed")
+                raise LocalError(f"local {_shown(current)} is a link out of {_shown(top)} (to {_shown(real)}): not followed")
             if not os.path.isdir(real):
-                raise LocalError(f"local {current} is not a directory")
+                raise LocalError(f"local {_shown(current)} is not a directory")
         elif not stat.S_ISDIR(st.st_mode):
-            raise LocalError(f"local {current} is not a directory")
+            raise LocalError(f"local {_shown(current)} is not a directory")
     return os.path.join(top, *parts)
 
 
@@ -198,7 +207,7 @@ def open_temp(path: str, keep: bool = False, mode: int = 0o666):
     try:
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino):
-            raise LocalError(f"local {path} changed while it was opened: not written")
+            raise LocalError(f"local {_shown(path)} changed while it was opened: not written")
         _refuse_unless_ours(path, st)
         os.set_blocking(fd, True)
         size = st.st_size
@@ -232,7 +241,7 @@ def rename_temp(fd: int, temp: str, dest: str):
     renames by name only: the check narrows the window to the two calls.) OSError as
     os.replace's; LocalError for a swapped name."""
     if not _still_names(fd, temp):
-        raise LocalError(f"local {temp} was replaced while it was written: not renamed to {dest}")
+        raise LocalError(f"local {_shown(temp)} was replaced while it was written: not renamed to {_shown(dest)}")
     os.replace(temp, dest)
 
 
@@ -257,7 +266,7 @@ def _refuse_unless_ours(path, st):
         problem = "has other names (hard links)"
     else:
         return
-    raise LocalError(f"local {path} {problem}: not written through; remove it or choose another destination")
+    raise LocalError(f"local {_shown(path)} {problem}: not written through; remove it or choose another destination")
 
 
 def check_output_file(path: str):

@@ -3,6 +3,7 @@
 import os
 
 from netkit.core.fs import LocalError, local_error, open_temp
+from netkit.core.text import for_terminal
 from netkit.transfer._common import BUFFER_SIZE, CutError, IntegrityError
 
 __all__ = ["PartFile"]
@@ -34,10 +35,10 @@ class PartFile:
 
                 st = os.lstat(dest) if named_by_peer else os.stat(dest)
                 if stat.S_ISDIR(st.st_mode):
-                    raise LocalError(f"{dest} is a directory; give a file name (-o DIR/NAME)")
+                    raise LocalError(f"{for_terminal(dest)} is a directory; give a file name (-o DIR/NAME)")
                 if named_by_peer:
                     if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
-                        raise LocalError(f"local {dest} is not a regular file: not replaced")
+                        raise LocalError(f"local {for_terminal(dest)} is not a regular file: not replaced")
                 else:
                     self.direct = not stat.S_ISREG(st.st_mode)
             except FileNotFoundError:
