@@ -338,3 +338,15 @@ def test_the_monitor_reads_its_own_file_not_the_users_defaults(home, nginx, tmp_
     assert code == 0 and timeout_of(out) == 10, out + err  # the check's built-in timeout
     code, out, _ = run_netkit("check", f"tcp://127.0.0.1:{nginx.http_port}")
     assert code == 0 and timeout_of(out) == 4
+
+
+def test_every_command_takes_no_config(home):
+    """parse_argv takes --no-config for every command and subcommand, as its help says."""
+    from netkit.cli.completion import tables
+
+    write_config(home, "[get\n")  # a broken file: neither --help nor --no-config reads it
+    for command, (_, contexts) in tables().items():
+        for sub in contexts:
+            argv = [command, *([sub] if sub else []), "--no-config", "--help"]
+            code, out, err = run_netkit(*argv)
+            assert code == 0 and out and not err, (argv, err)
