@@ -167,3 +167,13 @@ def test_the_monitors_probe_never_completes_a_login_from_its_netrc(home):
 
     spec = make_spec(parse_check_target("http://h.test/"), {"user": "admin"}, spell=lambda name: name)
     assert spec.password == SECRET  # the library's default: netrc, as curl and requests read it
+
+
+def test_env_secret_is_the_one_reader_of_secrets_from_the_environment():
+    from netkit.core.credentials import env_secret
+
+    assert env_secret("PW", "--password-env", {"PW": SECRET}) == SECRET
+    with pytest.raises(UsageError) as caught:
+        env_secret("NOPE", "store-password-env", {"PW": SECRET}, hint=" (or leave it out)")
+    assert str(caught.value) == ("store-password-env NOPE: the environment has no NOPE; export NOPE=... first "
+                                 "(or leave it out)")

@@ -375,10 +375,9 @@ def run_send(request, out, err) -> int:
     token = None
     if values.get("oauth-token-env"):
         user, password = values.get("user") or target.user, None
-        var = values["oauth-token-env"]
-        if var not in os.environ:
-            raise UsageError(f"--oauth-token-env {var}: the environment has no {var}; export {var}=... first")
-        token = os.environ[var]
+        from netkit.core.credentials import env_secret
+
+        token = env_secret(values["oauth-token-env"], "--oauth-token-env")
         if user is None:
             raise UsageError(f"{cmd}: XOAUTH2 needs a user: --user NAME or {target.scheme}://NAME@host")
     else:

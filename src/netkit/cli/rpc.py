@@ -153,9 +153,9 @@ def help_text() -> str:
 def _env(var, option):
     if var is None:
         return None
-    if var not in os.environ:
-        raise UsageError(f"{COMMAND}: --{option} {var}: the environment has no {var}; export {var}=... first")
-    value = os.environ[var]
+    from netkit.core.credentials import env_secret
+
+    value = env_secret(var, f"{COMMAND}: --{option}")
     if not value:
         raise UsageError(f"{COMMAND}: --{option} {var}: {var} is empty")
     return value

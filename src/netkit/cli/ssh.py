@@ -269,11 +269,9 @@ def _terminal_prompt():
 
 
 def _env_value(var, what):
-    import os
+    from netkit.core.credentials import env_secret
 
-    if var not in os.environ:
-        raise UsageError(f"--{what} {var}: the environment has no {var}; export {var}=... first")
-    return os.environ[var]
+    return env_secret(var, f"--{what}")
 
 
 def settings_from(request, err):

@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # annotations only: nothing more on a check's start-up
     # (the user when the source gave one, the password, the source's name)
     Found = tuple[str | None, str | None, str | None]
 
-__all__ = ["MAX_NETRC_BYTES", "Credentials", "netrc_entry", "resolve"]
+__all__ = ["MAX_NETRC_BYTES", "Credentials", "env_secret", "netrc_entry", "resolve"]
 
 # Schemes whose password travels base64-encoded in a header, not on a protocol line.
 _HEADER_SCHEMES = frozenset(("http", "https"))
@@ -133,10 +133,7 @@ def _password(target: Target, user: str | None, named: bool, password: str | Non
     if target.password is not None and (not named or user == target.user):
         return None, target.password, "url"
     if password_env is not None:
-        if password_env not in env:
-            raise UsageError(f"{spell('password-env')} {password_env}: the environment has no {password_env}; export "
-                             f"{password_env}=... first")
-        return None, env[password_env], "env"
+        return None, env_secret(password_env, spell("password-env"), env), "env"
     if netrc and target.host:
         entry = netrc_entry(target.host, env)
         if entry is not None:
@@ -146,6 +143,16 @@ def _password(target: Target, user: str | None, named: bool, password: str | Non
             if user is not None and (not login or login == user):
                 return None, secret, "netrc"
     return None
+
+
+def env_secret(var: str, option: str, env: Mapping[str, str] | None = None, *, hint: str = "") -> str:
+    """The value of the environment variable ``var``, which ``option`` (as the user wrote
+    it: ``--password-env``, ``store-password-env``) names: the one way netkit reads a secret
+    from the environment. UsageError saying to export it when it is not set."""
+    env = os.environ if env is None else env
+    if var not in env:
+        raise UsageError(f"{option} {var}: the environment has no {var}; export {var}=... first{hint}")
+    return env[var]
 
 
 def _last_resort(target: Target, user: str, named: bool, prompt: Prompt | bool | None,

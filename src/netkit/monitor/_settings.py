@@ -130,14 +130,15 @@ def settings_from_table(path, table, env, base) -> Settings:
     if password_var is not None:
         if not store.startswith(("postgresql://", "postgres://")):
             raise UsageError(f"{where}: store-password-env applies to a postgresql:// store only")
-        if password_var not in env:
-            raise UsageError(f"{where}: store-password-env {password_var}: the environment has no {password_var}; "
-                             f"export {password_var}=... first")
-        store = _with_password(store, env[password_var])
+        from netkit.core.credentials import env_secret
+
+        store = _with_password(store, env_secret(password_var, f"{where}: store-password-env", env))
     token_var = get("api-token-env", _env_name, '"NETKIT_API_TOKEN"')
-    if token_var is not None and token_var not in env:
-        raise UsageError(f"{where}: api-token-env {token_var}: the environment has no {token_var}; "
-                         f"export {token_var}=... first (or leave api-token-env out: the API is read-only then)")
+    if token_var is not None:
+        from netkit.core.credentials import env_secret
+
+        env_secret(token_var, f"{where}: api-token-env", env,
+                   hint=" (or leave api-token-env out: the API is read-only then)")
     token = env.get(token_var or DEFAULT_API_TOKEN_ENV) or None
     return Settings(
         state_dir=state_dir, store=store,
