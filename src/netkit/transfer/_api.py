@@ -66,7 +66,7 @@ def transfer_target(text: Url, schemes: Sequence[str] = GET_SCHEMES) -> Target:
 def with_login(target, options):
     """``target`` with the user and password to log in with, when ``options`` names no
     user: the URL's, completed from ~/.netrc (:func:`netkit.core.credentials.resolve`, as
-    curl --netrc and requests read it; ``options.netrc = False`` turns that off). sftp://
+    curl --netrc and requests read it; ``Options(netrc=False)`` turns that off). sftp://
     without a user stays as it is: ~/.ssh/config and the local user name decide. A
     redirect to another origin drops what this gives (:func:`netkit.proto.http.next_request`)."""
     if options.user is not None or not options.netrc or target.scheme == "file":
