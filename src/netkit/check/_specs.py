@@ -89,11 +89,15 @@ class _Check:
         object.__setattr__(self, "_spec", _validate(self))
 
     def __repr__(self) -> str:
-        given = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+        """The keywords given, secrets masked: the password, a URL's (the check's, a proxy's)
+        and credential headers' values, as the transcripts mask them."""
+        from netkit.core.secrets import mask_url
+
+        given = [f"{f.name}={_shown(f.name, getattr(self, f.name))}" for f in fields(self)
                  if f.init and f.name not in _OWN and _is_set(getattr(self, f.name))]
         if getattr(self, "password", None) is not None:
             given.append("password='********'")
-        return f"{type(self).__name__}({', '.join([repr(self.url), *given])})"
+        return f"{type(self).__name__}({', '.join([repr(mask_url(self.url)), *given])})"
 
     @property
     def spec(self) -> CheckSpec:
@@ -278,6 +282,21 @@ def from_url(url: str, **options: object) -> AnyCheck:
         raise UsageError(f"{key} does not apply to {scheme}:// checks (it is for "
                          f"{scheme_list(option.schemes)})")
     return family(url, **options)  # type: ignore[arg-type,return-value]  # checked against its fields above
+
+
+def _shown(name: str, value: object) -> str:
+    """``repr(value)`` of the keyword ``name`` with its secrets masked (see __repr__)."""
+    from collections.abc import Mapping
+
+    from netkit.core.secrets import mask_header, mask_url
+
+    if name == "header" and isinstance(value, Mapping):
+        value = {n: mask_header(n, v) for n, v in value.items()}
+    elif name == "header" and isinstance(value, (list, tuple)):
+        value = [(item[0], mask_header(item[0], item[1])) if isinstance(item, tuple) else
+                 f"{item.partition(':')[0]}: {mask_header(item.partition(':')[0].strip(), item.partition(':')[2].strip())}"
+                 if isinstance(item, str) and ":" in item else item for item in value]
+    return mask_url(repr(value))
 
 
 def _is_set(value: object) -> bool:

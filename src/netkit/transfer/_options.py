@@ -48,6 +48,16 @@ _FIELDS = (
 _SPREAD = ("timeout", "connect_timeout", "max_time")
 
 
+def _shown(name: str, value: object) -> str:
+    """``repr(value)`` as Options' repr shows it: credential headers' values masked (an
+    Authorization or API key header), and a URL's password."""
+    from netkit.core.secrets import mask_header, mask_url
+
+    if name == "headers":
+        value = tuple((n, mask_header(n, v)) for n, v in value)  # type: ignore[attr-defined]
+    return mask_url(repr(value))
+
+
 def _bad(name: str, value: object, want: str) -> UsageError:
     return UsageError(f"Options({name}={value!r}): {want}")
 
@@ -290,6 +300,6 @@ class Options:
 
     def __repr__(self) -> str:
         fresh = Options()
-        shown = [f"{name}={'***' if name == 'password' else repr(getattr(self, name))}" for name in _FIELDS
+        shown = [f"{name}={'***' if name == 'password' else _shown(name, getattr(self, name))}" for name in _FIELDS
                  if getattr(self, name) != getattr(fresh, name)]
         return f"Options({', '.join(shown)})"
