@@ -177,3 +177,8 @@ def test_env_secret_is_the_one_reader_of_secrets_from_the_environment():
         env_secret("NOPE", "store-password-env", {"PW": SECRET}, hint=" (or leave it out)")
     assert str(caught.value) == ("store-password-env NOPE: the environment has no NOPE; export NOPE=... first "
                                  "(or leave it out)")
+
+
+def test_a_url_without_a_scheme_is_named_as_such():
+    with pytest.raises(UsageError, match=r"'example.com' is not a URL; credentials are for scheme://"):
+        resolve("example.com")

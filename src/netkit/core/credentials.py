@@ -195,7 +195,12 @@ def _target(url_or_target: str | Target) -> Target:
     if isinstance(url_or_target, Target):
         return url_or_target
     text = str(url_or_target).strip()
-    scheme = text.partition("://")[0].lower()
+    scheme, sep, _ = text.partition("://")
+    if not sep or not scheme:
+        from netkit.core.secrets import mask_url
+
+        raise UsageError(f"{mask_url(text)!r} is not a URL; credentials are for scheme://[user@]host[:port]/...")
+    scheme = scheme.lower()
     try:
         return parse_target(text, {scheme: 0}, hostless=frozenset((scheme,)))
     except ValueError as exc:
