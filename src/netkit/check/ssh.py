@@ -334,7 +334,7 @@ def judge(spec, exchange, now) -> CheckResult:
         details["host_key_algorithms"] = outcome.kexinit.server_host_key_algorithms
     version = f"{ident.version_text} (protocol {ident.protocol})"
     problems = []  # (status, text): what is wrong, in the order it is told
-    notes = []
+    notes: list[str] = []
     expected = spec.get("protocol")
     if not _protocol_ok(expected, ident.protocol):
         problems.append((CRITICAL, f"protocol version mismatch, expected '{expected}'"))

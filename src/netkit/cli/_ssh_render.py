@@ -5,6 +5,10 @@ after the library's."""
 
 from netkit.core.text import for_terminal
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["Progress", "grouped", "interrupted", "report_failures", "summary_table", "write_json"]
 
 COMMAND = "netkit ssh"
@@ -43,7 +47,7 @@ def summary_table(results, kind="run") -> str:
 def grouped(results) -> str:
     """clubak's view: each distinct output once, under the hosts that gave it (as kept:
     the last --keep-output bytes of each stream, said when more came)."""
-    groups = {}
+    groups: dict[tuple[Any, ...], list[str]] = {}
     for r in results:
         if r.error is not None:
             continue

@@ -9,6 +9,10 @@ a start-up budget of a few tens of milliseconds in all. It supports what users t
 from netkit.core.errors import UsageError
 from netkit.core.text import suggest
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["fit_help", "flag_table", "flag_text", "help_width", "option_rows", "parse_argv", "parse_values", "suggest",
            "wrap_help"]
 
@@ -26,7 +30,7 @@ def parse_argv(argv, flags: dict, command: str, into=None):
     ``NETKIT_*`` variables (netkit.cli.defaults; into ``into`` when given) unless
     ``--no-config``; ``--no-FLAG`` turns off a flag.
     """
-    values = {}
+    values: dict[str, Any] = {}
     off = set()
     config = True
     positional = []
@@ -215,7 +219,7 @@ def parse_values(argv, flags: dict, command: str):
     the value for ``one``, a list for ``many``; defaults filled in}, [positional])."""
     raw, positional = parse_argv(argv, flags, command)
     by_name = {o.name: o for o in flags.values()}
-    values = {}
+    values: dict[str, Any] = {}
     for name, got in raw.items():
         option = by_name[name]
         if option.kind == "flag":

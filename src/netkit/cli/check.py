@@ -169,7 +169,7 @@ def help_text() -> str:
         "run options:\n"
     ]
     out += [row(opt) for opt in RUN_OPTIONS]
-    sections = {}
+    sections: dict[str | None, list[Option]] = {}
     for opt in OPTIONS:
         sections.setdefault(opt.group, []).append(opt)
     for title, options in sections.items():
@@ -375,7 +375,7 @@ def _sweep_forked(specs, settings, out, workers, concurrency) -> int:
     done = {}
     statuses = []
     next_index = 0
-    interrupted = []
+    interrupted: list[bool] = []
     for index, status, text in run_forked(
         specs, workers=workers, concurrency=concurrency, verbose=settings["verbose"],
         render=lambda result: _render(result, settings),

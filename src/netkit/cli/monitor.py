@@ -283,7 +283,7 @@ def config_to_dict(config) -> dict:
 
 def _target_dict(target, config) -> dict:
     info = target.info
-    opts = {}
+    opts: dict[str, object] = {}
     for name, value in target.spec.opts.items():
         if isinstance(value, (str, int, float, bool)) or value is None:
             opts[name] = value

@@ -10,6 +10,13 @@ without importing the check table, whose import costs milliseconds of start-up.
 
 __all__ = ["Option", "as_given", "positive", "seconds", "whole"]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+    from typing import Any, TypeVar
+
+    _Value = TypeVar("_Value")
+
 
 class Option:
     """``kind``: ``flag`` (on/off), ``one`` (the last value given wins) or ``many`` (a
@@ -19,8 +26,9 @@ class Option:
 
     __slots__ = ("name", "short", "kind", "parse", "schemes", "default", "metavar", "help", "example", "group")
 
-    def __init__(self, name, kind, parse, schemes, help, *, short=None, default=None, metavar=None,
-                 example=None):
+    def __init__(self, name: str, kind: str, parse: "Callable[[Any], Any] | None", schemes: "Collection[str] | None",
+                 help: str, *, short: str | None = None, default: object = None, metavar: str | None = None,
+                 example: str | None = None) -> None:
         self.name = name
         self.short = short
         self.kind = kind
@@ -30,7 +38,7 @@ class Option:
         self.metavar = metavar
         self.help = help
         self.example = example
-        self.group = None
+        self.group: str | None = None
 
     @classmethod
     def of(cls, field, help, *, short=None, metavar=None, example=None):
@@ -42,12 +50,12 @@ class Option:
 
 # Parsers the command-line tables share.
 
-def as_given(value):
+def as_given(value: "_Value") -> "_Value":
     """The value as typed (flags, paths, names checked later)."""
     return value
 
 
-def whole(text):
+def whole(text: object) -> int:
     """A whole number, 0 or more (ASCII digits: '²' is not a number here)."""
     text = str(text)
     if not (text.isascii() and text.isdigit()):
@@ -55,7 +63,7 @@ def whole(text):
     return int(text)
 
 
-def positive(text):
+def positive(text: object) -> int:
     """A whole number, 1 or more (ASCII digits: '²' is not a number here)."""
     text = str(text)
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
@@ -63,7 +71,7 @@ def positive(text):
     return int(text)
 
 
-def seconds(text):
+def seconds(text: object) -> float:
     """A duration in seconds, 0 < s <= a day (netkit.core.text.parse_seconds, imported on use)."""
     from netkit.core.text import parse_seconds
 

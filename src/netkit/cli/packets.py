@@ -11,6 +11,10 @@ from netkit.cli.options import Option, as_given, positive, seconds
 from netkit.cli.shell import dump_json
 from netkit.core.errors import NetError, UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["main"]
 
 COMMAND = "netkit packets"
@@ -350,7 +354,7 @@ def _sniff(request, out, err) -> int:
 
     # The -w file is made only once the capture can run (the interface, the filter and the
     # privilege all good): a mistake leaves no empty file behind.
-    opened = {}
+    opened: dict[str, Any] = {}
     try:
         if request["read"]:
             return _sniff_file(request, out, err, opened)

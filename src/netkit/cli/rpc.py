@@ -244,7 +244,7 @@ def _serve(config, err) -> int:
     except OSError as exc:
         hint = {98: " (another server listens there: stop it or choose --port)",
                 13: " (ports below 1024 need root; pick a higher --port)",
-                99: " (that address is not on this machine; --bind one it has)"}.get(exc.errno, "")
+                99: " (that address is not on this machine; --bind one it has)"}.get(exc.errno or 0, "")
         err.write(f"{COMMAND} serve: cannot listen on {config.bind}:{config.port}: {exc.strerror or exc}{hint}\n")
         return 1
 

@@ -8,6 +8,10 @@ from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
 from netkit.core.errors import UsageError
 from netkit.cli.options import Option, as_given, positive, seconds
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["help_text", "main"]
 
 COMMAND = "netkit ssh"
@@ -353,7 +357,7 @@ def _run(request, out, err) -> int:
     parallel = fit_to_descriptors(request["parallel"] or DEFAULT_PARALLEL)
     stream = not (request["group"] or request["json"] or request["quiet"])
 
-    unflushed = set()
+    unflushed: set[Any] = set()
 
     def flush():
         for target in unflushed:
@@ -372,7 +376,7 @@ def _run(request, out, err) -> int:
             asyncio.get_running_loop().call_soon(flush)
         unflushed.add(target)
 
-    finished = []
+    finished: list[Any] = []
     try:
         with _runner() as runner:
             results = runner.run(run(request["hosts"], request["command"], settings, parallel=parallel,

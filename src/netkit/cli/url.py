@@ -135,10 +135,10 @@ def _run(request) -> str:
         pairs = [urls.parse_pair(a) for a in args]
         query = urls.encode_query(pairs)
         return dump_json({"query": query, "pairs": [list(p) for p in pairs]}) if as_json else query + "\n"
-    pairs = urls.decode_query(args[0])
+    decoded = urls.decode_query(args[0])
     if as_json:
-        return dump_json({"query": args[0], "pairs": [list(p) for p in pairs]})
-    return "".join(f"{_visible(k)}={_visible(v)}\n" for k, v in pairs)
+        return dump_json({"query": args[0], "pairs": [list(p) for p in decoded]})
+    return "".join(f"{_visible(k)}={_visible(v)}\n" for k, v in decoded)
 
 
 def _is_terminal(out) -> bool:

@@ -25,6 +25,10 @@ import stat
 
 from netkit.core.errors import LocalError, ProtocolError, UnsafeName, UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_ENTRIES",
@@ -105,13 +109,13 @@ def check_relative(rel: str) -> str:
     return rel
 
 
-def refuse(rel: str, why) -> UnsafeName:
+def refuse(rel: str, why: object) -> UnsafeName:
     """The one line for a remote name that is not copied."""
     return UnsafeName(f"{rel!r}: the server's name is refused ({why}): a remote name must stay inside "
                       f"the destination; not copied")
 
 
-def refused_name(rel: str, name: str):
+def refused_name(rel: str, name: str) -> UnsafeName | None:
     """:func:`refuse`'s UnsafeName for a listed ``name`` (at ``rel``) that is not a plain
     name, else None: the one check every remote walker makes on a server's entry."""
     try:
@@ -130,7 +134,7 @@ def count_entries(counted: int, more: int, where: str) -> int:
     return counted
 
 
-def not_followed(rel: str, why) -> UnsafeName:
+def not_followed(rel: str, why: object) -> UnsafeName:
     """The one line for a remote directory that is not walked into (a loop, too deep)."""
     return UnsafeName(f"{rel!r}: directory not followed ({why})")
 
@@ -181,7 +185,7 @@ def inside(top: str, rel: str) -> str:
     return os.path.join(top, *parts)
 
 
-def open_temp(path: str, keep: bool = False, mode: int = 0o666):
+def open_temp(path: str, keep: bool = False, mode: int = 0o666) -> tuple[int, int]:
     """(fd opened read-write, size): ``path`` created new (O_CREAT|O_EXCL|O_NOFOLLOW), or
     one left from before taken back only when it is a regular file this user owns with no
     other name -- kept as it is (``keep``, to resume) or emptied. Anything else there (a
@@ -234,7 +238,7 @@ def _still_names(fd: int, path: str) -> bool:
     return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)
 
 
-def rename_temp(fd: int, temp: str, dest: str):
+def rename_temp(fd: int, temp: str, dest: str) -> None:
     """Give the temporary open at ``fd`` its final name (``os.replace(temp, dest)``), only
     while ``temp`` still names that file: one swapped after the open (a link to a victim,
     someone else's file) is not moved onto ``dest``. Called before ``fd`` is closed. (Linux
@@ -245,7 +249,7 @@ def rename_temp(fd: int, temp: str, dest: str):
     os.replace(temp, dest)
 
 
-def unlink_temp(fd: int, temp: str):
+def unlink_temp(fd: int, temp: str) -> None:
     """Remove the temporary open at ``fd`` by its name, only while the name is still that
     file (not whatever was put there since); errors are ignored (it is a clean-up)."""
     if _still_names(fd, temp):
@@ -255,7 +259,7 @@ def unlink_temp(fd: int, temp: str):
             pass
 
 
-def _refuse_unless_ours(path, st):
+def _refuse_unless_ours(path: str, st: os.stat_result) -> None:
     if stat.S_ISLNK(st.st_mode):
         problem = "is a symbolic link"
     elif not stat.S_ISREG(st.st_mode):
@@ -269,7 +273,7 @@ def _refuse_unless_ours(path, st):
     raise LocalError(f"local {_shown(path)} {problem}: not written through; remove it or choose another destination")
 
 
-def check_output_file(path: str):
+def check_output_file(path: str) -> str | None:
     """None when a file can be written at ``path`` (its directory exists and is writable,
     it is not a directory), else the reason, for a usage error before any work."""
     if os.path.isdir(path):
@@ -282,7 +286,7 @@ def check_output_file(path: str):
     return None
 
 
-def write_whole(path: str, data: bytes, mode: int = 0o666):
+def write_whole(path: str, data: bytes, mode: int = 0o666) -> None:
     """Write ``data`` to ``path`` whole or not at all: into an unpredictable new name in
     the same directory (O_EXCL|O_NOFOLLOW), then renamed over ``path`` (a link there is
     replaced, never written through)."""
@@ -307,7 +311,7 @@ def write_whole(path: str, data: bytes, mode: int = 0o666):
         os.close(fd)
 
 
-def read_regular(path, limit: int, refuse) -> bytes:
+def read_regular(path: str, limit: int, refuse: "Callable[[os.stat_result], None]") -> bytes:
     """At most ``limit + 1`` bytes of ``path`` (one more: the caller sees a file that grew
     while read). Opened non-blocking so a FIFO cannot hang the open; ``refuse(stat)`` raises
     before anything is read unless it is a file worth reading (a regular one of a sane size:
@@ -322,7 +326,7 @@ def read_regular(path, limit: int, refuse) -> bytes:
         os.close(fd)
 
 
-def read_text_file(path, what: str, limit: int, hint: str = "") -> str:
+def read_text_file(path: str, what: str, limit: int, hint: str = "") -> str:
     """The UTF-8 text of a regular file of at most ``limit`` bytes; UsageError otherwise,
     naming ``what`` (``"checks file"``) and the path, and ending with ``hint`` (the right
     form) where one helps.
@@ -332,7 +336,7 @@ def read_text_file(path, what: str, limit: int, hint: str = "") -> str:
     """
     hint = f"; {hint}" if hint else ""
 
-    def refuse(info):
+    def refuse(info: os.stat_result) -> None:
         if not stat.S_ISREG(info.st_mode):
             kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
             raise UsageError(f"{what} {path!r} is {kind}{hint}")

@@ -10,13 +10,23 @@ __all__ = ["Metric", "format_perfdata", "format_metric", "parse_perfdata", "UNIT
 # refused so graphs in Nagios/Icinga/PNP stay meaningful.
 UNITS = ("", "s", "ms", "us", "%", "B", "KB", "MB", "GB", "TB", "c")
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from netkit.core.ranges import Range
+
+    # A threshold as a check sets it (a Range, or a bare number) or as parse_perfdata reads it.
+    Threshold = Range | float | str | None
+
 
 class Metric:
     """One performance value with its unit, thresholds and bounds."""
 
     __slots__ = ("label", "value", "unit", "warn", "crit", "min", "max")
 
-    def __init__(self, label, value, unit="", warn=None, crit=None, min=None, max=None):
+    def __init__(self, label: str, value: float, unit: str = "", warn: "Threshold" = None,
+                 crit: "Threshold" = None, min: float | None = None, max: float | None = None) -> None:
         if unit not in UNITS:
             raise ValueError(f"unit {unit!r} is not one of {', '.join(u for u in UNITS if u)}")
         if not label:
@@ -29,16 +39,16 @@ class Metric:
         self.min = min
         self.max = max
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Metric):
             return NotImplemented
         return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Metric({format_metric(self)!r})"
 
 
-def format_number(value) -> str:
+def format_number(value: float) -> str:
     """A number as Nagios tools read it: no exponent, at most 6 decimals, no trailing zeros."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -55,7 +65,7 @@ def _quote_label(label: str) -> str:
     return label
 
 
-def _field(value) -> str:
+def _field(value: "Threshold") -> str:
     if value is None:
         return ""
     if isinstance(value, (int, float)):
@@ -70,11 +80,11 @@ def format_metric(m: Metric) -> str:
     return f"{_quote_label(m.label)}={';'.join(fields)}"
 
 
-def format_perfdata(metrics) -> str:
+def format_perfdata(metrics: "Iterable[Metric]") -> str:
     return " ".join(format_metric(m) for m in metrics)
 
 
-def _parse_number(text: str):
+def _parse_number(text: str) -> float:
     """An ASCII int or float; ValueError naming the text otherwise (float() alone would
     read '١٢' as 12 and 'inf' as infinity)."""
     if text.isascii():
@@ -90,7 +100,7 @@ def _parse_number(text: str):
     raise ValueError(f"perfdata value {text!r} is not a number")
 
 
-def parse_perfdata(text: str) -> list:
+def parse_perfdata(text: str) -> list[Metric]:
     """Parse perfdata back into :class:`Metric` objects (thresholds stay strings)."""
     metrics = []
     i, n = 0, len(text)
@@ -101,19 +111,19 @@ def parse_perfdata(text: str) -> list:
             break
         if text[i] == "'":
             j = i + 1
-            label = []
+            parts = []
             while True:
                 k = text.find("'", j)
                 if k < 0:
                     raise ValueError(f"perfdata label {text[i:i + 40]!r} has no closing quote")
-                label.append(text[j:k])
+                parts.append(text[j:k])
                 if k + 1 < n and text[k + 1] == "'":
-                    label.append("'")
+                    parts.append("'")
                     j = k + 2
                     continue
                 i = k + 1
                 break
-            label = "".join(label)
+            label = "".join(parts)
             if text[i] != "=":
                 raise ValueError(f"expected '=' after label at {i}")
         else:
@@ -132,7 +142,7 @@ def parse_perfdata(text: str) -> list:
         value, unit = _parse_number(raw[:j]), raw[j:]
         fields += [""] * (5 - len(fields))
 
-        def opt(s):
+        def opt(s: str) -> str | None:
             return None if s == "" else s
 
         lo = opt(fields[3])

@@ -4,6 +4,10 @@ comma-separated names matched as domain suffixes, IP addresses, ``*`` for all)."
 
 from netkit.core.target import Target, parse_target
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 __all__ = ["bypasses", "env_bypasses", "parse_proxy", "proxy_from_env"]
 
 _PROXY_PORTS = {"http": 1080, "https": 443}
@@ -20,7 +24,7 @@ def parse_proxy(text: str) -> Target:
         raise ValueError(f"is not a proxy URL like http://proxy.example:3128 ({exc})") from None
 
 
-def _env(env, name):
+def _env(env: "Mapping[str, str]", name: str) -> str | None:
     # Lower case wins, as curl and urllib read them; HTTP_PROXY in upper case is ignored
     # because CGI programs receive a client's "Proxy:" header under that name (httpoxy).
     value = env.get(name)
@@ -50,13 +54,13 @@ def bypasses(host: str, port: int, no_proxy: str | None) -> bool:
     return False
 
 
-def env_bypasses(host: str, port: int, env) -> bool:
+def env_bypasses(host: str, port: int, env: "Mapping[str, str]") -> bool:
     """Whether the environment's no_proxy exempts this host (also from an explicit --proxy,
     as curl does)."""
     return bypasses(host, port, _env(env, "no_proxy"))
 
 
-def proxy_from_env(scheme: str, host: str, port: int, env) -> Target | None:
+def proxy_from_env(scheme: str, host: str, port: int, env: "Mapping[str, str]") -> Target | None:
     """The proxy the environment names for this URL, or None."""
     if env_bypasses(host, port, env):
         return None

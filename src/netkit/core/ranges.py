@@ -29,12 +29,12 @@ class Range:
         within = self.start <= value <= self.end
         return within if self.inside else not within
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Range):
             return NotImplemented
         return (self.start, self.end, self.inside) == (other.start, other.end, other.inside)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((self.start, self.end, self.inside))
 
     def __repr__(self) -> str:
@@ -56,7 +56,7 @@ def _number(text: str, whole: str) -> float:
     return value
 
 
-def parse_range(text) -> Range:
+def parse_range(text: object) -> Range:
     """Parse a threshold range; ``ValueError`` names what is wrong with it."""
     if isinstance(text, bool):
         raise ValueError("expects a range, not true/false")

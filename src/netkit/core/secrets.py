@@ -34,16 +34,21 @@ _SECRET_WORDS = ("auth", "token", "secret", "key", "session", "password", "passw
 _NOT_SECRET = frozenset(("www-authenticate", "proxy-authenticate"))
 # Schemes whose credentials follow the scheme word: "Basic dXNlcjpwYXNz" shows "Basic ********".
 _AUTH_SCHEMES = ("authorization", "proxy-authorization")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Iterable
+
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def caller_secrets(headers) -> frozenset:
+def caller_secrets(headers: "Iterable[tuple[str, str]] | None") -> frozenset[str]:
     """The names (lower case) of the caller's ``[(name, value)]`` headers that are not on
     :data:`SAFE_HEADERS`: their values are masked wherever they are shown."""
     return frozenset(n.lower() for n, _ in headers or ()) - SAFE_HEADERS - _SHOWN_HEADERS
 
 
-def is_secret_header(name: str, also=frozenset()) -> bool:
+def is_secret_header(name: str, also: "frozenset[str]" = frozenset()) -> bool:
     """A credential by its name, or one of ``also`` (:func:`caller_secrets`)."""
     lname = name.lower()
     if lname in also:
@@ -53,7 +58,7 @@ def is_secret_header(name: str, also=frozenset()) -> bool:
     return lname in _SECRET_NAMES or any(word in lname for word in _SECRET_WORDS)
 
 
-def mask_header(name: str, value: str, also=frozenset()) -> str:
+def mask_header(name: str, value: str, also: "frozenset[str]" = frozenset()) -> str:
     """``value`` as it may be shown: masked when ``name`` is a credential header, or one of
     ``also`` (the caller's own headers off :data:`SAFE_HEADERS`: :func:`caller_secrets`)."""
     if not is_secret_header(name, also):
@@ -92,7 +97,7 @@ def mask_url(text: str) -> str:
             rest = rest[start:]
 
 
-def mask_line(line: str, masking: bool = False, also=frozenset()):
+def mask_line(line: str, masking: bool = False, also: "frozenset[str]" = frozenset()) -> tuple[str, bool]:
     """(line as it may be shown, whether a continuation of it must be masked too): a
     ``Name: value`` line of a credential header (or of one named in ``also``) is masked,
     as is a folded continuation (``masking``: the line before was masked) and any URL
@@ -108,7 +113,7 @@ def mask_line(line: str, masking: bool = False, also=frozenset()):
     return mask_fields(mask_url(line)), False
 
 
-def _field(match) -> str:
+def _field(match: "re.Match[str]") -> str:
     name = match.group(2)
     from urllib.parse import unquote_plus
 

@@ -4,6 +4,10 @@ __all__ = ["Status", "OK", "WARNING", "CRITICAL", "UNKNOWN", "worst", "severity"
 
 _LABELS = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 
 class Status(int):
     """A plugin status; its value is the exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
@@ -21,7 +25,8 @@ class Status(int):
     def __repr__(self) -> str:
         return f"Status.{_LABELS[self]}"
 
-    __str__ = label.fget  # type: ignore[assignment]
+    def __str__(self) -> str:
+        return _LABELS[self]
 
 
 OK = Status(0)
@@ -41,7 +46,7 @@ def severity(status: int) -> int:
     return _SEVERITY[status]
 
 
-def worst(statuses) -> Status:
+def worst(statuses: "Iterable[int]") -> Status:
     """The most severe of ``statuses`` (OK when there are none)."""
     result = OK
     for status in statuses:

@@ -10,6 +10,10 @@ __all__ = ["Target", "parse_target", "split_hostport", "percent_decode", "percen
 
 from netkit.core.text import LINE_BREAKERS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _HEX = "0123456789ABCDEF"
 # Characters a URL path or query may carry as they are (RFC 3986 pchar, '/', '?').
@@ -21,7 +25,8 @@ class Target:
 
     __slots__ = ("scheme", "host", "port", "path", "user", "password", "text")
 
-    def __init__(self, scheme, host, port, path="", user=None, password=None, text=None):
+    def __init__(self, scheme: str, host: str, port: int, path: str = "", user: str | None = None,
+                 password: str | None = None, text: str | None = None) -> None:
         self.scheme = scheme
         self.host = host
         self.port = port
@@ -35,7 +40,7 @@ class Target:
         """``host:port`` with IPv6 in brackets."""
         return f"{bracket(self.host)}:{self.port}"
 
-    def url(self, credentials=False) -> str:
+    def url(self, credentials: bool = False) -> str:
         auth = ""
         if credentials and self.user is not None:
             auth = percent_encode(self.user)
@@ -44,10 +49,10 @@ class Target:
             auth += "@"
         return f"{self.scheme}://{auth}{self.netloc}{self.path}"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Target({self.url()!r})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Target):
             return NotImplemented
         return all(getattr(self, k) == getattr(other, k) for k in self.__slots__ if k != "text")
@@ -57,7 +62,7 @@ def bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def lookup_name(host: str):
+def lookup_name(host: str) -> bytes | str:
     """``host`` as getaddrinfo() should get it: ASCII names as bytes, which skips the
     "idna" codec (importing encodings.idna, stringprep and unicodedata costs 5-15 ms of a
     command's start); other names as they are, for the codec to encode."""
@@ -93,7 +98,7 @@ def _ishex(pair: bytes) -> bool:
     return len(pair) == 2 and all(chr(b) in "0123456789abcdefABCDEF" for b in pair)
 
 
-def percent_encode(text: str, safe: frozenset = _UNRESERVED) -> str:
+def percent_encode(text: str, safe: "frozenset[int]" = _UNRESERVED) -> str:
     """Percent-encode UTF-8 ``text``, leaving the bytes in ``safe`` as they are."""
     out = []
     for b in text.encode("utf-8"):
@@ -143,7 +148,7 @@ def _host(text: str, url: str) -> str:
     return text.lower()
 
 
-def split_hostport(authority: str, url: str, default_port=None):
+def split_hostport(authority: str, url: str, default_port: int | None = None) -> tuple[str, int | None]:
     """``host[:port]`` or ``[v6][:port]`` -> (host, port). Port ``None`` when absent."""
     if authority.startswith("["):
         end = authority.find("]")
@@ -171,7 +176,8 @@ def split_hostport(authority: str, url: str, default_port=None):
     return host, _port(port_text, url)
 
 
-def parse_target(text: str, default_ports: dict, *, hostless: frozenset = frozenset()) -> Target:
+def parse_target(text: str, default_ports: "Mapping[str, int | None]", *,
+                 hostless: "frozenset[str]" = frozenset()) -> Target:
     """Parse a URL target; ``ValueError`` says what is wrong and the right form.
 
     ``default_ports`` maps each accepted scheme to its default port (None: the URL must
@@ -215,8 +221,9 @@ def parse_target(text: str, default_ports: dict, *, hostless: frozenset = frozen
                 raise ValueError(f"the {field} in {shown!r} holds CR, LF or NUL (%0D, %0A, %00); "
                                  f"it would end the protocol line it is sent in")
     if not authority and scheme in hostless:
-        return Target(scheme, "", default_ports[scheme], path, user, password)
-    host, port = split_hostport(authority, shown, default_ports[scheme])
+        host, port = "", default_ports[scheme]
+    else:
+        host, port = split_hostport(authority, shown, default_ports[scheme])
     if port is None:
         raise ValueError(f"{shown!r} needs a port: {scheme}://host:port")
     if path and path[0] == "?":

@@ -4,6 +4,12 @@ __all__ = ["unescape", "parse_size", "parse_seconds", "preview", "format_size", 
            "check_line_field", "LINE_BREAKERS", "is_digits", "MAX_SECONDS",
            "json_controls_escaped", "suggest"]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    _Field = TypeVar("_Field")
+
 _SIMPLE = {"r": "\r", "n": "\n", "t": "\t", "\\": "\\", "0": "\0", "e": "\x1b", "a": "\a"}
 ESCAPES_HELP = r"\r, \n, \t, \0, \\ and \xHH"
 
@@ -35,7 +41,7 @@ def unescape(text: str) -> bytes:
     return b"".join(ch.encode("latin-1") if ord(ch) < 256 else ch.encode("utf-8") for ch in joined)
 
 
-def is_digits(text) -> bool:
+def is_digits(text: object) -> bool:
     """True when ``text`` is ``[0-9]+`` -- ASCII only. ``str.isdigit`` also says True for
     '²', '١' and '৩', which ``int()`` refuses or reads as other numbers: user input and
     peers' bytes are checked with this before ``int()``."""
@@ -46,10 +52,11 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, 
                "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3}
 
 
-def parse_size(value) -> int:
+def parse_size(value: object) -> int:
     """``1024``, ``64k``, ``10M``, ``1G`` (binary units) -> bytes."""
     if isinstance(value, bool):
         raise ValueError("expects a size")
+    number: float
     if isinstance(value, int):
         number, unit = value, ""
     else:
@@ -59,9 +66,9 @@ def parse_size(value) -> int:
         j = len(text)
         while j and text[j - 1].isalpha():
             j -= 1
-        number, unit = text[:j].strip(), text[j:]
+        digits, unit = text[:j].strip(), text[j:]
         try:
-            number = float(number) if "." in number else int(number)
+            number = float(digits) if "." in digits else int(digits)
         except ValueError:
             raise ValueError("expects a size like 65536, 64k, 10M or 1G") from None
     if unit not in _SIZE_UNITS:
@@ -69,10 +76,10 @@ def parse_size(value) -> int:
     size = number * _SIZE_UNITS[unit]
     if size != size or size in (float("inf"), float("-inf")):  # '1e999', 'nan': int() raises
         raise ValueError("expects a size like 65536, 64k, 10M or 1G")
-    size = int(size)
-    if size < 0:
+    whole = int(size)
+    if whole < 0:
         raise ValueError("expects a size of 0 or more")
-    return size
+    return whole
 
 
 # The longest duration any option takes (timeouts, intervals, idle limits): a day. Longer
@@ -82,12 +89,13 @@ def parse_size(value) -> int:
 MAX_SECONDS = 86400.0
 
 
-def parse_seconds(value, *, allow_zero=False) -> float:
+def parse_seconds(value: object, *, allow_zero: bool = False) -> float:
     """A duration in seconds (``5``, ``2.5``; a TOML number too), greater than 0 (or 0 with
     ``allow_zero``) and at most MAX_SECONDS; ValueError saying what it expects."""
     least = "of 0 or more" if allow_zero else "greater than 0"
     expects = f"expects a number of seconds {least}, at most {MAX_SECONDS:g} (a day)"
-    if isinstance(value, bool) or (isinstance(value, str) and not value.isascii()):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
+            isinstance(value, str) and not value.isascii()):
         raise ValueError(expects)
     try:
         seconds = float(value)
@@ -106,7 +114,7 @@ def preview(data: bytes, limit: int = 60) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def format_size(n: int) -> str:
+def format_size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -119,7 +127,7 @@ def format_size(n: int) -> str:
 LINE_BREAKERS = frozenset("\r\n\0")
 
 
-def check_line_field(value, field: str):
+def check_line_field(value: "_Field", field: str) -> "_Field":
     """``value`` unchanged, or ValueError naming ``field`` when it holds CR, LF or NUL --
     the characters that would end the protocol line and start a command of the caller's
     choosing (``DELE``, ``DATA``, a second header). The first wall is the option and target
@@ -139,7 +147,7 @@ def _escape_control(c: str) -> str:
     return f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
 
-def for_terminal(text, keep_newlines: bool = False) -> str:
+def for_terminal(text: object, keep_newlines: bool = False) -> str:
     """Remote text made safe for a terminal: every control character (ESC and so every
     CSI/OSC sequence, BEL, backspace, C1 controls, bidi overrides) shown as ``\\xHH`` /
     ``\\uHHHH`` / ``\\UHHHHHHHH``; tabs kept; newlines (and the CR of a CRLF) kept when

@@ -10,6 +10,13 @@ import os
 import selectors
 import time
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    #: What a worker runs: ``work(index, emit)``, sending each record (bytes) with ``emit``.
+    Work = Callable[[int, Callable[[bytes], None]], None]
+
 __all__ = ["fork_workers", "WorkerPool", "DRAIN_AFTER_INTERRUPT"]
 
 # How long the parent keeps reading after Ctrl-C for records the workers already sent.
@@ -25,22 +32,23 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _child(index, fd, work, buffered):
+def _child(index: int, fd: int, work: "Work", buffered: bool) -> None:
+    emit: Callable[[bytes], None]
+    flush: Callable[[], None]
     if buffered:  # many small records (a scan's ports): one write per 64 KiB
         out = os.fdopen(fd, "wb", buffering=1 << 16)
 
-        def emit(record, out=out):
+        def buffered_emit(record: bytes) -> None:
             out.write(b"%d\n" % len(record))
             out.write(record)
 
-        flush = out.flush
+        emit, flush = buffered_emit, out.flush
     else:  # records as soon as they exist (a sweep's results, printed in order)
 
-        def emit(record):
+        def direct_emit(record: bytes) -> None:
             write_all(fd, b"%d\n" % len(record) + record)
 
-        def flush():
-            pass
+        emit, flush = direct_emit, _nothing
 
     code = 0
     try:
@@ -56,19 +64,23 @@ def _child(index, fd, work, buffered):
     os._exit(code)
 
 
+def _nothing() -> None:
+    pass
+
+
 class WorkerPool:
-    def __init__(self, children):
+    def __init__(self, children: dict[int, tuple[int, int]]) -> None:
         self.children = children  # read fd -> (worker index, pid)
 
-    def records(self, interrupted: list):
+    def records(self, interrupted: list[bool]) -> "Iterator[tuple[int, bytes]]":
         """Yield (worker index, record) as they arrive. Ctrl-C: keep reading for
         DRAIN_AFTER_INTERRUPT seconds, then stop; True is appended to ``interrupted``."""
         selector = selectors.DefaultSelector()
-        buffers = {}
+        buffers: dict[int, bytes] = {}
         for fd in self.children:
             selector.register(fd, selectors.EVENT_READ)
             buffers[fd] = b""
-        deadline = None
+        deadline: float | None = None
         try:
             while selector.get_map():
                 try:
@@ -102,9 +114,9 @@ class WorkerPool:
         finally:
             selector.close()
 
-    def close(self, kill: bool) -> dict:
+    def close(self, kill: bool) -> dict[int, int]:
         """Reap the workers (killing them first when asked); {worker index: exit code}."""
-        codes = {}
+        codes: dict[int, int] = {}
         for fd, (worker, pid) in self.children.items():
             os.close(fd)
             if kill:
@@ -117,13 +129,13 @@ class WorkerPool:
         return codes
 
 
-def fork_workers(count: int, work, *, buffered: bool = False) -> WorkerPool:
+def fork_workers(count: int, work: "Work", *, buffered: bool = False) -> WorkerPool:
     """Fork ``count`` workers running ``work(index, emit)``."""
     import sys
 
     sys.stdout.flush()
     sys.stderr.flush()
-    children = {}
+    children: dict[int, tuple[int, int]] = {}
     for index in range(count):
         read_fd, write_fd = os.pipe()
         pid = os.fork()

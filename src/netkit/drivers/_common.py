@@ -226,6 +226,7 @@ def numeric_addrinfo(host: str, port: int, family: int, socktype: int):
         _socket.inet_pton(fam, addr)
     except OSError:
         raise ResolveError(f"{host!r} is not a valid IP address") from None
+    sockaddr: tuple[str, int] | tuple[str, int, int, int]
     if v6:
         scope = 0
         if zone:

@@ -1,12 +1,13 @@
 """SSL contexts and what a finished handshake tells (shared by both drivers)."""
 
+import _ssl
 import ssl
 
 from netkit.proto.actions import TLSInfo
 
 __all__ = ["context_for", "tls_info"]
 
-_CONTEXTS = {}
+_CONTEXTS: dict[tuple[bool, str | None], ssl.SSLContext] = {}
 
 
 def context_for(params) -> ssl.SSLContext:
@@ -48,7 +49,7 @@ def peer_chain(sslobj) -> list:
         get_chain = getattr(inner, "get_unverified_chain", None)
     if get_chain is not None:
         chain = get_chain() or []
-        return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]
+        return [c if isinstance(c, bytes) else c.public_bytes(_ssl.ENCODING_DER) for c in chain]
     leaf = sslobj.getpeercert(binary_form=True)
     return [leaf] if leaf else []
 

@@ -28,6 +28,11 @@ from netkit.drivers._common import (
 )
 from netkit.proto.actions import Await, Close, Connect, Recv, Send, StartTLS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from typing import Any
+
 __all__ = ["run", "Resolver", "loop_factory"]
 
 _FAMILIES = {0: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}
@@ -199,7 +204,7 @@ class _Runner:
         elif conn.transport is not None:
             conn.transport.abort()
 
-    def close(self, action: Close = None):
+    def close(self, action: Close | None = None):
         if action is not None:
             self.close_channel(action.channel)
             return
@@ -234,7 +239,7 @@ class _Runner:
                     except BaseException:
                         sock.close()
                         raise
-                    conn = _Datagrams(sock)
+                    conn: _Datagrams | _Stream = _Datagrams(sock)
                 else:
                     _transport, conn = await loop.create_connection(
                         _Stream, addr[0], addr[1], family=family, proto=proto)
@@ -264,6 +269,8 @@ class _Runner:
         loop = asyncio.get_running_loop()
         transport = await loop.start_tls(stream.transport, stream, context_for(params),
                                          server_hostname=params.server_name)
+        if transport is None:  # asyncio gives None only when the connection closed meanwhile
+            raise ProtocolError(f"the connection closed during the TLS handshake with {self.peer}")
         stream.transport = transport
         info = tls_info(transport.get_extra_info("ssl_object"), params)
         if action.channel == 0:
@@ -312,10 +319,11 @@ async def run(dialogue, timeout, verbose: bool = False, resolver: Resolver | Non
     if resolver is None:
         resolver = _DEFAULT_RESOLVER = _DEFAULT_RESOLVER or Resolver()
     runner = _Runner(timeout, Transcript() if verbose else None, resolver)
-    handlers = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv,
+    handlers: dict[type, Callable[[Any], Awaitable[Any]]] = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv,
                 Close: runner.close_action, Await: runner.await_}
     start = monotonic()
-    outcome = error = None
+    outcome = None
+    error: NetkitError | None = None
     action = None
     budget = runner.budget
     try:

@@ -25,6 +25,11 @@ from netkit.drivers._common import (
 )
 from netkit.proto.actions import Await, Close, Connect, Recv, Send, StartTLS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 __all__ = ["run"]
 
 _FAMILIES = {0: _socket.AF_UNSPEC, 4: _socket.AF_INET, 6: _socket.AF_INET6}
@@ -77,7 +82,7 @@ class _Runner:
             except OSError:
                 pass
 
-    def close(self, action: Close = None):
+    def close(self, action: Close | None = None):
         if action is not None:
             self.close_channel(action.channel)
             return
@@ -195,9 +200,10 @@ def run(dialogue, timeout, verbose: bool = False) -> Exchange:
     :func:`netkit.drivers._common.advance`)."""
     runner = _Runner(timeout, Transcript() if verbose else None)
     start = monotonic()
-    outcome = error = None
+    outcome = None
+    error: NetkitError | None = None
     action = None
-    handlers = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv,
+    handlers: dict[type, Callable[[Any], Any]] = {Connect: runner.connect, StartTLS: runner.start_tls, Send: runner.send, Recv: runner.recv,
                 Close: runner.close, Await: runner.await_}
     try:
         action = advance(dialogue, None, runner.peer)

@@ -245,7 +245,7 @@ def _server_address(host: str) -> str:
         from netkit.core.errmap import lookup_error
 
         raise lookup_error(exc, f"the DNS server {host}") from None
-    return infos[0][4][0]
+    return str(infos[0][4][0])
 
 
 def _fields(rdata) -> dict:
@@ -417,7 +417,7 @@ def host_names() -> HostNames:
         pass
     try:
         for info in socket.getaddrinfo(hostname, None, type=socket.SOCK_STREAM):
-            address = info[4][0]
+            address = str(info[4][0])
             if address not in addresses:
                 addresses.append(address)
     except OSError as exc:

@@ -155,7 +155,7 @@ def parse_service_query(text, protocol=None):
 
 def read_services_file(path: str = SERVICES_FILE) -> dict:
     """``{(port, protocol): (name, aliases)}`` from an /etc/services file; {} when unreadable."""
-    table = {}
+    table: dict[tuple[int, str], tuple[str, tuple[str, ...]]] = {}
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:

@@ -11,6 +11,10 @@ again; with ``delete`` it is deleted.
 
 from netkit.mail._box import Account
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["MAX_MESSAGE_BYTES", "FetchReport", "fetch", "listing", "open_box"]
 
 # The largest message fetched when no --max-size is given: above any server's limit
@@ -100,7 +104,7 @@ def fetch(account: Account, store, state_for, *, max_size=None, delete=False, pr
                 report.skipped.append((entry, f"{entry.size} bytes, more than {limit}", head))
             else:
                 todo.append(entry)
-        waiting = []  # fetched since the last checkpoint: deleted once it is durable
+        waiting: list[Any] = []  # fetched since the last checkpoint: deleted once it is durable
 
         def checkpoint():
             store.sync()

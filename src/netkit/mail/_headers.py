@@ -72,7 +72,7 @@ def summary(head: bytes) -> dict:
         value = rest.strip()
     if name is not None and name not in found:
         found[name] = value
-    for key in SHOWN:
-        if key in found:
-            fields[key] = decode_value(found[key], charset)
+    for shown in SHOWN:
+        if shown in found:
+            fields[shown] = decode_value(found[shown], charset)
     return fields

@@ -50,6 +50,11 @@ from dataclasses import dataclass, field
 from netkit.core.errors import UsageError
 from netkit.monitor._fields import _UNITS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NoReturn
+
 __all__ = ["Channel", "TYPES", "DEFAULT_TIMEOUT", "channel_from_table"]
 
 TYPES = ("webhook", "slack", "email", "command", "alertmanager")
@@ -130,11 +135,11 @@ def channel_from_table(name: str, table: dict, where: str, env=None) -> Channel:
     if not isinstance(table, dict):
         raise UsageError(f"{where}: an [[alert]] must be a table of keys (type, url, ...)")
 
-    def fail(message: str):
+    def fail(message: str) -> NoReturn:
         raise UsageError(f"{where}: {message}")
 
     kind = table.get("type")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         hint = suggest(kind, TYPES, quoted=True) if isinstance(kind, str) else ""
         fail(f"type {kind!r} is not a channel type{hint}; expects one of {', '.join(TYPES)}"
              if kind is not None else f"needs a type: one of {', '.join(TYPES)}")
@@ -146,7 +151,7 @@ def channel_from_table(name: str, table: dict, where: str, env=None) -> Channel:
                     else suggest(str(key), allowed, quoted=True))
             fail(f"unknown key {key!r} for a {kind} channel{hint}; its keys are {', '.join(allowed)}")
     r = _Reader(table, env, fail)
-    common = dict(
+    common: dict[str, Any] = dict(
         name=name, type=kind,
         send_on_resolved=r.boolean("send-on-resolved", True),
         resend=r.seconds("resend", ALERTMANAGER_RESEND if kind == "alertmanager" else 0.0, allow_zero=True),
@@ -234,7 +239,7 @@ def _address(value: str, key: str, fail) -> str:
 class _Reader:
     """Typed reads of one table's keys; every mistake goes through ``fail``."""
 
-    def __init__(self, table: dict, env, fail):
+    def __init__(self, table: dict, env, fail: Callable[[str], NoReturn]):
         self.table, self.env, self.fail = table, env, fail
 
     def _check_text(self, key: str, value) -> str:

@@ -93,6 +93,14 @@ from netkit.monitor._settings import (
 )
 from netkit.monitor._state import MAX_THRESHOLD
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from netkit.check.spec import CheckSpec
+    from netkit.monitor._records import TargetInfo
+    from netkit.monitor._state import Policy
+
 __all__ = ["Config", "Module", "Settings", "TargetConfig", "Web", "default_settings", "load_config", "parse_config",
            "parse_listen", "DEFAULT_LISTEN", "MAX_CONFIG_FILE", "MAX_TARGETS"]
 
@@ -119,9 +127,9 @@ class TargetConfig:
     ``alerts`` key says otherwise; empty: none)."""
 
     id: str
-    spec: object            # netkit.check.spec.CheckSpec (holds the password, if any)
-    info: object            # netkit.monitor._records.TargetInfo
-    policy: object          # netkit.monitor._state.Policy
+    spec: CheckSpec         # holds the password, if any
+    info: TargetInfo
+    policy: Policy
     timeout: float
     channels: tuple = ()
 
@@ -280,7 +288,7 @@ def parse_config(data: str, path: str, env=None) -> Config:
         raise UsageError(f"{path}: {len(raw_targets)} targets, more than the {MAX_TARGETS:,} a monitor config may "
                          f"have; split them across monitors (location = ...)")
     targets = []
-    seen = {}
+    seen: dict[str, int] = {}
     for n, table in enumerate(raw_targets, 1):
         target = _target(path, check_label(n, table, "target"), table, resolved, channel_names, env, also)
         if target.id in seen:
@@ -406,12 +414,12 @@ def _maintenance(path, tables, targets, groups) -> dict:
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise UsageError(f"{path}: maintenance must be [[maintenance]] tables")
     ids = {t.id for t in targets}
-    windows = {}
+    windows: dict[str, Any] = {}
     for n, table in enumerate(tables, 1):
         from netkit.check.file import check_label
 
         where = f"{path}: {check_label(n, table, 'maintenance')}"
-        chosen = set()
+        chosen: set[str] = set()
         for key, known in (("targets", ids), ("groups", groups)):
             if key not in table:
                 continue

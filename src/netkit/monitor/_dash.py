@@ -565,7 +565,8 @@ def add_dash_routes(app: web.Application, monitor, store_call) -> None:
                 status = display_status(t.id, verdicts, states)
                 by_day = {int(at): (count - failures) / count for at, count, failures, _ in cache.days.get(t.id, ())
                           if count}
-                days = [(at, by_day.get(at)) for at in range(int(first), int(day), 86400)]
+                days: list[tuple[float, float | None]] = [(at, by_day.get(at))
+                                                          for at in range(int(first), int(day), 86400)]
                 days.append((day, cache.today.get(t.id)))
                 rows.append((label, PUBLIC_TEXT[status], status, _fraction(cache.uptime30.get(t.id)),
                              _BarsOf(days)))

@@ -249,8 +249,13 @@ def discover(targets, ports, *, dns_name: str = "localhost", timeout: float = PR
 def unique(services) -> list:
     """``services`` without a second one of the same name: a host name given that resolves
     to 127.0.0.1 and ::1 is one target (its check resolves the name itself)."""
-    seen = set()
-    return [s for s in services if not (s.name in seen or seen.add(s.name))]
+    seen: set[str] = set()
+    kept = []
+    for service in services:
+        if service.name not in seen:
+            seen.add(service.name)
+            kept.append(service)
+    return kept
 
 
 # -- the file ---------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ class Live:
             self.shown.clear()
             return
         monitor = self.monitor
-        counts = {}
+        counts: dict[int, int] = {}
         states, verdicts = monitor.states(), monitor.verdicts()
         for target in monitor.config.targets:
             status = display_status(target.id, verdicts, states)

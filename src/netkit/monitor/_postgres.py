@@ -25,6 +25,10 @@ from netkit.monitor import _schema as s
 from netkit.monitor._sql import SqlStore
 from netkit.monitor._store import StoreError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import psycopg
+
 __all__ = ["PostgresStore"]
 
 # A server that does not answer a connect in this long is down for the monitor's purposes.
@@ -104,7 +108,7 @@ class PostgresStore(SqlStore):
         self._local = threading.local()
         self._connections: list = []
         self._guard = threading.Lock()
-        self._lead = None           # the connection holding (or trying) the leader lock
+        self._lead: psycopg.Connection | None = None           # the connection holding (or trying) the leader lock
         self._leading = False
         self._closed = False
         self._conn()   # fail now, with one line, if the server cannot be reached
@@ -239,8 +243,8 @@ class PostgresStore(SqlStore):
             if self._leading:   # held: make sure the session that holds it still lives
                 self._lead.execute("SELECT 1")
             else:
-                self._leading = bool(self._lead.execute("SELECT pg_try_advisory_lock(%s)",
-                                                        (LEAD_LOCK,)).fetchone()[0])
+                row = self._lead.execute("SELECT pg_try_advisory_lock(%s)", (LEAD_LOCK,)).fetchone()
+                self._leading = bool(row and row[0])
         except (psycopg.Error, NetError):
             self._leading = False
             if self._lead is not None:

@@ -107,7 +107,7 @@ def _cert_expiry(details: dict) -> float | None:
     an https/ftps/... check's ``tls`` part; None without certificates."""
     import calendar
 
-    tls = details.get("tls") if isinstance(details.get("tls"), dict) else details
+    tls = details["tls"] if isinstance(details.get("tls"), dict) else details
     expires = tls.get("expires")
     if not isinstance(expires, str):
         return None
@@ -384,7 +384,7 @@ class Monitor:
                         _cert_expiry(details) if details else None)
         self._samples[target.id] = sample
         state = self._states.get(target.id) or TargetState(target.id)
-        transition = advance(state, Result(target.id, status, at, summary), target.policy,
+        transition = advance(state, Result(target.id, result.status, at, summary), target.policy,
                              maintenance=self.in_maintenance(target.id, at))
         self._states[target.id] = transition.state
         pending = self._pending

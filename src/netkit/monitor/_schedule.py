@@ -173,7 +173,7 @@ class _Entry:
         self.job = job
         self.k = k
         self.gen = 0          # bumped whenever queued heap items for this target go stale
-        self.running = None   # the Run in flight, if any
+        self.running: Run | None = None   # the Run in flight, if any
 
 
 class Scheduler:

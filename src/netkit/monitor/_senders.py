@@ -97,7 +97,7 @@ def _ssl_context(cafile: str) -> ssl.SSLContext:
 
 def headline(payload: dict) -> str:
     """``CRITICAL web1: connection refused`` -- one line, control characters escaped."""
-    head = _HEADLINE.get(payload.get("kind"), "{status}").format(status=payload.get("status", ""))
+    head = _HEADLINE.get(str(payload.get("kind")), "{status}").format(status=payload.get("status", ""))
     summary = payload.get("summary") or ""
     line = f"{head} {payload.get('target', '')}" + (f": {summary}" if summary else "")
     return for_terminal(line)
@@ -237,7 +237,7 @@ def _send_mail(channel: Channel, message) -> None:
 
     context = _ssl_context(channel.cafile)
     if channel.tls == "smtps":
-        client = smtplib.SMTP_SSL(channel.host, channel.port, timeout=channel.timeout, context=context)
+        client: smtplib.SMTP = smtplib.SMTP_SSL(channel.host, channel.port, timeout=channel.timeout, context=context)
     else:
         client = smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout)
     with client:
@@ -289,6 +289,7 @@ async def _run_command(channel: Channel, payload: dict) -> None:
                 pass    # the command did not read its stdin: its exit status still counts
 
         async def drain_output() -> bytes:
+            assert process.stdout is not None  # stdout=PIPE above
             kept = b""
             while chunk := await process.stdout.read(65536):
                 kept = (kept + chunk)[:MAX_OUTPUT]

@@ -27,6 +27,10 @@ from netkit.monitor._records import Alert, Sample, StoredEvent, TargetInfo, Verd
 from netkit.monitor._state import MAX_ACK_TEXT, TargetState
 from netkit.monitor._store import Store
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 log = logging.getLogger("netkit.monitor.store")
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -268,7 +272,7 @@ class SqlStore(Store):
             if verdict.status != 0 and row is None:
                 opened.append((verdict.target, at, int(verdict.status)))
                 open_[verdict.target] = (at, int(verdict.status))
-            elif verdict.status != 0 and verdict.status > row[1]:
+            elif verdict.status != 0 and row is not None and verdict.status > row[1]:
                 worse.append((int(verdict.status), verdict.target, row[0]))
                 open_[verdict.target] = (row[0], int(verdict.status))
             elif verdict.status == 0 and row is not None:
@@ -362,7 +366,7 @@ class SqlStore(Store):
             return {t: {"at": at, "author": a, "comment": c} for t, at, a, c in cur.fetchall()}
 
     # -- housekeeping ----------------------------------------------------------------------------
-    def rollup(self, now: float, budget: float = None) -> bool:
+    def rollup(self, now: float, budget: float | None = None) -> bool:
         budget = ROLLUP_BUDGET if budget is None else budget
         deadline = time.monotonic() + budget
         with self._housekeeping() as ours:
@@ -435,7 +439,8 @@ class SqlStore(Store):
             cur.execute("SELECT id, every, locations FROM targets UNION ALL SELECT DISTINCT target, ?, '[]' "
                         "FROM states WHERE target NOT IN (SELECT id FROM targets) ORDER BY 1", (float(MINUTE),))
             rows = cur.fetchall()
-        chunks, rows_in_chunk = [[]], 0.0
+        chunks: list[list[Any]] = [[]]
+        rows_in_chunk = 0.0
         for id_, every, locations in rows:
             if rows_in_chunk >= ROLLUP_CHUNK_ROWS or len(chunks[-1]) >= ROLLUP_CHUNK_TARGETS:
                 chunks.append([])
@@ -517,7 +522,7 @@ class SqlStore(Store):
             columns = ", ".join(f"x.{c.strip()}" for c in s.SAMPLE_COLUMNS.split(","))
             cur.execute(f"SELECT {columns} FROM {self._last_samples}")
             samples = [s.sample_from(row) for row in cur.fetchall()]
-        by_target = {info.id: {"info": info, "verdict": verdicts.get(info.id), "states": {}, "samples": {}}
+        by_target: dict[str, dict[str, Any]] = {info.id: {"info": info, "verdict": verdicts.get(info.id), "states": {}, "samples": {}}
                      for info in infos}
         for target, location, text in states:
             state = self._state(target, text)[1]

@@ -91,7 +91,7 @@ class SqliteStore(SqlStore):
                    errno.ENOTDIR: "a part of its path is not a directory",
                    errno.EACCES: f"permission denied (this user must be able to write it and {folder})",
                    errno.EPERM: f"permission denied (this user must be able to write it and {folder})",
-                   errno.EROFS: "the file system is read-only"}.get(exc.errno, exc.strerror)
+                   errno.EROFS: "the file system is read-only"}.get(exc.errno or 0) or exc.strerror
             raise UsageError(f"cannot open {self.name}: {why}") from None
 
     def _conn(self) -> sqlite3.Connection:
@@ -173,7 +173,7 @@ class SqliteStore(SqlStore):
         cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'")
         return {row[0] for row in cur.fetchall()}
 
-    def rollup(self, now: float, budget: float = None) -> bool:
+    def rollup(self, now: float, budget: float | None = None) -> bool:
         done = super().rollup(now, budget)
         # Keep the planner's statistics fresh (cheap: it analyzes only tables that changed
         # much, each from a sample of ANALYSIS_LIMIT rows).

@@ -302,7 +302,7 @@ def advance(state: TargetState, result: Result, policy: Policy = Policy(), *,
     if result.target != state.target:
         raise UsageError(f"a result for {result.target!r} given to the state of {state.target!r}")
     s, hard, old = result.status, state.hard_status, state.status
-    events = []
+    events: list[SoftChange | HardChange] = []
     new_hard, attempt = hard, 0
     if (hard == OK) == (s == OK):                  # the result agrees with the hard side
         if s != hard:                              # a hard problem turning into another one

@@ -21,6 +21,11 @@ from netkit.core.errors import NetError, UsageError
 from netkit.monitor._records import Alert, Sample, StoredEvent, TargetInfo, Verdict
 from netkit.monitor._state import TargetState
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from netkit.monitor._postgres import PostgresStore
+    from netkit.monitor._sqlite import SqliteStore
+
 __all__ = ["Store", "StoreError", "open_store"]
 
 
@@ -215,6 +220,7 @@ class Store:
 
 def open_store(url: str, location: str = "default") -> Store:
     """The store at ``url`` (schema migrated), for this monitor's ``location``."""
+    engine: type[SqliteStore | PostgresStore]
     if url.startswith(("postgresql://", "postgres://")):
         from netkit.monitor._postgres import PostgresStore as engine
     else:

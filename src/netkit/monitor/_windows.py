@@ -25,10 +25,14 @@ Local time and daylight saving time (PEP 495, ``fold=0``):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from netkit.core.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 __all__ = ["Maintenance", "OneOff", "Recurring", "MAX_DURATION", "window_from_table"]
 
@@ -103,8 +107,8 @@ class OneOff:
         return Maintenance((self,)).next_change(now)
 
 
-def _cron_field(text: str, name: str, low: int, high: int) -> frozenset:
-    values = set()
+def _cron_field(text: str, name: str, low: int, high: int) -> frozenset[int]:
+    values: set[int] = set()
     for part in text.split(","):
         body, _, step_text = part.partition("/")
         try:
@@ -134,6 +138,14 @@ class Recurring:
     schedule: str       # cron's five fields: minute hour day-of-month month day-of-week
     duration: float
     timezone: str = "UTC"
+    # What the schedule compiles to, set by __post_init__ (not arguments, not compared).
+    _tz: tzinfo = field(init=False, repr=False, compare=False)
+    _minutes: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _hours: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _doms: frozenset[int] = field(init=False, repr=False, compare=False)
+    _months: frozenset[int] = field(init=False, repr=False, compare=False)
+    _dows: frozenset[int] = field(init=False, repr=False, compare=False)
+    _either: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "duration", _duration(self.duration))

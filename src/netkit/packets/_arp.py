@@ -82,7 +82,7 @@ def arp_targets(specs) -> list:
     """IPv4 addresses of CIDR blocks, octet ranges or single addresses, in order, once each."""
     from netkit.scan.targets import expand_targets
 
-    addresses = []
+    addresses: list[str] = []
     for spec in specs:
         try:
             pairs = expand_targets([spec], family=4, resolve=_no_names)
@@ -167,9 +167,9 @@ def _sweep(sock, iface, source, targets, timeout, tries, rate, progress) -> ArpS
     wanted = {socket.inet_aton(t): t for t in targets}
     sent_at = {}          # address -> monotonic time of its last request
     asked = dict.fromkeys(targets, 0)
-    found = {}            # address -> ArpHost
+    found: dict[str, ArpHost] = {}            # address -> ArpHost
     queue = deque(targets)
-    waiting = deque()     # (due, address): asked, not answered yet, in due order
+    waiting: deque[tuple[float, str]] = deque()     # (due, address): asked, not answered yet, in due order
     interval = 1.0 / rate
     clock = time.monotonic
     start = next_send = clock()

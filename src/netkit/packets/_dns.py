@@ -37,7 +37,7 @@ class DnsRecord:
     name: str
     type: str
     rclass: str
-    ttl: int = None  # None in the question section
+    ttl: int | None = None  # None in the question section
     data: str = ""
 
     def to_text(self) -> str:
@@ -46,7 +46,7 @@ class DnsRecord:
         return f"{self.name}\t{self.ttl}\t{self.rclass}\t{self.type}\t{self.data}"
 
     def to_dict(self) -> dict:
-        out = {"name": self.name, "type": self.type, "class": self.rclass}
+        out: dict[str, object] = {"name": self.name, "type": self.type, "class": self.rclass}
         if self.ttl is not None:
             out.update(ttl=self.ttl, data=self.data)
         return out
@@ -260,7 +260,7 @@ def decode(data: bytes, server, port, transport, rtt, show=False) -> DnsReply:
         message = DNS(data)
         flags = [f for f in FLAG_NAMES if getattr(message, f, 0)]
         sections = {s: _records(getattr(message, key), s) for s, key in zip(SECTIONS, ("qd", "an", "ns", "ar"))}
-        layered = _text_block(message.show(dump=True)) if show else ""
+        layered = _text_block(message.show(dump=True) or "") if show else ""
     except ProtocolError:
         raise
     except Exception as exc:  # noqa: BLE001 - scapy on a peer's bytes: anything it raises is this reply's fault

@@ -51,7 +51,7 @@ def vendors(macs, files=OUI_FILES) -> dict:
                     text = f.read(MAX_OUI_FILE)
             except OSError:
                 continue
-            by_oui = {}
+            by_oui: dict[str, list[str]] = {}
             for mac, digits in wanted.items():
                 by_oui.setdefault(digits[:6], []).append(mac)
             for digits_prefix, vendor in _entries(text):

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from netkit.core.errors import UsageError
 from netkit.packets._raw import DLT_EN10MB, DLT_RAW, ETH_P_ALL, attach_filter, compile_filter, packet_socket
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["LINKTYPE_ETHERNET", "LINKTYPE_RAW", "Capture", "Packet", "PcapWriter", "capture", "read_pcap"]
 
 SOL_PACKET = 263
@@ -170,7 +174,7 @@ class _Ring:
         bytes at ``self.view[start:end]`` until :meth:`release`."""
         base = self.block_index * BLOCK_SIZE
         _, count, offset = _BLOCK.unpack_from(self.map, base + 8)
-        out = []
+        out: list[Any] = []
         append, unpack, limit = out.append, _TP3.unpack_from, base + BLOCK_SIZE
         mapped, skip = self.map, self.skip_outgoing
         for _ in range(count):

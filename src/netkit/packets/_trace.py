@@ -134,7 +134,8 @@ def resolve_target(text: str) -> str:
         if ":" in text:
             raise UsageError(f"{for_terminal(text)!r}: trace is IPv4 only") from None
         raise UsageError(f"cannot resolve {for_terminal(text)!r}: {getattr(exc, 'strerror', None) or exc}") from None
-    return infos[0][4][0]
+    return str(infos[0][4][0])
+
 
 def _source_for(address: str) -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -215,7 +216,7 @@ def _run(tracer, sender, icmp, tcp, src, sport) -> Trace:
     result = Trace(tracer.method, "", tracer.flows, len(tracer.probes), tracer.ignored, clock() - start)
     for i, flow in enumerate(tracer.flows):
         limit = tracer.by_flow[i]["limit"]
-        hops = {}
+        hops: dict[int, Hop] = {}
         for probe in tracer.probes:
             if probe.flow == i and probe.ttl <= limit:
                 hop = hops.setdefault(probe.ttl, Hop(probe.ttl))

@@ -24,7 +24,7 @@ __all__ = ["Connect", "StartTLS", "Send", "Recv", "Close", "Await", "TLSParams",
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~10 ms of start-up: these names exist for type checkers only
-    from collections.abc import Awaitable, Callable, Generator
+    from collections.abc import Callable, Coroutine, Generator
     from typing import Any, TypeAlias, TypeVar
 
     T = TypeVar("T")
@@ -41,7 +41,7 @@ RECV_SIZE = 65536
 class Connect:
     __slots__ = ("host", "port", "transport", "family", "channel")
 
-    def __init__(self, host: str, port: int, transport: str = "tcp", family: int = 0, channel: int = 0):
+    def __init__(self, host: str, port: int, transport: str = "tcp", family: int = 0, channel: int = 0) -> None:
         if transport not in ("tcp", "udp"):
             raise ValueError(f"transport must be tcp or udp, not {transport!r}")
         if family not in (0, 4, 6):
@@ -52,7 +52,7 @@ class Connect:
         self.family = family
         self.channel = channel
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Connect({self.host!r}, {self.port}, {self.transport!r}, family={self.family}, channel={self.channel})"
 
 
@@ -61,28 +61,28 @@ class TLSParams:
 
     __slots__ = ("server_name", "verify", "cafile")
 
-    def __init__(self, server_name: str, verify: bool = True, cafile: str | None = None):
+    def __init__(self, server_name: str | None, verify: bool = True, cafile: str | None = None) -> None:
         self.server_name = server_name
         self.verify = verify
         self.cafile = cafile
 
     @property
-    def key(self):
+    def key(self) -> tuple[bool, str | None]:
         """What an SSL context depends on (drivers cache contexts by it)."""
         return (self.verify, self.cafile)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"TLSParams({self.server_name!r}, verify={self.verify}, cafile={self.cafile!r})"
 
 
 class StartTLS:
     __slots__ = ("params", "channel")
 
-    def __init__(self, params: TLSParams, channel: int = 0):
+    def __init__(self, params: TLSParams, channel: int = 0) -> None:
         self.params = params
         self.channel = channel
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"StartTLS({self.params!r})"
 
 
@@ -91,33 +91,33 @@ class Send:
 
     __slots__ = ("data", "channel", "shown")
 
-    def __init__(self, data: bytes, channel: int = 0, shown: bytes | None = None):
+    def __init__(self, data: bytes, channel: int = 0, shown: bytes | None = None) -> None:
         self.data = bytes(data)
         self.channel = channel
         self.shown = shown
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Send({self.data!r})"
 
 
 class Recv:
     __slots__ = ("size", "channel")
 
-    def __init__(self, size: int = RECV_SIZE, channel: int = 0):
+    def __init__(self, size: int = RECV_SIZE, channel: int = 0) -> None:
         self.size = size
         self.channel = channel
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Recv({self.size})"
 
 
 class Close:
     __slots__ = ("channel",)
 
-    def __init__(self, channel: int = 0):
+    def __init__(self, channel: int = 0) -> None:
         self.channel = channel
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Close({self.channel})"
 
 
@@ -131,11 +131,11 @@ class Await:
 
     __slots__ = ("factory", "what")
 
-    def __init__(self, factory, what: str = "talking to the server"):
+    def __init__(self, factory: "Callable[[], Coroutine[Any, Any, Any]]", what: str = "talking to the server") -> None:
         self.factory = factory
         self.what = what
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Await({self.what!r})"
 
 
@@ -144,7 +144,8 @@ class TLSInfo:
 
     __slots__ = ("version", "cipher", "bits", "chain", "verified", "server_name")
 
-    def __init__(self, version, cipher, bits, chain, verified, server_name):
+    def __init__(self, version: str | None, cipher: str | None, bits: int | None, chain: "list[bytes]",
+                 verified: bool, server_name: str | None) -> None:
         self.version = version
         self.cipher = cipher
         self.bits = bits
@@ -152,5 +153,5 @@ class TLSInfo:
         self.verified = verified
         self.server_name = server_name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"TLSInfo({self.version!r}, {self.cipher!r}, {len(self.chain)} certs, verified={self.verified})"

@@ -5,7 +5,11 @@ from netkit.core.errors import ProtocolError
 from netkit.core.target import percent_decode
 from netkit.core.text import is_digits
 from netkit.proto.actions import Close, Connect, Recv, StartTLS
-from netkit.proto.lines import LineReader, Session, command, no_injection, quit_
+from netkit.proto.lines import LineReader, Reply, Session, command, no_injection, quit_
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from netkit.proto.actions import Dialogue, TLSParams
 
 __all__ = ["ftp_dialogue", "parse_pasv", "parse_epsv", "ANONYMOUS_PASSWORD"]
 
@@ -51,7 +55,7 @@ def parse_pasv(text: str) -> int:
     return _port(str(numbers[4] * 256 + numbers[5]), text, "PASV")
 
 
-def _passive(reader, host, family):
+def _passive(reader: LineReader, host: str, family: int) -> "Dialogue[Reply | None]":
     """Open the data connection; returns the reply that failed, or None."""
     r = yield from command(reader, "EPSV")
     if r.code == 229:
@@ -65,7 +69,8 @@ def _passive(reader, host, family):
     return None
 
 
-def _transfer(reader, session, verb, name, data_tls, host, family):
+def _transfer(reader: LineReader, session: Session, verb: str, name: str, data_tls: "TLSParams | None",
+              host: str, family: int) -> "Dialogue[tuple[int, int] | None]":
     """LIST or RETR over a passive data connection; returns the bytes received or None."""
     failed = yield from _passive(reader, host, family)
     if failed is not None:
@@ -93,7 +98,8 @@ def _transfer(reader, session, verb, name, data_tls, host, family):
     return size, lines
 
 
-def ftp_dialogue(host, port, *, family=0, user=None, password=None, path="", tls=None):
+def ftp_dialogue(host: str, port: int, *, family: int = 0, user: str | None = None, password: str | None = None,
+                 path: str = "", tls: "TLSParams | None" = None) -> "Dialogue[Session]":
     """Log in (anonymously without a user), then LIST a path ending in "/" or retrieve
     a file path. ``path`` is the URL's path, percent-encoded, relative to the login
     directory as RFC 1738 has it (``%2F`` at its start makes it absolute)."""

@@ -10,6 +10,13 @@ from netkit.core.target import bracket, encode_path, parse_target
 from netkit.proto.actions import Connect, Recv, Send, StartTLS
 from netkit.proto.http1 import ResponseParser, build_request, check_caller_header, find_header
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from netkit.core.target import Target
+    from netkit.proto.actions import Dialogue, TLSInfo, TLSParams
+
 __all__ = ["Request", "Response", "HTTPOutcome", "http_dialogue", "REDIRECT_STATUSES", "MAX_KEEP_BODY",
            "RedirectRefused", "TooManyRedirects", "next_request", "request_bytes",
            "connect_bytes", "same_origin"]
@@ -30,21 +37,23 @@ class Request:
 
     __slots__ = ("method", "url", "headers", "body", "hops")
 
-    def __init__(self, method, url, headers=(), body=None, hops=0):
+    def __init__(self, method: str, url: "Target", headers: "Iterable[tuple[str, str]]" = (),
+                 body: bytes | None = None, hops: int = 0) -> None:
         self.method = method
         self.url = url  # a Target
         self.headers = list(headers)  # (name, value) beyond Host
         self.body = body
         self.hops = hops
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Request({self.method} {self.url.url()})"
 
 
 class Response:
     __slots__ = ("url", "version", "status", "reason", "headers", "body", "size", "complete")
 
-    def __init__(self, url, version, status, reason, headers, body, size, complete):
+    def __init__(self, url: "Target", version: str | None, status: int, reason: str | None,
+                 headers: list[tuple[str, str]], body: bytes, size: int, complete: bool) -> None:
         self.url = url
         self.version = version
         self.status = status
@@ -54,42 +63,44 @@ class Response:
         self.size = size  # bytes received in all
         self.complete = complete  # False when reading stopped at max_body
 
-    def header(self, name, default=None):
+    def header(self, name: str, default: str | None = None) -> str | None:
         return find_header(self.headers, name, default)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Response({self.status} {self.reason!r}, {self.size} bytes)"
 
 
 class HTTPOutcome:
     __slots__ = ("response", "redirects", "tls", "too_many_redirects")
 
-    def __init__(self, response, redirects, tls, too_many_redirects=False):
+    def __init__(self, response: Response, redirects: list[tuple[int, str]], tls: "TLSInfo | None",
+                 too_many_redirects: bool = False) -> None:
         self.response = response
         self.redirects = redirects  # [(status, url text)] of the hops followed
         self.tls = tls  # TLSInfo of the last https hop, or None
         self.too_many_redirects = too_many_redirects
 
 
-def origin_form(url) -> str:
+def origin_form(url: "Target") -> str:
     return encode_path(url.path or "/")  # parse_target makes every path start with "/"
 
 
-def host_header(url) -> str:
+def host_header(url: "Target") -> str:
     return bracket(url.host) if url.port == HTTP_PORTS[url.scheme] else url.netloc
 
 
-def basic_auth(user, password) -> str:
+def basic_auth(user: str, password: str | None) -> str:
     import base64  # only when credentials are in play
 
     token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
     return f"Basic {token}"
 
 
-def _read_response(method, keep, max_body):
-    """Receive one response; returns (parser, body bytes kept, size, complete)."""
+def _read_response(method: str, keep: int,
+                   max_body: int | None) -> "Dialogue[tuple[ResponseParser, int, bytes, int, bool]]":
+    """Receive one response; returns (parser, status, body bytes kept, size, complete)."""
     parser = ResponseParser(method)
-    kept = []
+    kept: list[bytes] = []
     kept_len = size = 0
     while not parser.done:
         chunks = parser.feed((yield Recv()))
@@ -99,8 +110,13 @@ def _read_response(method, keep, max_body):
                 kept.append(chunk[: keep - kept_len])
                 kept_len += len(kept[-1])
         if max_body is not None and size > max_body:
-            return parser, b"".join(kept), size, False
-    return parser, b"".join(kept), size, True
+            complete = False
+            break
+    else:
+        complete = True
+    if parser.status is None:  # feed() gives body bytes and says done only after the head
+        raise ProtocolError("the response ended before its head")
+    return parser, parser.status, b"".join(kept), size, complete
 
 
 class RedirectRefused(ProtocolError):
@@ -111,12 +127,12 @@ class TooManyRedirects(RedirectRefused):
     """The redirect after ``max_redirects`` of them."""
 
 
-def same_origin(a, b) -> bool:
+def same_origin(a: "Target", b: "Target") -> bool:
     """RFC 6454 origins: scheme, host and port."""
     return (a.scheme, a.host.lower(), a.port) == (b.scheme, b.host.lower(), b.port)
 
 
-def redirect_target(base, location: str):
+def redirect_target(base: "Target", location: str) -> "Target":
     """Resolve a Location header against the URL it came from (RFC 3986 section 5); only
     http and https URLs are followed."""
     from urllib.parse import urljoin  # only on the redirect path
@@ -135,7 +151,7 @@ def redirect_target(base, location: str):
         raise RedirectRefused(f"cannot follow the redirect to {location[:200]!r}: {exc}") from None
 
 
-def next_request(request, status: int, location, max_redirects: int):
+def next_request(request: Request, status: int, location: str | None, max_redirects: int) -> Request | None:
     """The request a redirect asks for, or None when ``status``/``location`` is not one;
     :class:`RedirectRefused` when it cannot be followed (:class:`TooManyRedirects` past
     ``max_redirects``). The one redirect policy of check and get:
@@ -168,7 +184,8 @@ def next_request(request, status: int, location, max_redirects: int):
     return Request(method, target, headers, body, request.hops + 1)
 
 
-def request_bytes(request, *, proxy=None, user_agent=None, body_size=None) -> bytes:
+def request_bytes(request: Request, *, proxy: "Target | None" = None, user_agent: str | None = None,
+                  body_size: int | None = None) -> bytes:
     """The bytes of ``request`` on its own connection (``Connection: close``): Host (the
     caller's if given, in its place), then Basic credentials from the URL, User-Agent and Accept unless the caller gave them, the
     caller's headers, Content-Length of the body (or ``body_size`` of a body sent after),
@@ -207,27 +224,34 @@ def request_bytes(request, *, proxy=None, user_agent=None, body_size=None) -> by
         raise UsageError(str(exc)) from None
 
 
-def connect_bytes(url, proxy) -> bytes:
+def connect_bytes(url: "Target", proxy: "Target") -> bytes:
     """The CONNECT that opens a tunnel through ``proxy`` to an https ``url``."""
     authority = url.netloc
     extra = [("Proxy-Authorization", basic_auth(proxy.user, proxy.password))] if proxy.user is not None else []
     return build_request("CONNECT", authority, [("Host", authority), *extra])
 
 
-def tunnel_refused(proxy, url, status, reason) -> ProtocolError:
+def tunnel_refused(proxy: "Target", url: "Target", status: int, reason: str | None) -> ProtocolError:
     from netkit.core.text import for_terminal
 
     return ProtocolError(f"proxy {proxy.netloc} refused the tunnel to {url.netloc}: {status} {for_terminal(reason)}")
 
 
-def http_dialogue(request, *, family=0, follow=False, max_redirects=10, max_body=None,
-                  keep=MAX_KEEP_BODY, proxy_for=lambda url: None, tls_for=None, user_agent=None):
+def _no_proxy(url: "Target") -> "Target | None":
+    return None
+
+
+def http_dialogue(request: Request, *, family: int = 0, follow: bool = False, max_redirects: int = 10,
+                  max_body: int | None = None, keep: int = MAX_KEEP_BODY,
+                  proxy_for: "Callable[[Target], Target | None]" = _no_proxy,
+                  tls_for: "Callable[[Target], TLSParams] | None" = None,
+                  user_agent: str | None = None) -> "Dialogue[HTTPOutcome]":
     """One HTTP exchange, following redirects when asked.
 
     ``proxy_for(url)`` gives the proxy Target for a URL or None; ``tls_for(url)`` gives the
     TLSParams for an https URL.
     """
-    redirects = []
+    redirects: list[tuple[int, str]] = []
     while True:
         url = request.url
         proxy = proxy_for(url)
@@ -238,14 +262,16 @@ def http_dialogue(request, *, family=0, follow=False, max_redirects=10, max_body
             yield Connect(proxy.host, proxy.port, "tcp", family)
             if url.scheme == "https":
                 yield Send(connect_bytes(url, proxy))
-                parser, _, _, _ = yield from _read_response("CONNECT", 0, None)
-                if not 200 <= parser.status < 300:
-                    raise tunnel_refused(proxy, url, parser.status, parser.reason)
+                parser, status, _, _, _ = yield from _read_response("CONNECT", 0, None)
+                if not 200 <= status < 300:
+                    raise tunnel_refused(proxy, url, status, parser.reason)
         if url.scheme == "https":
+            if tls_for is None:
+                raise UsageError(f"{url.url()}: an https URL needs tls_for (the TLS parameters)")
             tls_info = yield StartTLS(tls_for(url))
         yield Send(request_bytes(request, proxy=proxy, user_agent=user_agent))
-        parser, kept, size, complete = yield from _read_response(request.method, keep, max_body)
-        response = Response(url, parser.version, parser.status, parser.reason, parser.headers, kept, size, complete)
+        parser, status, kept, size, complete = yield from _read_response(request.method, keep, max_body)
+        response = Response(url, parser.version, status, parser.reason, parser.headers, kept, size, complete)
         if not follow:
             return HTTPOutcome(response, redirects, tls_info)
         try:

@@ -9,6 +9,10 @@ imports, more than the whole start-up budget of ``netkit check http://...``.
 from netkit.core.errors import ProtocolError
 from netkit.core.text import check_line_field
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 __all__ = ["ResponseParser", "build_request", "check_header", "check_caller_header", "FRAMING_HEADERS", "find_header", "head_end", "parse_head", "ascii_number",
            "content_length",
            "MAX_HEAD_BYTES", "NO_BODY_STATUSES"]
@@ -66,7 +70,7 @@ def check_caller_header(name: str, value: str) -> None:
                          f"the body's Content-Length); leave it out")
 
 
-def find_header(headers, name: str, default=None):
+def find_header(headers: "Iterable[tuple[str, str]]", name: str, default: str | None = None) -> str | None:
     """The first value of header ``name`` (any case) in a list of (name, value)."""
     lname = name.lower()
     for n, v in headers:
@@ -75,7 +79,8 @@ def find_header(headers, name: str, default=None):
     return default
 
 
-def build_request(method: str, target: str, headers, body: bytes | None = None) -> bytes:
+def build_request(method: str, target: str, headers: "Iterable[tuple[str, str]]",
+                  body: bytes | None = None) -> bytes:
     """The request bytes; ``headers`` is a list of (name, value), Host first. ValueError
     when a name is not a token or a value (or the target) would break the line: the second
     wall behind the option parsers."""
@@ -92,7 +97,7 @@ def build_request(method: str, target: str, headers, body: bytes | None = None) 
     return head + body if body else head
 
 
-def head_end(buf: bytes, start: int = 0):
+def head_end(buf: bytes, start: int = 0) -> tuple[int, int] | None:
     """(end of the head, start of what follows) at the first blank line -- ``\n\n`` or
     ``\n\r\n`` -- at or after ``start``, or None when it has not arrived yet."""
     i = buf.find(b"\n", start)
@@ -106,12 +111,12 @@ def head_end(buf: bytes, start: int = 0):
     return None
 
 
-def _no_controls(text: str, what: str):
+def _no_controls(text: str, what: str) -> None:
     if not _CONTROLS.isdisjoint(text):
         raise ProtocolError(f"control character in {what}: {text[:60]!r}")
 
 
-def _status_line(line: str):
+def _status_line(line: str) -> tuple[str, int, str]:
     """(version, status, reason) of ``HTTP/d.d SP ddd [SP reason]`` (RFC 9112 section 4)."""
     version, code, reason = line[:8], line[9:12], line[13:]
     if not (len(line) >= 12 and version[:5] == "HTTP/" and version[5] in "0123456789" and version[6] == "."
@@ -125,7 +130,7 @@ def _status_line(line: str):
     return version, status, reason
 
 
-def parse_head(head: bytes):
+def parse_head(head: bytes) -> tuple[str, int, str, list[tuple[str, str]]]:
     """(version, status, reason, [(name, value)]) of a response head (the status line and
     header lines, without the blank line), as RFC 9112 and h11 read it: lines end at LF
     with an optional CR, a line starting with SP/HTAB continues the previous header
@@ -138,7 +143,7 @@ def parse_head(head: bytes):
     if not lines:
         raise ProtocolError("empty response head")
     version, status, reason = _status_line(lines[0])
-    folded = []
+    folded: list[str] = []
     for line in lines[1:]:
         if line[:1] in (" ", "\t"):
             if not folded:
@@ -158,7 +163,7 @@ def parse_head(head: bytes):
     return version, status, reason, headers
 
 
-def ascii_number(text, max_digits: int = MAX_LENGTH_DIGITS):
+def ascii_number(text: str, max_digits: int = MAX_LENGTH_DIGITS) -> int | None:
     """The int of ``text`` when it is 1 to ``max_digits`` ASCII digits (after SP/HTAB are
     stripped), else None. ``str.isdigit`` says yes to ``\xb2`` and Arabic-Indic digits,
     which int() then refuses (or reads), so a peer's number is read by this, never by it."""
@@ -168,7 +173,7 @@ def ascii_number(text, max_digits: int = MAX_LENGTH_DIGITS):
     return int(text)
 
 
-def content_length(headers):
+def content_length(headers: "Iterable[tuple[str, str]]") -> int | None:
     """The Content-Length of ``headers`` (every copy, comma lists too, must say one
     number of ASCII digits), None when there is none; ProtocolError otherwise."""
     lengths = [v for n, v in headers if n.lower() == "content-length"]
@@ -191,12 +196,12 @@ class ResponseParser:
     Peer mistakes raise :class:`ProtocolError`.
     """
 
-    def __init__(self, method: str = "GET"):
+    def __init__(self, method: str = "GET") -> None:
         self.method = method.upper()
-        self.version = None
-        self.status = None
-        self.reason = None
-        self.headers = []  # (name as sent, value), in order
+        self.version: str | None = None
+        self.status: int | None = None
+        self.reason: str | None = None
+        self.headers: list[tuple[str, str]] = []  # (name as sent, value), in order
         self.head_done = False
         self.done = False
         self.received_any = False
@@ -208,12 +213,12 @@ class ResponseParser:
         self._state = _HEAD
         self._remaining = 0
 
-    def header(self, name: str, default=None):
+    def header(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (any case)."""
         return find_header(self.headers, name, default)
 
     # -- feeding -------------------------------------------------------------------
-    def feed(self, data: bytes) -> list:
+    def feed(self, data: bytes) -> list[bytes]:
         if self.done:
             return []
         if not data:
@@ -288,11 +293,11 @@ class ResponseParser:
         self._remaining -= len(take)
         return take
 
-    def _finish(self):
+    def _finish(self) -> None:
         self._state = _DONE
         self.done = True
 
-    def _eof(self) -> list:
+    def _eof(self) -> list[bytes]:
         if self._state == _UNTIL_EOF:
             self._finish()
             return []
@@ -304,7 +309,7 @@ class ResponseParser:
             raise ProtocolError(f"the connection closed with {self._remaining} bytes of the body still to come")
         raise ProtocolError("the connection closed in the middle of a chunked body")
 
-    def _line(self, limit: int, what: str):
+    def _line(self, limit: int, what: str) -> bytes | None:
         end = self._buf.find(b"\n", self._pos)
         if end < 0:
             if len(self._buf) - self._pos > limit:
@@ -340,11 +345,10 @@ class ResponseParser:
             return True  # interim response (100 Continue, 103 Early Hints): the real one follows
         self.version, self.status, self.reason, self.headers = version, status, reason, headers
         self.head_done = True
-        self._choose_framing()
+        self._choose_framing(status)
         return True
 
-    def _choose_framing(self):
-        status = self.status
+    def _choose_framing(self, status: int) -> None:
         if self.method == "HEAD" or status in NO_BODY_STATUSES or status == 101:
             self._finish()
             return

@@ -7,6 +7,12 @@ reply is read until the ``expect`` strings are found (any of them, or all with
 
 from netkit.proto.actions import RECV_SIZE, Connect, Recv, Send, StartTLS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from netkit.proto.actions import Dialogue, TLSInfo, TLSParams
+
 __all__ = ["LineOutcome", "tcp_dialogue", "udp_dialogue", "find_expected", "MAX_REPLY_BYTES"]
 
 # How much of a reply a send/expect check reads before it gives up looking: a banner or
@@ -19,18 +25,19 @@ MAX_DATAGRAM = 65535
 class LineOutcome:
     __slots__ = ("received", "matched", "missing", "tls", "peer")
 
-    def __init__(self, received: bytes, matched: bool, missing: list, tls, peer):
+    def __init__(self, received: bytes, matched: bool, missing: list[bytes], tls: "TLSInfo | None",
+                 peer: str) -> None:
         self.received = received
         self.matched = matched
         self.missing = missing
         self.tls = tls
         self.peer = peer
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"LineOutcome(matched={self.matched}, received={self.received[:40]!r})"
 
 
-def find_expected(received: bytes, expects: list, expect_all: bool):
+def find_expected(received: bytes, expects: "Sequence[bytes]", expect_all: bool) -> tuple[bool, list[bytes]]:
     """(satisfied, missing): whether ``received`` holds the expected strings."""
     missing = [e for e in expects if e not in received]
     if expect_all:
@@ -38,8 +45,9 @@ def find_expected(received: bytes, expects: list, expect_all: bool):
     return len(missing) < len(expects), missing
 
 
-def tcp_dialogue(host, port, *, family=0, sends=(), expects=(), expect_all=False, quit=None,
-                 maxbytes=MAX_REPLY_BYTES, tls=None):
+def tcp_dialogue(host: str, port: int, *, family: int = 0, sends: "Sequence[bytes]" = (),
+                 expects: "Sequence[bytes]" = (), expect_all: bool = False, quit: bytes | None = None,
+                 maxbytes: int = MAX_REPLY_BYTES, tls: "TLSParams | None" = None) -> "Dialogue[LineOutcome]":
     peer = yield Connect(host, port, "tcp", family)
     tls_info = None
     if tls is not None:
@@ -47,7 +55,7 @@ def tcp_dialogue(host, port, *, family=0, sends=(), expects=(), expect_all=False
     for data in sends:
         yield Send(data)
     received = b""
-    matched, missing = True, []
+    matched, missing = True, list[bytes]()
     if expects:
         matched, missing = find_expected(received, expects, expect_all)
         while not matched and len(received) < maxbytes:
@@ -61,8 +69,9 @@ def tcp_dialogue(host, port, *, family=0, sends=(), expects=(), expect_all=False
     return LineOutcome(received, matched, missing, tls_info, peer)
 
 
-def udp_dialogue(host, port, *, family=0, sends=(), expects=(), expect_all=False,
-                 maxbytes=MAX_REPLY_BYTES):
+def udp_dialogue(host: str, port: int, *, family: int = 0, sends: "Sequence[bytes]" = (),
+                 expects: "Sequence[bytes]" = (), expect_all: bool = False,
+                 maxbytes: int = MAX_REPLY_BYTES) -> "Dialogue[LineOutcome]":
     """Each send is one datagram; up to one reply per datagram sent is read, stopping as
     soon as the expected strings have arrived (UDP has no end of stream to wait for)."""
     peer = yield Connect(host, port, "udp", family)

@@ -9,6 +9,10 @@ from netkit.core.errors import ProtocolError, UsageError
 from netkit.core.text import check_line_field, is_digits
 from netkit.proto.actions import Recv
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from netkit.proto.actions import Dialogue, TLSInfo
+
 __all__ = ["LineReader", "Reply", "MAX_LINE", "MAX_REPLY_LINES", "line_bytes"]
 
 # RFC 5321 allows 512 octets per reply line and IMAP lines grow with the mailbox; 64 KiB
@@ -23,7 +27,7 @@ class Reply:
 
     __slots__ = ("code", "lines")
 
-    def __init__(self, code: int, lines: list):
+    def __init__(self, code: int, lines: list[str]) -> None:
         self.code = code
         self.lines = lines
 
@@ -31,17 +35,17 @@ class Reply:
     def text(self) -> str:
         return " ".join(line.strip() for line in self.lines if line.strip())
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.code} {self.text}".rstrip()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Reply({self.code}, {self.lines!r})"
 
 
 class LineReader:
     """Lines from one channel of a dialogue."""
 
-    def __init__(self, channel: int = 0, peer_name: str = "the server"):
+    def __init__(self, channel: int = 0, peer_name: str = "the server") -> None:
         self.channel = channel
         self.peer_name = peer_name
         self.buffer = b""
@@ -51,7 +55,7 @@ class LineReader:
         """True when bytes beyond the last line have come (dangerous before STARTTLS)."""
         return bool(self.buffer)
 
-    def line(self, waiting_for: str, limit: int = MAX_LINE):
+    def line(self, waiting_for: str, limit: int = MAX_LINE) -> "Dialogue[str]":
         """Generator: the next line as text, without its line end (at most ``limit`` bytes)."""
         while True:
             end = self.buffer.find(b"\n")
@@ -67,7 +71,7 @@ class LineReader:
                 raise ProtocolError(f"{self.peer_name} closed the connection while we waited for {waiting_for}{got}")
             self.buffer += data
 
-    def reply(self, waiting_for: str):
+    def reply(self, waiting_for: str) -> "Dialogue[Reply]":
         """Generator: one FTP/SMTP reply (``NNN text`` or ``NNN-...`` up to ``NNN text``)."""
         first = yield from self.line(waiting_for)
         code = _code(first, self.peer_name, waiting_for)
@@ -100,18 +104,18 @@ class Session:
 
     __slots__ = ("greeting", "tls", "failure", "facts", "peer")
 
-    def __init__(self):
-        self.greeting = None
-        self.tls = None
-        self.failure = None
-        self.facts = {}
-        self.peer = None
+    def __init__(self) -> None:
+        self.greeting: str | None = None
+        self.tls: TLSInfo | None = None
+        self.failure: tuple[str, str] | None = None
+        self.facts: dict[str, object] = {}
+        self.peer: str | None = None
 
-    def fail(self, step: str, said) -> "Session":
+    def fail(self, step: str, said: object) -> "Session":
         self.failure = (step, str(said))
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Session(failure={self.failure!r}, facts={self.facts!r})"
 
 
@@ -126,7 +130,8 @@ def line_bytes(text: str, shown: str | None = None) -> bytes:
     return (text + "\r\n").encode("utf-8")
 
 
-def command(reader: LineReader, text: str, waiting_for: str | None = None, shown: str | None = None):
+def command(reader: LineReader, text: str, waiting_for: str | None = None,
+            shown: str | None = None) -> "Dialogue[Reply]":
     """Generator: send one command line, return the server's numbered reply."""
     from netkit.proto.actions import Send
 
@@ -142,7 +147,7 @@ def no_injection(reader: LineReader, step: str) -> None:
                             f"refused as an injection attempt")
 
 
-def quit_(text: str = "QUIT"):
+def quit_(text: str = "QUIT") -> "Dialogue[None]":
     """Generator: say goodbye without waiting for the answer (a slow or silent goodbye
     must not turn a good check bad)."""
     from netkit.proto.actions import Send

@@ -7,10 +7,17 @@ from netkit.core.text import is_digits
 from netkit.proto.actions import Connect, Send, StartTLS
 from netkit.proto.lines import MAX_LINE, MAX_REPLY_LINES, LineReader, Session, command, line_bytes, no_injection, quit_
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from netkit.proto.actions import Dialogue, TLSParams
+    from netkit.proto.lines import Reply
+
 __all__ = ["smtp_dialogue", "pop3_dialogue", "imap_dialogue", "imap_quote", "parse_extensions"]
 
 
-def parse_extensions(reply) -> dict:
+def parse_extensions(reply: "Reply") -> dict[str, str]:
     """EHLO's reply lines after the first -> {KEYWORD: parameters}."""
     out = {}
     for line in reply.lines[1:]:
@@ -26,7 +33,8 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
-def _smtp_auth(reader, session, mechanisms, user, password):
+def _smtp_auth(reader: LineReader, session: Session, mechanisms: set[str], user: str,
+               password: str | None) -> "Dialogue[Session | None]":
     if "PLAIN" in mechanisms:
         token = _b64(f"\0{user}\0{password or ''}")
         r = yield from command(reader, f"AUTH PLAIN {token}", shown="AUTH PLAIN ********")
@@ -45,8 +53,10 @@ def _smtp_auth(reader, session, mechanisms, user, password):
     return None
 
 
-def smtp_dialogue(host, port, *, family=0, implicit_tls=None, starttls=None, ehlo="localhost", user=None,
-                  password=None, mail_from=None, rcpts=()):
+def smtp_dialogue(host: str, port: int, *, family: int = 0, implicit_tls: "TLSParams | None" = None,
+                  starttls: "TLSParams | None" = None, ehlo: str = "localhost", user: str | None = None,
+                  password: str | None = None, mail_from: str | None = None,
+                  rcpts: "Iterable[str]" = ()) -> "Dialogue[Session]":
     """Greeting, EHLO (HELO if refused), STARTTLS, AUTH, MAIL/RCPT probes, RSET, QUIT."""
     reader = LineReader(0, "the SMTP server")
     session = Session()
@@ -103,19 +113,20 @@ def smtp_dialogue(host, port, *, family=0, implicit_tls=None, starttls=None, ehl
 
 # -- POP3 ----------------------------------------------------------------------------------
 
-def _pop_line(reader, what):
+def _pop_line(reader: LineReader, what: str) -> "Dialogue[str]":
     line = yield from reader.line(what)
     if not (line.startswith("+OK") or line.startswith("-ERR")):
         raise ProtocolError(f"the POP3 server did not answer +OK or -ERR while we waited for {what}: {line[:60]!r}")
     return line
 
 
-def _pop_command(reader, text, shown=None):
+def _pop_command(reader: LineReader, text: str, shown: str | None = None) -> "Dialogue[str]":
     yield Send(line_bytes(text, shown), shown=None if shown is None else (shown + "\r\n").encode())
     return (yield from _pop_line(reader, f"the reply to {(shown or text).split(' ', 1)[0]}"))
 
 
-def pop3_dialogue(host, port, *, family=0, implicit_tls=None, starttls=None, user, password):
+def pop3_dialogue(host: str, port: int, *, family: int = 0, implicit_tls: "TLSParams | None" = None,
+                  starttls: "TLSParams | None" = None, user: str, password: str | None) -> "Dialogue[Session]":
     """Greeting, STLS, APOP (when offered and the password is known) or USER/PASS, STAT."""
     reader = LineReader(0, "the POP3 server")
     session = Session()
@@ -156,7 +167,7 @@ def pop3_dialogue(host, port, *, family=0, implicit_tls=None, starttls=None, use
     return session
 
 
-def _apop_stamp(greeting: str):
+def _apop_stamp(greeting: str) -> str | None:
     start, end = greeting.find("<"), greeting.rfind(">")
     if 0 <= start < end and "@" in greeting[start:end]:
         return greeting[start : end + 1]
@@ -165,7 +176,7 @@ def _apop_stamp(greeting: str):
 
 # -- IMAP ----------------------------------------------------------------------------------
 
-def imap_quote(text: str):
+def imap_quote(text: str) -> str | None:
     """An IMAP astring: a quoted string, or None when a literal is needed."""
     if any(ord(c) < 32 or ord(c) > 126 for c in text):
         return None
@@ -178,11 +189,12 @@ MAX_SEARCH_LINE = 4 * 1024 * 1024
 
 
 class _Imap:
-    def __init__(self, reader):
+    def __init__(self, reader: LineReader) -> None:
         self.reader = reader
         self.counter = 0
 
-    def run(self, command, *args, shown=None, limit=None):
+    def run(self, command: str, *args: str, shown: str | None = None,
+            limit: int | None = None) -> "Dialogue[tuple[str, list[str]]]":
         """Generator: send a tagged command (``args`` as astrings), return (the tagged
         status after the tag, the untagged lines)."""
         self.counter += 1
@@ -201,7 +213,7 @@ class _Imap:
                 pieces.append("")
         yield Send(line_bytes(pieces[0], shown),  # a literal (below) may hold CR LF; a line may not
                    shown=None if shown is None else f"{tag} {shown}\r\n".encode())
-        untagged = []
+        untagged: list[str] = []
         for data, after in zip(literals, pieces[1:]):
             line = yield from self.reader.line(f"the go-ahead for {verb}")
             if line.startswith(tag + " "):
@@ -222,7 +234,9 @@ class _Imap:
                 raise ProtocolError(f"the IMAP server answered {verb} with {line[:60]!r}")
 
 
-def imap_dialogue(host, port, *, family=0, implicit_tls=None, starttls=None, user, password, mailbox="INBOX"):
+def imap_dialogue(host: str, port: int, *, family: int = 0, implicit_tls: "TLSParams | None" = None,
+                  starttls: "TLSParams | None" = None, user: str, password: str | None,
+                  mailbox: str = "INBOX") -> "Dialogue[Session]":
     """Greeting, STARTTLS, LOGIN, EXAMINE (read-only SELECT), SEARCH UNSEEN, LOGOUT."""
     reader = LineReader(0, "the IMAP server")
     session = Session()

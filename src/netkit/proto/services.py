@@ -175,7 +175,7 @@ class EchoRaw:
 
     __slots__ = ("finished", "requests")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.finished = False
         self.requests = 0
 

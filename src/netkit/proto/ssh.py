@@ -23,6 +23,16 @@ from netkit.core.errors import ProtocolError
 from netkit.core.text import preview
 from netkit.proto.actions import RECV_SIZE, Await, Close, Connect, Recv, Send
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine, Iterable
+    from typing import Any
+
+    from netkit.proto.actions import Dialogue
+
+    #: What ssh_dialogue hands the rest of the exchange to: a coroutine of a library.
+    SessionFactory = Callable[["Identification", "KexInit | None"], Coroutine[Any, Any, Any]]
+
 __all__ = [
     "MAX_IDENTIFICATION",
     "MAX_PACKET",
@@ -73,7 +83,8 @@ class Identification:
 
     __slots__ = ("comments", "line", "preamble", "protocol", "software")
 
-    def __init__(self, line: str, protocol: str, software: str, comments: str = "", preamble=()):
+    def __init__(self, line: str, protocol: str, software: str, comments: str = "",
+                 preamble: "Iterable[str]" = ()) -> None:
         self.line = line
         self.protocol = protocol
         self.software = software
@@ -85,7 +96,7 @@ class Identification:
         """Software version and comments, as check_ssh prints them: ``OpenSSH_9.2p1 Debian-2``."""
         return f"{self.software} {self.comments}" if self.comments else self.software
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Identification({self.line!r})"
 
 
@@ -93,7 +104,7 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def parse_identification(raw: bytes, preamble=()) -> Identification:
+def parse_identification(raw: bytes, preamble: "Iterable[str]" = ()) -> Identification:
     """Parse one line ``SSH-proto-software[ comments]`` (with or without its line end)."""
     if raw.endswith(b"\n"):
         raw = raw[:-1]
@@ -119,13 +130,13 @@ class IdentificationReader:
     a line, an identification line over 255 bytes, a preamble past OpenSSH's limits.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.buffer = b""
-        self.preamble = []
+        self.preamble: list[str] = []
         self.received = b""  # everything before the identification, for error messages
-        self.identification = None
+        self.identification: Identification | None = None
 
-    def feed(self, data: bytes):
+    def feed(self, data: bytes) -> Identification | None:
         self.buffer += data
         if self.identification is None:
             self.received += data[: max(0, MAX_PREAMBLE_LINE - len(self.received))]
@@ -154,7 +165,7 @@ class IdentificationReader:
                                     f"({preview(self.received)!r})")
         return self.identification
 
-    def packet(self):
+    def packet(self) -> bytes | None:
         """The payload of the first binary packet once it is complete in the buffer, or None."""
         if len(self.buffer) < 5:
             return None
@@ -172,15 +183,23 @@ class KexInit:
     """The algorithm lists of a KEXINIT message (RFC 4253 7.1), as lists of names."""
 
     __slots__ = _KEXINIT_LISTS
+    kex_algorithms: list[str]
+    server_host_key_algorithms: list[str]
+    encryption_client_to_server: list[str]
+    encryption_server_to_client: list[str]
+    mac_client_to_server: list[str]
+    mac_server_to_client: list[str]
+    compression_client_to_server: list[str]
+    compression_server_to_client: list[str]
 
-    def __init__(self, **lists):
+    def __init__(self, **lists: "Iterable[str]") -> None:
         for name in _KEXINIT_LISTS:
             setattr(self, name, list(lists.get(name, ())))
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, list[str]]:
         return {name: getattr(self, name) for name in _KEXINIT_LISTS}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"KexInit(host keys {self.server_host_key_algorithms})"
 
 
@@ -190,7 +209,7 @@ def parse_kexinit(payload: bytes) -> KexInit:
         kind = payload[0] if payload else "nothing"
         raise ProtocolError(f"expected the server's KEXINIT (message 20) after its identification, got {kind}")
     pos = 17
-    lists = {}
+    lists: dict[str, list[str]] = {}
     for name in _KEXINIT_LISTS:
         if pos + 4 > len(payload):
             raise ProtocolError("truncated KEXINIT from the server")
@@ -214,25 +233,27 @@ class SSHOutcome:
 
     __slots__ = ("identification", "kexinit", "peer", "session")
 
-    def __init__(self, identification, kexinit=None, session=None, peer=None):
+    def __init__(self, identification: Identification, kexinit: KexInit | None = None, session: object = None,
+                 peer: str | None = None) -> None:
         self.identification = identification
         self.kexinit = kexinit
         self.session = session
         self.peer = peer
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"SSHOutcome({self.identification!r}, {self.kexinit!r}, session={self.session!r})"
 
 
-def _closed(peer, reader) -> ProtocolError:
+def _closed(peer: str, reader: IdentificationReader) -> ProtocolError:
     if not reader.received:
         return ProtocolError(f"{peer} closed the connection without an SSH identification")
     return ProtocolError(f"{peer} is not an SSH server: it said {preview(reader.received)!r} and closed "
                          f"the connection")
 
 
-def ssh_dialogue(host, port, *, family=0, identification=b"SSH-2.0-netkit\r\n", read_kexinit=False,
-                 session=None, what="in the SSH key exchange"):
+def ssh_dialogue(host: str, port: int, *, family: int = 0, identification: bytes = b"SSH-2.0-netkit\r\n",
+                 read_kexinit: bool = False, session: "SessionFactory | None" = None,
+                 what: str = "in the SSH key exchange") -> "Dialogue[SSHOutcome]":
     """Connect, exchange identifications, and optionally read the server's KEXINIT.
 
     ``session(identification, kexinit)``, when given, returns a coroutine that speaks the

@@ -136,7 +136,7 @@ def read_hosts_file(path: str) -> list[str]:
         raise UsageError(f"cannot read hosts file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise UsageError(f"hosts file {path} is not UTF-8 text") from None
-    specs = []
+    specs: list[str] = []
     for line in text.splitlines():
         line = line.split("#", 1)[0]
         specs.extend(line.split())

@@ -18,6 +18,10 @@ import os
 
 from netkit.remote._errors import ChangedHostKey, UnknownHostKey
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["DEFAULT_HOST_KEY_ALGS", "HostKeyPolicy", "fingerprint"]
 
 # Cheapest first: ed25519 signs and verifies fastest, then ECDSA, then RSA (SHA-2).
@@ -77,7 +81,7 @@ class HostKeyPolicy:
             from netkit.core.text import for_terminal
 
             raise UsageError(f"bad known_hosts ({', '.join(self.files)}): {for_terminal(str(exc))}") from None
-        self.added = {}  # (host, port) -> key accepted in this run
+        self.added: dict[tuple[str, int], Any] = {}  # (host, port) -> key accepted in this run
 
     def _match(self, host, addr, port):
         return self.known.match(host, addr, port)

@@ -27,7 +27,7 @@ class RpcFault(Exception):
     """A call's failure as the client sees it: ``code`` and one line of ``message``."""
 
     code = -32603
-    builtin_type = RuntimeError  # what a Pyro or PB client gets
+    builtin_type: type[Exception] = RuntimeError  # what a Pyro or PB client gets
 
     def __init__(self, message: str):
         super().__init__(message)

@@ -69,7 +69,7 @@ def parse_xml(body: bytes, max_depth: int):
 
     target = _unmarshaller_class()(use_builtin_types=True)
     parser = DefusedExpatParser(target, forbid_dtd=True)
-    expat = parser._parser
+    expat = parser._parser  # type: ignore[attr-defined]  # xmlrpc's ExpatParser keeps its pyexpat parser private; the depth limit hooks its handlers
     start, end = expat.StartElementHandler, expat.EndElementHandler
     limit = max_depth * _XML_PER_LEVEL + _XML_ENVELOPE
     depth = 0

@@ -55,7 +55,7 @@ class Listener:
             address = ipaddress.ip_address(host.split("%")[0])
         except ValueError:
             return False
-        if getattr(address, "ipv4_mapped", None):
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         return any(address in net for net in self.allow)
 

@@ -25,6 +25,10 @@ from netkit.rpc._faults import (
     TooBig,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 __all__ = ["Dispatcher", "Limits", "Method", "Registry", "expose", "load_module", "value_class"]
 
 # A method name: one identifier. Dots, spaces and dunders are refused before any lookup.
@@ -147,6 +151,8 @@ def load_module(path: str):
         raise ValueError(f"--module {path}: no such file; give a Python file with @netkit.rpc.expose functions")
     name = "netkit_rpc_user_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # not a .py name importlib knows how to load
+        raise ValueError(f"--module {path}: not a Python source file; give a .py file")
     module = importlib.util.module_from_spec(spec)
     import sys
 
@@ -164,6 +170,7 @@ def depth_over(value, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
+        children: Iterable[object]
         if isinstance(item, (list, tuple)):
             children = item
         elif isinstance(item, dict):
@@ -181,7 +188,7 @@ class Dispatcher:
     :class:`RpcFault` (``debug``: an unexpected exception's type and message show, and the
     server logs its traceback)."""
 
-    def __init__(self, registry: Registry, limits: Limits = None, debug=False, log=None):
+    def __init__(self, registry: Registry, limits: Limits | None = None, debug=False, log=None):
         import threading
         from concurrent.futures import ThreadPoolExecutor
 

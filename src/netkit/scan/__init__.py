@@ -24,6 +24,7 @@ _MODULES = {
 }
 if TYPE_CHECKING:  # what mypy and IDEs see: _MODULES' names (tests/test_exported_members.py)
     from collections.abc import AsyncIterator, Iterable
+    from typing import Any
 
     from netkit.core.timeout import Timeout
     from netkit.scan.model import HostResult as HostResult
@@ -66,9 +67,8 @@ async def scan_iter(
     targets = await asyncio.to_thread(as_targets, targets, exclude, family)  # names resolve: not in the loop
 
     loop = asyncio.get_running_loop()
-    queue = asyncio.Queue()
+    queue: asyncio.Queue[PortResult | None] = asyncio.Queue()  # None: the scan is over
     names = port_names("tcp")
-    done = object()
 
     def found(result):
         result.service = names.get(result.port)
@@ -80,11 +80,11 @@ async def scan_iter(
         try:
             engine.run()
         finally:
-            loop.call_soon_threadsafe(queue.put_nowait, done)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
 
     worker = loop.run_in_executor(None, work)
     try:
-        while (item := await queue.get()) is not done:
+        while (item := await queue.get()) is not None:
             yield item
     finally:
         engine.stop()

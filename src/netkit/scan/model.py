@@ -2,6 +2,10 @@
 
 __all__ = ["PortResult", "HostResult", "ScanReport", "OPEN", "CLOSED", "FILTERED", "STATES"]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 OPEN, CLOSED, FILTERED = "open", "closed", "filtered"
 STATES = (OPEN, CLOSED, FILTERED)
 
@@ -50,7 +54,8 @@ class HostResult:
         self.address = address
         self.hostname = hostname
         self._ports = list(ports or [])
-        self._deferred = None  # (counts per state of the ports not built yet, build)
+        # (counts per state of the ports not built yet, build)
+        self._deferred: tuple[dict, Callable[[list], list]] | None = None
         self.started = started  # epoch seconds
         self.finished = finished
         self.skipped = skipped  # ports left unscanned when the host timed out

@@ -16,6 +16,10 @@ from netkit import __version__
 from netkit.core.text import json_controls_escaped
 from netkit.scan.model import CLOSED, FILTERED, OPEN, STATES
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 __all__ = ["INTERRUPTED_MESSAGE", "MAX_SHOWN_PER_STATE", "XML_OUTPUT_VERSION", "grepable",
            "json_line", "json_summary", "nmap_xml", "table"]
 
@@ -220,7 +224,7 @@ def table(report, only_open=False, width=None) -> str:
 # -- JSON Lines --------------------------------------------------------------------------
 
 
-_json = {}  # json's encoders, made on first use
+_json: "dict[str, Callable[[object], str]]" = {}  # json's encoders, made on first use
 
 
 def _encoder(name):
@@ -394,7 +398,7 @@ def _xml_host(host, only_open) -> str:
         out.append("<ports>")
         for state in folded:
             out.append(f'<extraports state="{state}" count="{counts[state]}">\n')
-            by_reason = {}
+            by_reason: dict[str, list[int]] = {}
             for p in host.ports:
                 if p.state == state:
                     by_reason.setdefault(p.reason or "unknown", []).append(p.port)

@@ -95,7 +95,7 @@ def _parse(spec: str) -> list[int]:
             hi = _port(hi_text, spec) if hi_text else 65535
             if lo > hi:
                 raise ValueError(f"range {part} in -p {spec} runs backwards; write {hi}-{lo}")
-            items = range(lo, hi + 1)
+            items: range | tuple[int] = range(lo, hi + 1)
         else:
             items = (_port(part, spec),)
         for port in items:

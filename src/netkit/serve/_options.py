@@ -239,9 +239,9 @@ def load_config(path: str):
 
     from netkit.core.fs import read_text_file
 
-    data = read_text_file(path, "services file", MAX_CONFIG, "give a TOML file such as services.toml")
+    text = read_text_file(path, "services file", MAX_CONFIG, "give a TOML file such as services.toml")
     try:
-        data = tomllib.loads(data)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
     settings = {}

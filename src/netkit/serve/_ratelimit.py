@@ -45,8 +45,8 @@ class ReplyBudget:
         self.rate = rate
         self.burst = burst
         self.max_sources = max_sources
-        self.buckets = OrderedDict()  # address -> [tokens, when last refilled], least recent first
-        self.overflow = None  # the bucket shared by addresses that found the table full
+        self.buckets: OrderedDict[str, list[float]] = OrderedDict()  # address -> [tokens, when last refilled], least recent first
+        self.overflow: list[float] | None = None  # the bucket shared by addresses that found the table full
 
     def allow(self, address, size: int, now: float) -> bool:
         buckets = self.buckets

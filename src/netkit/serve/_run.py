@@ -128,5 +128,5 @@ def run(services, *, grace: float = DEFAULT_GRACE, user: str | None = None, pidf
                                 lambda control, ready: _serve(server, grace, log, ready, control), on_ready)
     finally:
         server.close_sockets()
-        if written:
+        if written and pidfile is not None:
             remove_pidfile(pidfile, written)

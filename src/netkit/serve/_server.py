@@ -24,6 +24,10 @@ from netkit.serve._spec import DEFAULT_GRACE, DEFAULT_HANDSHAKE_TIMEOUT, Service
 from netkit.serve._system import Log
 from netkit.serve._udp import Datagrams
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["Server"]
 
 # Connections accepted per wake-up of the listening socket, so one busy listener cannot
@@ -210,7 +214,7 @@ class _Listener:
         self.service = service
         self.sock = sock
         self.ssl = ssl_context
-        self.connections = set()
+        self.connections: set[_Connection] = set()
         self.pending = 0  # accepted, TLS handshake in progress
         self.allow = service.allow
         self.datagrams = None
@@ -408,6 +412,7 @@ def _bind(service: Service, copies: int = 1):
     (UDP, Unix: the workers share it)."""
     if service.transport == "unix":
         path = service.path
+        assert path is not None  # a unix service always has its path (_spec.Service)
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:
@@ -436,16 +441,16 @@ def _bind(service: Service, copies: int = 1):
     socktype = socket.SOCK_DGRAM if service.transport == "udp" else socket.SOCK_STREAM
     infos = socket.getaddrinfo(service.bind or None, service.listen_port, socket.AF_UNSPEC, socktype, 0,
                                socket.AI_PASSIVE)
-    seen = []
+    seen: list[tuple[int, int, int, str, tuple[Any, ...]]] = []
     for info in infos:
         if info[4][:2] not in [s[4][:2] for s in seen]:
             seen.append(info)
-    groups = []
+    groups: list[list[socket.socket]] = []
     port = service.listen_port
     copies = copies if socktype == socket.SOCK_STREAM else 1
     try:
         for family, type_, proto, _name, addr in seen:
-            group = []
+            group: list[socket.socket] = []
             groups.append(group)
             for _ in range(copies):
                 sock = socket.socket(family, type_, proto)

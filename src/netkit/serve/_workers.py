@@ -68,7 +68,7 @@ def serve_in_workers(server, count: int, grace: float, log, serve_one, on_ready=
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     previous = {signum: signal.signal(signum, lambda *_: None) for signum in _SIGNALS}
     old_wakeup = signal.set_wakeup_fd(wake_w)
-    workers = {}
+    workers: dict[int, _Worker] = {}
     try:
         # Signals wait while forking: a child must not run the parent's handler.
         signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)

@@ -108,8 +108,8 @@ def open_socket(endpoint: Endpoint):
                 infos = socket.getaddrinfo(lookup_name(endpoint.host), endpoint.port, 0, socktype)
             except (socket.gaierror, UnicodeError) as exc:
                 raise lookup_error(exc, endpoint.host) from None
-            last = None
-            sock = None
+            last: OSError | None = None
+            found: socket.socket | None = None
             for family, type_, proto, _name, addr in infos:
                 candidate = socket.socket(family, type_, proto)
                 candidate.settimeout(seconds)
@@ -119,10 +119,11 @@ def open_socket(endpoint: Endpoint):
                     candidate.close()
                     last = exc
                     continue
-                sock = candidate
+                found = candidate
                 break
-            if sock is None:
-                raise last
+            if found is None:
+                raise last or ResolveError(f"{endpoint.host}: no address to connect to")
+            sock = found
             if socktype == socket.SOCK_STREAM:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError as exc:
@@ -152,7 +153,7 @@ class OutputError(Exception):
     """The replies could not be written where they go (a full disk, a closed output)."""
 
 
-def _read(source: int) -> bytes:
+def _read(source: int) -> bytes | None:
     """A chunk of input; a read error (EIO: the terminal hung up) ends the input."""
     try:
         return os.read(source, _CHUNK)
@@ -249,6 +250,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
     sock.setblocking(False)
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ)
+    sock_fd = sock.fileno()
     pending = b""  # read from the source, not yet sent
     datagrams = []
     watched = False  # the source is in the selector (else it is read without waiting)
@@ -266,7 +268,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
 
     if source is None:
         queue(data)
-        source_open = False
+        source_open: bool | None = False
     else:
         try:
             sel.register(source, selectors.EVENT_READ)
@@ -277,7 +279,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
     gone = False  # the server reset the connection while we were sending
     shut = False
     received = 0
-    last_heard = None
+    last_heard: float | None = None
     ended_at = None if source_open else time.monotonic()
 
     def take(chunk):
@@ -322,7 +324,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
             if source_open and not watched and room:
                 timeout = 0.0  # more of the file to read
             elif shut and not half_close:
-                timeout = max(0.0, (last_heard or ended_at) + wait - now)
+                timeout = max(0.0, (last_heard or ended_at or now) + wait - now)
             if deadline is not None:
                 left = max(0.0, deadline - now)
                 timeout = left if timeout is None else min(timeout, left)
@@ -337,7 +339,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
                     raise TimedOut(f"{endpoint.where}: no reply within the time allowed")
                 return received
             for key, mask in events:
-                if key.fileobj is sock:
+                if key.fd == sock_fd:
                     if mask & selectors.EVENT_READ:
                         try:
                             chunk = sock.recv(_CHUNK)

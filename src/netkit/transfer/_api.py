@@ -145,7 +145,7 @@ def download(url: Url, dest: str | os.PathLike[str], options: Options | None = N
     else:
         part = PartFile(os.fspath(dest), resume=options.resume, checksum=options.checksum)
     pacer = Pacer(progress, options.limit_rate, options.cancel, max_size=options.max_filesize)
-    state = {}
+    state: dict[str, Any] = {}
     start = monotonic()
     resumed_from = part.offset
     attempts = [0]
@@ -188,7 +188,7 @@ def upload(path: str | os.PathLike[str], url: Url, options: Options | None = Non
     attempts = [0]
     status = None
     body = b""
-    state = {}  # outlives the retries: --max-time's deadline
+    state: dict[str, Any] = {}  # outlives the retries: --max-time's deadline
 
     def once(attempt):
         nonlocal status, body
