@@ -68,6 +68,7 @@ debs-bench:
 	@./.ci/apt-ensure $(BENCH_DEBS) $(TEST_DEBS)
 
 test: debs-test install-test
+	$(PY) -m mypy
 	$(PY) -m pytest -q -n 4 --dist loadfile
 
 bench: debs-bench $(VENV)/.installed-bench

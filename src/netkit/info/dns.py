@@ -23,6 +23,8 @@ from netkit.core.errors import NetError, RemoteError, UsageError
 from netkit.core.records import RECORD_TYPES
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from netkit.core.timeout import Timeout
 
 __all__ = [
@@ -347,7 +349,7 @@ def _make_resolver(server, timeout):
     return resolver, label
 
 
-def lookup_records(name: str, types=DEFAULT_TYPES, *, server=None, tcp: bool = False,
+def lookup_records(name: str, types: Iterable[str] = DEFAULT_TYPES, *, server: str | None = None, tcp: bool = False,
                    timeout: float | Timeout | None = DEFAULT_TIMEOUT) -> DnsLookup:
     """Ask for the records of ``name``, one query per type in ``types``.
 
@@ -394,9 +396,10 @@ def lookup_records(name: str, types=DEFAULT_TYPES, *, server=None, tcp: bool = F
     return DnsLookup(qname, label, transport, tuple(answers), time.monotonic() - started)
 
 
-def reverse_lookup(address: str, **options) -> DnsLookup:
+def reverse_lookup(address: str, *, server: str | None = None, tcp: bool = False,
+                   timeout: float = DEFAULT_TIMEOUT) -> DnsLookup:
     """The PTR records of an IP address (its in-addr.arpa or ip6.arpa name)."""
-    return lookup_records(reverse_name(address), ("PTR",), **options)
+    return lookup_records(reverse_name(address), ("PTR",), server=server, tcp=tcp, timeout=timeout)
 
 
 def host_names() -> HostNames:

@@ -232,7 +232,8 @@ def _one(what, protocol, query, services_file):
     return None
 
 
-def lookup_service(query, protocol=None, *, services_file: str = SERVICES_FILE):
+def lookup_service(query: str | int, protocol: str | None = None, *,
+                   services_file: str = SERVICES_FILE) -> Service | None:
     """The service named or numbered by ``query`` (``https``, ``443``, ``53/udp``), or None.
 
     ``protocol`` ``"tcp"`` or ``"udp"`` asks for that one only; ``None`` tries tcp, then

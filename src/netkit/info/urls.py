@@ -17,6 +17,10 @@ from urllib.parse import unquote as _unquote
 
 from netkit.core.errors import UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 __all__ = [
     "MASK",
     "UrlParts",
@@ -164,7 +168,7 @@ def parse_pair(text: str) -> tuple[str, str]:
     return key, value
 
 
-def encode_query(pairs) -> str:
+def encode_query(pairs: Iterable[tuple[str, str] | str]) -> str:
     """``[("n", "1"), ("n", "3"), ("button", "Привет")]`` -> ``n=1&n=3&button=%D0%9F...``.
 
     Pairs may be (key, value) tuples or ``KEY=VALUE`` strings; order and repeated names are

@@ -70,13 +70,13 @@ async def scan_iter(
     queue: asyncio.Queue[PortResult | None] = asyncio.Queue()  # None: the scan is over
     names = port_names("tcp")
 
-    def found(result):
+    def found(result: "PortResult") -> None:
         result.service = names.get(result.port)
         loop.call_soon_threadsafe(queue.put_nowait, result)
 
     engine = ScanEngine([address for address, _ in targets], ports, found, **options)
 
-    def work():
+    def work() -> None:
         try:
             engine.run()
         finally:
