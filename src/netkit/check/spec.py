@@ -83,7 +83,7 @@ def make_spec(target, opts: dict, *, spell=lambda name: f"--{name}", env=None, p
     scheme = target.scheme
     for name in opts:
         option = BY_NAME[name]
-        if scheme not in option.schemes:
+        if scheme not in (option.schemes or ()):
             raise UsageError(f"{spell(name)} does not apply to {scheme}:// checks (it is for "
                              f"{scheme_list(option.schemes)})")
     if opts.get("ipv4") and opts.get("ipv6"):

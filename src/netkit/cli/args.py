@@ -144,7 +144,9 @@ def wrap_help(text: str, width: int) -> str:
     four columns further in."""
     import textwrap
 
-    out, group, indent, joins = [], [], 0, False
+    out: list[str] = []
+    group: list[str] = []
+    indent, joins = 0, False
 
     def flush():
         if not any(len(line) > width for line in group):

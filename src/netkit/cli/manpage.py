@@ -40,7 +40,7 @@ def _is_row(line: str) -> bool:
 def _blocks(text: str) -> dict:
     """A --help text by kind: usage lines, prose blocks, exit status and examples (the
     option rows and their headings dropped)."""
-    parts = {"usage": [], "prose": [], "exit": [], "examples": []}
+    parts: dict[str, list[str]] = {"usage": [], "prose": [], "exit": [], "examples": []}
     for block in text.strip("\n").split("\n\n"):
         lines = block.split("\n")
         if lines[0].startswith("usage: "):

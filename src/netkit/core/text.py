@@ -6,6 +6,7 @@ __all__ = ["unescape", "parse_size", "parse_seconds", "preview", "format_size", 
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import TypeVar
 
     _Field = TypeVar("_Field")
@@ -186,7 +187,7 @@ def json_controls_escaped(dumped: str) -> str:
     return "".join(out)
 
 
-def suggest(word: str, choices, quoted: bool = False) -> str:
+def suggest(word: str, choices: "Iterable[str]", quoted: bool = False) -> str:
     """``"; did you mean X?"`` for the closest of ``choices`` (``'X'`` with ``quoted``), or
     "" when none is close."""
     import difflib  # only on the error path

@@ -167,7 +167,7 @@ class Module:
                              "no user; the monitor's ~/.netrc is not lent to /probe")
         if spec_target.scheme not in _PROBER_SCHEMES[self.prober]:
             raise UsageError(f"module {self.name} probes {self.prober}, not {spec_target.scheme}:// targets")
-        opts = {k: v for k, v in self.opts.items() if spec_target.scheme in BY_NAME[k].schemes}
+        opts = {k: v for k, v in self.opts.items() if spec_target.scheme in (BY_NAME[k].schemes or ())}
         return make_spec(spec_target, opts, spell=lambda name: name, env=env, netrc=False)
 
 
@@ -490,7 +490,7 @@ def _modules(path, tables, env) -> dict:
         schemes = _PROBER_SCHEMES[prober]
         _no_credentials(where, opts)
         for key in opts:
-            if not set(schemes) & BY_NAME[key].schemes:
+            if not set(schemes) & (BY_NAME[key].schemes or frozenset()):
                 raise UsageError(f"{where}: {key} does not apply to {prober} probes (it is for "
                                  f"{scheme_list(BY_NAME[key].schemes)})")
         modules[name] = Module(name, prober, opts, query)
