@@ -79,7 +79,7 @@ UNANNOTATED = {
     "netkit.transfer": ["MirrorResult", "Options", "Result", "download", "download_many", "head", "mirror",
                         "parse_checksum", "parse_url", "upload"],
 
-    "netkit.remote": ["Credentials", "HostKeyPolicy", "Settings", "connect", "get", "put", "run"],
+    "netkit.remote": ["Credentials", "HostKeyPolicy", "get", "put"],
 
     "netkit.serve": ["Server", "run", "serving"],
 

@@ -7,6 +7,10 @@ this; tomllib is imported only for TOML of a shape :func:`plain_toml` leaves to 
 from netkit.cli.defaults import SAFE, SHARED
 from netkit.core.errors import UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["MAX_CONFIG_FILE", "REFUSED", "load", "plain_toml"]
 
 # A file of defaults is a few hundred bytes; this bounds what a mistake (a log, /dev/zero
@@ -142,7 +146,7 @@ def _check_names(path, doc) -> dict:
     that every table is a command with defaults (or [defaults]) and every key a SAFE option of it."""
     from netkit.core.text import for_terminal, suggest
 
-    checked = {}
+    checked: dict[str, Any] = {}
     for section, keys in doc.items():
         shown = for_terminal(section)
         if section != "defaults" and section not in SAFE:

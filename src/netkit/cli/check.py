@@ -9,6 +9,10 @@ from netkit.cli.render import nagios_line, nagios_long_text, unknown_line
 from netkit.core.errors import UsageError
 from netkit.core.status import UNKNOWN, worst
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["main"]
 
 COMMAND = "netkit check"
@@ -216,7 +220,7 @@ def parse(argv, env=None):
 
 def _parsed(raw) -> dict:
     """parse_argv's raw values of check options through their parse functions."""
-    opts = {}
+    opts: dict[str, Any] = {}
     for name, given in raw.items():
         option = FLAGS[f"--{name}"]
         if option.kind == "flag":

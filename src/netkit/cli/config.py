@@ -60,7 +60,7 @@ def command_flags(table) -> dict:
 
     module = importlib.import_module(COMMANDS[table][0])
     hook = getattr(module, "option_tables", None)
-    flags = {}
+    flags: dict[str, Option] = {}
     for _, options in (hook() if hook is not None else {"": (None, module.OPTIONS)}).values():
         for option in options:
             flags.setdefault(f"--{option.name}", option)

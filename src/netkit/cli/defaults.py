@@ -83,7 +83,7 @@ _FALSE = ("0", "false", "no", "off")
 
 # {option name: where its value came from} of the last fill(): lets a command tell a value
 # the user typed from a default (get ignores a configured user agent for an ftp:// URL).
-filled = {}
+filled: dict[str, str] = {}
 
 
 def config_path(environ=None):

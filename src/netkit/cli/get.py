@@ -15,6 +15,10 @@ from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.cli.options import Option, as_given, positive, seconds, whole
 from netkit.core.errors import NetkitError, UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from netkit.transfer import Result
+
 __all__ = ["COMMON", "build_options", "check_limits", "help_text", "limit_options", "main",
            "max_filesize_option"]
 
@@ -419,7 +423,8 @@ def work(request, out, err) -> int:
             if dest == "-":
                 out.flush()
             try:
-                results = [download(target, dest, options, display.task(_name(dest)), on_retry)]
+                results: list[Result | NetkitError] = [download(target, dest, options, display.task(_name(dest)),
+                                                                on_retry)]
             except NetkitError as exc:
                 if isinstance(exc, UsageError):
                     raise

@@ -303,7 +303,7 @@ def _columns():
     return (Name(), BarColumn(), *(Figure(*spec) for spec in _FIGURES))
 
 
-_FITTED = []
+_FITTED: list[type] = []
 
 
 def _fitted_progress():

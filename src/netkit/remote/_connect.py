@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netkit.remote._errors import AuthError, HostKeyError, map_error
 
@@ -169,7 +169,7 @@ async def open_connection(host: Host, settings: Settings, *, tunnel=None, timeou
     user = host.user or settings.user
     # The config is applied per host (asyncssh reads it at each connect: Host blocks match
     # the name); None when there is none, so nothing is read.
-    kwargs = {"server_host_key_algs": settings.policy.host_key_algs(host.host, port or 22),
+    kwargs: dict[str, Any] = {"server_host_key_algs": settings.policy.host_key_algs(host.host, port or 22),
               "config": settings.config or None}
     if user:
         kwargs["username"] = user

@@ -57,7 +57,7 @@ DEFAULT_PARALLEL = 64
 # that does not read it (a hung host) must not hold the end of the ``async with``.
 CLOSE_GRACE = 5.0
 
-R = TypeVar("R")
+R = TypeVar("R", bound="RunResult | TransferResult")
 HostSpec = Host | str
 
 
