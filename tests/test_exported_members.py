@@ -48,13 +48,6 @@ EXPORTED = {
                     "encode_query", "host_names", "join_url", "lookup_records", "lookup_service", "quote",
                     "reverse_lookup", "unquote"],
 
-    "netkit.mail": ["Draft", "Report", "Request", "STAGES", "Sent", "StageError", "Transcript", "build", "data_bytes",
-                    "read_message", "send"],
-
-    "netkit.rpc": ["Busy", "CallFailed", "CallTimeout", "Dispatcher", "Fault", "InternalFault", "InvalidParams",
-                   "InvalidRequest", "Limits", "MethodNotFound", "OutsideRoot", "PROTOCOLS", "ParseFault", "Registry",
-                   "RpcFault", "ServerConfig", "TooBig", "call", "expose", "parse_arg", "run", "value_class"],
-
     "netkit.packets": ["ArpHost", "ArpSweep", "Capture", "DnsRecord", "DnsReply", "Flow", "Hop", "NeedsPrivilege",
                        "Packet", "PcapWriter", "Trace", "arp_sweep", "capture", "compile_filter", "dns_query",
                        "graph_dot", "lookup_names", "read_pcap", "summary", "trace", "write_graph"],
@@ -80,12 +73,6 @@ UNANNOTATED = {
                         "parse_checksum", "parse_url", "upload"],
 
     "netkit.remote": ["Credentials", "HostKeyPolicy", "get", "put"],
-
-    "netkit.serve": ["Server", "run", "serving"],
-
-    "netkit.mail": ["Draft", "Request", "Sent", "StageError", "Transcript", "read_message"],
-
-    "netkit.rpc": ["Dispatcher", "Fault", "Limits", "ServerConfig", "call", "expose", "parse_arg", "run", "value_class"],
 
     "netkit.packets": ["Flow", "Hop", "PcapWriter", "Trace", "arp_sweep", "capture", "dns_query", "graph_dot",
                        "read_pcap", "trace", "write_graph"],

@@ -7,9 +7,16 @@ A ready message is sent byte for byte (only its line ends become CRLF): its char
 8-bit headers are the author's, which is what lets a cp1251 message arrive as it left.
 """
 
+from __future__ import annotations
+
 import os
 
 from netkit.core.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import BinaryIO
 
 __all__ = ["MAX_MESSAGE_BYTES", "Draft", "build", "data_bytes", "envelope_from_headers", "read_message",
            "with_message_id"]
@@ -24,8 +31,10 @@ class Draft:
 
     __slots__ = ("sender", "to", "cc", "bcc", "subject", "body", "html", "attachments", "headers", "charset")
 
-    def __init__(self, sender, to=(), cc=(), bcc=(), subject=None, body=None, html=None, attachments=(),
-                 headers=(), charset="utf-8"):
+    def __init__(self, sender: str, to: Iterable[str] = (), cc: Iterable[str] = (), bcc: Iterable[str] = (),
+                 subject: str | None = None, body: str | None = None, html: str | None = None,
+                 attachments: Iterable[tuple[str, str | None]] = (), headers: Iterable[tuple[str, str]] = (),
+                 charset: str = "utf-8") -> None:
         self.sender = sender
         self.to, self.cc, self.bcc = tuple(to), tuple(cc), tuple(bcc)
         self.subject = subject
@@ -109,7 +118,7 @@ def _read_file(path, what) -> bytes:
     return data
 
 
-def read_message(source, stdin=None) -> bytes:
+def read_message(source: str, stdin: BinaryIO | None = None) -> bytes:
     """A ready message from a file (``-``: standard input), as its bytes."""
     if source != "-":
         return _read_file(source, "message file")

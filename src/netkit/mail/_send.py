@@ -8,11 +8,19 @@ one write and their replies are read after (RFC 2920): one round trip per messag
 the data.
 """
 
+from __future__ import annotations
+
 import smtplib
 import socket
 
 from netkit.core.errors import TLSError
 from netkit.mail._smtp import StageError, _Client, _LMTPClient, said
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from netkit.mail._smtp import Transcript
 
 __all__ = ["Report", "Request", "Sent", "send"]
 
@@ -26,10 +34,13 @@ CLEAR = ("PLAIN", "LOGIN", "XOAUTH2")
 class Request:
     """Where and how to send (every field checked by the CLI or the caller)."""
 
-    def __init__(self, host, port, *, lmtp=False, tls=None, context=None, ehlo="localhost", user=None,
-                 password=None, auth=None, oauth_token=None, commands=(), quit_after=None, mail_from="",
-                 rcpts=(), messages=(), dsn_notify=None, dsn_return=None, timeout=30.0, transcript=None,
-                 notice=None, netrc=True):
+    def __init__(self, host: str, port: int, *, lmtp: bool = False, tls: str | None = None,
+                 context: ssl.SSLContext | None = None, ehlo: str = "localhost", user: str | None = None,
+                 password: str | None = None, auth: str | None = None, oauth_token: str | None = None,
+                 commands: Iterable[str] = (), quit_after: str | None = None, mail_from: str = "",
+                 rcpts: Iterable[str] = (), messages: Iterable[bytes] = (), dsn_notify: str | None = None,
+                 dsn_return: str | None = None, timeout: float = 30.0, transcript: Transcript | None = None,
+                 notice: Callable[[str], object] | None = None, netrc: bool = True) -> None:
         self.host, self.port = host, port
         self.lmtp = lmtp
         self.tls = tls  # None, "implicit", "required" or "optional"
@@ -66,7 +77,7 @@ class Sent:
 
     __slots__ = ("accepted", "refused", "reply")
 
-    def __init__(self, accepted, refused, reply):
+    def __init__(self, accepted: list[str], refused: dict[str, str], reply: str) -> None:
         self.accepted, self.refused, self.reply = accepted, refused, reply
 
 

@@ -9,11 +9,18 @@ within the timeout. Every failure is a :class:`StageError` naming the stage (its
 code, see :data:`STAGES`) and quoting the server's own words, escaped for a terminal.
 """
 
+from __future__ import annotations
+
 import smtplib
 import time
 
 from netkit.core.errors import NetError
 from netkit.core.text import for_terminal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TextIO
 
 __all__ = ["MAX_LINE", "MAX_REPLY_LINES", "STAGES", "StageError", "Transcript", "exit_code"]
 
@@ -46,7 +53,7 @@ QUIT_AFTER = ("connect", "banner", "ehlo", "starttls", "auth", "mail", "rcpt")
 class StageError(NetError):
     """A session failed at ``stage``: the message quotes the server (or the network)."""
 
-    def __init__(self, stage, message):
+    def __init__(self, stage: str, message: str) -> None:
         super().__init__(message)
         self.stage = stage
 
@@ -59,7 +66,7 @@ class Transcript:
     """``-v``: each line sent (``>``) and received (``<``) with a timestamp, written to
     ``stream`` as it happens; AUTH's secrets shown as ``********``."""
 
-    def __init__(self, stream, clock=time.time):
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.time) -> None:
         self.stream = stream
         self.clock = clock
 

@@ -5,9 +5,16 @@ The server's reply is as hostile as any peer's bytes: it is read up to ``MAX_REP
 bytes, XML parsed defused and depth-bounded, JSON depth-bounded.
 """
 
+from __future__ import annotations
+
 import json
 
 from netkit.core.errors import ConnectError, NetError, ProtocolError, TimedOut, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 __all__ = ["MAX_REPLY", "Fault", "call", "parse_arg"]
 
@@ -22,13 +29,13 @@ DEFAULT_TIMEOUT = 30.0
 class Fault(NetError):
     """The server answered with a fault: ``code`` and ``message``."""
 
-    def __init__(self, code, message):
+    def __init__(self, code: int, message: str) -> None:
         super().__init__(f"fault {code}: {message}")
         self.code = code
         self.message = message
 
 
-def parse_arg(text: str):
+def parse_arg(text: str) -> Any:
     """A command-line argument: ``str:``, ``int:``, ``float:``, ``bool:``, ``json:`` say the
     type; otherwise JSON when it parses (``5``, ``[1,2]``, ``{"a":1}``, ``null``), else the
     text itself (``/var/log``). Nested at most MAX_REPLY_DEPTH levels (deeper, the
@@ -69,8 +76,9 @@ def _parse_arg(text: str):
         return text
 
 
-def call(url: str, method: str, params=(), *, protocol=None, token=None, user=None, password=None, cafile=None,
-         insecure=False, cert=None, key=None, timeout=DEFAULT_TIMEOUT):
+def call(url: str, method: str, params: Sequence[Any] = (), *, protocol: str | None = None, token: str | None = None,
+         user: str | None = None, password: str | None = None, cafile: str | None = None, insecure: bool = False,
+         cert: str | None = None, key: str | None = None, timeout: float | Timeout | None = DEFAULT_TIMEOUT) -> Any:
     """The result of ``method(*params)`` at ``url``; Fault when the server says no;
     NetError subclasses when it cannot be reached or breaks the protocol. ``timeout``:
     seconds for the whole call, or a :class:`~netkit.core.timeout.Timeout` (over HTTP,

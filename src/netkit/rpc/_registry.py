@@ -11,6 +11,8 @@
   (listMethods, methodHelp, methodSignature, multicall).
 """
 
+from __future__ import annotations
+
 import inspect
 import re
 
@@ -27,7 +29,11 @@ from netkit.rpc._faults import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
+    from typing import Any, TypeVar
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
+    _C = TypeVar("_C", bound=type)
 
 __all__ = ["Dispatcher", "Limits", "Method", "Registry", "expose", "load_module", "value_class"]
 
@@ -46,8 +52,8 @@ class Limits:
 
     __slots__ = ("call_seconds", "max_connections", "max_depth", "max_pending", "max_request", "threads")
 
-    def __init__(self, *, call_seconds=10.0, max_request=1 << 20, max_depth=32, threads=16, max_pending=256,
-                 max_connections=1024):
+    def __init__(self, *, call_seconds: float = 10.0, max_request: int = 1 << 20, max_depth: int = 32,
+                 threads: int = 16, max_pending: int = 256, max_connections: int = 1024) -> None:
         # A call of the admin set takes milliseconds; 10 s is a stuck disk or a slow
         # check, and the client is told so instead of waiting forever.
         self.call_seconds = call_seconds
@@ -67,7 +73,7 @@ class Limits:
         self.max_connections = max_connections
 
 
-def expose(fn=None, *, name=None, inline=False):
+def expose(fn: _F | None = None, *, name: str | None = None, inline: bool = False) -> Any:
     """Mark ``fn`` as callable remotely (as ``name``, default its own).
 
     A plain function runs in the server's bounded pool under the call deadline; a
@@ -75,23 +81,23 @@ def expose(fn=None, *, name=None, inline=False):
     function on the event loop itself: no thread hand-off (about twice the calls per
     second of a trivial function), but no deadline can stop it and every other client
     waits while it runs -- only for pure computation that finishes in microseconds."""
-    def mark(f):
+    def mark(f: _F) -> _F:
         exposed = name or f.__name__
         if not NAME.match(exposed):
             raise ValueError(f"cannot expose {exposed!r}: a method name is one identifier (letters, digits, _)")
-        f.__netkit_rpc__ = exposed
-        f.__netkit_rpc_inline__ = bool(inline)
+        f.__netkit_rpc__ = exposed  # type: ignore[attr-defined]  # the mark the registry looks for
+        f.__netkit_rpc_inline__ = bool(inline)  # type: ignore[attr-defined]
         return f
 
     return mark(fn) if fn is not None else mark
 
 
-def value_class(*wire_names: str):
+def value_class(*wire_names: str) -> Callable[[_C], _C]:
     """Mark a class whose objects Pyro and PB clients may send: ``wire_names`` are the
     clients' ``module.Class``; the server rebuilds an object of the marked class from them
     (and nothing else: every other class stays a dict or is refused)."""
-    def mark(cls):
-        cls.__netkit_rpc_value__ = wire_names
+    def mark(cls: _C) -> _C:
+        cls.__netkit_rpc_value__ = wire_names  # type: ignore[attr-defined]  # the mark the registry looks for
         return cls
 
     return mark
@@ -188,7 +194,8 @@ class Dispatcher:
     :class:`RpcFault` (``debug``: an unexpected exception's type and message show, and the
     server logs its traceback)."""
 
-    def __init__(self, registry: Registry, limits: Limits | None = None, debug=False, log=None):
+    def __init__(self, registry: Registry, limits: Limits | None = None, debug: bool = False,
+                 log: Callable[[str], object] | None = None) -> None:
         import threading
         from concurrent.futures import ThreadPoolExecutor
 

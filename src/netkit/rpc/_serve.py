@@ -1,10 +1,19 @@
 """``netkit rpc serve``: one set of exposed functions, served over the chosen protocol in
 the foreground until SIGTERM or SIGINT, one log line per event on stderr."""
 
+from __future__ import annotations
+
 import ipaddress
 import os
 
 from netkit.rpc._registry import Dispatcher, Limits, Registry
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from ipaddress import IPv4Network, IPv6Network
+
+    from netkit.serve._system import Log
 
 __all__ = ["PROTOCOLS", "ServerConfig", "build_dispatcher", "run", "tls_context"]
 
@@ -16,9 +25,12 @@ LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")
 class ServerConfig:
     """What ``netkit rpc serve`` was asked for (defaults: the safe ones)."""
 
-    def __init__(self, protocol="xmlrpc", *, bind="127.0.0.1", port=None, root=".", module=None, checks=None,
-                 allow=None, tls_cert=None, tls_key=None, client_ca=None, token=None, basic=None, limits=None,
-                 debug=False, object_name="netkit", workers=1):
+    def __init__(self, protocol: str = "xmlrpc", *, bind: str = "127.0.0.1", port: int | None = None,
+                 root: str = ".", module: str | None = None, checks: str | None = None,
+                 allow: Iterable[IPv4Network | IPv6Network] | None = None, tls_cert: str | None = None,
+                 tls_key: str | None = None, client_ca: str | None = None, token: str | None = None,
+                 basic: str | None = None, limits: Limits | None = None, debug: bool = False,
+                 object_name: str = "netkit", workers: int = 1) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"--protocol {protocol}: give one of {', '.join(PROTOCOLS)}")
         self.protocol = protocol
@@ -190,7 +202,12 @@ def _forked(config, dispatcher, log, sock) -> int:
     return 1 if failed else 0
 
 
-def run(config: ServerConfig, log=None, on_ready=lambda address: None) -> int:
+def _nothing(address: tuple[str, int]) -> None:
+    pass
+
+
+def run(config: ServerConfig, log: Log | None = None,
+        on_ready: Callable[[tuple[str, int]], object] = _nothing) -> int:
     """Serve until SIGTERM/SIGINT; 0 after a graceful stop. ValueError for a bad set-up,
     OSError when the port cannot be bound."""
     from netkit.serve._system import Log

@@ -9,6 +9,12 @@ from netkit.serve._server import Server
 from netkit.serve._spec import DEFAULT_GRACE
 from netkit.serve._system import Log, drop_privileges, remove_pidfile, sd_notify, write_pidfile
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from netkit.serve._spec import Service
+
 __all__ = ["run", "serving"]
 
 
@@ -16,14 +22,15 @@ class serving:
     """``async with serving(services) as server:`` -- services bound and answering inside
     the block (``server.addresses`` says where), stopped with ``grace`` on the way out."""
 
-    def __init__(self, services, *, log=None, grace: float = DEFAULT_GRACE):
+    def __init__(self, services: "Iterable[Service]", *, log: Log | None = None,
+                 grace: float = DEFAULT_GRACE) -> None:
         self.server = Server(services, log=log)
         self.grace = grace
 
     async def __aenter__(self) -> Server:
         return await self.server.start()
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         await self.server.stop(self.grace)
 
 
@@ -100,8 +107,13 @@ def _serve(server, grace, log, on_ready, control=None):
     return 0
 
 
-def run(services, *, grace: float = DEFAULT_GRACE, user: str | None = None, pidfile: str | None = None,
-        log: Log | None = None, on_ready=lambda: None, workers: int = 1) -> int:
+def _nothing() -> None:
+    pass
+
+
+def run(services: "Iterable[Service]", *, grace: float = DEFAULT_GRACE, user: str | None = None,
+        pidfile: str | None = None, log: Log | None = None, on_ready: "Callable[[], object]" = _nothing,
+        workers: int = 1) -> int:
     """Serve ``services`` in the foreground until SIGTERM or SIGINT. Sockets are bound
     first (a low port needs root), then ``user`` is taken on, then serving starts, in this
     process or (``workers`` > 1) in that many forked processes sharing the sockets and the

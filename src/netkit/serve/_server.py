@@ -26,6 +26,8 @@ from netkit.serve._udp import Datagrams
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from multiprocessing.synchronize import BoundedSemaphore
     from typing import Any
 
 __all__ = ["Server"]
@@ -225,7 +227,7 @@ class _Listener:
         # With --workers: the connection slots of this socket, a semaphore shared by the
         # worker processes (taken at accept, given back at close), so the limit holds
         # overall whichever worker accepts. None: one process, counted in `connections`.
-        self.slots = None
+        self.slots: BoundedSemaphore | None = None
         self.unlink = True  # remove a Unix socket's file at stop (the parent does, with workers)
         # which file we bound: at stop, only that one is removed, never one put there since
         self.socket_file = _identity(service.path) if sock.family == socket.AF_UNIX else None
@@ -482,14 +484,14 @@ class Server:
     ``addresses`` lists (label, address) of every bound socket.
     """
 
-    def __init__(self, services, log=None):
+    def __init__(self, services: "Iterable[Service]", log: Log | None = None) -> None:
         self.services = list(services)
         self.log = log or Log()
-        self.listeners = []
-        self.tasks = set()
-        self._sweeper = None
-        self._idle = None
-        self.tls_notes = []
+        self.listeners: list[_Listener] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._idle: asyncio.Event | None = None
+        self.tls_notes: list[tuple[str, str]] = []
 
     # -- set-up ---------------------------------------------------------------------
 
