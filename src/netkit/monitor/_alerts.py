@@ -33,6 +33,14 @@ from netkit.core.status import OK, Status
 from netkit.monitor._channels import Channel, channel_from_table
 from netkit.monitor._records import Alert, TargetInfo, Verdict, VerdictChange
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Set
+    from concurrent.futures import Executor
+
+    from netkit.monitor._channels import Channel
+    from netkit.monitor._store import Store
+
 __all__ = ["Channel", "Dispatcher", "alert_id", "backoff", "channel_from_table", "plan_alerts", "reminders",
            "FIRST_RETRY", "MAX_RETRY", "GIVE_UP_AFTER"]
 
@@ -82,7 +90,7 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def plan_alerts(change: VerdictChange, target: TargetInfo, channels, now: float) -> list[Alert]:
+def plan_alerts(change: VerdictChange, target: TargetInfo, channels: Iterable[Channel], now: float) -> list[Alert]:
     """The alerts ``change`` makes, one per channel that gets it: none when the change is
     suppressed; a change to OK is a "recovery" and goes only to ``send-on-resolved``
     channels; any other change is a "problem". Channels whose groups/targets do not cover
@@ -103,8 +111,9 @@ def plan_alerts(change: VerdictChange, target: TargetInfo, channels, now: float)
     return alerts
 
 
-def reminders(verdicts: dict[str, Verdict], targets: dict[str, TargetInfo], channels,
-              last_alerts: dict[tuple[str, str], float], now: float, quiet=frozenset()) -> list[Alert]:
+def reminders(verdicts: dict[str, Verdict], targets: dict[str, TargetInfo], channels: Iterable[Channel],
+              last_alerts: dict[tuple[str, str], float], now: float,
+              quiet: Set[str] = frozenset()) -> list[Alert]:
     """Reminder alerts for problems still open: per channel with a ``resend`` interval that
     covers the target, when ``resend`` has passed since the channel's last alert about it (or
     since the problem began). Acknowledged and flapping targets get none, nor those in
@@ -149,7 +158,8 @@ class Dispatcher:
     never crowd the due list of channels that work.
     """
 
-    def __init__(self, store, channels, *, executor=None, clock=time.time, log=None):
+    def __init__(self, store: Store, channels: Iterable[Channel], *, executor: Executor | None = None,
+                 clock: Callable[[], float] = time.time, log: Callable[[str], object] | None = None) -> None:
         self._store = store
         self._channels = {c.name: c for c in channels}
         self._executor = executor

@@ -52,7 +52,7 @@ from netkit.monitor._fields import _UNITS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import Any, NoReturn
 
 __all__ = ["Channel", "TYPES", "DEFAULT_TIMEOUT", "channel_from_table"]
@@ -125,7 +125,7 @@ class Channel:
         return target_id in self.targets or (bool(group) and group in self.groups)
 
 
-def channel_from_table(name: str, table: dict, where: str, env=None) -> Channel:
+def channel_from_table(name: str, table: dict, where: str, env: Mapping[str, str] | None = None) -> Channel:
     """Validate one ``[[alert]]`` table into a :class:`Channel`; UsageError ``"{where}: ..."``
     in the config's words on any mistake. ``env`` (default ``os.environ``) supplies the
     ``*-env`` secrets."""

@@ -95,6 +95,7 @@ from netkit.monitor._state import MAX_THRESHOLD
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
     from netkit.check.spec import CheckSpec
@@ -237,7 +238,7 @@ def _split(where: str, table, *, extra=()):
 # -- the file -------------------------------------------------------------------------------
 
 
-def load_config(path, env=None) -> Config:
+def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate the monitor config at ``path``; UsageError (one line) on any
     mistake. ``env`` (default ``os.environ``) holds the passwords named by ``*-env`` keys."""
     from netkit.core.fs import read_text_file

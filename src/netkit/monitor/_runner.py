@@ -37,6 +37,11 @@ from netkit.monitor._records import Sample, StoredEvent
 from netkit.monitor._schedule import Scheduler
 from netkit.monitor._state import Result, TargetState, advance
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
 __all__ = ["Monitor", "load", "run", "run_once"]
 
 # How often pending results are committed: a second of 10,000 targets at 60 s is ~170 rows,
@@ -735,7 +740,7 @@ def load(path: str, overrides: dict):
     return config
 
 
-def run(path: str, **overrides) -> int:
+def run(path: str, **overrides: Any) -> int:
     """``netkit monitor run``: the monitor in the foreground until SIGTERM; the exit code."""
     from netkit.drivers.aio import loop_factory
 

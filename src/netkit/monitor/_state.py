@@ -37,6 +37,10 @@ from dataclasses import dataclass, replace
 from netkit.core.errors import UsageError
 from netkit.core.status import CRITICAL, OK, UNKNOWN, WARNING, Status
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 __all__ = [
     "Ack",
     "AckCleared",
@@ -276,14 +280,14 @@ class Transition:
     events: tuple
 
 
-def should_alert(event) -> bool:
+def should_alert(event: object) -> bool:
     """True for the events alerting sends: hard changes nothing suppressed."""
     return isinstance(event, HardChange) and not event.suppressed
 
 
 # -- the rules ---------------------------------------------------------------------------
 
-def percent_state_change(history) -> float:
+def percent_state_change(history: Sequence[int]) -> float:
     """Nagios' weighted percent state change of ``history`` (oldest first, 21 statuses)."""
     if len(history) != FLAP_HISTORY:
         raise UsageError(f"a state history holds {FLAP_HISTORY} statuses, got {len(history)}")

@@ -287,7 +287,7 @@ def _parse_instant(value, zone_name):
     return value
 
 
-def window_from_table(table: dict, default_timezone: str = "UTC"):
+def window_from_table(table: dict, default_timezone: str = "UTC") -> OneOff | Recurring:
     """One maintenance window from its config table, in one of three forms::
 
         {start = 2026-12-24T08:00:00+01:00, end = 2026-12-24T10:00:00+01:00}

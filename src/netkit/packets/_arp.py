@@ -10,6 +10,8 @@ Replies are hostile bytes: a short frame, a non-Ethernet/IPv4 ARP, a reply for a
 we did not ask about is counted as ignored and changes nothing else.
 """
 
+from __future__ import annotations
+
 import select
 import socket
 import struct
@@ -17,7 +19,18 @@ import time
 from dataclasses import dataclass, field
 
 from netkit.core.errors import UsageError
-from netkit.packets._raw import ETH_P_ARP, attach_filter, compile_filter, interface_info, packet_socket, route_interface
+from netkit.packets._raw import (
+    ETH_P_ARP,
+    attach_filter,
+    compile_filter,
+    interface_info,
+    packet_socket,
+    route_interface,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 __all__ = ["DEFAULT_RATE", "DEFAULT_TIMEOUT", "DEFAULT_TRIES", "ArpHost", "ArpSweep", "arp_sweep", "arp_targets"]
 
@@ -137,8 +150,9 @@ def pick_interface(name, targets):
     return iface
 
 
-def arp_sweep(specs, interface=None, *, timeout=DEFAULT_TIMEOUT, tries=DEFAULT_TRIES, rate=DEFAULT_RATE,
-              vendors=True, progress=None) -> ArpSweep:
+def arp_sweep(specs: Iterable[str], interface: str | None = None, *, timeout: float = DEFAULT_TIMEOUT,
+              tries: int = DEFAULT_TRIES, rate: float = DEFAULT_RATE, vendors: bool = True,
+              progress: Callable[[int, int, int], object] | None = None) -> ArpSweep:
     """Ask every address of ``specs`` who has it; NeedsPrivilege without CAP_NET_RAW."""
     targets = arp_targets(specs)
     iface = pick_interface(interface, targets)

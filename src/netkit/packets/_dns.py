@@ -10,6 +10,8 @@ not ours (a late or spoofed datagram) and is ignored. Names are shown with contr
 characters escaped.
 """
 
+from __future__ import annotations
+
 import os
 import socket
 import struct
@@ -294,8 +296,8 @@ def _ours(data: bytes, query: bytes) -> bool:
     return data[12:len(query)].lower() == query[12:].lower() and data[4:6] == query[4:6]
 
 
-def dns_query(name: str, qtype: int, server: str, port: int = 53, *, timeout=DEFAULT_TIMEOUT, tcp=False,
-              recurse=True, show=False) -> DnsReply:
+def dns_query(name: str, qtype: int, server: str, port: int = 53, *, timeout: float = DEFAULT_TIMEOUT,
+              tcp: bool = False, recurse: bool = True, show: bool = False) -> DnsReply:
     """Ask ``server`` for ``name``/``qtype`` over UDP (TCP when asked, or when the UDP reply
     is truncated, as dig does); NetError subclasses for no answer or a malformed one."""
     query_id = struct.unpack("!H", os.urandom(2))[0]

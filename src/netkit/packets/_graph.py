@@ -9,11 +9,17 @@ escaped for DOT (quotes, backslashes; control characters shown as ``\\xHH``); gr
 escapes them again for SVG's XML.
 """
 
+from __future__ import annotations
+
 import os
 import shutil
 import subprocess
 
 from netkit.core.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from netkit.packets._trace import Trace
 
 __all__ = ["GRAPH_FORMATS", "graph_dot", "write_graph"]
 
@@ -30,7 +36,7 @@ def _quote(text) -> str:
     return '"' + safe.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def graph_dot(result) -> str:
+def graph_dot(result: Trace) -> str:
     """DOT text for a :class:`~netkit.packets._trace.Trace`."""
     lines = ["digraph trace {", '  graph [rankdir=TB, fontname="sans-serif"];',
              '  node [fontname="sans-serif", fontsize=10, shape=ellipse];',
@@ -81,7 +87,7 @@ def graph_format(path: str) -> str:
     return ext
 
 
-def write_graph(result, path: str) -> None:
+def write_graph(result: Trace, path: str) -> None:
     """Draw the graph into ``path`` whole or not at all (its format from the extension)."""
     from netkit.core.fs import write_whole
 

@@ -9,6 +9,8 @@ file's framing is lost past it), and a frame's one-line summary is made by
 :mod:`netkit.packets._summary`, where a malformed packet fails only its own line.
 """
 
+from __future__ import annotations
+
 import mmap
 import os
 import select
@@ -18,11 +20,19 @@ import time
 from dataclasses import dataclass
 
 from netkit.core.errors import UsageError
-from netkit.packets._raw import DLT_EN10MB, DLT_RAW, ETH_P_ALL, attach_filter, compile_filter, packet_socket
+from netkit.packets._raw import (
+    DLT_EN10MB,
+    DLT_RAW,
+    ETH_P_ALL,
+    attach_filter,
+    compile_filter,
+    packet_socket,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable, Iterator
+    from typing import Any, BinaryIO
 
 __all__ = ["LINKTYPE_ETHERNET", "LINKTYPE_RAW", "Capture", "Packet", "PcapWriter", "capture", "read_pcap"]
 
@@ -93,7 +103,7 @@ def interface_is_loopback(name: str) -> bool:
 class PcapWriter:
     """A pcap file (microsecond timestamps, as tcpdump -w writes) at an open binary ``file``."""
 
-    def __init__(self, file, linktype: int, snaplen: int = MAX_RECORD):
+    def __init__(self, file: BinaryIO, linktype: int, snaplen: int = MAX_RECORD) -> None:
         self.file = file
         file.write(struct.pack("<IHHiIII", PCAP_MAGIC_US, 2, 4, 0, 0, snaplen, linktype))
 
@@ -111,7 +121,7 @@ class PcapWriter:
         self.file.write(out)
 
 
-def read_pcap(file, limit=None):
+def read_pcap(file: BinaryIO, limit: int | None = None) -> tuple[int, Iterator[Packet]]:
     """(linktype, generator of Packet) of a pcap file; UsageError for a file that is not one.
     The generator raises UsageError at a record that cannot be a frame."""
     head = file.read(24)
@@ -209,11 +219,14 @@ def _statistics(sock):
     return packets, drops
 
 
-def capture(interface, filter_text="", *, on_packet=None, on_frames=None, count=None, duration=None,
-            ready=None) -> Capture:
+def capture(interface: str, filter_text: str = "", *, on_packet: Callable[[Packet], object] | None = None,
+            on_frames: Callable[[memoryview, list[Any]], object] | None = None, count: int | None = None,
+            duration: float | None = None, ready: Callable[[], object] | None = None) -> Capture:
     """Capture on ``interface`` until ``count`` packets, ``duration`` seconds, or Ctrl-C:
     ``on_packet(Packet)`` for each, or ``on_frames(view, frames)`` for each block of them
     (PcapWriter.write_frames). NeedsPrivilege without CAP_NET_RAW."""
+    if on_packet is None and on_frames is None:
+        raise UsageError("capture() needs on_packet (one Packet at a time) or on_frames (blocks of them)")
     linktype = interface_linktype(interface)
     code = compile_filter(filter_text or "", _DLT_FOR[linktype])
     sock = packet_socket()
@@ -246,6 +259,7 @@ def capture(interface, filter_text="", *, on_packet=None, on_frames=None, count=
                         on_frames(ring.view, frames)
                     else:
                         view = ring.view
+                        assert on_packet is not None  # one of the two: checked at the start
                         for sec, nsec, length, first, last in frames:
                             on_packet(Packet(sec, nsec, length, bytes(view[first:last])))
                 finally:

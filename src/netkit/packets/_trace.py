@@ -16,6 +16,8 @@ silent router costs a few milliseconds, not seconds. Every reply is hostile byte
 that is short, malformed, or names no probe of ours is counted as ignored.
 """
 
+from __future__ import annotations
+
 import select
 import socket
 import time
@@ -23,6 +25,10 @@ import time
 from netkit.core.errors import UsageError
 from netkit.packets._probes import SO_TIMESTAMPNS, Tracer, receive
 from netkit.packets._raw import DLT_RAW, attach_filter, compile_filter, drain, raw_socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 __all__ = ["Flow", "Hop", "Trace", "trace"]
 
@@ -49,7 +55,8 @@ class Hop:
 
     __slots__ = ("probes", "ttl")
 
-    def __init__(self, ttl, probes=None):
+    def __init__(self, ttl: int,
+                 probes: Iterable[tuple[str | None, float | None, str | None]] | None = None) -> None:
         self.ttl, self.probes = ttl, list(probes or [])
 
     @property
@@ -69,7 +76,8 @@ class Flow:
 
     __slots__ = ("address", "final", "hops", "method", "names", "port", "reached", "target")
 
-    def __init__(self, target, address, port, method, hops=None, reached=False, final="", names=None):
+    def __init__(self, target: str, address: str, port: int, method: str, hops: Iterable[Hop] | None = None,
+                 reached: bool = False, final: str = "", names: Mapping[str, str] | None = None) -> None:
         self.target, self.address, self.port, self.method = target, address, port, method
         self.hops, self.reached, self.final, self.names = list(hops or []), reached, final, dict(names or {})
 
@@ -90,7 +98,7 @@ class Flow:
                     name = self.names.get(address)
                     parts.append(f"{name} ({address})" if name else address)
                     last = address
-                parts.append(f"{rtt * 1000:.3f} ms")
+                parts.append(f"{(rtt or 0.0) * 1000:.3f} ms")  # an answered probe has its RTT
             line = f"{hop.ttl:2d}  " + "  ".join(parts)
             if hop is self.hops[-1] and self.address in hop.addresses:
                 meaning = {"SYN-ACK": "open", "RST": "closed"}.get(self.final)
@@ -111,7 +119,8 @@ class Trace:
 
     __slots__ = ("elapsed", "flows", "ignored", "method", "sent", "source")
 
-    def __init__(self, method, source, flows, sent=0, ignored=0, elapsed=0.0):
+    def __init__(self, method: str, source: str, flows: list[Flow], sent: int = 0, ignored: int = 0,
+                 elapsed: float = 0.0) -> None:
         self.method, self.source, self.flows = method, source, flows
         self.sent, self.ignored, self.elapsed = sent, ignored, elapsed
 
@@ -161,8 +170,8 @@ def _listener(proto, filter_text):
     return sock
 
 
-def trace(targets, ports=(), *, method="tcp", first_ttl=1, max_ttl=DEFAULT_MAX_TTL, queries=DEFAULT_QUERIES,
-          wait=DEFAULT_WAIT) -> Trace:
+def trace(targets: Iterable[str], ports: Iterable[int] = (), *, method: str = "tcp", first_ttl: int = 1,
+          max_ttl: int = DEFAULT_MAX_TTL, queries: int = DEFAULT_QUERIES, wait: float = DEFAULT_WAIT) -> Trace:
     """Trace every (target, port); NeedsPrivilege without CAP_NET_RAW."""
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}; one of {', '.join(METHODS)}")
