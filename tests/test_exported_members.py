@@ -74,10 +74,10 @@ EXPORTED = {
 UNANNOTATED = {
     "netkit.check": ["CheckResult", "CheckSpec", "load_checks"],
 
-    "netkit.scan": ["HostResult", "PortResult", "ScanReport", "expand_targets", "scan"],
+    "netkit.scan": ["HostResult", "PortResult", "ScanReport", "expand_targets"],
 
     "netkit.transfer": ["MirrorResult", "Options", "Result", "download", "download_many", "head", "mirror",
-                        "parse_checksum", "parse_url", "upload"],
+                        "parse_checksum", "upload"],
 
     "netkit.remote": ["Credentials", "HostKeyPolicy", "get", "put"],
 

@@ -50,6 +50,9 @@ _LAZY = {
                                          "check_many")},
 }
 if TYPE_CHECKING:  # what mypy and IDEs see: _LAZY's names (tests/test_exported_members.py)
+    from collections.abc import Callable, Iterable
+
+    from netkit.check._specs import AnyCheck
     from netkit.check._specs import DnsCheck as DnsCheck
     from netkit.check._specs import FtpCheck as FtpCheck
     from netkit.check._specs import HttpCheck as HttpCheck
@@ -68,7 +71,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see: _LAZY's names (tests/test_exported_
     from netkit.check.spec import CheckSpec as CheckSpec
 
 
-def build_spec(url: str, **options):
+def build_spec(url: str, **options: object) -> "CheckSpec":
     """The CheckSpec of ``url`` with ``options`` as keywords of its family's typed check
     (``HttpCheck`` for https://): ``build_spec(url, status="200")``."""
     from netkit.check._specs import from_url
@@ -76,7 +79,7 @@ def build_spec(url: str, **options):
     return from_url(url, **options).spec
 
 
-def check_target(url: str, *, verbose: bool = False, **options):
+def check_target(url: str, *, verbose: bool = False, **options: object) -> "CheckResult":
     """Run one check now (blocking) and return its :class:`CheckResult`: ``check`` of the
     typed check of ``url``'s family with ``options``."""
     from netkit.check._specs import check, from_url
@@ -84,7 +87,8 @@ def check_target(url: str, *, verbose: bool = False, **options):
     return check(from_url(url, **options), verbose=verbose)
 
 
-def run_checks(specs, *, concurrency: int = 100, verbose: bool = False, on_result=None):
+def run_checks(specs: "Iterable[AnyCheck | CheckSpec]", *, concurrency: int = 100, verbose: bool = False,
+               on_result: "Callable[[int, CheckResult], object] | None" = None) -> "list[CheckResult]":
     """Run many checks concurrently; results in the order given (as ``check_many``)."""
     from netkit.check._specs import check_many
 

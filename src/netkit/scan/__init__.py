@@ -64,7 +64,7 @@ async def scan_iter(
                              max_time=max_time, max_timeout=max_timeout, initial_timeout=initial_timeout,
                              host_timeout=host_timeout)
     ports = as_ports(ports)
-    targets = await asyncio.to_thread(as_targets, targets, exclude, family)  # names resolve: not in the loop
+    pairs = await asyncio.to_thread(as_targets, targets, exclude, family)  # names resolve: not in the loop
 
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[PortResult | None] = asyncio.Queue()  # None: the scan is over
@@ -74,7 +74,7 @@ async def scan_iter(
         result.service = names.get(result.port)
         loop.call_soon_threadsafe(queue.put_nowait, result)
 
-    engine = ScanEngine([address for address, _ in targets], ports, found, **options)
+    engine = ScanEngine([address for address, _ in pairs], ports, found, **options)
 
     def work() -> None:
         try:

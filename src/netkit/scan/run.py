@@ -168,10 +168,10 @@ def scan(targets: Targets, ports: Ports, *, concurrency: int = DEFAULT_CONCURREN
     addresses = [address for address, _ in targets]
     names = port_names("tcp")
     workers = worker_count(len(addresses) * len(ports)) if workers is None else max(1, workers)
-    found = {address: [] for address in addresses}
-    closed = [([], []) for _ in addresses]  # per host: closed ports, their rtts (no objects)
+    found: dict[str, list[PortResult]] = {address: [] for address in addresses}
+    closed: list[tuple[list[int], list[float]]] = [([], []) for _ in addresses]  # per host: closed ports, their rtts (no objects)
     progress = [0, 0]  # ports known, open ones
-    interrupted = []
+    interrupted: list[bool] = []
     started = time.time()
 
     def collect(result):

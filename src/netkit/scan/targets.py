@@ -121,7 +121,7 @@ def as_targets(targets, exclude=(), family: int = 0) -> list:
             raise UsageError("targets are specs (strings, addresses, networks) or (address, name) pairs from "
                              "expand_targets, not a mix; exclude= goes with specs")
         return [(address, name) for address, name in pairs]
-    specs = []
+    specs: list[str] = []
     for item in items:
         if not isinstance(item, single):
             raise UsageError(f"target {item!r} is not {TARGET_FORMS} (a string, or an ipaddress object)")
@@ -134,7 +134,7 @@ def as_targets(targets, exclude=(), family: int = 0) -> list:
 
 
 def _expand(specs, exclude, family, resolve) -> list:
-    excluded = set()
+    excluded: set[str] = set()
     for spec in exclude:
         for part in spec.split(","):
             if part.strip():
