@@ -31,6 +31,10 @@ import os
 
 from netkit.core.errors import UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["SAFE", "SHARED", "config_path", "fill", "filled", "read_config", "resolve"]
 
 # The options a config may set, per command (a subcommand takes those it has). Each is a
@@ -147,7 +151,7 @@ def resolve(table, flags, environ, doc=None, path=None) -> dict:
     # One pass over the environment's names, not two failed look-ups per option: a missing
     # os.environ key costs a KeyError, and 30 of them were most of this function's time.
     ours = [k for k in environ if k.startswith("NETKIT_")]
-    found = {}
+    found: dict[str, tuple[Any, str, int]] = {}  # name: (value, where from, rank)
     if not ours and not doc:
         return found
     for name in SAFE.get(table, ()):

@@ -423,7 +423,7 @@ def work(request, out, err) -> int:
             if dest == "-":
                 out.flush()
             try:
-                results: list[Result | NetkitError] = [download(target, dest, options, display.task(_name(dest)),
+                results: list[Result | Exception] = [download(target, dest, options, display.task(_name(dest)),
                                                                 on_retry)]
             except NetkitError as exc:
                 if isinstance(exc, UsageError):

@@ -68,7 +68,7 @@ def map_error(exc: BaseException, where: str = "", phase: str | None = "connect"
         return from_asyncssh(exc, where, phase, doing=doing, timeout=timeout)
     if module.startswith("dns."):
         return from_dns(exc, where, phase, doing=doing, timeout=timeout)
-    if module == "ssl":
+    if module == "ssl" and isinstance(exc, OSError):  # every ssl error is one
         return from_ssl(exc, where, phase, doing=doing, timeout=timeout)
     if isinstance(exc, OSError):  # TimeoutError (asyncio's too) and socket.timeout are OSErrors
         return from_os(exc, where, phase, doing=doing, timeout=timeout)
@@ -113,7 +113,7 @@ def from_ssl(exc: OSError, where: str, phase: str | None = "connect", *, doing: 
         return CertificateError(f"certificate of {where} did not verify: {_text(exc.verify_message or exc.reason)}")
     if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
         return _transient(ConnectError(f"connection closed by {where} {_doing(where, phase, doing)}"))
-    reason = exc.reason or str(exc) or type(exc).__name__
+    reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
     return TLSError(f"TLS failed with {where}: {_text(reason.replace('_', ' ').lower())}")
 
 
@@ -269,13 +269,13 @@ def _what(exc: BaseException) -> str:
     return _text((str(exc) or type(exc).__doc__ or type(exc).__name__).strip().rstrip("."))
 
 
-def _text(text) -> str:
+def _text(text: object) -> str:
     from netkit.core.text import for_terminal
 
     return for_terminal(str(text))
 
 
-def _bare_server(server) -> str:
+def _bare_server(server: object) -> str:
     # dnspython 2.4+ names servers like "Do53:127.0.0.1@53"; keep the address.
     text = str(server)
     head = text.split(":", 1)[0]
@@ -284,5 +284,5 @@ def _bare_server(server) -> str:
     return text.rsplit("@", 1)[0] if "@" in text else text
 
 
-def _hostport(host: str, port) -> str:
+def _hostport(host: str, port: object) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -18,6 +18,7 @@ from netkit.mail._smtp import StageError, _Client, _LMTPClient, said
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable, Iterable
 
     from netkit.mail._smtp import Transcript

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
+    from netkit.core.timeout import Timeout
+
 __all__ = ["MAX_REPLY", "Fault", "call", "parse_arg"]
 
 # A reply larger than this is a flood, not an answer (an ls is capped at 10,000 names).

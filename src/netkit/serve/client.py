@@ -17,6 +17,7 @@ import ssl
 from netkit.core.errors import (
     CertificateError,
     ConnectError,
+    ResolveError,
     TimedOut,
     UsageError,
 )

@@ -27,6 +27,8 @@ from netkit.transfer._common import (
 from netkit.transfer._part import PartFile
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from netkit.core.timeout import Timeout
 
     Url = str | Target

@@ -241,7 +241,7 @@ class Options:
             "proxy": _proxy(proxy),
             "no_proxy": bool(no_proxy),
             "compressed": bool(compressed),
-            "method": None if method is None else _text("method", method).upper(),
+            "method": None if method is None else (_text("method", method) or "").upper(),
             "data": data.encode() if isinstance(data, str) else data,
             "content_type": _text("content_type", content_type),
             "identity": _path("identity", identity),
