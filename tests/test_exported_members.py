@@ -76,8 +76,7 @@ UNANNOTATED = {
 
     "netkit.scan": ["HostResult", "PortResult", "ScanReport", "expand_targets"],
 
-    "netkit.transfer": ["MirrorResult", "Options", "Result", "download", "download_many", "head", "mirror",
-                        "parse_checksum", "upload"],
+    "netkit.transfer": ["MirrorResult", "Result", "mirror", "parse_checksum"],
 
     "netkit.remote": ["Credentials", "HostKeyPolicy", "get", "put"],
 
