@@ -74,7 +74,7 @@ def local_error(exc: OSError, what: str) -> LocalError:
     return LocalError(f"{exc.strerror or exc} {what} (on this machine)")
 
 
-def _shown(path) -> str:
+def _shown(path: object) -> str:
     """A local path as an error says it: a name the peer chose may hold ESC sequences."""
     from netkit.core.text import for_terminal
 
