@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from netkit.core.errors import NetkitError, UsageError
@@ -359,7 +359,7 @@ class Session:
             raise
         return self
 
-    def __await__(self):  # ``session = await connect(...)``: opened; close it with aclose()
+    def __await__(self) -> Generator[Any, None, Self]:  # ``session = await connect(...)``; then aclose()
         return self.open().__await__()
 
     async def __aenter__(self) -> Self:

@@ -1,6 +1,8 @@
 """Port lists: ``22,80,443``, ``1-1024``, ``-`` (all 65,535), ``-1024``, ``60000-``, and the
 most common ports first (``--top-ports N``), as nmap writes and orders them."""
 
+from typing import Any
+
 from netkit.core.text import is_digits
 
 __all__ = ["as_ports", "parse_ports", "top_ports", "ALL_PORTS", "PORT_FORMS"]
@@ -42,7 +44,7 @@ def parse_ports(spec: str) -> list[int]:
         raise UsageError(str(exc)) from None
 
 
-def as_ports(ports) -> list[int]:
+def as_ports(ports: Any) -> list[int]:
     """Ports as a caller writes them, each once, in order: a spec string (``"22,80,443"``,
     ``"1-1024"``, ``"-"`` or ``"all"``, ``"top100"``: the 100 most common), a port number,
     a ``range``, or a list of numbers and spec strings. ``UsageError`` names a bad one."""

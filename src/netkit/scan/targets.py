@@ -3,6 +3,8 @@ ranges (``10.0.0.1-20``, ``10.0-1.0.1``), target files and exclusions. Each addr
 scanned once, in the order first given."""
 
 import ipaddress
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from netkit.core.text import is_digits
 
@@ -90,7 +92,8 @@ def _addresses(spec: str, family: int, resolve):
     return iter([(resolve(spec, family), spec)])
 
 
-def expand_targets(specs, exclude=(), family: int = 0, resolve=_resolve) -> list:
+def expand_targets(specs: Iterable[str], exclude: Iterable[str] = (), family: int = 0,
+                   resolve: Callable[[str, int], str] = _resolve) -> list[tuple[str, str | None]]:
     """[(address, name or None)], each address once, in the order given, minus ``exclude``.
 
     ``UsageError`` names the bad spec and the right form (``resolve(name, family)`` -> an
@@ -104,7 +107,7 @@ def expand_targets(specs, exclude=(), family: int = 0, resolve=_resolve) -> list
         raise UsageError(str(exc)) from None
 
 
-def as_targets(targets, exclude=(), family: int = 0) -> list:
+def as_targets(targets: Any, exclude: Iterable[str] | str = (), family: int = 0) -> list[tuple[str, str | None]]:
     """Targets as a caller writes them, as [(address, name or None)]: one string
     (``"192.0.2.0/28"``, ``"web1, 10.0.0.1-5"``: split at commas and blanks), an
     ``ipaddress`` address or network, a list of those, or the pairs :func:`expand_targets`
@@ -154,7 +157,7 @@ def _expand(specs, exclude, family, resolve) -> list:
     return out
 
 
-def read_target_file(path: str) -> list:
+def read_target_file(path: str) -> list[str]:
     """Targets from a file (``-iL``): separated by white space or lines, ``#`` comments;
     ``UsageError`` when it cannot be read."""
     from netkit.core.fs import read_text_file

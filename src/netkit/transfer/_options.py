@@ -111,7 +111,8 @@ def _checksum(value: Any) -> tuple[str, str] | None:
     if text is None:
         raise _bad("checksum", value, "'ALGO=HEX' or (ALGO, HEX), ALGO one of sha256, sha1, md5, sha512")
     try:
-        return parse_checksum(text)
+        algorithm, digest = parse_checksum(text)
+        return algorithm, digest
     except ValueError as exc:
         raise _bad("checksum", value, str(exc)) from None
 
