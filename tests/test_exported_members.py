@@ -79,8 +79,6 @@ UNANNOTATED = {
     "netkit.transfer": ["MirrorResult", "Result", "mirror", "parse_checksum"],
 
     "netkit.remote": ["Credentials", "HostKeyPolicy", "get", "put"],
-
-    "netkit.monitor": ["Monitor"],
 }
 
 # Packages that import their names when imported (the rest load a name's module on first use).

@@ -39,7 +39,14 @@ from netkit.monitor._state import Result, TargetState, advance
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from concurrent.futures import ThreadPoolExecutor
     from typing import Any
+
+    from netkit.drivers.aio import Resolver
+    from netkit.monitor._alerts import Dispatcher
+    from netkit.monitor._config import Config
+    from netkit.monitor._store import Store
 
 
 __all__ = ["Monitor", "load", "run", "run_once"]
@@ -162,7 +169,8 @@ class Monitor:
     ``store`` defaults to the config's; give one to share or to test.
     """
 
-    def __init__(self, config, store=None, *, clock=time.time):
+    def __init__(self, config: Config, store: Store | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self._clock = clock
         self._store = store
@@ -177,11 +185,11 @@ class Monitor:
         self._subscribers: list = []
         self._kick = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._writer = None
-        self._house = None
-        self._resolver = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._house: ThreadPoolExecutor | None = None
+        self._resolver: Resolver | None = None
         self._leader = False
-        self._dispatcher = None
+        self._dispatcher: Dispatcher | None = None
         self._watermark = 0.0
         self._dirty: set[str] = set()   # targets whose state changed since the last decision
         self._checks = 0
@@ -197,7 +205,14 @@ class Monitor:
 
     # -- what the web side and the library read ----------------------------------------------
     @property
-    def store(self):
+    def store(self) -> Store | None:
+        return self._store
+
+    @property
+    def _opened(self) -> Store:
+        """The store, which run() has opened by the time anything below reads it."""
+        if self._store is None:
+            raise RuntimeError("the monitor's store is not open: Monitor.run() opens it")
         return self._store
 
     def states(self) -> dict[str, TargetState]:
@@ -298,8 +313,8 @@ class Monitor:
                 settings = self.config.settings
                 self._store = await self._in_writer(open_store, settings.store, settings.location)
             try:
-                await self._in_writer(self._store.sync_targets, [t.info for t in self.config.targets])
-                self._states = await self._in_writer(self._store.load_states)
+                await self._in_writer(self._opened.sync_targets, [t.info for t in self.config.targets])
+                self._states = await self._in_writer(self._opened.load_states)
             except StoreError as exc:   # damaged, or its disk failing, before anything ran: one line, exit 2
                 raise UsageError(str(exc)) from None
             await self._read_controls()
@@ -364,8 +379,10 @@ class Monitor:
         except asyncio.CancelledError:
             if run.seq not in self._expired:
                 raise   # shutting down
+            assert target is not None  # only a check under way (its target known) awaits
             result = failed(target.spec, CRITICAL, f"no answer within the {run.job.timeout:g} s deadline")
         except Exception as exc:  # noqa: BLE001 -- one target's bug never stops the others
+            assert target is not None  # as above
             result = _internal(target.spec, exc)
         finally:
             self._tasks.pop(run.seq, None)
@@ -420,7 +437,7 @@ class Monitor:
             return
         started = time.monotonic()
         try:
-            await self._in_writer(self._store.commit, batch.samples, list(batch.states.values()), batch.events)
+            await self._in_writer(self._opened.commit, batch.samples, list(batch.states.values()), batch.events)
         except Exception as exc:  # noqa: BLE001 -- the store may be down; keep the batch, retry
             self._store_errors += 1
             self._complain("commit", f"store: commit failed ({exc}); keeping {len(batch.samples)} results to retry")
@@ -449,7 +466,7 @@ class Monitor:
     async def _lead(self) -> bool:
         """Whether this monitor leads now; starts or stops the dispatcher as that changes."""
         try:
-            leader = await self._in_writer(self._store.try_lead)
+            leader = await self._in_writer(self._opened.try_lead)
         except Exception as exc:  # noqa: BLE001
             self._complain("lead", f"store: cannot tell who leads ({exc})")
             leader = False
@@ -457,7 +474,7 @@ class Monitor:
             self._leader = leader
             if leader:
                 _log("leading: deciding verdicts and sending alerts")
-                self._verdicts = await self._in_writer(self._store.load_verdicts)
+                self._verdicts = await self._in_writer(self._opened.load_verdicts)
                 self._watermark = 0.0
                 await self._start_dispatcher()
             else:
@@ -478,7 +495,7 @@ class Monitor:
         the states come from memory, not read back and decoded (8 % of the CPU at 10,000
         targets); a shared store (PostgreSQL) has the other locations' too."""
         if getattr(self._store, "shared", True):
-            return await self._in_writer(self._store.changed_states, self._watermark)
+            return await self._in_writer(self._opened.changed_states, self._watermark)
         names = self._states.keys() if self._watermark == 0.0 else self._dirty
         self._dirty = set()
         location = self.config.settings.location
@@ -489,7 +506,7 @@ class Monitor:
         if not changed:
             self._watermark = watermark
             return
-        acks = await self._in_writer(self._store.acks)
+        acks = await self._in_writer(self._opened.acks)
         now = self._clock()
         verdicts, events, alerts, cleared = [], [], [], []
         for target_id, by_location in changed.items():
@@ -519,11 +536,11 @@ class Monitor:
                     # the change (the state was hard before the verdict caught up) is about it.
                     cleared.append(target_id)
         if verdicts or events:
-            await self._in_writer(self._store.commit_verdicts, verdicts, events, alerts)
+            await self._in_writer(self._opened.commit_verdicts, verdicts, events, alerts)
             if alerts:
                 self._wake_dispatcher()
         for target_id in cleared:
-            await self._in_writer(self._store.unacknowledge, target_id, now)
+            await self._in_writer(self._opened.unacknowledge, target_id, now)
         for verdict in verdicts:
             self._verdicts[verdict.target] = verdict
         self._watermark = watermark
@@ -538,14 +555,14 @@ class Monitor:
 
         if not any(c.resend for c in self.config.channels):
             return
-        last = await self._in_writer(self._store.last_alerts)
+        last = await self._in_writer(self._opened.last_alerts)
         quiet = {t.id for t in self.config.targets if self._quiet(t.id, now)}
         routed = {t.id: set(t.channels) for t in self.config.targets}
         alerts = [a for a in reminders(self._verdicts, {t.id: t.info for t in self.config.targets},
                                        self.config.channels, last, now, quiet)
                   if a.channel in routed.get(a.target, ())]   # only the channels the target alerts
         if alerts:
-            await self._in_writer(self._store.commit_verdicts, [], [], alerts)
+            await self._in_writer(self._opened.commit_verdicts, [], [], alerts)
             self._wake_dispatcher()
 
     def _wake_dispatcher(self) -> None:
@@ -557,7 +574,7 @@ class Monitor:
         if self._dispatcher is None and self.config.channels:
             from netkit.monitor._alerts import Dispatcher
 
-            self._dispatcher = Dispatcher(self._store, self.config.channels, executor=self._writer)
+            self._dispatcher = Dispatcher(self._opened, self.config.channels, executor=self._writer)
             await self._dispatcher.start()
 
     async def _stop_dispatcher(self) -> None:
@@ -577,8 +594,8 @@ class Monitor:
                 self._complain("controls", f"store: cannot read paused targets and windows ({exc})")
 
     async def _read_controls(self) -> None:
-        self._paused = await self._in_writer(self._store.paused)
-        self._windows = await self._in_writer(self._store.windows, self._clock())
+        self._paused = await self._in_writer(self._opened.paused)
+        self._windows = await self._in_writer(self._opened.windows, self._clock())
 
     async def _housekeeping_loop(self) -> None:
         """Rollups and retention on a thread of their own, so an hourly prune never holds up
@@ -591,11 +608,11 @@ class Monitor:
             await asyncio.sleep(pause)
             now = self._clock()
             try:
-                caught_up = await loop.run_in_executor(self._house, self._store.rollup, now)
+                caught_up = await loop.run_in_executor(self._house, self._opened.rollup, now)
                 pause = ROLLUP_SECONDS if caught_up is not False else ROLLUP_CATCHUP_SECONDS
                 if now - last_prune >= PRUNE_SECONDS:
                     last_prune = now
-                    await loop.run_in_executor(self._house, self._store.prune, now, settings.keep_raw / 86400.0,
+                    await loop.run_in_executor(self._house, self._opened.prune, now, settings.keep_raw / 86400.0,
                                                settings.keep_rollups / 86400.0)
             except Exception as exc:  # noqa: BLE001
                 self._complain("housekeeping", f"store: housekeeping failed ({exc}); retrying in a minute")
@@ -614,7 +631,7 @@ class Monitor:
         for target_id in change.removed:
             self._states.pop(target_id, None)
             self._samples.pop(target_id, None)
-        await self._in_writer(self._store.sync_targets, [t.info for t in config.targets])
+        await self._in_writer(self._opened.sync_targets, [t.info for t in config.targets])
         if self._dispatcher is not None:
             await self._stop_dispatcher()
             await self._start_dispatcher()
