@@ -74,7 +74,7 @@ EXPORTED = {
 UNANNOTATED = {
     "netkit.check": ["CheckResult", "CheckSpec", "load_checks"],
 
-    "netkit.scan": ["HostResult", "PortResult", "ScanReport", "expand_targets"],
+    "netkit.scan": ["HostResult", "PortResult", "ScanReport"],
 
     "netkit.transfer": ["MirrorResult", "Result", "mirror", "parse_checksum"],
 
