@@ -136,6 +136,7 @@ def _client_class(policy):
     class Client(asyncssh.SSHClient):
         refusal = None
         lost = None  # why the connection ended, when the server or the network ended it
+        users = 0  # the Fleet calls using the connection now: another's sessions are not ours to kill
 
         def connection_lost(self, exc):
             self.lost = exc

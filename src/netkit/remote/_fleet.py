@@ -267,7 +267,13 @@ class Fleet:
         slot = self._slots.setdefault(host, _Slot())
         slot.users += 1
         try:
-            yield await self._connection(slot, lambda: self._open(host, login))
+            conn = await self._connection(slot, lambda: self._open(host, login))
+            owner = conn.get_owner()  # its ``users``: whether a stop may signal every session
+            owner.users += 1
+            try:
+                yield conn
+            finally:
+                owner.users -= 1
         finally:
             slot.users -= 1
             if not self.keep_connections and not slot.users and slot.conn is not None:

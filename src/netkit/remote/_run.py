@@ -123,7 +123,8 @@ async def _command(conn, result, command, output, *, timeout, stdin, env, pty):
         else:
             from netkit.core.errors import CommandTimeout
 
-            said = await stop(conn, process, task, label=result.host, timeout=timeout, pty=pty)
+            said = await stop(conn, process, task, label=result.host, timeout=timeout, pty=pty,
+                              alone=getattr(client, "users", 1) <= 1)
             result.error = CommandTimeout(said, phase="total")
     finally:
         if not task.done():

@@ -41,13 +41,16 @@ async def _kill_sessions(conn, signal):
         pass
 
 
-async def _send(conn, process, signal, task):
+async def _send(conn, process, signal, task, alone):
     import asyncssh
 
     try:
         process.send_signal(signal)
     except (OSError, asyncssh.Error):
         pass
+    if not alone:  # KILL_SESSIONS would signal the other calls' commands on this connection too
+        await asyncio.wait({task}, timeout=STOP_GRACE)
+        return
     helper = asyncio.ensure_future(_kill_sessions(conn, signal))
     try:
         await asyncio.wait({task}, timeout=STOP_GRACE)
@@ -84,13 +87,15 @@ def _ended(process, task):
     return None
 
 
-async def stop(conn, process, task, *, label, timeout, pty) -> str:
+async def stop(conn, process, task, *, label, timeout, pty, alone=True) -> str:
     """Stop the command of ``process`` (whose output ``task`` drains to the channel's close);
-    the error line for the result, saying whether the host confirmed the stop."""
+    the error line for the result, saying whether the host confirmed the stop. ``alone``:
+    no other call uses the connection now; when one does (a Fleet's calls share it), step 1's
+    kill of every session is left out -- those sessions are the other calls' commands."""
     said = []
     for signal in ("TERM", "KILL"):
         said.append(signal)
-        await _send(conn, process, signal, task)
+        await _send(conn, process, signal, task, alone)
         how = _ended(process, task)
         if how is not None:
             return (f"{label}: the command ran longer than {timeout:g} s (--timeout) and was stopped with "
