@@ -7,7 +7,7 @@ that the ``TYPE_CHECKING`` imports name the very objects the lazy look-up return
 
 Adding a public name: add it to the package and to its line below (one entry per package).
 Public functions and classes have annotated signatures (mypy and IDEs read them; py.typed
-promises them): UNANNOTATED lists those that do not yet, and only shrinks.
+promises them): UNANNOTATED lists those that do not yet, and nothing joins it.
 """
 
 import ast
@@ -70,7 +70,7 @@ EXPORTED = {
 }
 
 # Public callables whose signatures are not annotated yet (parameters, and a function's
-# return), per package. Annotate one, then remove it here: the list only shrinks.
+# return), per package: no other name may join them. Annotate one, then remove it here.
 UNANNOTATED = {
     "netkit.check": ["CheckResult", "CheckSpec", "load_checks"],
 
@@ -132,7 +132,8 @@ def _unannotated(value):
 def test_public_signatures_are_annotated(package):
     module = importlib.import_module(package)
     missing = [name for name in module.__all__ if _unannotated(getattr(module, name))]
-    assert missing == UNANNOTATED.get(package, []), {n: _unannotated(getattr(module, n)) for n in missing}
+    new = [name for name in missing if name not in UNANNOTATED.get(package, [])]
+    assert not new, {n: _unannotated(getattr(module, n)) for n in new}
     assert UNANNOTATED.get(package, []) == sorted(UNANNOTATED.get(package, []))
     assert set(UNANNOTATED) <= set(EXPORTED)
 
