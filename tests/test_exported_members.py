@@ -77,8 +77,6 @@ UNANNOTATED = {
     "netkit.scan": ["HostResult", "PortResult", "ScanReport"],
 
     "netkit.transfer": ["MirrorResult", "Result", "mirror", "parse_checksum"],
-
-    "netkit.remote": ["Credentials", "HostKeyPolicy", "get", "put"],
 }
 
 # Packages that import their names when imported (the rest load a name's module on first use).

@@ -10,6 +10,8 @@ mistake in the command, not a host's failure. A wrong passphrase stays a problem
 """
 
 import os
+from collections.abc import Callable, Iterable
+from typing import Any
 
 __all__ = ["DEFAULT_KEY_FILES", "Credentials"]
 
@@ -23,11 +25,13 @@ class Credentials:
     passphrase (None: encrypted keys are left out). ``password`` enables password and
     keyboard-interactive logins."""
 
-    def __init__(self, identities=(), *, password=None, agent=True, prompt=None, passphrase=None, strict=False):
+    def __init__(self, identities: Iterable[str] = (), *, password: str | None = None, agent: bool = True,
+                 prompt: Callable[[str], str] | None = None, passphrase: str | None = None,
+                 strict: bool = False) -> None:
         self.identities = [os.path.expanduser(p) for p in identities]
         self.password = password
-        self.problems = []  # one line per key left out
-        self.keys = []
+        self.problems: list[str] = []  # one line per key left out
+        self.keys: list[Any] = []  # asyncssh private keys
         self.agent_path = os.environ.get("SSH_AUTH_SOCK") if agent and not identities else None
         paths = self.identities or [p for p in (os.path.expanduser(k) for k in DEFAULT_KEY_FILES) if os.path.exists(p)]
         self.strict = strict and bool(self.identities)
@@ -87,9 +91,9 @@ class Credentials:
             offered.append("a password")
         return ", ".join(offered) or "nothing (no usable key, no agent, no password)"
 
-    def options(self) -> dict:
+    def options(self) -> dict[str, Any]:
         """asyncssh connection options for these credentials."""
-        opts = {
+        opts: dict[str, Any] = {
             "agent_path": self.agent_path,
             "gss_auth": False,
             "host_based_auth": False,

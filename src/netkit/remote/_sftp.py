@@ -16,17 +16,25 @@ Rules, the same both ways:
 recursively under its base name, each match of a glob likewise.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import os
 import posixpath
 import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from netkit.core.errors import ConnectError, NetkitError
 from netkit.remote._fleet import DEFAULT_PARALLEL
 from netkit.transfer._mirror import same_file
 from netkit.transfer._sftp import replace
+
+if TYPE_CHECKING:
+    from netkit.remote._connect import Settings
+    from netkit.remote._fleet import HostSpec
 
 __all__ = ["CHUNK", "FILES_AT_ONCE", "PART_SUFFIX", "TransferResult", "get", "get_on", "put", "put_on"]
 
@@ -414,8 +422,10 @@ async def put_on(fleet, local_path, remote_dir, *, force=False, on_bytes=None, o
                      on_result=on_result)
 
 
-async def get(hosts, remote_path: str, local_dir: str, settings=None, *, parallel: int = DEFAULT_PARALLEL,
-              force: bool = False, on_bytes=None, on_file=None, on_result=None) -> list[TransferResult]:
+async def get(hosts: Iterable[HostSpec] | HostSpec, remote_path: str, local_dir: str, settings: Settings | None = None,
+              *, parallel: int = DEFAULT_PARALLEL, force: bool = False, on_bytes: Callable[[int], object] | None = None,
+              on_file: Callable[[], object] | None = None,
+              on_result: Callable[[TransferResult], object] | None = None) -> list[TransferResult]:
     """Copy ``remote_path`` (file, directory or glob) from every host into
     ``local_dir/<host>/``; a list of :class:`TransferResult` in the order of ``hosts``. The
     one-shot form of :meth:`Fleet.get` (each host's connection closed when its copy is done)."""
@@ -426,8 +436,10 @@ async def get(hosts, remote_path: str, local_dir: str, settings=None, *, paralle
                                on_result=on_result)
 
 
-async def put(hosts, local_path: str, remote_dir: str, settings=None, *, parallel: int = DEFAULT_PARALLEL,
-              force: bool = False, on_bytes=None, on_file=None, on_result=None) -> list[TransferResult]:
+async def put(hosts: Iterable[HostSpec] | HostSpec, local_path: str, remote_dir: str, settings: Settings | None = None,
+              *, parallel: int = DEFAULT_PARALLEL, force: bool = False, on_bytes: Callable[[int], object] | None = None,
+              on_file: Callable[[], object] | None = None,
+              on_result: Callable[[TransferResult], object] | None = None) -> list[TransferResult]:
     """Copy ``local_path`` (file, directory or glob) into ``remote_dir`` on every host; the
     one-shot form of :meth:`Fleet.put`."""
     from netkit.remote._fleet import Fleet

@@ -15,6 +15,7 @@ does), so that a server holding several keys shows the one we know.
 """
 
 import os
+from collections.abc import Iterable
 
 from netkit.remote._errors import ChangedHostKey, UnknownHostKey
 
@@ -50,7 +51,7 @@ def default_known_hosts() -> list[str]:
 class HostKeyPolicy:
     """``files``: known_hosts files (missing ones are empty); the first gets new keys."""
 
-    def __init__(self, files=None, accept_new: bool = False):
+    def __init__(self, files: Iterable[str] | None = None, accept_new: bool = False) -> None:
         import asyncssh
 
         self.files = list(files) if files else default_known_hosts()
