@@ -187,3 +187,31 @@ def test_dns(reset_peer, garbage_peer):
     assert isinstance(error, ConnectError)
     error = failure(lambda: dns_query("example.com", 1, "127.0.0.1", garbage_peer.port, tcp=True, timeout=3))
     assert isinstance(error, ProtocolError)
+
+
+def test_transfer_takes_a_timeout(silent_tcp, tmp_path):
+    from netkit.core.errors import DeadlineError
+    from netkit.transfer import Options, download
+
+    url = f"http://127.0.0.1:{silent_tcp.port}/f"
+    error = failure(lambda: download(url, str(tmp_path / "f"), Options(retries=0, timeout=Timeout(30, read=0.3))))
+    assert type(error) is TimedOut and error.phase == "read" and "timeout after 0.3 s" in str(error)
+    error = failure(lambda: download(url, str(tmp_path / "f"), Options(retries=3, timeout=Timeout(0.5))))
+    assert isinstance(error, DeadlineError) and error.phase == "total"
+
+
+def test_mail_and_rpc_take_a_timeout(silent_tcp):
+    from netkit.mail import Request, StageError, send
+    from netkit.mail._box import Account
+    from netkit.mail._pop3 import Pop3Box
+    from netkit.rpc._client import call
+
+    account = Account("pop3", "127.0.0.1", silent_tcp.port, "u", "p", timeout=Timeout(30, connect=0.3))
+    error = failure(lambda: Pop3Box(account))
+    assert type(error) is TimedOut and error.phase == "connect" and "timeout after 0.3 s" in str(error)
+    error = failure(lambda: send(Request("127.0.0.1", silent_tcp.port, timeout=Timeout(connect=0.3, read=5))))
+    assert isinstance(error, StageError) and error.stage == "banner" and "0.3 s" in str(error)
+    error = failure(lambda: call(f"http://127.0.0.1:{silent_tcp.port}/", "ping", timeout=Timeout(30, read=0.3)))
+    assert type(error) is TimedOut and error.phase == "read"
+    error = failure(lambda: call(f"http://127.0.0.1:{silent_tcp.port}/", "ping", timeout=0.3))
+    assert type(error) is TimedOut and error.phase == "total" and str(error).endswith("no answer within 0.3 s")

@@ -27,6 +27,7 @@ The outside libraries are imported only when one of their exceptions is in hand 
 test is ``type(exc).__module__``, then ``sys.modules``.
 """
 
+import errno
 import sys
 
 from netkit.core.errors import (
@@ -49,9 +50,9 @@ from netkit.core.errors import (
 __all__ = ["from_asyncssh", "from_dns", "from_os", "from_ssl", "hinted", "lookup_error", "map_error", "timed_out"]
 
 # errnos that say the peer (or the path to it) dropped an established connection.
-_RESET = frozenset((104, 32, 103))  # ECONNRESET, EPIPE, ECONNABORTED
+_RESET = frozenset((errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED))
 # errnos of this machine running out of something: not the network's fault.
-_LOCAL = frozenset((24, 23, 105, 12))  # EMFILE, ENFILE, ENOBUFS, ENOMEM
+_LOCAL = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 # The phases a TimedOut names (netkit.core.timeout.Timeout's).
 _PHASES = ("connect", "read", "total")
 
@@ -68,9 +69,7 @@ def map_error(exc: BaseException, where: str = "", phase: str | None = "connect"
         return from_asyncssh(exc, where, phase, doing=doing, timeout=timeout)
     if module.startswith("dns."):
         return from_dns(exc, where, phase, doing=doing, timeout=timeout)
-    if module == "ssl" and isinstance(exc, OSError):  # every ssl error is one
-        return from_ssl(exc, where, phase, doing=doing, timeout=timeout)
-    if isinstance(exc, OSError):  # TimeoutError (asyncio's too) and socket.timeout are OSErrors
+    if isinstance(exc, OSError):  # ssl.SSLError, TimeoutError (asyncio's too), socket.timeout
         return from_os(exc, where, phase, doing=doing, timeout=timeout)
     if isinstance(exc, EOFError):
         return CutError(f"connection closed by {where} {_doing(where, phase, doing)}")
@@ -93,7 +92,7 @@ def from_os(exc: OSError, where: str, phase: str | None = "connect", *, doing: s
         return RefusedError(f"connection refused by {where}")
     if isinstance(exc, FileNotFoundError) and phase == "connect":  # a Unix socket's path
         return ConnectError(f"{where}: no such socket")
-    if isinstance(exc, ConnectionResetError) or exc.errno == 104:
+    if isinstance(exc, ConnectionResetError) or exc.errno == errno.ECONNRESET:
         return _transient(ConnectError(f"connection reset by {where} {doing}"))
     if isinstance(exc, (BrokenPipeError, ConnectionAbortedError)) or exc.errno in _RESET:
         return _transient(ConnectError(f"connection closed by {where} {doing}"))

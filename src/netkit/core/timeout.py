@@ -25,7 +25,7 @@ import math
 from netkit.core.errors import UsageError
 from netkit.core.text import MAX_SECONDS  # the longest any phase may be: a day (why: there)
 
-__all__ = ["Timeout", "TimeoutLike"]
+__all__ = ["Timeout", "TimeoutLike", "seconds"]
 
 _PHASES = ("total", "connect", "read")
 
@@ -105,3 +105,12 @@ class Timeout:
 
 
 TimeoutLike = float | int | Timeout | None
+
+
+def seconds(value: TimeoutLike, phase: str) -> float | None:
+    """The seconds ``phase`` (``connect``, ``read``) may take under ``value``: a number
+    bounds every phase (what a single ``timeout=`` always meant), a Timeout gives the
+    phase's own bound, else its total; None: no bound."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return value.limit(phase)

@@ -7,7 +7,7 @@ import contextlib
 from netkit.core.errors import NetError, ProtocolError
 from netkit.core.text import for_terminal
 
-__all__ = ["MAX_UID", "Account", "Entry", "LoginError", "check_uid", "wrap_errors"]
+__all__ = ["MAX_UID", "Account", "Entry", "LoginError", "check_uid", "reading", "wrap_errors"]
 
 # RFC 1939: a UIDL is 1 to 70 characters from 0x21 to 0x7E. IMAP UIDs are numbers.
 MAX_UID = 70
@@ -27,7 +27,12 @@ class Account:
         self.user, self.password = user, password
         self.tls, self.context = tls, context
         self.mailbox = mailbox
-        self.timeout = timeout
+        from netkit.core.timeout import seconds
+
+        # ``timeout``: seconds, or a Timeout whose ``connect`` bounds the connection (and the
+        # greeting) and ``read`` each answer after it.
+        self.timeout = seconds(timeout, "connect")
+        self.read_timeout = seconds(timeout, "read")
         self.transcript = transcript
         self.where = where or f"{kind}://{host}:{port}"
 
@@ -48,6 +53,12 @@ class Entry:
 
     def __repr__(self):
         return f"Entry({self.number}, {self.size}, {self.uid!r})"
+
+
+def reading(account, sock):
+    """Greeted: from now on each wait is for an answer (a Timeout's ``read``)."""
+    if account.read_timeout != account.timeout:
+        sock.settimeout(account.read_timeout)
 
 
 def check_uid(uid: str):
@@ -84,4 +95,4 @@ def wrap_errors(account, step, refused=ProtocolError):
             raise lookup_error(exc, account.host) from None
         connecting = step == "connect"
         raise map_error(exc, where, "connect" if connecting else "read", doing=None if connecting else f"during {step}",
-                        timeout=account.timeout) from None
+                        timeout=account.timeout if connecting else account.read_timeout) from None

@@ -9,7 +9,7 @@ import imaplib
 import re
 
 from netkit.core.errors import ProtocolError
-from netkit.mail._box import Entry, LoginError, wrap_errors
+from netkit.mail._box import Entry, LoginError, reading, wrap_errors
 
 __all__ = ["MAX_HEAD", "MAX_LISTING_BYTES", "MAX_UNTAGGED", "ImapBox", "quote_mailbox"]
 
@@ -98,6 +98,7 @@ class ImapBox:
                                     timeout=account.timeout)
             else:
                 client = _Client(account.host, account.port, timeout=account.timeout)
+        reading(account, client.sock)
         self.client = client
         client.transcript = account.transcript
         if account.transcript is not None:

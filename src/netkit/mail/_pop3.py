@@ -8,7 +8,7 @@ import poplib
 
 from netkit.core.errors import ProtocolError
 from netkit.core.text import is_digits
-from netkit.mail._box import Entry, LoginError, check_uid, wrap_errors
+from netkit.mail._box import Entry, LoginError, check_uid, reading, wrap_errors
 
 __all__ = ["CHUNK", "MAX_LISTING_BYTES", "MAX_LISTING_LINES", "Pop3Box"]
 
@@ -78,6 +78,7 @@ class Pop3Box:
                                          context=account.context)
             else:
                 self.client = _Client(account.host, account.port, timeout=account.timeout)
+        reading(account, self.client.sock)
         self.client.transcript = account.transcript
         if account.transcript is not None:
             account.transcript.line("<", self.client.welcome.decode("utf-8", "replace"))

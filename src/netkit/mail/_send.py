@@ -14,6 +14,7 @@ import smtplib
 import socket
 
 from netkit.core.errors import TLSError
+from netkit.core.text import MAX_SECONDS
 from netkit.mail._smtp import StageError, _Client, _LMTPClient, said
 
 TYPE_CHECKING = False
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable, Iterable
 
+    from netkit.core.timeout import Timeout
     from netkit.mail._smtp import Transcript
 
 __all__ = ["Report", "Request", "Sent", "send"]
@@ -40,7 +42,7 @@ class Request:
                  password: str | None = None, auth: str | None = None, oauth_token: str | None = None,
                  commands: Iterable[str] = (), quit_after: str | None = None, mail_from: str = "",
                  rcpts: Iterable[str] = (), messages: Iterable[bytes] = (), dsn_notify: str | None = None,
-                 dsn_return: str | None = None, timeout: float = 30.0, transcript: Transcript | None = None,
+                 dsn_return: str | None = None, timeout: float | Timeout = 30.0, transcript: Transcript | None = None,
                  notice: Callable[[str], object] | None = None, netrc: bool = True) -> None:
         self.host, self.port = host, port
         self.lmtp = lmtp
@@ -54,7 +56,12 @@ class Request:
         self.rcpts = tuple(rcpts)
         self.messages = messages  # an iterable of DATA bytes (data_bytes: CRLF, dot-stuffed)
         self.dsn_notify, self.dsn_return = dsn_notify, dsn_return
-        self.timeout = timeout
+        from netkit.core.timeout import seconds
+
+        # ``timeout``: seconds, or a Timeout whose ``connect`` bounds the connection (and the
+        # greeting) and ``read`` each reply after it.
+        self.timeout = seconds(timeout, "connect")
+        self.read_timeout = seconds(timeout, "read")
         self.transcript = transcript
         self.notice = notice or (lambda text: None)
         self.netrc = netrc  # a user without a password: ~/.netrc's for the host, as every netkit login
@@ -96,7 +103,8 @@ def _connect(request):
     cls = _LMTPClient if request.lmtp else _Client
     client = cls(local_hostname=request.ehlo, timeout=request.timeout)
     client.transcript = request.transcript
-    client.deadline_seconds = request.timeout
+    # The longest one reply may take (a peer trickling a byte at a time passes every read).
+    client.deadline_seconds = request.read_timeout if request.read_timeout is not None else MAX_SECONDS
     client._host = request.host  # the name STARTTLS verifies (smtplib sets it only in __init__)
     if request.tls == "implicit":
         client.tls_context = request.context
@@ -115,6 +123,8 @@ def _connect(request):
         error = _mapped(exc, request.host if isinstance(exc, socket.gaierror) else where, "connect",
                         timeout=request.timeout)
         raise StageError("starttls" if isinstance(error, TLSError) else "connect", str(error)) from error
+    if request.read_timeout != request.timeout:  # greeted: each wait from now on is for a reply
+        client.sock.settimeout(request.read_timeout)
     if code != 220:
         what = "refused the session" if 400 <= code <= 599 else "sent no SMTP greeting"
         client.close()

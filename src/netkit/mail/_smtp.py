@@ -120,14 +120,12 @@ class _Client(smtplib.SMTP):
         while True:
             try:
                 raw = self.file.readline(MAX_LINE + 1)
-            except TimeoutError:  # the stage's own words say which answer did not come
-                self.close()
-                raise
-            except OSError as exc:
+            except OSError as exc:  # a timeout too: the stage's words say which reply did not come
                 from netkit.core.errmap import map_error
 
+                wait = self.sock.gettimeout() if self.sock is not None else None
                 self.close()
-                error = map_error(exc, self._host, "read")
+                error = map_error(exc, self._host, "read", timeout=wait)
                 raise smtplib.SMTPServerDisconnected(str(error)) from error
             if not raw:
                 self.close()

@@ -210,9 +210,9 @@ def _mapped(exc, where, bounds, expired, connected):
     from netkit.core.errmap import hinted, map_error
     from netkit.core.errors import RefusedError
 
-    if expired:
-        return TimedOut(f"{where}: no answer within {bounds.total:g} s", phase="total")
     phase = "read" if connected else "connect"
+    if expired or (isinstance(exc, TimeoutError) and getattr(bounds, phase) is None):  # the total's bound
+        return TimedOut(f"{where}: no answer within {bounds.total:g} s", phase="total")
     error = map_error(exc, where, phase, timeout=bounds.limit(phase))
     if isinstance(error, RefusedError):
         return hinted(error, " (is netkit rpc serve running there?)")

@@ -91,8 +91,9 @@ def open_socket(endpoint: Endpoint):
     :class:`~netkit.core.timeout.Timeout`, whose ``connect`` it takes) bounds the
     connection and the TLS handshake."""
     from netkit.core.errmap import hinted, lookup_error, map_error
+    from netkit.core.timeout import seconds as bound
 
-    seconds = connect_seconds(endpoint.timeout)
+    seconds = bound(endpoint.timeout, "connect")
     try:
         if endpoint.path:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM if endpoint.transport == "udp"
@@ -140,14 +141,6 @@ def open_socket(endpoint: Endpoint):
                 error = hinted(error, " (--cafile FILE to trust its CA, or --insecure to skip the check)")
             raise error from None
     return sock
-
-
-def connect_seconds(timeout) -> float | None:
-    """The seconds a connection (and its handshake) may take under ``timeout``: a number
-    as it is, a Timeout's ``connect`` (else its total)."""
-    if timeout is None or isinstance(timeout, (int, float)):
-        return timeout
-    return timeout.limit("connect")
 
 
 class OutputError(Exception):
