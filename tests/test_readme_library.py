@@ -28,7 +28,8 @@ BLOCKS = library_blocks()
 
 def test_every_feature_has_its_lines():
     text = "\n".join(BLOCKS)
-    for package in ("check", "scan", "transfer", "remote", "mail", "rpc", "serve", "info", "packets", "monitor"):
+    for package in ("check", "scan", "transfer", "remote", "mail", "rpc", "serve", "info", "packets", "monitor",
+                    "testing"):
         assert f"from netkit.{package} import" in text, package
 
 
