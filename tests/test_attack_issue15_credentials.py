@@ -32,3 +32,65 @@ def test_transfer_options_repr_shows_no_secret_header():
     shown = repr(options)
     assert not [s for s in SECRETS if s in shown], shown
     assert "Accept" in shown and "text/csv" in shown and "bob" in shown
+
+
+# --- ~/.netrc as a shared machine's other users could shape it ---------------------------------
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def netrc_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("NETRC", raising=False)
+    return home
+
+
+def test_a_netrc_link_to_another_users_file_is_refused(netrc_home, tmp_path):
+    """~/.netrc a symbolic link to a file someone else owns (and can rewrite to send our
+    logins where they like): refused, naming the file, as an unlinked one of theirs is."""
+    from netkit.core.credentials import resolve
+    from netkit.core.errors import UsageError
+
+    theirs = tmp_path / "theirs"
+    theirs.write_text("machine 127.0.0.1 login bob password THEIRPW\n")
+    theirs.chmod(0o600)
+    import os
+
+    os.chown(theirs, NOBODY, NOBODY)
+    (netrc_home / ".netrc").symlink_to(theirs)
+    with pytest.raises(UsageError, match="belongs to uid") as caught:
+        resolve("ftp://bob@127.0.0.1/")
+    assert "THEIRPW" not in str(caught.value)
+
+
+@pytest.mark.parametrize("scheme", ["ftp", "pop3", "imap", "smtp"])
+def test_a_quoted_netrc_password_with_a_line_break_never_reaches_a_line_protocol(netrc_home, scheme):
+    """Python's netrc reads quoted tokens: password "pw<CR><LF>DELE 1" is one token holding
+    a line break, which would end PASS and start DELE 1. Refused, the password not shown."""
+    from netkit.core.credentials import resolve
+    from netkit.core.errors import UsageError
+
+    netrc = netrc_home / ".netrc"
+    netrc.write_text('machine 127.0.0.1 login bob password "SECRETpw\r\nDELE 1"\n')
+    netrc.chmod(0o600)
+    with pytest.raises(UsageError, match="CR, LF") as caught:
+        resolve(f"{scheme}://bob@127.0.0.1/")
+    assert "SECRET" not in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_a_netrc_that_is_no_file_is_not_read(netrc_home, tmp_path, monkeypatch, kind):
+    """$NETRC naming a FIFO nobody writes (the open would block), /dev/zero (read for ever)
+    or a directory: no netrc, the command goes on (and asks for the password as without one)."""
+    import os
+
+    from netkit.core.credentials import netrc_entry
+
+    path = {"device": "/dev/zero", "directory": str(tmp_path)}.get(kind) or str(tmp_path / "fifo")
+    if kind == "fifo":
+        os.mkfifo(path)
+    monkeypatch.setenv("NETRC", path)
+    assert netrc_entry("127.0.0.1") is None
