@@ -101,6 +101,12 @@ def test_message_from_stdin_and_charset(mail_smtp, tmp_path):
     assert got.data == b"Subject: from stdin\r\n\r\nhello\r\n"
 
 
+def test_a_refused_login_quotes_the_server_once(mail_smtp, tls):
+    code, _, err = send(f"smtps://user@127.0.0.1:{mail_smtp.smtps_port}", *tls, "--password-env", "MAIL_PW",
+                        "--auth", "PLAIN", "-f", "a@example.org", "-t", rcpt(), "--body", "x", env={"MAIL_PW": "wrong"})
+    assert code == 28 and re.search(r"AUTH PLAIN as user refused: 5\d\d ", err) and "AUTH: " not in err, err
+
+
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN", "CRAM-MD5"])
 def test_auth_mechanisms_over_smtps_with_masked_transcript(mail_smtp, tls, secret, mechanism):
     to = rcpt()

@@ -143,7 +143,8 @@ def _run(stage, call):
     except smtplib.SMTPServerDisconnected as exc:
         raise StageError(stage, f"disconnected during {stage.upper()}: {exc}") from None
     except smtplib.SMTPResponseException as exc:
-        raise StageError(stage, f"{stage.upper()}: {said(exc.smtp_code, exc.smtp_error)}") from None
+        reply = said(exc.smtp_code, exc.smtp_error)
+        raise StageError(stage, f"{stage.upper()}: {reply}", reply) from None
     except OSError as exc:  # the socket's, ssl's
         error = _mapped(exc, "the server", "read", doing=f"during {stage.upper()}")
         raise StageError(stage, str(error)) from error
@@ -234,8 +235,8 @@ def _auth(client, request, report):
     try:
         _run("auth", lambda: client.auth(mechanism, answer))
     except StageError as exc:
-        reason = str(exc).removeprefix("AUTH: ")
-        raise StageError("auth", f"AUTH {mechanism} as {request.user} refused: {reason}") from None
+        reason = exc.said if exc.said is not None else str(exc)
+        raise StageError("auth", f"AUTH {mechanism} as {request.user} refused: {reason}", exc.said) from None
     report.authenticated = mechanism
 
 

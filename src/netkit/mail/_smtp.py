@@ -51,11 +51,13 @@ QUIT_AFTER = ("connect", "banner", "ehlo", "starttls", "auth", "mail", "rcpt")
 
 
 class StageError(NetError):
-    """A session failed at ``stage``: the message quotes the server (or the network)."""
+    """A session failed at ``stage``: the message quotes the server (or the network);
+    ``said`` is the server's own reply when it refused (``535 5.7.8 ...``), else None."""
 
-    def __init__(self, stage: str, message: str) -> None:
+    def __init__(self, stage: str, message: str, said: str | None = None) -> None:
         super().__init__(message)
         self.stage = stage
+        self.said = said
 
 
 def exit_code(stage: str) -> int:
