@@ -81,3 +81,14 @@ def test_our_own_config_is_read(home):
         path.chmod(mode)
         code, out, err = run_netkit("config", "show", "get")
         assert code == 0 and "get.user-agent=mine" in out, err
+
+
+@pytest.mark.parametrize("var", ["NETKIT_TIMEOUT", "NETKIT_GET_QUIET", "NETKIT_GET_USER_AGENT"])
+def test_a_huge_netkit_variable_is_one_short_line(home, var):
+    """A NETKIT_ variable of 100 KB (a script's mistake) was quoted whole in the error: one
+    line of 100 KB on the terminal. The error quotes a bounded part of it."""
+    value = "9" * 50_000 + "\x1b[2J" + "9" * 50_000 if var != "NETKIT_GET_USER_AGENT" else "a\n" * 50_000
+    code, _out, err = run_netkit("get", "http://127.0.0.1:9/", "-o", home / "out", env={var: value})
+    assert code == 2 and var in err, err[:300]
+    assert len(err.strip().splitlines()) == 1 and len(err) < 1000, len(err)
+    assert "\x1b" not in err

@@ -179,7 +179,7 @@ def _from_env(option, text, origin):
         word = text.strip().lower()
         if word in _TRUE or word in _FALSE:
             return word in _TRUE
-        raise UsageError(f"{origin}: expects 1 or 0 (true/false, yes/no, on/off) (got {text!r})")
+        raise UsageError(f"{origin}: expects 1 or 0 (true/false, yes/no, on/off) (got {_got(text)})")
     return _checked(option, [text], origin)
 
 
@@ -217,10 +217,20 @@ def _checked(option, texts, origin):
             try:
                 option.parse(text)
             except ValueError as exc:
-                from netkit.core.text import for_terminal
-
-                raise UsageError(f"{origin}: {exc} (got {for_terminal(repr(text))})") from None
+                raise UsageError(f"{origin}: {exc} (got {_got(text)})") from None
     return texts
+
+
+# Characters of a wrong value an error quotes: a NETKIT_ variable may hold 100 KB.
+MAX_QUOTED = 200
+
+
+def _got(text) -> str:
+    """A wrong value as an error quotes it: repr'd, escaped, cut after MAX_QUOTED characters."""
+    from netkit.core.text import for_terminal
+
+    cut = len(text) > MAX_QUOTED
+    return for_terminal(repr(text[:MAX_QUOTED])) + (f" ({len(text)} characters)" if cut else "")
 
 
 def read_config(path, named) -> dict:
