@@ -253,3 +253,24 @@ def test_every_mapped_error_is_a_netkit_error(closed_port):
     exc = caught(lambda: socket.create_connection((closed_port.host, closed_port.port), timeout=5))
     for source in (errmap.from_os, errmap.from_ssl, errmap.from_asyncssh, errmap.map_error):
         assert isinstance(source(exc, "h:1", "connect"), NetkitError)
+
+
+def test_what_each_dns_server_did_is_told_by_class():
+    import dns.message
+    import dns.resolver
+
+    request = dns.message.make_query("x.example.", "A")
+    reply = dns.message.make_response(request)
+    errors = [("Do53:192.0.2.1@53", False, 53, "SERVFAIL", None),
+              ("Do53:192.0.2.2@53", False, 53, dns.message.Truncated(message=reply), None),
+              ("Do53:::1@53", True, 53, EOFError(), None),
+              ("Do53:192.0.2.3@53", True, 53, ConnectionRefusedError(111, "Connection refused"), None)]
+    exc = dns.resolver.NoNameservers(request=request, errors=errors)
+    assert errmap.server_failures(exc) == [
+        ("192.0.2.1:53 (udp) answered SERVFAIL", True),
+        ("192.0.2.2:53 (udp) sent a truncated reply (TC set: the answer did not fit a datagram)", True),
+        ("[::1]:53 (tcp) closed the connection before a complete DNS reply", True),
+        ("192.0.2.3:53 (tcp): Connection refused", False)]
+    assert type(errmap.from_dns(exc, "x.example. A")) is RemoteError
+    silence = dns.resolver.NoNameservers(request=request, errors=errors[3:])
+    assert type(errmap.from_dns(silence, "x.example. A")) is ConnectError

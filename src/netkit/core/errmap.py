@@ -47,7 +47,8 @@ from netkit.core.errors import (
     UnknownHostKey,
 )
 
-__all__ = ["from_asyncssh", "from_dns", "from_os", "from_ssl", "hinted", "lookup_error", "map_error", "timed_out"]
+__all__ = ["from_asyncssh", "from_dns", "from_os", "from_ssl", "hinted", "lookup_error", "map_error", "server_failures",
+           "timed_out"]
 
 # errnos that say the peer (or the path to it) dropped an established connection.
 _RESET = frozenset((errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED))
@@ -191,6 +192,7 @@ def server_failures(exc: BaseException) -> list[tuple[str, bool]]:
     heard) in order and each once; ``heard`` is True when the server sent something (an
     rcode, a reply that is not DNS), False when it was silence or the network."""
     import dns.exception
+    import dns.message
 
     out: dict[str, bool] = {}
     for entry in getattr(exc, "kwargs", {}).get("errors") or []:
@@ -204,7 +206,7 @@ def server_failures(exc: BaseException) -> list[tuple[str, bool]]:
             out.setdefault(f"{where} answered {_text(error)}", True)
         elif isinstance(error, EOFError):
             out.setdefault(f"{where} closed the connection before a complete DNS reply", True)
-        elif type(error).__name__ == "Truncated":  # dns.message.Truncated says nothing itself
+        elif isinstance(error, dns.message.Truncated):  # it says nothing itself
             out.setdefault(f"{where} sent a truncated reply (TC set: the answer did not fit a datagram)", True)
         elif isinstance(error, dns.exception.FormError):
             out.setdefault(f"{where} sent something that is not a DNS reply ({_what(error)})", True)
