@@ -94,3 +94,22 @@ def test_a_netrc_that_is_no_file_is_not_read(netrc_home, tmp_path, monkeypatch, 
         os.mkfifo(path)
     monkeypatch.setenv("NETRC", path)
     assert netrc_entry("127.0.0.1") is None
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"proxy": "http://pu:PROXYPW@127.0.0.1:1:2"},
+    {"password": b"hunter2"},
+    {"headers": [("Authorization", "Bearer SECRETTOKEN\r\n")]},
+    {"headers": {"X-Api-Key": "K3YVALUE", "Bad Name": "x"}},
+    {"headers": [("Authorization", "Bearer SECRETTOKEN", "extra")]},
+], ids=["proxy", "password-bytes", "header-crlf", "header-name", "header-shape"])
+def test_a_wrong_transfer_option_names_itself_without_its_secret(kwargs):
+    """Options(...) refuses a wrong value in a message quoting it: the proxy URL's password,
+    a password of the wrong type and credential headers were quoted whole."""
+    from netkit.core.errors import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        transfer.Options(**kwargs)
+    shown = str(caught.value)
+    assert not [s for s in SECRETS if s in shown], shown
+    assert f"Options({next(iter(kwargs))}=" in shown

@@ -49,17 +49,25 @@ _SPREAD = ("timeout", "connect_timeout", "max_time")
 
 
 def _shown(name: str, value: object) -> str:
-    """``repr(value)`` as Options' repr shows it: credential headers' values masked (an
-    Authorization or API key header), and a URL's password."""
+    """``repr(value)`` as Options' repr and errors show it: a password masked, credential
+    headers' values masked (an Authorization or API key header), and a URL's password."""
+    from collections.abc import Mapping
+
     from netkit.core.secrets import mask_header, mask_url
 
+    if name == "password":
+        return "***"
     if name == "headers":
-        value = tuple((n, mask_header(n, v)) for n, v in value)  # type: ignore[attr-defined]
+        pairs: Any = list(value.items()) if isinstance(value, Mapping) else value
+        try:
+            value = tuple((n, mask_header(n, v)) for n, v in pairs)
+        except (TypeError, ValueError, AttributeError):  # not (name, value) pairs of strings
+            return "..."
     return mask_url(repr(value))
 
 
 def _bad(name: str, value: object, want: str) -> UsageError:
-    return UsageError(f"Options({name}={value!r}): {want}")
+    return UsageError(f"Options({name}={_shown(name, value)}): {want}")
 
 
 def _count(name: str, value: Any, low: int) -> int:
@@ -122,9 +130,10 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
     if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
         raise _bad("headers", value, "(name, value) pairs or a dict")
     out = []
-    for pair in pairs:
+    for number, pair in enumerate(pairs, 1):
         if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(v, str) for v in pair)):
-            raise _bad("headers", value, f"(name, value) pairs of strings, not {pair!r}")
+            what = f"a tuple of {len(pair)}" if isinstance(pair, tuple) else f"a {type(pair).__name__}"
+            raise _bad("headers", value, f"(name, value) pairs of strings; item {number} is {what}")
         from netkit.proto.http1 import check_caller_header
 
         try:
@@ -301,6 +310,6 @@ class Options:
 
     def __repr__(self) -> str:
         fresh = Options()
-        shown = [f"{name}={'***' if name == 'password' else _shown(name, getattr(self, name))}" for name in _FIELDS
+        shown = [f"{name}={_shown(name, getattr(self, name))}" for name in _FIELDS
                  if getattr(self, name) != getattr(fresh, name)]
         return f"Options({', '.join(shown)})"
