@@ -215,3 +215,20 @@ def test_mail_and_rpc_take_a_timeout(silent_tcp):
     assert type(error) is TimedOut and error.phase == "read"
     error = failure(lambda: call(f"http://127.0.0.1:{silent_tcp.port}/", "ping", timeout=0.3))
     assert type(error) is TimedOut and error.phase == "total" and str(error).endswith("no answer within 0.3 s")
+
+
+@pytest.mark.parametrize("scheme", ["PYRO:obj@127.0.0.1:{}", "pb://127.0.0.1:{}"])
+def test_pyro_and_pb_calls_that_get_no_answer_time_out(silent_tcp, scheme):
+    """Pyro's TimeoutError was a ConnectError, PB's Deferred timeout a Fault -32603 '(0.5, 'Deferred')'.
+    In a process of its own: Twisted's reactor runs once per process."""
+    import subprocess
+    import sys
+
+    code = ("from netkit.rpc._client import call\n"
+            "try:\n"
+            f"    call({scheme.format(silent_tcp.port)!r}, 'ping', timeout=0.5)\n"
+            "except Exception as exc:\n"
+            "    print(type(exc).__name__, getattr(exc, 'phase', None), exc, sep='|')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    kind, phase, words = out.strip().split("|")
+    assert (kind, phase) == ("TimedOut", "total") and words.endswith("no answer within 0.5 s"), out

@@ -197,6 +197,12 @@ def pb_call(url, method, params, *, token=None, cafile=None, timeout=30.0):
     if not isinstance(result, Failure):
         return result
     value = result.value
+    from twisted.internet.defer import TimeoutError as DeferTimeout
+
+    if isinstance(value, (DeferTimeout, error.TimeoutError)):  # addTimeout's, connectTCP's
+        from netkit.core.errors import TimedOut
+
+        raise TimedOut(f"{target.netloc}: no answer within {timeout:g} s", phase="total") from None
     if isinstance(value, (error.ConnectError, error.ConnectionLost, error.ConnectionDone)):
         raise ConnectError(f"{target.netloc}: {value.__class__.__name__}: {value}") from None
     message = result.getErrorMessage()

@@ -353,6 +353,10 @@ def pyro_call(url, method, params, *, token=None, cafile=None, cert=None, key=No
             proxy._pyroHandshake = token
         try:
             return getattr(proxy, method)(*params)
+        except errors.TimeoutError:  # a CommunicationError too
+            from netkit.core.errors import TimedOut
+
+            raise TimedOut(f"{url}: no answer within {timeout:g} s", phase="total") from None
         except errors.CommunicationError as exc:
             raise ConnectError(f"{url}: {exc}") from None
         except errors.PyroError as exc:
