@@ -232,3 +232,14 @@ def test_pyro_and_pb_calls_that_get_no_answer_time_out(silent_tcp, scheme):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     kind, phase, words = out.strip().split("|")
     assert (kind, phase) == ("TimedOut", "total") and words.endswith("no answer within 0.5 s"), out
+
+
+def test_a_result_keeps_its_error_without_the_frames(reset_peer):
+    """The error a check result keeps (a sweep holds thousands) holds no traceback, and
+    neither does the OSError under it: no finished exchange is kept alive through them."""
+    from netkit.drivers import blocking
+
+    error = blocking.run(dialogue()(reset_peer.port), 5).error
+    assert type(error) is ConnectError and error.__traceback__ is None
+    cause = error.__cause__ or error.__context__
+    assert cause is None or cause.__traceback__ is None

@@ -104,11 +104,24 @@ class Exchange:
 
     def __init__(self, outcome, error, timings, transcript, peer, head=b""):
         self.outcome = outcome
-        self.error = error
+        self.error = _unframed(error)
         self.timings = timings
         self.transcript = transcript
         self.peer = peer
         self.head = head  # the first HEAD_BYTES received, to show what came before a failure
+
+
+def _unframed(error):
+    """``error`` without the frames it (and what caused it) was raised through: a result
+    keeps its error (a sweep's thousands, the monitor's latest per target), and a
+    traceback would keep the finished exchange's runner, buffers and dialogue alive."""
+    seen = set()
+    cause = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        cause.__traceback__ = None
+        cause = cause.__cause__ or cause.__context__
+    return error
 
 
 def where(host, port) -> str:
