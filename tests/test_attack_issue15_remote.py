@@ -276,3 +276,28 @@ def test_a_timed_out_run_stops_its_command_only_not_the_other_runs_on_the_connec
     slow, other = asyncio.run(attack())
     assert isinstance(slow.error, CommandTimeout), slow.error
     assert (other.error, other.returncode, other.stdout) == (None, 0, "other\n"), (other.error, other.returncode)
+
+
+def test_a_login_name_with_a_control_character_is_a_usage_error_not_an_asyncssh_one(sshd, tmp_path):
+    """A user name holding CR or LF given to the library (Host(user=...), Settings(user=...),
+    transfer.Options(user=...)) failed deep in asyncssh with its SASLPrepError (a ValueError
+    outside netkit's tree: ``except NetkitError`` missed it) and put the raw CR LF in the
+    host's label. Now a UsageError: at construction, or as the host's result."""
+    from netkit import transfer
+    from netkit.core.errors import UsageError
+    from netkit.remote import Credentials, Fleet, Host, HostKeyPolicy, Settings
+
+    with pytest.raises(UsageError, match="control character"):
+        Host(sshd.host, sshd.port, user="root\r\nx")
+    with pytest.raises(UsageError, match="CR, LF"):
+        transfer.Options(user="root\r\nx")
+    settings = Settings(Credentials([str(sshd.client_key)], agent=False), HostKeyPolicy([str(sshd.known_hosts)]),
+                        config=[], user="ro\rot")
+
+    async def attack():
+        async with Fleet([f"{sshd.host}:{sshd.port}"], settings=settings) as fleet:
+            return (await fleet.run("true"))[0]
+
+    result = asyncio.run(attack())
+    assert isinstance(result.error, UsageError), repr(result.error)
+    assert "\r" not in str(result.error)

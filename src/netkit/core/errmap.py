@@ -45,6 +45,7 @@ from netkit.core.errors import (
     TimedOut,
     TLSError,
     UnknownHostKey,
+    UsageError,
 )
 
 __all__ = ["from_asyncssh", "from_dns", "from_os", "from_ssl", "hinted", "lookup_error", "map_error", "server_failures",
@@ -152,6 +153,9 @@ def from_asyncssh(exc: BaseException, where: str, phase: str | None = "connect",
         return SSHError(f"{where}: the server disconnected {doing}: {said or type(exc).__name__}")
     if isinstance(exc, asyncssh.Error):
         return SSHError(f"{where}: SSH failed {doing}: {said or type(exc).__name__}")
+    if type(exc).__name__ == "SASLPrepError":  # asyncssh.saslprep's, a ValueError: our input
+        return UsageError(f"{where}: the user name or password holds a character an SSH login cannot carry "
+                          f"({_text(str(exc))})")
     return exc  # e.g. a KeyImportError (a ValueError): the caller's own file, not the peer
 
 

@@ -25,6 +25,11 @@ class Host:
     __slots__ = ("host", "label", "port", "user")
 
     def __init__(self, host: str, port: int | None = None, user: str | None = None, label: str | None = None):
+        if not all(part is None or str(part).isprintable() for part in (host, user, label)):
+            from netkit.core.text import for_terminal
+
+            raise UsageError(f"Host({for_terminal(repr(host))}, user={for_terminal(repr(user))}): a control character in "
+                             f"the host, user or label; write {_HOST_FORM}")
         self.host = host
         self.port = port
         self.user = user

@@ -101,6 +101,20 @@ def _text(name: str, value: Any) -> str | None:
     return value
 
 
+def _line(name: str, value: Any) -> str | None:
+    """A string that goes into a protocol line (USER, an SSH login, a header): no CR, LF or
+    NUL, which would end the line (FTP) or fail deep in the SSH library (SASLprep)."""
+    text = _text(name, value)
+    if text is not None:
+        from netkit.core.text import check_line_field
+
+        try:
+            check_line_field(text, name)
+        except ValueError as exc:
+            raise _bad(name, value, str(exc)) from None
+    return text
+
+
 def _path(name: str, value: Any) -> str | None:
     if value is None:
         return None
@@ -242,8 +256,8 @@ class Options:
             "insecure": bool(insecure),
             "cacert": _path("cacert", cacert),
             "headers": _headers(headers),
-            "user_agent": _text("user_agent", user_agent),
-            "user": _text("user", user),
+            "user_agent": _line("user_agent", user_agent),
+            "user": _line("user", user),
             "password": _text("password", password),
             "netrc": bool(netrc),
             "max_redirects": _count("max_redirects", max_redirects, 0),
