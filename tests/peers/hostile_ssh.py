@@ -67,7 +67,14 @@ def _server_class(state: HostileSsh):
             if self.command == "evil-signal":
                 self.chan.exit_with_signal(OSC_TITLE, False, "evil")
             elif self.command == "evil-disconnect":
-                self.chan.get_connection().disconnect(asyncssh.DISC_SERVICE_NOT_AVAILABLE, EVIL_REASON)
+                # The DISCONNECT goes out now and the socket closes a moment later, not at once
+                # as disconnect() does: a close with the client's last packets unread is a TCP
+                # reset, which can overtake the DISCONNECT on a loaded machine.
+                import asyncio
+
+                conn = self.chan.get_connection()
+                conn._send_disconnect(asyncssh.DISC_SERVICE_NOT_AVAILABLE, EVIL_REASON, "en-US")
+                asyncio.get_running_loop().call_later(0.5, conn.abort)
             else:
                 if self.command == "evil-output":
                     self.chan.write(EVIL_OUTPUT.encode())
