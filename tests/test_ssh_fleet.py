@@ -157,3 +157,29 @@ def test_timeout_phases_and_typed_errors(ssh_fleet, tmp_path):
 
     with pytest.raises(UnknownHostKey, match=f"^{re.escape(host)}: .*not in known_hosts"):
         asyncio.run(unknown())
+
+
+def test_a_cancelled_run_stops_its_command(ssh_fleet, tmp_path):
+    """A run cancelled mid-command (alone on its connection, as root: sshd refuses root's
+    signal requests) has its command killed on the host, not left to run to its end; the
+    fleet's connection stays usable."""
+    host = ssh_fleet.host_args()[0]
+    started, survived = tmp_path / "started", tmp_path / "survived"
+
+    async def main():
+        async with Fleet([host], settings=settings_for(ssh_fleet)) as fleet:
+            doomed = asyncio.ensure_future(fleet.run(f"touch {started}; sleep 3; touch {survived}"))
+            for _ in range(WAIT_ROUNDS):
+                if started.exists() or doomed.done():
+                    break
+                await asyncio.sleep(0.05)
+            doomed.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await doomed
+            after = (await fleet.run("echo after"))[0]
+            await asyncio.sleep(4)  # past the doomed command's end, had it run on
+        return after
+
+    after = asyncio.run(main())
+    assert started.exists() and not survived.exists(), "the cancelled command ran on to its end"
+    assert (after.error, after.stdout) == (None, "after\n")

@@ -126,6 +126,12 @@ async def _command(conn, result, command, output, *, timeout, stdin, env, pty):
             said = await stop(conn, process, task, label=result.host, timeout=timeout, pty=pty,
                               alone=getattr(client, "users", 1) <= 1)
             result.error = CommandTimeout(said, phase="total")
+    except asyncio.CancelledError:  # the call was cancelled: its command is not left running
+        if not task.done():
+            from netkit.remote._stop import abandon
+
+            await abandon(conn, process, alone=getattr(client, "users", 1) <= 1)
+        raise
     finally:
         if not task.done():
             task.cancel()

@@ -19,7 +19,7 @@ on the channel; otherwise the message says that it may still run there.
 
 import asyncio
 
-__all__ = ["KILL_SESSIONS", "MAX_SIGNAL_NAME", "STOP_GRACE", "signal_name", "stop"]
+__all__ = ["KILL_SESSIONS", "MAX_SIGNAL_NAME", "STOP_GRACE", "abandon", "signal_name", "stop"]
 
 # Seconds the host has to report the command's end after each signal. sshd reports it as
 # soon as the process is reaped: this covers a loaded host or a slow link, not the command.
@@ -58,6 +58,23 @@ async def _send(conn, process, signal, task, alone):
         if not helper.done():
             helper.cancel()
         await asyncio.wait({helper})
+
+
+async def abandon(conn, process, *, alone=True) -> None:
+    """The call running ``process`` was cancelled (Ctrl-C, a task cancelled): its command is
+    stopped without waiting for the host to confirm it -- TERM by the signal request and,
+    ``alone``, by the kill of the connection's sessions (at most :data:`STOP_GRACE`), then
+    the channel closed. Shared with other calls and logged in as root (sshd refuses root's
+    signal requests), the command may run on: only a timeout's stop says so."""
+    import asyncssh
+
+    try:
+        process.send_signal("TERM")
+    except (OSError, asyncssh.Error):
+        pass
+    if alone:
+        await _kill_sessions(conn, "TERM")
+    process.close()
 
 
 # Characters of a signal name a host reports that netkit keeps: real ones are a few letters
