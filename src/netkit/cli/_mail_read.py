@@ -37,7 +37,7 @@ FETCH_OPTIONS = (
     Option("keep", "flag", as_given, None, "leave the messages on the server (the default)"),
     Option("state", "one", as_given, None, "keep the IDs of fetched messages in FILE (default "
            "$XDG_STATE_HOME/netkit/mail/, one file per account)", metavar="FILE", example="alice.ids"),
-    Option("quiet", "flag", as_given, None, "no progress line", short="q"),
+    Option("quiet", "flag", as_given, None, "no progress display", short="q"),
 ) + COMMON
 FLAGS = {"list": flag_table(LIST_OPTIONS), "fetch": flag_table(FETCH_OPTIONS)}
 

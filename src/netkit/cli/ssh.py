@@ -89,7 +89,7 @@ RUN = (
     Option("quiet", "flag", as_given, None, "print no output lines, only the summary", short="q"),
 )
 TRANSFER = (
-    Option("no-progress", "flag", as_given, None, "no progress line (there is none when stderr is not a terminal)"),
+    Option("no-progress", "flag", as_given, None, "no progress display (there is none when stderr is not a terminal)"),
     Option("force", "flag", as_given, None, "copy every file, also those that look unchanged"),
 )
 _FLAGS = {}
