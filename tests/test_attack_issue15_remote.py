@@ -301,3 +301,24 @@ def test_a_login_name_with_a_control_character_is_a_usage_error_not_an_asyncssh_
     result = asyncio.run(attack())
     assert isinstance(result.error, UsageError), repr(result.error)
     assert "\r" not in str(result.error)
+
+
+def test_accept_new_with_a_known_hosts_it_cannot_write_trusts_nothing(sshd, tmp_path):
+    """--accept-new (the config may set it) with a known_hosts file that cannot be written
+    (a directory that does not exist, /proc): the first login failed with "no such socket",
+    and the key, remembered in memory before the write, was trusted silently at the next
+    connection of the same fleet -- never recorded, so never checked. Now each is refused,
+    saying why."""
+    from netkit.core.errors import UnknownHostKey
+    from netkit.remote import Fleet
+
+    settings = fleet_settings(sshd, "/proc/nonexistent/known_hosts", accept_new=True)
+
+    async def attack():
+        async with Fleet([f"{sshd.user}@{sshd.host}:{sshd.port}"], settings=settings,
+                         keep_connections=False) as fleet:
+            return [(await fleet.run("echo in"))[0] for _ in range(2)]
+
+    for result in asyncio.run(attack()):
+        assert isinstance(result.error, UnknownHostKey), repr(result.error)
+        assert "could not be added" in str(result.error) and result.stdout == ""

@@ -127,14 +127,20 @@ class HostKeyPolicy:
         self._add(host, port, key)
 
     def _add(self, host, port, key):
-        self.added[(host, port)] = key
+        """Append the new key to the first file, then trust it for this run: a key that
+        could not be written is refused (it would be trusted anew at every run, unchecked)."""
         pattern = f"[{host}]:{port}" if port != 22 else host
         alg, blob = key.export_public_key("openssh").decode("ascii").split(None, 2)[:2]
         line = f"{pattern} {alg} {blob}\n"
         path = os.path.expanduser(self.files[0])
-        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode("ascii"))
-        finally:
-            os.close(fd)
+            os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode("ascii"))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise UnknownHostKey(f"{pattern}: host key {fingerprint(key)} is new and could not be added to "
+                                 f"known_hosts file {path} ({exc.strerror or exc}); refused") from None
+        self.added[(host, port)] = key
