@@ -22,8 +22,11 @@ from netkit.core.text import suggest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    import os
+    from collections.abc import Callable, Mapping
     from typing import Any
+
+    from netkit.check.spec import CheckSpec
 
     from netkit.core.fields import Field
 
@@ -126,7 +129,9 @@ def check_label(n: int, table, what: str = "check") -> str:
     return label
 
 
-def load_checks(path, *, cli_opts=None, prompt=None, env=None, base=None) -> list:
+def load_checks(path: "str | os.PathLike[str]", *, cli_opts: "dict[str, Any] | None" = None,
+                prompt: "Callable[[str], str] | None" = None, env: "Mapping[str, str] | None" = None,
+                base: "dict[str, Any] | None" = None) -> "list[CheckSpec]":
     """Read a checks file into specs. Precedence: check keys > ``cli_opts`` > [defaults] > ``base``."""
     import tomllib
 

@@ -3,6 +3,14 @@
 from netkit.core.perfdata import Metric
 from netkit.core.status import CRITICAL, OK, WARNING
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: nothing more on the start-up path
+    from collections.abc import Iterable
+    from typing import Any
+
+    from netkit.core.errors import NetkitError
+    from netkit.core.status import Status
+
 __all__ = ["CheckResult", "time_status", "time_metric", "phase_metrics"]
 
 
@@ -19,8 +27,10 @@ class CheckResult:
     __slots__ = ("name", "label", "target", "status", "summary", "metrics", "timings", "error", "details",
                  "dialogue")
 
-    def __init__(self, *, name, label, target, status, summary, metrics=(), timings=None, error=None,
-                 details=None, dialogue=None):
+    def __init__(self, *, name: str | None, label: str, target: str, status: "Status", summary: str,
+                 metrics: "Iterable[Metric]" = (), timings: "dict[str, float | None] | None" = None,
+                 error: "NetkitError | None" = None, details: "dict[str, Any] | None" = None,
+                 dialogue: "list[str] | None" = None) -> None:
         self.name = name
         self.label = label
         self.target = target

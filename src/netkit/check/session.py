@@ -1,6 +1,7 @@
 """Judging login sessions (ftp, smtp, pop3, imap): one verdict shape for all of them."""
 
 from netkit.check.result import CheckResult, phase_metrics, time_metric, time_status
+from netkit.core.errors import RemoteError
 from netkit.core.perfdata import Metric
 from netkit.core.status import CRITICAL, OK, WARNING, worst
 
@@ -39,7 +40,7 @@ def judge_session(spec, exchange, now, describe, counts=()) -> CheckResult:
         step, said = session.failure
         return CheckResult(name=spec.name, label=spec.label, target=t.text, status=CRITICAL,
                            summary=f"{t.netloc} {step} failed: {said}", metrics=metrics, timings=timings,
-                           error=f"{step} failed: {said}", details=details)
+                           error=RemoteError(f"{step} failed: {said}"), details=details)
     statuses = [time_status(spec, elapsed)]
     summary = f"{t.netloc} {describe(session)}, {elapsed:.3f} second response time"
     for fact, label, unit, warn_name, crit_name in counts:

@@ -9,6 +9,12 @@ from netkit.check.options import BY_NAME, LOGIN, SCHEMES
 from netkit.core.errors import UsageError
 from netkit.core.target import parse_target
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: nothing more on the start-up path
+    from typing import Any
+
+    from netkit.core.target import Target
+
 __all__ = ["CheckSpec", "make_spec", "parse_check_target", "scheme_list"]
 
 _LABELS = {"tcp": "TCP", "udp": "UDP", "tls": "TLS", "http": "HTTP", "https": "HTTP", "ftp": "FTP",
@@ -21,7 +27,7 @@ class CheckSpec:
 
     __slots__ = ("target", "opts", "password")
 
-    def __init__(self, target, opts=None, password=None):
+    def __init__(self, target: "Target", opts: "dict[str, Any] | None" = None, password: str | None = None) -> None:
         self.target = target
         self.opts = dict(opts or {})
         self.password = password

@@ -311,7 +311,7 @@ def write_whole(path: str, data: bytes, mode: int = 0o666) -> None:
         os.close(fd)
 
 
-def read_regular(path: str, limit: int, refuse: "Callable[[os.stat_result], None]") -> bytes:
+def read_regular(path: "str | os.PathLike[str]", limit: int, refuse: "Callable[[os.stat_result], None]") -> bytes:
     """At most ``limit + 1`` bytes of ``path`` (one more: the caller sees a file that grew
     while read). Opened non-blocking so a FIFO cannot hang the open; ``refuse(stat)`` raises
     before anything is read unless it is a file worth reading (a regular one of a sane size:
@@ -326,7 +326,7 @@ def read_regular(path: str, limit: int, refuse: "Callable[[os.stat_result], None
         os.close(fd)
 
 
-def read_text_file(path: str, what: str, limit: int, hint: str = "") -> str:
+def read_text_file(path: "str | os.PathLike[str]", what: str, limit: int, hint: str = "") -> str:
     """The UTF-8 text of a regular file of at most ``limit`` bytes; UsageError otherwise,
     naming ``what`` (``"checks file"``) and the path, and ending with ``hint`` (the right
     form) where one helps.
