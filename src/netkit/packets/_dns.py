@@ -350,7 +350,8 @@ def _udp(query, family, address, deadline, timeout, server, port, show) -> DnsRe
                 return reply
     also = f"; {ignored} datagrams from it did not answer the query (another id or question, or cut short)" \
         if ignored else ""
-    raise TimedOut(f"no answer from {server}:{port} in {timeout:g} s ({ATTEMPTS} tries over UDP){also}")
+    raise TimedOut(f"no answer from {server}:{port} in {timeout:g} s ({ATTEMPTS} tries over UDP){also}",
+                   phase="total")
 
 
 def _tcp(query, family, address, deadline, server, port, show) -> DnsReply:

@@ -330,7 +330,7 @@ def talk(sock, endpoint: Endpoint, *, source=None, data: bytes = b"", sink: int 
                 if source_open and not watched and room and (deadline is None or time.monotonic() < deadline):
                     continue
                 if deadline is not None and time.monotonic() >= deadline and not received:
-                    raise TimedOut(f"{endpoint.where}: no reply within the time allowed")
+                    raise TimedOut(f"{endpoint.where}: no reply within the time allowed", phase="total")
                 return received
             for key, mask in events:
                 if key.fd == sock_fd:
