@@ -8,8 +8,9 @@
      └── TimedOut
           └── CommandTimeout   the command ran past its time and was stopped
 
-asyncssh's exceptions and OSErrors are mapped onto this tree once, in :func:`map_error`. A
-reason the server sent (a disconnect, a refused channel) is its text: escaped for a terminal here.
+asyncssh's exceptions and OSErrors are mapped onto this tree at netkit's one boundary,
+:mod:`netkit.core.errmap` (which escapes a reason the server sent); :func:`map_error` adds
+what remote work knows: its phases' words, an ssh config alias, a ``.part`` kept.
 """
 
 from netkit.core.errors import (
