@@ -24,3 +24,14 @@ def test_a_hostile_download_name_reaches_no_terminal_through_its_error(hostile_h
     assert code != 0 and "PWNED" in err, err
     assert not RAW_CONTROLS.search(out + err), err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [("--cacert", "/etc/hostname"), ("--cacert", "/nonexistent/ca.pem"),
+                                  ("--cert", "/etc/hostname", "--key", "/etc/hostname")],
+                         ids=["ca-not-pem", "ca-missing", "cert-not-pem"])
+def test_rpc_call_with_a_wrong_tls_file_is_one_line_naming_it(closed_port, args):
+    """netkit rpc call --cacert FILE that is not PEM (or missing): "internal error: SSLError"
+    and the library's ssl.SSLError, outside netkit's tree; now a UsageError naming the file."""
+    code, _out, err = run_netkit("rpc", "call", *args, f"https://127.0.0.1:{closed_port.port}/", "ping")
+    assert code == 2 and args[1] in err and "internal error" not in err, err
+    assert len(err.strip().splitlines()) == 1

@@ -110,6 +110,29 @@ def _seconds(timeout) -> float:
     return Timeout.of(timeout, DEFAULT_TIMEOUT).longest or DEFAULT_TIMEOUT
 
 
+def _tls_context(ssl, cafile, insecure, cert, key):
+    """The client's TLS context; UsageError naming the file when the CA file or the client
+    certificate cannot be read or is not PEM (an "internal error: SSLError" before)."""
+    def why(exc):
+        return getattr(exc, "reason", None) or exc.strerror or exc
+
+    try:
+        ctx = ssl.create_default_context(cafile=cafile)
+    except (ssl.SSLError, OSError) as exc:
+        raise UsageError(f"the CA file {cafile}: {why(exc)}; give a file of -----BEGIN CERTIFICATE----- "
+                         f"blocks") from None
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        try:
+            ctx.load_cert_chain(cert, key)
+        except (ssl.SSLError, OSError) as exc:
+            raise UsageError(f"the client certificate {cert} (key {key}): {why(exc)}; give PEM files of a "
+                             f"certificate and its key") from None
+    return ctx
+
+
 def _http_call(url, method, params, protocol, token, user, password, cafile, insecure, cert, key, timeout):
     import base64
     import http.client
@@ -146,12 +169,7 @@ def _http_call(url, method, params, protocol, token, user, password, cafile, ins
         pair = f"{user}:{password or ''}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
     if target.scheme == "https":
-        ctx = ssl.create_default_context(cafile=cafile)
-        if insecure:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        if cert:
-            ctx.load_cert_chain(cert, key)
+        ctx = _tls_context(ssl, cafile, insecure, cert, key)
         conn = http.client.HTTPSConnection(target.host, target.port, context=ctx)
     else:
         conn = http.client.HTTPConnection(target.host, target.port)
