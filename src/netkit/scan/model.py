@@ -4,7 +4,7 @@ __all__ = ["PortResult", "HostResult", "ScanReport", "OPEN", "CLOSED", "FILTERED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 OPEN, CLOSED, FILTERED = "open", "closed", "filtered"
 STATES = (OPEN, CLOSED, FILTERED)
@@ -21,7 +21,8 @@ class PortResult:
 
     __slots__ = ("address", "port", "state", "reason", "rtt", "service", "banner")
 
-    def __init__(self, address: str, port: int, state: str, reason: str, rtt=None, service=None, banner=None):
+    def __init__(self, address: str, port: int, state: str, reason: str, rtt: float | None = None,
+                 service: str | None = None, banner: str | None = None) -> None:
         self.address = address
         self.port = port
         self.state = state
@@ -50,7 +51,8 @@ class HostResult:
 
     __slots__ = ("address", "hostname", "_ports", "_deferred", "started", "finished", "skipped")
 
-    def __init__(self, address: str, hostname=None, ports=None, started=None, finished=None, skipped=0):
+    def __init__(self, address: str, hostname: str | None = None, ports: "Iterable[PortResult] | None" = None,
+                 started: float | None = None, finished: float | None = None, skipped: int = 0) -> None:
         self.address = address
         self.hostname = hostname
         self._ports = list(ports or [])
@@ -112,7 +114,8 @@ class ScanReport:
 
     __slots__ = ("hosts", "ports", "command", "started", "finished", "interrupted")
 
-    def __init__(self, hosts, ports, command="", started=None, finished=None, interrupted=False):
+    def __init__(self, hosts: "Iterable[HostResult]", ports: "Iterable[int]", command: str = "",
+                 started: float | None = None, finished: float | None = None, interrupted: bool = False) -> None:
         self.hosts = list(hosts)
         self.ports = list(ports)  # the ports asked for, in scan order
         self.command = command  # the command line, for nmap's XML "args"

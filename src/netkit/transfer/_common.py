@@ -101,7 +101,7 @@ def utc_seconds(year, month, day, hour=0, minute=0, second=0) -> int:
     return days * 86400 + hour * 3600 + minute * 60 + second
 
 
-def parse_checksum(text: str):
+def parse_checksum(text: str) -> tuple[str, str]:
     """``sha256=HEX`` -> (algorithm, hex lower case); ValueError says the form."""
     algo, sep, digest = str(text).partition("=")
     algo = algo.strip().lower()
@@ -131,8 +131,9 @@ class Result:
         "url",
     )
 
-    def __init__(self, url, dest, size=0, received=0, resumed_from=0, restarted=False, seconds=0.0, attempts=1,
-                 status=None, headers=None):
+    def __init__(self, url: str, dest: "str | os.PathLike[str] | None", size: int = 0, received: int = 0,
+                 resumed_from: int = 0, restarted: bool = False, seconds: float = 0.0, attempts: int = 1,
+                 status: int | None = None, headers: "list[tuple[str, str]] | None" = None) -> None:
         self.url = url
         self.dest = dest
         self.size = size  # final size of the destination

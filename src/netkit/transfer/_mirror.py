@@ -43,22 +43,28 @@ from netkit.transfer._common import (
 )
 from netkit.transfer._part import PartFile
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Callable, Iterable
+
+    from netkit.transfer._options import Options
+
 __all__ = ["MirrorResult", "mirror", "plan", "selected"]
 
 
 class MirrorResult:
     __slots__ = ("copied", "deleted", "dest", "dry_run", "failed", "kept", "planned", "source", "unchanged")
 
-    def __init__(self, source, dest, dry_run=False):
+    def __init__(self, source: str, dest: str, dry_run: bool = False) -> None:
         self.source = source
         self.dest = dest
         self.dry_run = dry_run
-        self.copied = []  # (relative path, bytes)
-        self.unchanged = []  # relative paths
-        self.failed = []  # (relative path, error)
-        self.deleted = []  # relative paths
-        self.planned = []  # dry run: (relative path, bytes) that would be copied
-        self.kept = []  # with delete, after a failure: paths that were not deleted
+        self.copied: list[tuple[str, int]] = []  # (relative path, bytes)
+        self.unchanged: list[str] = []  # relative paths
+        self.failed: list[tuple[str, BaseException]] = []  # (relative path, error)
+        self.deleted: list[str] = []  # relative paths
+        self.planned: list[tuple[str, int]] = []  # dry run: (relative path, bytes) that would be copied
+        self.kept: list[str] = []  # with delete, after a failure: paths that were not deleted
 
     @property
     def bytes(self):
@@ -276,20 +282,26 @@ def _expired(state) -> bool:
 
 # --- the copy ------------------------------------------------------------------------------------
 
-def mirror(source, dest, options, include=(), exclude=(), progress_for=None, on_file=None, *, delete=False,
-           dry_run=False, workers=1, on_delete=None):
+def mirror(source: "str | os.PathLike[str]", dest: "str | os.PathLike[str]", options: "Options | None" = None,
+           include: "Iterable[str]" = (), exclude: "Iterable[str]" = (),
+           progress_for: "Callable[[str, int | None], Callable[..., object] | None] | None" = None,
+           on_file: "Callable[[str, int | BaseException], object] | None" = None, *, delete: bool = False,
+           dry_run: bool = False, workers: int = 1, on_delete: "Callable[[str], object] | None" = None
+           ) -> "MirrorResult":
     """``mirror("sftp://h/var/log/", "logs")`` or ``mirror("logs", "ftp://h/backup/")``.
 
     ``progress_for(rel, size)`` gives each file's progress callback; ``on_file(rel, bytes or
     exception)`` hears of each file copied or failed, ``on_delete(rel)`` of each deleted
     (from any worker thread, one call at a time)."""
     from netkit.transfer._api import transfer_target, with_login
+    from netkit.transfer._options import Options
 
+    options = options or Options()
     download = "://" in str(source)
     if download == ("://" in str(dest)):
         raise UsageError("mirror copies between a URL and a local directory: netkit mirror URL DIR (download) or "
                          "netkit mirror DIR URL (upload)")
-    url = with_login(transfer_target(source if download else dest, ("ftp", "ftps", "sftp")), options)
+    url = with_login(transfer_target(os.fspath(source if download else dest), ("ftp", "ftps", "sftp")), options)
     local = os.fspath(dest if download else source)
     if not local:
         raise UsageError("mirror: the local directory is an empty name; give a directory, as in netkit mirror "
@@ -297,7 +309,7 @@ def mirror(source, dest, options, include=(), exclude=(), progress_for=None, on_
     result = MirrorResult(str(source), str(dest), dry_run)
     if not download:
         local_files = _local_files(local)  # before connecting: a wrong directory is a usage error
-    state = {}  # the run's deadline (--max-time), fixed by the first connection
+    state: dict[str, object] = {}  # the run's deadline (--max-time), fixed by the first connection
     box = [_side(url, options, state)]  # this thread's connection (a retry may replace it)
     try:
         if download:
