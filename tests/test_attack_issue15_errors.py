@@ -37,8 +37,6 @@ def test_rpc_call_with_a_wrong_tls_file_is_one_line_naming_it(closed_port, args)
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="routed to rpc's owner: twisted's TLS (pb:// with --cacert) imports "
-                   "service_identity, which pyproject does not list (twisted[tls] would); every TLS PB call fails")
 def test_rpc_call_pb_over_tls_reaches_the_network(pki, closed_port):
     code, _out, err = run_netkit("rpc", "call", "--cacert", pki.ca_file, f"pb://127.0.0.1:{closed_port.port}", "ping")
     assert "internal error" not in err and code == 1, err
