@@ -113,3 +113,22 @@ def test_a_wrong_transfer_option_names_itself_without_its_secret(kwargs):
     shown = str(caught.value)
     assert not [s for s in SECRETS if s in shown], shown
     assert f"Options({next(iter(kwargs))}=" in shown
+
+
+def test_a_user_name_with_escape_sequences_reaches_no_terminal_through_the_prompt(netrc_home):
+    """A URL from a checks or URL file names its user %-encoded: ftp://%1b%5b2J...@host/
+    decodes to ESC [ 2 J (clear the screen) and U+202E, which the password prompt and the
+    "password is needed" error printed raw."""
+    import re
+
+    from netkit.core.credentials import resolve
+    from netkit.core.errors import UsageError
+
+    raw = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e]")
+    url = "ftp://%1b%5b2J%e2%80%aebob@127.0.0.1/"
+    asked = []
+    resolve(url, prompt=lambda text: asked.append(text) or "pw")
+    assert asked and not raw.search(asked[0]) and "bob" in asked[0], asked
+    with pytest.raises(UsageError) as caught:
+        resolve(url)
+    assert not raw.search(str(caught.value)) and "bob" in str(caught.value)

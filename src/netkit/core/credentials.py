@@ -162,17 +162,21 @@ def _last_resort(target: Target, user: str, named: bool, prompt: Prompt | bool |
         return None, None, None
     if not named and target.scheme in _HEADER_SCHEMES:
         return None, "", "empty"  # http://user@host/ alone: an empty password, as curl sends
+    from netkit.core.text import for_terminal
+
+    # The user as the prompt and the messages show it: a URL's (a checks or URL file's,
+    # %1b decoded) may hold ESC sequences or bidi marks.
+    shown, where = for_terminal(user), for_terminal(target.netloc if target.port else target.host)
     if prompt is True:
         prompt = _terminal_prompt()
     if prompt is None or prompt is False:
         how = ("pass password=, or put it in ~/.netrc" if library else
                f"set {spell('password-env')} VAR, put it in ~/.netrc, or run on a terminal to be asked")
-        raise UsageError(f"the password for {user} is needed: {how}")
+        raise UsageError(f"the password for {shown} is needed: {how}")
     try:
-        where = target.netloc if target.port else target.host  # a URL given as text: no port known
-        return None, prompt(f"Password for {user} at {where}: "), "prompt"
+        return None, prompt(f"Password for {shown} at {where}: "), "prompt"  # where: no port in a URL text
     except EOFError:  # Ctrl-D at the prompt
-        raise UsageError(f"no password given for {user}; type it at the prompt, or use "
+        raise UsageError(f"no password given for {shown}; type it at the prompt, or use "
                          f"{spell('password-env')} VAR or ~/.netrc") from None
 
 
