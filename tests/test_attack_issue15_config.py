@@ -17,12 +17,23 @@ NOBODY = 65534
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
+    """A temp HOME with an empty config directory; no NETKIT_ or XDG_CONFIG_HOME variables."""
     home = tmp_path / "home"
     (home / ".config" / "netkit").mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))
     for name in [n for n in os.environ if n.startswith("NETKIT_") or n == "XDG_CONFIG_HOME"]:
         monkeypatch.delenv(name)
     return home
+
+
+def others_can_change(path, how):
+    """Make ``path`` what another user of the machine could change: theirs ("other-owner"),
+    or ours but writable by everyone ("world-writable") or by our group ("group-writable")."""
+    if how == "other-owner":
+        os.chown(path, NOBODY, NOBODY)
+        path.chmod(0o644)
+    else:
+        path.chmod(0o666 if how == "world-writable" else 0o620)
 
 
 @pytest.fixture
@@ -51,11 +62,7 @@ def connections(sock) -> int:
 def test_a_config_file_others_can_write_is_refused(home, attacker_proxy, closed_port, how):
     path = home / ".config" / "netkit" / "config.toml"
     path.write_text(f'[get]\nproxy = "http://127.0.0.1:{attacker_proxy.getsockname()[1]}"\n')
-    if how == "other-owner":
-        os.chown(path, NOBODY, NOBODY)
-        path.chmod(0o644)
-    else:
-        path.chmod(0o666 if how == "world-writable" else 0o664)
+    others_can_change(path, how)
     code, _out, err = run_netkit("get", f"http://127.0.0.1:{closed_port.port}/secret", "-o", home / "out", "--timeout", "2", "--retry", "0",
                                  "--password-env", "PW", "-u", "alice", env={"PW": "hunter2"})
     assert connections(attacker_proxy) == 0

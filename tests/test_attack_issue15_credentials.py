@@ -41,6 +41,7 @@ NOBODY = 65534
 
 @pytest.fixture
 def netrc_home(tmp_path, monkeypatch):
+    """A HOME of the test's own, in this process too; no $NETRC."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))

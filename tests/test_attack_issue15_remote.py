@@ -6,14 +6,12 @@ can write ~/.ssh/config, the file -F names, or the one ``[ssh] config`` in netki
 names, runs their command as us (root, often) at our next connection."""
 
 import asyncio
-import os
 
 import pytest
 
 from netkit.core.errors import UsageError
 from tests.helpers import run_netkit
-
-NOBODY = 65534
+from tests.test_attack_issue15_config import others_can_change
 
 
 def hostile_config(tmp_path, how):
@@ -21,11 +19,7 @@ def hostile_config(tmp_path, how):
     mark = tmp_path / "pwned"
     path = tmp_path / "ssh_config"
     path.write_text(f"Host *\n  ProxyCommand touch {mark}\n")
-    if how == "other-owner":
-        os.chown(path, NOBODY, NOBODY)
-        path.chmod(0o644)
-    else:
-        path.chmod(0o666 if how == "world-writable" else 0o620)
+    others_can_change(path, how)
     return path, mark
 
 
