@@ -318,3 +318,21 @@ def test_accept_new_with_a_known_hosts_it_cannot_write_trusts_nothing(sshd, tmp_
     for result in asyncio.run(attack()):
         assert isinstance(result.error, UnknownHostKey), repr(result.error)
         assert "could not be added" in str(result.error) and result.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["get", "put"])
+@pytest.mark.parametrize("how", ["other-owner", "world-writable"])
+def test_sftp_urls_refuse_an_ssh_config_others_can_write(tmp_path, command, how):
+    """get/put sftp:// read ~/.ssh/config through asyncssh (its default), which runs its
+    ProxyCommand and checks nobody's ownership: another user's or a world-writable one ran
+    their command as us before any host key was seen."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    path, mark = hostile_config(tmp_path, how)
+    path.rename(home / ".ssh" / "config")
+    (tmp_path / "local.txt").write_text("x\n")
+    url = "sftp://root@127.0.0.1:1/x"
+    args = (url, "-o", tmp_path / "out") if command == "get" else (tmp_path / "local.txt", url)
+    code, _out, err = run_netkit(command, *args, "--retry", "0", env={"HOME": str(home)})
+    assert not mark.exists(), "the other user's ProxyCommand ran as us"
+    assert code == 2 and "permissions" in err and ".ssh/config" in err, err

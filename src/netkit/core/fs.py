@@ -35,6 +35,7 @@ __all__ = [
     "LocalError",
     "UnsafeName",
     "check_name",
+    "check_owned",
     "check_output_file",
     "check_relative",
     "count_entries",
@@ -79,6 +80,21 @@ def _shown(path: object) -> str:
     from netkit.core.text import for_terminal
 
     return for_terminal(str(path))
+
+
+def check_owned(path: str, what: str, why: str) -> None:
+    """UsageError when the regular file ``path`` is someone else's (neither ours nor root's)
+    or others may write it, as OpenSSH refuses such a ~/.ssh/config ("Bad owner or
+    permissions"): whoever can change it decides ``why`` (a ProxyCommand runs as us). A
+    missing, unreadable or not regular file is left to its reader to report."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISREG(info.st_mode) and (info.st_uid not in (0, os.getuid()) or info.st_mode & 0o022):
+        raise UsageError(f"{what} {_shown(path)}: bad owner or permissions (uid {info.st_uid}, mode "
+                         f"{info.st_mode & 0o777:o}): {why}; it must be yours (or root's) and writable by nobody "
+                         f"else (chmod go-w {_shown(path)})")
 
 
 def check_name(name: str) -> str:

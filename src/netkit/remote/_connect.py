@@ -60,8 +60,10 @@ class Settings:
             default = os.path.expanduser("~/.ssh/config")
             config = [default] if os.path.exists(default) else []
         self.config = list(config)
-        for path in self.config:
-            _check_owner(path)
+        from netkit.core.fs import check_owned
+
+        for path in self.config:  # asyncssh runs its ProxyCommand and never checks who may write it
+            check_owned(path, "ssh config", "its ProxyCommand would run as you")
         # GSS key exchanges need Kerberos: never offered.
         defaults_kex = [a.decode() for a in asyncssh.kex.get_default_kex_algs() if not a.startswith(b"gss-")]
         defaults_enc = [a.decode() for a in asyncssh.encryption.get_default_encryption_algs()]
@@ -111,23 +113,6 @@ class Settings:
                 raise UsageError(f"ssh config {', '.join(self.config)} is not UTF-8 text") from None
             except ValueError as exc:  # asyncssh's ConfigParseError: "PATH line N: what"
                 raise UsageError(f"ssh config: {for_terminal(str(exc))}") from None
-
-
-def _check_owner(path: str) -> None:
-    """UsageError when an ssh config file is someone else's or others may write it, as
-    OpenSSH refuses one ("Bad owner or permissions"): its ProxyCommand runs as us, so
-    whoever can change it runs commands as us. asyncssh does not check; a missing,
-    unreadable or not regular file (/dev/zero) is check_config's to report."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return
-    if (info.st_mode & 0o170000) == 0o100000 and (info.st_uid not in (0, os.getuid()) or info.st_mode & 0o022):
-        from netkit.core.errors import UsageError
-
-        raise UsageError(f"ssh config {path}: bad owner or permissions (uid {info.st_uid}, mode "
-                         f"{info.st_mode & 0o777:o}): its ProxyCommand would run as you; it must be yours "
-                         f"(or root's) and writable by nobody else (chmod go-w {path})")
 
 
 def _client_class(policy):

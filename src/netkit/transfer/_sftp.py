@@ -143,6 +143,11 @@ class Session:
         password = options.password if options.user is not None else url.password
         if password is not None:
             kw["password"] = password
+        from netkit.core.fs import check_owned
+
+        # asyncssh reads ~/.ssh/config (its Host blocks name users and ports) and runs its
+        # ProxyCommand: not when someone else can write it.
+        check_owned(os.path.expanduser("~/.ssh/config"), "ssh config", "its ProxyCommand would run as you")
         if self.watchdog is not None:
             self._loop, self._connecting = asyncio.get_running_loop(), asyncio.current_task()
             self.watchdog.watch(self)
