@@ -238,7 +238,7 @@ def read_config(path, named) -> dict:
     stat() (the file's reader, and tomllib, are imported only when it exists). ``named``
     (by NETKIT_CONFIG): a missing file is an error."""
     try:
-        info = os.stat(path)
+        os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         if named:
             raise UsageError(f"config file {path!r} (NETKIT_CONFIG) does not exist; give an existing file, or "
@@ -246,19 +246,11 @@ def read_config(path, named) -> dict:
         return {}
     except OSError as exc:
         raise UsageError(f"cannot read config file {path!r}: {exc.strerror}") from None
-    _check_owner(path, info)
+    from netkit.core.fs import check_owned
+
+    # As OpenSSH checks ~/.ssh/config: whoever can change it sets our proxy (and reads what
+    # we send through it), our CA file or our ssh config.
+    check_owned(path, "config file", "others could set its proxy, CA file or ssh config")
     from netkit.cli._config_file import load
 
     return load(path)
-
-
-def _check_owner(path, info) -> None:
-    """UsageError unless the config file is ours (or root's) and nobody else may write it,
-    as OpenSSH checks ~/.ssh/config: on a shared machine whoever can change it sets our
-    proxy (and reads what we send through it), our CA file or our ssh config."""
-    if info.st_uid not in (0, os.getuid()):
-        raise UsageError(f"config file {path!r} belongs to uid {info.st_uid}, not to you (uid {os.getuid()}); "
-                         f"netkit reads only your own config file")
-    if info.st_mode & 0o022:
-        raise UsageError(f"config file {path!r} is writable by others (mode {info.st_mode & 0o777:o}): they could "
-                         f"set its proxy or CA file; chmod go-w {path}")
