@@ -173,7 +173,7 @@ def test_a_host_reset_mid_command_fails_alone_and_the_fleet_reconnects(sshd, rel
     done, again = asyncio.run(attack())
     for results in done:
         relayed, direct = results
-        assert isinstance(relayed.error, NetkitError) and str(relayed.error).startswith(hosts[0]), relayed.error
+        assert isinstance(relayed.error, NetkitError) and hosts[0] in str(relayed.error), relayed.error
         assert direct.error is None and direct.stdout.strip() == "done", direct.error
     assert [r.stdout.strip() for r in again] == ["again", "again"], [r.error for r in again]
     assert relay.wait_live(0) == 0
@@ -243,7 +243,7 @@ def test_a_jump_host_that_dies_fails_its_hosts_and_is_reopened(sshd, relay_to, t
     from netkit.core.timeout import Timeout
 
     cut, again = asyncio.run(attack())
-    assert isinstance(cut.error, NetkitError) and str(cut.error).startswith(host), (cut.error, cut.stdout)
+    assert isinstance(cut.error, NetkitError) and host in str(cut.error), (cut.error, cut.stdout)
     assert (again.error, again.stdout) == (None, "again\n")
     assert relay.wait_live(0) == 0
 

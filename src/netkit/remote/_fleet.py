@@ -84,8 +84,10 @@ def _with_message(exc: BaseException, text: str) -> BaseException:
 
 def host_error(exc: BaseException, label: str, *, phase: str, also: BaseException | None = None) -> BaseException:
     """The error of the host ``label`` for ``exc``: a netkit error (others mapped as happening
-    in ``phase``) whose message starts with the label; ``also`` (an error the host's work
-    already recorded, such as its output files failing) is added to its message."""
+    in ``phase``) whose message names the label -- at its start, unless the mapped phrase
+    names it already ("connection refused by HOST", not "HOST: connection refused by
+    HOST"); ``also`` (an error the host's work already recorded, such as its output files
+    failing) is added to its message."""
     from netkit.remote._errors import map_error
 
     while isinstance(exc, BaseExceptionGroup):  # from a host's own TaskGroup
@@ -93,11 +95,23 @@ def host_error(exc: BaseException, label: str, *, phase: str, also: BaseExceptio
     if not isinstance(exc, NetkitError):
         exc = map_error(exc, label, phase=phase)
     text = str(exc)
-    if not text.startswith(label):
+    if not _names(text, label):  # "connection refused by HOST" names it already: not "HOST: ... by HOST"
         text = f"{label}: {text}"
     if also is not None:
         text += "; " + str(also).removeprefix(f"{label}: ")
     return _with_message(exc, text)
+
+
+def _names(text: str, label: str) -> bool:
+    """``label`` stands in ``text`` as a word of its own (not inside another name: host
+    ``a`` is not named by "connection refused by a.example")."""
+    at = text.find(label)
+    while at != -1:
+        end = at + len(label)
+        if (at == 0 or text[at - 1] in " (") and (end == len(text) or text[end] in " :,;)"):
+            return True
+        at = text.find(label, at + 1)
+    return False
 
 
 class _Slot:
