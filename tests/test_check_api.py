@@ -150,7 +150,6 @@ def test_the_typed_check_is_the_command_lines_spec(nginx, pki):
         (lambda: HttpCheck("http://h/", header="no colon"), "header expects 'Name: value'"),
         (lambda: HttpCheck("http://h/", follow="yes"), "follow expects true or false"),
         (lambda: HttpCheck("http://h/", timeout="soon"), "timeout expects a number of seconds"),
-        (lambda: HttpCheck("http://h/", timeout=Timeout(5, connect=1)), "timeout bounds a check as a whole"),
         (lambda: HttpCheck("http://h/", timeout=[5]), "timeout expects seconds"),
         (lambda: HttpCheck("http://h/", password="pw"), "password needs a user: user=NAME"),
         (lambda: HttpCheck("http://u@h/", password="pw", password_env="PW"), "password and password_env exclude"),
@@ -262,3 +261,19 @@ def test_the_command_line_does_not_load_the_typed_api():
             "if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == ""
+
+
+def test_a_timeout_with_phases_bounds_each_wait_and_the_total_stays_the_deadline(silent_tcp):
+    """Timeout(read=...) ends a check of a peer that never answers at the read bound, with
+    TimedOut naming the phase; the total is the deadline (and the perfdata's max)."""
+    from netkit.core.errors import TimedOut
+
+    url = f"http://{silent_tcp.host}:{silent_tcp.port}/"
+    spec = HttpCheck(url, timeout=Timeout(30, connect=2, read=0.5))
+    assert spec.spec.get("timeout") == 30.0 and spec.spec.timeout == Timeout(30, connect=2, read=0.5)
+    result = check(spec)
+    assert result.status.label == "CRITICAL" and isinstance(result.error, TimedOut), result.error
+    assert result.error.phase == "read" and "0.5" in str(result.error), result.error
+    plain = HttpCheck(url, timeout=Timeout(read=0.5))  # no total: the command line's 10 s deadline
+    assert plain.spec.get("timeout") == 10.0 and plain.spec.timeout.read == 0.5
+    assert HttpCheck(url, timeout=3).spec.timeout == 3.0  # a number: the whole check, as --timeout

@@ -20,7 +20,8 @@ Values are Python values: numbers, ``bytes`` for data sent or expected (as they 
 ``str`` read as a checks file reads it (``expect="220"``; escapes such as ``\\r\\n`` are
 unescaped there too), sequences for repeatable options, a ``{name: value}`` mapping for
 ``header`` and ``data``, :class:`netkit.core.ranges.Range` or its text for thresholds,
-seconds or a :class:`netkit.Timeout` for ``timeout`` (its total is the check's deadline).
+seconds or a :class:`netkit.Timeout` for ``timeout`` (its total is the check's deadline,
+its ``connect`` bounds each connection and handshake, its ``read`` each wait for the peer).
 
 The constructor validates, as h11's events do: each value goes through the same field
 parser as the command line's and the checks file's (netkit.check.options), then the same
@@ -316,20 +317,23 @@ def _items(value: object) -> list[object]:
     return list(value)
 
 
-def _timeout(option: Field, value: object) -> float:
-    """A check's deadline in seconds from a number or a Timeout (its total); text as a
-    checks file reads it."""
+def _timeout(option: Field, value: object) -> tuple[float, Timeout | None]:
+    """(the check's deadline in seconds, the Timeout with phases for the driver or None)
+    from a number, text as a checks file reads it, or a Timeout: its total is the deadline
+    (the command line's default when it has none), its ``connect`` and ``read`` bound each
+    connection and handshake, and each wait for the peer."""
     from netkit.check.file import parse_value
+    from netkit.check.options import DEFAULT_TIMEOUT
     from netkit.core.timeout import Timeout
 
     if isinstance(value, str):
         seconds: float = parse_value(option, value, keyword, key=keyword)
-        return seconds
+        return seconds, None
     bound = Timeout.of(value)  # type: ignore[arg-type]  # Timeout.of says what else it takes
-    if bound.connect is not None or bound.read is not None or bound.total is None:
-        raise UsageError(f"timeout bounds a check as a whole: give seconds or Timeout(total), e.g. "
-                         f"timeout=Timeout(5) (got {bound!r}; checks take no connect= or read= phases)")
-    return bound.total
+    if bound.connect is None and bound.read is None:
+        return (DEFAULT_TIMEOUT if bound.total is None else bound.total), None
+    total = DEFAULT_TIMEOUT if bound.total is None else bound.total
+    return total, Timeout(total, connect=bound.connect, read=bound.read)
 
 
 def _validate(check: _Check) -> CheckSpec:
@@ -347,12 +351,13 @@ def _validate(check: _Check) -> CheckSpec:
         raise UsageError(f"{family.__name__} checks {scheme_list(family.SCHEMES)} URLs, not {target.scheme}://; "
                          f"{target.scheme}:// is for {_BY_SCHEME[target.scheme].__name__}")
     opts: dict[str, object] = {}
+    phases = None
     for f in fields(check):
         if not f.init or f.name in _OWN or not _is_set(value := getattr(check, f.name)):
             continue
         option = BY_NAME[_OPTION_OF.get(f.name, f.name.replace("_", "-"))]
         if option.name == "timeout":
-            opts["timeout"] = _timeout(option, value)
+            opts["timeout"], phases = _timeout(option, value)
             continue
         if option.kind == "many" and not isinstance(value, (str, bytes, bytearray)):
             value = _items(value)
@@ -360,7 +365,9 @@ def _validate(check: _Check) -> CheckSpec:
     password = getattr(check, "password", None)
     if password is not None and not isinstance(password, str):
         raise UsageError(f"password expects text (got a {type(password).__name__})")
-    return make_spec(target, opts, spell=keyword, env=os.environ, password=password)
+    spec = make_spec(target, opts, spell=keyword, env=os.environ, password=password)
+    spec.phases = phases
+    return spec
 
 
 def _spec_of(check: AnyCheck | CheckSpec) -> CheckSpec:

@@ -83,7 +83,7 @@ def run_one(spec, verbose: bool = False):
     dialogue, result = _planned(spec, module)
     if result is not None:
         return result
-    exchange = run(dialogue, spec.get("timeout"), verbose)
+    exchange = run(dialogue, spec.timeout, verbose)
     return _finish(spec, module, exchange, verbose)
 
 
@@ -94,7 +94,7 @@ async def run_one_async(spec, verbose: bool = False, resolver=None):
     dialogue, result = _planned(spec, module)
     if result is not None:
         return result
-    exchange = await run(dialogue, spec.get("timeout"), verbose, resolver)
+    exchange = await run(dialogue, spec.timeout, verbose, resolver)
     return _finish(spec, module, exchange, verbose)
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # annotations only: nothing more on the start-up path
     from typing import Any
 
     from netkit.core.target import Target
+    from netkit.core.timeout import Timeout
 
 __all__ = ["CheckSpec", "make_spec", "parse_check_target", "scheme_list"]
 
@@ -25,12 +26,19 @@ _LABELS = {"tcp": "TCP", "udp": "UDP", "tls": "TLS", "http": "HTTP", "https": "H
 class CheckSpec:
     """A validated check. ``opts`` holds only what was set; :meth:`get` adds defaults."""
 
-    __slots__ = ("target", "opts", "password")
+    __slots__ = ("opts", "password", "phases", "target")
 
     def __init__(self, target: "Target", opts: "dict[str, Any] | None" = None, password: str | None = None) -> None:
         self.target = target
         self.opts = dict(opts or {})
         self.password = password
+        # A Timeout with connect/read phases (the typed API's); None: opts' timeout, the whole check.
+        self.phases: "Timeout | None" = None
+
+    @property
+    def timeout(self) -> "float | Timeout":
+        """What the driver is given: the phases when set, else the deadline in seconds."""
+        return self.phases if self.phases is not None else self.get("timeout")
 
     def get(self, name):
         value = self.opts.get(name)
