@@ -6,6 +6,8 @@ a start-up budget of a few tens of milliseconds in all. It supports what users t
 (``-kL``), and ``--`` to end options.
 """
 
+import sys
+
 from netkit.core.errors import UsageError
 from netkit.core.text import suggest
 
@@ -20,6 +22,40 @@ __all__ = ["fit_help", "flag_table", "flag_text", "help_width", "option_rows", "
 MIN_HELP_WIDTH = 40
 # Where a row's text goes, under its name, when the terminal is too narrow for its column.
 NARROW_INDENT = 10
+
+
+def _may_be_configured() -> bool:
+    """Whether user defaults may apply: a ``NETKIT_`` variable is set, or the config file
+    exists. The fast path of ``netkit check`` asks this instead of importing
+    netkit.cli.defaults, which reads them."""
+    import os
+
+    environ = os.environ
+    if any(name.startswith("NETKIT_") and name != "NETKIT_CONFIG" for name in environ):
+        return True
+    if "NETKIT_CONFIG" in environ:
+        return bool(environ["NETKIT_CONFIG"])  # "": no file; a name: it must be read (or said missing)
+    located = config_path(environ)
+    return located is not None and os.path.exists(located[0])
+
+
+def config_path(environ=None):
+    """(path, named) of the config file: ``NETKIT_CONFIG`` (named: it must exist), else
+    ``$XDG_CONFIG_HOME/netkit/config.toml`` or ``~/.config/netkit/config.toml``; None when
+    ``NETKIT_CONFIG`` is empty or there is no home."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    named = environ.get("NETKIT_CONFIG")
+    if named is not None:
+        return (named, True) if named else None
+    base = environ.get("XDG_CONFIG_HOME")
+    if not base or not os.path.isabs(base):  # the XDG spec: a relative path is ignored
+        home = environ.get("HOME")
+        if not home:
+            return None
+        base = os.path.join(home, ".config")
+    return os.path.join(base, "netkit", "config.toml"), False
 
 
 def parse_argv(argv, flags: dict, command: str, into=None):
@@ -91,10 +127,12 @@ def parse_argv(argv, flags: dict, command: str, into=None):
                 break
         else:
             positional.append(arg)
-    if config and "help" not in values:
+    if config and "help" not in values and _may_be_configured():
         from netkit.cli.defaults import fill
 
         fill(values, flags, command, off, into)
+    elif "netkit.cli.defaults" in sys.modules:  # an earlier command in this process filled some
+        sys.modules["netkit.cli.defaults"].filled.clear()
     return values, positional
 
 

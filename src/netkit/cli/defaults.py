@@ -29,6 +29,7 @@ no file; tomllib is imported only when the file exists.
 
 import os
 
+from netkit.cli.args import config_path  # noqa: F401 -- where the file is: one rule, kept in args (the fast path)
 from netkit.core.errors import UsageError
 
 TYPE_CHECKING = False
@@ -88,23 +89,6 @@ _FALSE = ("0", "false", "no", "off")
 # {option name: where its value came from} of the last fill(): lets a command tell a value
 # the user typed from a default (get ignores a configured user agent for an ftp:// URL).
 filled: dict[str, str] = {}
-
-
-def config_path(environ=None):
-    """(path, named) of the config file: ``NETKIT_CONFIG`` (named: it must exist), else
-    ``$XDG_CONFIG_HOME/netkit/config.toml`` or ``~/.config/netkit/config.toml``; None when
-    ``NETKIT_CONFIG`` is empty or there is no home."""
-    environ = os.environ if environ is None else environ
-    named = environ.get("NETKIT_CONFIG")
-    if named is not None:
-        return (named, True) if named else None
-    base = environ.get("XDG_CONFIG_HOME")
-    if not base or not os.path.isabs(base):  # the XDG spec: a relative path is ignored
-        home = environ.get("HOME")
-        if not home:
-            return None
-        base = os.path.join(home, ".config")
-    return os.path.join(base, "netkit", "config.toml"), False
 
 
 def fill(values, flags, command, off=(), into=None) -> None:
