@@ -73,11 +73,6 @@ __all__ = [
     "UsageError",
 ]
 
-# HTTP statuses worth another try (RFC 9110 and common practice: 429 Too Many Requests,
-# 5xx gateway and availability errors); any other status is the server's answer.
-HTTP_TRANSIENT = frozenset((408, 425, 429, 500, 502, 503, 504))
-
-
 class NetkitError(Exception):
     """Base of every error netkit raises on purpose."""
 
@@ -86,22 +81,6 @@ class NetkitError(Exception):
 
 class UsageError(NetkitError):
     """Bad input: the message names the mistake and the right form."""
-
-    transient = False
-
-
-class LocalError(NetkitError):
-    """The local side failed (disk full, permission denied, not a directory, a link)."""
-
-    transient = False
-
-
-class NeedsPrivilege(LocalError):
-    """Raw sockets (ARP, traceroute, sniffing) need root or CAP_NET_RAW."""
-
-
-class Cancelled(NetkitError):
-    """The work was stopped on request."""
 
     transient = False
 
@@ -132,23 +111,6 @@ class TimedOut(NetError):
         self.phase = phase
 
 
-class DeadlineError(TimedOut):
-    """The whole operation's time is spent (``--max-time``): no retry, the time is gone."""
-
-    transient = False
-
-    def __init__(self, message: str = "", *, phase: str | None = "total") -> None:
-        super().__init__(message, phase=phase)
-
-
-class SpeedError(TimedOut):
-    """Slower than the speed floor (``--speed-limit``) for ``--speed-time``: retried, as curl does."""
-
-
-class CommandTimeout(TimedOut):
-    """A remote command ran past its time and was stopped."""
-
-
 class TLSError(NetError):
     """The TLS handshake failed."""
 
@@ -159,77 +121,52 @@ class CertificateError(TLSError):
     transient = False
 
 
-class SSHError(NetError):
-    """The SSH transport failed."""
-
-
-class HostKeyError(SSHError):
-    """The server's host key is not trusted."""
-
-    transient = False
-
-
-class UnknownHostKey(HostKeyError):
-    """The host is not in known_hosts, and new keys are not accepted."""
-
-
-class ChangedHostKey(HostKeyError):
-    """known_hosts holds another key for this host: refused, always."""
-
-
-class AuthError(NetError):
-    """The peer refused the credentials (or no login method could be tried)."""
-
-    transient = False
-
-
 class ProtocolError(NetError):
     """The remote peer broke the protocol (malformed or unexpected data)."""
 
 
-class CutError(ProtocolError):
-    """The connection ended before the announced end of the data."""
+# The rest of the tree lives in netkit.core._errors_rest and is made on first use (PEP 562),
+# still netkit.core.errors' own names (their __module__ says so; pickle and import find them
+# here). Why: creating an exception class costs ~130,000 instructions (CPython fills each
+# slot through the MRO), and the 18 below are none of them needed by ``netkit check``, whose
+# start-up budget is 1.6 x ``python -c pass``; they were a third of what issue 15 added to it.
+_REST = frozenset((
+    "AuthError", "Cancelled", "ChangedHostKey", "CommandError", "CommandTimeout", "CutError",
+    "DeadlineError", "HTTPStatusError", "HostKeyError", "IntegrityError", "LocalError",
+    "NeedsPrivilege", "RemoteError", "SSHError", "SpeedError", "TooLargeError", "UnknownHostKey",
+    "UnsafeName"
+))
 
-    transient = True
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from netkit.core._errors_rest import AuthError as AuthError
+    from netkit.core._errors_rest import Cancelled as Cancelled
+    from netkit.core._errors_rest import ChangedHostKey as ChangedHostKey
+    from netkit.core._errors_rest import CommandError as CommandError
+    from netkit.core._errors_rest import CommandTimeout as CommandTimeout
+    from netkit.core._errors_rest import CutError as CutError
+    from netkit.core._errors_rest import DeadlineError as DeadlineError
+    from netkit.core._errors_rest import HostKeyError as HostKeyError
+    from netkit.core._errors_rest import HTTPStatusError as HTTPStatusError
+    from netkit.core._errors_rest import IntegrityError as IntegrityError
+    from netkit.core._errors_rest import LocalError as LocalError
+    from netkit.core._errors_rest import NeedsPrivilege as NeedsPrivilege
+    from netkit.core._errors_rest import RemoteError as RemoteError
+    from netkit.core._errors_rest import SpeedError as SpeedError
+    from netkit.core._errors_rest import SSHError as SSHError
+    from netkit.core._errors_rest import TooLargeError as TooLargeError
+    from netkit.core._errors_rest import UnknownHostKey as UnknownHostKey
+    from netkit.core._errors_rest import UnsafeName as UnsafeName
+else:
 
+    def __getattr__(name: str) -> type:
+        if name in _REST:
+            from netkit.core import _errors_rest
 
-class UnsafeName(ProtocolError):
-    """A peer sent a name that is not one plain file name (``../x``, ``/etc/x``, ``a/b``)."""
+            value: type = getattr(_errors_rest, name)
+            globals()[name] = value
+            return value
+        raise AttributeError(f"module 'netkit.core.errors' has no attribute {name!r}")
 
-    transient = False  # the same name comes back on every try
-
-
-class RemoteError(NetError):
-    """The peer refused the request in the protocol: no such file, permission denied, a 5xx."""
-
-    transient = False
-
-
-class HTTPStatusError(RemoteError):
-    """An HTTP error status; ``retry_after`` is the server's Retry-After in seconds, if any."""
-
-    def __init__(self, message: str, status: int, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-        self.transient = status in HTTP_TRANSIENT
-
-
-class CommandError(RemoteError):
-    """A remote command failed: it exited non-zero, or a signal ended it (``returncode``
-    is then ``-signal``, as :mod:`subprocess` has it). ``result`` is the whole result."""
-
-    def __init__(self, message: str, *, returncode: int | None = None, result: object = None) -> None:
-        super().__init__(message)
-        self.returncode = returncode
-        self.result = result
-
-
-class IntegrityError(NetError):
-    """The data arrived whole but its checksum is not the one asked for."""
-
-
-class TooLargeError(NetError):
-    """Over the size allowed: refused at its announced size, or stopped once past it."""
-
-    transient = False
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(__all__))
