@@ -14,11 +14,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Field"]
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
-
 
 class Field:
     """``kind``: ``flag`` (on/off), ``one`` (one value; the last given wins) or ``many``
