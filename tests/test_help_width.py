@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from netkit.cli import get, monitor
-from netkit.cli.args import wrap_help
+from netkit.cli.helptext import wrap_help
 from tests.helpers import clean_env, read_pty, run_netkit
 
 

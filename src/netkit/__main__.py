@@ -1,5 +1,9 @@
-"""``python -m netkit`` is the ``netkit`` command."""
+"""``python -m netkit`` is the ``netkit`` command (and starts as it does: bin/netkit)."""
 
-from netkit.cli.main import main
+import gc
+
+gc.disable()  # during start-up only: see bin/netkit
+
+from netkit.cli.main import main  # noqa: E402 -- after gc.disable(), on purpose
 
 raise SystemExit(main())

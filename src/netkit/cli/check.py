@@ -264,7 +264,7 @@ def main(argv, out=None) -> int:
             out.write(unknown_line(str(exc), as_json) + "\n")
             return int(UNKNOWN)
         if settings.get("help"):
-            from netkit.cli.args import fit_help
+            from netkit.cli.helptext import fit_help
 
             out.write(fit_help(help_text(), out))
             return 0
@@ -273,13 +273,16 @@ def main(argv, out=None) -> int:
 
             out.write(f"netkit {__version__}\n")
             return 0
-        if len(specs) == 1:
+        if len(specs) == 1:  # one dialogue, bounded, then the process ends: no collector needed
             from netkit.check.run import run_one
 
             result = run_one(specs[0], settings["verbose"])
             _emit(result, settings, out)
             out.flush()  # a full disk shows here, inside the handlers below, not at exit
             return int(result.status)
+        import gc
+
+        gc.enable()  # off since start-up (bin/netkit): a sweep of thousands makes cycles (asyncio)
         code = _sweep(specs, settings, out)
         out.flush()
         return code

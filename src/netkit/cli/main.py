@@ -77,7 +77,7 @@ def main(argv=None) -> int:
             return _unknown(argv[1])
         argv = [argv[1], "--help"]
     elif argv[0] in ("-h", "--help", "help"):
-        from netkit.cli.args import fit_help
+        from netkit.cli.helptext import fit_help
 
         return _write(sys.stdout, fit_help(USAGE, sys.stdout), 0)
     if argv[0] in ("--version", "-V"):
@@ -87,4 +87,9 @@ def main(argv=None) -> int:
         return _unknown(argv[0])
     import importlib
 
-    return importlib.import_module(entry[0]).main(argv[1:])
+    command = importlib.import_module(entry[0])
+    if argv[0] != "check":  # the collector is off while netkit starts (bin/netkit): on for the work
+        import gc
+
+        gc.enable()
+    return command.main(argv[1:])

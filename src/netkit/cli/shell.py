@@ -28,7 +28,7 @@ def run_command(command: str, argv, parse, help_text, work, out=None, err=None, 
         try:
             request = parse(list(argv))
             if request.get("help"):
-                from netkit.cli.args import fit_help
+                from netkit.cli.helptext import fit_help
 
                 out.write(fit_help(help_text(), out))
                 return 0
