@@ -7,6 +7,8 @@ import os
 import pkgutil
 from pathlib import Path
 
+import pytest
+
 from netkit.cli.defaults import SAFE
 
 # The suite never reads the developer's ~/.config/netkit/config.toml nor a NETKIT_TIMEOUT-style
@@ -22,3 +24,24 @@ pytest_plugins = sorted(
     for m in pkgutil.iter_modules([str(Path(__file__).parent / "peers")])
     if not m.name.startswith("_")
 )
+
+
+@pytest.fixture
+def config_home(tmp_path, monkeypatch):
+    """A temp HOME with an empty ~/.config/netkit; no NETKIT_ or XDG_CONFIG_HOME variables."""
+    home = tmp_path / "home"
+    (home / ".config" / "netkit").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    for name in [n for n in os.environ if n.startswith("NETKIT_") or n == "XDG_CONFIG_HOME"]:
+        monkeypatch.delenv(name)
+    return home
+
+
+@pytest.fixture
+def netrc_home(tmp_path, monkeypatch):
+    """A HOME of the test's own, in this process too; no $NETRC."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("NETRC", raising=False)
+    return home

@@ -16,14 +16,9 @@ NOBODY = 65534
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    """A temp HOME with an empty config directory; no NETKIT_ or XDG_CONFIG_HOME variables."""
-    home = tmp_path / "home"
-    (home / ".config" / "netkit").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    for name in [n for n in os.environ if n.startswith("NETKIT_") or n == "XDG_CONFIG_HOME"]:
-        monkeypatch.delenv(name)
-    return home
+def home(config_home):
+    """A temp HOME with an empty config directory (conftest's config_home)."""
+    return config_home
 
 
 def others_can_change(path, how):

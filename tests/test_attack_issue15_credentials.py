@@ -39,16 +39,6 @@ def test_transfer_options_repr_shows_no_secret_header():
 NOBODY = 65534
 
 
-@pytest.fixture
-def netrc_home(tmp_path, monkeypatch):
-    """A HOME of the test's own, in this process too; no $NETRC."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("NETRC", raising=False)
-    return home
-
-
 def test_a_netrc_link_to_another_users_file_is_refused(netrc_home, tmp_path):
     """~/.netrc a symbolic link to a file someone else owns (and can rewrite to send our
     logins where they like): refused, naming the file, as an unlinked one of theirs is."""

@@ -19,14 +19,9 @@ from tests.helpers import ssh_auth as auth
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    """A temp HOME with no config; no XDG_CONFIG_HOME, NETKIT_CONFIG or NETKIT_<option>."""
-    home = tmp_path / "home"
-    (home / ".config" / "netkit").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    for name in [n for n in os.environ if n.startswith("NETKIT_") or n == "XDG_CONFIG_HOME"]:
-        monkeypatch.delenv(name)
-    return home
+def home(config_home):
+    """Every test here in a temp HOME with no config (conftest's config_home)."""
+    return config_home
 
 
 def write_config(home, text, name=".config/netkit/config.toml"):

@@ -18,13 +18,9 @@ from tests.peers.nginx import SECRET_BODY
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    """A HOME of the test's own, in this process too; no $NETRC."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("NETRC", raising=False)
-    return home
+def home(netrc_home):
+    """A HOME of the test's own (conftest's netrc_home)."""
+    return netrc_home
 
 
 def netrc(home, text):
