@@ -151,6 +151,7 @@ def test_the_typed_check_is_the_command_lines_spec(nginx, pki):
         (lambda: HttpCheck("http://h/", follow="yes"), "follow expects true or false"),
         (lambda: HttpCheck("http://h/", timeout="soon"), "timeout expects a number of seconds"),
         (lambda: HttpCheck("http://h/", timeout=[5]), "timeout expects seconds"),
+        (lambda: HttpCheck("http://h/", name="web\r\nOK"), "name expects one line of text"),
         (lambda: HttpCheck("http://h/", password="pw"), "password needs a user: user=NAME"),
         (lambda: HttpCheck("http://u@h/", password="pw", password_env="PW"), "password and password_env exclude"),
         (lambda: HttpCheck("tcp://h:1"), "HttpCheck checks http://, https:// URLs, not tcp://; tcp:// is for TcpCheck"),

@@ -263,7 +263,7 @@ def _flag(value) -> bool:
 
 
 FIELDS = (
-    Field("name", "one", _nonempty, ALL, example="web"),
+    Field("name", "one", _line_nonempty, ALL, example="web"),  # one line: the Nagios service label
     Field("warning", "one", _range, ALL, example="0.5"),
     Field("critical", "one", _range, ALL, example="2"),
     Field("timeout", "one", parse_seconds, ALL, default=DEFAULT_TIMEOUT, example="5"),
