@@ -42,6 +42,9 @@ def test_host_syntax(text, host, port, user):
     ("@web1", "empty user"),
     ("ssh://web1", "not a URL"),
     ("bad host", "not a host name"),
+    ("[::1", "IPv6 addresses go in brackets"),
+    ("[zz]:22", "not a host name or address"),
+    ("[::1]:99999", "the port is 1-65535"),
 ])
 def test_bad_host_syntax(text, why):
     with pytest.raises(UsageError, match=why):

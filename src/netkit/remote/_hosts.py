@@ -67,11 +67,29 @@ def parse_host(text: str) -> Host:
         raise UsageError("bad host syntax (not a URL or path); write [user@]host[:port]")
     try:
         host, port = split_hostport(spec, text)
-    except ValueError as exc:
-        why = "the port is 1-65535" if "port" in str(exc) and "IPv6" not in str(exc) else \
-            "IPv6 addresses go in brackets" if spec.count(":") > 1 else "not a host name or address"
-        raise UsageError(f"bad host syntax ({why}); write {_HOST_FORM}") from None
+    except ValueError:
+        raise UsageError(f"bad host syntax ({_what_is_wrong(spec)}); write {_HOST_FORM}") from None
     return Host(host, port, user, label=text.strip())
+
+
+def _what_is_wrong(spec: str) -> str:
+    """Why ``host[:port]`` did not parse, read from its shape (not from the parser's words)."""
+    if spec.startswith("["):
+        _, closed, rest = spec[1:].partition("]")
+        if not closed:
+            return "IPv6 addresses go in brackets"
+        if rest and not _is_port(rest[1:]):
+            return "the port is 1-65535"
+        return "not a host name or address"
+    if spec.count(":") > 1:
+        return "IPv6 addresses go in brackets"
+    if ":" in spec:
+        return "the port is 1-65535"
+    return "not a host name or address"
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
 
 
 def parse_hosts(specs) -> list[Host]:
