@@ -555,7 +555,6 @@ def test_a_lost_postgres_session_is_one_error_then_reconnected(postgres, postgre
 
 
 def test_postgres_url_error_masks_the_password():
-    pytest.importorskip("psycopg")
     from netkit.monitor._postgres import check_url
 
     with pytest.raises(UsageError) as refused:
@@ -564,7 +563,6 @@ def test_postgres_url_error_masks_the_password():
 
 
 def test_postgres_url_with_a_non_ascii_port_digit_is_a_usage_error():
-    pytest.importorskip("psycopg")
     from netkit.monitor._postgres import check_url
 
     with pytest.raises(UsageError, match="PORT 1-65535"):
