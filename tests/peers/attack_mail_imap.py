@@ -8,28 +8,19 @@ the behaviour, any password is accepted. One message, UID 1:
 
 from __future__ import annotations
 
-import socketserver
 from collections.abc import Iterator
 
 import pytest
 
 from tests.peers._base import ThreadingServer, serve_in_thread
+from tests.peers._mail_peer import HOST, MAX_LINE, LineHandler
 
-HOST = "127.0.0.1"
-IDLE_TIMEOUT = 10.0
-MAX_LINE = 65536
 # The liar's literal: far past the 100 bytes it listed, well inside the 1 GiB hard cap.
 LIAR_BYTES = 48 << 20
 MESSAGE = b"From: a@example.org\r\nSubject: hello\r\n\r\nbody\r\n"
 
 
-class _Imap(socketserver.StreamRequestHandler):
-    timeout = IDLE_TIMEOUT
-
-    def say(self, data):
-        self.wfile.write(data)
-        self.wfile.flush()
-
+class _Imap(LineHandler):
     def handle(self):
         user = None
         try:

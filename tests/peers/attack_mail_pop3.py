@@ -17,18 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import socketserver
-import threading
-from collections import defaultdict
 from collections.abc import Iterator
 
 import pytest
 
 from tests.peers._base import ThreadingServer, serve_in_thread
+from tests.peers._mail_peer import HOST, MAX_LINE, LineHandler, Recorder
 
-HOST = "127.0.0.1"
-IDLE_TIMEOUT = 10.0
-MAX_LINE = 65536
 # netkit.mail._pop3.CHUNK: the line below puts its CR last in one read of that size.
 CLIENT_CHUNK = 64 << 10
 
@@ -51,29 +46,14 @@ MAILBOXES = {
 }
 
 
-class Peers:
+class Peers(Recorder):
     def __init__(self):
+        super().__init__()
         self.port = 0
-        self.lock = threading.Lock()
-        self._commands = defaultdict(list)
         self.sessions = itertools.count(1)
 
-    def record(self, user, line):
-        with self.lock:
-            self._commands[user].append(line)
 
-    def commands(self, user):
-        with self.lock:
-            return list(self._commands[user])
-
-
-class _Pop3(socketserver.StreamRequestHandler):
-    timeout = IDLE_TIMEOUT
-
-    def say(self, data):
-        self.wfile.write(data)
-        self.wfile.flush()
-
+class _Pop3(LineHandler):
     def handle(self):
         peers = self.server.peers
         session = next(peers.sessions)

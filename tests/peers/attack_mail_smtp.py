@@ -12,88 +12,27 @@ behaviour; ``.lines(name)`` lists every line each received:
 
 from __future__ import annotations
 
-import contextlib
-import socketserver
-import threading
-from collections import defaultdict
 from collections.abc import Iterator
 
 import pytest
 
-from tests.peers._base import ThreadingServer, serve_in_thread
-
-HOST = "127.0.0.1"
-# A client idle this long is dropped, so no handler thread outlives a test by much.
-IDLE_TIMEOUT = 10.0
-# Longest line read from the client.
-MAX_LINE = 65536
+from tests.peers._mail_peer import SmtpHandler, SmtpPeers, serving_each
 
 
-class Peers:
-    def __init__(self):
-        self.ports = {}
-        self._lines = defaultdict(list)
-        self.lock = threading.Lock()
-
-    def port(self, name):
-        return self.ports[name]
-
-    def record(self, name, line):
-        with self.lock:
-            self._lines[name].append(line)
-
-    def lines(self, name):
-        with self.lock:
-            return list(self._lines[name])
-
-
-class _Handler(socketserver.StreamRequestHandler):
-    timeout = IDLE_TIMEOUT
-    name = ""
+class _Handler(SmtpHandler):
+    banner = b"220 attack.test ESMTP\r\n"
     ehlo = b"250-attack.test\r\n250 8BITMIME\r\n"
 
-    def handle(self):
-        try:
-            self.say(b"220 attack.test ESMTP\r\n")
-            while (line := self.read_line()) is not None:
-                if self.on(line.split(" ", 1)[0].upper(), line) is False:
-                    return
-        except OSError:
-            pass
-
-    def say(self, data):
-        self.wfile.write(data)
-        self.wfile.flush()
-
-    def read_line(self):
-        raw = self.rfile.readline(MAX_LINE)
-        if not raw:
-            return None
-        line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
-        self.server.peers.record(self.name, line)
-        return line
-
     def on(self, verb, line):
-        if verb in ("EHLO", "HELO"):
-            self.say(self.ehlo)
-        elif verb == "AUTH":
-            if line.upper().startswith("AUTH CRAM-MD5") or line.upper() == "AUTH LOGIN":
-                self.say(b"334 PDEyMzQ1QGF0dGFjay50ZXN0Pg==\r\n")
-                if line.upper() == "AUTH LOGIN":
-                    self.read_line()
-                    self.say(b"334 UGFzc3dvcmQ6\r\n")
+        if verb != "AUTH":
+            return super().on(verb, line)
+        if line.upper().startswith("AUTH CRAM-MD5") or line.upper() == "AUTH LOGIN":
+            self.say(b"334 PDEyMzQ1QGF0dGFjay50ZXN0Pg==\r\n")
+            if line.upper() == "AUTH LOGIN":
                 self.read_line()
-            self.say(b"235 2.7.0 ok\r\n")
-        elif verb == "DATA":
-            self.say(b"354 go ahead\r\n")
-            while self.read_line() not in (None, "."):
-                pass
-            self.say(b"250 queued\r\n")
-        elif verb == "QUIT":
-            self.say(b"221 bye\r\n")
-            return False
-        else:
-            self.say(b"250 ok\r\n")
+                self.say(b"334 UGFzc3dvcmQ6\r\n")
+            self.read_line()
+        self.say(b"235 2.7.0 ok\r\n")
         return None
 
 
@@ -128,12 +67,6 @@ _HANDLERS = (_PlainAuth, _PlainAndCram, _TlsThenPlain, _GarbageLines)
 
 
 @pytest.fixture(scope="module")
-def attack_smtp() -> Iterator[Peers]:
-    peers = Peers()
-    with contextlib.ExitStack() as stack:
-        for handler in _HANDLERS:
-            server = ThreadingServer((HOST, 0), handler)
-            server.peers = peers  # type: ignore[attr-defined]
-            peers.ports[handler.name] = server.server_address[1]
-            stack.enter_context(serve_in_thread(server, f"attack-smtp-{handler.name}"))
+def attack_smtp() -> Iterator[SmtpPeers]:
+    with serving_each(_HANDLERS, SmtpPeers(), "attack-smtp") as peers:
         yield peers

@@ -24,18 +24,13 @@ answer; ``controls`` serves the POP3 ``controls`` message.
 from __future__ import annotations
 
 import contextlib
-import socketserver
-import threading
-from collections import defaultdict
 from collections.abc import Iterator
 
 import pytest
 
 from tests.peers._base import ThreadingServer, serve_in_thread
+from tests.peers._mail_peer import HOST, MAX_LINE, LineHandler, Recorder
 
-HOST = "127.0.0.1"
-IDLE_TIMEOUT = 10.0
-MAX_LINE = 65536
 LIAR_BYTES = 5 << 20
 # What the endless line sends at most (a bound for the peer, far past any test's limit).
 ENDLESS_BYTES = 256 << 20
@@ -61,29 +56,14 @@ MAILBOXES = {
 }
 
 
-class Peers:
+class Peers(Recorder):
     def __init__(self):
-        self.lock = threading.Lock()
-        self._commands = defaultdict(list)
+        super().__init__()
         self.reset_done = False
         self.pop3_port = self.imap_port = 0
 
-    def record(self, user, line):
-        with self.lock:
-            self._commands[user].append(line)
 
-    def commands(self, user):
-        with self.lock:
-            return list(self._commands[user])
-
-
-class _Pop3(socketserver.StreamRequestHandler):
-    timeout = IDLE_TIMEOUT
-
-    def say(self, data):
-        self.wfile.write(data)
-        self.wfile.flush()
-
+class _Pop3(LineHandler):
     def handle(self):
         peers = self.server.peers
         user = None
@@ -164,13 +144,7 @@ class _Pop3(socketserver.StreamRequestHandler):
         return None
 
 
-class _Imap(socketserver.StreamRequestHandler):
-    timeout = IDLE_TIMEOUT
-
-    def say(self, data):
-        self.wfile.write(data)
-        self.wfile.flush()
-
+class _Imap(LineHandler):
     def handle(self):
         user = None
         try:
