@@ -131,6 +131,11 @@ def test_the_typed_check_is_the_command_lines_spec(nginx, pki):
                              data={"q": "x"})
     assert repr(HttpCheck(nginx.url("/"), password="s3cret", user="u")) == \
         f"HttpCheck({nginx.url('/')!r}, user='u', password='********')"
+    # the caller's headers off SAFE_HEADERS are masked, as -v's transcript masks them
+    assert repr(HttpCheck("http://h/", header={"X-Custom": "s3cret", "Accept": "a"})) == \
+        "HttpCheck('http://h/', header={'X-Custom': '********', 'Accept': 'a'})"
+    assert repr(HttpCheck("http://h/", header=[("X-A", "s3cret"), "X-B: s3cret", "Accept: a"])) == \
+        "HttpCheck('http://h/', header=[('X-A', '********'), 'X-B: ********', 'Accept: a'])"
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.status = "500"  # type: ignore[misc]
     # bytes are sent as they are; text is read as a checks file reads it (escapes too)

@@ -287,17 +287,37 @@ def from_url(url: str, **options: object) -> AnyCheck:
 
 def _shown(name: str, value: object) -> str:
     """``repr(value)`` of the keyword ``name`` with its secrets masked (see __repr__)."""
+    from netkit.core.secrets import mask_url
+
+    if name == "header":
+        value = _masked_headers(value)
+    return mask_url(repr(value))
+
+
+def _masked_headers(value: object) -> object:
+    """``header``'s value (a mapping, or a list of pairs and ``"Name: value"`` texts) with
+    each value masked as a transcript masks the caller's headers: all but
+    :data:`~netkit.core.secrets.SAFE_HEADERS` (:func:`~netkit.core.secrets.caller_secrets`)."""
     from collections.abc import Mapping
 
-    from netkit.core.secrets import mask_header, mask_url
+    from netkit.core.secrets import caller_secrets, mask_header
 
-    if name == "header" and isinstance(value, Mapping):
-        value = {n: mask_header(n, v) for n, v in value.items()}
-    elif name == "header" and isinstance(value, (list, tuple)):
-        value = [(item[0], mask_header(item[0], item[1])) if isinstance(item, tuple) else
-                 f"{item.partition(':')[0]}: {mask_header(item.partition(':')[0].strip(), item.partition(':')[2].strip())}"
-                 if isinstance(item, str) and ":" in item else item for item in value]
-    return mask_url(repr(value))
+    def masked(name: str, text: str) -> str:
+        return mask_header(name, text, caller_secrets([(name, text)]))
+
+    if isinstance(value, Mapping):
+        return {n: masked(n, v) for n, v in value.items()}
+    if not isinstance(value, (list, tuple)):
+        return value
+    items: list[object] = []
+    for item in value:
+        if isinstance(item, tuple):
+            item = (item[0], masked(item[0], item[1]))
+        elif isinstance(item, str) and ":" in item:
+            name, _, text = item.partition(":")
+            item = f"{name}: {masked(name.strip(), text.strip())}"
+        items.append(item)
+    return items
 
 
 def _is_set(value: object) -> bool:
