@@ -350,9 +350,9 @@ def _timeout(option: Field, value: object) -> tuple[float, Timeout | None]:
         seconds: float = parse_value(option, value, keyword, key=keyword)
         return seconds, None
     bound = Timeout.of(value)  # type: ignore[arg-type]  # Timeout.of says what else it takes
-    if bound.connect is None and bound.read is None:
-        return (DEFAULT_TIMEOUT if bound.total is None else bound.total), None
     total = DEFAULT_TIMEOUT if bound.total is None else bound.total
+    if bound.connect is None and bound.read is None:
+        return total, None
     return total, Timeout(total, connect=bound.connect, read=bound.read)
 
 

@@ -198,6 +198,8 @@ def server_failures(exc: BaseException) -> list[tuple[str, bool]]:
     import dns.exception
     import dns.message
 
+    from netkit.core.target import bracket
+
     out: dict[str, bool] = {}
     for entry in getattr(exc, "kwargs", {}).get("errors") or []:
         try:
@@ -205,7 +207,7 @@ def server_failures(exc: BaseException) -> list[tuple[str, bool]]:
         except (TypeError, IndexError):
             out.setdefault(_text(str(entry)), False)
             continue
-        where = f"{_hostport(_bare_server(server), port)} ({'tcp' if tcp else 'udp'})"
+        where = f"{bracket(_bare_server(server))}:{port} ({'tcp' if tcp else 'udp'})"
         if isinstance(error, str):
             out.setdefault(f"{where} answered {_text(error)}", True)
         elif isinstance(error, EOFError):
@@ -288,6 +290,3 @@ def _bare_server(server: object) -> str:
         text = text.split(":", 1)[1]
     return text.rsplit("@", 1)[0] if "@" in text else text
 
-
-def _hostport(host: str, port: object) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
