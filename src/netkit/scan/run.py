@@ -72,8 +72,6 @@ def engine_options(*, concurrency=DEFAULT_CONCURRENCY, retries=DEFAULT_RETRIES, 
                         ("initial_timeout", initial_timeout), ("host_timeout", host_timeout)):
         seconds(name, value)
     if timeout is not None:
-        from netkit.core.timeout import Timeout
-
         timeout = Timeout.of(timeout)
         max_time = timeout.total if max_time is None else max_time
         max_timeout = timeout.connect if max_timeout is None else max_timeout
