@@ -89,7 +89,9 @@ def _what_is_wrong(spec: str) -> str:
 
 
 def _is_port(text: str) -> bool:
-    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
+    from netkit.core.text import is_digits
+
+    return is_digits(text) and 1 <= int(text) <= 65535
 
 
 def parse_hosts(specs) -> list[Host]:
