@@ -13,6 +13,7 @@ atomically (temporary, fsync, rename, directory fsync) without the IDs the serve
 longer has.
 """
 
+import functools
 import os
 import socket
 import time
@@ -45,21 +46,29 @@ def _write_all(fd, data):
         view = view[os.write(fd, view):]
 
 
-def _syncfs(path) -> bool:
-    """syncfs(2) on the file system holding ``path`` (Linux); False where there is none."""
+@functools.cache
+def _libc_syncfs():
+    """libc's syncfs, or None (not Linux, or a libc without it). Looked up once, in the
+    process's own symbols: ctypes.util.find_library runs ldconfig at every call."""
     import sys
 
     if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+
+
+def _syncfs(path) -> bool:
+    """syncfs(2) on the file system holding ``path`` (Linux); False where there is none."""
+    syncfs = _libc_syncfs()
+    if syncfs is None:
         return False
     import ctypes
-    import ctypes.util
 
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    if not hasattr(libc, "syncfs"):
-        return False
     fd = os.open(path, os.O_RDONLY | _CLOEXEC)
     try:
-        if libc.syncfs(fd) != 0:
+        if syncfs(fd) != 0:
             raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
     finally:
         os.close(fd)
