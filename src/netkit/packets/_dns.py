@@ -371,7 +371,9 @@ def _tcp(query, family, address, deadline, server, port, show) -> DnsReply:
 
 
 def _where(server, port) -> str:
-    return f"[{server}]:{port}" if ":" in server else f"{server}:{port}"
+    from netkit.core.target import bracket
+
+    return f"{bracket(server)}:{port}"
 
 
 def _mapped(exc, where, phase, doing=None):
