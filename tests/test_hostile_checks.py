@@ -309,3 +309,20 @@ def test_ctrl_d_at_the_password_prompt_is_one_unknown_line(hostile_checks):
         os.close(fd)
     assert b"Traceback" not in seen
     assert b"NETKIT UNKNOWN - no password given for u" in seen and os.waitstatus_to_exitcode(status) == 3
+
+
+def test_a_judge_fault_is_a_protocol_error_in_the_result():
+    """A judge choking on the peer's answer gives a result whose ``error`` is a
+    ProtocolError (as a driver's parser fault is), not a bare string."""
+    from types import SimpleNamespace
+
+    from netkit.check.run import _finish
+
+    def judge(spec, exchange, now):
+        raise ValueError("odd reply")
+
+    exchange = SimpleNamespace(error=None, peer="192.0.2.1:80", transcript=None)
+    result = _finish(build_spec("tcp://192.0.2.1:80"), SimpleNamespace(judge=judge), exchange, False)
+    assert isinstance(result.error, ProtocolError), result.error
+    assert result.summary == str(result.error) == \
+        "protocol error: bad reply from 192.0.2.1:80 (ValueError: odd reply)"

@@ -28,7 +28,7 @@ def _module(scheme):
 
 
 def _finish(spec, module, exchange, verbose):
-    from netkit.core.errors import NetError, UsageError
+    from netkit.core.errors import NetError, ProtocolError, UsageError
 
     if isinstance(exchange.error, UsageError):  # the dialogue refused an argument: not the peer
         return failed(spec, UNKNOWN, exchange.error)
@@ -41,7 +41,7 @@ def _finish(spec, module, exchange, verbose):
     except Exception as exc:  # noqa: BLE001 -- judging reads the peer's answer: its fault
         from netkit.drivers._common import peer_fault
 
-        return failed(spec, CRITICAL, peer_fault(exc, exchange.peer))
+        return failed(spec, CRITICAL, ProtocolError(peer_fault(exc, exchange.peer)))  # as the drivers raise it
     if verbose and exchange.transcript is not None:
         # The caller's own headers that may be credentials (http's -H): masked too.
         secrets = getattr(module, "secret_names", None)
