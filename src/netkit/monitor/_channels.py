@@ -48,7 +48,7 @@ import re
 from dataclasses import dataclass, field
 
 from netkit.core.errors import UsageError
-from netkit.monitor._fields import _UNITS
+from netkit.monitor._fields import unit_seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -269,10 +269,9 @@ class _Reader:
         if key not in self.table:
             return default
         value = self.table[key]
-        text = value.strip() if isinstance(value, str) else value
-        if isinstance(text, str) and text.isascii() and text[-1:] in _UNITS and \
-                text[:-1].replace(".", "", 1).isdigit():    # ascii: "٥s" is a digit to isdigit()
-            value = float(text[:-1]) * _UNITS[text[-1]]
+        seconds = unit_seconds(value) if isinstance(value, str) else None
+        if seconds is not None:     # "4h"; other text is parse_seconds' to judge
+            value = seconds
         try:
             return parse_seconds(value, allow_zero=allow_zero)
         except ValueError as exc:

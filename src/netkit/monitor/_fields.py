@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from netkit.core.errors import UsageError
 
-__all__ = ["bad", "check_name", "duration", "flag", "labels", "names", "parse_listen", "percent", "shown", "whole",
-           "MAX_NAME"]
+__all__ = ["bad", "check_name", "duration", "flag", "labels", "names", "parse_listen", "percent", "shown", "unit_seconds",
+           "whole", "MAX_NAME"]
 
 # A target id, a group, channel, location or label name: ids go into URLs (/api/targets/ID),
 # Prometheus labels and log lines; a few words is what a person reads.
@@ -39,16 +39,24 @@ def duration(low: float, high: float):
         if isinstance(value, bool):
             raise ValueError(expects)
         if isinstance(value, str):
-            text = value.strip()
-            number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
-            if not (number.isascii() and number.replace(".", "", 1).isdigit()):
+            value = unit_seconds(value)
+            if value is None:
                 raise ValueError(expects)
-            value = float(number) * _UNITS[unit]
         if not isinstance(value, (int, float)) or not low <= value <= high:  # nan fails too
             raise ValueError(expects)
         return float(value)
 
     return parse
+
+
+def unit_seconds(text: str) -> float | None:
+    """Seconds from ``"90"``, ``"30s"``, ``"5m"``, ``"2h"``, ``"14d"`` (ASCII digits, one
+    optional dot: ``"٥s"`` is a digit to isdigit()); None for any other text."""
+    text = text.strip()
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    if not (number.isascii() and number.replace(".", "", 1).isdigit()):
+        return None
+    return float(number) * _UNITS[unit]
 
 
 def _human(seconds: float) -> str:

@@ -259,7 +259,6 @@ class Maintenance:
 
 # -- from a config table --------------------------------------------------------------------
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _KEYS = ({"start", "end", "timezone"}, {"days", "at", "duration", "timezone"},
          {"cron", "duration", "timezone"})
 _FORMS = ("start/end, days/at/duration or cron/duration (each with an optional timezone)")
@@ -268,11 +267,12 @@ _FORMS = ("start/end, days/at/duration or cron/duration (each with an optional t
 def _parse_duration(value) -> float:
     """Seconds from a TOML number or ``"90s"``, ``"30m"``, ``"2h"``, ``"1d"``."""
     if isinstance(value, str):
-        text = value.strip()
-        number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
-        if not (number.isascii() and number.replace(".", "", 1).isdigit()):
+        from netkit.monitor._fields import unit_seconds
+
+        seconds = unit_seconds(value)
+        if seconds is None:
             raise UsageError(f"duration {value!r}: expects seconds or a number with s, m, h or d (2h)")
-        value = float(number) * _UNITS[unit]
+        value = seconds
     return _duration(value)
 
 
