@@ -117,16 +117,10 @@ def _notify(state: str) -> None:
 def _cert_expiry(details: dict) -> float | None:
     """The earliest certificate's notAfter (epoch seconds) from a tls:// check's details or
     an https/ftps/... check's ``tls`` part; None without certificates."""
-    import calendar
+    from netkit.monitor._probe import _expiry
 
     tls = details["tls"] if isinstance(details.get("tls"), dict) else details
-    expires = tls.get("expires")
-    if not isinstance(expires, str):
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(expires, "%Y-%m-%dT%H:%M:%SZ")))
-    except ValueError:
-        return None
+    return _expiry(tls.get("expires"))
 
 
 class _Pending:
