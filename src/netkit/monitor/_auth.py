@@ -247,7 +247,8 @@ def _text_refusal(status: int, message: str):
 
 
 class Busy(Exception):
-    """Too many logins at once (answered 503)."""
+    """Not now (503): too many logins at once, more requests waiting than _web's
+    MAX_WAITING, or the store not open yet; the message says which."""
 
 
 class Auth:

@@ -48,6 +48,7 @@ from aiohttp import web
 from netkit.core.errors import UsageError
 from netkit.core.text import for_terminal
 from netkit.monitor._api import add_routes, json_error
+from netkit.monitor._auth import Busy
 from netkit.monitor._config import DEFAULT_LISTEN
 from netkit.monitor._metrics import CONTENT_TYPE, _LabelCache, render_metrics
 from netkit.monitor._probe import probe_metrics, probe_spec, probe_timeout
@@ -101,11 +102,6 @@ GZIP_LEVEL = 1
 IDLE_TIMEOUT = 15.0
 # How long serve()'s shutdown waits for requests in progress.
 SHUTDOWN_TIMEOUT = 5.0
-
-
-class Busy(Exception):
-    """Not now (503): more requests waiting than :data:`MAX_WAITING`, or the store not open
-    yet; the message says which."""
 
 
 class _Limiter:
