@@ -229,6 +229,21 @@ def test_mistakes_are_one_line_naming_file_table_and_key(tmp_path, text, words):
     assert message.startswith(path) and "\n" not in message and "\x1b" not in message and "\x07" not in message
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[monitor]\nstore = 'postgresql://u:hunter2@db/n'\n",
+        "[web]\npassword-hash = 'hunter2'\n",
+        "[web]\nusers = [{ name = 'alice', password-hash = 'hunter2' }]\n",
+    ],
+)
+def test_a_mistake_never_shows_a_password(tmp_path, text):
+    # The error goes to a terminal, a journal: a password in the wrong key stays out of it.
+    with pytest.raises(UsageError) as info:
+        load_config(write(tmp_path, text), env=ENV)
+    assert "hunter2" not in str(info.value), str(info.value)
+
+
 def test_same_words_as_a_checks_file(tmp_path):
     from netkit.check.file import load_checks
 

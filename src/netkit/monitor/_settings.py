@@ -100,13 +100,14 @@ def _reader(where: str, table, keys, example: str):
             raise UsageError(f"{where}: unknown setting {shown(key)}{suggest(str(key), keys, quoted=True)}; "
                              f"settings are {', '.join(keys)}")
 
-    def get(key, parse, example, default=None):
+    def get(key, parse, example, default=None, *, mask=None):
+        """``mask(value)``: what the error shows of a value that may hold a secret."""
         if key not in table:
             return default
         try:
             return parse(table[key])
         except ValueError as exc:
-            raise bad(where, key, exc, table[key], example) from None
+            raise bad(where, key, exc, table[key] if mask is None else mask(table[key]), example) from None
 
     return get
 
@@ -120,7 +121,7 @@ def settings_from_table(path, table, env, base) -> Settings:
     if state_dir is None:
         state_dir = _default_state_dir(env)
     state_dir = os.path.normpath(os.path.join(base, state_dir))
-    store = get("store", _store, '"sqlite:///var/lib/netkit/monitor.db"')
+    store = get("store", _store, '"sqlite:///var/lib/netkit/monitor.db"', mask=_masked_url)
     password_var = get("store-password-env", _env_name, '"NETKIT_DB_PASSWORD"')
     if store is None:
         store = "sqlite://" + os.path.join(state_dir, STORE_FILE)
@@ -192,6 +193,21 @@ def _store(value) -> str:
     return value
 
 
+def _masked_url(value):
+    from netkit.core.secrets import mask_url
+
+    return mask_url(value) if isinstance(value, str) else value
+
+
+class _Hidden:
+    def __repr__(self) -> str:
+        return "a value not shown"
+
+
+def _hidden(value) -> _Hidden:
+    return _Hidden()
+
+
 def _with_password(url: str, password: str) -> str:
     from urllib.parse import quote
 
@@ -216,8 +232,9 @@ def web_from_table(path, table, groups) -> Web:
 
             raise UsageError(f"{where}: status-groups names {shown(name)}, which is not defined"
                              f"{suggest(name, list(groups), quoted=True)}; add a [group.{for_name(name)}] table")
-    users = list(get("users", _users, '[{ name = "alice", password-hash = "scrypt$..." }]', ()))
-    single = get("password-hash", _hash, '"scrypt$..." (the line `netkit monitor passwd` prints)')
+    # A bad hash may be the password itself, pasted in: never shown.
+    users = list(get("users", _users, '[{ name = "alice", password-hash = "scrypt$..." }]', (), mask=_hidden))
+    single = get("password-hash", _hash, '"scrypt$..." (the line `netkit monitor passwd` prints)', mask=_hidden)
     if single is not None:
         if any(name == "admin" for name, _ in users):
             raise UsageError(f"{where}: password-hash is the user admin's, and users names admin too; keep one")
