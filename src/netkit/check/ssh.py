@@ -173,7 +173,9 @@ async def key_session(host, port, *, family=0, pins=(), identity=None, user=None
     """
     import asyncssh
 
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    from netkit.drivers._common import where as hostport
+
+    where = hostport(host, port)
     try:
         return await _key_session(asyncssh, host, port, family, tuple(pins), identity, user, kexinit, where,
                                   policy)
