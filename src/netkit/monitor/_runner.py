@@ -195,6 +195,7 @@ class Monitor:
         self._complaints: dict[str, int] = {}
         self._paused: dict[str, dict] = {}      # target id -> {"at", "author", "comment"}
         self._windows: list[dict] = []          # runtime maintenance windows not ended
+        self._windows_of: dict[str, list[dict]] = {}    # the same by target (read at every result)
         self._controls = asyncio.Event()
 
     # -- what the web side and the library read ----------------------------------------------
@@ -231,7 +232,7 @@ class Monitor:
         window = self.config.maintenance.get(target_id)
         if window is not None and window.active(at):
             return True
-        return any(w["target"] == target_id and w["start"] <= at < w["end"] for w in self._windows)
+        return any(w["start"] <= at < w["end"] for w in self._windows_of.get(target_id, ()))
 
     def _quiet(self, target_id: str, at: float) -> bool:
         return target_id in self._paused or self.in_maintenance(target_id, at)
@@ -589,7 +590,11 @@ class Monitor:
 
     async def _read_controls(self) -> None:
         self._paused = await self._in_writer(self._opened.paused)
-        self._windows = await self._in_writer(self._opened.windows, self._clock())
+        windows = await self._in_writer(self._opened.windows, self._clock())
+        by_target: dict[str, list[dict]] = {}
+        for window in windows:
+            by_target.setdefault(window["target"], []).append(window)
+        self._windows, self._windows_of = windows, by_target
 
     async def _housekeeping_loop(self) -> None:
         """Rollups and retention on a thread of their own, so an hourly prune never holds up
