@@ -18,7 +18,8 @@ import importlib
 from netkit.cli.options import Option, as_given
 from netkit.core.errors import UsageError
 
-__all__ = ["SHELLS", "Context", "help_text", "main", "option_tables", "script", "tables", "value_kind"]
+__all__ = ["SHELLS", "Context", "help_text", "main", "option_tables", "option_tables_of", "script", "tables",
+           "value_kind"]
 
 COMMAND = "netkit completion"
 SHELLS = ("bash", "zsh", "fish")
@@ -93,7 +94,9 @@ class Context:
         return ([f"-{option.short}"] if option.short else []) + [f"--{option.name}"]
 
 
-def _option_tables(module):
+def option_tables_of(module) -> dict:
+    """{subcommand or "": (what it does, options)} of a command module: its
+    ``option_tables()``, or ``{"": (None, OPTIONS)}`` when it has no subcommands."""
     hook = getattr(module, "option_tables", None)
     return hook() if hook is not None else {"": (None, module.OPTIONS)}
 
@@ -105,7 +108,7 @@ def tables() -> dict:
 
     out = {}
     for command, (module, what) in COMMANDS.items():
-        subs = _option_tables(importlib.import_module(module))
+        subs = option_tables_of(importlib.import_module(module))
         contexts = {}
         for sub, (text, options) in subs.items():
             name = f"{command} {sub}".strip()

@@ -56,12 +56,11 @@ def command_flags(table) -> dict:
     options of one name, the first."""
     import importlib
 
+    from netkit.cli.completion import option_tables_of
     from netkit.cli.main import COMMANDS
 
-    module = importlib.import_module(COMMANDS[table][0])
-    hook = getattr(module, "option_tables", None)
     flags: dict[str, Option] = {}
-    for _, options in (hook() if hook is not None else {"": (None, module.OPTIONS)}).values():
+    for _, options in option_tables_of(importlib.import_module(COMMANDS[table][0])).values():
         for option in options:
             flags.setdefault(f"--{option.name}", option)
     return flags
