@@ -8,6 +8,7 @@ from netkit.cli.options import Option, as_given
 from netkit.cli.render import nagios_line, nagios_long_text, unknown_line
 from netkit.core.errors import UsageError
 from netkit.core.status import UNKNOWN, worst
+from netkit.core.text import is_digits
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -119,15 +120,11 @@ OPTIONS = (
 )
 
 
-
 def _concurrency(value):
     text = str(value)
-    if not (text.isascii() and text.isdigit()):
+    if not is_digits(text) or int(text) < 1:
         raise ValueError("expects a whole number of checks, 1 or more")
-    n = int(text)
-    if n < 1:
-        raise ValueError("expects a whole number of checks, 1 or more")
-    return n
+    return int(text)
 
 
 # Options of the command itself (not of each check).

@@ -57,16 +57,20 @@ def as_given(value: "_Value") -> "_Value":
 
 def whole(text: object) -> int:
     """A whole number, 0 or more (ASCII digits: '²' is not a number here)."""
+    from netkit.core.text import is_digits
+
     text = str(text)
-    if not (text.isascii() and text.isdigit()):
+    if not is_digits(text):
         raise ValueError("expects a whole number (0 or more)")
     return int(text)
 
 
 def positive(text: object) -> int:
     """A whole number, 1 or more (ASCII digits: '²' is not a number here)."""
+    from netkit.core.text import is_digits
+
     text = str(text)
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+    if not is_digits(text) or int(text) < 1:
         raise ValueError("expects a whole number of 1 or more")
     return int(text)
 
