@@ -412,10 +412,11 @@ def work(request, out, err) -> int:
     if values.get("head"):
         return _heads(prepared, out, err)
     from netkit.cli.progress import open_display
+    from netkit.cli.shell import is_terminal
     from netkit.transfer._api import download, download_many
 
     # Data on standard output that is the terminal: no rows drawn among its bytes.
-    on = not values.get("quiet") and not (jobs[0][1] == "-" and _isatty(out))
+    on = not values.get("quiet") and not (jobs[0][1] == "-" and is_terminal(out))
     with open_display(err, on) as display:
         on_retry = retry_notice(values, display, err)
         if len(prepared) == 1:
@@ -449,13 +450,6 @@ def work(request, out, err) -> int:
 
 def _name(dest) -> str:
     return "stdout" if dest == "-" else os.path.basename(dest)
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def _record(target, dest, result) -> dict:

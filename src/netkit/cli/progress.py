@@ -54,12 +54,9 @@ def open_display(err, on=True, *, transient=False, console=None, clock=None, aut
 
 
 def _is_terminal(stream) -> bool:
-    if os.environ.get("TERM") == "dumb":
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # no such method, or closed
-        return False
+    from netkit.cli.shell import is_terminal
+
+    return os.environ.get("TERM") != "dumb" and is_terminal(stream)
 
 
 class Silent:

@@ -4,7 +4,15 @@ one clear line, never a traceback."""
 import errno
 import sys
 
-__all__ = ["run_command", "dump_json"]
+__all__ = ["run_command", "dump_json", "is_terminal"]
+
+
+def is_terminal(stream) -> bool:
+    """Whether ``stream`` is a terminal; False for a closed stream or one without isatty()."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or closed
+        return False
 
 
 def dump_json(obj) -> str:

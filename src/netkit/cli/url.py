@@ -7,7 +7,7 @@ Exit 0 on success, 2 on bad input (a malformed URL, a port out of range, KEY wit
 
 from netkit.cli.args import flag_table, option_rows, parse_argv, suggest
 from netkit.cli.options import Option, as_given
-from netkit.cli.shell import dump_json
+from netkit.cli.shell import dump_json, is_terminal
 from netkit.core.errors import UsageError
 
 __all__ = ["help_text", "main"]
@@ -141,19 +141,12 @@ def _run(request) -> str:
     return "".join(f"{_visible(k)}={_visible(v)}\n" for k, v in decoded)
 
 
-def _is_terminal(out) -> bool:
-    try:
-        return out.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def main(argv, out=None, err=None) -> int:
     from netkit.cli.shell import run_command
 
     def work(request, out, err) -> int:
         text = _run(request)
-        if _is_terminal(out):  # unquote's %1b is an ESC: shown, not obeyed (a pipe gets it as is)
+        if is_terminal(out):  # unquote's %1b is an ESC: shown, not obeyed (a pipe gets it as is)
             from netkit.core.text import for_terminal
 
             text = for_terminal(text, keep_newlines=True)
