@@ -136,6 +136,10 @@ def test_the_typed_check_is_the_command_lines_spec(nginx, pki):
         "HttpCheck('http://h/', header={'X-Custom': '********', 'Accept': 'a'})"
     assert repr(HttpCheck("http://h/", header=[("X-A", "s3cret"), "X-B: s3cret", "Accept: a"])) == \
         "HttpCheck('http://h/', header=[('X-A', '********'), 'X-B: ********', 'Accept: a'])"
+    assert repr(HttpCheck("http://h/", header="X-A: s3cret")) == "HttpCheck('http://h/', header='X-A: ********')"
+    with pytest.raises(UsageError) as info:  # a mistake's "(got ...)" masks them too
+        HttpCheck("http://h/", header={"Authorization": "Bearer s3cret\r\nX: y"}, proxy="http://u:pw@p:1")
+    assert "s3cret" not in str(info.value) and "(got [('Authorization', 'Bearer ********')])" in str(info.value)
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.status = "500"  # type: ignore[misc]
     # bytes are sent as they are; text is read as a checks file reads it (escapes too)

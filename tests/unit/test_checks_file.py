@@ -67,6 +67,23 @@ def test_mistakes_name_file_check_and_key(tmp_path, text, words):
     assert message.startswith(path)
 
 
+@pytest.mark.parametrize(
+    "line, shown, secret",
+    [
+        ("proxy = 'http://u:s3cret@[bad'", "(got 'http://u:********@[bad')", "s3cret"),
+        ('header = ["X-Custom: s3cret\\u0000"]', "(got ['X-Custom: ********'])", "s3cret"),
+    ],
+)
+def test_a_bad_value_is_quoted_with_its_secrets_masked(tmp_path, line, shown, secret):
+    """The "(got ...)" of a mistake masks a URL's password and a header's value, as -v's
+    transcript does: a monitor's log of the mistake holds no credential."""
+    path = write(tmp_path, f"[[check]]\nurl = 'http://h/'\n{line}\n")
+    with pytest.raises(UsageError) as info:
+        load_checks(path)
+    message = str(info.value)
+    assert shown in message and secret not in message, message
+
+
 def test_example_files_load():
     from pathlib import Path
 

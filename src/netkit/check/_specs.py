@@ -92,9 +92,10 @@ class _Check:
     def __repr__(self) -> str:
         """The keywords given, secrets masked: the password, a URL's (the check's, a proxy's)
         and credential headers' values, as the transcripts mask them."""
+        from netkit.check.file import shown_value
         from netkit.core.secrets import mask_url
 
-        given = [f"{f.name}={_shown(f.name, getattr(self, f.name))}" for f in fields(self)
+        given = [f"{f.name}={shown_value(f.name, getattr(self, f.name))}" for f in fields(self)
                  if f.init and f.name not in _OWN and _is_set(getattr(self, f.name))]
         if getattr(self, "password", None) is not None:
             given.append("password='********'")
@@ -283,41 +284,6 @@ def from_url(url: str, **options: object) -> AnyCheck:
         raise UsageError(f"{key} does not apply to {scheme}:// checks (it is for "
                          f"{scheme_list(option.schemes)})")
     return family(url, **options)  # type: ignore[arg-type,return-value]  # checked against its fields above
-
-
-def _shown(name: str, value: object) -> str:
-    """``repr(value)`` of the keyword ``name`` with its secrets masked (see __repr__)."""
-    from netkit.core.secrets import mask_url
-
-    if name == "header":
-        value = _masked_headers(value)
-    return mask_url(repr(value))
-
-
-def _masked_headers(value: object) -> object:
-    """``header``'s value (a mapping, or a list of pairs and ``"Name: value"`` texts) with
-    each value masked as a transcript masks the caller's headers: all but
-    :data:`~netkit.core.secrets.SAFE_HEADERS` (:func:`~netkit.core.secrets.caller_secrets`)."""
-    from collections.abc import Mapping
-
-    from netkit.core.secrets import caller_secrets, mask_header
-
-    def masked(name: str, text: str) -> str:
-        return mask_header(name, text, caller_secrets([(name, text)]))
-
-    if isinstance(value, Mapping):
-        return {n: masked(n, v) for n, v in value.items()}
-    if not isinstance(value, (list, tuple)):
-        return value
-    items: list[object] = []
-    for item in value:
-        if isinstance(item, tuple):
-            item = (item[0], masked(item[0], item[1]))
-        elif isinstance(item, str) and ":" in item:
-            name, _, text = item.partition(":")
-            item = f"{name}: {masked(name.strip(), text.strip())}"
-        items.append(item)
-    return items
 
 
 def _is_set(value: object) -> bool:

@@ -50,8 +50,44 @@ def parse_value(option: "Field", value: object, spell: "Callable[[str], str]", *
         return option.parse(value)
     except ValueError as exc:
         example = f"{key(option.name)}=" if key else f"{option.name} = "
-        raise UsageError(f"{spell(option.name)} {exc} (got {value!r}); e.g. {example}{_toml_example(option)}") \
-            from None
+        raise UsageError(f"{spell(option.name)} {exc} (got {shown_value(option.name, value)}); "
+                         f"e.g. {example}{_toml_example(option)}") from None
+
+
+def shown_value(name: str, value: object) -> str:
+    """``repr(value)`` of option ``name`` as a message or a typed check's repr shows it: the
+    password of a URL in it masked, and a ``header``'s values as a transcript masks the
+    caller's headers (all but :data:`~netkit.core.secrets.SAFE_HEADERS`)."""
+    from netkit.core.secrets import mask_url
+
+    if name == "header":
+        value = _masked_headers(value)
+    return mask_url(repr(value))
+
+
+def _masked_headers(value: object) -> object:
+    """``header``'s value -- a mapping, a list of (name, value) pairs and ``"Name: value"``
+    texts, or one of those -- with each header's value masked (:func:`shown_value`)."""
+    from collections.abc import Mapping
+
+    from netkit.core.secrets import caller_secrets, mask_header
+
+    def masked(name: str, text: str) -> str:
+        return mask_header(name, text, caller_secrets([(name, text)]))
+
+    def item(one: object) -> object:
+        if isinstance(one, tuple) and len(one) == 2 and isinstance(one[0], str) and isinstance(one[1], str):
+            return (one[0], masked(one[0], one[1]))
+        if isinstance(one, str) and ":" in one:
+            name, _, text = one.partition(":")
+            return f"{name}: {masked(name.strip(), text.strip())}"
+        return one
+
+    if isinstance(value, Mapping):
+        return {n: masked(n, v) if isinstance(n, str) and isinstance(v, str) else v for n, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [item(one) for one in value]
+    return item(value)
 
 
 def _toml_example(option) -> str:
