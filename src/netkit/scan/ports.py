@@ -51,7 +51,7 @@ def as_ports(ports: Any) -> list[int]:
     from netkit.core.errors import UsageError
 
     items = [ports] if isinstance(ports, (str, int)) else ports
-    if not isinstance(items, (list, tuple, range, set, frozenset)) and not hasattr(items, "__iter__"):
+    if not hasattr(items, "__iter__"):
         raise UsageError(f"ports {ports!r}: give {PORT_FORMS}, a number, a range or a list")
     seen, out = set(), []
     for item in items:
