@@ -115,7 +115,8 @@ def check_exposure(listen: str, web) -> None:
 
 
 def web_login(web) -> bool:
-    return bool(web is not None and (getattr(web, "users", ()) or getattr(web, "proxy_header", None)))
+    """Whether ``web`` (a ``_settings.Web``, or None: no [web] table) configures a login."""
+    return web is not None and web.login
 
 
 # What the gate leaves on each request for the handlers and templates (read them with
