@@ -195,6 +195,28 @@ def test_metrics_open_by_default_and_writes_refused_without_session_or_token():
     assert run(monitor(Web(users=(("admin", HASH),))), steps)
 
 
+def test_a_token_of_bytes_that_are_not_utf8_is_wrong_not_an_error():
+    # aiohttp hands such header bytes over as surrogates: once a 500 and a traceback logged
+    # for anyone who sent "Authorization: Bearer \xff".
+    async def raw(client, header: bytes, cookie: str = "") -> bytes:
+        reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+        writer.write(b"POST /api/targets/web/pause HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 2\r\nConnection: close\r\n" + cookie.encode() + header + b"\r\n{}")
+        answer = await reader.read()
+        writer.close()
+        return answer.split(b"\r\n", 1)[0]
+
+    async def steps(client, app):
+        assert await raw(client, b"Authorization: Bearer \xff\xfe\r\n") == b"HTTP/1.1 401 Unauthorized"
+        assert (await login(client)).status == 303
+        [morsel] = client.session.cookie_jar
+        cookie = f"Cookie: {morsel.key}={morsel.value}\r\n"
+        assert await raw(client, b"X-CSRF-Token: \xff\r\n", cookie) == b"HTTP/1.1 403 Forbidden"
+        return True
+
+    assert run(monitor(Web(users=(("admin", HASH),))), steps)
+
+
 def test_a_proxy_header_from_an_untrusted_address_is_ignored():
     import ipaddress
 

@@ -247,6 +247,13 @@ def _text_refusal(status: int, message: str):
     return cls(text=message + "\n")
 
 
+def _same_secret(given: str, secret: str) -> bool:
+    """Whether a header's ``given`` is ``secret``, in constant time. A header's bytes that
+    are not UTF-8 come as surrogates (aiohttp's surrogateescape): encoded as they came, so a
+    byte 0xff is a wrong token, not an exception (a 500 and a traceback in the log, for anyone)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), secret.encode("utf-8", "surrogatepass"))
+
+
 class Busy(Exception):
     """Not now (503): too many logins at once, more requests waiting than _web's
     MAX_WAITING, or the store not open yet; the message says which."""
@@ -422,7 +429,7 @@ class Auth:
         if not token:
             raise refuse(403, "writes with a token are disabled: set api-token-env in the monitor's config")
         scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        if scheme.lower() != "bearer" or not _same_secret(value.strip(), token):
             raise refuse(401, "give the API token as Authorization: Bearer TOKEN", True)
 
     async def _csrf(self, request, session, api: bool) -> None:
@@ -441,7 +448,7 @@ class Auth:
         if given is None and not api and request.content_type in ("application/x-www-form-urlencoded",
                                                                   "multipart/form-data"):
             given = (await request.post()).get(CSRF_FIELD)
-        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), session.csrf.encode()):
+        if not isinstance(given, str) or not _same_secret(given, session.csrf):
             raise refuse("missing or wrong CSRF token: load the page again and resubmit")
 
     def _proxied_origin(self, request, origin: str) -> bool:
