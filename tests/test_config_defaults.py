@@ -180,6 +180,7 @@ BAD_FILES = [
     ("[defaults]\nparallel = 2\n", "[defaults] parallel: means different things to different commands"),
     ("get = 1\n", "get = ...: expects a table"),
     ("[\x1b[31m]\n", None),  # not TOML: a control character; no ESC reaches the terminal
+    ("[defaults]\ntimeout = " + "9" * 5000 + "\n", "not valid TOML: Exceeds the limit"),  # int()'s digit cap
 ]
 
 

@@ -329,6 +329,7 @@ def test_dump_prints_the_message_and_sends_nothing():
     (["--mx", "-u", "me", "-f", "a@x.org", "-t", "b@x.org"], "without AUTH"),
     (["smtp://127.0.0.1:1", "--port", "25", "-f", "a@x.org", "-t", "b@x.org"], "are for --mx"),
     (["--mx", "--dns-server", "[::1", "-f", "a@x.org", "-t", "b@x.org"], "without ']'"),
+    (["--mx", "--port", "70000", "-f", "a@x.org", "-t", "b@x.org"], "expects a port, 1-65535"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, words):
     code, out, err = send(*args)

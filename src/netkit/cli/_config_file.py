@@ -38,14 +38,14 @@ def load(path) -> dict:
     from netkit.core.fs import read_text_file
 
     text = read_text_file(path, "config file", MAX_CONFIG_FILE, "give a TOML file of [command] tables")
-    doc = plain_toml(text)
-    if doc is None:
-        import tomllib
+    try:
+        doc = plain_toml(text)
+        if doc is None:
+            import tomllib
 
-        try:
             doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer past Python's digit limit
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
     return _check_names(path, doc)
 
 

@@ -11,7 +11,7 @@ import sys
 
 from netkit.cli.args import flag_table, option_rows, parse_values
 from netkit.core.errors import UsageError
-from netkit.cli.options import Option, as_given, positive, seconds
+from netkit.cli.options import Option, as_given, port, positive, seconds
 
 __all__ = ["main", "help_text"]
 
@@ -168,7 +168,7 @@ SEND_OPTIONS = (
            "(repeatable)", short="c", metavar="'VERB ARGS'", example="'ETRN example.org'"),
     Option("mx", "flag", as_given, None, "no server URL: deliver to each recipient domain's MX hosts in "
            "order (the next one when a host cannot be reached)"),
-    Option("port", "one", positive, None, "--mx: the port of the MX hosts (default 25)", metavar="PORT",
+    Option("port", "one", port, None, "--mx: the port of the MX hosts (default 25)", metavar="PORT",
            example="2525"),
     Option("dns-server", "one", as_given, None, "--mx: ask this DNS server, not the system's resolver",
            metavar="HOST[:PORT]", example="127.0.0.1:5353"),

@@ -8,7 +8,7 @@ section (``group``). Its own small module so that every command can declare its 
 without importing the check table, whose import costs milliseconds of start-up.
 """
 
-__all__ = ["Option", "as_given", "positive", "seconds", "whole"]
+__all__ = ["Option", "as_given", "port", "positive", "seconds", "whole"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -80,3 +80,11 @@ def seconds(text: object) -> float:
     from netkit.core.text import parse_seconds
 
     return parse_seconds(text)
+
+
+def port(text: object) -> int:
+    """A TCP or UDP port, 1-65535."""
+    n = positive(text)
+    if n > 65535:
+        raise ValueError("expects a port, 1-65535")
+    return n

@@ -6,7 +6,7 @@ import sys
 from netkit.cli._ssh_render import Progress, grouped, interrupted, report_failures, summary_table, write_json
 from netkit.cli.args import flag_table, last_value, option_rows, parse_argv
 from netkit.core.errors import UsageError
-from netkit.cli.options import Option, as_given, positive, seconds
+from netkit.cli.options import Option, as_given, port, positive, seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,13 +19,6 @@ SUBCOMMANDS = ("run", "get", "put")
 # --stdin is read once, held in memory and sent to every host: a script or a small file.
 # More belongs in `netkit ssh put` (streamed from disk).
 MAX_STDIN = 64 << 20
-
-
-def _port(value):
-    n = positive(value)
-    if n > 65535:
-        raise ValueError("expects a port, 1-65535")
-    return n
 
 
 def _size(value):
@@ -49,7 +42,7 @@ COMMON = (
            short="f", metavar="FILE", example="hosts.txt"),
     Option("user", "one", as_given, None, "log in as USER where the host does not say (user@host)", short="l",
            metavar="USER", example="root"),
-    Option("port", "one", _port, None, "port where the host does not say (host:port); default 22", short="p",
+    Option("port", "one", port, None, "port where the host does not say (host:port); default 22", short="p",
            metavar="PORT", example="2222"),
     Option("parallel", "one", positive, None, "hosts at once (default 64)", short="P", metavar="N", example="100"),
     Option("identity", "many", as_given, None, "private key FILE (repeatable); default: the agent and ~/.ssh/id_*",
