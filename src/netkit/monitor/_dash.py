@@ -40,6 +40,7 @@ from markupsafe import Markup, escape
 
 from netkit.monitor import _svg
 from netkit.monitor._live import PENDING, STATUS_TEXT, Live, display_status
+from netkit.monitor._metrics import controls
 
 __all__ = ["CACHE", "LIVE", "add_dash_routes"]
 
@@ -215,7 +216,7 @@ class _Overview:
 
     def __init__(self, monitor, filt, cache, row_cache, now):
         self.monitor, self.filt, self.cache, self.row_cache, self.now = monitor, filt, cache, row_cache, now
-        self.paused, self.maintenance = _controls(monitor, now)
+        self.paused, self.maintenance = controls(monitor, now)
 
     @cached_property
     def _data(self):
@@ -404,13 +405,6 @@ def _environment():
     env.globals["STATUS_TEXT"] = STATUS_TEXT
     env.globals["inf"] = float("inf")
     return env
-
-
-def _controls(monitor, now: float) -> tuple[set, set]:
-    """(ids paused, ids in a runtime maintenance window now): the actions' marks (``_actions``)."""
-    paused = set(monitor.paused()) if hasattr(monitor, "paused") else set()
-    windows = monitor.windows() if hasattr(monitor, "windows") else ()
-    return paused, {w["target"] for w in windows if w["start"] <= now < w["end"]}
 
 
 def _status_text(status) -> str:

@@ -18,7 +18,7 @@ import math
 import re
 import time
 
-__all__ = ["CONTENT_TYPE", "Exposition", "label_name", "label_value", "number", "render_metrics"]
+__all__ = ["CONTENT_TYPE", "Exposition", "controls", "label_name", "label_value", "number", "render_metrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -181,9 +181,8 @@ def render_metrics(monitor, cache: _LabelCache) -> str:
     # so 10,000 quiet targets cost nothing): an alert rule on netkit_target_up can say
     # "unless on(target) netkit_target_silenced == 1".
     now = time.time()
-    quiet = set(monitor.paused()) if hasattr(monitor, "paused") else set()
-    quiet.update(w["target"] for w in (monitor.windows() if hasattr(monitor, "windows") else ())
-                 if w["start"] <= now < w["end"])
+    paused, windowed = controls(monitor, now)
+    quiet = paused | windowed
     windows = getattr(monitor.config, "maintenance", None) or {}
     quiet.update(tid for tid, window in windows.items() if window.active(now))
     silenced = [f"netkit_target_silenced{lab} 1" for tid, lab in by_id.items() if tid in quiet]
@@ -206,3 +205,11 @@ def render_metrics(monitor, cache: _LabelCache) -> str:
         out.sample(f"{name}_sum", stats.get(f"{key}_sum", 0.0))
         out.sample(f"{name}_count", stats[f"{key}_count"])
     return out.text()
+
+
+def controls(monitor, now: float) -> tuple[set, set]:
+    """(ids paused, ids in a runtime maintenance window now): the dashboard's actions
+    (``_actions``), as /metrics and the overview's marks show them."""
+    paused = set(monitor.paused()) if hasattr(monitor, "paused") else set()
+    windows = monitor.windows() if hasattr(monitor, "windows") else ()
+    return paused, {w["target"] for w in windows if w["start"] <= now < w["end"]}
