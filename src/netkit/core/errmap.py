@@ -153,7 +153,9 @@ def from_asyncssh(exc: BaseException, where: str, phase: str | None = "connect",
         return SSHError(f"{where}: the server disconnected {doing}: {said or type(exc).__name__}")
     if isinstance(exc, asyncssh.Error):
         return SSHError(f"{where}: SSH failed {doing}: {said or type(exc).__name__}")
-    if type(exc).__name__ == "SASLPrepError":  # asyncssh.saslprep's, a ValueError: our input
+    from asyncssh.saslprep import SASLPrepError  # not re-exported by asyncssh
+
+    if isinstance(exc, SASLPrepError):  # a ValueError: our input, not the peer
         return UsageError(f"{where}: the user name or password holds a character an SSH login cannot carry "
                           f"({_text(str(exc))})")
     return exc  # e.g. a KeyImportError (a ValueError): the caller's own file, not the peer
