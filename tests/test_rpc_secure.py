@@ -137,3 +137,22 @@ def test_check_runs_the_operators_checks_only(files, tmp_path):
             assert caught.value.faultCode == -32602 and "down, up" in caught.value.faultString
             code, out, _ = run_netkit("rpc", "call", s.url, "check", "up")
             assert code == 0 and any(line.split()[:2] == ["status", "OK"] for line in out.splitlines())
+
+
+def test_a_token_header_that_is_not_utf8_is_refused_as_wrong(files, tmp_path):
+    """An Authorization header of bytes that are no UTF-8 is a 401 like any wrong token,
+    not a server error."""
+    import socket
+
+    root, module, _ = files
+    with rpc_server(tmp_path, "--root", root, "--module", module, "--token-env", "RPC_TOKEN",
+                    env={"RPC_TOKEN": "t0ken"}) as s:
+        body = b"<?xml version='1.0'?><methodCall><methodName>add</methodName><params/></methodCall>"
+        for value in (b"Bearer \xff\xfe\x80", b"Basic \xff\xfe\x80"):
+            request = (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nAuthorization: " + value
+                       + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+            with socket.create_connection(("127.0.0.1", s.port), timeout=10) as sock:
+                sock.sendall(request)
+                reply = sock.recv(65536)
+            assert reply.startswith(b"HTTP/1.1 401"), reply[:80]
+        assert s.alive()

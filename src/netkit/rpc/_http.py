@@ -263,7 +263,8 @@ class HttpServer:
         scheme, _, value = (header or "").partition(" ")
         scheme = scheme.lower()
         if scheme == "bearer" and self.token is not None:
-            return hmac.compare_digest(value.strip().encode(), self.token.encode())
+            # surrogateescape: a header of bytes that are not UTF-8 is a wrong token, not a 500
+            return hmac.compare_digest(value.strip().encode("utf-8", "surrogateescape"), self.token.encode())
         if scheme == "basic":
             import base64
             import binascii
