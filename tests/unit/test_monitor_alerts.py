@@ -51,6 +51,12 @@ def test_missing_environment_variable():
     assert "NOPE is not set" in message
 
 
+def test_a_broken_slack_url_from_the_environment_is_not_quoted():
+    """A Slack webhook's path is its key: a url-env that does not parse is named, not shown."""
+    message = refused({"type": "slack", "url-env": "BROKEN"}, env={"BROKEN": "https://[hooks/T0/B0/s3cretkey"})
+    assert "does not parse" in message and "s3cretkey" not in message
+
+
 def test_slack_url_from_the_environment():
     c = channel({"type": "slack", "url-env": "SLACK_URL"})
     assert c.url == ENV["SLACK_URL"] and ENV["SLACK_URL"] not in repr(c)

@@ -173,7 +173,8 @@ def channel_from_table(name: str, table: dict, where: str, env: Mapping[str, str
     url = r.secret_or_plain("url")
     if not url:
         fail(f"a {kind} channel needs url = \"https://...\" (or url-env naming a variable that holds it)")
-    target = _target(url, {"http": 80, "https": 443}, fail, "url must be an http:// or https:// address")
+    target = _target(url, {"http": 80, "https": 443}, fail, "url must be an http:// or https:// address",
+                     secret="url" not in table)
     if target.password is not None and "url" in table:
         fail("url holds a password: give the whole url in url-env (the name of an environment variable)")
     if kind == "alertmanager":
@@ -184,15 +185,17 @@ def channel_from_table(name: str, table: dict, where: str, env: Mapping[str, str
                    labels=r.labels() if kind == "alertmanager" else ())
 
 
-def _target(url: str, ports: dict, fail, form: str):
+def _target(url: str, ports: dict, fail, form: str, *, secret: bool = False):
     """``url`` read by :func:`netkit.core.target.parse_target`, the parser of every URL
-    netkit connects to; ``fail("{form}: {why}")`` when it does not fit (its password masked)."""
+    netkit connects to; ``fail("{form}: {why}")`` when it does not fit (its password masked).
+    A ``secret`` url (from url-env: a Slack webhook's path is its key) is never quoted."""
     from netkit.core.target import parse_target
 
     try:
         return parse_target(url, ports)
     except ValueError as exc:
-        fail(f"{form}: {exc}")
+        fail(f"{form}: the url from url-env does not parse (not shown: it is a secret)" if secret
+             else f"{form}: {exc}")
 
 
 def _email(r: _Reader, fail) -> dict:
